@@ -1,0 +1,70 @@
+export {
+  PalabreError,
+  InvalidInputError,
+  NotFoundError,
+  ConflictError,
+  ForbiddenError,
+  QuotaExceededError,
+  TooLargeError,
+  RateLimitedError,
+  UnavailableError,
+  isPalabreError,
+  causeChain,
+} from './errors.js';
+export type { ErrorKind, PalabreErrorOptions } from './errors.js';
+export {
+  normalizeDomain,
+  displayDomain,
+  parseAddress,
+  parseHostedAddress,
+  normalizeAddress,
+  isValidAddress,
+} from './address.js';
+export type { ParsedAddress } from './address.js';
+export { toPrincipal } from './directory.js';
+export type {
+  Domain,
+  Account,
+  AccountStatus,
+  Principal,
+  Group,
+  GroupMember,
+  Alias,
+  AppCredential,
+  CredentialKind,
+  AddressTarget,
+} from './directory.js';
+export type {
+  DirectoryStore,
+  NewDomain,
+  NewAccount,
+  AccountPatch,
+  AccountPage,
+  ListAccountsQuery,
+  AccountUpsert,
+  UpsertOutcome,
+  NewGroup,
+  MemberRef,
+  NewCredential,
+} from './ports/directory-store.js';
+export type { BlobStore, BlobInfo, BlobSource, PutBlobOptions, ByteRange, BlobEntry } from './ports/blob-store.js';
+export type { ChangeLog, Change, ChangeKind, ChangeSet } from './ports/change-log.js';
+export type { Notifier, Unsubscribe } from './ports/notifier.js';
+export { MAX_TOPIC_LENGTH, MAX_NOTIFY_PAYLOAD_BYTES, NOTIFIER_RECONNECT_TOPIC } from './ports/notifier.js';
+export { MemoryNotifier, createMemoryNotifier } from './memory-notifier.js';
+export type { Logger, LogFields, LogFn } from './ports/logger.js';
+export { silentLogger } from './ports/logger.js';
+export type { Clock } from './ports/clock.js';
+export { systemClock } from './ports/clock.js';
+export type { AuditLog, AuditEvent, AuditEventType, AuditQuery } from './ports/audit-log.js';
+export { AUDIT_EVENT_TYPES } from './ports/audit-log.js';
+export type { ThrottleStore, FailureWindow } from './ports/throttle-store.js';
+export type {
+  Authenticator,
+  AuthContext,
+  AuthProtocol,
+  AuthResult,
+  AuthFailureReason,
+} from './ports/authenticator.js';
+export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
+export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';

@@ -1,0 +1,48 @@
+import type { Readable } from 'node:stream';
+
+export interface BlobInfo {
+  /** Lower-case hex SHA-256 of the content: blobs are content-addressed and immutable. */
+  readonly id: string;
+  readonly size: number;
+}
+
+export type BlobSource = Uint8Array | string | AsyncIterable<Uint8Array> | Readable;
+
+export interface PutBlobOptions {
+  /** Abort with TooLargeError (kind 'too-large') once more bytes arrive; nothing is kept. */
+  maxBytes?: number;
+  /** Abort with InvalidInputError if the content does not hash to this (end-to-end integrity). */
+  expectedId?: string;
+  signal?: AbortSignal;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface BlobEntry {
+  readonly id: string;
+  readonly size: number;
+  readonly modifiedAt: Date;
+}
+
+/**
+ * Bytes of files and messages. `put` resolves only once the content is durable (fsync'd on a file
+ * system); a crash before that leaves no visible blob. Reading a whole blob verifies its hash and
+ * fails the stream if the stored bytes were damaged.
+ */
+export interface BlobStore {
+  put(source: BlobSource, options?: PutBlobOptions): Promise<BlobInfo>;
+  /** NotFoundError if absent. A range read is not hash-verified (it cannot be without reading it all). */
+  get(id: string, range?: ByteRange): Promise<Readable>;
+  /** Whole blob in memory, hash-verified. For small blobs only (headers, calendar objects). */
+  read(id: string, maxBytes?: number): Promise<Buffer>;
+  stat(id: string): Promise<BlobInfo | null>;
+  /** Deleting an absent blob is a no-op. */
+  delete(id: string): Promise<void>;
+  /** Every stored blob, for garbage collection. */
+  list(): AsyncIterable<BlobEntry>;
+}

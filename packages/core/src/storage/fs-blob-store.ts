@@ -1,0 +1,183 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { InvalidInputError, NotFoundError, TooLargeError, UnavailableError, PalabreError } from '../errors.js';
+import type { BlobEntry, BlobInfo, BlobSource, BlobStore, ByteRange, PutBlobOptions } from '../ports/blob-store.js';
+
+const BLOB_ID = /^[0-9a-f]{64}$/;
+const TMP = '.tmp';
+
+export interface FsBlobStoreOptions {
+  /** Verify the SHA-256 of every whole-blob read (default true). */
+  verifyReads?: boolean;
+}
+
+/**
+ * Content-addressed blobs on a local or shared file system: `<root>/ab/cd/<sha256>`. Writes go to
+ * `<root>/.tmp`, are fsync'd, then renamed into place and the directory fsync'd, so a crash leaves
+ * either the whole blob or nothing visible (a temp file at most, which sweepTemp() removes).
+ */
+export class FsBlobStore implements BlobStore {
+  private readonly verifyReads: boolean;
+
+  constructor(
+    readonly root: string,
+    options: FsBlobStoreOptions = {},
+  ) {
+    this.verifyReads = options.verifyReads ?? true;
+  }
+
+  private pathOf(id: string): string {
+    return join(this.root, id.slice(0, 2), id.slice(2, 4), id);
+  }
+
+  private checkId(id: string): void {
+    if (typeof id !== 'string' || !BLOB_ID.test(id)) throw new InvalidInputError('invalid blob id');
+  }
+
+  async put(source: BlobSource, options: PutBlobOptions = {}): Promise<BlobInfo> {
+    const tmpDir = join(this.root, TMP);
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const max = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+    const file = await open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+    let closed = false;
+    try {
+      const input = typeof source === 'string' || source instanceof Uint8Array ? [Buffer.from(source)] : source;
+      for await (const piece of input as AsyncIterable<Uint8Array>) {
+        if (options.signal?.aborted) throw new InvalidInputError('upload aborted');
+        const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        size += chunk.length;
+        if (size > max) throw new TooLargeError(`more than ${max} bytes`);
+        hash.update(chunk);
+        await file.write(chunk);
+      }
+      if (options.signal?.aborted) throw new InvalidInputError('upload aborted');
+      await file.sync();
+      await file.close();
+      closed = true;
+      const id = hash.digest('hex');
+      if (options.expectedId !== undefined && options.expectedId !== id) {
+        throw new InvalidInputError('content does not match its announced digest');
+      }
+      const final = this.pathOf(id);
+      const dir = join(this.root, id.slice(0, 2), id.slice(2, 4));
+      await mkdir(dir, { recursive: true });
+      // rename() atomically replaces an existing copy of the same content, which also heals a damaged one.
+      await rename(tmp, final);
+      await syncDir(dir);
+      return { id, size };
+    } catch (error) {
+      if (!closed) await file.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      if (error instanceof PalabreError) throw error;
+      const code = (error as { code?: string }).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new UnavailableError('blob store is full', { cause: error, retryable: false });
+      throw error;
+    }
+  }
+
+  async get(id: string, range?: ByteRange): Promise<Readable> {
+    this.checkId(id);
+    const handle = await open(this.pathOf(id), 'r').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new NotFoundError('no such blob');
+      throw error;
+    });
+    if (range) {
+      if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start) {
+        await handle.close();
+        throw new InvalidInputError('invalid byte range');
+      }
+      return handle.createReadStream({ start: range.start, end: range.end });
+    }
+    const stream = handle.createReadStream({ highWaterMark: 256 * 1024 });
+    if (!this.verifyReads) return stream;
+    const hash = createHash('sha256');
+    const verify = new Transform({
+      transform(chunk: Buffer, _enc, done: TransformCallback) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+      flush(done: TransformCallback) {
+        done(hash.digest('hex') === id ? null : new PalabreError('internal', 'stored blob is damaged (hash mismatch)'));
+      },
+    });
+    stream.on('error', (error) => verify.destroy(error));
+    verify.on('close', () => {
+      if (!stream.destroyed) stream.destroy();
+    });
+    return stream.pipe(verify);
+  }
+
+  async read(id: string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
+    this.checkId(id);
+    const info = await this.stat(id);
+    if (!info) throw new NotFoundError('no such blob');
+    if (info.size > maxBytes) throw new TooLargeError(`blob larger than ${maxBytes} bytes`);
+    const data = await readFile(this.pathOf(id));
+    if (this.verifyReads && createHash('sha256').update(data).digest('hex') !== id) {
+      throw new PalabreError('internal', 'stored blob is damaged (hash mismatch)');
+    }
+    return data;
+  }
+
+  async stat(id: string): Promise<BlobInfo | null> {
+    this.checkId(id);
+    const s = await stat(this.pathOf(id)).catch(() => null);
+    return s ? { id, size: s.size } : null;
+  }
+
+  async delete(id: string): Promise<void> {
+    this.checkId(id);
+    await unlink(this.pathOf(id)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+
+  async *list(): AsyncIterable<BlobEntry> {
+    for (const a of await readdir(this.root).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(a)) continue;
+      for (const b of await readdir(join(this.root, a)).catch(() => [] as string[])) {
+        if (!/^[0-9a-f]{2}$/.test(b)) continue;
+        for (const id of await readdir(join(this.root, a, b)).catch(() => [] as string[])) {
+          if (!BLOB_ID.test(id)) continue;
+          const s = await stat(join(this.root, a, b, id)).catch(() => null);
+          if (s) yield { id, size: s.size, modifiedAt: s.mtime };
+        }
+      }
+    }
+  }
+
+  /** Remove temp files left by crashed writers (older than `olderThanMs`). Returns how many. */
+  async sweepTemp(olderThanMs = 60 * 60_000, now = Date.now()): Promise<number> {
+    const dir = join(this.root, TMP);
+    let removed = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const path = join(dir, name);
+      const s = await stat(path).catch(() => null);
+      if (s && now - s.mtimeMs > olderThanMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function createFsBlobStore(root: string, options?: FsBlobStoreOptions): FsBlobStore {
+  return new FsBlobStore(root, options);
+}
+

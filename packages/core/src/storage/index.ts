@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import { Database, type DatabaseOptions } from './database.js';
+import { SqlAuditLog } from './repositories/sql-audit-log.js';
+import { SqlChangeLog } from './repositories/sql-change-log.js';
+import { SqlDirectoryStore } from './repositories/sql-directory-store.js';
+import { SqlThrottleStore } from './repositories/sql-throttle-store.js';
+
+export { Database } from './database.js';
+export type { DatabaseOptions, Dialect, TransactionOptions } from './database.js';
+export { toStorageError } from './driver-errors.js';
+export { FsBlobStore, createFsBlobStore } from './fs-blob-store.js';
+export type { FsBlobStoreOptions } from './fs-blob-store.js';
+export { PgNotifier, createPgNotifier } from './pg-notifier.js';
+export type { PgNotifierOptions } from './pg-notifier.js';
+export { SqlDirectoryStore } from './repositories/sql-directory-store.js';
+export { SqlChangeLog } from './repositories/sql-change-log.js';
+export { SqlAuditLog } from './repositories/sql-audit-log.js';
+export { SqlThrottleStore } from './repositories/sql-throttle-store.js';
+export { ALL_ENTITIES, ALL_MIGRATIONS } from './registry.js';
+
+/** Open (and by default migrate) a database: `{ sqlite: { file } }` or `{ postgres: { url } }`. */
+export async function createDataSource(options: DatabaseOptions & { migrate?: boolean }): Promise<Database> {
+  const db = await Database.open(options);
+  if (options.migrate ?? true) {
+    try {
+      await db.migrate();
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+  return db;
+}
+
+/** Where the embedded default keeps its SQLite file inside the data folder. */
+export function sqliteFileIn(dataDir: string): string {
+  return join(dataDir, 'palabre.sqlite');
+}
+
+export interface CoreStores {
+  readonly db: Database;
+  readonly directory: SqlDirectoryStore;
+  readonly changeLog: SqlChangeLog;
+  readonly audit: SqlAuditLog;
+  readonly throttle: SqlThrottleStore;
+}
+
+/** The core repositories over one database. */
+export function createCoreStores(db: Database, options: { clock?: Clock; logger?: Logger } = {}): CoreStores {
+  return {
+    db,
+    directory: new SqlDirectoryStore(db, options.clock),
+    changeLog: new SqlChangeLog(db),
+    audit: new SqlAuditLog(db, options.clock),
+    throttle: new SqlThrottleStore(db),
+  };
+}

@@ -1,0 +1,30 @@
+import type { EntitySchema, MigrationInterface } from 'typeorm';
+import {
+  AccountEntity,
+  AddressEntity,
+  CredentialEntity,
+  DomainEntity,
+  DomainNameEntity,
+  GroupEntity,
+  GroupMemberEntity,
+} from './entities/directory.js';
+import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, ThrottleEntity } from './entities/system.js';
+import { Directory1796000000001 } from './migrations/0001-directory.js';
+import { System1796000000002 } from './migrations/0002-system.js';
+
+/** Every table Palabre owns. Features add their entities and migrations here, in order. */
+export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
+  DomainEntity,
+  DomainNameEntity,
+  AccountEntity,
+  AddressEntity,
+  GroupEntity,
+  GroupMemberEntity,
+  CredentialEntity,
+  AuditEventEntity,
+  ThrottleEntity,
+  ChangeCollectionEntity,
+  ChangeEntryEntity,
+];
+
+export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [Directory1796000000001, System1796000000002];

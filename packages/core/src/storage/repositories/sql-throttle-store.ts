@@ -1,0 +1,64 @@
+import { InvalidInputError } from '../../errors.js';
+import type { FailureWindow, ThrottleStore } from '../../ports/throttle-store.js';
+import type { Database } from '../database.js';
+
+export class SqlThrottleStore implements ThrottleStore {
+  constructor(private readonly db: Database) {}
+
+  // One atomic UPSERT: concurrent failures on several nodes are all counted.
+  async recordFailure(key: string, now: Date, windowMs: number): Promise<FailureWindow> {
+    checkKey(key);
+    const t = now.getTime();
+    const expired = t - windowMs;
+    return this.db.run(async (m) => {
+      const rows = await m.query(
+        this.db.sql(
+          `INSERT INTO auth_throttle (key, failures, first_failure_at, last_failure_at) VALUES (?, 1, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET
+             failures = CASE WHEN auth_throttle.last_failure_at < ? THEN 1 ELSE auth_throttle.failures + 1 END,
+             first_failure_at = CASE WHEN auth_throttle.last_failure_at < ? THEN excluded.first_failure_at ELSE auth_throttle.first_failure_at END,
+             last_failure_at = excluded.last_failure_at
+           RETURNING failures, first_failure_at, last_failure_at`,
+        ),
+        [key, t, t, expired, expired],
+      );
+      return toWindow(rows[0]);
+    }, 'recording a failure');
+  }
+
+  async peek(key: string, now: Date, windowMs: number): Promise<FailureWindow | null> {
+    checkKey(key);
+    return this.db.run(async (m) => {
+      const rows = await m.query(
+        this.db.sql('SELECT failures, first_failure_at, last_failure_at FROM auth_throttle WHERE key = ? AND last_failure_at >= ?'),
+        [key, now.getTime() - windowMs],
+      );
+      return rows.length ? toWindow(rows[0]) : null;
+    }, 'reading failures');
+  }
+
+  async reset(key: string): Promise<void> {
+    checkKey(key);
+    await this.db.run((m) => m.query(this.db.sql('DELETE FROM auth_throttle WHERE key = ?'), [key]), 'resetting failures');
+  }
+
+  /** Drop counters idle for longer than the window (housekeeping). */
+  async sweep(now: Date, windowMs: number): Promise<void> {
+    await this.db.run(
+      (m) => m.query(this.db.sql('DELETE FROM auth_throttle WHERE last_failure_at < ?'), [now.getTime() - windowMs]),
+      'sweeping failures',
+    );
+  }
+}
+
+function checkKey(key: string): void {
+  if (typeof key !== 'string' || key.length === 0 || key.length > 330) throw new InvalidInputError('invalid throttle key');
+}
+
+function toWindow(row: { failures: number; first_failure_at: number; last_failure_at: number }): FailureWindow {
+  return {
+    failures: Number(row.failures),
+    firstFailureAt: new Date(Number(row.first_failure_at)),
+    lastFailureAt: new Date(Number(row.last_failure_at)),
+  };
+}

@@ -1,0 +1,79 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditLog } from '../../ports/audit-log.js';
+import type { ThrottleStore } from '../../ports/throttle-store.js';
+import { expectKind } from './expect-error.js';
+import type { ContractSubject } from './subject.js';
+
+export function auditLogContract(name: string, subject: ContractSubject<AuditLog>): void {
+  describe(`AuditLog contract: ${name}`, () => {
+    let log: AuditLog;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ subject: log, cleanup } = await subject.make());
+    });
+    afterEach(async () => cleanup());
+
+    it('records events and lists them newest first, filtered', async () => {
+      const base = { ip: '192.0.2.1', protocol: 'imap', target: null, detail: null };
+      await log.record({ ...base, type: 'auth.failure', actor: 'awa@sante.gouv.tg', at: new Date('2026-01-01T00:00:01Z') });
+      await log.record({ ...base, type: 'auth.success', actor: 'awa@sante.gouv.tg', at: new Date('2026-01-01T00:00:02Z') });
+      await log.record({ ...base, type: 'auth.failure', actor: 'kofi@sante.gouv.tg', at: new Date('2026-01-01T00:00:03Z') });
+      expect((await log.list()).map((e) => `${e.type} ${e.actor}`)).toEqual([
+        'auth.failure kofi@sante.gouv.tg',
+        'auth.success awa@sante.gouv.tg',
+        'auth.failure awa@sante.gouv.tg',
+      ]);
+      expect(await log.list({ type: 'auth.failure', actor: 'awa@sante.gouv.tg' })).toHaveLength(1);
+      expect(await log.list({ since: new Date('2026-01-01T00:00:02Z') })).toHaveLength(2);
+      expect(await log.list({ limit: 1 })).toHaveLength(1);
+      const [latest] = await log.list({ limit: 1 });
+      expect(latest).toMatchObject({ ip: '192.0.2.1', protocol: 'imap', target: null, detail: null });
+      expect(latest!.at.toISOString()).toBe('2026-01-01T00:00:03.000Z');
+    });
+
+    it('bounds and defangs attacker-controlled text, refuses unknown types', async () => {
+      await log.record({ type: 'auth.failure', actor: `evil\r\nFAKE LOG LINE${'x'.repeat(5000)}`, ip: null, protocol: 'smtp', target: null, detail: null });
+      const [e] = await log.list();
+      expect(e!.actor!.length).toBeLessThanOrEqual(320);
+      expect(e!.actor).not.toMatch(/[\r\n]/);
+      await expectKind(log.record({ type: 'made.up' as never, actor: null, ip: null, protocol: null, target: null, detail: null }), 'invalid');
+    });
+  });
+}
+
+export function throttleStoreContract(name: string, subject: ContractSubject<ThrottleStore>): void {
+  describe(`ThrottleStore contract: ${name}`, () => {
+    let store: ThrottleStore;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ subject: store, cleanup } = await subject.make());
+    });
+    afterEach(async () => cleanup());
+
+    it('counts failures within a window and restarts after it', async () => {
+      const t0 = new Date('2026-01-01T00:00:00Z');
+      const at = (ms: number) => new Date(t0.getTime() + ms);
+      expect(await store.peek('acct:a', t0, 1000)).toBeNull();
+      expect((await store.recordFailure('acct:a', t0, 1000)).failures).toBe(1);
+      expect((await store.recordFailure('acct:a', at(500), 1000)).failures).toBe(2);
+      const w = await store.recordFailure('acct:a', at(1200), 1000);
+      expect(w.failures).toBe(3); // 700 ms since the last failure: same window
+      expect(w.firstFailureAt.getTime()).toBe(t0.getTime());
+      expect((await store.peek('acct:a', at(1300), 1000))?.failures).toBe(3);
+      expect(await store.peek('acct:a', at(5000), 1000)).toBeNull();
+      const fresh = await store.recordFailure('acct:a', at(5000), 1000);
+      expect(fresh.failures).toBe(1);
+      expect(fresh.firstFailureAt.getTime()).toBe(at(5000).getTime());
+      await store.reset('acct:a');
+      expect(await store.peek('acct:a', at(5000), 1000)).toBeNull();
+    });
+
+    it('counts every one of many concurrent failures', async () => {
+      const now = new Date();
+      await Promise.all(Array.from({ length: 25 }, () => store.recordFailure('ip:192.0.2.7', now, 60_000)));
+      expect((await store.peek('ip:192.0.2.7', now, 60_000))?.failures).toBe(25);
+      await expectKind(store.recordFailure('', now, 1), 'invalid');
+      await expectKind(store.recordFailure('k'.repeat(1000), now, 1), 'invalid');
+    });
+  });
+}

@@ -1,0 +1,15 @@
+export { MemoryDirectoryStore } from './memory-directory-store.js';
+export { MemoryChangeLog, MemoryAuditLog, MemoryThrottleStore, MemoryBlobStore } from './memory-stores.js';
+export { MemoryNotifier, createMemoryNotifier } from '../memory-notifier.js';
+export { postgresAvailable, createTestDatabase, TEST_PG_ADMIN_URL } from './postgres.js';
+export type { TestDatabase } from './postgres.js';
+export { fixedClock, manualClock } from './clocks.js';
+export type { ManualClock } from './clocks.js';
+export { memoryLogger } from './memory-logger.js';
+export type { MemoryLogger, LogRecord } from './memory-logger.js';
+export { directoryStoreContract } from './contracts/directory-store.contract.js';
+export { changeLogContract } from './contracts/change-log.contract.js';
+export { blobStoreContract } from './contracts/blob-store.contract.js';
+export { notifierContract } from './contracts/notifier.contract.js';
+export { auditLogContract, throttleStoreContract } from './contracts/audit-throttle.contract.js';
+export type { ContractSubject } from './contracts/subject.js';

@@ -1,0 +1,105 @@
+import { writeFile, readFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe } from 'vitest';
+import {
+  MemoryAuditLog,
+  MemoryBlobStore,
+  MemoryChangeLog,
+  MemoryDirectoryStore,
+  MemoryNotifier,
+  MemoryThrottleStore,
+  auditLogContract,
+  blobStoreContract,
+  changeLogContract,
+  directoryStoreContract,
+  notifierContract,
+  throttleStoreContract,
+} from '../src/testing/index.js';
+import { FsBlobStore, SqlAuditLog, SqlChangeLog, SqlDirectoryStore, SqlThrottleStore, createPgNotifier } from '../src/storage/index.js';
+import { createTestDatabase } from '../src/testing/postgres.js';
+import { backends } from './harness.js';
+
+const done = async () => undefined;
+
+directoryStoreContract('memory', { make: async () => ({ subject: new MemoryDirectoryStore(), cleanup: done }) });
+changeLogContract('memory', { make: async () => ({ subject: new MemoryChangeLog(), cleanup: done }) });
+auditLogContract('memory', { make: async () => ({ subject: new MemoryAuditLog(), cleanup: done }) });
+throttleStoreContract('memory', { make: async () => ({ subject: new MemoryThrottleStore(), cleanup: done }) });
+notifierContract('memory', {
+  make: async () => {
+    const n = new MemoryNotifier();
+    return { subject: n, peer: n, cleanup: () => n.close() };
+  },
+});
+blobStoreContract('memory', {
+  make: async () => {
+    const store = new MemoryBlobStore();
+    return { subject: store, cleanup: done, corrupt: async (id: string) => store.corrupt(id) };
+  },
+});
+blobStoreContract('file system', {
+  make: async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'palabre-blobs-'));
+    const store = new FsBlobStore(dir);
+    return {
+      subject: store,
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+      corrupt: async (id: string) => {
+        const path = join(dir, id.slice(0, 2), id.slice(2, 4), id);
+        const data = await readFile(path);
+        data[0] = data[0]! ^ 0xff;
+        await writeFile(path, data);
+      },
+    };
+  },
+});
+
+for (const backend of backends) {
+  describe(backend.name, () => {
+    directoryStoreContract(backend.name, {
+      make: async () => {
+        const { db, cleanup } = await backend.open();
+        return { subject: new SqlDirectoryStore(db), cleanup };
+      },
+    });
+    changeLogContract(backend.name, {
+      make: async () => {
+        const { db, cleanup } = await backend.open();
+        return { subject: new SqlChangeLog(db), cleanup };
+      },
+    });
+    auditLogContract(backend.name, {
+      make: async () => {
+        const { db, cleanup } = await backend.open();
+        return { subject: new SqlAuditLog(db), cleanup };
+      },
+    });
+    throttleStoreContract(backend.name, {
+      make: async () => {
+        const { db, cleanup } = await backend.open();
+        return { subject: new SqlThrottleStore(db), cleanup };
+      },
+    });
+  });
+}
+
+if (backends.some((b) => b.name === 'postgres')) {
+  notifierContract('postgres LISTEN/NOTIFY, two nodes', {
+    make: async () => {
+      const tdb = await createTestDatabase();
+      const a = await createPgNotifier({ url: tdb.url });
+      const b = await createPgNotifier({ url: tdb.url });
+      return {
+        subject: a,
+        peer: b,
+        cleanup: async () => {
+          await a.close();
+          await b.close();
+          await tdb.drop();
+        },
+      };
+    },
+  });
+}
