@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Debian packages that tests and conformance checks drive: real clients, real reference servers.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for pkg in slapd ldap-utils; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${need[@]}"
+fi
+# slapd from Debian starts a system instance; tests run their own on loopback.
+if [ -f /var/run/slapd/slapd.pid ]; then kill "$(cat /var/run/slapd/slapd.pid)" 2>/dev/null || true; fi
