@@ -65,6 +65,9 @@ export type {
   AuthProtocol,
   AuthResult,
   AuthFailureReason,
+  HttpAuthenticator,
+  HttpAuthOutcome,
+  HttpCredentialsRequest,
 } from './ports/authenticator.js';
 export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
 export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';

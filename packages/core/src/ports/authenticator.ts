@@ -31,3 +31,26 @@ export interface Authenticator {
   verifyPassword(username: string, password: string, context: AuthContext): Promise<AuthResult>;
   verifyBearer(token: string, context: AuthContext): Promise<AuthResult>;
 }
+
+export interface HttpCredentialsRequest {
+  /** The raw Authorization header, if any. */
+  readonly authorization: string | undefined;
+  readonly ip: string | null;
+  /** HTTPS, or loopback development explicitly allowed by configuration. */
+  readonly secure: boolean;
+}
+
+export type HttpAuthOutcome =
+  | { readonly ok: true; readonly principal: import('../directory.js').Principal }
+  /**
+   * 401: no or bad credentials (send `challenges()` in WWW-Authenticate); 403: credentials refused on an
+   * insecure channel; 429: throttled (send Retry-After); 503: the password source is unreachable.
+   */
+  | { readonly ok: false; readonly status: 401 | 403 | 429 | 503; readonly reason: AuthFailureReason | 'missing'; readonly retryAfterMs?: number };
+
+/** HTTP Basic and Bearer authentication for DAV, implemented by @palabre/auth over an Authenticator. */
+export interface HttpAuthenticator {
+  authenticate(request: HttpCredentialsRequest): Promise<HttpAuthOutcome>;
+  /** Values for WWW-Authenticate on a 401, e.g. `Basic realm="Palabre", charset="UTF-8"`. */
+  challenges(): readonly string[];
+}

@@ -5,6 +5,7 @@ export { postgresAvailable, createTestDatabase, TEST_PG_ADMIN_URL } from './post
 export type { TestDatabase } from './postgres.js';
 export { fixedClock, manualClock } from './clocks.js';
 export type { ManualClock } from './clocks.js';
+export { testAuthenticator, testHttpAuthenticator } from './test-authenticators.js';
 export { memoryLogger } from './memory-logger.js';
 export type { MemoryLogger, LogRecord } from './memory-logger.js';
 export { directoryStoreContract } from './contracts/directory-store.contract.js';
