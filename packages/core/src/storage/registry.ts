@@ -9,8 +9,17 @@ import {
   GroupMemberEntity,
 } from './entities/directory.js';
 import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, ThrottleEntity } from './entities/system.js';
+import {
+  AccountUsageEntity,
+  DavLockEntity,
+  DriveGrantEntity,
+  DriveNodeEntity,
+  DrivePropEntity,
+  DriveSpaceEntity,
+} from './entities/drive.js';
 import { Directory1796000000001 } from './migrations/0001-directory.js';
 import { System1796000000002 } from './migrations/0002-system.js';
+import { Drive1796000100000 } from './migrations/1796000100000-drive.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -25,6 +34,16 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ThrottleEntity,
   ChangeCollectionEntity,
   ChangeEntryEntity,
+  DriveSpaceEntity,
+  DriveNodeEntity,
+  DrivePropEntity,
+  DriveGrantEntity,
+  DavLockEntity,
+  AccountUsageEntity,
 ];
 
-export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [Directory1796000000001, System1796000000002];
+export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
+  Directory1796000000001,
+  System1796000000002,
+  Drive1796000100000,
+];

@@ -14,3 +14,6 @@ export { blobStoreContract } from './contracts/blob-store.contract.js';
 export { notifierContract } from './contracts/notifier.contract.js';
 export { auditLogContract, throttleStoreContract } from './contracts/audit-throttle.contract.js';
 export type { ContractSubject } from './contracts/subject.js';
+export { MemoryDriveStore, MemoryLockStore, MemoryAccountUsage } from './memory-drive-store.js';
+export { driveStoreContract, lockStoreContract } from './contracts/drive-store.contract.js';
+export type { DriveContractExtra } from './contracts/drive-store.contract.js';
