@@ -103,8 +103,10 @@ export function parseTarget(target: string): ParsedTarget {
 
 // RFC 3986 pchar minus what clients misread; everything else percent-encoded.
 const KEEP = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
+const ALL_KEPT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
 
 export function encodeSegment(name: string): string {
+  if (ALL_KEPT.test(name)) return name;
   let out = '';
   for (const ch of name) {
     if (ch.length === 1 && KEEP.test(ch)) out += ch;

@@ -10,7 +10,7 @@ const d = (name: string) => `{${DAV}}${name}`;
 
 /** RFC 4918 creationdate: RFC 3339 in UTC. */
 export function iso(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return `${date.toISOString().slice(0, 19)}Z`;
 }
 
 const PRIVILEGE_TREE = `<d:supported-privilege><d:privilege><d:all/></d:privilege><d:abstract/><d:description xml:lang="en">All</d:description>

@@ -68,20 +68,28 @@ async function renderBatch(engine: DavEngine, ctx: DavContext, batch: DavResourc
   for (const def of wanted) if (def.prepare) prepared.set(def.name, await def.prepare(ctx, batch));
   const dead = needDead ? await deadOf(ctx, batch) : new Map<DavResource, DeadProperty[]>();
 
+  // Tags and names are worked out once per batch, not once per resource.
+  const columns = wanted.map((def) => {
+    const { ns, name } = parseClark(def.name);
+    return { def, tag: engine.namespaces.tag(ns, name), prepared: prepared.get(def.name) };
+  });
+  const requestedDead =
+    request.mode === 'prop'
+      ? request.names.filter((n) => !live.has(n)).map((n) => ({ name: n, empty: engine.namespaces.tag(parseClark(n).ns, parseClark(n).name).empty }))
+      : [];
   let xml = '';
   for (let k = 0; k < batch.length; k++) {
     const r = batch[k]!;
     let found = '';
     let missing = '';
     let forbidden = '';
-    for (const def of wanted) {
-      const { ns, name } = parseClark(def.name);
-      const tag = engine.namespaces.tag(ns, name);
+    for (const { def, tag, prepared: p } of columns) {
       if (def.privilege && !r.privileges.has(def.privilege) && !r.privileges.has('all')) {
         if (request.mode === 'prop') forbidden += tag.empty;
         continue;
       }
-      const value = await def.get(ctx, r, prepared.get(def.name));
+      let value = def.get(ctx, r, p);
+      if (value instanceof Promise) value = await value;
       if (value === undefined) {
         if (request.mode === 'prop') missing += tag.empty;
         continue;
@@ -92,14 +100,10 @@ async function renderBatch(engine: DavEngine, ctx: DavContext, batch: DavResourc
     }
     const deadProps = dead.get(r) ?? [];
     if (request.mode === 'prop') {
-      for (const n of request.names) {
-        if (live.has(n)) continue;
-        const hit = deadProps.find((p) => p.name === n);
+      for (const n of requestedDead) {
+        const hit = deadProps.find((p) => p.name === n.name);
         if (hit) found += hit.value;
-        else {
-          const { ns, name } = parseClark(n);
-          missing += engine.namespaces.tag(ns, name).empty;
-        }
+        else missing += n.empty;
       }
     } else {
       for (const p of deadProps) {

@@ -131,8 +131,10 @@ export interface DriveStore {
   listSpaces(filter: { accountIds?: readonly string[]; groupIds?: readonly string[] }): Promise<DriveSpace[]>;
   removeSpace(id: string): Promise<void>;
 
-  /** The nodes from the space's root along `names`, root first, stopping at the first name not found. */
-  resolve(spaceId: string, names: readonly string[]): Promise<DriveNode[]>;
+  /** The nodes from `fromId` (usually a space's root) along `names`, first node first, stopping at the first name not found. */
+  resolve(fromId: string, names: readonly string[]): Promise<DriveNode[]>;
+  /** A space by name and the nodes from its root along `names` (as resolve), in one round trip; null without such a space. */
+  locate(spaceName: string, names: readonly string[]): Promise<{ space: DriveSpace; chain: DriveNode[] } | null>;
   getNode(id: string): Promise<DriveNode | null>;
   /** Members of a folder ordered by name: one indexed query. */
   children(folderId: string): Promise<DriveNode[]>;
@@ -140,6 +142,8 @@ export interface DriveStore {
   descendants(folderId: string, limit: number): Promise<DescendantEntry[] | 'too-many'>;
   /** Dead properties of many nodes at once (one query). */
   properties(nodeIds: readonly string[]): Promise<Map<string, DeadProperty[]>>;
+  /** Dead properties of every member of a folder (one indexed query: PROPFIND Depth 1). */
+  childProperties(folderId: string): Promise<Map<string, DeadProperty[]>>;
 
   createFolder(parentId: string, name: string, options?: { at?: Date }): Promise<DriveNode>;
   /** Create or replace a file's content; the dead properties of a replaced file are kept. */

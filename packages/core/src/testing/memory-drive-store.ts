@@ -168,6 +168,15 @@ export class MemoryDriveStore implements DriveStore {
     return chain;
   }
 
+  async locate(spaceName: string, names: readonly string[]): Promise<{ space: DriveSpace; chain: DriveNode[] } | null> {
+    const space = await this.findSpace(spaceName);
+    return space ? { space, chain: await this.resolve(space.rootId, names) } : null;
+  }
+
+  async childProperties(folderId: string): Promise<Map<string, DeadProperty[]>> {
+    return this.properties([...(this.kids.get(folderId)?.values() ?? [])]);
+  }
+
   async getNode(id: string): Promise<DriveNode | null> {
     const n = this.nodes.get(id);
     return n ? { ...n } : null;

@@ -106,6 +106,29 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+/** Columns of levels from..to of a resolve query (n0 is the starting node). */
+function levelColumns(from: number, to: number): string {
+  const out: string[] = [];
+  for (let i = from; i <= to; i++) for (const c of NODE_COLS) out.push(`n${i}.${c} AS c${i}_${c}`);
+  return out.join(', ');
+}
+
+function levelJoins(levels: number): string {
+  let out = '';
+  for (let i = 1; i <= levels; i++) out += ` LEFT JOIN drive_nodes n${i} ON n${i}.parent_id = n${i - 1}.id AND n${i}.name = ?`;
+  return out;
+}
+
+/** The nodes of levels from..to present in a resolve row, stopping at the first missing one. */
+function levelsOf(row: Record<string, unknown>, from: number, to: number): DriveNode[] {
+  const out: DriveNode[] = [];
+  for (let i = from; i <= to; i++) {
+    if (row[`c${i}_id`] === null || row[`c${i}_id`] === undefined) break;
+    out.push(toDriveNode(Object.fromEntries(NODE_COLS.map((c) => [c, row[`c${i}_${c}`]])) as unknown as NodeRow));
+  }
+  return out;
+}
+
 const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
 /**
@@ -240,27 +263,42 @@ export class SqlDriveStore implements DriveStore {
     if (typeof fromId !== 'string' || fromId.length > 36) return [];
     return this.db.run(async (m) => {
       const start = await this.nodeIn(m, fromId);
-      if (!start) return [];
-      const chain = [start];
-      for (let done = 0; done < names.length; ) {
-        const part = names.slice(done, done + RESOLVE_CHUNK);
-        const select = part.map((_, i) => NODE_COLS.map((c) => `n${i + 1}.${c} AS c${i + 1}_${c}`).join(', ')).join(', ');
-        const joins = part.map((_, i) => `LEFT JOIN drive_nodes n${i + 1} ON n${i + 1}.parent_id = n${i}.id AND n${i + 1}.name = ?`).join(' ');
-        const rows: Record<string, unknown>[] = await m.query(
-          this.db.sql(`SELECT ${select} FROM drive_nodes n0 ${joins} WHERE n0.id = ?`),
-          [...part, chain[chain.length - 1]!.id],
-        );
-        const row = rows[0];
-        if (!row) return chain;
-        for (let i = 1; i <= part.length; i++) {
-          if (row[`c${i}_id`] === null || row[`c${i}_id`] === undefined) return chain;
-          const r = Object.fromEntries(NODE_COLS.map((c) => [c, row[`c${i}_${c}`]])) as unknown as NodeRow;
-          chain.push(toDriveNode(r));
-        }
-        done += part.length;
-      }
-      return chain;
+      return start ? this.walkIn(m, [start], names) : [];
     }, 'resolving a path');
+  }
+
+  async locate(spaceName: string, names: readonly string[]): Promise<{ space: DriveSpace; chain: DriveNode[] } | null> {
+    if (typeof spaceName !== 'string' || spaceName.length === 0 || spaceName.length > 254) return null;
+    return this.db.run(async (m) => {
+      const part = names.slice(0, RESOLVE_CHUNK);
+      const spaceCols = SPACE_COLS.split(', ').map((c) => `s.${c} AS s_${c}`).join(', ');
+      const rows: Record<string, unknown>[] = await m.query(
+        this.db.sql(`SELECT ${spaceCols}, ${levelColumns(0, part.length)} FROM drive_spaces s JOIN drive_nodes n0 ON n0.id = s.root_id ${levelJoins(part.length)} WHERE s.name = ?`),
+        [...part, spaceName],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      const space = toSpace(Object.fromEntries(SPACE_COLS.split(', ').map((c) => [c, row[`s_${c}`]])) as unknown as SpaceRow);
+      const chain = levelsOf(row, 0, part.length);
+      if (chain.length < part.length + 1 || part.length === names.length) return { space, chain };
+      return { space, chain: await this.walkIn(m, chain, names.slice(part.length)) };
+    }, 'resolving a path');
+  }
+
+  /** Extend `chain` along `names`, RESOLVE_CHUNK levels per query. */
+  private async walkIn(m: EntityManager, chain: DriveNode[], names: readonly string[]): Promise<DriveNode[]> {
+    for (let done = 0; done < names.length; ) {
+      const part = names.slice(done, done + RESOLVE_CHUNK);
+      const rows: Record<string, unknown>[] = await m.query(
+        this.db.sql(`SELECT ${levelColumns(1, part.length)} FROM drive_nodes n0 ${levelJoins(part.length)} WHERE n0.id = ?`),
+        [...part, chain[chain.length - 1]!.id],
+      );
+      const found = rows[0] ? levelsOf(rows[0], 1, part.length) : [];
+      chain.push(...found);
+      if (found.length < part.length) return chain;
+      done += part.length;
+    }
+    return chain;
   }
 
   async getNode(id: string): Promise<DriveNode | null> {
@@ -298,6 +336,23 @@ export class SqlDriveStore implements DriveStore {
         }
       }
     }, 'reading properties');
+    return out;
+  }
+
+  async childProperties(folderId: string): Promise<Map<string, DeadProperty[]>> {
+    const out = new Map<string, DeadProperty[]>();
+    const rows: { node_id: string; name: string; value: string }[] = await this.db.run(
+      (m) =>
+        m.query(this.db.sql('SELECT p.node_id, p.name, p.value FROM drive_props p JOIN drive_nodes n ON n.id = p.node_id WHERE n.parent_id = ?'), [
+          folderId,
+        ]),
+      'reading properties',
+    );
+    for (const r of rows) {
+      let list = out.get(r.node_id);
+      if (!list) out.set(r.node_id, (list = []));
+      list.push({ name: r.name, value: r.value });
+    }
     return out;
   }
 

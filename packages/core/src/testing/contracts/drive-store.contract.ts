@@ -63,6 +63,10 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       expect(chain[2]!.id).toBe(a.node.id);
       expect((await drive.resolve(home.rootId, ['Documents', 'missing', 'deeper'])).map((n) => n.name)).toEqual(['', 'Documents']);
       expect(await drive.resolve('00000000-0000-0000-0000-000000000000', ['x'])).toEqual([]);
+      const located = await drive.locate('alice@ms.example.tg', ['Documents', 'a.txt', 'deeper']);
+      expect(located?.space.id).toBe(home.id);
+      expect(located?.chain.map((n) => n.id)).toEqual(chain.map((n) => n.id));
+      expect(await drive.locate('nobody@ms.example.tg', [])).toBeNull();
       expect((await drive.children(docs.id)).map((n) => n.name)).toEqual(['a.txt', 'b.txt', 'été']);
       // Deep paths resolve across several query chunks.
       let at = home.rootId;
@@ -74,6 +78,8 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       const deep = await drive.resolve(home.rootId, [...names, 'nothing']);
       expect(deep).toHaveLength(41);
       expect(deep[40]!.id).toBe(at);
+      expect((await drive.locate('alice@ms.example.tg', names))?.chain[40]?.id).toBe(at);
+      expect((await drive.locate('alice@ms.example.tg', [...names.slice(0, 20), 'gap', ...names.slice(20)]))?.chain).toHaveLength(21);
     });
 
     it('refuses bad names and taken names with precise errors', async () => {
@@ -168,6 +174,9 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       expect(chain[3]!.id).not.toBe(f.node.id);
       expect(chain[3]!.blobId).toBe(f.node.blobId);
       const props = await drive.properties([chain[3]!.id, copy.node.id]);
+      const ofChildren = await drive.childProperties(chain[2]!.id);
+      expect([...ofChildren.keys()]).toEqual([chain[3]!.id]);
+      expect((await drive.childProperties(home.rootId)).get(src.id)).toEqual([{ name: '{urn:x}q', value: '<q xmlns="urn:x"/>' }]);
       expect(props.get(chain[3]!.id)).toEqual([{ name: '{urn:x}p', value: '<p xmlns="urn:x">v</p>' }]);
       expect(props.get(copy.node.id)).toEqual([{ name: '{urn:x}q', value: '<q xmlns="urn:x"/>' }]);
       expect((await node(home.rootId)).size).toBe(6);
