@@ -328,8 +328,6 @@ export class DavEngine {
       ctx.req.resume();
       return null;
     }
-    const type = ctx.req.headers['content-type'];
-    if (type && !/^\s*(application|text)\/xml\b/i.test(type)) throw new DavError(415, 'the request body must be XML');
     const body = await readBody(ctx.req, this.limits.maxXmlBody);
     if (body.length === 0) return null;
     return parseXml(body, this.xmlLimits);
