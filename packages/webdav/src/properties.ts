@@ -76,9 +76,12 @@ export function registerBuiltinProperties(engine: DavEngine): void {
   });
   const quota = async (ctx: Parameters<NonNullable<PropertyDefinition['prepare']>>[0], r: DavResource) =>
     r.collection && r.backend.quota ? r.backend.quota(ctx, r) : null;
-  add({ name: d('quota-used-bytes'), get: async (ctx, r) => (await quota(ctx, r))?.used.toString() });
+  // RFC 4331 keeps these out of allprop; they are in it here because common clients (the webdav npm
+  // client, file managers) only ever ask with allprop. Only collections have them: one query per space.
+  add({ name: d('quota-used-bytes'), allprop: true, get: async (ctx, r) => (await quota(ctx, r))?.used.toString() });
   add({
     name: d('quota-available-bytes'),
+    allprop: true,
     get: async (ctx, r) => {
       const q = await quota(ctx, r);
       if (!q) return undefined;
