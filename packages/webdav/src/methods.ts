@@ -110,6 +110,7 @@ export async function putMethod(engine: DavEngine, ctx: DavContext): Promise<voi
     expectedLength: expected,
     ifMatch: ifMatch ? (ifMatch.trim() === '*' ? '*' : resource?.etag ?? undefined) : undefined,
     ifNoneMatchAny: req.headers['if-none-match']?.trim() === '*',
+    existing: resource,
   });
   if (written.etag) ctx.res.setHeader('etag', written.etag);
   if (written.lastModified) ctx.res.setHeader('last-modified', written.lastModified.toUTCString());

@@ -67,6 +67,8 @@ export interface WriteRequest {
   readonly ifMatch?: string;
   /** If-None-Match: * (create only). */
   readonly ifNoneMatchAny?: boolean;
+  /** What the engine found at the target when the request started (null: unmapped). */
+  readonly existing?: DavResource | null;
 }
 
 export interface TransferRequest {

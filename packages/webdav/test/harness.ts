@@ -23,7 +23,7 @@ export interface TestServer {
   readonly dir: string;
   auth(user?: string): string;
   /** fetch with Basic auth as `user` (default alice). */
-  dav(method: string, path: string, init?: { headers?: Record<string, string>; body?: BodyInit | null; user?: string | null }): Promise<Response>;
+  dav(method: string, path: string, init?: { headers?: Record<string, string>; body?: RequestInit['body']; user?: string | null }): Promise<Response>;
   /** A second handler over the same database and blobs (a restart, or a second node). */
   restart(): Promise<void>;
   close(): Promise<void>;

@@ -36,7 +36,11 @@ export interface DriveNode {
   /** Bytes of a file; for a folder, the total of everything below it. */
   readonly size: number;
   readonly contentType: string | null;
-  /** Grows whenever the node or anything below it changes: folder ETags follow it. */
+  /**
+   * Grows whenever the node or anything below it changes (content, name, mtime, members): folder ETags follow
+   * it, and a folder's members are exactly determined by (id, spaceId, version), so listings can be cached.
+   * Dead properties and grants do not change it.
+   */
   readonly version: number;
   readonly createdAt: Date;
   /** The file's mtime (client-settable, e.g. X-OC-Mtime); for a folder, when a member was last bound or unbound. */
@@ -148,7 +152,7 @@ export interface DriveStore {
   createFolder(parentId: string, name: string, options?: { at?: Date }): Promise<DriveNode>;
   /** Create or replace a file's content; the dead properties of a replaced file are kept. */
   writeFile(parentId: string, name: string, content: FileContent, expect?: WriteExpectation): Promise<WriteOutcome>;
-  /** Set a file's mtime (a client's PROPPATCH of getlastmodified or Win32LastModifiedTime). */
+  /** Set a file's mtime (a client's PROPPATCH of getlastmodified or Win32LastModifiedTime); bumps versions like any change. */
   setModified(nodeId: string, at: Date): Promise<DriveNode>;
   /** All set/remove operations in document order, or none (atomic). */
   patchProperties(nodeId: string, patch: readonly PropertyPatch[]): Promise<void>;

@@ -253,7 +253,10 @@ export class MemoryDriveStore implements DriveStore {
     const time = checkTime(at);
     const node = this.nodes.get(nodeId);
     if (!node) throw new NotFoundError('no such file or folder');
+    const seq = this.nextSeq(node.spaceId);
     node.modifiedAt = new Date(time);
+    node.version = seq;
+    if (node.parentId) this.bump(node.parentId, seq, 0, null);
     return { ...node };
   }
 

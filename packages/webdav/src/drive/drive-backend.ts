@@ -31,6 +31,7 @@ import {
   type WriteRequest,
 } from '../resource.js';
 import { contentTypeFor } from './content-type.js';
+import { ListingCache } from './listing-cache.js';
 
 export const FILES = 'files';
 
@@ -78,6 +79,7 @@ function versionOfEtag(etag: string, node: DriveNode | null): number | undefined
 export class DriveBackend implements DavBackend {
   private readonly maxUpload: number;
   private readonly verifyDownloads: boolean;
+  private readonly listings = new ListingCache();
   /** Set by the plugin once mounted: builds hrefs under the engine's base path. */
   href: (path: DavPath, collection: boolean) => string = (path, collection) => hrefOf('', path, collection);
 
@@ -231,7 +233,11 @@ export class DriveBackend implements DavBackend {
       }
       return out;
     }
-    const kids = await this.store.children(data.node.id);
+    let kids = this.listings.get(data.node);
+    if (!kids) {
+      kids = await this.store.children(data.node.id);
+      this.listings.set(data.node, kids);
+    }
     const names = collection.path.segments.slice(2);
     let grants: DriveGrant[] = [];
     if (data.access !== 'owner' && kids.length) grants = await this.store.grantsOn(kids.map((k) => k.id));
@@ -297,7 +303,8 @@ export class DriveBackend implements DavBackend {
   async write(ctx: DavContext, parent: DavResource, name: string, request: WriteRequest): Promise<{ resource: DavResource; created: boolean }> {
     const { space, node: folder, access } = this.nodeOf(parent);
     const mtime = parseMtime(headerOf(ctx.req, 'x-oc-mtime'));
-    const existing = (await this.store.resolve(folder.id, [name]))[1] ?? null;
+    const known = request.existing === undefined ? undefined : ((request.existing?.data as DriveData | undefined)?.node ?? null);
+    const existing = known !== undefined ? known : ((await this.store.resolve(folder.id, [name]))[1] ?? null);
     let limit = this.maxUpload;
     const usage = await this.store.usage(space.id);
     if (usage.quota !== null) {

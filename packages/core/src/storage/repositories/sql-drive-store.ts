@@ -402,7 +402,11 @@ export class SqlDriveStore implements DriveStore {
           const delta = size - (existing?.size ?? 0);
           await this.bumpAncestors(m, parent.id, seq, delta, existing ? null : now);
           await this.charge(m, parent.spaceId, delta);
-          return { node: (await this.nodeIn(m, id))!, created: !existing };
+          const at = new Date(modifiedAt ?? now);
+          const node: DriveNode = existing
+            ? { ...existing, blobId, size, contentType, version: seq, modifiedAt: at }
+            : { id, spaceId: parent.spaceId, parentId: parent.id, name, kind: 'file', blobId, size, contentType, version: seq, createdAt: new Date(now), modifiedAt: at };
+          return { node, created: !existing };
         },
         { what: 'writing a file' },
       );
@@ -421,7 +425,10 @@ export class SqlDriveStore implements DriveStore {
       async (m) => {
         const node = await this.nodeIn(m, nodeId, true);
         if (!node) throw new NotFoundError('no such file or folder');
-        await m.query(this.db.sql('UPDATE drive_nodes SET modified_at = ? WHERE id = ?'), [time, node.id]);
+        // A new version too: anything cached by (folder, version) must see the change.
+        const seq = await this.changeLog.recordIn(m, `drive:${node.spaceId}`, [{ item: node.id, kind: 'put' }]);
+        await m.query(this.db.sql('UPDATE drive_nodes SET modified_at = ?, version = ? WHERE id = ?'), [time, seq, node.id]);
+        if (node.parentId) await this.bumpAncestors(m, node.parentId, seq, 0, null);
         return (await this.nodeIn(m, node.id))!;
       },
       { what: 'setting a modification time' },
@@ -602,12 +609,23 @@ export class SqlDriveStore implements DriveStore {
   }
 
   async usage(spaceId: string): Promise<{ used: number; quota: number | null }> {
-    const space = await this.getSpace(spaceId);
-    return this.db.run(async (m) => {
-      if (space.accountId) return this.accountUsage.readIn(m, space.accountId);
-      const root = await this.nodeIn(m, space.rootId);
-      return { used: root?.size ?? 0, quota: space.quotaBytes };
-    }, 'reading usage');
+    checkId(spaceId, 'drive');
+    const rows: { account_id: string | null; space_quota: number | null; account_quota: number | null; used: number | null; root_size: number }[] = await this.db.run(
+      (m) =>
+        m.query(
+          this.db.sql(
+            `SELECT s.account_id, s.quota_bytes AS space_quota, a.quota_bytes AS account_quota, n.size AS root_size,
+               (SELECT SUM(u.bytes) FROM account_usage u WHERE u.account_id = s.account_id) AS used
+             FROM drive_spaces s JOIN drive_nodes n ON n.id = s.root_id LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`,
+          ),
+          [spaceId],
+        ),
+      'reading usage',
+    );
+    const r = rows[0];
+    if (!r) throw new NotFoundError('no such drive');
+    if (r.account_id) return { used: Number(r.used ?? 0), quota: r.account_quota === null ? null : Number(r.account_quota) };
+    return { used: Number(r.root_size), quota: r.space_quota === null ? null : Number(r.space_quota) };
   }
 
   async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
@@ -717,12 +735,15 @@ export class SqlDriveStore implements DriveStore {
   /** Account the bytes to the space's owner and enforce the quota when growing. */
   private async charge(m: EntityManager, spaceId: string, delta: number): Promise<void> {
     if (delta === 0) return;
-    const rows: SpaceRow[] = await m.query(this.db.sql(`SELECT ${SPACE_COLS} FROM drive_spaces WHERE id = ?`), [spaceId]);
+    const rows: (SpaceRow & { account_quota: number | null })[] = await m.query(
+      this.db.sql(`SELECT s.*, a.quota_bytes AS account_quota FROM drive_spaces s LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`),
+      [spaceId],
+    );
     const space = rows[0];
     if (!space) throw new NotFoundError('no such drive');
     if (space.account_id) {
       await this.accountUsage.addIn(m, space.account_id, 'drive', delta);
-      if (delta > 0) await this.accountUsage.checkQuotaIn(m, space.account_id);
+      if (delta > 0 && space.account_quota !== null) await this.accountUsage.checkQuotaIn(m, space.account_id);
     } else if (delta > 0 && space.quota_bytes !== null) {
       const root = await this.nodeIn(m, space.root_id);
       if ((root?.size ?? 0) > Number(space.quota_bytes)) throw new QuotaExceededError('the group folder is full');

@@ -312,8 +312,11 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
 
     it('keeps mtimes a client sets', async () => {
       const f = await file(home.rootId, 'm.txt', 'x');
+      const rootBefore = (await node(home.rootId)).version;
       const set = await drive.setModified(f.node.id, new Date('2001-02-03T04:05:06Z'));
       expect(set.modifiedAt.toISOString()).toBe('2001-02-03T04:05:06.000Z');
+      expect(set.version).toBeGreaterThan(f.node.version);
+      expect((await node(home.rootId)).version).toBeGreaterThan(rootBefore);
       await expectKind(drive.setModified(f.node.id, new Date(NaN)), 'invalid');
     });
   });

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// `npm run bench webdav`: Apache mod_dav (the reference) and Palabre's DAV drive, side by side in one run,
+// with ../shared/conformance/webdav/bench.sh (wrk): GET 1 MiB, PUT 1 MiB, PROPFIND Depth 1 on 1,000 files,
+// at concurrency 4 and 64. Prints both servers' figures, the ratios Palabre/Apache, and the peak RSS of the
+// Palabre process during the run and during a 1 GiB upload. Asserts nothing (shared, noisy machine).
+//
+// Env: SECS (seconds per test, default 10), CONCURRENCY (default "4 64"), PALABRE_BENCH_WORKERS (processes,
+// default 1), PALABRE_BENCH_PG (a PostgreSQL URL instead of SQLite), PALABRE_SHARED (default ../shared).
+// Until `palabre serve` mounts the drive, Palabre runs as packages/webdav/test/serve.mjs (the same handler).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const shared = process.env.PALABRE_SHARED ?? join(root, '..', 'shared');
+const conformance = join(shared, 'conformance', 'webdav');
+const USER = 'bench@ms.gouv.test';
+const PASS = 'bench-pass';
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+function benchSh(url, user, pass) {
+  const r = spawnSync('bash', [join(conformance, 'bench.sh'), url, user, pass], { encoding: 'utf8', env: process.env, timeout: 30 * 60_000 });
+  if (r.status !== 0) throw new Error(`bench.sh failed on ${url}: ${r.stderr}`);
+  const rows = {};
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S+) c=(\d+) req\/s=([\d.]+) p50=(\S+) p99=(\S+) non2xx=(\d+)/.exec(line);
+    if (m) rows[`${m[1]} c=${m[2]}`] = { rps: Number(m[3]), p50: m[4], p99: m[5], non2xx: Number(m[6]) };
+  }
+  return rows;
+}
+
+const peakRss = (pids) =>
+  pids.reduce((sum, pid) => {
+    try {
+      return sum + Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+    } catch {
+      return sum;
+    }
+  }, 0);
+
+const childPids = (pid) => {
+  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
+};
+
+function upload1GiB(url) {
+  const target = new URL(`${url}bench-1gib.bin`);
+  const piece = Buffer.alloc(1024 * 1024, 'palabre ');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'PUT',
+        headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`, 'content-length': 1024 ** 3 },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
+    req.on('error', reject);
+    let n = 0;
+    const pump = () => {
+      while (n < 1024) {
+        n++;
+        if (!req.write(piece)) return req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+const apachePort = await freePort();
+// apache.sh creates it (world-traversable: Apache runs as www-data).
+const apacheDir = join(tmpdir(), `palabre-bench-apache-${process.pid}`);
+const data = mkdtempSync(join(tmpdir(), 'palabre-bench-'));
+let palabre;
+try {
+  console.log(`# Apache mod_dav reference on 127.0.0.1:${apachePort}`);
+  const started = spawnSync('bash', [join(conformance, 'anchor', 'apache.sh'), 'start', String(apachePort), USER, PASS], {
+    encoding: 'utf8',
+    env: { ...process.env, APACHE_DAV_DIR: apacheDir },
+  });
+  if (started.status !== 0) throw new Error(`apache.sh start failed: ${started.stderr}`);
+  const apacheUrl = started.stdout.trim().split('\n').pop();
+
+  const workers = process.env.PALABRE_BENCH_WORKERS ?? '1';
+  const args = [join(root, 'packages/webdav/test/serve.mjs'), '--data', data, '--user', `${USER}:${PASS}`, '--workers', workers];
+  if (process.env.PALABRE_BENCH_PG) args.push('--postgres', process.env.PALABRE_BENCH_PG);
+  palabre = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const palabreUrl = await new Promise((resolve, reject) => {
+    let out = '';
+    palabre.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    palabre.once('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
+  });
+  const pids = () => [palabre.pid, ...childPids(palabre.pid)];
+  console.log(`# Palabre (${workers} process${workers === '1' ? '' : 'es'}, ${process.env.PALABRE_BENCH_PG ? 'PostgreSQL' : 'SQLite'}) at ${palabreUrl}`);
+
+  // The 1 GiB upload first, on the fresh process, so its peak is the upload's and not the benchmark's.
+  const status = await upload1GiB(palabreUrl);
+  const uploadPeak = peakRss(pids());
+  console.log('# bench.sh on Apache');
+  const apache = benchSh(apacheUrl, USER, PASS);
+  console.log('# bench.sh on Palabre');
+  const ours = benchSh(palabreUrl, USER, PASS);
+  const benchPeak = peakRss(pids());
+
+  console.log('\ntest                     apache req/s   palabre req/s   ratio   bar    (p50 apache / palabre)');
+  for (const key of Object.keys(apache)) {
+    const a = apache[key];
+    const p = ours[key];
+    if (!p) continue;
+    const ratio = p.rps / a.rps;
+    const bar = key.startsWith('PROPFIND') ? 1 : 0.8;
+    console.log(
+      `${key.padEnd(24)} ${a.rps.toFixed(1).padStart(12)} ${p.rps.toFixed(1).padStart(15)} ${ratio.toFixed(2).padStart(7)}   ${ratio >= bar ? 'met ' : 'MISS'} ${bar}x (${a.p50} / ${p.p50})${p.non2xx ? ` non2xx=${p.non2xx}` : ''}`,
+    );
+  }
+  console.log(`\npeak RSS of Palabre during the benchmark: ${(benchPeak / 1024 ** 2).toFixed(1)} MiB`);
+  console.log(`peak RSS of Palabre through a 1 GiB upload (status ${status}): ${(uploadPeak / 1024 ** 2).toFixed(1)} MiB (bar: 150 MiB)`);
+} finally {
+  if (palabre && palabre.exitCode === null) palabre.kill('SIGTERM');
+  spawnSync('bash', [join(conformance, 'anchor', 'apache.sh'), 'stop'], { env: { ...process.env, APACHE_DAV_DIR: apacheDir } });
+  rmSync(data, { recursive: true, force: true });
+  rmSync(apacheDir, { recursive: true, force: true });
+}
