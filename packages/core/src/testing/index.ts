@@ -3,6 +3,8 @@ export { MemoryChangeLog, MemoryAuditLog, MemoryThrottleStore, MemoryBlobStore }
 export { MemoryNotifier, createMemoryNotifier } from '../memory-notifier.js';
 export { postgresAvailable, createTestDatabase, TEST_PG_ADMIN_URL } from './postgres.js';
 export type { TestDatabase } from './postgres.js';
+export { testBackends, sqliteBackend, postgresBackend } from './backends.js';
+export type { TestBackend } from './backends.js';
 export { fixedClock, manualClock } from './clocks.js';
 export type { ManualClock } from './clocks.js';
 export { testAuthenticator, testHttpAuthenticator } from './test-authenticators.js';
