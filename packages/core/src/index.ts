@@ -59,6 +59,7 @@ export { systemClock } from './ports/clock.js';
 export type { AuditLog, AuditEvent, AuditEventType, AuditQuery } from './ports/audit-log.js';
 export { AUDIT_EVENT_TYPES } from './ports/audit-log.js';
 export type { ThrottleStore, FailureWindow } from './ports/throttle-store.js';
+export type { UsageStore, UsageKind, AccountUsage } from './ports/usage-store.js';
 export type {
   Authenticator,
   AuthContext,
@@ -71,3 +72,4 @@ export type {
 } from './ports/authenticator.js';
 export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
 export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';
+export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './ports/mail-delivery.js';

@@ -6,6 +6,7 @@ import { SqlAuditLog } from './repositories/sql-audit-log.js';
 import { SqlChangeLog } from './repositories/sql-change-log.js';
 import { SqlDirectoryStore } from './repositories/sql-directory-store.js';
 import { SqlThrottleStore } from './repositories/sql-throttle-store.js';
+import { SqlUsageStore } from './repositories/sql-usage-store.js';
 
 export { Database } from './database.js';
 export type { DatabaseOptions, Dialect, TransactionOptions } from './database.js';
@@ -18,6 +19,7 @@ export { SqlDirectoryStore } from './repositories/sql-directory-store.js';
 export { SqlChangeLog } from './repositories/sql-change-log.js';
 export { SqlAuditLog } from './repositories/sql-audit-log.js';
 export { SqlThrottleStore } from './repositories/sql-throttle-store.js';
+export { SqlUsageStore } from './repositories/sql-usage-store.js';
 export { ALL_ENTITIES, ALL_MIGRATIONS } from './registry.js';
 
 /** Open (and by default migrate) a database: `{ sqlite: { file } }` or `{ postgres: { url } }`. */
@@ -45,6 +47,7 @@ export interface CoreStores {
   readonly changeLog: SqlChangeLog;
   readonly audit: SqlAuditLog;
   readonly throttle: SqlThrottleStore;
+  readonly usage: SqlUsageStore;
 }
 
 /** The core repositories over one database. */
@@ -55,5 +58,6 @@ export function createCoreStores(db: Database, options: { clock?: Clock; logger?
     changeLog: new SqlChangeLog(db),
     audit: new SqlAuditLog(db, options.clock),
     throttle: new SqlThrottleStore(db),
+    usage: new SqlUsageStore(db),
   };
 }

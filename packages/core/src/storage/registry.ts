@@ -9,6 +9,8 @@ import {
   GroupMemberEntity,
 } from './entities/directory.js';
 import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, ThrottleEntity } from './entities/system.js';
+import { AccountUsageEntity } from './entities/usage.js';
+import { Usage1796000000003 } from './migrations/0003-usage.js';
 import { Directory1796000000001 } from './migrations/0001-directory.js';
 import { System1796000000002 } from './migrations/0002-system.js';
 
@@ -25,6 +27,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ThrottleEntity,
   ChangeCollectionEntity,
   ChangeEntryEntity,
+  AccountUsageEntity,
 ];
 
-export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [Directory1796000000001, System1796000000002];
+export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [Directory1796000000001, System1796000000002, Usage1796000000003];

@@ -1,5 +1,5 @@
 export { MemoryDirectoryStore } from './memory-directory-store.js';
-export { MemoryChangeLog, MemoryAuditLog, MemoryThrottleStore, MemoryBlobStore } from './memory-stores.js';
+export { MemoryChangeLog, MemoryAuditLog, MemoryThrottleStore, MemoryBlobStore, MemoryUsageStore } from './memory-stores.js';
 export { MemoryNotifier, createMemoryNotifier } from '../memory-notifier.js';
 export { postgresAvailable, createTestDatabase, TEST_PG_ADMIN_URL } from './postgres.js';
 export type { TestDatabase } from './postgres.js';
@@ -15,4 +15,5 @@ export { changeLogContract } from './contracts/change-log.contract.js';
 export { blobStoreContract } from './contracts/blob-store.contract.js';
 export { notifierContract } from './contracts/notifier.contract.js';
 export { auditLogContract, throttleStoreContract } from './contracts/audit-throttle.contract.js';
+export { usageStoreContract } from './contracts/usage-store.contract.js';
 export type { ContractSubject } from './contracts/subject.js';
