@@ -80,8 +80,8 @@ export async function startServer(ctx: Context, io: Output): Promise<RunningServ
 
 /** `palabre serve`: run until SIGTERM or SIGINT, then shut down gracefully. */
 export async function serveCommand(ctx: Context, io: Output): Promise<number> {
-  const server = await startServer(ctx, io);
-  await new Promise<void>((resolve) => {
+  // Listen for signals before anything starts, so a stop request during start-up is not lost.
+  const stopRequested = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       ctx.logger.info({ signal }, 'server.stopping');
       process.off('SIGTERM', onSignal);
@@ -91,6 +91,8 @@ export async function serveCommand(ctx: Context, io: Output): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  const server = await startServer(ctx, io);
+  await stopRequested;
   await server.stop();
   ctx.logger.info({}, 'server.stopped');
   return 0;
