@@ -53,13 +53,13 @@ describe.each(siteKinds)('palabre as separate processes on %s', (kind) => {
   });
 
   it('leaves a consistent database when an import is killed, and a re-run completes it', async () => {
-    const rows = 6000;
+    const rows = 20_000;
     const lines = ['email,name,department,groups'];
     for (let i = 0; i < rows; i++) lines.push(`agent${String(i).padStart(5, '0')}@sante.gouv.tg,Agent ${i},Dept ${i % 40},sante-staff`);
     const csv = join(site.dataDir, 'staff.csv');
     await writeFile(csv, `${lines.join('\n')}\n`);
 
-    const child = spawn(process.execPath, [BIN, '--data', site.dataDir, 'user', 'import', csv, '--batch', '100'], { env: site.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, '--data', site.dataDir, 'user', 'import', csv, '--batch', '50'], { env: site.env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Wait until some batches are in, then pull the plug.
     await waitForLine(child, /[1-9]\d*% /);
     child.kill('SIGKILL');
@@ -74,7 +74,7 @@ describe.each(siteKinds)('palabre as separate processes on %s', (kind) => {
       expect(accounts).toBeGreaterThan(0);
       expect(accounts).toBeLessThan(rows);
       // Whole batches only: every account has its address row and its group membership.
-      expect(accounts % 100).toBe(0);
+      expect(accounts % 50).toBe(0);
       expect(await q("SELECT COUNT(*) AS n FROM addresses WHERE kind = 'account'")).toBe(accounts);
       expect(await q("SELECT COUNT(*) AS n FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM addresses x WHERE x.account_id = a.id)")).toBe(0);
       expect(await q("SELECT COUNT(*) AS n FROM group_members WHERE member_kind = 'account'")).toBe(accounts);
