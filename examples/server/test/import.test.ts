@@ -55,7 +55,7 @@ describe.each(backends)('CSV import on $name', (backend) => {
     expect(await stores.directory.findAccount('akos@sante.gouv.tg')).not.toBeNull();
     expect(await stores.directory.findAccount('yao@sante.gouv.tg')).toBeNull();
     expect((await stores.directory.groupsOfAccount(awa.id)).map((g) => g.name)).toEqual(['sante-drh', 'sante-staff']);
-    expect(report.groupsCreated.sort()).toEqual(['sante-drh', 'sante-staff']);
+    expect([...report.groupsCreated].sort()).toEqual(['sante-drh', 'sante-staff']);
     expect(report.created).toBe(4);
   });
 
