@@ -51,6 +51,7 @@ import {
   GroupMemberEntity,
   type AccountRow,
   type AddressRow,
+  type DomainRow,
   type CredentialRow,
   type GroupMemberRow,
   type GroupRow,
@@ -88,6 +89,34 @@ const toCredential = (r: CredentialRow): AppCredential => ({
 });
 
 const MAX_PAGE = 1000;
+
+/** The account row for a new account (quota defaults to the domain's). */
+function newAccountRow(p: PreparedAccount, address: string, domain: DomainRow, now: number): AccountRow {
+  return {
+    id: randomUUID(),
+    address,
+    domainId: domain.id,
+    displayName: p.displayName,
+    department: p.department,
+    quotaBytes: p.quotaBytes === undefined ? (domain.defaultQuotaBytes === null ? null : Number(domain.defaultQuotaBytes)) : p.quotaBytes,
+    status: p.status,
+    passwordHash: p.passwordHash,
+    createdAt: now,
+    lastLoginAt: null,
+  };
+}
+
+/** What an upsert row changes on an existing account: only the fields it sets, a hash only when given. */
+function accountPatch(row: AccountUpsert, p: PreparedAccount, existing: AccountRow): Partial<AccountRow> {
+  const patch: Partial<AccountRow> = {};
+  if (row.displayName !== undefined && p.displayName !== existing.displayName) patch.displayName = p.displayName;
+  if (row.department !== undefined && p.department !== existing.department) patch.department = p.department;
+  if (p.quotaBytes !== undefined && p.quotaBytes !== (existing.quotaBytes === null ? null : Number(existing.quotaBytes)))
+    patch.quotaBytes = p.quotaBytes;
+  if (row.status !== undefined && p.status !== existing.status) patch.status = p.status;
+  if (p.passwordHash !== null && p.passwordHash !== existing.passwordHash) patch.passwordHash = p.passwordHash;
+  return patch;
+}
 
 /** DirectoryStore on SQLite or PostgreSQL. */
 export class SqlDirectoryStore implements DirectoryStore {
@@ -220,18 +249,7 @@ export class SqlDirectoryStore implements DirectoryStore {
     if (!target) throw new NotFoundError(`domain ${p.domain} is not hosted here; add it first`);
     const domain = await m.findOneByOrFail(DomainEntity, { id: target.domainId });
     const now = this.clock.now().getTime();
-    const row: AccountRow = {
-      id: randomUUID(),
-      address: target.address,
-      domainId: target.domainId,
-      displayName: p.displayName,
-      department: p.department,
-      quotaBytes: p.quotaBytes === undefined ? (domain.defaultQuotaBytes === null ? null : Number(domain.defaultQuotaBytes)) : p.quotaBytes,
-      status: p.status,
-      passwordHash: p.passwordHash,
-      createdAt: now,
-      lastLoginAt: null,
-    };
+    const row = newAccountRow(p, target.address, domain, now);
     // The address row first: its primary key is what makes addresses unique across accounts, aliases
     // and groups, including when two processes race.
     await this.takeAddress(m, target.address, 'account', target.domainId, null, null, now);
@@ -408,20 +426,9 @@ export class SqlDirectoryStore implements DirectoryStore {
       let outcome: UpsertOutcome;
       let accountId: string;
       if (!existing) {
-        accountId = randomUUID();
-        const domainQuota = target.domain.defaultQuotaBytes === null ? null : Number(target.domain.defaultQuotaBytes);
-        newAccounts.push({
-          id: accountId,
-          address: target.address,
-          domainId: target.domain.id,
-          displayName: p.displayName,
-          department: p.department,
-          quotaBytes: p.quotaBytes === undefined ? domainQuota : p.quotaBytes,
-          status: p.status,
-          passwordHash: p.passwordHash,
-          createdAt: now,
-          lastLoginAt: null,
-        });
+        const account = newAccountRow(p, target.address, target.domain, now);
+        accountId = account.id;
+        newAccounts.push(account);
         newAddresses.push({
           address: target.address,
           kind: 'account',
@@ -433,13 +440,7 @@ export class SqlDirectoryStore implements DirectoryStore {
         outcome = 'created';
       } else {
         accountId = existing.id;
-        const patch: Partial<AccountRow> = {};
-        if (row.displayName !== undefined && p.displayName !== existing.displayName) patch.displayName = p.displayName;
-        if (row.department !== undefined && p.department !== existing.department) patch.department = p.department;
-        if (p.quotaBytes !== undefined && p.quotaBytes !== (existing.quotaBytes === null ? null : Number(existing.quotaBytes)))
-          patch.quotaBytes = p.quotaBytes;
-        if (row.status !== undefined && p.status !== existing.status) patch.status = p.status;
-        if (p.passwordHash !== null && p.passwordHash !== existing.passwordHash) patch.passwordHash = p.passwordHash;
+        const patch = accountPatch(row, p, existing);
         if (Object.keys(patch).length > 0) await m.update(AccountEntity, { id: existing.id }, patch);
         outcome = Object.keys(patch).length > 0 ? 'updated' : 'unchanged';
       }
@@ -457,7 +458,8 @@ export class SqlDirectoryStore implements DirectoryStore {
     }
 
     const memberships = new Set<string>();
-    const knownIds = accountIds.filter((id) => !newAccounts.some((a) => a.id === id));
+    const created = new Set(newAccounts.map((a) => a.id));
+    const knownIds = accountIds.filter((id) => !created.has(id));
     if (groupNames.length && knownIds.length) {
       for (const part of chunks(knownIds)) {
         const rows = await m.findBy(GroupMemberEntity, {
@@ -501,14 +503,7 @@ export class SqlDirectoryStore implements DirectoryStore {
         outcome = 'created';
       } else {
         account = existing;
-        const patch: Partial<AccountRow> = {};
-        if (row.displayName !== undefined && p.displayName !== existing.displayName) patch.displayName = p.displayName;
-        if (row.department !== undefined && p.department !== existing.department) patch.department = p.department;
-        if (p.quotaBytes !== undefined && p.quotaBytes !== (existing.quotaBytes === null ? null : Number(existing.quotaBytes))) {
-          patch.quotaBytes = p.quotaBytes;
-        }
-        if (row.status !== undefined && p.status !== existing.status) patch.status = p.status;
-        if (p.passwordHash !== null && p.passwordHash !== existing.passwordHash) patch.passwordHash = p.passwordHash;
+        const patch = accountPatch(row, p, existing);
         if (Object.keys(patch).length > 0) {
           await m.update(AccountEntity, { id: existing.id }, patch);
           outcome = 'updated';
@@ -517,7 +512,7 @@ export class SqlDirectoryStore implements DirectoryStore {
         }
       }
       for (const alias of row.aliases ?? []) {
-        if (await this.ensureAlias(m, alias, account.id)) outcome = outcome === 'unchanged' ? 'updated' : outcome;
+        if (await this.claimAlias(m, alias, account.id, true)) outcome = outcome === 'unchanged' ? 'updated' : outcome;
       }
       for (const groupName of row.groups ?? []) {
         const group = await m.findOneBy(GroupEntity, { name: groupName });
@@ -535,46 +530,37 @@ export class SqlDirectoryStore implements DirectoryStore {
 
   // ---------------------------------------------------------------- aliases
 
-  /** True if created, false if it already pointed at this account. */
-  private async ensureAlias(m: EntityManager, address: string, accountId: string): Promise<boolean> {
+  /**
+   * Point an alias at an account. With `idempotent`, an alias that already points there is fine (bulk
+   * upserts); otherwise any existing use of the address is a conflict. Returns the alias, or null when
+   * nothing was created.
+   */
+  private async claimAlias(m: EntityManager, address: string, accountId: string, idempotent: boolean): Promise<Alias | null> {
     const parsed = parseHostedAddress(address);
     const target = await this.canonical(m, parsed.address);
     if (!target) throw new NotFoundError(`domain ${parsed.domain} is not hosted here`);
     const existing = await m.findOneBy(AddressEntity, { address: target.address });
     if (existing) {
-      if (existing.kind === 'alias' && existing.accountId === accountId) return false;
+      if (idempotent && existing.kind === 'alias' && existing.accountId === accountId) return null;
       throw new ConflictError(`${target.address} is already in use (${existing.kind})`);
     }
+    const createdAt = this.clock.now().getTime();
     await m.insert(AddressEntity, {
       address: target.address,
       kind: 'alias',
       domainId: target.domainId,
       accountId,
       groupId: null,
-      createdAt: this.clock.now().getTime(),
+      createdAt,
     });
-    return true;
+    return { address: target.address, accountId, createdAt: new Date(createdAt) };
   }
 
   async addAlias(address: string, accountId: string): Promise<Alias> {
     return this.db.transaction(
       async (m) => {
         if (!(await m.findOneBy(AccountEntity, { id: accountId }))) throw new NotFoundError('no such account');
-        const parsed = parseHostedAddress(address);
-        const target = await this.canonical(m, parsed.address);
-        if (!target) throw new NotFoundError(`domain ${parsed.domain} is not hosted here`);
-        const existing = await m.findOneBy(AddressEntity, { address: target.address });
-        if (existing) throw new ConflictError(`${target.address} is already in use (${existing.kind})`);
-        const createdAt = this.clock.now().getTime();
-        await m.insert(AddressEntity, {
-          address: target.address,
-          kind: 'alias',
-          domainId: target.domainId,
-          accountId,
-          groupId: null,
-          createdAt,
-        });
-        return { address: target.address, accountId, createdAt: new Date(createdAt) };
+        return (await this.claimAlias(m, address, accountId, false))!;
       },
       { what: `adding alias ${String(address).slice(0, 254)}` },
     );
