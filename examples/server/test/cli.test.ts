@@ -119,6 +119,16 @@ describe.each(siteKinds)('palabre administration commands on %s', (kind) => {
     expect((await site.run('group', 'remove', 'sante')).code).toBe(0);
   });
 
+  it('doctor checks the configuration and certificate without DNS', async () => {
+    const r = await site.run('doctor', '--no-dns');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/ok  {2}TLS: certificate names localhost/);
+    expect(r.out).toMatch(/warn {2}TLS: self-signed certificate/);
+    expect(r.out).toMatch(/warn {2}config: hostname is localhost/);
+    expect(r.out).toMatch(/\d+ to fix, \d+ to consider, \d+ fine$/);
+    expect(await site.run('doctor', '--resolver', 'not-an-ip')).toMatchObject({ code: 2 });
+  });
+
   it('reports the schema state with migrate', async () => {
     const r = await site.run('migrate');
     expect(r.code).toBe(0);
