@@ -122,7 +122,7 @@ describe.each(siteKinds)('palabre administration commands on %s', (kind) => {
   it('doctor checks the configuration and certificate without DNS', async () => {
     const r = await site.run('doctor', '--no-dns');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/ok  {2}TLS: certificate names localhost/);
+    expect(r.out).toMatch(/ok {4}TLS: certificate names localhost/);
     expect(r.out).toMatch(/warn {2}TLS: self-signed certificate/);
     expect(r.out).toMatch(/warn {2}config: hostname is localhost/);
     expect(r.out).toMatch(/\d+ to fix, \d+ to consider, \d+ fine$/);
