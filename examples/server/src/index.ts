@@ -1,1 +1,11 @@
 export { main } from './cli.js';
+export { loadConfig, insecureAuthAllowed, isLoopbackHost } from './config.js';
+export { openContext, describeDatabase } from './context.js';
+export type { Context } from './context.js';
+export { startServer } from './commands/serve.js';
+export type { RunningServer } from './commands/serve.js';
+export { HttpService } from './serve/http-service.js';
+export type { HttpHandler } from './serve/http-service.js';
+export type { Service } from './serve/service.js';
+export { importAccountsCsv } from './import/csv-accounts.js';
+export type { ImportReport, ImportProblem, CsvImportOptions } from './import/csv-accounts.js';

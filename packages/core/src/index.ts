@@ -59,6 +59,7 @@ export { systemClock } from './ports/clock.js';
 export type { AuditLog, AuditEvent, AuditEventType, AuditQuery } from './ports/audit-log.js';
 export { AUDIT_EVENT_TYPES } from './ports/audit-log.js';
 export type { ThrottleStore, FailureWindow } from './ports/throttle-store.js';
+export type { UsageStore, UsageKind, AccountUsage } from './ports/usage-store.js';
 export type {
   Authenticator,
   AuthContext,
@@ -93,9 +94,8 @@ export type {
   LockScope,
 } from './ports/drive-store.js';
 export { DRIVE_MAX_NAME_LENGTH } from './ports/drive-store.js';
-export type { AccountUsage, UsageKind } from './ports/account-usage.js';
-export { USAGE_KINDS } from './ports/account-usage.js';
 export { checkNodeName, conflictReason, lockPrefix, MAX_LOCK_TIMEOUT_SECONDS, MAX_PROPERTY_VALUE } from './drive-rules.js';
 export type { DriveConflictReason } from './drive-rules.js';
 export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
 export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';
+export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './ports/mail-delivery.js';

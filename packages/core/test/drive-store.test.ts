@@ -1,6 +1,6 @@
 import { describe } from 'vitest';
 import { MemoryDirectoryStore, MemoryDriveStore, MemoryLockStore, driveStoreContract, lockStoreContract } from '../src/testing/index.js';
-import { SqlAccountUsage, SqlDirectoryStore, SqlDriveStore, SqlLockStore } from '../src/storage/index.js';
+import { SqlDirectoryStore, SqlDriveStore, SqlLockStore, SqlUsageStore } from '../src/storage/index.js';
 import { backends } from './harness.js';
 
 const done = async () => undefined;
@@ -19,7 +19,7 @@ for (const backend of backends) {
     driveStoreContract(backend.name, {
       make: async () => {
         const { db, cleanup } = await backend.open();
-        return { subject: new SqlDriveStore(db), directory: new SqlDirectoryStore(db), usage: new SqlAccountUsage(db), cleanup };
+        return { subject: new SqlDriveStore(db), directory: new SqlDirectoryStore(db), usage: new SqlUsageStore(db), cleanup };
       },
     });
     lockStoreContract(backend.name, {

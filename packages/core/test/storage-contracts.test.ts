@@ -10,6 +10,8 @@ import {
   MemoryDirectoryStore,
   MemoryNotifier,
   MemoryThrottleStore,
+  MemoryUsageStore,
+  usageStoreContract,
   auditLogContract,
   blobStoreContract,
   changeLogContract,
@@ -17,7 +19,7 @@ import {
   notifierContract,
   throttleStoreContract,
 } from '../src/testing/index.js';
-import { FsBlobStore, SqlAuditLog, SqlChangeLog, SqlDirectoryStore, SqlThrottleStore, createPgNotifier } from '../src/storage/index.js';
+import { FsBlobStore, SqlAuditLog, SqlChangeLog, SqlDirectoryStore, SqlThrottleStore, SqlUsageStore, createPgNotifier } from '../src/storage/index.js';
 import { createTestDatabase } from '../src/testing/postgres.js';
 import { backends } from './harness.js';
 
@@ -27,6 +29,7 @@ directoryStoreContract('memory', { make: async () => ({ subject: new MemoryDirec
 changeLogContract('memory', { make: async () => ({ subject: new MemoryChangeLog(), cleanup: done }) });
 auditLogContract('memory', { make: async () => ({ subject: new MemoryAuditLog(), cleanup: done }) });
 throttleStoreContract('memory', { make: async () => ({ subject: new MemoryThrottleStore(), cleanup: done }) });
+usageStoreContract('memory', { make: async () => ({ subject: new MemoryUsageStore(), accountId: 'acct-1', cleanup: done }) });
 notifierContract('memory', {
   make: async () => {
     const n = new MemoryNotifier();
@@ -74,6 +77,15 @@ for (const backend of backends) {
       make: async () => {
         const { db, cleanup } = await backend.open();
         return { subject: new SqlAuditLog(db), cleanup };
+      },
+    });
+    usageStoreContract(backend.name, {
+      make: async () => {
+        const { db, cleanup } = await backend.open();
+        const directory = new SqlDirectoryStore(db);
+        await directory.createDomain({ name: 'sante.gouv.tg' });
+        const account = await directory.createAccount({ address: 'awa@sante.gouv.tg' });
+        return { subject: new SqlUsageStore(db), accountId: account.id, cleanup };
       },
     });
     throttleStoreContract(backend.name, {

@@ -6,7 +6,7 @@ import { SqlAuditLog } from './repositories/sql-audit-log.js';
 import { SqlChangeLog } from './repositories/sql-change-log.js';
 import { SqlDirectoryStore } from './repositories/sql-directory-store.js';
 import { SqlThrottleStore } from './repositories/sql-throttle-store.js';
-import { SqlAccountUsage } from './repositories/sql-account-usage.js';
+import { SqlUsageStore } from './repositories/sql-usage-store.js';
 import { SqlDriveStore } from './repositories/sql-drive-store.js';
 import { SqlLockStore } from './repositories/sql-lock-store.js';
 
@@ -21,9 +21,9 @@ export { SqlDirectoryStore } from './repositories/sql-directory-store.js';
 export { SqlChangeLog } from './repositories/sql-change-log.js';
 export { SqlAuditLog } from './repositories/sql-audit-log.js';
 export { SqlThrottleStore } from './repositories/sql-throttle-store.js';
+export { SqlUsageStore } from './repositories/sql-usage-store.js';
 export { SqlDriveStore } from './repositories/sql-drive-store.js';
 export { SqlLockStore } from './repositories/sql-lock-store.js';
-export { SqlAccountUsage } from './repositories/sql-account-usage.js';
 export { ALL_ENTITIES, ALL_MIGRATIONS } from './registry.js';
 
 /** Open (and by default migrate) a database: `{ sqlite: { file } }` or `{ postgres: { url } }`. */
@@ -51,7 +51,7 @@ export interface CoreStores {
   readonly changeLog: SqlChangeLog;
   readonly audit: SqlAuditLog;
   readonly throttle: SqlThrottleStore;
-  readonly usage: SqlAccountUsage;
+  readonly usage: SqlUsageStore;
   readonly drive: SqlDriveStore;
   readonly locks: SqlLockStore;
 }
@@ -59,7 +59,7 @@ export interface CoreStores {
 /** The core repositories over one database. */
 export function createCoreStores(db: Database, options: { clock?: Clock; logger?: Logger } = {}): CoreStores {
   const changeLog = new SqlChangeLog(db);
-  const usage = new SqlAccountUsage(db);
+  const usage = new SqlUsageStore(db);
   return {
     db,
     directory: new SqlDirectoryStore(db, options.clock),

@@ -9,14 +9,9 @@ import {
   GroupMemberEntity,
 } from './entities/directory.js';
 import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, ThrottleEntity } from './entities/system.js';
-import {
-  AccountUsageEntity,
-  DavLockEntity,
-  DriveGrantEntity,
-  DriveNodeEntity,
-  DrivePropEntity,
-  DriveSpaceEntity,
-} from './entities/drive.js';
+import { AccountUsageEntity } from './entities/usage.js';
+import { DavLockEntity, DriveGrantEntity, DriveNodeEntity, DrivePropEntity, DriveSpaceEntity } from './entities/drive.js';
+import { Usage1796000000003 } from './migrations/0003-usage.js';
 import { Directory1796000000001 } from './migrations/0001-directory.js';
 import { System1796000000002 } from './migrations/0002-system.js';
 import { Drive1796000100000 } from './migrations/1796000100000-drive.js';
@@ -34,16 +29,17 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ThrottleEntity,
   ChangeCollectionEntity,
   ChangeEntryEntity,
+  AccountUsageEntity,
   DriveSpaceEntity,
   DriveNodeEntity,
   DrivePropEntity,
   DriveGrantEntity,
   DavLockEntity,
-  AccountUsageEntity,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Directory1796000000001,
   System1796000000002,
+  Usage1796000000003,
   Drive1796000100000,
 ];

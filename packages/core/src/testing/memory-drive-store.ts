@@ -25,7 +25,8 @@ import {
   tooManyProperties,
 } from '../drive-rules.js';
 import { ConflictError, InvalidInputError, NotFoundError, QuotaExceededError, TooLargeError } from '../errors.js';
-import type { AccountUsage, UsageKind } from '../ports/account-usage.js';
+import type { UsageStore } from '../ports/usage-store.js';
+import { MemoryUsageStore } from './memory-stores.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { DirectoryStore } from '../ports/directory-store.js';
@@ -52,33 +53,6 @@ import type {
 
 type MutableNode = { -readonly [K in keyof DriveNode]: DriveNode[K] };
 
-/** In-memory AccountUsage; quotas come from a DirectoryStore when given. */
-export class MemoryAccountUsage implements AccountUsage {
-  private readonly bytes = new Map<string, Map<string, number>>();
-
-  constructor(private readonly directory?: DirectoryStore) {}
-
-  async usage(accountId: string): Promise<{ total: number; byKind: Record<string, number> }> {
-    return { total: this.total(accountId), byKind: Object.fromEntries(this.bytes.get(accountId) ?? []) };
-  }
-
-  total(accountId: string): number {
-    return [...(this.bytes.get(accountId)?.values() ?? [])].reduce((a, b) => a + b, 0);
-  }
-
-  add(accountId: string, kind: UsageKind, delta: number): void {
-    const kinds = this.bytes.get(accountId) ?? new Map<string, number>();
-    kinds.set(kind, (kinds.get(kind) ?? 0) + delta);
-    this.bytes.set(accountId, kinds);
-  }
-
-  async quota(accountId: string): Promise<number | null> {
-    if (!this.directory) return null;
-    const account = await this.directory.getAccount(accountId).catch(() => null);
-    return account?.quotaBytes ?? null;
-  }
-}
-
 /**
  * DriveStore in memory, for tests of the protocol packages: the same rules and errors as SqlDriveStore
  * (the drive-store contract runs on both). Every method's work happens synchronously after its awaits,
@@ -91,11 +65,14 @@ export class MemoryDriveStore implements DriveStore {
   private readonly props = new Map<string, Map<string, string>>();
   private readonly grants = new Map<string, DriveGrant[]>();
   private readonly seqs = new Map<string, number>();
-  readonly accountUsage: MemoryAccountUsage;
+  readonly accountUsage: UsageStore;
+  private readonly directory: DirectoryStore | undefined;
   private readonly clock: Clock;
 
-  constructor(options: { directory?: DirectoryStore; usage?: MemoryAccountUsage; clock?: Clock } = {}) {
-    this.accountUsage = options.usage ?? new MemoryAccountUsage(options.directory);
+  /** Quotas come from `directory` when given (else unlimited); usage goes to `usage`. */
+  constructor(options: { directory?: DirectoryStore; usage?: UsageStore; clock?: Clock } = {}) {
+    this.accountUsage = options.usage ?? new MemoryUsageStore();
+    this.directory = options.directory;
     this.clock = options.clock ?? systemClock;
   }
 
@@ -145,7 +122,7 @@ export class MemoryDriveStore implements DriveStore {
   async removeSpace(id: string): Promise<void> {
     const space = await this.getSpace(id);
     const root = this.nodes.get(space.rootId)!;
-    if (space.accountId) this.accountUsage.add(space.accountId, 'drive', -root.size);
+    if (space.accountId) await this.accountUsage.add(space.accountId, 'drive', -root.size);
     this.dropTree(root);
     this.spaces.delete(id);
     this.seqs.delete(id);
@@ -369,9 +346,7 @@ export class MemoryDriveStore implements DriveStore {
 
   async usage(spaceId: string): Promise<{ used: number; quota: number | null }> {
     const space = await this.getSpace(spaceId);
-    if (space.accountId) {
-      return { used: (await this.accountUsage.usage(space.accountId)).total, quota: await this.accountUsage.quota(space.accountId) };
-    }
+    if (space.accountId) return { used: (await this.accountUsage.get(space.accountId)).total, quota: (await this.quotaOf(space.id)).quota };
     return { used: this.nodes.get(space.rootId)!.size, quota: space.quotaBytes };
   }
 
@@ -452,22 +427,24 @@ export class MemoryDriveStore implements DriveStore {
     this.charge(node.spaceId, -node.size);
   }
 
-  private async quotaOf(spaceId: string | undefined): Promise<number | null> {
+  /** The limit and current use of a space's owner, read before a write's synchronous (atomic) part. */
+  private async quotaOf(spaceId: string | undefined): Promise<{ quota: number | null; used: number }> {
     const space = spaceId ? this.spaces.get(spaceId) : undefined;
-    if (!space) return null;
-    return space.accountId ? this.accountUsage.quota(space.accountId) : space.quotaBytes;
+    if (!space) return { quota: null, used: 0 };
+    if (!space.accountId) return { quota: space.quotaBytes, used: this.nodes.get(space.rootId)?.size ?? 0 };
+    const account = this.directory ? await this.directory.getAccount(space.accountId).catch(() => null) : null;
+    return { quota: account?.quotaBytes ?? null, used: (await this.accountUsage.get(space.accountId)).total };
   }
 
-  private checkQuota(spaceId: string, delta: number, quota: number | null): void {
-    if (delta <= 0 || quota === null) return;
-    const space = this.spaces.get(spaceId)!;
-    const used = space.accountId ? this.accountUsage.total(space.accountId) : this.nodes.get(space.rootId)!.size;
-    if (used + delta > quota) throw new QuotaExceededError(space.accountId ? 'storage quota exceeded' : 'the group folder is full');
+  private checkQuota(spaceId: string, delta: number, limit: { quota: number | null; used: number }): void {
+    if (delta <= 0 || limit.quota === null) return;
+    if (limit.used + delta > limit.quota) throw new QuotaExceededError(this.spaces.get(spaceId)?.accountId ? 'storage quota exceeded' : 'the group folder is full');
   }
 
   private charge(spaceId: string, delta: number): void {
     const space = this.spaces.get(spaceId);
-    if (space?.accountId && delta !== 0) this.accountUsage.add(space.accountId, 'drive', delta);
+    // MemoryUsageStore.add does its work before its first await: the charge lands synchronously.
+    if (space?.accountId && delta !== 0) void this.accountUsage.add(space.accountId, 'drive', delta);
   }
 }
 

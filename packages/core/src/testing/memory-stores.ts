@@ -8,6 +8,7 @@ import type { ChangeKind, ChangeLog, ChangeSet } from '../ports/change-log.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { FailureWindow, ThrottleStore } from '../ports/throttle-store.js';
+import type { AccountUsage, UsageKind, UsageStore } from '../ports/usage-store.js';
 
 export class MemoryChangeLog implements ChangeLog {
   private readonly heads = new Map<string, { seq: number; floor: number }>();
@@ -197,5 +198,22 @@ export class MemoryBlobStore implements BlobStore {
     const blob = this.blobs.get(id);
     if (!blob) throw new PalabreError('not-found', 'no such blob');
     blob.data[0] = blob.data[0]! ^ 0xff;
+  }
+}
+
+export class MemoryUsageStore implements UsageStore {
+  private readonly usage = new Map<string, { drive: number; mail: number }>();
+
+  async get(accountId: string): Promise<AccountUsage> {
+    const u = this.usage.get(accountId) ?? { drive: 0, mail: 0 };
+    return { ...u, total: u.drive + u.mail };
+  }
+
+  async add(accountId: string, kind: UsageKind, delta: number): Promise<void> {
+    if (kind !== 'drive' && kind !== 'mail') throw new InvalidInputError('unknown usage kind');
+    if (!Number.isSafeInteger(delta)) throw new InvalidInputError('usage delta must be a whole number of bytes');
+    const u = this.usage.get(accountId) ?? { drive: 0, mail: 0 };
+    u[kind] = Math.max(0, u[kind] + delta);
+    this.usage.set(accountId, u);
   }
 }

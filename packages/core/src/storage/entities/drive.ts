@@ -1,6 +1,6 @@
 import { EntitySchema } from 'typeorm';
 
-/** Row shapes of the drive, lock and usage tables (timestamps: BIGINT milliseconds). */
+/** Row shapes of the drive and lock tables (timestamps: BIGINT milliseconds). */
 export interface DriveSpaceRow {
   id: string;
   name: string;
@@ -49,12 +49,6 @@ export interface DavLockRow {
   timeoutSeconds: number;
   createdAt: number;
   expiresAt: number;
-}
-
-export interface AccountUsageRow {
-  accountId: string;
-  kind: string;
-  bytes: number;
 }
 
 const ref = (name: string, nullable = false) => ({ type: 'varchar', length: 36, name, nullable }) as const;
@@ -149,15 +143,4 @@ export const DavLockEntity = new EntitySchema<DavLockRow>({
     { name: 'idx_dav_locks_root', columns: ['root'] },
     { name: 'idx_dav_locks_expires', columns: ['expiresAt'] },
   ],
-});
-
-export const AccountUsageEntity = new EntitySchema<AccountUsageRow>({
-  name: 'AccountUsage',
-  tableName: 'account_usage',
-  columns: {
-    accountId: { ...ref('account_id'), primary: true },
-    kind: { type: 'varchar', length: 16, primary: true },
-    bytes: { type: 'bigint' },
-  },
-  foreignKeys: [{ target: 'Account', columnNames: ['accountId'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
 });

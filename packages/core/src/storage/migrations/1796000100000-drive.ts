@@ -1,7 +1,7 @@
 import { Table, TableForeignKey, TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
 import { col } from './table-helpers.js';
 
-// Mirrors entities/drive.ts exactly (migration-sync test). Unlimited text columns and unique indices are
+// Mirrors entities/drive.ts exactly (migration-sync test); account_usage (drive and mail bytes) is 0003's. Unlimited text columns and unique indices are
 // beyond table-helpers, so this file builds its Table objects itself, still through the portable API.
 const text = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'text', isNullable: nullable });
 const index = (name: string, columnNames: string[], isUnique = false) => new TableIndex({ name, columnNames, isUnique });
@@ -90,16 +90,9 @@ export class Drive1796000100000 implements MigrationInterface {
         indices: [index('idx_dav_locks_root', ['root']), index('idx_dav_locks_expires', ['expires_at'])],
       }),
     );
-    await q.createTable(
-      new Table({
-        name: 'account_usage',
-        columns: [{ ...col.ref('account_id'), isPrimary: true }, { ...col.text('kind', 16), isPrimary: true }, col.ms('bytes')],
-        foreignKeys: [fk(['account_id'], 'accounts')],
-      }),
-    );
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const name of ['account_usage', 'dav_locks', 'drive_grants', 'drive_props', 'drive_nodes', 'drive_spaces']) await q.dropTable(name);
+    for (const name of ['dav_locks', 'drive_grants', 'drive_props', 'drive_nodes', 'drive_spaces']) await q.dropTable(name);
   }
 }

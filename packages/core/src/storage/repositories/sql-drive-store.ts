@@ -39,7 +39,7 @@ import type {
   WriteOutcome,
 } from '../../ports/drive-store.js';
 import type { Database } from '../database.js';
-import { SqlAccountUsage } from './sql-account-usage.js';
+import { SqlUsageStore } from './sql-usage-store.js';
 import { SqlChangeLog } from './sql-change-log.js';
 
 interface NodeRow {
@@ -139,15 +139,15 @@ const marks = (n: number): string => Array.from({ length: n }, () => '?').join('
  */
 export class SqlDriveStore implements DriveStore {
   private readonly changeLog: SqlChangeLog;
-  private readonly accountUsage: SqlAccountUsage;
+  private readonly accountUsage: SqlUsageStore;
   private readonly clock: Clock;
 
   constructor(
     private readonly db: Database,
-    options: { changeLog?: SqlChangeLog; usage?: SqlAccountUsage; clock?: Clock } = {},
+    options: { changeLog?: SqlChangeLog; usage?: SqlUsageStore; clock?: Clock } = {},
   ) {
     this.changeLog = options.changeLog ?? new SqlChangeLog(db);
-    this.accountUsage = options.usage ?? new SqlAccountUsage(db);
+    this.accountUsage = options.usage ?? new SqlUsageStore(db);
     this.clock = options.clock ?? systemClock;
   }
 
@@ -743,7 +743,9 @@ export class SqlDriveStore implements DriveStore {
     if (!space) throw new NotFoundError('no such drive');
     if (space.account_id) {
       await this.accountUsage.addIn(m, space.account_id, 'drive', delta);
-      if (delta > 0 && space.account_quota !== null) await this.accountUsage.checkQuotaIn(m, space.account_id);
+      if (delta > 0 && space.account_quota !== null && (await this.accountUsage.getIn(m, space.account_id)).total > Number(space.account_quota)) {
+        throw new QuotaExceededError('storage quota exceeded');
+      }
     } else if (delta > 0 && space.quota_bytes !== null) {
       const root = await this.nodeIn(m, space.root_id);
       if ((root?.size ?? 0) > Number(space.quota_bytes)) throw new QuotaExceededError('the group folder is full');

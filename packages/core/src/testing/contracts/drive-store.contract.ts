@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Account } from '../../directory.js';
-import type { AccountUsage } from '../../ports/account-usage.js';
+import type { UsageStore } from '../../ports/usage-store.js';
 import type { DirectoryStore } from '../../ports/directory-store.js';
 import type { DriveNode, DriveSpace, DriveStore, LockStore } from '../../ports/drive-store.js';
 import { expectKind } from './expect-error.js';
@@ -10,7 +10,7 @@ import type { ContractSubject } from './subject.js';
 export interface DriveContractExtra {
   /** The directory the drive's accounts and groups live in (same database for SQL stores). */
   directory: DirectoryStore;
-  usage: AccountUsage;
+  usage: UsageStore;
 }
 
 const blob = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -24,7 +24,7 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
   describe(`DriveStore contract: ${name}`, () => {
     let drive: DriveStore;
     let directory: DirectoryStore;
-    let usage: AccountUsage;
+    let usage: UsageStore;
     let cleanup: () => Promise<void>;
     let alice: Account;
     let home: DriveSpace;
@@ -155,7 +155,7 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       expect(replaced.replaced).toBe(true);
       expect(await drive.getNode(f.node.id)).toBeNull();
       expect((await node(b.id)).size).toBe(2);
-      expect((await usage.usage(alice.id)).total).toBe(2);
+      expect((await usage.get(alice.id)).total).toBe(2);
       // Moving onto itself is a no-op.
       expect((await drive.move(b.id, home.rootId, 'b', { overwrite: false })).replaced).toBe(false);
     });
@@ -180,7 +180,7 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       expect(props.get(chain[3]!.id)).toEqual([{ name: '{urn:x}p', value: '<p xmlns="urn:x">v</p>' }]);
       expect(props.get(copy.node.id)).toEqual([{ name: '{urn:x}q', value: '<q xmlns="urn:x"/>' }]);
       expect((await node(home.rootId)).size).toBe(6);
-      expect((await usage.usage(alice.id)).total).toBe(6);
+      expect((await usage.get(alice.id)).total).toBe(6);
       const shallow = await drive.copy(src.id, home.rootId, 'shallow', { overwrite: false, depth: 0 });
       expect(await drive.children(shallow.node.id)).toEqual([]);
       expect(shallow.node.size).toBe(0);
@@ -241,10 +241,10 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       await expectKind(drive.copy(big.node.id, home.rootId, 'copy.bin', { overwrite: false }), 'quota');
       expect((await drive.resolve(home.rootId, ['copy.bin']))).toHaveLength(1);
       expect(await drive.usage(home.id)).toEqual({ used: 600, quota: 1000 });
-      expect((await usage.usage(alice.id)).byKind).toEqual({ drive: 600 });
+      expect((await usage.get(alice.id))).toEqual({ drive: 600, mail: 0, total: 600 });
       // Replacing a file only charges the difference.
       await drive.writeFile(home.rootId, 'big.bin', { blobId: blob('z'), size: 1000 });
-      expect((await usage.usage(alice.id)).total).toBe(1000);
+      expect((await usage.get(alice.id)).total).toBe(1000);
     });
 
     it('keeps group folders apart, with their own quota, and moves bytes between owners', async () => {
@@ -256,7 +256,7 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       const f = await file(home.rootId, 'f.txt', '1234');
       const moved = await drive.move(f.node.id, space.rootId, 'f.txt', { overwrite: false });
       expect(moved.node.spaceId).toBe(space.id);
-      expect((await usage.usage(alice.id)).total).toBe(0);
+      expect((await usage.get(alice.id)).total).toBe(0);
       expect(await drive.usage(space.id)).toEqual({ used: 4, quota: 10 });
       await expectKind(drive.writeFile(space.rootId, 'g.txt', { blobId: blob('g'), size: 7 }), 'quota');
       const dir = await drive.createFolder(home.rootId, 'dir');
@@ -303,7 +303,7 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       expect(results.every((r) => r.created)).toBe(true);
       expect((await node(dir.id)).size).toBe(40);
       expect((await node(home.rootId)).size).toBe(40);
-      expect((await usage.usage(alice.id)).total).toBe(40);
+      expect((await usage.get(alice.id)).total).toBe(40);
       const same = await Promise.all(Array.from({ length: 5 }, () => file(dir.id, 'same.txt', 'xyz')));
       expect(same.filter((r) => r.created)).toHaveLength(1);
       expect(new Set(same.map((r) => r.node.id)).size).toBe(1);

@@ -1,0 +1,67 @@
+import { noMorePositionals, parse, parseSize, requirePositional, formatSize, UsageError } from '../args.js';
+import type { Context } from '../context.js';
+import { table, type Output } from '../output.js';
+import { displayDomain } from '@palabre/core';
+
+export const DOMAIN_USAGE = `palabre domain add NAME [--quota SIZE]
+       palabre domain list
+       palabre domain remove NAME
+       palabre domain alias add DOMAIN ALIAS
+       palabre domain alias remove ALIAS`;
+
+export async function domainCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
+  const [sub, ...rest] = argv;
+  const dir = ctx.stores.directory;
+  switch (sub) {
+    case 'add': {
+      const { values, positionals } = parse(rest, { quota: { type: 'string' } }, DOMAIN_USAGE);
+      const name = requirePositional(positionals, 0, 'domain name', DOMAIN_USAGE);
+      noMorePositionals(positionals, 1, DOMAIN_USAGE);
+      const d = await dir.createDomain({ name, defaultQuotaBytes: values.quota === undefined ? null : parseSize(values.quota) });
+      await ctx.stores.audit.record({ type: 'domain.created', actor: 'cli', ip: null, protocol: 'cli', target: d.name, detail: null });
+      io.out(`domain ${d.name} added${d.name !== displayDomain(d.name) ? ` (${displayDomain(d.name)})` : ''}`);
+      return 0;
+    }
+    case 'list': {
+      const { positionals } = parse(rest, {}, DOMAIN_USAGE);
+      noMorePositionals(positionals, 0, DOMAIN_USAGE);
+      const domains = await dir.listDomains();
+      const rows = await Promise.all(
+        domains.map(async (d) => [d.name, String(await dir.countAccounts(d.name)), formatSize(d.defaultQuotaBytes), d.aliases.join(', ')]),
+      );
+      for (const line of table(rows, ['DOMAIN', 'ACCOUNTS', 'DEFAULT QUOTA', 'ALIASES'])) io.out(line);
+      return 0;
+    }
+    case 'remove': {
+      const { positionals } = parse(rest, {}, DOMAIN_USAGE);
+      const name = requirePositional(positionals, 0, 'domain name', DOMAIN_USAGE);
+      noMorePositionals(positionals, 1, DOMAIN_USAGE);
+      await dir.removeDomain(name);
+      await ctx.stores.audit.record({ type: 'domain.removed', actor: 'cli', ip: null, protocol: 'cli', target: name, detail: null });
+      io.out(`domain ${name} removed`);
+      return 0;
+    }
+    case 'alias': {
+      const [action, ...args] = rest;
+      const { positionals } = parse(args, {}, DOMAIN_USAGE);
+      if (action === 'add') {
+        const domain = requirePositional(positionals, 0, 'domain', DOMAIN_USAGE);
+        const alias = requirePositional(positionals, 1, 'alias domain', DOMAIN_USAGE);
+        noMorePositionals(positionals, 2, DOMAIN_USAGE);
+        const d = await dir.addDomainAlias(domain, alias);
+        io.out(`${alias} is now an alias of ${d.name}`);
+        return 0;
+      }
+      if (action === 'remove') {
+        const alias = requirePositional(positionals, 0, 'alias domain', DOMAIN_USAGE);
+        noMorePositionals(positionals, 1, DOMAIN_USAGE);
+        await dir.removeDomainAlias(alias);
+        io.out(`domain alias ${alias} removed`);
+        return 0;
+      }
+      throw new UsageError(`usage: ${DOMAIN_USAGE}`);
+    }
+    default:
+      throw new UsageError(`usage: ${DOMAIN_USAGE}`);
+  }
+}

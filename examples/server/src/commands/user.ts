@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { parseAddress } from '@palabre/core';
+import { formatSize, noMorePositionals, parse, parseSize, requirePositional, UsageError } from '../args.js';
+import type { Context } from '../context.js';
+import { table, type Output } from '../output.js';
+import { importCommand } from './import.js';
+import { accountByAddress, readPassword, usesLdap } from './shared.js';
+
+export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-stdin | --no-password] [--name NAME] [--department D] [--quota SIZE]
+       palabre user list [--domain D] [--limit N]
+       palabre user show EMAIL
+       palabre user passwd EMAIL [--password PW | --password-stdin]
+       palabre user suspend EMAIL
+       palabre user unsuspend EMAIL
+       palabre user quota EMAIL SIZE
+       palabre user remove EMAIL
+       palabre user import FILE.csv [--batch N] [--update-passwords]`;
+
+const passwordOptions = {
+  password: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+} as const;
+
+/** A password people can type: 4 groups of 5 letters and digits (~100 bits). */
+export function generatePassword(): string {
+  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
+  const bytes = randomBytes(20);
+  return Array.from(bytes, (b, i) => (i > 0 && i % 5 === 0 ? '-' : '') + alphabet[b & 31]).join('');
+}
+
+export async function userCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
+  const [sub, ...rest] = argv;
+  const dir = ctx.stores.directory;
+  const audit = (type: 'account.created' | 'account.updated' | 'account.suspended' | 'account.removed', target: string, detail: string | null = null) =>
+    ctx.stores.audit.record({ type, actor: 'cli', ip: null, protocol: 'cli', target, detail });
+
+  switch (sub) {
+    case 'add': {
+      const { values, positionals } = parse(
+        rest,
+        { ...passwordOptions, 'no-password': { type: 'boolean' }, name: { type: 'string' }, department: { type: 'string' }, quota: { type: 'string' } },
+        USER_USAGE,
+      );
+      const address = requirePositional(positionals, 0, 'address', USER_USAGE);
+      noMorePositionals(positionals, 1, USER_USAGE);
+      const { domain } = parseAddress(address);
+      let password = readPassword(values);
+      if (password !== undefined && values['no-password']) throw new UsageError('--no-password contradicts a password');
+      const external = values['no-password'] || usesLdap(ctx.config, domain);
+      const generated = password === undefined && !external;
+      if (generated) password = generatePassword();
+      // Check the policy before creating anything: a refused password leaves no account behind.
+      const hash = password === undefined ? null : await ctx.credentials.hashNewPassword(password, address);
+      const account = await dir.createAccount({
+        address,
+        displayName: values.name,
+        department: values.department,
+        quotaBytes: values.quota === undefined ? undefined : parseSize(values.quota),
+        passwordHash: hash,
+      });
+      await audit('account.created', account.address);
+      io.out(`account ${account.address} added (quota ${formatSize(account.quotaBytes)})`);
+      if (generated) io.out(`password: ${password}    (shown once; change it with: palabre user passwd ${account.address})`);
+      else if (password === undefined) io.out('no local password: this account signs in through its directory (LDAP) or app passwords');
+      return 0;
+    }
+    case 'list': {
+      const { values, positionals } = parse(rest, { domain: { type: 'string' }, limit: { type: 'string' } }, USER_USAGE);
+      noMorePositionals(positionals, 0, USER_USAGE);
+      const limit = values.limit === undefined ? Infinity : Number(values.limit);
+      if (!(limit > 0)) throw new UsageError('--limit must be a positive number');
+      const rows: string[][] = [];
+      let after: string | null = null;
+      do {
+        const page = await dir.listAccounts({ domain: values.domain, after, limit: 1000 });
+        for (const a of page.accounts) {
+          if (rows.length >= limit) break;
+          rows.push([a.address, a.displayName, a.department ?? '', a.status, formatSize(a.quotaBytes), a.lastLoginAt?.toISOString().slice(0, 16).replace('T', ' ') ?? 'never']);
+        }
+        after = rows.length >= limit ? null : page.next;
+      } while (after);
+      for (const line of table(rows, ['ADDRESS', 'NAME', 'DEPARTMENT', 'STATUS', 'QUOTA', 'LAST LOGIN'])) io.out(line);
+      return 0;
+    }
+    case 'show': {
+      const { positionals } = parse(rest, {}, USER_USAGE);
+      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', USER_USAGE));
+      const aliases = await dir.listAliases(account.id);
+      const groups = await dir.groupsOfAccount(account.id);
+      const creds = await dir.listCredentials(account.id);
+      io.out(`address:     ${account.address}`);
+      io.out(`name:        ${account.displayName}`);
+      io.out(`department:  ${account.department ?? ''}`);
+      io.out(`status:      ${account.status}`);
+      io.out(`quota:       ${formatSize(account.quotaBytes)}`);
+      io.out(`created:     ${account.createdAt.toISOString()}`);
+      io.out(`last login:  ${account.lastLoginAt?.toISOString() ?? 'never'}`);
+      io.out(`aliases:     ${aliases.map((a) => a.address).join(', ')}`);
+      io.out(`groups:      ${groups.map((g) => g.name).join(', ')}`);
+      io.out(`credentials: ${creds.map((c) => `${c.kind} "${c.label}"`).join(', ')}`);
+      return 0;
+    }
+    case 'passwd': {
+      const { values, positionals } = parse(rest, passwordOptions, USER_USAGE);
+      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', USER_USAGE));
+      noMorePositionals(positionals, 1, USER_USAGE);
+      let password = readPassword(values);
+      const generated = password === undefined;
+      if (generated) password = generatePassword();
+      await ctx.credentials.setPassword(account.id, password!);
+      io.out(`password of ${account.address} changed`);
+      if (generated) io.out(`password: ${password}    (shown once)`);
+      return 0;
+    }
+    case 'suspend':
+    case 'unsuspend': {
+      const { positionals } = parse(rest, {}, USER_USAGE);
+      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', USER_USAGE));
+      noMorePositionals(positionals, 1, USER_USAGE);
+      await dir.updateAccount(account.id, { status: sub === 'suspend' ? 'suspended' : 'active' });
+      await audit(sub === 'suspend' ? 'account.suspended' : 'account.updated', account.address, sub === 'suspend' ? null : 'unsuspended');
+      io.out(`${account.address} ${sub === 'suspend' ? 'suspended: it can no longer sign in' : 'active again'}`);
+      return 0;
+    }
+    case 'quota': {
+      const { positionals } = parse(rest, {}, USER_USAGE);
+      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', USER_USAGE));
+      const quota = parseSize(requirePositional(positionals, 1, 'size', USER_USAGE));
+      noMorePositionals(positionals, 2, USER_USAGE);
+      await dir.updateAccount(account.id, { quotaBytes: quota });
+      await audit('account.updated', account.address, `quota ${formatSize(quota)}`);
+      io.out(`quota of ${account.address}: ${formatSize(quota)}`);
+      return 0;
+    }
+    case 'remove': {
+      const { positionals } = parse(rest, {}, USER_USAGE);
+      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', USER_USAGE));
+      noMorePositionals(positionals, 1, USER_USAGE);
+      await dir.removeAccount(account.id);
+      await audit('account.removed', account.address);
+      io.out(`account ${account.address} removed`);
+      return 0;
+    }
+    case 'import':
+      return importCommand(ctx, rest, io);
+    default:
+      throw new UsageError(`usage: ${USER_USAGE}`);
+  }
+}

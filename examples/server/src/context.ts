@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import { createAuthenticator, createCredentialService, type CredentialService, type PalabreAuthenticator } from '@palabre/auth';
+import { createMemoryNotifier, type Logger, type Notifier, type PalabreConfig } from '@palabre/core';
+import {
+  createCoreStores,
+  createDataSource,
+  createFsBlobStore,
+  createPgNotifier,
+  sqliteFileIn,
+  type CoreStores,
+  type Database,
+  type FsBlobStore,
+} from '@palabre/core/storage';
+
+export interface Context {
+  readonly config: PalabreConfig;
+  readonly db: Database;
+  readonly stores: CoreStores;
+  readonly blobs: FsBlobStore;
+  readonly logger: Logger;
+  readonly authenticator: PalabreAuthenticator;
+  readonly credentials: CredentialService;
+  notifier(): Promise<Notifier>;
+  close(): Promise<void>;
+}
+
+/** Where the database lives, in words, for messages. */
+export function describeDatabase(config: PalabreConfig): string {
+  if (config.databaseUrl) {
+    try {
+      const url = new URL(config.databaseUrl);
+      return `PostgreSQL ${url.hostname}:${url.port || 5432}${url.pathname}`;
+    } catch {
+      return 'PostgreSQL';
+    }
+  }
+  return `SQLite ${sqliteFileIn(config.dataDir)}`;
+}
+
+/**
+ * Open everything a command needs. Migrations run here (idempotent, serialised across processes), so
+ * every command works on a fresh data folder or database.
+ */
+export async function openContext(config: PalabreConfig, logger: Logger, options: { migrate?: boolean } = {}): Promise<Context> {
+  const db = await createDataSource({
+    ...(config.databaseUrl ? { postgres: { url: config.databaseUrl } } : { sqlite: { file: sqliteFileIn(config.dataDir) } }),
+    logger,
+    migrate: options.migrate ?? true,
+  });
+  const stores = createCoreStores(db, { logger });
+  const blobs = createFsBlobStore(join(config.dataDir, 'blobs'));
+  const authenticator = createAuthenticator({
+    directory: stores.directory,
+    throttle: stores.throttle,
+    audit: stores.audit,
+    logger,
+    argon2: config.auth.argon2,
+    ldap: config.auth.ldap,
+    throttlePolicy: {
+      accountFreeFailures: config.auth.accountFreeFailures,
+      accountLockoutFailures: config.auth.accountLockoutFailures,
+      lockoutMs: config.auth.lockoutMs,
+      ipFreeFailures: config.auth.ipFreeFailures,
+      ipBlockFailures: config.auth.ipBlockFailures,
+      failureWindowMs: config.auth.failureWindowMs,
+    },
+  });
+  const credentials = createCredentialService({
+    directory: stores.directory,
+    audit: stores.audit,
+    argon2: config.auth.argon2,
+    policy: { minLength: config.auth.minPasswordLength },
+  });
+  let notifier: Promise<Notifier> | null = null;
+  return {
+    config,
+    db,
+    stores,
+    blobs,
+    logger,
+    authenticator,
+    credentials,
+    notifier() {
+      notifier ??= config.databaseUrl ? createPgNotifier({ url: config.databaseUrl, logger }) : Promise.resolve(createMemoryNotifier());
+      return notifier;
+    },
+    async close() {
+      if (notifier) await (await notifier).close();
+      await db.close();
+    },
+  };
+}

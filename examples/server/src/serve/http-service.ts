@@ -1,0 +1,134 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from '@palabre/core';
+import type { Service } from './service.js';
+import type { TlsMaterial } from './tls.js';
+
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+interface Mount {
+  prefix: string;
+  handler: HttpHandler;
+}
+
+export interface HttpServiceOptions {
+  host: string;
+  port: number;
+  tls: TlsMaterial | null;
+  logger: Logger;
+  /** Shown on the root page. */
+  productLine: string;
+}
+
+/**
+ * The HTTP(S) listener. Features mount handlers under path prefixes (the drive under `/dav/files/`,
+ * calendars later under `/dav/calendars/` and `/.well-known/`); the longest prefix wins.
+ */
+export class HttpService implements Service {
+  readonly name = 'http';
+  private server: Server | null = null;
+  private readonly mounts: Mount[] = [];
+  private readonly sockets = new Set<Socket>();
+  private readonly bannerLines: (() => string[])[] = [];
+  private boundPort = 0;
+
+  constructor(private readonly options: HttpServiceOptions) {}
+
+  get scheme(): 'http' | 'https' {
+    return this.options.tls ? 'https' : 'http';
+  }
+
+  get port(): number {
+    return this.boundPort || this.options.port;
+  }
+
+  /** Base URL clients use, e.g. `http://127.0.0.1:8080`. */
+  get origin(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host === '0.0.0.0' ? '127.0.0.1' : this.options.host;
+    return `${this.scheme}://${host}:${this.port}`;
+  }
+
+  mount(prefix: string, handler: HttpHandler, banner?: () => string[]): void {
+    if (!prefix.startsWith('/')) throw new Error(`mount prefix must start with /: ${prefix}`);
+    this.mounts.push({ prefix, handler });
+    this.mounts.sort((a, b) => b.prefix.length - a.prefix.length);
+    if (banner) this.bannerLines.push(banner);
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0]!;
+    for (const m of this.mounts) {
+      if (path === m.prefix || path.startsWith(m.prefix) || `${path}/` === m.prefix) {
+        Promise.resolve(m.handler(req, res)).catch((error: unknown) => {
+          this.options.logger.error({ err: (error as Error)?.message, method: req.method }, 'http.error');
+          if (!res.headersSent) {
+            res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+            res.end('internal error\n');
+          } else {
+            res.destroy();
+          }
+        });
+        return;
+      }
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('ok\n');
+      return;
+    }
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(req.method === 'HEAD' ? undefined : `${this.options.productLine}\n`);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('not found\n');
+  }
+
+  async start(): Promise<void> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.route(req, res);
+    const server = this.options.tls
+      ? createHttpsServer({ cert: this.options.tls.cert, key: this.options.tls.key, minVersion: 'TLSv1.2' }, handler)
+      : createHttpServer(handler);
+    // Slow-loris and idle bounds; uploads stream, so no overall request timeout beyond headers.
+    server.headersTimeout = 60_000;
+    server.requestTimeout = 0;
+    server.keepAliveTimeout = 65_000;
+    server.maxHeadersCount = 200;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    server.on('clientError', (_error, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.boundPort = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, graceMs);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  banner(): string[] {
+    return this.bannerLines.flatMap((fn) => fn());
+  }
+}

@@ -1,0 +1,20 @@
+import type { Context } from '../context.js';
+import type { HttpService } from './http-service.js';
+import type { Service } from './service.js';
+import type { TlsMaterial } from './tls.js';
+
+export interface ServiceSetup {
+  readonly ctx: Context;
+  readonly http: HttpService;
+  readonly tls: TlsMaterial | null;
+  /** Plaintext passwords accepted (local development on loopback, or explicitly allowed). */
+  readonly insecureAuth: boolean;
+}
+
+/**
+ * The one place protocol packages are wired in: each feature mounts its HTTP handlers on `http` and
+ * returns any listeners of its own (SMTP, IMAP). Features arrive with their issues.
+ */
+export async function mountServices(_setup: ServiceSetup): Promise<Service[]> {
+  return [];
+}

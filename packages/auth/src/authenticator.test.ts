@@ -1,0 +1,201 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditLog, DirectoryStore, ThrottleStore } from '@palabre/core';
+import { createCoreStores } from '@palabre/core/storage';
+import {
+  MemoryAuditLog,
+  MemoryDirectoryStore,
+  MemoryThrottleStore,
+  manualClock,
+  memoryLogger,
+  testBackends,
+  type ManualClock,
+  type MemoryLogger,
+} from '@palabre/core/testing';
+import { createAuthenticator, createCredentialService, hashPassword, type PalabreAuthenticator } from './index.js';
+
+const PASSWORD = 'Correct horse battery staple';
+const weak = { memoryKiB: 19456, iterations: 2, parallelism: 1 };
+
+interface Fixture {
+  directory: DirectoryStore;
+  audit: AuditLog;
+  throttle: ThrottleStore;
+  cleanup: () => Promise<void>;
+}
+
+const fixtures: [string, () => Promise<Fixture>][] = [
+  ['memory', async () => ({ directory: new MemoryDirectoryStore(), audit: new MemoryAuditLog(), throttle: new MemoryThrottleStore(), cleanup: async () => {} })],
+  ...(await testBackends()).map((b): [string, () => Promise<Fixture>] => [
+    b.name,
+    async () => {
+      const { db, cleanup } = await b.open();
+      const stores = createCoreStores(db);
+      return { directory: stores.directory, audit: stores.audit, throttle: stores.throttle, cleanup };
+    },
+  ]),
+];
+
+describe.each(fixtures)('authenticator on %s', (_name, make) => {
+  let f: Fixture;
+  let clock: ManualClock;
+  let log: MemoryLogger;
+  let auth: PalabreAuthenticator;
+  let accountId: string;
+  const ctx = { protocol: 'imap' as const, ip: '192.0.2.1', secure: true, mechanism: 'PLAIN' };
+
+  beforeEach(async () => {
+    f = await make();
+    clock = manualClock('2026-06-01T08:00:00Z');
+    log = memoryLogger();
+    await f.directory.createDomain({ name: 'sante.gouv.tg' });
+    await f.directory.addDomainAlias('sante.gouv.tg', 'ms.gouv.tg');
+    const account = await f.directory.createAccount({ address: 'awa@sante.gouv.tg', passwordHash: await hashPassword(PASSWORD, weak) });
+    accountId = account.id;
+    auth = createAuthenticator({ directory: f.directory, audit: f.audit, throttle: f.throttle, clock, logger: log, argon2: weak });
+  });
+  afterEach(async () => f.cleanup());
+
+  const types = async () => (await f.audit.list({ limit: 1000 })).map((e) => e.type).reverse();
+
+  it('accepts the right password (any case, domain alias), records the login and audits it', async () => {
+    const r = await auth.verifyPassword('AWA@ms.gouv.tg', PASSWORD, ctx);
+    expect(r).toMatchObject({ ok: true, method: 'password', principal: { accountId, address: 'awa@sante.gouv.tg' } });
+    expect((await f.directory.getAccount(accountId)).lastLoginAt?.toISOString()).toBe('2026-06-01T08:00:00.000Z');
+    const [event] = await f.audit.list();
+    expect(event).toMatchObject({ type: 'auth.success', actor: 'awa@sante.gouv.tg', ip: '192.0.2.1', protocol: 'imap' });
+  });
+
+  it('refuses a wrong password and an unknown user identically', async () => {
+    const wrong = await auth.verifyPassword('awa@sante.gouv.tg', 'not the password', ctx);
+    const unknown = await auth.verifyPassword('nobody@sante.gouv.tg', PASSWORD, ctx);
+    expect(wrong).toEqual({ ok: false, reason: 'invalid-credentials' });
+    expect(unknown).toEqual({ ok: false, reason: 'invalid-credentials' });
+    expect(await types()).toEqual(['auth.failure', 'auth.failure']);
+  });
+
+  it('refuses passwords over an insecure channel without checking them', async () => {
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, secure: false })).toEqual({ ok: false, reason: 'insecure-channel' });
+    const [event] = await f.audit.list();
+    expect(event?.detail).toContain('insecure-channel');
+  });
+
+  it('refuses empty, oversized and malformed input quickly and safely', async () => {
+    for (const [user, pass] of [
+      ['awa@sante.gouv.tg', ''],
+      ['', PASSWORD],
+      ['awa@sante.gouv.tg', 'x'.repeat(1_000_000)],
+      ['x'.repeat(1_000_000), PASSWORD],
+      ['awa@sante.gouv.tg\u0000', PASSWORD],
+      [42 as unknown as string, PASSWORD],
+    ] as [string, string][]) {
+      const started = Date.now();
+      expect((await auth.verifyPassword(user, pass, ctx)).ok).toBe(false);
+      expect(Date.now() - started).toBeLessThan(5000);
+    }
+    const events = await f.audit.list({ limit: 100 });
+    expect(events.every((e) => (e.actor ?? '').length <= 320)).toBe(true);
+  });
+
+  it('tells a suspended account apart only once the password is right', async () => {
+    await f.directory.updateAccount(accountId, { status: 'suspended' });
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', 'wrong one', ctx)).toEqual({ ok: false, reason: 'invalid-credentials' });
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toEqual({ ok: false, reason: 'account-suspended' });
+  });
+
+  it('backs off exponentially per account, then locks, and unlocks after the lockout', async () => {
+    auth = createAuthenticator({
+      directory: f.directory,
+      audit: f.audit,
+      throttle: f.throttle,
+      clock,
+      argon2: weak,
+      throttlePolicy: { accountFreeFailures: 3, accountLockoutFailures: 6, lockoutMs: 600_000, baseDelayMs: 1000, ipFreeFailures: 1000, ipBlockFailures: 1000 },
+    });
+    for (let i = 0; i < 3; i++) expect((await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx)).ok).toBe(false);
+    // 4th attempt straight away: must wait 1 s; even the right password is not checked.
+    const throttled = await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx);
+    expect(throttled).toMatchObject({ ok: false, reason: 'throttled' });
+    expect((throttled as { retryAfterMs: number }).retryAfterMs).toBe(1000);
+    clock.advance(1000);
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx)).toMatchObject({ reason: 'invalid-credentials' });
+    const second = await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx);
+    expect((second as { retryAfterMs: number }).retryAfterMs).toBe(2000);
+    clock.advance(2000);
+    await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx);
+    clock.advance(4000);
+    await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx); // 6th failure: locked
+    expect(await types()).toContain('auth.locked');
+    clock.advance(60_000);
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ ok: false, reason: 'throttled' });
+    clock.advance(600_000);
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ ok: true });
+    // Success resets the account counter.
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx)).toMatchObject({ reason: 'invalid-credentials' });
+  });
+
+  it('blocks a client address that sprays many accounts', async () => {
+    auth = createAuthenticator({
+      directory: f.directory,
+      audit: f.audit,
+      throttle: f.throttle,
+      clock,
+      argon2: weak,
+      throttlePolicy: { ipFreeFailures: 5, ipBlockFailures: 8, lockoutMs: 60_000, accountFreeFailures: 100, accountLockoutFailures: 1000 },
+    });
+    for (let i = 0; i < 5; i++) await auth.verifyPassword(`user${i}@sante.gouv.tg`, 'Password123!', ctx);
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ reason: 'throttled' });
+    // Another address is not affected.
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, ip: '198.51.100.9' })).toMatchObject({ ok: true });
+  });
+
+  it('accepts app passwords (dashes and case optional), touches them, forgets revoked ones', async () => {
+    const service = createCredentialService({ directory: f.directory, audit: f.audit, argon2: weak });
+    const issued = await service.issueAppPassword(accountId, 'iPhone');
+    expect(issued.secret).toMatch(/^[a-z2-7]{4}(-[a-z2-7]{4}){4}$/);
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', issued.secret, ctx)).toMatchObject({ ok: true, method: 'app-password' });
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', issued.secret.replace(/-/g, '').toUpperCase(), ctx)).toMatchObject({ ok: true });
+    expect((await f.directory.listCredentials(accountId))[0]!.lastUsedAt).not.toBeNull();
+    // Another user's app password does not open this account.
+    const other = await f.directory.createAccount({ address: 'kofi@sante.gouv.tg' });
+    const foreign = await service.issueAppPassword(other.id, 'laptop');
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', foreign.secret, ctx)).toMatchObject({ ok: false });
+    await service.revoke(accountId, 'iPhone');
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', issued.secret, ctx)).toMatchObject({ ok: false, reason: 'invalid-credentials' });
+    expect(await types()).toEqual(expect.arrayContaining(['credential.created', 'credential.revoked']));
+  });
+
+  it('accepts bearer tokens until revoked or expired', async () => {
+    const service = createCredentialService({ directory: f.directory, audit: f.audit, argon2: weak });
+    const token = await service.issueToken(accountId, 'sync', new Date('2026-06-02T00:00:00Z'));
+    expect(token.secret).toMatch(/^plb_/);
+    expect(await auth.verifyBearer(token.secret, { ...ctx, protocol: 'dav' })).toMatchObject({ ok: true, method: 'token' });
+    expect(await auth.verifyBearer(`${token.secret.slice(0, -1)}x`, ctx)).toMatchObject({ ok: false });
+    expect(await auth.verifyBearer('garbage', ctx)).toMatchObject({ ok: false });
+    clock.set('2026-06-02T00:00:01Z');
+    expect(await auth.verifyBearer(token.secret, ctx)).toMatchObject({ ok: false, reason: 'invalid-credentials' });
+  });
+
+  it('enforces the password policy when setting a password, and rehashes weaker hashes on login', async () => {
+    const service = createCredentialService({ directory: f.directory, audit: f.audit, argon2: weak });
+    await expect(service.setPassword(accountId, 'short')).rejects.toMatchObject({ kind: 'invalid' });
+    await expect(service.setPassword(accountId, 'x'.repeat(2000))).rejects.toMatchObject({ kind: 'invalid' });
+    await expect(service.setPassword(accountId, 'awa-is-my-password')).rejects.toMatchObject({ kind: 'invalid' });
+    await service.setPassword(accountId, 'A much better passphrase');
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', 'A much better passphrase', ctx)).toMatchObject({ ok: true });
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ ok: false });
+    // Stronger parameters configured: the stored hash is upgraded at the next login.
+    const stronger = createAuthenticator({ directory: f.directory, audit: f.audit, throttle: f.throttle, clock, argon2: { memoryKiB: 19456, iterations: 3, parallelism: 1 } });
+    expect(await stronger.verifyPassword('awa@sante.gouv.tg', 'A much better passphrase', ctx)).toMatchObject({ ok: true });
+    expect(await f.directory.getPasswordHash(accountId)).toContain('t=3');
+  });
+
+  it('never writes a password into logs or audit events', async () => {
+    await auth.verifyPassword('awa@sante.gouv.tg', 'Sup3r-Secret-Guess', ctx);
+    await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx);
+    const audit = JSON.stringify(await f.audit.list({ limit: 100 }));
+    for (const secret of ['Sup3r-Secret-Guess', PASSWORD]) {
+      expect(log.text()).not.toContain(secret);
+      expect(audit).not.toContain(secret);
+    }
+  });
+});

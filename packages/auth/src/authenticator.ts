@@ -1,0 +1,210 @@
+import {
+  type Account,
+  type Argon2Config,
+  type AuditLog,
+  type AuthContext,
+  type AuthFailureReason,
+  type AuthResult,
+  type Authenticator,
+  type Clock,
+  type DirectoryStore,
+  type LdapConfig,
+  type Logger,
+  type ThrottleStore,
+  normalizeDomain,
+  silentLogger,
+  systemClock,
+  toPrincipal,
+} from '@palabre/core';
+import { CredentialCache } from './credential-cache.js';
+import { LdapPasswordSource } from './ldap.js';
+import type { AuthLogEvent } from './log-events.js';
+import { DEFAULT_ARGON2, MAX_PASSWORD_BYTES, burnVerification, hashPassword, needsRehash, verifyPasswordHash } from './password-hash.js';
+import { canonicalAppPassword, secretHash, TOKEN_PATTERN } from './secrets.js';
+import { DEFAULT_THROTTLE_POLICY, LoginThrottle, type ThrottlePolicy } from './throttle.js';
+
+export interface AuthenticatorOptions {
+  directory: DirectoryStore;
+  throttle: ThrottleStore;
+  audit: AuditLog;
+  clock?: Clock;
+  logger?: Logger;
+  argon2?: Argon2Config;
+  throttlePolicy?: Partial<ThrottlePolicy>;
+  /** Per-domain directory binds (keys: domain names, any form). Other domains use local hashes. */
+  ldap?: Record<string, LdapConfig>;
+  /** Cache successful verifications this long (0 disables). Default 5 minutes. */
+  cacheTtlMs?: number;
+}
+
+const MAX_USERNAME_BYTES = 320;
+
+/**
+ * The one Authenticator: local argon2id hashes, per-device app passwords and bearer tokens, LDAP for
+ * domains that keep their passwords in a ministry directory; throttled per account and per client
+ * address; every decision audited. Refusals do not say whether the account exists.
+ */
+export class PalabreAuthenticator implements Authenticator {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly argon2: Argon2Config;
+  readonly throttle: LoginThrottle;
+  private readonly cache: CredentialCache;
+  private readonly ldap = new Map<string, LdapPasswordSource>();
+
+  constructor(private readonly options: AuthenticatorOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.log = (options.logger ?? silentLogger).child({ component: 'auth' });
+    this.argon2 = options.argon2 ?? DEFAULT_ARGON2;
+    this.throttle = new LoginThrottle(options.throttle, { ...DEFAULT_THROTTLE_POLICY, ...options.throttlePolicy });
+    this.cache = new CredentialCache(options.cacheTtlMs ?? 5 * 60_000);
+    for (const [domain, config] of Object.entries(options.ldap ?? {})) this.ldap.set(normalizeDomain(domain), new LdapPasswordSource(config));
+  }
+
+  private event(level: 'info' | 'warn', event: AuthLogEvent, fields: Record<string, unknown>): void {
+    this.log[level](fields, event);
+  }
+
+  private async audit(
+    type: 'auth.success' | 'auth.failure' | 'auth.throttled' | 'auth.locked',
+    actor: string,
+    context: AuthContext,
+    detail: string,
+  ): Promise<void> {
+    try {
+      await this.options.audit.record({
+        type,
+        actor,
+        ip: context.ip ?? null,
+        protocol: context.protocol,
+        target: null,
+        detail: context.mechanism ? `${detail} (${context.mechanism})` : detail,
+      });
+    } catch (error) {
+      // An audit-store outage must not turn into an authentication bypass or an outage of logins.
+      this.log.warn({ err: (error as Error).message }, 'auth.error' satisfies AuthLogEvent);
+    }
+  }
+
+  private async refuse(
+    reason: AuthFailureReason,
+    actor: string,
+    account: Account | null,
+    context: AuthContext,
+    countFailure: boolean,
+  ): Promise<AuthResult> {
+    const now = this.clock.now();
+    if (countFailure) {
+      const { justLocked } = await this.throttle.failure(account?.address ?? null, context.ip ?? null, now);
+      if (justLocked) {
+        this.event('warn', 'auth.locked', { protocol: context.protocol, ip: context.ip });
+        await this.audit('auth.locked', actor, context, `locked for ${Math.round(this.throttle.policy.lockoutMs / 60000)} min`);
+      }
+    }
+    this.event('info', 'auth.failure', { protocol: context.protocol, ip: context.ip, reason });
+    await this.audit('auth.failure', actor, context, reason);
+    return { ok: false, reason };
+  }
+
+  async verifyPassword(username: string, password: string, context: AuthContext): Promise<AuthResult> {
+    const actor = typeof username === 'string' ? username.slice(0, MAX_USERNAME_BYTES) : '';
+    if (!context.secure) return this.refuse('insecure-channel', actor, null, context, false);
+    if (
+      typeof username !== 'string' ||
+      typeof password !== 'string' ||
+      username.length === 0 ||
+      password.length === 0 ||
+      Buffer.byteLength(username) > MAX_USERNAME_BYTES ||
+      Buffer.byteLength(password) > MAX_PASSWORD_BYTES
+    ) {
+      return this.refuse('invalid-credentials', actor, null, context, true);
+    }
+    const account = await this.options.directory.findAccount(username).catch(() => null);
+    const now = this.clock.now();
+    const verdict = await this.throttle.check(account?.address ?? null, context.ip ?? null, now);
+    if (!verdict.allowed) {
+      this.event('info', 'auth.throttled', { protocol: context.protocol, ip: context.ip, key: verdict.key });
+      await this.audit('auth.throttled', actor, context, `${verdict.key} ${verdict.locked ? 'locked' : 'back-off'} ${Math.ceil(verdict.retryAfterMs / 1000)} s`);
+      return { ok: false, reason: 'throttled', retryAfterMs: verdict.retryAfterMs };
+    }
+    if (!account) {
+      await burnVerification(password, this.argon2);
+      return this.refuse('invalid-credentials', actor, null, context, true);
+    }
+
+    let method: 'password' | 'app-password' | 'ldap' | null = null;
+    const appPassword = canonicalAppPassword(password);
+    if (appPassword) {
+      const found = await this.options.directory.findCredentialBySecretHash(secretHash(appPassword));
+      if (found && found.credential.kind === 'app-password' && found.account.id === account.id && !expired(found.credential.expiresAt, now)) {
+        method = 'app-password';
+        await this.options.directory.touchCredential(found.credential.id, now).catch(() => undefined);
+      }
+    }
+    if (!method) {
+      const domain = account.address.slice(account.address.lastIndexOf('@') + 1);
+      const ldap = this.ldap.get(domain);
+      if (ldap) {
+        const result = await ldap.verify(account.address, password);
+        if (result === 'unavailable') {
+          this.event('warn', 'auth.ldap-unavailable', { domain });
+          return this.refuse('unavailable', actor, account, context, false);
+        }
+        if (result === 'ok') method = 'ldap';
+      } else {
+        const hash = await this.options.directory.getPasswordHash(account.id);
+        if (!hash) {
+          await burnVerification(password, this.argon2);
+        } else if (this.cache.has(account.id, hash, password, now.getTime())) {
+          method = 'password';
+        } else if (await verifyPasswordHash(hash, password)) {
+          method = 'password';
+          this.cache.remember(account.id, hash, password, now.getTime());
+          if (needsRehash(hash, this.argon2)) {
+            // Upgrade old hashes transparently while we hold the plaintext.
+            await this.options.directory.setPasswordHash(account.id, await hashPassword(password, this.argon2)).catch(() => undefined);
+            this.event('info', 'auth.rehash', {});
+          }
+        }
+      }
+    }
+    if (!method) return this.refuse('invalid-credentials', actor, account, context, true);
+    // Status is told only to someone who proved the password: it reveals nothing to a guesser.
+    if (account.status !== 'active') return this.refuse('account-suspended', actor, account, context, false);
+    return this.succeed(account, method, context, now);
+  }
+
+  private async succeed(account: Account, method: 'password' | 'app-password' | 'ldap' | 'token', context: AuthContext, now: Date): Promise<AuthResult> {
+    await this.throttle.success(account.address).catch(() => undefined);
+    await this.options.directory.recordLogin(account.id, now).catch(() => undefined);
+    this.event('info', 'auth.success', { protocol: context.protocol, ip: context.ip, method, accountId: account.id });
+    await this.audit('auth.success', account.address, context, method);
+    return { ok: true, principal: toPrincipal(account), method };
+  }
+
+  async verifyBearer(token: string, context: AuthContext): Promise<AuthResult> {
+    if (!context.secure) return this.refuse('insecure-channel', 'bearer', null, context, false);
+    const now = this.clock.now();
+    const verdict = await this.throttle.check(null, context.ip ?? null, now);
+    if (!verdict.allowed) {
+      await this.audit('auth.throttled', 'bearer', context, `ip back-off ${Math.ceil(verdict.retryAfterMs / 1000)} s`);
+      return { ok: false, reason: 'throttled', retryAfterMs: verdict.retryAfterMs };
+    }
+    if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return this.refuse('invalid-credentials', 'bearer', null, context, true);
+    const found = await this.options.directory.findCredentialBySecretHash(secretHash(token));
+    if (!found || found.credential.kind !== 'token' || expired(found.credential.expiresAt, now)) {
+      return this.refuse('invalid-credentials', 'bearer', null, context, true);
+    }
+    if (found.account.status !== 'active') return this.refuse('account-suspended', found.account.address, found.account, context, false);
+    await this.options.directory.touchCredential(found.credential.id, now).catch(() => undefined);
+    return this.succeed(found.account, 'token', context, now);
+  }
+}
+
+function expired(expiresAt: Date | null, now: Date): boolean {
+  return expiresAt !== null && expiresAt.getTime() <= now.getTime();
+}
+
+export function createAuthenticator(options: AuthenticatorOptions): PalabreAuthenticator {
+  return new PalabreAuthenticator(options);
+}
