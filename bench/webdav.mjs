@@ -4,9 +4,10 @@
 // at concurrency 4 and 64. Prints both servers' figures, the ratios Palabre/Apache, and the peak RSS of the
 // Palabre process during the run and during a 1 GiB upload. Asserts nothing (shared, noisy machine).
 //
-// Env: SECS (seconds per test, default 10), CONCURRENCY (default "4 64"), PALABRE_BENCH_WORKERS (processes,
-// default 1), PALABRE_BENCH_PG (a PostgreSQL URL instead of SQLite), PALABRE_SHARED (default ../shared).
-// Until `palabre serve` mounts the drive, Palabre runs as packages/webdav/test/serve.mjs (the same handler).
+// Palabre runs as `palabre serve` (real authentication: argon2id with its credential cache).
+// Env: SECS (seconds per test, default 10), CONCURRENCY (default "4 64"), PALABRE_BENCH_PG (a PostgreSQL URL
+// instead of SQLite), PALABRE_SHARED (default ../shared), PALABRE_BENCH_WORKERS=N to run instead the
+// stand-alone packages/webdav/test/serve.mjs with N processes (test authenticator).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -19,7 +20,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.PALABRE_SHARED ?? join(root, '..', 'shared');
 const conformance = join(shared, 'conformance', 'webdav');
 const USER = 'bench@ms.gouv.test';
-const PASS = 'bench-pass';
+const PASS = 'Wrk-Measure-2026-dav';
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -98,21 +99,45 @@ try {
   if (started.status !== 0) throw new Error(`apache.sh start failed: ${started.stderr}`);
   const apacheUrl = started.stdout.trim().split('\n').pop();
 
-  const workers = process.env.PALABRE_BENCH_WORKERS ?? '1';
-  const args = [join(root, 'packages/webdav/test/serve.mjs'), '--data', data, '--user', `${USER}:${PASS}`, '--workers', workers];
-  if (process.env.PALABRE_BENCH_PG) args.push('--postgres', process.env.PALABRE_BENCH_PG);
-  palabre = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const palabreUrl = await new Promise((resolve, reject) => {
-    let out = '';
-    palabre.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening (\S+)/.exec(out);
-      if (m) resolve(m[1]);
+  const workers = process.env.PALABRE_BENCH_WORKERS;
+  const env = { ...process.env };
+  if (process.env.PALABRE_BENCH_PG) env.DATABASE_URL = process.env.PALABRE_BENCH_PG;
+  else delete env.DATABASE_URL;
+  let palabreUrl;
+  if (workers) {
+    const args = [join(root, 'packages/webdav/test/serve.mjs'), '--data', data, '--user', `${USER}:${PASS}`, '--workers', workers];
+    if (process.env.PALABRE_BENCH_PG) args.push('--postgres', process.env.PALABRE_BENCH_PG);
+    palabre = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    palabreUrl = await new Promise((resolve, reject) => {
+      let out = '';
+      palabre.stdout.on('data', (d) => {
+        out += d;
+        const m = /listening (\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      palabre.once('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
     });
-    palabre.once('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
-  });
+  } else {
+    const cli = join(root, 'examples/server/bin/palabre.js');
+    for (const args of [['domain', 'add', 'ms.gouv.test'], ['user', 'add', USER, '--password', PASS]]) {
+      const r = spawnSync(process.execPath, [cli, ...args, '--data', data], { encoding: 'utf8', env });
+      if (r.status !== 0) throw new Error(`palabre ${args.join(' ')}: ${r.stderr || r.stdout}`);
+    }
+    const port = await freePort();
+    palabre = spawn(process.execPath, [cli, 'serve', '--data', data, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env,
+    });
+    for (let i = 0; ; i++) {
+      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false);
+      if (up) break;
+      if (i > 300 || palabre.exitCode !== null) throw new Error('palabre serve did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    palabreUrl = `http://127.0.0.1:${port}/dav/files/${USER}/`;
+  }
   const pids = () => [palabre.pid, ...childPids(palabre.pid)];
-  console.log(`# Palabre (${workers} process${workers === '1' ? '' : 'es'}, ${process.env.PALABRE_BENCH_PG ? 'PostgreSQL' : 'SQLite'}) at ${palabreUrl}`);
+  console.log(`# Palabre (${workers ? `test server, ${workers} process(es)` : 'palabre serve'}, ${process.env.PALABRE_BENCH_PG ? 'PostgreSQL' : 'SQLite'}) at ${palabreUrl}`);
 
   // The 1 GiB upload first, on the fresh process, so its peak is the upload's and not the benchmark's.
   const status = await upload1GiB(palabreUrl);

@@ -16,7 +16,7 @@ import { propfindMethod } from './propfind.js';
 import { proppatchMethod } from './proppatch.js';
 import { aclMethod, reportMethod } from './report.js';
 import {
-  READ_ONLY,
+  virtualCollection,
   type DavBackend,
   type DavContext,
   type DavLookup,
@@ -140,28 +140,17 @@ export class DavEngine {
       },
     };
     const engine = this;
-    this.rootResource = {
-      path: ROOT,
-      collection: true,
-      etag: null,
-      lastModified: null,
-      createdAt: null,
-      contentLength: null,
-      contentType: null,
-      displayName: null,
-      privileges: READ_ONLY,
-      backend: {
-        lookup: async () => ({ resource: engine.rootResource, parent: null }),
-        members: async (ctx) => {
-          const out: DavResource[] = [];
-          for (const segment of engine.mounts.keys()) {
-            const found = await engine.lookup(ctx, davPath([segment])).catch(() => null);
-            if (found?.resource?.privileges.has('read')) out.push(found.resource);
-          }
-          return out;
-        },
+    this.rootResource = virtualCollection(ROOT, {
+      lookup: async () => ({ resource: engine.rootResource, parent: null }),
+      members: async (ctx) => {
+        const out: DavResource[] = [];
+        for (const segment of engine.mounts.keys()) {
+          const found = await engine.lookup(ctx, davPath([segment])).catch(() => null);
+          if (found?.resource?.privileges.has('read')) out.push(found.resource);
+        }
+        return out;
       },
-    };
+    });
     for (const [method, fn] of [
       ['OPTIONS', optionsMethod],
       ['GET', getMethod],

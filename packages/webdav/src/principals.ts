@@ -3,7 +3,7 @@ import type { DavPluginHost, DavPlugin } from './engine.js';
 import { DAV } from './errors.js';
 import { davPath, type DavPath } from './href.js';
 import { hrefXml } from './multistatus.js';
-import { READ_ONLY, type DavBackend, type DavContext, type DavLookup, type DavResource } from './resource.js';
+import { virtualCollection, type DavBackend, type DavContext, type DavLookup, type DavResource } from './resource.js';
 
 export const PRINCIPALS = 'principals';
 
@@ -23,19 +23,7 @@ export class PrincipalsBackend implements DavBackend {
   constructor(private readonly directory: DirectoryStore) {}
 
   private collection(segments: string[]): DavResource {
-    return {
-      path: davPath(segments),
-      collection: true,
-      etag: null,
-      lastModified: null,
-      createdAt: null,
-      contentLength: null,
-      contentType: null,
-      displayName: null,
-      privileges: READ_ONLY,
-      backend: this,
-      data: { kind: 'principal' } satisfies PrincipalData,
-    };
+    return virtualCollection(davPath(segments), this, { kind: 'principal' } satisfies PrincipalData);
   }
 
   private user(account: Account): DavResource {

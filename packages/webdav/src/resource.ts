@@ -32,6 +32,23 @@ export const READ_WRITE: ReadonlySet<Privilege> = new Set<Privilege>([
 export const ALL_PRIVILEGES: ReadonlySet<Privilege> = new Set<Privilege>([...READ_WRITE, 'read-acl', 'write-acl', 'all']);
 export const NO_PRIVILEGES: ReadonlySet<Privilege> = new Set<Privilege>();
 
+/** A read-only collection that exists only in the namespace (the DAV root, `/files/`, `/principals/`…). */
+export function virtualCollection(path: DavPath, backend: DavBackend, data?: unknown): DavResource {
+  return {
+    path,
+    collection: true,
+    etag: null,
+    lastModified: null,
+    createdAt: null,
+    contentLength: null,
+    contentType: null,
+    displayName: null,
+    privileges: READ_ONLY,
+    backend,
+    data,
+  };
+}
+
 /** What the engine knows of a resource. Backends build them; the engine never mutates them. */
 export interface DavResource {
   readonly path: DavPath;

@@ -29,6 +29,7 @@ import {
   type Privilege,
   type TransferRequest,
   type WriteRequest,
+  virtualCollection,
 } from '../resource.js';
 import { contentTypeFor } from './content-type.js';
 import { ListingCache } from './listing-cache.js';
@@ -95,19 +96,7 @@ export class DriveBackend implements DavBackend {
   // ---------------------------------------------------------------- resolution and access
 
   private rootResource(): DavResource {
-    return {
-      path: davPath([FILES]),
-      collection: true,
-      etag: null,
-      lastModified: null,
-      createdAt: null,
-      contentLength: null,
-      contentType: null,
-      displayName: null,
-      privileges: READ_ONLY,
-      backend: this,
-      data: { kind: 'drive', space: null, node: null, access: 'read' } satisfies DriveData,
-    };
+    return virtualCollection(davPath([FILES]), this, { kind: 'drive', space: null, node: null, access: 'read' } satisfies DriveData);
   }
 
   private async groupIds(ctx: DavContext): Promise<Set<string>> {

@@ -39,6 +39,7 @@ import type {
   WriteOutcome,
 } from '../../ports/drive-store.js';
 import type { Database } from '../database.js';
+import type { DriveNodeRow } from '../entities/drive.js';
 import { SqlUsageStore } from './sql-usage-store.js';
 import { SqlChangeLog } from './sql-change-log.js';
 
@@ -753,19 +754,8 @@ export class SqlDriveStore implements DriveStore {
   }
 }
 
-interface NodeInsert {
-  id: string;
-  spaceId: string;
-  parentId: string | null;
-  name: string;
-  kind: string;
-  blobId: string | null;
-  size: number;
-  contentType: string | null;
-  version: number;
-  createdAt: number;
-  modifiedAt: number;
-}
+/** A row to insert: the entity's shape with snake_case left to the SQL. */
+type NodeInsert = DriveNodeRow;
 
 function checkExpectation(existing: DriveNode | null, expect: WriteExpectation): void {
   if (expect.presence === 'absent' && existing) throw driveConflict('precondition', 'something already has that name');
