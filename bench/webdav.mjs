@@ -4,10 +4,11 @@
 // at concurrency 4 and 64. Prints both servers' figures, the ratios Palabre/Apache, and the peak RSS of the
 // Palabre process during the run and during a 1 GiB upload. Asserts nothing (shared, noisy machine).
 //
-// Palabre runs as `palabre serve` (real authentication: argon2id with its credential cache).
+// Palabre runs twice: as `palabre serve` (the product, with @palabre/auth: throttling, audit and login
+// bookkeeping on every request) and as packages/webdav/test/serve.mjs (the same DAV handler and drive with
+// core's test authenticator), to tell the drive's own cost from authentication's.
 // Env: SECS (seconds per test, default 10), CONCURRENCY (default "4 64"), PALABRE_BENCH_PG (a PostgreSQL URL
-// instead of SQLite), PALABRE_SHARED (default ../shared), PALABRE_BENCH_WORKERS=N to run instead the
-// stand-alone packages/webdav/test/serve.mjs with N processes (test authenticator).
+// instead of SQLite), PALABRE_SHARED (default ../shared), PALABRE_BENCH_WORKERS (processes of serve.mjs, default 1).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -85,11 +86,57 @@ function upload1GiB(url) {
   });
 }
 
+
+/** Start a Palabre server: `kind` is 'serve' (palabre serve) or 'drive' (test/serve.mjs). */
+async function startPalabre(kind, data) {
+  const workers = process.env.PALABRE_BENCH_WORKERS ?? '1';
+  const env = { ...process.env };
+  if (process.env.PALABRE_BENCH_PG) env.DATABASE_URL = process.env.PALABRE_BENCH_PG;
+  else delete env.DATABASE_URL;
+  let child;
+  let url;
+  if (kind === 'drive') {
+    const args = [join(root, 'packages/webdav/test/serve.mjs'), '--data', data, '--user', `${USER}:${PASS}`, '--workers', workers];
+    if (process.env.PALABRE_BENCH_PG) args.push('--postgres', process.env.PALABRE_BENCH_PG);
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    url = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /listening (\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
+    });
+  } else {
+    const cli = join(root, 'examples/server/bin/palabre.js');
+    for (const args of [['domain', 'add', 'ms.gouv.test'], ['user', 'add', USER, '--password', PASS]]) {
+      const r = spawnSync(process.execPath, [cli, ...args, '--data', data], { encoding: 'utf8', env });
+      if (r.status !== 0) throw new Error(`palabre ${args.join(' ')}: ${r.stderr || r.stdout}`);
+    }
+    const port = await freePort();
+    child = spawn(process.execPath, [cli, 'serve', '--data', data, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env,
+    });
+    for (let i = 0; ; i++) {
+      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false);
+      if (up) break;
+      if (i > 300 || child.exitCode !== null) throw new Error('palabre serve did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    url = `http://127.0.0.1:${port}/dav/files/${USER}/`;
+  }
+  const pids = () => [child.pid, ...childPids(child.pid)];
+  return { child, url, pids, label: kind === 'drive' ? `test/serve.mjs (${workers} process(es), test authenticator)` : 'palabre serve' };
+}
+
 const apachePort = await freePort();
 // apache.sh creates it (world-traversable: Apache runs as www-data).
 const apacheDir = join(tmpdir(), `palabre-bench-apache-${process.pid}`);
-const data = mkdtempSync(join(tmpdir(), 'palabre-bench-'));
-let palabre;
+const dataServe = mkdtempSync(join(tmpdir(), 'palabre-bench-serve-'));
+const dataDrive = mkdtempSync(join(tmpdir(), 'palabre-bench-drive-'));
+const running = [];
 try {
   console.log(`# Apache mod_dav reference on 127.0.0.1:${apachePort}`);
   const started = spawnSync('bash', [join(conformance, 'anchor', 'apache.sh'), 'start', String(apachePort), USER, PASS], {
@@ -99,71 +146,45 @@ try {
   if (started.status !== 0) throw new Error(`apache.sh start failed: ${started.stderr}`);
   const apacheUrl = started.stdout.trim().split('\n').pop();
 
-  const workers = process.env.PALABRE_BENCH_WORKERS;
-  const env = { ...process.env };
-  if (process.env.PALABRE_BENCH_PG) env.DATABASE_URL = process.env.PALABRE_BENCH_PG;
-  else delete env.DATABASE_URL;
-  let palabreUrl;
-  if (workers) {
-    const args = [join(root, 'packages/webdav/test/serve.mjs'), '--data', data, '--user', `${USER}:${PASS}`, '--workers', workers];
-    if (process.env.PALABRE_BENCH_PG) args.push('--postgres', process.env.PALABRE_BENCH_PG);
-    palabre = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    palabreUrl = await new Promise((resolve, reject) => {
-      let out = '';
-      palabre.stdout.on('data', (d) => {
-        out += d;
-        const m = /listening (\S+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      palabre.once('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
-    });
-  } else {
-    const cli = join(root, 'examples/server/bin/palabre.js');
-    for (const args of [['domain', 'add', 'ms.gouv.test'], ['user', 'add', USER, '--password', PASS]]) {
-      const r = spawnSync(process.execPath, [cli, ...args, '--data', data], { encoding: 'utf8', env });
-      if (r.status !== 0) throw new Error(`palabre ${args.join(' ')}: ${r.stderr || r.stdout}`);
-    }
-    const port = await freePort();
-    palabre = spawn(process.execPath, [cli, 'serve', '--data', data, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env,
-    });
-    for (let i = 0; ; i++) {
-      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false);
-      if (up) break;
-      if (i > 300 || palabre.exitCode !== null) throw new Error('palabre serve did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    palabreUrl = `http://127.0.0.1:${port}/dav/files/${USER}/`;
+  const results = [];
+  for (const [kind, data] of [
+    ['serve', dataServe],
+    ['drive', dataDrive],
+  ]) {
+    const server = await startPalabre(kind, data);
+    running.push(server.child);
+    console.log(`# Palabre: ${server.label}, ${process.env.PALABRE_BENCH_PG ? 'PostgreSQL' : 'SQLite'}, at ${server.url}`);
+    // The 1 GiB upload first, on the fresh process, so its peak is the upload's and not the benchmark's.
+    const status = await upload1GiB(server.url);
+    const uploadPeak = peakRss(server.pids());
+    console.log(`# bench.sh on ${server.label}`);
+    const rows = benchSh(server.url, USER, PASS);
+    results.push({ server, rows, uploadPeak, status, benchPeak: peakRss(server.pids()) });
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
   }
-  const pids = () => [palabre.pid, ...childPids(palabre.pid)];
-  console.log(`# Palabre (${workers ? `test server, ${workers} process(es)` : 'palabre serve'}, ${process.env.PALABRE_BENCH_PG ? 'PostgreSQL' : 'SQLite'}) at ${palabreUrl}`);
-
-  // The 1 GiB upload first, on the fresh process, so its peak is the upload's and not the benchmark's.
-  const status = await upload1GiB(palabreUrl);
-  const uploadPeak = peakRss(pids());
   console.log('# bench.sh on Apache');
   const apache = benchSh(apacheUrl, USER, PASS);
-  console.log('# bench.sh on Palabre');
-  const ours = benchSh(palabreUrl, USER, PASS);
-  const benchPeak = peakRss(pids());
 
-  console.log('\ntest                     apache req/s   palabre req/s   ratio   bar    (p50 apache / palabre)');
-  for (const key of Object.keys(apache)) {
-    const a = apache[key];
-    const p = ours[key];
-    if (!p) continue;
-    const ratio = p.rps / a.rps;
-    const bar = key.startsWith('PROPFIND') ? 1 : 0.8;
-    console.log(
-      `${key.padEnd(24)} ${a.rps.toFixed(1).padStart(12)} ${p.rps.toFixed(1).padStart(15)} ${ratio.toFixed(2).padStart(7)}   ${ratio >= bar ? 'met ' : 'MISS'} ${bar}x (${a.p50} / ${p.p50})${p.non2xx ? ` non2xx=${p.non2xx}` : ''}`,
-    );
+  for (const { server, rows, uploadPeak, status, benchPeak } of results) {
+    console.log(`\n## ${server.label} vs Apache mod_dav`);
+    console.log('test                     apache req/s   palabre req/s   ratio   bar    (p50 apache / palabre)');
+    for (const key of Object.keys(apache)) {
+      const a = apache[key];
+      const p = rows[key];
+      if (!p) continue;
+      const ratio = p.rps / a.rps;
+      const bar = key.startsWith('PROPFIND') ? 1 : 0.8;
+      console.log(
+        `${key.padEnd(24)} ${a.rps.toFixed(1).padStart(12)} ${p.rps.toFixed(1).padStart(15)} ${ratio.toFixed(2).padStart(7)}   ${ratio >= bar ? 'met ' : 'MISS'} ${bar}x (${a.p50} / ${p.p50})${p.non2xx ? ` non2xx=${p.non2xx}` : ''}`,
+      );
+    }
+    console.log(`peak RSS through a 1 GiB upload (status ${status}): ${(uploadPeak / 1024 ** 2).toFixed(1)} MiB (bar: 150 MiB); through the benchmark: ${(benchPeak / 1024 ** 2).toFixed(1)} MiB`);
   }
-  console.log(`\npeak RSS of Palabre during the benchmark: ${(benchPeak / 1024 ** 2).toFixed(1)} MiB`);
-  console.log(`peak RSS of Palabre through a 1 GiB upload (status ${status}): ${(uploadPeak / 1024 ** 2).toFixed(1)} MiB (bar: 150 MiB)`);
 } finally {
-  if (palabre && palabre.exitCode === null) palabre.kill('SIGTERM');
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   spawnSync('bash', [join(conformance, 'anchor', 'apache.sh'), 'stop'], { env: { ...process.env, APACHE_DAV_DIR: apacheDir } });
-  rmSync(data, { recursive: true, force: true });
+  rmSync(dataServe, { recursive: true, force: true });
+  rmSync(dataDrive, { recursive: true, force: true });
   rmSync(apacheDir, { recursive: true, force: true });
 }

@@ -3,12 +3,15 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFsBlobStore } from '@palabre/core/storage';
+import { createCoreStores, createDataSource, createFsBlobStore, sqliteFileIn } from '@palabre/core/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, PASSWORDS, spawnServer } from './harness.js';
+import { collectDriveGarbage } from '../src/index.js';
+import { palabre, spawnPalabre } from './harness.js';
 
 const GiB = 1024 ** 3;
-const auth = `Basic ${Buffer.from(`${ALICE}:${PASSWORDS[ALICE]}`).toString('base64')}`;
+const USER = 'crash@ms.gouv.test';
+const PASS = 'Kill-Nine-Safe-2026';
+const auth = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`;
 
 /** Peak resident set (VmHWM) of a process, in bytes. */
 async function peakRss(pid: number): Promise<number> {
@@ -16,16 +19,13 @@ async function peakRss(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
-/**
- * PUT `total` bytes of a repeating pattern; `onProgress` sees the bytes sent so far and may stop the upload
- * (resolving with status 0) by killing the server.
- */
+/** PUT `total` bytes of a repeating pattern; `onProgress` may kill the server (the upload then resolves 0). */
 function upload(origin: string, name: string, total: number, onProgress?: (sent: number) => void): Promise<number> {
   const url = new URL(origin);
   const piece = Buffer.alloc(1024 * 1024, 'palabre ');
   return new Promise((resolve) => {
     const req = request(
-      { host: url.hostname, port: url.port, method: 'PUT', path: `/dav/files/${ALICE}/${name}`, headers: { authorization: auth, 'content-length': total } },
+      { host: url.hostname, port: url.port, method: 'PUT', path: `/dav/files/${USER}/${name}`, headers: { authorization: auth, 'content-length': total } },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode!));
@@ -46,31 +46,37 @@ function upload(origin: string, name: string, total: number, onProgress?: (sent:
   });
 }
 
-describe('crash safety and memory of a 1 GiB upload', () => {
+const stop = async (child: import('node:child_process').ChildProcess) => {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+};
+
+describe('palabre serve: a 1 GiB upload, and kill -9 in the middle of one', () => {
   let data: string;
   beforeAll(async () => {
     data = await mkdtemp(join(tmpdir(), 'palabre-crash-'));
+    await palabre(data, 'domain', 'add', 'ms.gouv.test');
+    await palabre(data, 'user', 'add', USER, '--password', PASS);
   });
   afterAll(async () => rm(data, { recursive: true, force: true }));
 
   it('uploads 1 GiB in under 150 MiB of peak RSS', async () => {
-    const server = await spawnServer(data);
+    const server = await spawnPalabre(data);
     try {
-      const status = await upload(server.origin, 'whole.bin', GiB);
-      expect(status).toBe(201);
+      expect(await upload(server.origin, 'whole.bin', GiB)).toBe(201);
       const peak = await peakRss(server.child.pid!);
-      console.log(`peak RSS of the server during a 1 GiB upload: ${(peak / 1024 ** 2).toFixed(1)} MiB`);
+      console.log(`peak RSS of palabre serve through a 1 GiB upload: ${(peak / 1024 ** 2).toFixed(1)} MiB`);
       expect(peak).toBeLessThan(150 * 1024 ** 2);
-      const head = await fetch(`${server.origin}/dav/files/${ALICE}/whole.bin`, { method: 'HEAD', headers: { authorization: auth } });
+      const head = await fetch(`${server.origin}/dav/files/${USER}/whole.bin`, { method: 'HEAD', headers: { authorization: auth } });
       expect(head.headers.get('content-length')).toBe(String(GiB));
     } finally {
-      server.child.kill('SIGTERM');
-      await new Promise((resolve) => server.child.once('exit', resolve));
+      await stop(server.child);
     }
   });
 
-  it('kill -9 during a 1 GiB PUT leaves no partial file, no metadata, and the garbage is collected', async () => {
-    const server = await spawnServer(data);
+  it('leaves no partial file and no metadata after kill -9, and its garbage is collected', async () => {
+    const server = await spawnPalabre(data);
     let killed = false;
     const status = await upload(server.origin, 'interrupted.bin', GiB, (sent) => {
       if (!killed && sent >= 300 * 1024 ** 2) {
@@ -80,30 +86,41 @@ describe('crash safety and memory of a 1 GiB upload', () => {
     });
     expect(killed).toBe(true);
     expect(status).toBe(0);
-    await new Promise((resolve) => (server.child.exitCode !== null || server.child.signalCode !== null ? resolve(null) : server.child.once('exit', resolve)));
-    const tmp = join(data, 'drive-blobs', '.tmp');
-    expect((await readdir(tmp)).length).toBeGreaterThan(0);
-
-    // A blob made durable by a writer that died before its metadata committed: garbage too.
-    const blobs = createFsBlobStore(join(data, 'drive-blobs'));
+    if (server.child.exitCode === null && server.child.signalCode === null) await new Promise((resolve) => server.child.once('exit', resolve));
+    const blobDir = join(data, 'blobs', 'drive');
+    expect((await readdir(join(blobDir, '.tmp'))).length).toBeGreaterThan(0);
+    // Bytes made durable by a writer that died before its metadata committed are garbage too.
+    const blobs = createFsBlobStore(blobDir);
     const orphan = await blobs.put('bytes nobody references');
 
-    const again = await spawnServer(data);
+    const again = await spawnPalabre(data);
     try {
-      const gc = JSON.parse(/gc (\{.*\})/.exec(again.output())![1]!);
-      expect(gc.tempFiles).toBeGreaterThanOrEqual(1);
-      expect(gc.removed).toBe(1);
-      expect(await readdir(tmp)).toEqual([]);
-      expect(await blobs.stat(orphan.id)).toBeNull();
-      const gone = await fetch(`${again.origin}/dav/files/${ALICE}/interrupted.bin`, { headers: { authorization: auth } });
-      expect(gone.status).toBe(404);
-      const listing = await (
-        await fetch(`${again.origin}/dav/files/${ALICE}/`, { method: 'PROPFIND', headers: { authorization: auth, depth: '1' } })
-      ).text();
+      expect((await fetch(`${again.origin}/dav/files/${USER}/interrupted.bin`, { headers: { authorization: auth } })).status).toBe(404);
+      const listing = await (await fetch(`${again.origin}/dav/files/${USER}/`, { method: 'PROPFIND', headers: { authorization: auth, depth: '1' } })).text();
       expect(listing).not.toContain('interrupted.bin');
       expect(listing).toContain('whole.bin');
-      // The complete upload survived both the crash and the collection, byte for byte.
-      const whole = await fetch(`${again.origin}/dav/files/${ALICE}/whole.bin`, { headers: { authorization: auth } });
+    } finally {
+      await stop(again.child);
+    }
+    const db = await createDataSource({ sqlite: { file: sqliteFileIn(data) } });
+    try {
+      const stores = createCoreStores(db);
+      const space = (await stores.drive.findSpace(USER))!;
+      const tree = await stores.drive.descendants(space.rootId, 100);
+      expect(tree !== 'too-many' && tree.map((e) => e.path.join('/'))).toEqual(['whole.bin']);
+      // The server's hourly collection, run as it would an hour later: temp files and the orphan go.
+      const gc = await collectDriveGarbage({ store: stores.drive, blobs, now: new Date(Date.now() + 2 * 3600_000) });
+      expect(gc.tempFiles).toBeGreaterThanOrEqual(1);
+      expect(gc.removed).toBe(1);
+      expect(await readdir(join(blobDir, '.tmp'))).toEqual([]);
+      expect(await blobs.stat(orphan.id)).toBeNull();
+    } finally {
+      await db.close();
+    }
+    // The complete upload survived the crash and the collection, byte for byte.
+    const last = await spawnPalabre(data);
+    try {
+      const whole = await fetch(`${last.origin}/dav/files/${USER}/whole.bin`, { headers: { authorization: auth } });
       const hash = createHash('sha256');
       let size = 0;
       for await (const chunk of whole.body as unknown as AsyncIterable<Uint8Array>) {
@@ -116,8 +133,7 @@ describe('crash safety and memory of a 1 GiB upload', () => {
       for (let i = 0; i < 1024; i++) expected.update(piece);
       expect(hash.digest('hex')).toBe(expected.digest('hex'));
     } finally {
-      again.child.kill('SIGTERM');
-      await new Promise((resolve) => again.child.once('exit', resolve));
+      await stop(last.child);
     }
-  }, 180_000);
+  }, 240_000);
 });

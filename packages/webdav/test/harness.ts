@@ -111,20 +111,39 @@ export function hrefs(xml: string): string[] {
   return [...xml.matchAll(/<d:href>([^<]*)<\/d:href>/g)].map((m) => m[1]!);
 }
 
-export const SERVE = join(dirname(fileURLToPath(import.meta.url)), 'serve.mjs');
+export const PALABRE_CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'server', 'bin', 'palabre.js');
 
-/** serve.mjs in a child process (for kill -9 and real clients); resolves once it listens. */
-export async function spawnServer(dataDir: string, args: string[] = []): Promise<{ child: ChildProcess; url: string; origin: string; output: () => string }> {
-  const child = spawn(process.execPath, [SERVE, '--data', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Run a `palabre` administration command (built by npm install / npm test) on a data folder. */
+export async function palabre(dataDir: string, ...args: string[]): Promise<void> {
+  const child = spawn(process.execPath, [PALABRE_CLI, ...args, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
   let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`palabre ${args.join(' ')} exited with ${code}: ${out}`);
+}
+
+/** `palabre serve` on loopback (HTTP only) in a child process; resolves once /healthz answers. */
+export async function spawnPalabre(dataDir: string): Promise<{ child: ChildProcess; origin: string; output: () => string }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(p));
     });
-    child.once('exit', (code) => reject(new Error(`serve.mjs exited with ${code}: ${out}`)));
   });
-  return { child, url, origin: new URL(url).origin, output: () => out };
+  const child = spawn(
+    process.execPath,
+    [PALABRE_CLI, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0'],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const origin = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (await fetch(`${origin}/healthz`).then((r) => r.ok).catch(() => false)) break;
+    if (child.exitCode !== null || i > 300) throw new Error(`palabre serve did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, origin, output: () => out };
 }
