@@ -10,7 +10,7 @@ export class ListingCache {
   private readonly entries = new Map<string, { version: number; nodes: readonly DriveNode[] }>();
   private size = 0;
 
-  constructor(private readonly maxNodes = 100_000) {}
+  constructor(private readonly maxNodes = 20_000) {}
 
   get(folder: DriveNode): readonly DriveNode[] | undefined {
     const key = `${folder.spaceId}:${folder.id}`;
