@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, BOB, PASSWORDS, startServer, type TestServer } from './harness.js';
+import { ALICE, BOB, PASSWORDS, backends, startServer, type TestServer } from './harness.js';
 
 const A = `/dav/files/${ALICE}`;
 const B = `/dav/files/${BOB}`;
@@ -36,11 +36,11 @@ async function snapshot(t: TestServer) {
   };
 }
 
-describe('hostile input', () => {
+describe.each(backends)('hostile input on %s', (backend) => {
   let t: TestServer;
   let bobLock: string;
   beforeAll(async () => {
-    t = await startServer('sqlite', { extra: { limits: { maxInfinity: 300 } } });
+    t = await startServer(backend, { extra: { limits: { maxInfinity: 300 } } });
     expect((await t.dav('PUT', `${B}/secret.txt`, { body: 'bob only', user: BOB })).status).toBe(201);
     expect((await t.dav('MKCOL', `${B}/private/`, { user: BOB })).status).toBe(201);
     expect((await t.dav('PUT', `${B}/private/plans.txt`, { body: 'plans', user: BOB })).status).toBe(201);
