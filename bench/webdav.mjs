@@ -31,8 +31,12 @@ const freePort = () =>
     });
   });
 
-function benchSh(url, user, pass) {
-  const r = spawnSync('bash', [join(conformance, 'bench.sh'), url, user, pass], { encoding: 'utf8', env: process.env, timeout: 30 * 60_000 });
+function benchSh(url, user, pass, concurrency) {
+  const r = spawnSync('bash', [join(conformance, 'bench.sh'), url, user, pass], {
+    encoding: 'utf8',
+    env: { ...process.env, CONCURRENCY: concurrency },
+    timeout: 30 * 60_000,
+  });
   if (r.status !== 0) throw new Error(`bench.sh failed on ${url}: ${r.stderr}`);
   const rows = {};
   for (const line of r.stdout.split('\n')) {
@@ -146,6 +150,9 @@ try {
   if (started.status !== 0) throw new Error(`apache.sh start failed: ${started.stderr}`);
   const apacheUrl = started.stdout.trim().split('\n').pop();
 
+  // Both Palabre servers first take a 1 GiB upload on their fresh process (its peak RSS is the upload's),
+  // then each concurrency level runs on Apache and the two Palabre servers back to back, so that the
+  // machine's other load weighs on the three alike.
   const results = [];
   for (const [kind, data] of [
     ['serve', dataServe],
@@ -154,17 +161,16 @@ try {
     const server = await startPalabre(kind, data);
     running.push(server.child);
     console.log(`# Palabre: ${server.label}, ${process.env.PALABRE_BENCH_PG ? 'PostgreSQL' : 'SQLite'}, at ${server.url}`);
-    // The 1 GiB upload first, on the fresh process, so its peak is the upload's and not the benchmark's.
     const status = await upload1GiB(server.url);
-    const uploadPeak = peakRss(server.pids());
-    console.log(`# bench.sh on ${server.label}`);
-    const rows = benchSh(server.url, USER, PASS);
-    results.push({ server, rows, uploadPeak, status, benchPeak: peakRss(server.pids()) });
-    server.child.kill('SIGTERM');
-    await new Promise((resolve) => server.child.once('exit', resolve));
+    results.push({ server, rows: {}, uploadPeak: peakRss(server.pids()), status, benchPeak: 0 });
   }
-  console.log('# bench.sh on Apache');
-  const apache = benchSh(apacheUrl, USER, PASS);
+  const apache = {};
+  for (const c of (process.env.CONCURRENCY ?? '4 64').split(/\s+/).filter(Boolean)) {
+    console.log(`# bench.sh at c=${c}: Apache, then ${results.map((r) => r.server.label).join(', then ')}`);
+    Object.assign(apache, benchSh(apacheUrl, USER, PASS, c));
+    for (const r of results) Object.assign(r.rows, benchSh(r.server.url, USER, PASS, c));
+  }
+  for (const r of results) r.benchPeak = peakRss(r.server.pids());
 
   for (const { server, rows, uploadPeak, status, benchPeak } of results) {
     console.log(`\n## ${server.label} vs Apache mod_dav`);
