@@ -94,7 +94,6 @@ export interface DavHandler {
   readonly engine: DavEngine;
 }
 
-const BUILTIN_METHODS = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'MKCOL', 'COPY', 'MOVE', 'PROPFIND', 'PROPPATCH', 'LOCK', 'UNLOCK', 'REPORT', 'ACL'];
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PROPFIND', 'REPORT']);
 
 /**
@@ -200,7 +199,7 @@ export class DavEngine {
 
   /** Methods for the Allow header. */
   allowedMethods(): string {
-    return [...new Set([...BUILTIN_METHODS, ...this.methods.keys()])].join(', ');
+    return [...this.methods.keys()].join(', ');
   }
 
   href(path: DavPath, collection: boolean): string {

@@ -66,9 +66,9 @@ export function etagOf(node: DriveNode): string {
   return `"${node.id.replace(/-/g, '').slice(0, 12)}-${node.version.toString(36)}"`;
 }
 
-function versionOfEtag(etag: string, node: DriveNode | null): number | undefined {
-  if (!node) return -1;
-  return etagOf(node) === etag ? node.version : -1;
+/** The version an If-Match entity tag stands for: the node's when it is the node's tag, else one no node has. */
+function versionOfEtag(etag: string, node: DriveNode | null): number {
+  return node && etagOf(node) === etag ? node.version : -1;
 }
 
 /**
@@ -403,7 +403,7 @@ export class DriveBackend implements DavBackend {
     return space.kind === 'home' ? davPath(['principals', 'users', space.name]) : davPath(['principals', 'groups', space.name]);
   }
 
-  async acl(ctx: DavContext, resource: DavResource): Promise<Ace[]> {
+  async acl(_ctx: DavContext, resource: DavResource): Promise<Ace[]> {
     const { space } = this.data(resource);
     const node = (resource.data as DriveData).node;
     if (!space || !node) return [];
@@ -423,7 +423,6 @@ export class DriveBackend implements DavBackend {
         ...(g.nodeId !== node.id ? { inherited: davPath([FILES, space.name, ...resource.path.segments.slice(2, 2 + index)]) } : {}),
       });
     }
-    void ctx;
     return aces;
   }
 
