@@ -108,7 +108,10 @@ server.listen(Number(process.env.PALABRE_TEST_PORT ?? values.port), '127.0.0.1',
   process.stdout.write(`gc ${JSON.stringify(gc)}\n`);
   process.stdout.write(`listening http://127.0.0.1:${server.address().port}/dav/files/${first}/\n`);
 });
-const stop = () => server.close(() => db.close().then(() => process.exit(0)));
+const stop = () => {
+  server.close(() => db.close().then(() => process.exit(0)));
+  server.closeAllConnections();
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 }
