@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
+import { mountDrive } from './drive.js';
 
 export interface ServiceSetup {
   readonly ctx: Context;
@@ -15,6 +16,6 @@ export interface ServiceSetup {
  * The one place protocol packages are wired in: each feature mounts its HTTP handlers on `http` and
  * returns any listeners of its own (SMTP, IMAP). Features arrive with their issues.
  */
-export async function mountServices(_setup: ServiceSetup): Promise<Service[]> {
-  return [];
+export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
+  return [mountDrive(setup)];
 }

@@ -10,9 +10,11 @@ import {
 } from './entities/directory.js';
 import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, ThrottleEntity } from './entities/system.js';
 import { AccountUsageEntity } from './entities/usage.js';
+import { DavLockEntity, DriveGrantEntity, DriveNodeEntity, DrivePropEntity, DriveSpaceEntity } from './entities/drive.js';
 import { Usage1796000000003 } from './migrations/0003-usage.js';
 import { Directory1796000000001 } from './migrations/0001-directory.js';
 import { System1796000000002 } from './migrations/0002-system.js';
+import { Drive1796000100000 } from './migrations/1796000100000-drive.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -28,6 +30,16 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ChangeCollectionEntity,
   ChangeEntryEntity,
   AccountUsageEntity,
+  DriveSpaceEntity,
+  DriveNodeEntity,
+  DrivePropEntity,
+  DriveGrantEntity,
+  DavLockEntity,
 ];
 
-export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [Directory1796000000001, System1796000000002, Usage1796000000003];
+export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
+  Directory1796000000001,
+  System1796000000002,
+  Usage1796000000003,
+  Drive1796000100000,
+];

@@ -17,3 +17,6 @@ export { notifierContract } from './contracts/notifier.contract.js';
 export { auditLogContract, throttleStoreContract } from './contracts/audit-throttle.contract.js';
 export { usageStoreContract } from './contracts/usage-store.contract.js';
 export type { ContractSubject } from './contracts/subject.js';
+export { MemoryDriveStore, MemoryLockStore } from './memory-drive-store.js';
+export { driveStoreContract, lockStoreContract } from './contracts/drive-store.contract.js';
+export type { DriveContractExtra } from './contracts/drive-store.contract.js';
