@@ -9,6 +9,7 @@ import { APP_PASSWORD_USAGE, appPasswordCommand } from './commands/app-password.
 import { AUDIT_USAGE, auditCommand } from './commands/audit.js';
 import { DOCTOR_USAGE, doctorCommand } from './commands/doctor.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
+import { DRIVE_USAGE, driveCommand } from './commands/drive.js';
 import { GROUP_USAGE, groupCommand } from './commands/group.js';
 import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
 import { SERVE_OPTIONS, SERVE_USAGE, serveCommand } from './commands/serve.js';
@@ -22,6 +23,7 @@ usage:
   ${USER_USAGE}
   ${GROUP_USAGE}
   ${ALIAS_USAGE}
+  ${DRIVE_USAGE}
   ${APP_PASSWORD_USAGE}
   ${AUDIT_USAGE}
   ${DOCTOR_USAGE}
@@ -35,6 +37,7 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   user: userCommand,
   group: groupCommand,
   alias: aliasCommand,
+  drive: driveCommand,
   'app-password': appPasswordCommand,
   audit: auditCommand,
   doctor: (ctx, argv, io) => doctorCommand(ctx, argv, io),

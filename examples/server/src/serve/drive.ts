@@ -24,12 +24,19 @@ export function mountDrive(setup: ServiceSetup): Service {
     locks: ctx.stores.locks,
     logger,
     isSecure: () => tls !== null || insecureAuth,
+    // The Windows mini-redirector probes OPTIONS (and PROPFIND) on "/" before it mounts anything.
+    serverRoot: true,
     plugins: [
       principalsPlugin({ directory: ctx.stores.directory }),
       drivePlugin({ store: ctx.stores.drive, blobs, directory: ctx.stores.directory }),
     ],
   });
-  http.mount('/dav/', handler, () => [`drive:     ${http.origin}/dav/files/<your address>/ (WebDAV: Windows, Finder, GNOME Files, davfs2, rclone)`]);
+  http.mount(
+    '/dav/',
+    handler,
+    (user) => [`files:     ${http.origin}/dav/files/${user ?? '<your address>'}/ (WebDAV: Windows, Finder, GNOME Files, davfs2, rclone)`],
+    (path, method) => handler.handles(path, method),
+  );
 
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
