@@ -17,3 +17,6 @@ export { notifierContract } from './contracts/notifier.contract.js';
 export { auditLogContract, throttleStoreContract } from './contracts/audit-throttle.contract.js';
 export { usageStoreContract } from './contracts/usage-store.contract.js';
 export type { ContractSubject } from './contracts/subject.js';
+export { MemoryOutboundQueue, MemoryDkimKeyStore, MemoryVacationStore, MemoryRateLimitStore } from './memory-mail-transport.js';
+export { outboundQueueContract } from './contracts/outbound-queue.contract.js';
+export { dkimKeyStoreContract, vacationStoreContract, rateLimitStoreContract } from './contracts/mail-transport.contract.js';
