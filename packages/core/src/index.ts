@@ -72,6 +72,8 @@ export type {
 } from './ports/authenticator.js';
 export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
 export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';
+export { smtpConfigSchema } from './config.js';
+export type { SmtpConfig } from './config.js';
 export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './ports/mail-delivery.js';
 export type {
   OutboundQueue,

@@ -1,1 +1,14 @@
-export {};
+export { createSmtpServer, DEFAULT_SMTP_LIMITS } from './smtp/smtp-server.js';
+export type { SmtpServerOptions, SmtpListener, SmtpLimits } from './smtp/smtp-server.js';
+export { SmtpError, toSmtpError } from './smtp/smtp-error.js';
+export { SMTP_LOG_EVENTS } from './smtp/log-events.js';
+export type { SmtpLogEvent } from './smtp/log-events.js';
+export { RecipientResolver } from './delivery/recipient-resolver.js';
+export type { ResolvedRecipient } from './delivery/recipient-resolver.js';
+export { headerOnlyAnalyzer } from './delivery/message-analyzer.js';
+export type { MessageAnalyzer } from './delivery/message-analyzer.js';
+export { vacationSkipReason } from './delivery/vacation-responder.js';
+export { cachingResolver } from './auth-results/dns-resolver.js';
+export type { DnsResolver, CachingResolverOptions } from './auth-results/dns-resolver.js';
+export { generateDkimKey, dkimDnsRecord } from './outbound/dkim.js';
+export type { GeneratedDkimKey } from './outbound/dkim.js';
