@@ -13,7 +13,7 @@ import {
 import { createHash } from 'node:crypto';
 import { checkMessage, type AuthCheckResult } from '../auth-results/check-message.js';
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
-import { concatParts, Outbox } from '../outbound/outbox.js';
+import { concatParts, Outbox, type MessagePart } from '../outbound/outbox.js';
 import { HeaderSection, headerAddresses } from '../smtp/header-section.js';
 import type { ReceivedMessage } from '../smtp/message-receiver.js';
 import { SmtpError } from '../smtp/smtp-error.js';
@@ -100,7 +100,7 @@ export class Intake {
     const now = this.options.clock.now();
     const header = HeaderSection.parse(received.header);
     const bodyStream = () => received.body.stream();
-    const parts: (Buffer | (() => ReturnType<typeof bodyStream>))[] = [];
+    const parts: MessagePart[] = [];
     let mailbox: string | undefined;
     let signDomain: string | null = null;
     let headerOut: Buffer;

@@ -2,6 +2,9 @@ import { Readable } from 'node:stream';
 import type { BlobStore, Clock, DkimKeyStore, NewOutboundRecipient, OutboundMessage, OutboundQueue } from '@palabre/core';
 import { dkimSignature } from './dkim.js';
 
+/** A piece of a message: bytes, or a factory for a stream of them (opened when needed). */
+export type MessagePart = Buffer | (() => AsyncIterable<Uint8Array>);
+
 export interface OutboxOptions {
   readonly blobs: BlobStore;
   readonly queue: OutboundQueue;
@@ -15,7 +18,7 @@ export interface OutgoingMessage {
   readonly sender: string;
   readonly recipients: readonly NewOutboundRecipient[];
   /** Complete message: header section (with its empty line) then body. */
-  readonly parts: readonly (Buffer | (() => Readable))[];
+  readonly parts: readonly MessagePart[];
   /** Sign with this domain's DKIM key, if it has one. */
   readonly signDomain?: string | null;
   readonly accountId?: string | null;
@@ -24,12 +27,12 @@ export interface OutgoingMessage {
 }
 
 /** Concatenate buffers and stream factories into one stream (each factory opened in turn). */
-export function concatParts(parts: readonly (Buffer | (() => Readable))[]): Readable {
+export function concatParts(parts: readonly MessagePart[]): Readable {
   return Readable.from(
     (async function* () {
       for (const part of parts) {
         if (Buffer.isBuffer(part)) yield part;
-        else for await (const chunk of part()) yield chunk as Buffer;
+        else for await (const chunk of part()) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
       }
     })(),
   );
@@ -43,7 +46,7 @@ export class Outbox {
   constructor(private readonly options: OutboxOptions) {}
 
   /** Returns the blob parts with a DKIM-Signature in front when the domain has a key. */
-  async sign(parts: readonly (Buffer | (() => Readable))[], domain: string | null | undefined): Promise<(Buffer | (() => Readable))[]> {
+  async sign(parts: readonly MessagePart[], domain: string | null | undefined): Promise<MessagePart[]> {
     if (!domain || !this.options.dkimKeys) return [...parts];
     const signature = await dkimSignature(this.options.dkimKeys, domain, concatParts(parts));
     return signature ? [Buffer.from(signature), ...parts] : [...parts];
