@@ -107,6 +107,8 @@ export interface JobCompletion {
   readonly retryAt?: Date | null;
   /** Summary of the attempt for listings (never message content). */
   readonly error?: string | null;
+  /** The blob is now referenced elsewhere (filed in a mailbox): the queue must never release it. */
+  readonly keepBlob?: boolean;
   /** Enqueued in the same transaction (a DSN about this job): all or nothing. */
   readonly enqueue?: readonly NewOutboundMessage[];
 }

@@ -136,6 +136,7 @@ export class MemoryOutboundQueue implements OutboundQueue {
       };
     }
     for (const { message, planned } of extra) this.enqueueNow(message, planned);
+    if (completion.keepBlob) this.messages.set(job.messageId, { ...this.messages.get(job.messageId)!, ownsBlob: false });
     job.lease = null;
     job.leaseUntil = null;
     if (job.recipients.some((r) => r.status === 'pending')) {

@@ -42,7 +42,7 @@ export function buildDsn(input: DsnInput): { parts: (Buffer | (() => Promise<Rea
         `Final-Recipient: rfc822; ${safeAddress(f.address)}`,
         ...(f.orcpt && /^[\x21-\x7e]+;[\x21-\x7e]+$/.test(f.orcpt) ? [`Original-Recipient: ${f.orcpt}`] : []),
         'Action: failed',
-        `Status: ${/^5\.\d{1,3}\.\d{1,3}$/.test(f.enhanced ?? '') ? f.enhanced : '5.0.0'}`,
+        `Status: ${/^[45]\.\d{1,3}\.\d{1,3}$/.test(f.enhanced ?? '') ? f.enhanced : '5.0.0'}`,
         ...(f.remoteMta ? [`Remote-MTA: dns; ${clean(f.remoteMta, 255)}`] : []),
         ...(f.code ? [`Diagnostic-Code: smtp; ${clean(f.diagnostic) || String(f.code)}`] : []),
         `Last-Attempt-Date: ${rfc5322Date(now)}`,

@@ -168,9 +168,10 @@ export class QueueWorker {
     const log = { job: job.id, domain: job.domain, transport: job.transport, attempt: job.attempts + 1 };
     try {
       this.event('debug', log, 'queue.attempt');
-      const outcomes =
-        job.transport === 'local' || (await this.resolver.isHostedDomain(job.domain)) ? await this.deliverLocal(job) : await this.deliverRemote(job);
-      await this.finish(job, outcomes, log);
+      const local = job.transport === 'local' || (await this.resolver.isHostedDomain(job.domain));
+      const outcomes = local ? await this.deliverLocal(job) : await this.deliverRemote(job);
+      // Filed in a mailbox, the blob now belongs to the mailbox store as well.
+      await this.finish(job, outcomes, log, local && outcomes.some((o) => o.status === 'delivered'));
     } catch (error) {
       this.event('error', { ...log, causes: causeChain(error) }, 'queue.error');
       const retryAt = nextAttemptAt(this.clock.now(), job.attempts);
@@ -178,7 +179,7 @@ export class QueueWorker {
     }
   }
 
-  private async finish(job: ClaimedJob, outcomes: RecipientOutcome[], log: Record<string, unknown>): Promise<void> {
+  private async finish(job: ClaimedJob, outcomes: RecipientOutcome[], log: Record<string, unknown>, keepBlob: boolean): Promise<void> {
     const now = this.clock.now();
     const expired = now.getTime() >= job.message.expiresAt.getTime();
     const retryAt = nextAttemptAt(now, job.attempts);
@@ -194,6 +195,7 @@ export class QueueWorker {
       retryAt: pending.length ? retryAt : null,
       error: pending[0]?.diagnostic ?? null,
       enqueue: await this.bounceFor(job, failed, now),
+      keepBlob,
     };
     const result = await this.options.queue.complete(job, completion, now);
     if (!result.applied) {

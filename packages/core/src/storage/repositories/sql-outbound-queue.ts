@@ -200,6 +200,7 @@ export class SqlOutboundQueue implements OutboundQueue {
           );
         }
         for (const { message, jobs } of extra) await this.enqueueIn(m, message, jobs);
+        if (completion.keepBlob) await m.update(OutboundMessageEntity, { id: job.message.id }, { ownsBlob: false });
         const pending: { n: number }[] = await m.query(
           this.db.sql(`SELECT COUNT(*) AS n FROM outbound_recipients WHERE job_id = ? AND status = 'pending'`),
           [job.id],
@@ -219,8 +220,9 @@ export class SqlOutboundQueue implements OutboundQueue {
         await m.query(this.db.sql('DELETE FROM outbound_jobs WHERE id = ?'), [job.id]);
         const left: { n: number }[] = await m.query(this.db.sql('SELECT COUNT(*) AS n FROM outbound_jobs WHERE message_id = ?'), [job.message.id]);
         if (Number(left[0]!.n) > 0) return { applied: true, messageDone: false, releasedBlobId: null };
+        const owner: { owns_blob: boolean | number }[] = await m.query(this.db.sql('SELECT owns_blob FROM outbound_messages WHERE id = ?'), [job.message.id]);
         await m.query(this.db.sql('DELETE FROM outbound_messages WHERE id = ?'), [job.message.id]);
-        return { applied: true, messageDone: true, releasedBlobId: job.message.ownsBlob ? job.message.blobId : null };
+        return { applied: true, messageDone: true, releasedBlobId: owner[0] && Boolean(owner[0].owns_blob) ? job.message.blobId : null };
       },
       { what: 'recording a delivery attempt' },
     );

@@ -112,6 +112,14 @@ export function outboundQueueContract(name: string, subject: ContractSubject<Out
       expect(await queue.nextDue()).toBeNull();
     });
 
+    it('never releases a blob that a completion says is now kept elsewhere', async () => {
+      await queue.enqueue(message({ recipients: [{ address: 'a@example.org' }, { address: 'b@other.example' }] }));
+      const [first, second] = await queue.claim('w1', { now: T0, leaseMs: 60_000, limit: 2 });
+      const all = (j: typeof first) => ({ outcomes: j!.recipients.map((r) => ({ address: r.address, status: 'delivered' as const })) });
+      await queue.complete(first!, { ...all(first), keepBlob: true }, at(1));
+      expect(await queue.complete(second!, all(second), at(2))).toEqual({ applied: true, messageDone: true, releasedBlobId: null });
+    });
+
     it('queues a bounce in the same step as the failure it reports', async () => {
       await queue.enqueue(message({ recipients: [{ address: 'x@example.org' }] }));
       const [job] = await queue.claim('w1', { now: T0, leaseMs: 60_000, limit: 1 });
