@@ -7,6 +7,8 @@ import { describeError, exitCodeFor, stdio, type Output } from './output.js';
 import { ALIAS_USAGE, aliasCommand } from './commands/alias.js';
 import { APP_PASSWORD_USAGE, appPasswordCommand } from './commands/app-password.js';
 import { AUDIT_USAGE, auditCommand } from './commands/audit.js';
+import { DKIM_USAGE, dkimCommand } from './commands/dkim.js';
+import { VACATION_USAGE, vacationCommand } from './commands/vacation.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
 import { GROUP_USAGE, groupCommand } from './commands/group.js';
 import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
@@ -23,6 +25,8 @@ usage:
   ${ALIAS_USAGE}
   ${APP_PASSWORD_USAGE}
   ${AUDIT_USAGE}
+  ${DKIM_USAGE}
+  ${VACATION_USAGE}
   ${MIGRATE_USAGE}
 
 Every command takes --data DIR (default ./data) and --config FILE.json; DATABASE_URL=postgres://…
@@ -35,6 +39,8 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   alias: aliasCommand,
   'app-password': appPasswordCommand,
   audit: auditCommand,
+  dkim: dkimCommand,
+  vacation: vacationCommand,
   migrate: migrateCommand,
 };
 

@@ -12,3 +12,7 @@ export { cachingResolver } from './auth-results/dns-resolver.js';
 export type { DnsResolver, CachingResolverOptions } from './auth-results/dns-resolver.js';
 export { generateDkimKey, dkimDnsRecord } from './outbound/dkim.js';
 export type { GeneratedDkimKey } from './outbound/dkim.js';
+export { QueueWorker } from './outbound/queue-worker.js';
+export type { QueueWorkerOptions, Smarthost } from './outbound/queue-worker.js';
+export { lookupMx } from './outbound/mx.js';
+export type { MxAnswer, Destination } from './outbound/mx.js';
