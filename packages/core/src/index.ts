@@ -73,3 +73,45 @@ export type {
 export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
 export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';
 export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './ports/mail-delivery.js';
+export type {
+  MailStore,
+  Mailbox,
+  MailboxCounts,
+  MailboxChanges,
+  MessageRecord,
+  FetchMessagesOptions,
+  NewMessage,
+  AppendResult,
+  FlagOperation,
+  FlagChange,
+  StoreFlagsOptions,
+  StoreFlagsResult,
+  ExpungeResult,
+  CopyResult,
+  MoveResult,
+  UidRange,
+  UidSet,
+  SpecialUse,
+  AclGrantee,
+  AclEntry,
+  SharedMailbox,
+  MailQuota,
+} from './ports/mail-store.js';
+export { MAILBOX_DELIMITER, SPECIAL_USES, DEFAULT_MAILBOXES, mailboxTopic } from './ports/mail-store.js';
+export {
+  normalizeMailboxName,
+  parentNames,
+  isSpecialUse,
+  parseFlags,
+  SYSTEM_FLAGS,
+  normalizeUidSet,
+  uidSetHas,
+  normalizeRights,
+  effectiveRights,
+  ALL_RIGHTS,
+  MAX_MAILBOX_NAME_BYTES,
+  MAX_KEYWORD_LENGTH,
+  MAX_MAILBOX_KEYWORDS,
+  MAX_INLINE_HEADER_BYTES,
+} from './mail-rules.js';
+export type { SystemFlag, ParsedFlags } from './mail-rules.js';

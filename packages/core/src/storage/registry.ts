@@ -10,9 +10,11 @@ import {
 } from './entities/directory.js';
 import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, ThrottleEntity } from './entities/system.js';
 import { AccountUsageEntity } from './entities/usage.js';
+import { MAIL_ENTITIES } from './entities/mail.js';
 import { Usage1796000000003 } from './migrations/0003-usage.js';
 import { Directory1796000000001 } from './migrations/0001-directory.js';
 import { System1796000000002 } from './migrations/0002-system.js';
+import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -28,6 +30,12 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ChangeCollectionEntity,
   ChangeEntryEntity,
   AccountUsageEntity,
+  ...MAIL_ENTITIES,
 ];
 
-export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [Directory1796000000001, System1796000000002, Usage1796000000003];
+export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
+  Directory1796000000001,
+  System1796000000002,
+  Usage1796000000003,
+  Mail1796000200000,
+];

@@ -17,3 +17,7 @@ export { notifierContract } from './contracts/notifier.contract.js';
 export { auditLogContract, throttleStoreContract } from './contracts/audit-throttle.contract.js';
 export { usageStoreContract } from './contracts/usage-store.contract.js';
 export type { ContractSubject } from './contracts/subject.js';
+export { MemoryMailStore } from './memory-mail-store.js';
+export type { MemoryMailStoreOptions } from './memory-mail-store.js';
+export { mailStoreContract } from './contracts/mail-store.contract.js';
+export type { MailStoreFixture } from './contracts/mail-store.contract.js';
