@@ -95,3 +95,45 @@ export type { DkimKeyStore, DkimKey, DkimAlgorithm } from './ports/dkim-key-stor
 export type { VacationStore, VacationSettings } from './ports/vacation-store.js';
 export { DEFAULT_VACATION_INTERVAL_MS, MIN_VACATION_INTERVAL_MS, MAX_VACATION_BODY, MAX_VACATION_SUBJECT } from './vacation-rules.js';
 export type { RateLimitStore } from './ports/rate-limit-store.js';
+export type {
+  MailStore,
+  Mailbox,
+  MailboxCounts,
+  MailboxChanges,
+  MessageRecord,
+  FetchMessagesOptions,
+  NewMessage,
+  AppendResult,
+  FlagOperation,
+  FlagChange,
+  StoreFlagsOptions,
+  StoreFlagsResult,
+  ExpungeResult,
+  CopyResult,
+  MoveResult,
+  UidRange,
+  UidSet,
+  SpecialUse,
+  AclGrantee,
+  AclEntry,
+  SharedMailbox,
+  MailQuota,
+} from './ports/mail-store.js';
+export { MAILBOX_DELIMITER, SPECIAL_USES, DEFAULT_MAILBOXES, mailboxTopic } from './ports/mail-store.js';
+export {
+  normalizeMailboxName,
+  parentNames,
+  isSpecialUse,
+  parseFlags,
+  SYSTEM_FLAGS,
+  normalizeUidSet,
+  uidSetHas,
+  normalizeRights,
+  effectiveRights,
+  ALL_RIGHTS,
+  MAX_MAILBOX_NAME_BYTES,
+  MAX_KEYWORD_LENGTH,
+  MAX_MAILBOX_KEYWORDS,
+  MAX_INLINE_HEADER_BYTES,
+} from './mail-rules.js';
+export type { SystemFlag, ParsedFlags } from './mail-rules.js';

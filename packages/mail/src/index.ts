@@ -16,3 +16,6 @@ export { QueueWorker } from './outbound/queue-worker.js';
 export type { QueueWorkerOptions, Smarthost } from './outbound/queue-worker.js';
 export { lookupMx } from './outbound/mx.js';
 export type { MxAnswer, Destination } from './outbound/mx.js';
+export { analyzeMessage, MimeAnalyzer, MAX_MIME_DEPTH, MAX_MIME_PARTS, MAX_PART_HEADER_BYTES } from './mime/analyze.js';
+export type { AnalyzedMessage, AnalyzeOptions, MessageSource } from './mime/analyze.js';
+export type { AnalysisData, PartNode } from './mime/types.js';

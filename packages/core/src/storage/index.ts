@@ -20,6 +20,8 @@ export { SqlChangeLog } from './repositories/sql-change-log.js';
 export { SqlAuditLog } from './repositories/sql-audit-log.js';
 export { SqlThrottleStore } from './repositories/sql-throttle-store.js';
 export { SqlUsageStore } from './repositories/sql-usage-store.js';
+export { SqlMailStore } from './repositories/sql-mail-store.js';
+export type { SqlMailStoreOptions } from './repositories/sql-mail-store.js';
 export { ALL_ENTITIES, ALL_MIGRATIONS } from './registry.js';
 
 /** Open (and by default migrate) a database: `{ sqlite: { file } }` or `{ postgres: { url } }`. */

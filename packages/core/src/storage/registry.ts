@@ -20,9 +20,11 @@ import {
   VacationSettingsEntity,
 } from './entities/mail-transport.js';
 import { MailTransport1796000000500 } from './migrations/1796000000500-smtp.js';
+import { MAIL_ENTITIES } from './entities/mail.js';
 import { Usage1796000000003 } from './migrations/0003-usage.js';
 import { Directory1796000000001 } from './migrations/0001-directory.js';
 import { System1796000000002 } from './migrations/0002-system.js';
+import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -45,6 +47,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   VacationSettingsEntity,
   VacationReplyEntity,
   RateCounterEntity,
+  ...MAIL_ENTITIES,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
@@ -52,4 +55,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   System1796000000002,
   Usage1796000000003,
   MailTransport1796000000500,
+  Mail1796000200000,
 ];

@@ -20,3 +20,7 @@ export type { ContractSubject } from './contracts/subject.js';
 export { MemoryOutboundQueue, MemoryDkimKeyStore, MemoryVacationStore, MemoryRateLimitStore } from './memory-mail-transport.js';
 export { outboundQueueContract } from './contracts/outbound-queue.contract.js';
 export { dkimKeyStoreContract, vacationStoreContract, rateLimitStoreContract } from './contracts/mail-transport.contract.js';
+export { MemoryMailStore } from './memory-mail-store.js';
+export type { MemoryMailStoreOptions } from './memory-mail-store.js';
+export { mailStoreContract } from './contracts/mail-store.contract.js';
+export type { MailStoreFixture } from './contracts/mail-store.contract.js';
