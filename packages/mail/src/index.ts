@@ -5,8 +5,6 @@ export { SMTP_LOG_EVENTS } from './smtp/log-events.js';
 export type { SmtpLogEvent } from './smtp/log-events.js';
 export { RecipientResolver } from './delivery/recipient-resolver.js';
 export type { ResolvedRecipient } from './delivery/recipient-resolver.js';
-export { headerOnlyAnalyzer } from './delivery/message-analyzer.js';
-export type { MessageAnalyzer } from './delivery/message-analyzer.js';
 export { vacationSkipReason } from './delivery/vacation-responder.js';
 export { cachingResolver } from './auth-results/dns-resolver.js';
 export type { DnsResolver, CachingResolverOptions } from './auth-results/dns-resolver.js';

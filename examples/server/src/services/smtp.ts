@@ -2,14 +2,14 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MailDelivery } from '@palabre/core';
 import { createMailTransportStores } from '@palabre/core/storage';
-import { cachingResolver, createSmtpServer, QueueWorker, type MessageAnalyzer, type SmtpListener } from '@palabre/mail';
+import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
 import { loadTls } from '../serve/tls.js';
 
 export interface SmtpWiring {
+  /** The mailbox store SMTP files local mail into. */
   readonly delivery: MailDelivery;
-  readonly analyze?: MessageAnalyzer;
 }
 
 function listenerService(name: string, listener: SmtpListener, host: string, port: number, describe: (port: number) => string): Service {
@@ -45,7 +45,6 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     directory: ctx.stores.directory,
     blobs: ctx.blobs,
     delivery: wiring.delivery,
-    analyze: wiring.analyze,
     authenticator: ctx.authenticator,
     queue: stores.queue,
     dkimKeys: stores.dkimKeys,
@@ -79,7 +78,6 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     blobs: ctx.blobs,
     directory: ctx.stores.directory,
     delivery: wiring.delivery,
-    analyze: wiring.analyze,
     hostname: config.hostname,
     concurrency: smtp.outbound.concurrency,
     port: smtp.outbound.port,

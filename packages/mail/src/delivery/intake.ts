@@ -19,7 +19,7 @@ import type { ReceivedMessage } from '../smtp/message-receiver.js';
 import { SmtpError } from '../smtp/smtp-error.js';
 import { newMessageId, receivedHeader, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
 import { deliverLocally } from './local-delivery.js';
-import { headerOnlyAnalyzer, type MessageAnalyzer } from './message-analyzer.js';
+import { MimeAnalyzer } from '../mime/analyze.js';
 import type { RecipientResolver, ResolvedRecipient } from './recipient-resolver.js';
 import type { VacationResponder } from './vacation-responder.js';
 
@@ -37,7 +37,6 @@ export interface IntakeOptions {
   readonly delivery: MailDelivery;
   readonly outbox: Outbox | null;
   readonly queue: OutboundQueue | null;
-  readonly analyze?: MessageAnalyzer;
   readonly vacation?: VacationResponder | null;
   readonly dns?: DnsResolver;
   readonly dmarc: DmarcHandling;
@@ -88,11 +87,9 @@ const OURS_MX = new Set(['return-path', 'delivered-to', 'x-original-to']);
  */
 export class Intake {
   private readonly log: Logger;
-  private readonly analyze: MessageAnalyzer;
 
   constructor(private readonly options: IntakeOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'smtp-intake' });
-    this.analyze = options.analyze ?? headerOnlyAnalyzer;
   }
 
   async accept(envelope: Envelope, received: ReceivedMessage): Promise<IntakeResult> {
@@ -147,7 +144,10 @@ export class Intake {
 
     // Submission: the one signed blob serves local and remote recipients alike.
     const finalParts = envelope.role === 'submission' && this.options.outbox ? await this.options.outbox.sign(parts, signDomain) : parts;
-    const blob = await this.options.blobs.put(concatParts(finalParts));
+    // The MIME analysis rides along the one write: the message is never read back.
+    const analyzer = new MimeAnalyzer();
+    const blob = await this.options.blobs.put(tap(concatParts(finalParts), (chunk) => analyzer.write(chunk)));
+    const analysis = analyzer.finish();
 
     if (locals.length > 0) {
       const dedupeKey = createHash('sha256')
@@ -159,7 +159,6 @@ export class Intake {
         for (const a of r.resolved.accounts) if (!accountIds.has(a.id)) accountIds.set(a.id, r.resolved.address);
       }
       const targets: DeliveryTarget[] = [...accountIds.keys()].map((accountId) => (mailbox ? { accountId, mailbox } : { accountId }));
-      const analysis = await this.analyze(await this.options.blobs.get(blob.id), blob.size);
       const outcome = await deliverLocally(this.options.delivery, this.options.directory, { blobId: blob.id, size: blob.size, receivedAt: now, analysis, dedupeKey }, targets);
       delivered = outcome.results.length;
       if (outcome.results.some((r) => r.duplicate)) this.log.info({ id, accounts: outcome.results.filter((r) => r.duplicate).length }, 'delivery.duplicate');
@@ -261,5 +260,12 @@ export class Intake {
       if (checked.dmarc.policy === 'quarantine' && dmarc.honorQuarantine) return 'quarantine';
     }
     return 'accept';
+  }
+}
+
+async function* tap(source: AsyncIterable<Buffer>, each: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    each(chunk);
+    yield chunk;
   }
 }

@@ -17,7 +17,7 @@ import {
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { cachingResolver } from '../auth-results/dns-resolver.js';
 import { deliverLocally } from '../delivery/local-delivery.js';
-import { headerOnlyAnalyzer, type MessageAnalyzer } from '../delivery/message-analyzer.js';
+import { analyzeMessage } from '../mime/analyze.js';
 import { RecipientResolver } from '../delivery/recipient-resolver.js';
 import type { SmtpLogEvent } from '../smtp/log-events.js';
 import { nextAttemptAt } from './backoff.js';
@@ -43,7 +43,6 @@ export interface QueueWorkerOptions {
   readonly directory: DirectoryStore;
   /** Local delivery, for `local` jobs and queued mail to hosted domains (bounces, vacation replies). */
   readonly delivery: MailDelivery;
-  readonly analyze?: MessageAnalyzer;
   /** Our name in EHLO and in DSNs. */
   readonly hostname: string;
   /** Distinguishes this worker's leases (default host:pid). */
@@ -258,7 +257,7 @@ export class QueueWorker {
     if (targets.size === 0) return outcomes;
     const info = await this.options.blobs.stat(job.message.blobId);
     if (!info) throw new Error('queued message blob is missing');
-    const analysis = await (this.options.analyze ?? headerOnlyAnalyzer)(await this.options.blobs.get(info.id), info.size);
+    const analysis = await analyzeMessage(await this.options.blobs.get(info.id));
     const outcome = await deliverLocally(
       this.options.delivery,
       this.options.directory,

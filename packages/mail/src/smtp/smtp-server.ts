@@ -22,7 +22,6 @@ import {
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { cachingResolver } from '../auth-results/dns-resolver.js';
 import { Intake, type AcceptedRecipient, type DmarcHandling } from '../delivery/intake.js';
-import type { MessageAnalyzer } from '../delivery/message-analyzer.js';
 import { RecipientResolver } from '../delivery/recipient-resolver.js';
 import { VacationResponder } from '../delivery/vacation-responder.js';
 import { Outbox } from '../outbound/outbox.js';
@@ -82,7 +81,6 @@ export interface SmtpServerOptions {
   readonly rateLimits?: RateLimitStore | null;
   /** RCPT-time quota check (452 4.2.2 before the client sends DATA). */
   readonly usage?: UsageStore | null;
-  readonly analyze?: MessageAnalyzer;
   readonly dns?: DnsResolver;
   readonly limits?: Partial<SmtpLimits>;
   readonly dmarc?: Partial<DmarcHandling>;
@@ -146,7 +144,6 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     delivery: options.delivery,
     outbox,
     queue: options.queue ?? null,
-    analyze: options.analyze,
     vacation,
     dns: options.dns ?? cachingResolver(),
     dmarc: { honorReject: true, honorQuarantine: true, hostedDomainPolicy: 'reject', ...options.dmarc },
