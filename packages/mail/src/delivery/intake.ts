@@ -146,7 +146,10 @@ export class Intake {
     const finalParts = envelope.role === 'submission' && this.options.outbox ? await this.options.outbox.sign(parts, signDomain) : parts;
     // The MIME analysis rides along the one write: the message is never read back.
     const analyzer = new MimeAnalyzer();
-    const blob = await this.options.blobs.put(tap(concatParts(finalParts), (chunk) => analyzer.write(chunk)));
+    // A small message (body still in memory) goes to the blob store as one buffer: one write, not one per part.
+    const small = finalParts.every((p) => Buffer.isBuffer(p) || p === bodyStream) ? received.body.buffered() : null;
+    const source = small ? [Buffer.concat(finalParts.map((p) => (Buffer.isBuffer(p) ? p : small)))] : concatParts(finalParts);
+    const blob = await this.options.blobs.put(tap(source, (chunk) => analyzer.write(chunk)));
     const analysis = analyzer.finish();
 
     if (locals.length > 0) {
@@ -263,7 +266,7 @@ export class Intake {
   }
 }
 
-async function* tap(source: AsyncIterable<Buffer>, each: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+async function* tap(source: AsyncIterable<Buffer> | Iterable<Buffer>, each: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
     each(chunk);
     yield chunk;

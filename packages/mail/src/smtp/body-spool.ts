@@ -40,6 +40,11 @@ export class BodySpool {
     await this.file.write(chunk);
   }
 
+  /** The whole body when it stayed in memory (small messages), else null. */
+  buffered(): Buffer | null {
+    return this.path ? null : Buffer.concat(this.chunks);
+  }
+
   /** A fresh reader over everything written so far (can be called several times). */
   stream(): Readable {
     if (this.path) return createReadStream(this.path, { highWaterMark: 256 * 1024 });
