@@ -75,7 +75,7 @@ export class VacationResponder {
       const messageId = request.header.get('message-id');
       const original = request.header.get('subject');
       const subject = settings.subject || (original ? `Auto: ${original}` : 'Auto reply');
-      const name = account.displayName ? `${encodeWord(account.displayName, 'Q', 60)} ` : '';
+      const name = account.displayName ? `${headerPhrase(account.displayName)} ` : '';
       const head = [
         `From: ${name}<${account.address}>`,
         `To: <${safeAddress(request.sender)}>`,
@@ -100,4 +100,10 @@ export class VacationResponder {
       this.log.info({ accountId }, 'delivery.vacation-sent');
     }
   }
+}
+
+/** A display name as a header phrase: quoted ASCII, or an RFC 2047 encoded word. */
+function headerPhrase(name: string): string {
+  const clean = name.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return /^[\x20-\x7e]*$/.test(clean) ? `"${clean.replace(/["\\]/g, '\\$&')}"` : encodeWord(clean, 'Q', 60);
 }
