@@ -1,3 +1,10 @@
 export { analyzeMessage, MimeAnalyzer, MAX_MIME_DEPTH, MAX_MIME_PARTS, MAX_PART_HEADER_BYTES } from './mime/analyze.js';
 export type { AnalyzedMessage, AnalyzeOptions, MessageSource } from './mime/analyze.js';
 export type { AnalysisData, PartNode } from './mime/types.js';
+export { createImapServer } from './imap/server.js';
+export type { ImapServer, ImapServerOptions, ImapListenOptions, ImapTlsOptions } from './imap/server.js';
+export { DEFAULT_LIMITS as DEFAULT_IMAP_LIMITS } from './imap/session.js';
+export type { ImapLimits } from './imap/session.js';
+export { IMAP_LOG_EVENTS } from './imap/log-events.js';
+export type { ImapLogEvent } from './imap/log-events.js';
+export { AUTHENTICATED_CAPABILITIES } from './imap/capabilities.js';
