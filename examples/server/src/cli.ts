@@ -7,6 +7,7 @@ import { describeError, exitCodeFor, stdio, type Output } from './output.js';
 import { ALIAS_USAGE, aliasCommand } from './commands/alias.js';
 import { APP_PASSWORD_USAGE, appPasswordCommand } from './commands/app-password.js';
 import { AUDIT_USAGE, auditCommand } from './commands/audit.js';
+import { DOCTOR_USAGE, doctorCommand } from './commands/doctor.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
 import { GROUP_USAGE, groupCommand } from './commands/group.js';
 import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
@@ -23,6 +24,7 @@ usage:
   ${ALIAS_USAGE}
   ${APP_PASSWORD_USAGE}
   ${AUDIT_USAGE}
+  ${DOCTOR_USAGE}
   ${MIGRATE_USAGE}
 
 Every command takes --data DIR (default ./data) and --config FILE.json; DATABASE_URL=postgres://…
@@ -35,6 +37,7 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   alias: aliasCommand,
   'app-password': appPasswordCommand,
   audit: auditCommand,
+  doctor: (ctx, argv, io) => doctorCommand(ctx, argv, io),
   migrate: migrateCommand,
 };
 
