@@ -10,3 +10,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # slapd from Debian starts a system instance; tests run their own on loopback.
 if [ -f /var/run/slapd/slapd.pid ]; then kill "$(cat /var/run/slapd/slapd.pid)" 2>/dev/null || true; fi
+# Mail conformance clients and the Postfix + Dovecot reference (shared/conformance/mail/install-deps.sh).
+MAIL_DEPS="$(dirname "$0")/../../shared/conformance/mail/install-deps.sh"
+missing=0
+for bin in swaks mbsync openssl smtp-source smtp-sink dovecot postfix; do command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing=1; done
+if [ "$missing" = 1 ] && [ -f "$MAIL_DEPS" ]; then bash "$MAIL_DEPS"; fi

@@ -8,6 +8,8 @@ import { ALIAS_USAGE, aliasCommand } from './commands/alias.js';
 import { APP_PASSWORD_USAGE, appPasswordCommand } from './commands/app-password.js';
 import { AUDIT_USAGE, auditCommand } from './commands/audit.js';
 import { DOCTOR_USAGE, doctorCommand } from './commands/doctor.js';
+import { DKIM_USAGE, dkimCommand } from './commands/dkim.js';
+import { VACATION_USAGE, vacationCommand } from './commands/vacation.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
 import { GROUP_USAGE, groupCommand } from './commands/group.js';
 import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
@@ -25,6 +27,8 @@ usage:
   ${APP_PASSWORD_USAGE}
   ${AUDIT_USAGE}
   ${DOCTOR_USAGE}
+  ${DKIM_USAGE}
+  ${VACATION_USAGE}
   ${MIGRATE_USAGE}
 
 Every command takes --data DIR (default ./data) and --config FILE.json; DATABASE_URL=postgres://…
@@ -38,6 +42,8 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   'app-password': appPasswordCommand,
   audit: auditCommand,
   doctor: (ctx, argv, io) => doctorCommand(ctx, argv, io),
+  dkim: dkimCommand,
+  vacation: vacationCommand,
   migrate: migrateCommand,
 };
 

@@ -72,7 +72,29 @@ export type {
 } from './ports/authenticator.js';
 export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
 export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';
+export { smtpConfigSchema } from './config.js';
+export type { SmtpConfig } from './config.js';
 export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './ports/mail-delivery.js';
+export type {
+  OutboundQueue,
+  OutboundTransport,
+  OutboundMessage,
+  OutboundJob,
+  OutboundRecipient,
+  NewOutboundMessage,
+  NewOutboundRecipient,
+  ClaimedJob,
+  JobCompletion,
+  CompletionResult,
+  RecipientOutcome,
+  RecipientStatus,
+  QueueSummary,
+  DsnNotify,
+} from './ports/outbound-queue.js';
+export type { DkimKeyStore, DkimKey, DkimAlgorithm } from './ports/dkim-key-store.js';
+export type { VacationStore, VacationSettings } from './ports/vacation-store.js';
+export { DEFAULT_VACATION_INTERVAL_MS, MIN_VACATION_INTERVAL_MS, MAX_VACATION_BODY, MAX_VACATION_SUBJECT } from './vacation-rules.js';
+export type { RateLimitStore } from './ports/rate-limit-store.js';
 export type {
   MailStore,
   Mailbox,

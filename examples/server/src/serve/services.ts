@@ -1,4 +1,6 @@
+import { SqlMailStore } from '@palabre/core/storage';
 import type { Context } from '../context.js';
+import { smtpServices } from '../services/smtp.js';
 import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
@@ -15,6 +17,10 @@ export interface ServiceSetup {
  * The one place protocol packages are wired in: each feature mounts its HTTP handlers on `http` and
  * returns any listeners of its own (SMTP, IMAP). Features arrive with their issues.
  */
-export async function mountServices(_setup: ServiceSetup): Promise<Service[]> {
-  return [];
+export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
+  const services: Service[] = [];
+  const { ctx } = setup;
+  const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
+  services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore })));
+  return services;
 }

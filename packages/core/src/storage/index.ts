@@ -63,3 +63,9 @@ export function createCoreStores(db: Database, options: { clock?: Clock; logger?
     usage: new SqlUsageStore(db),
   };
 }
+export { SqlOutboundQueue } from './repositories/sql-outbound-queue.js';
+export { SqlDkimKeyStore } from './repositories/sql-dkim-key-store.js';
+export { SqlVacationStore } from './repositories/sql-vacation-store.js';
+export { SqlRateLimitStore } from './repositories/sql-rate-limit-store.js';
+export { createMailTransportStores } from './mail-transport-stores.js';
+export type { MailTransportStores } from './mail-transport-stores.js';

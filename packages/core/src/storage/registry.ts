@@ -10,6 +10,16 @@ import {
 } from './entities/directory.js';
 import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, ThrottleEntity } from './entities/system.js';
 import { AccountUsageEntity } from './entities/usage.js';
+import {
+  DkimKeyEntity,
+  OutboundJobEntity,
+  OutboundMessageEntity,
+  OutboundRecipientEntity,
+  RateCounterEntity,
+  VacationReplyEntity,
+  VacationSettingsEntity,
+} from './entities/mail-transport.js';
+import { MailTransport1796000000500 } from './migrations/1796000000500-smtp.js';
 import { MAIL_ENTITIES } from './entities/mail.js';
 import { Usage1796000000003 } from './migrations/0003-usage.js';
 import { Directory1796000000001 } from './migrations/0001-directory.js';
@@ -30,6 +40,13 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ChangeCollectionEntity,
   ChangeEntryEntity,
   AccountUsageEntity,
+  OutboundMessageEntity,
+  OutboundJobEntity,
+  OutboundRecipientEntity,
+  DkimKeyEntity,
+  VacationSettingsEntity,
+  VacationReplyEntity,
+  RateCounterEntity,
   ...MAIL_ENTITIES,
 ];
 
@@ -37,5 +54,6 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Directory1796000000001,
   System1796000000002,
   Usage1796000000003,
+  MailTransport1796000000500,
   Mail1796000200000,
 ];
