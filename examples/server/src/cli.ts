@@ -7,6 +7,7 @@ import { describeError, exitCodeFor, stdio, type Output } from './output.js';
 import { ALIAS_USAGE, aliasCommand } from './commands/alias.js';
 import { APP_PASSWORD_USAGE, appPasswordCommand } from './commands/app-password.js';
 import { AUDIT_USAGE, auditCommand } from './commands/audit.js';
+import { DOCTOR_USAGE, doctorCommand } from './commands/doctor.js';
 import { DKIM_USAGE, dkimCommand } from './commands/dkim.js';
 import { VACATION_USAGE, vacationCommand } from './commands/vacation.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
@@ -25,6 +26,7 @@ usage:
   ${ALIAS_USAGE}
   ${APP_PASSWORD_USAGE}
   ${AUDIT_USAGE}
+  ${DOCTOR_USAGE}
   ${DKIM_USAGE}
   ${VACATION_USAGE}
   ${MIGRATE_USAGE}
@@ -39,6 +41,7 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   alias: aliasCommand,
   'app-password': appPasswordCommand,
   audit: auditCommand,
+  doctor: (ctx, argv, io) => doctorCommand(ctx, argv, io),
   dkim: dkimCommand,
   vacation: vacationCommand,
   migrate: migrateCommand,

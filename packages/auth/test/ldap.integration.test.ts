@@ -17,17 +17,20 @@ describe.skipIf(!slapdInstalled && process.env.CI !== '1')('LDAP bind against a 
   }, 30_000);
   afterAll(async () => slapd?.stop());
 
+  /** Find the user by mail as the service account, as a ministry directory would be set up. */
+  const serviceSearch = () => ({
+    url: slapd.url,
+    bindDn: slapd.adminDn,
+    bindPassword: slapd.adminPassword,
+    searchBase: `ou=people,${slapd.suffix}`,
+    searchFilter: '(mail={address})',
+    startTls: false,
+    timeoutMs: 3000,
+    tlsInsecure: false,
+  });
+
   it('binds as the user found by a service-account search', async () => {
-    const source = new LdapPasswordSource({
-      url: slapd.url,
-      bindDn: slapd.adminDn,
-      bindPassword: slapd.adminPassword,
-      searchBase: `ou=people,${slapd.suffix}`,
-      searchFilter: '(mail={address})',
-      startTls: false,
-      timeoutMs: 3000,
-      tlsInsecure: false,
-    });
+    const source = new LdapPasswordSource(serviceSearch());
     expect(await source.verify('awa@sante.gouv.tg', 'correct horse battery')).toBe('ok');
     expect(await source.verify('awa@sante.gouv.tg', 'wrong')).toBe('invalid');
     expect(await source.verify('nobody@sante.gouv.tg', 'correct horse battery')).toBe('invalid');
@@ -74,18 +77,7 @@ describe.skipIf(!slapdInstalled && process.env.CI !== '1')('LDAP bind against a 
       directory,
       audit,
       throttle: new MemoryThrottleStore(),
-      ldap: {
-        'sante.gouv.tg': {
-          url: slapd.url,
-          bindDn: slapd.adminDn,
-          bindPassword: slapd.adminPassword,
-          searchBase: `ou=people,${slapd.suffix}`,
-          searchFilter: '(mail={address})',
-          startTls: false,
-          timeoutMs: 3000,
-          tlsInsecure: false,
-        },
-      },
+      ldap: { 'sante.gouv.tg': serviceSearch() },
     });
     const ok = await auth.verifyPassword('awa@sante.gouv.tg', 'correct horse battery', secure);
     expect(ok).toMatchObject({ ok: true, method: 'ldap' });

@@ -8,6 +8,7 @@ import { HttpService } from '../serve/http-service.js';
 import type { Service } from '../serve/service.js';
 import { loadTls, type TlsMaterial } from '../serve/tls.js';
 import { mountServices } from '../serve/services.js';
+import { HousekeepingService } from '../serve/housekeeping.js';
 
 export const SERVE_USAGE =
   'palabre serve [--data DIR] [--host H] [--http-port N] [--smtp-port N] [--submission-port N] [--imap-port N] [--hostname NAME]';
@@ -44,9 +45,10 @@ export async function startServer(ctx: Context, io: Output): Promise<RunningServ
   const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config) });
   if (config.ports.http !== 0) services.push(http);
   services.push(...extra);
+  const housekeeping = new HousekeepingService(ctx);
   const started: Service[] = [];
   try {
-    for (const service of services) {
+    for (const service of [...services, housekeeping]) {
       await service.start();
       started.push(service);
     }
@@ -59,7 +61,7 @@ export async function startServer(ctx: Context, io: Output): Promise<RunningServ
   io.out('Palabre is running.');
   io.out(`  data:      ${describeDatabase(config)}; files and messages in ${config.dataDir}/blobs`);
   for (const service of started) for (const line of service.banner()) io.out(`  ${line}`);
-  if (started.length === 0) io.out('  (every listener is disabled: give a port other than 0)');
+  if (!started.some((s) => s !== housekeeping)) io.out('  (every listener is disabled: give a port other than 0)');
   if (tls?.selfSigned) io.out(`  TLS:       self-signed certificate ${tls.source}; apps will ask you to trust it`);
   if (!tls) io.out('  TLS:       off (local development on loopback; passwords are accepted only from this machine)');
   if (demo) {
@@ -80,8 +82,8 @@ export async function startServer(ctx: Context, io: Output): Promise<RunningServ
 
 /** `palabre serve`: run until SIGTERM or SIGINT, then shut down gracefully. */
 export async function serveCommand(ctx: Context, io: Output): Promise<number> {
-  const server = await startServer(ctx, io);
-  await new Promise<void>((resolve) => {
+  // Listen for signals before anything starts, so a stop request during start-up is not lost.
+  const stopRequested = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       ctx.logger.info({ signal }, 'server.stopping');
       process.off('SIGTERM', onSignal);
@@ -91,6 +93,8 @@ export async function serveCommand(ctx: Context, io: Output): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  const server = await startServer(ctx, io);
+  await stopRequested;
   await server.stop();
   ctx.logger.info({}, 'server.stopped');
   return 0;

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { parse as csvParse } from 'csv-parse';
 import {
   isPalabreError,
   parseHostedAddress,
@@ -9,6 +8,7 @@ import {
 } from '@palabre/core';
 import type { CredentialService } from '@palabre/auth';
 import { parseSize } from '../args.js';
+import { csvRecords } from './csv.js';
 
 /**
  * Bulk provisioning from CSV (RFC 4180, UTF-8, header row). Columns, any order and case:
@@ -144,18 +144,6 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
     if (problems.length < MAX_PROBLEMS) problems.push({ line, message });
   };
 
-  const parser = csvParse({
-    bom: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    max_record_size: options.maxRecordBytes ?? 64 * 1024,
-    info: true,
-  });
-  parser.on('skip', (error: Error & { lines?: number }) => problem(error.lines ?? counts.line, `unreadable CSV: ${error.message.split('\n')[0]}`));
-  input.on('error', (error) => parser.destroy(error));
-  input.pipe(parser);
-
   let columns: (string | null)[] | null = null;
   let batch: Row[] = [];
 
@@ -210,32 +198,39 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
     options.onProgress?.({ ...counts });
   };
 
-  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    counts.line = info.lines;
+  for await (const item of csvRecords(input as AsyncIterable<Uint8Array>, { maxLineBytes: options.maxRecordBytes ?? 64 * 1024 })) {
+    counts.line = item.line;
+    if ('error' in item) {
+      if (columns) counts.rowsRead++;
+      problem(item.line, `unreadable CSV: ${item.error}`);
+      continue;
+    }
+    const record = item.fields;
     if (!columns) {
       columns = record.map((h) => COLUMN_NAMES[h.trim().toLowerCase()] ?? null);
-      if (!columns.includes('email')) throw new Error(`line ${info.lines}: the header must name an email column (found: ${record.slice(0, 10).join(', ')})`);
+      if (!columns.includes('email')) throw new Error(`line ${item.line}: the header must name an email column (found: ${record.slice(0, 10).join(', ').slice(0, 200)})`);
       continue;
     }
     counts.rowsRead++;
     let row: Row;
     try {
-      row = rowFrom(record, columns, info.lines);
+      row = rowFrom(record, columns, item.line);
     } catch (error) {
-      problem(info.lines, describe(error));
+      problem(item.line, describe(error));
       continue;
     }
     const first = seen.get(row.address);
     if (first !== undefined) {
-      problem(info.lines, `${row.address} already appears on line ${first}`);
+      problem(item.line, `${row.address} already appears on line ${first}`);
       continue;
     }
-    seen.set(row.address, info.lines);
+    seen.set(row.address, item.line);
     batch.push(row);
     if (batch.length >= batchSize) await flush();
   }
   if (!columns) throw new Error('the file is empty: expected a header row naming an email column');
   await flush();
+  problems.sort((a, b) => a.line - b.line);
   return { ...counts, problems, groupsCreated };
 }
 

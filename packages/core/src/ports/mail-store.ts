@@ -52,6 +52,8 @@ export interface MailboxCounts {
   readonly size: number;
   /** UID of the first message without `\Seen`, or null. */
   readonly firstUnseenUid: number | null;
+  /** Messages not yet handed out as `\Recent` (what STATUS RECENT reports to IMAP4rev1 clients). */
+  readonly recent: number;
 }
 
 /** Inclusive UID range; sets are lists of ranges (any order, overlaps allowed). */

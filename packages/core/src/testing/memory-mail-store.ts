@@ -337,7 +337,8 @@ export class MemoryMailStore implements MailStore {
       if (m.bits & FLAG_DELETED) deleted++;
       size += m.size;
     }
-    return { messages: b.messages.length, unseen, deleted, size, firstUnseenUid };
+    const recent = b.messages.filter((m) => m.uid >= b.recentUid).length;
+    return { messages: b.messages.length, unseen, deleted, size, firstUnseenUid, recent };
   }
 
   async listUids(mailboxId: string): Promise<number[]> {

@@ -353,19 +353,21 @@ export class SqlMailStore implements MailStore {
 
   async counts(mailboxId: string, viewer: string): Promise<MailboxCounts> {
     return this.db.run(async (m) => {
-      const box = await this.lockFree(m, mailboxId);
-      const owner = box.accountId === viewer;
+      const [box] = await this.q(m, 'SELECT account_id, recent_uid FROM mailboxes WHERE id = ?', [mailboxId]);
+      if (!box) throw new NotFoundError('no such mailbox');
+      const owner = box.account_id === viewer;
+      box.recentUid = N(box.recent_uid);
       const seenExpr = owner ? '(m.flags & 1) <> 0' : 's.uid IS NOT NULL';
       const join = owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?';
-      const params = owner ? [mailboxId] : [viewer, mailboxId];
       const [r] = await this.q(
         m,
         `SELECT COUNT(*) AS messages, COALESCE(SUM(m.size), 0) AS size,
                 COALESCE(SUM(CASE WHEN (m.flags & 8) <> 0 THEN 1 ELSE 0 END), 0) AS deleted,
                 COALESCE(SUM(CASE WHEN ${seenExpr} THEN 0 ELSE 1 END), 0) AS unseen,
-                MIN(CASE WHEN ${seenExpr} THEN NULL ELSE m.uid END) AS first_unseen
+                MIN(CASE WHEN ${seenExpr} THEN NULL ELSE m.uid END) AS first_unseen,
+                COALESCE(SUM(CASE WHEN m.uid >= ? THEN 1 ELSE 0 END), 0) AS recent
          FROM mail_messages m ${join} WHERE m.mailbox_id = ?`,
-        params,
+        owner ? [box.recentUid, mailboxId] : [box.recentUid, viewer, mailboxId],
       );
       return {
         messages: N(r.messages),
@@ -373,6 +375,7 @@ export class SqlMailStore implements MailStore {
         deleted: N(r.deleted),
         size: N(r.size),
         firstUnseenUid: r.first_unseen === null || r.first_unseen === undefined ? null : N(r.first_unseen),
+        recent: N(r.recent),
       };
     }, 'counting messages');
   }

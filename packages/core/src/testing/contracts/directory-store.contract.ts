@@ -334,6 +334,16 @@ export function directoryStoreContract(name: string, subject: ContractSubject<Di
         expect(await store.getPasswordHash((await store.findAccount('b@sante.gouv.tg'))!.id)).toBe(HASH);
       });
 
+      it('applies rows in order when a batch names one address twice', async () => {
+        expect(await store.upsertAccounts([{ address: 'a@sante.gouv.tg', displayName: 'First' }, { address: 'A@sante.gouv.tg', displayName: 'Second' }])).toEqual([
+          'created',
+          'updated',
+        ]);
+        expect((await store.findAccount('a@sante.gouv.tg'))?.displayName).toBe('Second');
+        await expectKind(store.upsertAccounts([{ address: 'b@sante.gouv.tg', aliases: ['c@sante.gouv.tg'] }, { address: 'c@sante.gouv.tg' }]), 'conflict');
+        expect(await store.findAccount('b@sante.gouv.tg')).toBeNull();
+      });
+
       it('applies a batch entirely or not at all', async () => {
         await expectKind(
           store.upsertAccounts([{ address: 'ok@sante.gouv.tg' }, { address: 'x@sante.gouv.tg', groups: ['missing'] }]),

@@ -1,0 +1,42 @@
+import { Resolver } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { noMorePositionals, parse, UsageError } from '../args.js';
+import type { Context } from '../context.js';
+import { checkCertificate, checkHostname, checkMailDomain, configFindings, type DoctorResolver, type Finding } from '../doctor/checks.js';
+import type { Output } from '../output.js';
+import { loadTls } from '../serve/tls.js';
+
+export const DOCTOR_USAGE = 'palabre doctor [--domain DOMAIN] [--resolver IP] [--no-dns]';
+
+const MARK: Record<Finding['verdict'], string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
+
+/** Check what a deployment needs outside Palabre: DNS records for mail and discovery, TLS, config. */
+export async function doctorCommand(ctx: Context, argv: string[], io: Output, resolver?: DoctorResolver): Promise<number> {
+  const { values, positionals } = parse(argv, { domain: { type: 'string' }, resolver: { type: 'string' }, 'no-dns': { type: 'boolean' } }, DOCTOR_USAGE);
+  noMorePositionals(positionals, 0, DOCTOR_USAGE);
+  const findings: Finding[] = [...configFindings(ctx.config)];
+  const tls = await loadTls(ctx.config);
+  findings.push(...checkCertificate(tls.cert, tls.key, ctx.config.hostname, tls.selfSigned));
+  if (!values['no-dns']) {
+    let dns = resolver;
+    if (!dns) {
+      const r = new Resolver({ timeout: 3000, tries: 2 });
+      if (values.resolver) {
+        if (!isIP(values.resolver)) throw new UsageError('--resolver takes an IP address');
+        r.setServers([values.resolver]);
+      }
+      dns = r;
+    }
+    const domains = values.domain ? [values.domain] : (await ctx.stores.directory.listDomains()).map((d) => d.name);
+    findings.push(...(await checkHostname(dns, ctx.config.hostname)));
+    for (const domain of domains) findings.push(...(await checkMailDomain(dns, domain, ctx.config.hostname)));
+  }
+  for (const f of findings) {
+    io.out(`${MARK[f.verdict]}  ${f.subject}: ${f.message}`);
+    if (f.fix && f.verdict !== 'ok') io.out(`        fix: ${f.fix}`);
+  }
+  const failed = findings.filter((f) => f.verdict === 'fail').length;
+  const warned = findings.filter((f) => f.verdict === 'warn').length;
+  io.out(`${failed} to fix, ${warned} to consider, ${findings.length - failed - warned} fine`);
+  return failed > 0 ? 1 : 0;
+}

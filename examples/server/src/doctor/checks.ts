@@ -1,0 +1,137 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { PalabreConfig } from '@palabre/core';
+
+/** The DNS questions the doctor asks; node's `dns.promises.Resolver` answers them in production. */
+export interface DoctorResolver {
+  resolveMx(name: string): Promise<{ exchange: string; priority: number }[]>;
+  resolveTxt(name: string): Promise<string[][]>;
+  resolveSrv(name: string): Promise<{ name: string; port: number; priority: number; weight: number }[]>;
+  resolve4(name: string): Promise<string[]>;
+  resolve6(name: string): Promise<string[]>;
+  reverse(ip: string): Promise<string[]>;
+}
+
+export type Verdict = 'ok' | 'warn' | 'fail';
+
+export interface Finding {
+  readonly verdict: Verdict;
+  readonly subject: string;
+  readonly message: string;
+  /** What to publish or change, in zone-file or plain words. */
+  readonly fix?: string;
+}
+
+const NOT_FOUND = new Set(['ENODATA', 'ENOTFOUND', 'ENONAME', 'NXDOMAIN']);
+
+/** A DNS answer, or [] for "no such record"; other failures (timeouts, SERVFAIL) propagate. */
+async function lookup<T>(query: () => Promise<T[]>): Promise<T[]> {
+  try {
+    return await query();
+  } catch (error) {
+    if (NOT_FOUND.has((error as { code?: string }).code ?? '')) return [];
+    throw error;
+  }
+}
+
+const sameName = (a: string, b: string) => a.replace(/\.$/, '').toLowerCase() === b.replace(/\.$/, '').toLowerCase();
+
+/** Records a mail domain needs so that its mail is delivered, trusted and found by mail apps. */
+export async function checkMailDomain(resolver: DoctorResolver, domain: string, hostname: string): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const subject = domain;
+  try {
+    const mx = await lookup(() => resolver.resolveMx(domain));
+    if (mx.length === 0) out.push({ verdict: 'fail', subject, message: 'no MX record: other servers cannot deliver to this domain', fix: `${domain}. MX 10 ${hostname}.` });
+    else if (!mx.some((r) => sameName(r.exchange, hostname))) {
+      out.push({ verdict: 'warn', subject, message: `MX points to ${mx.map((r) => r.exchange).join(', ')}, not ${hostname} (fine if a gateway relays to us)` });
+    } else out.push({ verdict: 'ok', subject, message: `MX ${hostname}` });
+
+    const txt = (await lookup(() => resolver.resolveTxt(domain))).map((parts) => parts.join(''));
+    const spf = txt.filter((t) => /^v=spf1(\s|$)/i.test(t));
+    if (spf.length === 0) out.push({ verdict: 'fail', subject, message: 'no SPF record: receivers cannot tell our mail from forgeries', fix: `${domain}. TXT "v=spf1 mx -all"` });
+    else if (spf.length > 1) out.push({ verdict: 'fail', subject, message: 'several SPF records: receivers treat that as a permanent error (RFC 7208 §4.5)', fix: 'merge them into one' });
+    else if (/[+?]all\b/i.test(spf[0]!) || !/[-~]all\b/i.test(spf[0]!)) out.push({ verdict: 'warn', subject, message: `SPF "${spf[0]}" does not end in -all or ~all: anyone may send as ${domain}`, fix: `${domain}. TXT "v=spf1 mx -all"` });
+    else out.push({ verdict: 'ok', subject, message: `SPF ${spf[0]}` });
+
+    const dmarc = (await lookup(() => resolver.resolveTxt(`_dmarc.${domain}`))).map((p) => p.join('')).filter((t) => /^v=DMARC1/i.test(t));
+    if (dmarc.length === 0) out.push({ verdict: 'fail', subject, message: 'no DMARC policy: forged mail in our name is not rejected', fix: `_dmarc.${domain}. TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@${domain}"` });
+    else if (/\bp=none\b/i.test(dmarc[0]!)) out.push({ verdict: 'warn', subject, message: 'DMARC p=none only monitors; move to quarantine or reject once reports are clean' });
+    else out.push({ verdict: 'ok', subject, message: `DMARC ${dmarc[0]}` });
+
+    const sts = (await lookup(() => resolver.resolveTxt(`_mta-sts.${domain}`))).map((p) => p.join(''));
+    if (!sts.some((t) => /^v=STSv1/i.test(t))) out.push({ verdict: 'warn', subject, message: 'no MTA-STS: senders may fall back to unencrypted delivery', fix: `_mta-sts.${domain}. TXT "v=STSv1; id=${new Date().toISOString().slice(0, 10).replace(/-/g, '')}" and serve https://mta-sts.${domain}/.well-known/mta-sts.txt` });
+    else out.push({ verdict: 'ok', subject, message: 'MTA-STS published' });
+
+    // RFC 6186 / RFC 8314 / RFC 6764: how mail, calendar and contact apps find the servers by themselves.
+    for (const [service, port] of [
+      ['_submissions._tcp', 465],
+      ['_submission._tcp', 587],
+      ['_imaps._tcp', 993],
+      ['_caldavs._tcp', 443],
+      ['_carddavs._tcp', 443],
+    ] as const) {
+      const srv = await lookup(() => resolver.resolveSrv(`${service}.${domain}`));
+      if (srv.length === 0) out.push({ verdict: 'warn', subject, message: `no ${service} SRV record: apps must be told the server by hand`, fix: `${service}.${domain}. SRV 0 1 ${port} ${hostname}.` });
+      else out.push({ verdict: 'ok', subject, message: `${service} → ${srv[0]!.name}:${srv[0]!.port}` });
+    }
+  } catch (error) {
+    out.push({ verdict: 'fail', subject, message: `DNS lookups failed: ${(error as Error).message}` });
+  }
+  return out;
+}
+
+/** The server's own name: it must resolve, and its addresses must resolve back to it (FCrDNS). */
+export async function checkHostname(resolver: DoctorResolver, hostname: string): Promise<Finding[]> {
+  const out: Finding[] = [];
+  try {
+    const addresses = [...(await lookup(() => resolver.resolve4(hostname))), ...(await lookup(() => resolver.resolve6(hostname)))];
+    if (addresses.length === 0) return [{ verdict: 'fail', subject: hostname, message: 'the server name does not resolve', fix: `${hostname}. A <public address>` }];
+    out.push({ verdict: 'ok', subject: hostname, message: `resolves to ${addresses.join(', ')}` });
+    for (const ip of addresses) {
+      const names = await lookup(() => resolver.reverse(ip));
+      if (!names.some((n) => sameName(n, hostname))) {
+        out.push({ verdict: 'warn', subject: hostname, message: `reverse DNS of ${ip} is ${names.join(', ') || 'missing'}: many receivers distrust mail from it`, fix: `ask the network provider for PTR ${ip} → ${hostname}` });
+      } else out.push({ verdict: 'ok', subject: hostname, message: `reverse DNS of ${ip} matches` });
+    }
+  } catch (error) {
+    out.push({ verdict: 'fail', subject: hostname, message: `DNS lookups failed: ${(error as Error).message}` });
+  }
+  return out;
+}
+
+/** The certificate every listener presents: trusted, current, naming the server, matching its key. */
+export function checkCertificate(cert: Buffer, key: Buffer, hostname: string, selfSigned: boolean, now = new Date()): Finding[] {
+  const subject = 'TLS';
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (error) {
+    return [{ verdict: 'fail', subject, message: `cannot read the certificate: ${(error as Error).message}` }];
+  }
+  const out: Finding[] = [];
+  const expires = new Date(x509.validTo);
+  const days = Math.floor((expires.getTime() - now.getTime()) / 86_400_000);
+  if (days < 0) out.push({ verdict: 'fail', subject, message: `certificate expired on ${expires.toISOString().slice(0, 10)}` });
+  else if (days < 30) out.push({ verdict: 'warn', subject, message: `certificate expires in ${days} days (${expires.toISOString().slice(0, 10)})`, fix: 'renew it' });
+  else out.push({ verdict: 'ok', subject, message: `certificate valid until ${expires.toISOString().slice(0, 10)}` });
+  if (new Date(x509.validFrom) > now) out.push({ verdict: 'fail', subject, message: `certificate not valid before ${x509.validFrom}` });
+  if (!x509.checkHost(hostname)) out.push({ verdict: 'fail', subject, message: `certificate does not name ${hostname} (${x509.subjectAltName ?? x509.subject})`, fix: `a certificate for ${hostname}` });
+  else out.push({ verdict: 'ok', subject, message: `certificate names ${hostname}` });
+  try {
+    if (!x509.checkPrivateKey(createPrivateKey(key))) out.push({ verdict: 'fail', subject, message: 'the private key does not match the certificate' });
+  } catch (error) {
+    out.push({ verdict: 'fail', subject, message: `cannot read the private key: ${(error as Error).message}` });
+  }
+  if (selfSigned) {
+    out.push({ verdict: 'warn', subject, message: 'self-signed certificate: every app will warn (iOS refuses it for calendars)', fix: 'set tls.certFile and tls.keyFile to a certificate from the administration\'s CA or ACME' });
+  }
+  return out;
+}
+
+export function configFindings(config: PalabreConfig): Finding[] {
+  const out: Finding[] = [];
+  if (config.allowInsecureAuth) out.push({ verdict: 'warn', subject: 'config', message: 'allowInsecureAuth is on: passwords may cross the network in clear', fix: 'remove allowInsecureAuth outside local development' });
+  if (!config.databaseUrl) out.push({ verdict: 'warn', subject: 'config', message: 'embedded SQLite: fine for one node; use PostgreSQL (DATABASE_URL) to run several' });
+  if (config.hostname === 'localhost') out.push({ verdict: 'warn', subject: 'config', message: 'hostname is localhost: set the public name (--hostname or "hostname" in the config file)' });
+  return out;
+}

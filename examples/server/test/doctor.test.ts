@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { generate } from 'selfsigned';
+import { checkCertificate, checkHostname, checkMailDomain, type DoctorResolver } from '../src/doctor/checks.js';
+
+function fakeDns(records: Record<string, unknown[]>): DoctorResolver {
+  const answer = (key: string) => async () => {
+    if (key in records) return records[key] as never;
+    throw Object.assign(new Error(`queryX ENOTFOUND ${key}`), { code: 'ENOTFOUND' });
+  };
+  return {
+    resolveMx: (n) => answer(`MX ${n}`)(),
+    resolveTxt: (n) => answer(`TXT ${n}`)(),
+    resolveSrv: (n) => answer(`SRV ${n}`)(),
+    resolve4: (n) => answer(`A ${n}`)(),
+    resolve6: (n) => answer(`AAAA ${n}`)(),
+    reverse: (ip) => answer(`PTR ${ip}`)(),
+  };
+}
+
+describe('palabre doctor', () => {
+  it('passes a well-published mail domain', async () => {
+    const dns = fakeDns({
+      'MX sante.gouv.tg': [{ exchange: 'mail.gouv.tg', priority: 10 }],
+      'TXT sante.gouv.tg': [['v=spf1 mx ', '-all']],
+      'TXT _dmarc.sante.gouv.tg': [['v=DMARC1; p=reject']],
+      'TXT _mta-sts.sante.gouv.tg': [['v=STSv1; id=1']],
+      ...Object.fromEntries(['_submissions._tcp', '_submission._tcp', '_imaps._tcp', '_caldavs._tcp', '_carddavs._tcp'].map((s) => [`SRV ${s}.sante.gouv.tg`, [{ name: 'mail.gouv.tg', port: 1, priority: 0, weight: 1 }]])),
+    });
+    const findings = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg');
+    expect(findings.filter((f) => f.verdict !== 'ok')).toEqual([]);
+  });
+
+  it('says what to publish when records are missing or weak', async () => {
+    const dns = fakeDns({ 'MX sante.gouv.tg': [], 'TXT sante.gouv.tg': [['v=spf1 +all'], ['google-site-verification=x']], 'TXT _dmarc.sante.gouv.tg': [['v=DMARC1; p=none']] });
+    const findings = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg');
+    const text = findings.map((f) => `${f.verdict} ${f.message} ${f.fix ?? ''}`).join('\n');
+    expect(text).toMatch(/fail no MX record.*sante\.gouv\.tg\. MX 10 mail\.gouv\.tg\./);
+    expect(text).toMatch(/warn SPF "v=spf1 \+all" does not end in -all/);
+    expect(text).toMatch(/warn DMARC p=none only monitors/);
+    expect(text).toMatch(/warn no _imaps\._tcp SRV record.*_imaps\._tcp\.sante\.gouv\.tg\. SRV 0 1 993 mail\.gouv\.tg\./);
+  });
+
+  it('reports a DNS outage as a failure, not as missing records', async () => {
+    const broken: DoctorResolver = { ...fakeDns({}), resolveMx: async () => Promise.reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })) };
+    expect(await checkMailDomain(broken, 'sante.gouv.tg', 'mail.gouv.tg')).toEqual([expect.objectContaining({ verdict: 'fail', message: expect.stringContaining('DNS lookups failed') })]);
+  });
+
+  it('checks that the server name resolves forward and back', async () => {
+    const good = fakeDns({ 'A mail.gouv.tg': ['192.0.2.25'], 'AAAA mail.gouv.tg': [], 'PTR 192.0.2.25': ['mail.gouv.tg'] });
+    expect((await checkHostname(good, 'mail.gouv.tg')).every((f) => f.verdict === 'ok')).toBe(true);
+    const bad = fakeDns({ 'A mail.gouv.tg': ['192.0.2.25'], 'PTR 192.0.2.25': ['dsl-192-0-2-25.isp.example'] });
+    expect((await checkHostname(bad, 'mail.gouv.tg')).some((f) => f.verdict === 'warn' && /reverse DNS/.test(f.message))).toBe(true);
+    expect((await checkHostname(fakeDns({}), 'mail.gouv.tg'))[0]?.verdict).toBe('fail');
+  });
+
+  it('checks the certificate: name, dates, key, self-signed', async () => {
+    const pems = await generate([{ name: 'commonName', value: 'mail.gouv.tg' }], {
+      keySize: 2048,
+      notAfterDate: new Date(Date.now() + 10 * 86_400_000),
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'mail.gouv.tg' }] }],
+    });
+    const other = await generate([{ name: 'commonName', value: 'x' }], { keySize: 2048 });
+    const ok = checkCertificate(Buffer.from(pems.cert), Buffer.from(pems.private), 'mail.gouv.tg', false);
+    expect(ok.map((f) => f.verdict)).toEqual(['warn', 'ok']); // expires in 10 days
+    const wrong = checkCertificate(Buffer.from(pems.cert), Buffer.from(other.private), 'imap.gouv.tg', true);
+    const text = wrong.map((f) => `${f.verdict} ${f.message}`).join('\n');
+    expect(text).toMatch(/fail certificate does not name imap\.gouv\.tg/);
+    expect(text).toMatch(/fail the private key does not match/);
+    expect(text).toMatch(/warn self-signed/);
+    expect(checkCertificate(Buffer.from(pems.cert), Buffer.from(pems.private), 'mail.gouv.tg', false, new Date(Date.now() + 20 * 86_400_000))[0]).toMatchObject({ verdict: 'fail', message: expect.stringContaining('expired') });
+    expect(checkCertificate(Buffer.from('garbage'), Buffer.from('x'), 'a', false)[0]?.verdict).toBe('fail');
+  });
+});

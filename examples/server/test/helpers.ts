@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase, postgresAvailable } from '@palabre/core/testing';
+import { main } from '../src/cli.js';
+import type { Output } from '../src/output.js';
+
+export const BIN = fileURLToPath(new URL('../bin/palabre.js', import.meta.url));
+
+export interface Captured extends Output {
+  stdout: string[];
+  stderr: string[];
+  text(): string;
+}
+
+export function capture(): Captured {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return {
+    stdout,
+    stderr,
+    interactive: false,
+    out: (line = '') => stdout.push(line),
+    err: (line) => stderr.push(line),
+    text: () => [...stdout, ...stderr].join('\n'),
+  };
+}
+
+/** A place to run the CLI: a fresh data folder, and for PostgreSQL a fresh database. */
+export interface Site {
+  readonly name: 'sqlite' | 'postgres';
+  readonly dataDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  run(...argv: string[]): Promise<{ code: number; out: string; err: string }>;
+  cleanup(): Promise<void>;
+}
+
+export async function makeSite(name: 'sqlite' | 'postgres'): Promise<Site> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'palabre-cli-'));
+  const db = name === 'postgres' ? await createTestDatabase() : null;
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db?.url ?? '', PALABRE_CONFIG: '' };
+  return {
+    name,
+    dataDir,
+    env,
+    async run(...argv: string[]) {
+      const io = capture();
+      const code = await main(['--data', dataDir, ...argv], io, env);
+      return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
+    },
+    async cleanup() {
+      await db?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const siteKinds: ('sqlite' | 'postgres')[] = ['sqlite', ...((await postgresAvailable()) ? (['postgres'] as const) : [])];
+
+/** Run the real `palabre` binary in a child process. */
+export function runBin(
+  argv: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...argv], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, out, err });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** A TCP port free on loopback right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}

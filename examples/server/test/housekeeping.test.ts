@@ -1,0 +1,42 @@
+import { mkdir, utimes, writeFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '@palabre/core';
+import { loadConfig } from '../src/config.js';
+import { openContext, type Context } from '../src/context.js';
+import { HousekeepingService } from '../src/serve/housekeeping.js';
+import { makeSite, type Site } from './helpers.js';
+
+describe('housekeeping', () => {
+  let site: Site;
+  let ctx: Context;
+  beforeEach(async () => {
+    site = await makeSite('sqlite');
+    ctx = await openContext(loadConfig({ data: site.dataDir, env: site.env }), silentLogger);
+  });
+  afterEach(async () => {
+    await ctx.close();
+    await site.cleanup();
+  });
+
+  it('removes stale upload leftovers and expired failure counters, and nothing live', async () => {
+    const tmp = join(site.dataDir, 'blobs', '.tmp');
+    await mkdir(tmp, { recursive: true });
+    await writeFile(join(tmp, 'crashed-upload'), 'partial');
+    const old = new Date(Date.now() - 3 * 3600_000);
+    await utimes(join(tmp, 'crashed-upload'), old, old);
+    await writeFile(join(tmp, 'live-upload'), 'in progress');
+    await ctx.stores.throttle.recordFailure('ip:192.0.2.1', new Date(Date.now() - 2 * ctx.config.auth.failureWindowMs), ctx.config.auth.failureWindowMs);
+    await ctx.stores.throttle.recordFailure('ip:192.0.2.2', new Date(), ctx.config.auth.failureWindowMs);
+    const kept = await ctx.blobs.put('a real blob');
+
+    await new HousekeepingService(ctx).runOnce();
+
+    expect(await readdir(tmp)).toEqual(['live-upload']);
+    expect(await ctx.blobs.stat(kept.id)).not.toBeNull();
+    const far = new Date(Date.now() + 1);
+    expect(await ctx.stores.throttle.peek('ip:192.0.2.2', far, ctx.config.auth.failureWindowMs)).not.toBeNull();
+    const rows = await ctx.db.dataSource.query("SELECT key FROM auth_throttle ORDER BY key");
+    expect(rows.map((r: { key: string }) => r.key)).toEqual(['ip:192.0.2.2']);
+  });
+});

@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDataSource, sqliteFileIn } from '@palabre/core/storage';
+import { BIN, freePort, makeSite, runBin, siteKinds, type Site } from './helpers.js';
+
+async function waitForLine(child: ReturnType<typeof spawn>, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+  let seen = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; got:\n${seen}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      seen += d;
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        resolve(seen);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      if (!pattern.test(seen)) reject(new Error(`exited before ${pattern}:\n${seen}`));
+    });
+  });
+}
+
+describe.each(siteKinds)('palabre as separate processes on %s', (kind) => {
+  let site: Site;
+  beforeEach(async () => {
+    site = await makeSite(kind);
+    await site.run('domain', 'add', 'sante.gouv.tg');
+  });
+  afterEach(async () => site.cleanup());
+
+  const bin = (argv: string[], input?: string) => runBin(['--data', site.dataDir, ...argv], { env: site.env, input });
+
+  it('lets exactly one of two processes creating the same address win', async () => {
+    const results = await Promise.all(
+      [1, 2, 3].map(() => bin(['user', 'add', 'race@sante.gouv.tg', '--password', 'A long enough passphrase'])),
+    );
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+    for (const r of results.filter((r) => r.code !== 0)) expect(r.err).toMatch(/already in use|already exists/);
+    expect((await site.run('user', 'list')).out.split('\n').filter((l) => l.startsWith('race@'))).toHaveLength(1);
+  });
+
+  it('reads a password from standard input', async () => {
+    const r = await bin(['user', 'add', 'awa@sante.gouv.tg', '--password-stdin'], 'Une phrase lue sur stdin\n');
+    expect(r).toMatchObject({ code: 0 });
+    const bad = await bin(['user', 'passwd', 'awa@sante.gouv.tg', '--password-stdin'], 'short\n');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/at least 12/);
+  });
+
+  it('leaves a consistent database when an import is killed, and a re-run completes it', async () => {
+    const rows = 20_000;
+    const lines = ['email,name,department,groups'];
+    for (let i = 0; i < rows; i++) lines.push(`agent${String(i).padStart(5, '0')}@sante.gouv.tg,Agent ${i},Dept ${i % 40},sante-staff`);
+    const csv = join(site.dataDir, 'staff.csv');
+    await writeFile(csv, `${lines.join('\n')}\n`);
+
+    const child = spawn(process.execPath, [BIN, '--data', site.dataDir, 'user', 'import', csv, '--batch', '50'], { env: site.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Wait until some batches are in, then pull the plug.
+    await waitForLine(child, /[1-9]\d*% /);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    const db = await createDataSource(
+      site.env.DATABASE_URL ? { postgres: { url: site.env.DATABASE_URL } } : { sqlite: { file: sqliteFileIn(site.dataDir) } },
+    );
+    try {
+      const q = async (sql: string) => Number((await db.dataSource.query(sql))[0].n);
+      const accounts = await q('SELECT COUNT(*) AS n FROM accounts');
+      expect(accounts).toBeGreaterThan(0);
+      expect(accounts).toBeLessThan(rows);
+      // Whole batches only: every account has its address row and its group membership.
+      expect(accounts % 50).toBe(0);
+      expect(await q("SELECT COUNT(*) AS n FROM addresses WHERE kind = 'account'")).toBe(accounts);
+      expect(await q("SELECT COUNT(*) AS n FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM addresses x WHERE x.account_id = a.id)")).toBe(0);
+      expect(await q("SELECT COUNT(*) AS n FROM group_members WHERE member_kind = 'account'")).toBe(accounts);
+    } finally {
+      await db.close();
+    }
+
+    const again = await bin(['user', 'import', csv, '--batch', '500']);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(new RegExp(`created, \\d+ updated, \\d+ unchanged, 0 refused \\(of ${rows} rows\\)`));
+    const third = await bin(['user', 'import', csv]);
+    expect(third.out).toContain(`0 created, 0 updated, ${rows} unchanged, 0 refused`);
+  }, 300_000);
+});
+
+describe('palabre serve', () => {
+  it('starts on an empty data folder, prints how to connect, answers, and stops on SIGTERM', async () => {
+    const site = await makeSite('sqlite');
+    try {
+      const port = await freePort();
+      const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0'], {
+        env: { ...site.env, DATABASE_URL: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const banner = await waitForLine(child, /password: +\S+/);
+      expect(banner).toContain('Palabre is running.');
+      expect(banner).toMatch(/user: +demo@palabre\.test/);
+      expect(banner).toContain(sqliteFileIn(site.dataDir));
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.text()).toBe('ok\n');
+      child.kill('SIGTERM');
+      const code = await new Promise((r) => child.once('exit', r));
+      expect(code).toBe(0);
+      // The demo password works and is reprinted next time.
+      const r = await runBin(['user', 'list', '--data', site.dataDir], { env: { ...site.env, DATABASE_URL: '' } });
+      expect(r.out).toContain('demo@palabre.test');
+    } finally {
+      await site.cleanup();
+    }
+  }, 120_000);
+});
