@@ -15,11 +15,25 @@ export type ResolvedRecipient =
  * aliases, groups as distribution lists with nested members) and sub-addresses (`user+tag@`).
  */
 export class RecipientResolver {
-  constructor(private readonly directory: DirectoryStore) {}
+  private readonly domains = new TtlCache<boolean>();
+  private readonly answers = new TtlCache<ResolvedRecipient>();
+
+  /**
+   * `cacheMs`: how long an answer is reused (default 5 s). Every message of a burst to one address
+   * would otherwise ask the directory again; a suspension or a removed alias takes effect within it.
+   */
+  constructor(
+    private readonly directory: DirectoryStore,
+    private readonly cacheMs = 5_000,
+  ) {}
 
   /** Throws InvalidInputError on a malformed address. */
   async resolve(input: string): Promise<ResolvedRecipient> {
     const parsed = parseAddress(input);
+    return this.answers.get(parsed.address, this.cacheMs, () => this.lookup(parsed));
+  }
+
+  private async lookup(parsed: ReturnType<typeof parseAddress>): Promise<ResolvedRecipient> {
     const domain = await this.directory.findDomain(parsed.domain);
     if (!domain) return { kind: 'remote', address: parsed.address, domain: parsed.domain };
     let target = await this.directory.resolveAddress(parsed.address);
@@ -39,7 +53,7 @@ export class RecipientResolver {
 
   async isHostedDomain(name: string): Promise<boolean> {
     try {
-      return (await this.directory.findDomain(name)) !== null;
+      return await this.domains.get(name.toLowerCase(), this.cacheMs, async () => (await this.directory.findDomain(name)) !== null);
     } catch (error) {
       if (isPalabreError(error, 'invalid')) return false;
       throw error;
@@ -56,5 +70,22 @@ export class RecipientResolver {
     }
     const target = await this.directory.resolveAddress(parsed.address);
     return target?.kind === 'account' && target.account.id === accountId;
+  }
+}
+
+/** A tiny time-bounded memo (bounded size); concurrent misses for one key share one lookup. */
+class TtlCache<T> {
+  private readonly entries = new Map<string, { until: number; value: Promise<T> }>();
+
+  async get(key: string, ttlMs: number, load: () => Promise<T>): Promise<T> {
+    if (ttlMs <= 0) return load();
+    const now = Date.now();
+    const hit = this.entries.get(key);
+    if (hit && hit.until > now) return hit.value;
+    if (this.entries.size >= 10_000) this.entries.clear();
+    const value = load();
+    this.entries.set(key, { until: now + ttlMs, value });
+    value.catch(() => this.entries.delete(key));
+    return value;
   }
 }
