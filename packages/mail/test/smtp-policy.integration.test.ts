@@ -53,6 +53,16 @@ describe('listeners', () => {
   });
 });
 
+describe('queue notice', () => {
+  it('tells the composition root when something was queued, so the worker starts at once', async () => {
+    let kicks = 0;
+    f = await startSmtpFixture({ onQueued: () => kicks++ });
+    await f.submitter().sendMail({ envelope: { from: 'awa@sante.gouv.tg', to: ['ami@example.org'] }, raw: 'From: awa@sante.gouv.tg\r\nSubject: k\r\n\r\nx\r\n' });
+    expect(kicks).toBe(1);
+    expect(await f.queue.list()).toHaveLength(1);
+  });
+});
+
 describe('rate limits', () => {
   it('limits messages per user per hour on submission (shared store)', async () => {
     f = await startSmtpFixture({ limits: { messagesPerUserPerHour: 2 } });
