@@ -10,6 +10,7 @@ import { AUDIT_USAGE, auditCommand } from './commands/audit.js';
 import { DOCTOR_USAGE, doctorCommand } from './commands/doctor.js';
 import { DKIM_USAGE, dkimCommand } from './commands/dkim.js';
 import { VACATION_USAGE, vacationCommand } from './commands/vacation.js';
+import { QUEUE_USAGE, queueCommand } from './commands/queue.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
 import { GROUP_USAGE, groupCommand } from './commands/group.js';
 import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
@@ -29,6 +30,7 @@ usage:
   ${DOCTOR_USAGE}
   ${DKIM_USAGE}
   ${VACATION_USAGE}
+  ${QUEUE_USAGE}
   ${MIGRATE_USAGE}
 
 Every command takes --data DIR (default ./data) and --config FILE.json; DATABASE_URL=postgres://…
@@ -44,6 +46,7 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   doctor: (ctx, argv, io) => doctorCommand(ctx, argv, io),
   dkim: dkimCommand,
   vacation: vacationCommand,
+  queue: queueCommand,
   migrate: migrateCommand,
 };
 

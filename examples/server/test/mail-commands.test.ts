@@ -53,4 +53,26 @@ describe.each(siteKinds)('palabre dkim and vacation on %s', (kind) => {
     expect(await site.run('vacation', 'set', 'awa@sante.gouv.tg', '--subject', 'x', '--message', 'y', '--until', 'someday')).toMatchObject({ code: 2 });
     expect(await site.run('vacation', 'set', 'nobody@sante.gouv.tg', '--subject', 'x', '--message', 'y')).toMatchObject({ code: 1 });
   });
+
+  it('lists the outbound queue and flushes deferred jobs', async () => {
+    expect((await site.run('queue', 'list')).out).toBe('0 message(s), 0 delivery job(s), 0 due now');
+    const ctx = await openContext(loadConfig({ data: site.dataDir, env: site.env }), silentLogger);
+    try {
+      const queue = createMailTransportStores(ctx.db).queue;
+      const blob = await ctx.blobs.put('From: awa@sante.gouv.tg\r\n\r\nx\r\n');
+      await queue.enqueue({
+        blobId: blob.id, size: blob.size, sender: 'awa@sante.gouv.tg', ownsBlob: true, transport: 'smtp',
+        accountId: (await ctx.stores.directory.findAccount('awa@sante.gouv.tg'))!.id,
+        recipients: [{ address: 'ami@example.org' }], expiresAt: new Date(Date.now() + 86400_000), notBefore: new Date(Date.now() + 3600_000),
+      });
+    } finally {
+      await ctx.close();
+    }
+    const list = await site.run('queue', 'list', '--user', 'awa@sante.gouv.tg');
+    expect(list.out).toMatch(/^1 message\(s\), 1 delivery job\(s\), 0 due now/);
+    expect(list.out).toMatch(/awa@sante\.gouv\.tg\s+example\.org\s+ami@example\.org\s+0/);
+    expect((await site.run('queue', 'flush')).out).toMatch(/^1 deferred/);
+    expect((await site.run('queue', 'list')).out).toMatch(/1 due now/);
+    expect(await site.run('queue', 'list', '--limit', 'x')).toMatchObject({ code: 2 });
+  });
 });
