@@ -204,6 +204,12 @@ export class Session {
     this.ctx.onClose(this);
   }
 
+  /** Send what is queued (a BYE), then close. */
+  async end(): Promise<void> {
+    await this.writer.flush().catch(() => undefined);
+    this.close();
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -297,7 +303,7 @@ export class Session {
     }
     if (mapped.error.status === 'BYE') {
       await this.writer.line(mapped.error.wire('*'));
-      this.close();
+      await this.end();
       return;
     }
     await this.writer.line(mapped.error.wire(head.tag));
