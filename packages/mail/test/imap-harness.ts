@@ -51,6 +51,8 @@ export interface WorldOptions {
   readonly notifier?: Notifier;
   /** Run on this database instead of a fresh one (a second node); `blobDir` then shares the blobs. */
   readonly database?: { readonly db: Database; readonly blobDir: string };
+  /** Tombstones kept per mailbox (to exercise the "compare UID lists" path). */
+  readonly maxTombstones?: number;
   /** Create the domain, accounts and group (default: unless running on a shared database). */
   readonly seed?: boolean;
   readonly maxConnectionsPerIp?: number;
@@ -64,7 +66,7 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
   const usage = new SqlUsageStore(db);
   const notifier = options.notifier ?? new MemoryNotifier();
   const logger = memoryLogger();
-  const store = new SqlMailStore(db, { blobs, usage, notifier, logger });
+  const store = new SqlMailStore(db, { blobs, usage, notifier, logger, ...(options.maxTombstones ? { maxTombstones: options.maxTombstones } : {}) });
   const directory = new SqlDirectoryStore(db);
   const seed = options.seed ?? !shared;
   if (seed) await directory.createDomain({ name: 'sante.gouv.tg' });

@@ -166,6 +166,37 @@ describe('IMAP sessions sharing mailboxes', () => {
     }
   });
 
+  it('when expunge tombstones were pruned, sessions and QRESYNC fall back to comparing UID lists', async () => {
+    const small = await startImap({ maxTombstones: 2 });
+    try {
+      const c = await small.client('alice');
+      await c.mailboxCreate('Churn');
+      for (let i = 1; i <= 10; i++) await c.append('Churn', message(`churn ${i}`));
+      const a = await small.raw();
+      await a.login(small.users.alice);
+      await a.cmd('e', 'ENABLE QRESYNC');
+      const sel = await a.cmd('s', 'SELECT Churn');
+      const validity = /UIDVALIDITY (\d+)/.exec(sel.untagged.join('\n'))![1];
+      const modseq = /HIGHESTMODSEQ (\d+)/.exec(sel.untagged.join('\n'))![1];
+      await a.cmd('x', 'UNSELECT');
+      await c.mailboxOpen('Churn');
+      for (const uid of [2, 4, 6, 8]) await c.messageDelete(String(uid), { uid: true });
+      // Only two tombstones are kept: VANISHED (EARLIER) comes from the UID list instead.
+      const again = await a.cmd('q', `SELECT Churn (QRESYNC (${validity} ${modseq} 1:10))`);
+      expect(again.untagged).toContain('* VANISHED (EARLIER) 2,4,6,8');
+      const live = await small.raw();
+      await live.login(small.users.alice);
+      await live.cmd('s', 'SELECT Churn');
+      for (const uid of [1, 3, 5]) await c.messageDelete(String(uid), { uid: true });
+      // A live session that fell behind the pruned tombstones compares UID lists too.
+      const noop = await live.cmd('n', 'NOOP');
+      expect(noop.untagged.filter((l) => /EXPUNGE/.test(l))).toEqual(['* 3 EXPUNGE', '* 2 EXPUNGE', '* 1 EXPUNGE']);
+      await c.logout();
+    } finally {
+      await small.close();
+    }
+  });
+
   it('idle keepalive and autologout follow the configured timeouts', async () => {
     const short = await startImap({ limits: { idleKeepaliveMs: 100, preAuthTimeoutMs: 150 } });
     try {
