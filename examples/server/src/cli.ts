@@ -12,6 +12,7 @@ import { DKIM_USAGE, dkimCommand } from './commands/dkim.js';
 import { VACATION_USAGE, vacationCommand } from './commands/vacation.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
 import { GROUP_USAGE, groupCommand } from './commands/group.js';
+import { MAILBOX_USAGE, mailboxCommand } from './commands/mailbox.js';
 import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
 import { SERVE_OPTIONS, SERVE_USAGE, serveCommand } from './commands/serve.js';
 import { USER_USAGE, userCommand } from './commands/user.js';
@@ -29,6 +30,7 @@ usage:
   ${DOCTOR_USAGE}
   ${DKIM_USAGE}
   ${VACATION_USAGE}
+  ${MAILBOX_USAGE}
   ${MIGRATE_USAGE}
 
 Every command takes --data DIR (default ./data) and --config FILE.json; DATABASE_URL=postgres://…
@@ -44,6 +46,7 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   doctor: (ctx, argv, io) => doctorCommand(ctx, argv, io),
   dkim: dkimCommand,
   vacation: vacationCommand,
+  mailbox: mailboxCommand,
   migrate: migrateCommand,
 };
 
