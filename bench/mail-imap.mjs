@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { harness, ratioTable, root, runBench, startPalabre, startReference } from './_mail-bench.mjs';
 
 const runs = Math.max(1, Number(process.env.BENCH_RUNS || 1));
-const phases = ['fetch', 'idle'];
 
 // Dovecot needs one inotify instance per IDLE process; with the Linux default (128 per user) its
 // fan-out falls back to 30 s polling. Raise it for the run (as the harness README says), then restore.
@@ -39,6 +38,15 @@ function extra(label, imap, user, pass) {
   }
 }
 
+/** fetch (builds bench-10000), then logins and the mixed load on it, then idle (1,000 connections last). */
+function measure(label, server) {
+  return [
+    ...runBench(label, { ...server, phases: ['fetch'] }),
+    ...extra(label, server.imap, server.user, server.pass),
+    ...runBench(label, { ...server, phases: ['idle'] }),
+  ];
+}
+
 /** Median per (name, field) over several runs. */
 function median(runsOf) {
   if (runsOf.length === 1) return runsOf[0];
@@ -65,7 +73,7 @@ try {
     const ref = startReference({ dir: '/tmp/mail-anchor-imap', smtp: 12525, submission: 12587, imap: 11143, lmtp: 12424 });
     if (ref) {
       try {
-        referenceRuns.push([...runBench('reference (Postfix + Dovecot)', { ...ref, phases }), ...extra('reference', ref.imap, ref.user, ref.pass)]);
+        referenceRuns.push(measure('reference (Postfix + Dovecot)', ref));
       } finally {
         ref.stop();
       }
@@ -74,7 +82,7 @@ try {
     const ours = await startPalabre({ smtp: { trustedNetworks: ['127.0.0.1/32'], limits: { connectionRatePerIp: 0, messagesPerIpPerHour: 0, connectionsPerIp: 0 } } });
     if (ours) {
       try {
-        oursRuns.push([...runBench('palabre serve', { ...ours, phases }), ...extra('palabre serve', ours.imap, ours.user, ours.pass)]);
+        oursRuns.push(measure('palabre serve', ours));
       } finally {
         await ours.stop();
       }

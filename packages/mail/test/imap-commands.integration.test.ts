@@ -149,6 +149,9 @@ describe('IMAP commands (imapflow and raw, against a listening server)', () => {
       await r.login(w.users.carol);
       r.write('z COMPRESS DEFLATE\r\n');
       expect(await r.line()).toBe('z OK DEFLATE active');
+      // Nothing (not even an empty deflate block) may follow the OK before the client speaks compressed.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(r.pending()).toBe(0);
     });
 
     it('ENABLE reports what it turned on', async () => {

@@ -238,6 +238,11 @@ export class RawClient {
     this.socket.write(data);
   }
 
+  /** Bytes received and not read yet. */
+  pending(): number {
+    return this.buf.length;
+  }
+
   /** Next line (without CRLF); a literal announced at its end is appended with its bytes. Null when closed. */
   async line(timeoutMs = 10_000): Promise<string | null> {
     for (;;) {

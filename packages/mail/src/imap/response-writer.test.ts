@@ -24,6 +24,9 @@ describe('ResponseWriter', () => {
     const clear = sink.read() as Buffer;
     expect(clear.toString()).toBe('a OK DEFLATE active\r\n');
     await w.startDeflate();
+    // Nothing written yet: a flush must not put (even empty) compressed bytes on the wire.
+    await w.flush();
+    expect(sink.read()).toBeNull();
     const inflate = createInflateRaw();
     sink.pipe(inflate);
     const seen: string[] = [];
