@@ -19,7 +19,8 @@ palabre() { node "$ROOT/examples/server/bin/palabre.js" --data "$DATA" "$@"; }
 if ! palabre domain add example.test >/dev/null || ! printf '%s' "$PASS" | palabre user add "$USER_ADDR" --password-stdin >/dev/null; then
   echo "0 passed, 1 failed"; exit 1
 fi
-palabre serve --hostname mail.example.test --http-port "$HTTP_PORT" --smtp-port "$SMTP_PORT" --submission-port "$SUB_PORT" --imap-port "$IMAP_PORT" >"$LOG" 2>&1 &
+# node itself in the background (not the shell function): $! must be the server, or kill misses it.
+node "$ROOT/examples/server/bin/palabre.js" --data "$DATA" serve --hostname mail.example.test --http-port "$HTTP_PORT" --smtp-port "$SMTP_PORT" --submission-port "$SUB_PORT" --imap-port "$IMAP_PORT" >"$LOG" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$SUB_PORT") 2>/dev/null && break

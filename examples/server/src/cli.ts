@@ -13,6 +13,7 @@ import { VACATION_USAGE, vacationCommand } from './commands/vacation.js';
 import { QUEUE_USAGE, queueCommand } from './commands/queue.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
 import { GROUP_USAGE, groupCommand } from './commands/group.js';
+import { MAILBOX_USAGE, mailboxCommand } from './commands/mailbox.js';
 import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
 import { SERVE_OPTIONS, SERVE_USAGE, serveCommand } from './commands/serve.js';
 import { USER_USAGE, userCommand } from './commands/user.js';
@@ -31,6 +32,7 @@ usage:
   ${DKIM_USAGE}
   ${VACATION_USAGE}
   ${QUEUE_USAGE}
+  ${MAILBOX_USAGE}
   ${MIGRATE_USAGE}
 
 Every command takes --data DIR (default ./data) and --config FILE.json; DATABASE_URL=postgres://…
@@ -47,6 +49,7 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   dkim: dkimCommand,
   vacation: vacationCommand,
   queue: queueCommand,
+  mailbox: mailboxCommand,
   migrate: migrateCommand,
 };
 

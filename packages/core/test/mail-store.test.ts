@@ -12,7 +12,7 @@ mailStoreContract('memory', {
     const blobs = new MemoryBlobStore();
     const usage = new MemoryUsageStore();
     const notifier = new MemoryNotifier();
-    const subject = new MemoryMailStore({ directory, blobs, usage, notifier });
+    const subject = new MemoryMailStore({ directory, blobs, usage, notifier, maxTombstones: 5 });
     return { subject, directory, blobs, usage, notifier, cleanup: () => notifier.close() };
   },
 });
@@ -27,7 +27,7 @@ for (const backend of backends) {
         const usage = new SqlUsageStore(db);
         const notifier = new MemoryNotifier();
         // A small page size so the paging paths run in every test.
-        const subject = new SqlMailStore(db, { blobs, usage, notifier, pageSize: 100 });
+        const subject = new SqlMailStore(db, { blobs, usage, notifier, pageSize: 100, maxTombstones: 5 });
         return {
           subject,
           directory: new SqlDirectoryStore(db),

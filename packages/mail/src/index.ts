@@ -24,3 +24,4 @@ export type { ImapLimits } from './imap/session.js';
 export { IMAP_LOG_EVENTS } from './imap/log-events.js';
 export type { ImapLogEvent } from './imap/log-events.js';
 export { AUTHENTICATED_CAPABILITIES } from './imap/capabilities.js';
+export { granteeOf as aclGranteeOf, identifierOf as aclIdentifierOf } from './imap/acl-identifiers.js';

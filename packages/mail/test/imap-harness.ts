@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,21 +5,15 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { Notifier } from '@palabre/core';
-import { FsBlobStore, SqlDirectoryStore, SqlMailStore, SqlUsageStore } from '@palabre/core/storage';
+import type { Database } from '@palabre/core/storage';
+import { FsBlobStore, SqlDirectoryStore, SqlMailStore, SqlUsageStore, createMailTransportStores } from '@palabre/core/storage';
 import { MemoryNotifier, memoryLogger, sqliteBackend, testAuthenticator, type MemoryLogger, type TestBackend } from '@palabre/core/testing';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import { createImapServer, type ImapServer } from '../src/imap/server.js';
+import { createSmtpServer } from '../src/smtp/smtp-server.js';
+import { fakeDns } from './helpers/smtp-fixture.js';
+import { selfSignedTls } from './helpers/tls.js';
 import type { ImapLimits } from '../src/imap/session.js';
-
-let certCache: { key: Buffer; cert: Buffer } | null = null;
-/** A self-signed certificate for 127.0.0.1, made once per test run with openssl. */
-export function testCertificate(): { key: Buffer; cert: Buffer } {
-  if (certCache) return certCache;
-  const dir = mkdtempSync(join(tmpdir(), 'palabre-imap-cert-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
-  certCache = { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) };
-  return certCache;
-}
 
 export interface TestAccount {
   readonly id: string;
@@ -33,6 +25,7 @@ export interface ImapWorld {
   readonly port: number;
   readonly tlsPort: number;
   readonly server: ImapServer;
+  readonly blobDir: string;
   readonly store: SqlMailStore;
   readonly directory: SqlDirectoryStore;
   readonly blobs: FsBlobStore;
@@ -43,6 +36,8 @@ export interface ImapWorld {
   readonly staffGroup: string;
   client(user?: keyof ImapWorld['users'], extra?: Partial<ImapFlowOptions>): Promise<ImapFlow>;
   raw(options?: { tls?: boolean }): Promise<RawClient>;
+  /** A real MX (the SMTP package) delivering into this store; returns its port. */
+  smtp(): Promise<number>;
   /** What SMTP delivery does: bytes to the blob store, analysis, MailDelivery.deliver. */
   deliver(to: (keyof ImapWorld['users'])[], message: string | Buffer, mailbox?: string): Promise<void>;
   close(): Promise<void>;
@@ -52,32 +47,41 @@ export interface WorldOptions {
   readonly allowInsecureAuth?: boolean;
   readonly limits?: Partial<ImapLimits>;
   readonly backend?: TestBackend;
-  /** A second server on the same database and notifier ("another node"). */
+  /** Notifications (a PgNotifier per node for cross-node tests). */
   readonly notifier?: Notifier;
+  /** Run on this database instead of a fresh one (a second node); `blobDir` then shares the blobs. */
+  readonly database?: { readonly db: Database; readonly blobDir: string };
+  /** Tombstones kept per mailbox (to exercise the "compare UID lists" path). */
+  readonly maxTombstones?: number;
+  /** Create the domain, accounts and group (default: unless running on a shared database). */
+  readonly seed?: boolean;
   readonly maxConnectionsPerIp?: number;
 }
 
 export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> {
-  const { db, cleanup } = await (options.backend ?? sqliteBackend).open();
-  const dir = await mkdtemp(join(tmpdir(), 'palabre-imap-blobs-'));
+  const shared = options.database;
+  const { db, cleanup } = shared ? { db: shared.db, cleanup: async () => undefined } : await (options.backend ?? sqliteBackend).open();
+  const dir = shared ? shared.blobDir : await mkdtemp(join(tmpdir(), 'palabre-imap-blobs-'));
   const blobs = new FsBlobStore(dir);
   const usage = new SqlUsageStore(db);
   const notifier = options.notifier ?? new MemoryNotifier();
   const logger = memoryLogger();
-  const store = new SqlMailStore(db, { blobs, usage, notifier, logger });
+  const store = new SqlMailStore(db, { blobs, usage, notifier, logger, ...(options.maxTombstones ? { maxTombstones: options.maxTombstones } : {}) });
   const directory = new SqlDirectoryStore(db);
-  await directory.createDomain({ name: 'sante.gouv.tg' });
+  const seed = options.seed ?? !shared;
+  if (seed) await directory.createDomain({ name: 'sante.gouv.tg' });
   const users = {} as Record<'alice' | 'bob' | 'carol' | 'secretariat', TestAccount>;
   const passwords: Record<string, string> = {};
   for (const name of ['alice', 'bob', 'carol', 'secretariat'] as const) {
-    const account = await directory.createAccount({ address: `${name}@sante.gouv.tg`, displayName: name });
+    const address = `${name}@sante.gouv.tg`;
+    const account = (seed ? null : await directory.findAccount(address)) ?? (await directory.createAccount({ address, displayName: name }));
     const password = `${name}-pass-Ünïcode`;
     users[name] = { id: account.id, address: account.address, password };
     passwords[account.address] = password;
   }
-  const staff = await directory.createGroup({ name: 'staff', domain: 'sante.gouv.tg' });
+  const staff = (seed ? null : await directory.findGroup('staff')) ?? (await directory.createGroup({ name: 'staff', domain: 'sante.gouv.tg' }));
   await directory.addGroupMember(staff.id, { accountId: users.carol.id });
-  const cert = testCertificate();
+  const cert = selfSignedTls();
   const server = createImapServer({
     store,
     blobs,
@@ -93,11 +97,13 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
   const { port } = await server.listen({ port: 0, host: '127.0.0.1' });
   const { port: tlsPort } = await server.listen({ port: 0, host: '127.0.0.1', security: 'implicit' });
   const clients: ImapFlow[] = [];
+  const smtpStops: (() => Promise<void>)[] = [];
   const raws: RawClient[] = [];
   const world: ImapWorld = {
     port,
     tlsPort,
     server,
+    blobDir: dir,
     store,
     directory,
     blobs,
@@ -128,6 +134,33 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
       raws.push(r);
       return r;
     },
+    async smtp() {
+      const spoolDir = await mkdtemp(join(tmpdir(), 'palabre-imap-spool-'));
+      const transport = createMailTransportStores(db);
+      const mx = createSmtpServer({
+        role: 'mx',
+        hostname: 'mail.sante.gouv.tg',
+        tls: cert,
+        directory,
+        blobs,
+        delivery: store,
+        authenticator: testAuthenticator(directory, passwords),
+        queue: transport.queue,
+        dkimKeys: transport.dkimKeys,
+        vacations: transport.vacations,
+        rateLimits: transport.rateLimits,
+        usage,
+        dns: fakeDns(),
+        spoolDir,
+        logger,
+      });
+      const smtpPort = await mx.listen(0, '127.0.0.1');
+      smtpStops.push(async () => {
+        await mx.close(100);
+        await rm(spoolDir, { recursive: true, force: true });
+      });
+      return smtpPort;
+    },
     async deliver(to, message, mailbox) {
       const bytes = Buffer.from(message);
       const blob = await blobs.put(bytes);
@@ -142,15 +175,16 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
       for (const r of raws) r.close();
       await server.close(500);
       if (!options.notifier) await notifier.close();
+      for (const stop of smtpStops) await stop();
       await cleanup();
-      await rm(dir, { recursive: true, force: true });
+      if (!shared) await rm(dir, { recursive: true, force: true });
     },
   };
   return world;
 }
 
-export function message(subject: string, body = 'Hello.\r\n', extra: string[] = []): string {
-  return [`From: Awa <awa@sante.gouv.tg>`, `To: alice@sante.gouv.tg`, `Subject: ${subject}`, `Date: Mon, 3 Mar 2025 09:15:00 +0000`, `Message-ID: <${subject.replace(/\W/g, '')}@test>`, ...extra, '', body].join('\r\n');
+export function message(subject: string, body = 'Hello.\r\n', extra: string[] = [], from = 'Awa <awa@sante.gouv.tg>'): string {
+  return [`From: ${from}`, `To: alice@sante.gouv.tg`, `Subject: ${subject}`, `Date: Mon, 3 Mar 2025 09:15:00 +0000`, `Message-ID: <${subject.replace(/\W/g, '')}@test>`, ...extra, '', body].join('\r\n');
 }
 
 /** A line client for what a library client hides: literals, pipelining, broken input. */
@@ -202,6 +236,11 @@ export class RawClient {
 
   write(data: string | Buffer): void {
     this.socket.write(data);
+  }
+
+  /** Bytes received and not read yet. */
+  pending(): number {
+    return this.buf.length;
   }
 
   /** Next line (without CRLF); a literal announced at its end is appended with its bytes. Null when closed. */
@@ -256,4 +295,3 @@ export class RawClient {
   }
 }
 
-export { existsSync };

@@ -1,5 +1,6 @@
 import { SqlMailStore } from '@palabre/core/storage';
 import type { Context } from '../context.js';
+import { imapServices } from '../services/imap.js';
 import { smtpServices } from '../services/smtp.js';
 import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
@@ -22,5 +23,6 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   const { ctx } = setup;
   const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
   services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore })));
+  services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore })));
   return services;
 }

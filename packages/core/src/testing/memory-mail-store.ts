@@ -77,6 +77,8 @@ interface Box {
   recentUid: number;
   messages: Msg[];
   tombstones: { uid: number; modseq: number }[];
+  /** Tombstones at or below this MODSEQ were pruned. */
+  tombstoneFloor: number;
   /** viewer → UIDs that viewer has seen (viewers other than the owner). */
   seen: Map<string, Set<number>>;
   acl: Map<string, AclEntry>;
@@ -103,6 +105,8 @@ export interface MemoryMailStoreOptions {
   notifier?: Notifier;
   clock?: Clock;
   logger?: Logger;
+  /** Expunge tombstones kept per mailbox (default 100,000). */
+  maxTombstones?: number;
 }
 
 /**
@@ -173,6 +177,7 @@ export class MemoryMailStore implements MailStore {
       recentUid: 1,
       messages: [],
       tombstones: [],
+      tombstoneFloor: 0,
       seen: new Map(),
       acl: new Map(),
     };
@@ -494,8 +499,18 @@ export class MemoryMailStore implements MailStore {
       b.tombstones.push({ uid: m.uid, modseq: b.highestModseq });
       for (const seen of b.seen.values()) seen.delete(m.uid);
     }
+    this.pruneTombstones(b);
     await this.options.usage.add(b.accountId, 'mail', -gone.reduce((n, m) => n + m.size, 0));
     publishChanges(this.options.notifier, this.log, [[b.id, { modseq: b.highestModseq }]]);
+  }
+
+  private pruneTombstones(b: Box): void {
+    const excess = b.tombstones.length - Math.max(1, this.options.maxTombstones ?? 100_000);
+    if (excess <= 0) return;
+    const ordered = [...b.tombstones].sort((x, y) => x.modseq - y.modseq);
+    const floor = ordered[excess - 1]!.modseq;
+    b.tombstones = b.tombstones.filter((t) => t.modseq > floor);
+    b.tombstoneFloor = Math.max(b.tombstoneFloor, floor);
   }
 
   async copy(fromMailboxId: string, uids: UidSet, toMailboxId: string, viewer: string): Promise<CopyResult> {
@@ -542,7 +557,7 @@ export class MemoryMailStore implements MailStore {
   async changesSince(mailboxId: string, viewer: string, modseq: number): Promise<MailboxChanges> {
     const b = this.box(mailboxId);
     const changed = b.messages.filter((m) => m.modseq > modseq).map((m) => ({ uid: m.uid, modseq: m.modseq, flags: this.flagsFor(b, m, viewer) }));
-    const expunged = b.tombstones.filter((t) => t.modseq > modseq).map((t) => t.uid).sort((x, y) => x - y);
+    const expunged = modseq < b.tombstoneFloor ? null : b.tombstones.filter((t) => t.modseq > modseq).map((t) => t.uid).sort((x, y) => x - y);
     return { mailbox: this.view(b), changed, expunged };
   }
 

@@ -149,7 +149,10 @@ export class InputReader {
       tail = Buffer.concat([tail, piece]).subarray(-64);
       this.consumed(stop - this.start + (nl >= 0 ? 1 : 0));
       if (nl >= 0) {
-        if (tail[tail.length - 1] === 13) tail = tail.subarray(0, -1);
+        if (tail[tail.length - 1] === 13) {
+          tail = tail.subarray(0, -1);
+          length--;
+        }
         return { kind: 'too-long', head, tail: Buffer.from(tail), length };
       }
       if (!(await this.more())) return { kind: 'too-long', head, tail: Buffer.from(tail), length };

@@ -13,6 +13,8 @@ export class ResponseWriter {
   private pendingBytes = 0;
   private sink: Writable;
   private deflate: DeflateRaw | null = null;
+  /** Bytes went into deflate since its last sync flush. */
+  private unflushed = false;
   private closed = false;
   private static readonly GATHER = 64 * 1024;
 
@@ -45,7 +47,10 @@ export class ResponseWriter {
   /** Write what is queued, flush compression, and wait until the socket can take more. */
   async flush(): Promise<void> {
     await this.push();
-    if (this.deflate && !this.closed) {
+    // An empty sync block right after "OK DEFLATE active" could reach the client in the same read as
+    // the OK, before it switched (imapflow refuses that): flush only what was written.
+    if (this.deflate && this.unflushed && !this.closed) {
+      this.unflushed = false;
       await new Promise<void>((resolve) => this.deflate!.flush(zlibConstants.Z_SYNC_FLUSH, () => resolve()));
     }
     await this.drained(this.sink);
@@ -57,6 +62,7 @@ export class ResponseWriter {
     this.pending = [];
     this.pendingBytes = 0;
     const target: Writable = this.deflate ?? this.sink;
+    if (this.deflate) this.unflushed = true;
     if (!target.write(data)) await this.drained(target);
   }
 

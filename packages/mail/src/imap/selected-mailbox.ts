@@ -204,7 +204,7 @@ export class SelectedMailbox implements MailboxWatcher {
     this.dirty = false;
     if (this.gone) {
       await s.untagged('BYE The selected mailbox was deleted');
-      s.close();
+      await s.end();
       return;
     }
     let changes;

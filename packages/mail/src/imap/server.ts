@@ -127,7 +127,10 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       const implicit = listen.security === 'implicit';
       if (implicit && !secureContext) throw new Error('an implicit TLS listener needs a certificate (tls option)');
       const server: Server = implicit
-        ? createTlsServer({ secureContext: secureContext! }, (socket: TLSSocket) => handle(socket, { implicitTls: true }))
+        ? createTlsServer(
+            { key: options.tls!.key, cert: options.tls!.cert, minVersion: options.tls!.minVersion ?? 'TLSv1.2' },
+            (socket: TLSSocket) => handle(socket, { implicitTls: true }),
+          )
         : createNetServer((socket) => handle(socket));
       server.on('tlsClientError', (error: Error) => log.debug({ err: error.message }, 'imap.starttls-failed'));
       server.maxConnections = options.maxConnections || 0 || Number.MAX_SAFE_INTEGER;

@@ -204,6 +204,12 @@ export class Session {
     this.ctx.onClose(this);
   }
 
+  /** Send what is queued (a BYE), then close. */
+  async end(): Promise<void> {
+    await this.writer.flush().catch(() => undefined);
+    this.close();
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -297,7 +303,7 @@ export class Session {
     }
     if (mapped.error.status === 'BYE') {
       await this.writer.line(mapped.error.wire('*'));
-      this.close();
+      await this.end();
       return;
     }
     await this.writer.line(mapped.error.wire(head.tag));
@@ -350,14 +356,7 @@ export class Session {
       if (text.includes('\uFFFD') && !bytes.includes(Buffer.from('\uFFFD'))) throw no('CANNOT', 'Mailbox name is not valid UTF-8');
       return text;
     }
-    for (const b of bytes) {
-      if (b > 0x7e) {
-        // Some IMAP4rev1 clients send UTF-8 anyway; take it when it is valid UTF-8 without '&'.
-        const text = bytes.toString('utf8');
-        if (!text.includes('\uFFFD') && !text.includes('&')) return text;
-        throw no('CANNOT', 'Mailbox name is not valid modified UTF-7');
-      }
-    }
+    if (bytes.some((b) => b > 0x7e)) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7 (8-bit data; ENABLE IMAP4rev2 for UTF-8 names)');
     const decoded = decodeMutf7(bytes.toString('latin1'));
     if (decoded === null) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7');
     return decoded;
@@ -408,6 +407,9 @@ export class Session {
     // RFC 9051 §6.2.1: anything the client pipelined after STARTTLS is discarded.
     this.input.discardBuffered();
     const plain = this.socket;
+    while (plain.read() !== null) {
+      // also what the socket stream holds
+    }
     plain.removeAllListeners('timeout');
     const secure = new TLSSocket(plain, { isServer: true, secureContext: this.ctx.tls });
     await new Promise<void>((resolve, reject) => {

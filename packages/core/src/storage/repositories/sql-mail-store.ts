@@ -76,6 +76,8 @@ export interface SqlMailStoreOptions {
   logger?: Logger;
   /** Rows per query when streaming a FETCH (default 500). */
   pageSize?: number;
+  /** Expunge tombstones kept per mailbox for QRESYNC (default 100,000); older ones are pruned. */
+  maxTombstones?: number;
 }
 
 interface MailboxDbRow {
@@ -146,6 +148,7 @@ export class SqlMailStore implements MailStore {
   private readonly log: Logger;
   private readonly pageSize: number;
   private readonly forUpdate: string;
+  private readonly maxTombstones: number;
   private lastDedupePrune = 0;
 
   constructor(
@@ -156,6 +159,7 @@ export class SqlMailStore implements MailStore {
     this.log = (options.logger ?? silentLogger).child({ component: 'mail-store' });
     this.pageSize = Math.max(10, options.pageSize ?? 500);
     this.forUpdate = db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    this.maxTombstones = Math.max(1, options.maxTombstones ?? 100_000);
   }
 
   private q(m: EntityManager, sql: string, params: unknown[] = []): Promise<any[]> {
@@ -695,8 +699,20 @@ export class SqlMailStore implements MailStore {
     }
     await this.q(m, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?', [modseq, box.id]);
     await this.options.usage.addIn(m, box.accountId, 'mail', -rows.reduce((n, r) => n + N(r.size), 0));
+    await this.pruneTombstones(m, box.id);
     changed.set(box.id, { modseq });
     return modseq;
+  }
+
+  /** Keep at most maxTombstones per mailbox; changesSince below the floor answers "compare UID lists". */
+  private async pruneTombstones(m: EntityManager, mailboxId: string): Promise<void> {
+    const [count] = await this.q(m, 'SELECT COUNT(*) AS n FROM mail_tombstones WHERE mailbox_id = ?', [mailboxId]);
+    const excess = N(count.n) - this.maxTombstones;
+    if (excess <= 0) return;
+    const [cut] = await this.q(m, 'SELECT modseq FROM mail_tombstones WHERE mailbox_id = ? ORDER BY modseq LIMIT 1 OFFSET ?', [mailboxId, excess - 1]);
+    const floor = N(cut.modseq);
+    await this.q(m, 'DELETE FROM mail_tombstones WHERE mailbox_id = ? AND modseq <= ?', [mailboxId, floor]);
+    await this.q(m, 'UPDATE mailboxes SET tombstone_floor = ? WHERE id = ? AND tombstone_floor < ?', [floor, mailboxId, floor]);
   }
 
   /**

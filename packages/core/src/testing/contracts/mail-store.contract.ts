@@ -48,7 +48,7 @@ async function all<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 const EVERYTHING: UidSet = [[1, 0xffffffff]];
 const sorted = (flags: readonly string[]) => [...flags].sort();
 
-/** The behaviour every MailStore must have (memory, SQLite, PostgreSQL). */
+/** The behaviour every MailStore must have (memory, SQLite, PostgreSQL). Make stores with `maxTombstones: 5`. */
 export function mailStoreContract(name: string, subject: ContractSubject<MailStore, MailStoreFixture>): void {
   describe(`MailStore contract: ${name}`, () => {
     let w: World;
@@ -399,6 +399,23 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         const none = await w.store.changesSince(box.id, w.alice, ch.mailbox.highestModseq);
         expect(none.changed).toEqual([]);
         expect(none.expunged).toEqual([]);
+      });
+
+      it('keeps a bounded number of tombstones; asking from below the pruned floor says "compare UID lists"', async () => {
+        const box = await w.store.createMailbox(w.alice, 'Churn');
+        const start = (await w.store.getMailboxById(box.id)).highestModseq;
+        for (let i = 0; i < 8; i++) await w.store.append(box.id, await newMessage(w, `m${i}`, ['\\Deleted']));
+        const afterAppends = (await w.store.getMailboxById(box.id)).highestModseq;
+        const marks: number[] = [];
+        for (let uid = 1; uid <= 8; uid++) {
+          marks.push((await w.store.expunge(box.id, { uids: [[uid, uid]] })).highestModseq);
+        }
+        // 8 tombstones, 5 kept: the first three expunges are forgotten.
+        expect((await w.store.changesSince(box.id, w.alice, start)).expunged).toBeNull();
+        expect((await w.store.changesSince(box.id, w.alice, afterAppends)).expunged).toBeNull();
+        expect((await w.store.changesSince(box.id, w.alice, marks[2]!)).expunged).toEqual([4, 5, 6, 7, 8]);
+        expect((await w.store.changesSince(box.id, w.alice, marks[6]!)).expunged).toEqual([8]);
+        expect(await w.store.listUids(box.id)).toEqual([]);
       });
 
       it('assigns distinct UIDs to concurrent appends', async () => {

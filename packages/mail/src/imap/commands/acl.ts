@@ -1,40 +1,11 @@
-import { ALL_RIGHTS, normalizeRights, type AclEntry, type AclGrantee } from '@palabre/core';
+/** RFC 4314 ACL commands; identifiers are read by acl-identifiers.ts, rights checked in access.ts. */
+import { ALL_RIGHTS, normalizeRights, type AclEntry } from '@palabre/core';
+import { granteeOf, identifierOf, sameGrantee } from '../acl-identifiers.js';
 import { imapString } from '../../mime/imap-strings.js';
 import { openMailbox, rightsOn } from '../access.js';
 import { AUTHENTICATED, defineCommand } from '../command.js';
 import { no } from '../errors.js';
 import type { Session } from '../session.js';
-
-/**
- * RFC 4314 ACL. Identifiers: an account address, `group:<name>` for a directory group, `anyone`
- * (every authenticated user; `authenticated` is a synonym). The owner always holds every right.
- */
-const GROUP_PREFIX = 'group:';
-
-async function granteeOf(s: Session, identifier: string): Promise<AclGrantee> {
-  const id = identifier.trim();
-  const lower = id.toLowerCase();
-  if (lower === 'anyone' || lower === 'authenticated') return { kind: 'anyone' };
-  if (lower.startsWith(GROUP_PREFIX)) {
-    const group = await s.ctx.directory.findGroup(id.slice(GROUP_PREFIX.length)).catch(() => null);
-    if (!group) throw no('NONEXISTENT', 'No such group');
-    return { kind: 'group', id: group.id };
-  }
-  const target = await s.ctx.directory.resolveAddress(id).catch(() => null);
-  if (target?.kind === 'account') return { kind: 'account', id: target.account.id };
-  if (target?.kind === 'group') return { kind: 'group', id: target.group.id };
-  throw no('NONEXISTENT', 'No such user or group');
-}
-
-async function identifierOf(s: Session, grantee: AclGrantee): Promise<string | null> {
-  if (grantee.kind === 'anyone') return 'anyone';
-  if (grantee.kind === 'group') {
-    const group = await s.ctx.directory.getGroup(grantee.id).catch(() => null);
-    return group ? GROUP_PREFIX + group.name : null;
-  }
-  const account = await s.ctx.directory.getAccount(grantee.id).catch(() => null);
-  return account?.address ?? null;
-}
 
 function twoArgs(r: import('../arguments.js').ArgReader, s: Session) {
   r.sp();
@@ -57,7 +28,7 @@ export const setaclCommand = defineCommand({
   async run(s, { name, identifier, rights }) {
     const opened = await openMailbox(s, name, 'a');
     if (identifier.startsWith('-')) throw no('CANNOT', 'Negative rights are not supported');
-    const grantee = await granteeOf(s, identifier);
+    const grantee = await granteeOf(s.ctx.directory, identifier);
     if (grantee.kind === 'account' && grantee.id === opened.mailbox.accountId) throw no('CANNOT', 'The owner always has every right');
     const mode = rights.startsWith('+') ? 'add' : rights.startsWith('-') ? 'remove' : 'set';
     let wanted: string;
@@ -74,10 +45,6 @@ export const setaclCommand = defineCommand({
   },
 });
 
-function sameGrantee(a: AclGrantee, b: AclGrantee): boolean {
-  return a.kind === b.kind && (a.kind === 'anyone' || (b.kind !== 'anyone' && a.id === b.id));
-}
-
 export const deleteaclCommand = defineCommand({
   name: 'DELETEACL',
   states: AUTHENTICATED,
@@ -88,7 +55,7 @@ export const deleteaclCommand = defineCommand({
   },
   async run(s, { name, identifier }) {
     const opened = await openMailbox(s, name, 'a');
-    await s.store.setAcl(opened.mailbox.id, await granteeOf(s, identifier), '');
+    await s.store.setAcl(opened.mailbox.id, await granteeOf(s.ctx.directory, identifier), '');
   },
 });
 
@@ -106,7 +73,7 @@ export const getaclCommand = defineCommand({
     const owner = await s.ctx.directory.getAccount(opened.mailbox.accountId);
     const entries: string[] = [`${imapString(owner.address)} ${ALL_RIGHTS}`];
     for (const e of (await s.store.getAcl(opened.mailbox.id)) as AclEntry[]) {
-      const id = await identifierOf(s, e.grantee);
+      const id = await identifierOf(s.ctx.directory, e.grantee);
       if (id) entries.push(`${imapString(id)} ${e.rights}`);
     }
     await s.untagged(`ACL ${s.encodeName(opened.target.path)} ${entries.join(' ')}`);
@@ -123,7 +90,7 @@ export const listrightsCommand = defineCommand({
   },
   async run(s, { name, identifier }) {
     const opened = await openMailbox(s, name, 'a');
-    const grantee = await granteeOf(s, identifier);
+    const grantee = await granteeOf(s.ctx.directory, identifier);
     const isOwner = grantee.kind === 'account' && grantee.id === opened.mailbox.accountId;
     const optional = isOwner ? '' : ` ${[...ALL_RIGHTS].join(' ')}`;
     await s.untagged(`LISTRIGHTS ${s.encodeName(opened.target.path)} ${imapString(identifier)} ${isOwner ? ALL_RIGHTS : '""'}${optional}`);

@@ -9,7 +9,7 @@ async function authenticate(s: Session, username: string, password: string, mech
   if (!s.passwordsAllowed) throw no('PRIVACYREQUIRED', 'Use STARTTLS first');
   let result: AuthResult;
   try {
-    result = await s.ctx.authenticator.verifyPassword(username, password, { protocol: 'imap', ip: s.ip, mechanism, secure: s.secure });
+    result = await s.ctx.authenticator.verifyPassword(username, password, { protocol: 'imap', ip: s.ip, mechanism, secure: s.passwordsAllowed });
   } catch (error) {
     throw no('UNAVAILABLE', 'Authentication is temporarily unavailable', error);
   }

@@ -18,7 +18,11 @@ interface FetchArgs {
 }
 
 /** Bytes of a section: in memory, or a stream of known length. */
-type Content = { readonly kind: 'buffer'; readonly data: Buffer } | { readonly kind: 'stream'; readonly length: number; readonly open: () => Promise<Readable> } | { readonly kind: 'nil' };
+type Content =
+  | { readonly kind: 'buffer'; readonly data: Buffer }
+  /** `nul`: the bytes may hold NUL (then BINARY answers with literal8). */
+  | { readonly kind: 'stream'; readonly length: number; readonly open: () => Promise<Readable>; readonly nul?: boolean }
+  | { readonly kind: 'nil' };
 
 function needs(items: readonly FetchItem[]): { header: boolean; analysis: boolean } {
   let header = false;
@@ -53,6 +57,7 @@ function applyPartial(content: Content, partial: SectionItem['partial']): Conten
       const source = await open();
       return sliceStream(source, start, length);
     },
+    ...(content.nul !== undefined ? { nul: content.nul } : {}),
   };
 }
 
@@ -118,8 +123,12 @@ async function sectionContent(s: Session, row: MessageRecord, analysis: Analysis
     // The decoded length comes first in a literal: decode once to count, once to send.
     const open = async () => (await s.ctx.blobs.get(row.blobId, { start, end: end - 1 })).pipe(createTransferDecoder(encoding));
     let length = 0;
-    for await (const c of await open()) length += (c as Buffer).length;
-    return { kind: 'stream', length, open };
+    let nul = false;
+    for await (const c of await open()) {
+      length += (c as Buffer).length;
+      nul ||= (c as Buffer).includes(0);
+    }
+    return { kind: 'stream', length, open, nul };
   }
   if (item.text === 'HEADER.FIELDS' || item.text === 'HEADER.FIELDS.NOT') {
     const header = range.topHeader ? await topHeader(s, row) : await blobBytes(s, row, start, Math.min(end, start + 256 * 1024));
@@ -139,7 +148,7 @@ async function writeContent(s: Session, content: Content, binary: boolean): Prom
     return w.write(content.data);
   }
   const stream = await content.open();
-  await w.write(`${binary ? '~' : ''}{${content.length}}\r\n`);
+  await w.write(`${binary && content.nul !== false ? '~' : ''}{${content.length}}\r\n`);
   let sent = 0;
   try {
     for await (const chunk of stream) {
