@@ -37,7 +37,7 @@ describe('out-of-office (RFC 3834)', () => {
     expect(Buffer.from(text.split('\r\n\r\n')[1]!.replace(/\r\n/g, ''), 'base64').toString()).toBe('De retour le 12 mars.');
   });
 
-  it('stays silent for lists, bulk, auto-submitted mail, robots, Bcc and after the end date', async () => {
+  it('stays silent for lists, bulk, auto-submitted mail, robots and Bcc', async () => {
     await mail('news@example.org', 'awa@sante.gouv.tg', 'list', 'List-Id: <news.example.org>\r\n');
     await mail('promo@example.org', 'awa@sante.gouv.tg', 'bulk', 'Precedence: bulk\r\n');
     await mail('robot@example.org', 'awa@sante.gouv.tg', 'auto', 'Auto-Submitted: auto-generated\r\n');
@@ -46,6 +46,9 @@ describe('out-of-office (RFC 3834)', () => {
     await mx().sendMail({ envelope: { from: '', to: ['awa@sante.gouv.tg'] }, raw: 'From: x@example.org\r\nTo: awa@sante.gouv.tg\r\nSubject: bounce\r\n\r\nx\r\n' });
     await settle();
     expect(await f.queue.list()).toHaveLength(0);
+  });
+
+  it('stays silent once the end date has passed', async () => {
     await f.vacations.set({ accountId: f.awa.id, enabled: true, subject: 'Absente', body: 'x', startsAt: null, endsAt: new Date(Date.now() - 1000), intervalMs: 86400_000 });
     await mail('ami@example.org', 'awa@sante.gouv.tg', 'late');
     await settle();

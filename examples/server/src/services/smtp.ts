@@ -54,7 +54,6 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     hostname: config.hostname,
     tls: { key: tls.key, cert: tls.cert },
     allowInsecureAuth: insecureAuth,
-    authOnMx: smtp.authOnMx,
     directory: ctx.stores.directory,
     blobs: ctx.blobs,
     delivery: wiring.delivery,

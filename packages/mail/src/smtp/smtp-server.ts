@@ -67,8 +67,6 @@ export interface SmtpServerOptions {
   readonly tls: { readonly key: Buffer | string; readonly cert: Buffer | string } | null;
   /** AUTH before TLS (loopback development only). */
   readonly allowInsecureAuth?: boolean;
-  /** Offer AUTH on an MX listener too. */
-  readonly authOnMx?: boolean;
   readonly directory: DirectoryStore;
   readonly blobs: BlobStore;
   readonly delivery: MailDelivery;
@@ -181,7 +179,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     return count > max;
   };
 
-  const offerAuth = role === 'submission' || options.authOnMx === true;
+  // The MX takes mail for local users only: no AUTH there, so no password guessing on port 25 either.
+  const offerAuth = role === 'submission';
   const disabled: string[] = [];
   if (!offerAuth) disabled.push('AUTH');
   if (!options.tls || options.implicitTls) disabled.push('STARTTLS');
