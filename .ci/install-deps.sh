@@ -21,3 +21,8 @@ if [ ${#webdav[@]} -gt 0 ]; then
 fi
 # Debian's apache2 starts a server on port 80; the benchmark runs its own on loopback.
 if [ -f /var/run/apache2/apache2.pid ]; then apache2ctl stop 2>/dev/null || true; fi
+# Mail conformance clients and the Postfix + Dovecot reference (shared/conformance/mail/install-deps.sh).
+MAIL_DEPS="$(dirname "$0")/../../shared/conformance/mail/install-deps.sh"
+missing=0
+for bin in swaks mbsync openssl smtp-source smtp-sink dovecot postfix; do command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing=1; done
+if [ "$missing" = 1 ] && [ -f "$MAIL_DEPS" ]; then bash "$MAIL_DEPS"; fi

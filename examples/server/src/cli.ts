@@ -8,9 +8,13 @@ import { ALIAS_USAGE, aliasCommand } from './commands/alias.js';
 import { APP_PASSWORD_USAGE, appPasswordCommand } from './commands/app-password.js';
 import { AUDIT_USAGE, auditCommand } from './commands/audit.js';
 import { DOCTOR_USAGE, doctorCommand } from './commands/doctor.js';
+import { DKIM_USAGE, dkimCommand } from './commands/dkim.js';
+import { VACATION_USAGE, vacationCommand } from './commands/vacation.js';
+import { QUEUE_USAGE, queueCommand } from './commands/queue.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
 import { DRIVE_USAGE, driveCommand } from './commands/drive.js';
 import { GROUP_USAGE, groupCommand } from './commands/group.js';
+import { MAILBOX_USAGE, mailboxCommand } from './commands/mailbox.js';
 import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
 import { SERVE_OPTIONS, SERVE_USAGE, serveCommand } from './commands/serve.js';
 import { USER_USAGE, userCommand } from './commands/user.js';
@@ -27,6 +31,10 @@ usage:
   ${APP_PASSWORD_USAGE}
   ${AUDIT_USAGE}
   ${DOCTOR_USAGE}
+  ${DKIM_USAGE}
+  ${VACATION_USAGE}
+  ${QUEUE_USAGE}
+  ${MAILBOX_USAGE}
   ${MIGRATE_USAGE}
 
 Every command takes --data DIR (default ./data) and --config FILE.json; DATABASE_URL=postgres://…
@@ -41,6 +49,10 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   'app-password': appPasswordCommand,
   audit: auditCommand,
   doctor: (ctx, argv, io) => doctorCommand(ctx, argv, io),
+  dkim: dkimCommand,
+  vacation: vacationCommand,
+  queue: queueCommand,
+  mailbox: mailboxCommand,
   migrate: migrateCommand,
 };
 

@@ -33,6 +33,76 @@ export const argon2ConfigSchema = z.object({
 });
 export type Argon2Config = z.infer<typeof argon2ConfigSchema>;
 
+/** SMTP: intake (MX), submission, the outbound queue. Every limit is per node unless said otherwise. */
+export const smtpConfigSchema = z.object({
+  /** Largest message accepted (SIZE), bytes. */
+  maxMessageBytes: z.number().int().min(1024).default(50 * 1024 * 1024),
+  maxRecipients: z.number().int().min(1).max(1000).default(100),
+  /**
+   * Networks (CIDR) whose unauthenticated mail may use a hosted domain as sender (a scanner, an
+   * application server). They never get relay rights.
+   */
+  trustedNetworks: z.array(z.string()).default([]),
+  dmarc: z
+    .object({
+      /** Refuse (550 5.7.1) mail failing DMARC of a domain that publishes p=reject. */
+      honorReject: z.boolean().default(true),
+      /** Quarantine policy: file in Junk. */
+      honorQuarantine: z.boolean().default(true),
+      /**
+       * Our own domains: we know they sign everything, so unauthenticated mail claiming them from
+       * outside is handled with this policy whatever DNS says.
+       */
+      hostedDomainPolicy: z.enum(['reject', 'quarantine', 'none']).default('reject'),
+    })
+    .prefault({}),
+  limits: z
+    .object({
+      /** Concurrent connections from one IP address (0: no limit). */
+      connectionsPerIp: z.number().int().min(0).default(50),
+      /** New connections per IP per minute (0: no limit). */
+      connectionRatePerIp: z.number().int().min(0).default(600),
+      /** Messages per IP per hour on the MX port (0: no limit). */
+      messagesPerIpPerHour: z.number().int().min(0).default(3600),
+      /** Messages per user per hour on submission, counted across nodes (0: no limit). */
+      messagesPerUserPerHour: z.number().int().min(0).default(500),
+      /** Recipients per user per hour on submission, counted across nodes (0: no limit). */
+      recipientsPerUserPerHour: z.number().int().min(0).default(2000),
+      /** Concurrent SMTP sessions per listener. */
+      maxClients: z.number().int().min(1).default(2000),
+    })
+    .prefault({}),
+  outbound: z
+    .object({
+      /** Deferred mail is bounced after this long (RFC 5321 §4.5.4.1 suggests 4-5 days). */
+      maxQueueMs: z.number().int().positive().default(5 * 24 * 3600_000),
+      /** Parallel deliveries per node. */
+      concurrency: z.number().int().min(1).max(100).default(8),
+      /** Destination port of remote MX hosts (25; tests point it elsewhere). */
+      port: port.default(25),
+      /** Honour MTA-STS (RFC 8461) policies published by recipient domains. */
+      mtaSts: z.boolean().default(true),
+      /** Selector for keys made by `palabre dkim generate`. */
+      dkimSelector: z.string().default('palabre'),
+    })
+    .prefault({}),
+  /** Send every outbound message through this relay (a national gateway) instead of MX lookup. */
+  smarthost: z
+    .object({
+      host: z.string(),
+      port: port.default(587),
+      /** Implicit TLS (465-style); otherwise STARTTLS, required unless requireTls is false. */
+      secure: z.boolean().default(false),
+      requireTls: z.boolean().default(true),
+      username: z.string().optional(),
+      password: z.string().optional(),
+      /** Accept a self-signed relay certificate: only for testing. */
+      tlsInsecure: z.boolean().default(false),
+    })
+    .optional(),
+});
+export type SmtpConfig = z.infer<typeof smtpConfigSchema>;
+
 export const configSchema = z.object({
   dataDir: z.string().default('./data'),
   /** `postgres://…`: PostgreSQL; absent: SQLite in dataDir. */
@@ -56,6 +126,7 @@ export const configSchema = z.object({
       keyFile: z.string().optional(),
     })
     .prefault({}),
+  smtp: smtpConfigSchema.prefault({}),
   /** Allow passwords over unencrypted connections from loopback (local development only). */
   allowInsecureAuth: z.boolean().default(false),
   auth: z

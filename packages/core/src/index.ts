@@ -98,4 +98,68 @@ export { checkNodeName, conflictReason, lockPrefix, MAX_LOCK_TIMEOUT_SECONDS, MA
 export type { DriveConflictReason } from './drive-rules.js';
 export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
 export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';
+export { smtpConfigSchema } from './config.js';
+export type { SmtpConfig } from './config.js';
 export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './ports/mail-delivery.js';
+export type {
+  OutboundQueue,
+  OutboundTransport,
+  OutboundMessage,
+  OutboundJob,
+  OutboundRecipient,
+  NewOutboundMessage,
+  NewOutboundRecipient,
+  ClaimedJob,
+  JobCompletion,
+  CompletionResult,
+  RecipientOutcome,
+  RecipientStatus,
+  QueueSummary,
+  DsnNotify,
+} from './ports/outbound-queue.js';
+export type { DkimKeyStore, DkimKey, DkimAlgorithm } from './ports/dkim-key-store.js';
+export type { VacationStore, VacationSettings } from './ports/vacation-store.js';
+export { DEFAULT_VACATION_INTERVAL_MS, MIN_VACATION_INTERVAL_MS, MAX_VACATION_BODY, MAX_VACATION_SUBJECT } from './vacation-rules.js';
+export type { RateLimitStore } from './ports/rate-limit-store.js';
+export type {
+  MailStore,
+  Mailbox,
+  MailboxCounts,
+  MailboxChanges,
+  MessageRecord,
+  FetchMessagesOptions,
+  NewMessage,
+  AppendResult,
+  FlagOperation,
+  FlagChange,
+  StoreFlagsOptions,
+  StoreFlagsResult,
+  ExpungeResult,
+  CopyResult,
+  MoveResult,
+  UidRange,
+  UidSet,
+  SpecialUse,
+  AclGrantee,
+  AclEntry,
+  SharedMailbox,
+  MailQuota,
+} from './ports/mail-store.js';
+export { MAILBOX_DELIMITER, SPECIAL_USES, DEFAULT_MAILBOXES, mailboxTopic } from './ports/mail-store.js';
+export {
+  normalizeMailboxName,
+  parentNames,
+  isSpecialUse,
+  parseFlags,
+  SYSTEM_FLAGS,
+  normalizeUidSet,
+  uidSetHas,
+  normalizeRights,
+  effectiveRights,
+  ALL_RIGHTS,
+  MAX_MAILBOX_NAME_BYTES,
+  MAX_KEYWORD_LENGTH,
+  MAX_MAILBOX_KEYWORDS,
+  MAX_INLINE_HEADER_BYTES,
+} from './mail-rules.js';
+export type { SystemFlag, ParsedFlags } from './mail-rules.js';

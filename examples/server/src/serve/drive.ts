@@ -1,6 +1,4 @@
-import { join } from 'node:path';
 import { createHttpAuthenticator } from '@palabre/auth';
-import { createFsBlobStore } from '@palabre/core/storage';
 import { collectDriveGarbage, createDavHandler, drivePlugin, principalsPlugin } from '@palabre/webdav';
 import type { Service } from './service.js';
 import type { ServiceSetup } from './services.js';
@@ -12,12 +10,12 @@ const GC_INTERVAL_MS = 60 * 60_000;
  * The drive (issue 3): the DAV engine under `/dav/` on the HTTP port, homes at `/dav/files/<address>/`,
  * group folders at `/dav/files/<group>/`, principals at `/dav/principals/`. `/.well-known` stays free.
  * The drive's bytes live in a blob store of their own (`<data>/blobs/drive`) so that its garbage
- * collection never looks at mail's blobs.
+ * collection never looks at mail's blobs (`<data>/blobs/mail`).
  */
 export function mountDrive(setup: ServiceSetup): Service {
   const { ctx, http, tls, insecureAuth } = setup;
   const logger = ctx.logger.child({ service: 'dav' });
-  const blobs = createFsBlobStore(join(ctx.config.dataDir, 'blobs', 'drive'));
+  const blobs = ctx.blobs.drive;
   const handler = createDavHandler({
     basePath: '/dav',
     authenticator: createHttpAuthenticator(ctx.authenticator),

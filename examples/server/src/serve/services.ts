@@ -1,4 +1,7 @@
+import { SqlMailStore } from '@palabre/core/storage';
 import type { Context } from '../context.js';
+import { imapServices } from '../services/imap.js';
+import { smtpServices } from '../services/smtp.js';
 import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
@@ -17,5 +20,10 @@ export interface ServiceSetup {
  * returns any listeners of its own (SMTP, IMAP). Features arrive with their issues.
  */
 export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
-  return [mountDrive(setup)];
+  const services: Service[] = [mountDrive(setup)];
+  const { ctx } = setup;
+  const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
+  services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore })));
+  services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore })));
+  return services;
 }

@@ -15,6 +15,7 @@ export const AUDIT_EVENT_TYPES = [
   'domain.removed',
   'group.changed',
   'alias.changed',
+  'mailbox.shared',
   'access.denied',
 ] as const;
 

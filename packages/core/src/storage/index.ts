@@ -24,6 +24,8 @@ export { SqlThrottleStore } from './repositories/sql-throttle-store.js';
 export { SqlUsageStore } from './repositories/sql-usage-store.js';
 export { SqlDriveStore } from './repositories/sql-drive-store.js';
 export { SqlLockStore } from './repositories/sql-lock-store.js';
+export { SqlMailStore } from './repositories/sql-mail-store.js';
+export type { SqlMailStoreOptions } from './repositories/sql-mail-store.js';
 export { ALL_ENTITIES, ALL_MIGRATIONS } from './registry.js';
 
 /** Open (and by default migrate) a database: `{ sqlite: { file } }` or `{ postgres: { url } }`. */
@@ -71,3 +73,9 @@ export function createCoreStores(db: Database, options: { clock?: Clock; logger?
     locks: new SqlLockStore(db),
   };
 }
+export { SqlOutboundQueue } from './repositories/sql-outbound-queue.js';
+export { SqlDkimKeyStore } from './repositories/sql-dkim-key-store.js';
+export { SqlVacationStore } from './repositories/sql-vacation-store.js';
+export { SqlRateLimitStore } from './repositories/sql-rate-limit-store.js';
+export { createMailTransportStores } from './mail-transport-stores.js';
+export type { MailTransportStores } from './mail-transport-stores.js';

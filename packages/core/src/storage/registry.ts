@@ -15,6 +15,18 @@ import { Usage1796000000003 } from './migrations/0003-usage.js';
 import { Directory1796000000001 } from './migrations/0001-directory.js';
 import { System1796000000002 } from './migrations/0002-system.js';
 import { Drive1796000100000 } from './migrations/1796000100000-drive.js';
+import {
+  DkimKeyEntity,
+  OutboundJobEntity,
+  OutboundMessageEntity,
+  OutboundRecipientEntity,
+  RateCounterEntity,
+  VacationReplyEntity,
+  VacationSettingsEntity,
+} from './entities/mail-transport.js';
+import { MailTransport1796000000500 } from './migrations/1796000000500-smtp.js';
+import { MAIL_ENTITIES } from './entities/mail.js';
+import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -35,11 +47,21 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   DrivePropEntity,
   DriveGrantEntity,
   DavLockEntity,
+  OutboundMessageEntity,
+  OutboundJobEntity,
+  OutboundRecipientEntity,
+  DkimKeyEntity,
+  VacationSettingsEntity,
+  VacationReplyEntity,
+  RateCounterEntity,
+  ...MAIL_ENTITIES,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Directory1796000000001,
   System1796000000002,
   Usage1796000000003,
+  MailTransport1796000000500,
   Drive1796000100000,
+  Mail1796000200000,
 ];

@@ -1,0 +1,68 @@
+import { createMailTransportStores } from '@palabre/core/storage';
+import { dkimDnsRecord, generateDkimKey } from '@palabre/mail';
+import { noMorePositionals, parse, requirePositional, UsageError } from '../args.js';
+import type { Context } from '../context.js';
+import { table, type Output } from '../output.js';
+
+export const DKIM_USAGE = `palabre dkim generate DOMAIN [--selector NAME] [--algorithm rsa|ed25519]
+       palabre dkim show DOMAIN
+       palabre dkim list
+       palabre dkim remove DOMAIN SELECTOR`;
+
+function printRecord(io: Output, key: Parameters<typeof dkimDnsRecord>[0]): void {
+  const record = dkimDnsRecord(key);
+  io.out(`Publish this TXT record in the DNS zone of ${key.domain}:`);
+  io.out('');
+  io.out(`  name:  ${record.name}`);
+  io.out(`  value: ${record.value}`);
+  io.out('');
+  io.out('In a zone file:');
+  io.out(`  ${record.zoneFile}`);
+}
+
+export async function dkimCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
+  const [sub, ...rest] = argv;
+  const keys = createMailTransportStores(ctx.db).dkimKeys;
+  switch (sub) {
+    case 'generate': {
+      const { values, positionals } = parse(rest, { selector: { type: 'string' }, algorithm: { type: 'string' } }, DKIM_USAGE);
+      const name = requirePositional(positionals, 0, 'domain', DKIM_USAGE);
+      noMorePositionals(positionals, 1, DKIM_USAGE);
+      const domain = await ctx.stores.directory.findDomain(name);
+      if (!domain) throw new UsageError(`${name} is not a hosted domain (palabre domain add ${name})`);
+      const algorithm = values.algorithm === 'ed25519' ? 'ed25519-sha256' : values.algorithm === undefined || values.algorithm === 'rsa' ? 'rsa-sha256' : null;
+      if (!algorithm) throw new UsageError(`--algorithm is rsa or ed25519\nusage: ${DKIM_USAGE}`);
+      const selector = values.selector ?? `${ctx.config.smtp.outbound.dkimSelector}${new Date().toISOString().slice(0, 7).replace('-', '')}`;
+      const generated = generateDkimKey(algorithm);
+      const key = await keys.add({ domain: domain.name, selector, ...generated });
+      io.out(`DKIM key ${key.selector} made for ${key.domain} (${key.algorithm}); mail from ${key.domain} is signed with it from now on.`);
+      io.out('');
+      printRecord(io, key);
+      return 0;
+    }
+    case 'show': {
+      const { positionals } = parse(rest, {}, DKIM_USAGE);
+      const name = requirePositional(positionals, 0, 'domain', DKIM_USAGE);
+      const key = await keys.active(name);
+      if (!key) throw new UsageError(`no DKIM key for ${name} (palabre dkim generate ${name})`);
+      printRecord(io, key);
+      return 0;
+    }
+    case 'list': {
+      const rows = (await keys.list()).map((k) => [k.domain, k.selector, k.algorithm, k.active ? 'signing' : 'retired', k.createdAt.toISOString().slice(0, 10)]);
+      for (const line of table(rows, ['DOMAIN', 'SELECTOR', 'ALGORITHM', 'STATE', 'CREATED'])) io.out(line);
+      return 0;
+    }
+    case 'remove': {
+      const { positionals } = parse(rest, {}, DKIM_USAGE);
+      const domain = requirePositional(positionals, 0, 'domain', DKIM_USAGE);
+      const selector = requirePositional(positionals, 1, 'selector', DKIM_USAGE);
+      noMorePositionals(positionals, 2, DKIM_USAGE);
+      await keys.remove(domain, selector);
+      io.out(`DKIM key ${selector} of ${domain} removed; keep its DNS record until mail signed with it has been read (a few days)`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`usage: ${DKIM_USAGE}`);
+  }
+}

@@ -1,0 +1,52 @@
+import type { MailStore } from '@palabre/core';
+import { createImapServer } from '@palabre/mail';
+import type { Context } from '../context.js';
+import type { Service } from '../serve/service.js';
+import { loadTls } from '../serve/tls.js';
+
+export interface ImapWiring {
+  /** The mailbox store SMTP delivers into. */
+  readonly store: MailStore;
+}
+
+/**
+ * IMAP for `palabre serve`: `ports.imap` (STARTTLS; LOGINDISABLED until then unless plaintext
+ * passwords are allowed for loopback development) and `ports.imaps` (implicit TLS, off by default).
+ * STARTTLS is offered even on loopback with the configured or the self-signed certificate (mbsync
+ * and Thunderbird use it). Change notifications cross nodes through the context's notifier.
+ */
+export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: ImapWiring): Promise<Service[]> {
+  const { config, logger } = ctx;
+  if (config.ports.imap === 0 && config.ports.imaps === 0) return [];
+  const tls = await loadTls(config);
+  const server = createImapServer({
+    store: wiring.store,
+    blobs: ctx.blobs.mail,
+    directory: ctx.stores.directory,
+    authenticator: ctx.authenticator,
+    notifier: await ctx.notifier(),
+    logger: logger.child({ service: 'imap' }),
+    tls: { key: tls.key, cert: tls.cert },
+    allowInsecureAuth: insecureAuth,
+    limits: { maxMessageBytes: config.smtp.maxMessageBytes },
+  });
+  const host = config.host;
+  const bound: string[] = [];
+  return [
+    {
+      name: 'imap',
+      async start() {
+        if (config.ports.imap !== 0) {
+          const { port } = await server.listen({ port: config.ports.imap, host, security: 'starttls' });
+          bound.push(`IMAP:      ${host}:${port} (STARTTLS${insecureAuth ? '; plaintext LOGIN allowed on loopback' : ''})`);
+        }
+        if (config.ports.imaps !== 0) {
+          const { port } = await server.listen({ port: config.ports.imaps, host, security: 'implicit' });
+          bound.push(`IMAPS:     ${host}:${port} (implicit TLS)`);
+        }
+      },
+      stop: (graceMs) => server.close(graceMs),
+      banner: () => bound,
+    },
+  ];
+}

@@ -1,0 +1,98 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MailDelivery } from '@palabre/core';
+import { createMailTransportStores } from '@palabre/core/storage';
+import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
+import type { Context } from '../context.js';
+import type { Service } from '../serve/service.js';
+import { loadTls } from '../serve/tls.js';
+
+export interface SmtpWiring {
+  /** The mailbox store SMTP files local mail into. */
+  readonly delivery: MailDelivery;
+}
+
+function listenerService(name: string, listener: SmtpListener, host: string, port: number, describe: (port: number) => string): Service {
+  let bound = port;
+  return {
+    name,
+    async start() {
+      bound = await listener.listen(port, host);
+    },
+    stop: (graceMs) => listener.close(graceMs),
+    banner: () => [describe(bound)],
+  };
+}
+
+/**
+ * SMTP for `palabre serve`: the MX (`ports.smtp`), submission with STARTTLS (`ports.submission`),
+ * implicit-TLS submission (`ports.submissions`, off by default) and the outbound queue worker. STARTTLS
+ * is offered even on loopback development, with the configured or the self-signed certificate.
+ */
+export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: SmtpWiring): Promise<Service[]> {
+  const { config, logger } = ctx;
+  const smtp = config.smtp;
+  const tls = await loadTls(config);
+  const stores = createMailTransportStores(ctx.db);
+  const spoolDir = join(config.dataDir, 'spool');
+  await rm(spoolDir, { recursive: true, force: true }); // bodies of sessions a crash cut short
+  const dns = cachingResolver();
+  const worker = new QueueWorker({
+    queue: stores.queue,
+    blobs: ctx.blobs.mail,
+    directory: ctx.stores.directory,
+    delivery: wiring.delivery,
+    hostname: config.hostname,
+    concurrency: smtp.outbound.concurrency,
+    port: smtp.outbound.port,
+    mtaSts: smtp.outbound.mtaSts,
+    smarthost: smtp.smarthost ?? null,
+    dns,
+    logger: logger.child({ service: 'smtp-queue' }),
+  });
+  const common = {
+    hostname: config.hostname,
+    tls: { key: tls.key, cert: tls.cert },
+    allowInsecureAuth: insecureAuth,
+    directory: ctx.stores.directory,
+    blobs: ctx.blobs.mail,
+    delivery: wiring.delivery,
+    authenticator: ctx.authenticator,
+    queue: stores.queue,
+    onQueued: () => worker.kick(),
+    dkimKeys: stores.dkimKeys,
+    vacations: stores.vacations,
+    rateLimits: stores.rateLimits,
+    usage: ctx.stores.usage,
+    dns,
+    limits: { ...smtp.limits, maxMessageBytes: smtp.maxMessageBytes, maxRecipients: smtp.maxRecipients },
+    dmarc: smtp.dmarc,
+    trustedNetworks: smtp.trustedNetworks,
+    maxQueueMs: smtp.outbound.maxQueueMs,
+    spoolDir,
+    logger: logger.child({ service: 'smtp' }),
+  };
+  const services: Service[] = [];
+  const host = config.host;
+  if (config.ports.smtp !== 0) {
+    const mx = createSmtpServer({ ...common, role: 'mx' });
+    services.push(listenerService('smtp', mx, host, config.ports.smtp, (p) => `SMTP (MX): ${host}:${p} (STARTTLS)`));
+  }
+  if (config.ports.submission !== 0) {
+    const sub = createSmtpServer({ ...common, role: 'submission' });
+    services.push(listenerService('submission', sub, host, config.ports.submission, (p) => `submission: ${host}:${p} (STARTTLS, then AUTH PLAIN/LOGIN)`));
+  }
+  if (config.ports.submissions !== 0) {
+    const subs = createSmtpServer({ ...common, role: 'submission', implicitTls: true });
+    services.push(listenerService('submissions', subs, host, config.ports.submissions, (p) => `submission: ${host}:${p} (implicit TLS)`));
+  }
+  services.push({
+    name: 'smtp-queue',
+    async start() {
+      worker.start();
+    },
+    stop: (graceMs) => worker.stop(graceMs),
+    banner: () => [`outbound: ${smtp.smarthost ? `through ${smtp.smarthost.host}:${smtp.smarthost.port}` : 'direct to MX hosts'}, queue in the database`],
+  });
+  return services;
+}

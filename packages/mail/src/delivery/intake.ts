@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto';
+import {
+  silentLogger,
+  type BlobStore,
+  type Clock,
+  type DeliveryTarget,
+  type DirectoryStore,
+  type Logger,
+  type MailDelivery,
+  type OutboundQueue,
+  type Principal,
+} from '@palabre/core';
+import { createHash } from 'node:crypto';
+import { checkMessage, type AuthCheckResult } from '../auth-results/check-message.js';
+import type { DnsResolver } from '../auth-results/dns-resolver.js';
+import { concatParts, Outbox, type MessagePart } from '../outbound/outbox.js';
+import { HeaderSection, headerAddresses } from '../smtp/header-section.js';
+import type { ReceivedMessage } from '../smtp/message-receiver.js';
+import { SmtpError } from '../smtp/smtp-error.js';
+import { newMessageId, receivedHeader, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
+import { deliverLocally } from './local-delivery.js';
+import { MimeAnalyzer } from '../mime/analyze.js';
+import type { RecipientResolver, ResolvedRecipient } from './recipient-resolver.js';
+import type { VacationResponder } from './vacation-responder.js';
+
+export interface DmarcHandling {
+  readonly honorReject: boolean;
+  readonly honorQuarantine: boolean;
+  readonly hostedDomainPolicy: 'reject' | 'quarantine' | 'none';
+}
+
+export interface IntakeOptions {
+  readonly hostname: string;
+  readonly directory: DirectoryStore;
+  readonly resolver: RecipientResolver;
+  readonly blobs: BlobStore;
+  readonly delivery: MailDelivery;
+  readonly outbox: Outbox | null;
+  readonly queue: OutboundQueue | null;
+  readonly vacation?: VacationResponder | null;
+  readonly dns?: DnsResolver;
+  readonly dmarc: DmarcHandling;
+  readonly maxQueueMs: number;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+}
+
+export interface AcceptedRecipient {
+  readonly resolved: ResolvedRecipient;
+  readonly notify?: readonly ('NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY')[] | null;
+  readonly orcpt?: string | null;
+}
+
+export interface Envelope {
+  readonly role: 'mx' | 'submission';
+  /** '' for the null reverse-path. */
+  readonly sender: string;
+  readonly recipients: readonly AcceptedRecipient[];
+  readonly ip: string;
+  readonly helo: string | undefined;
+  readonly secure: boolean;
+  readonly principal: Principal | null;
+  /** From a trusted network: may use hosted senders without AUTH (never relays). */
+  readonly trusted: boolean;
+  readonly envId?: string | null;
+  readonly ret?: 'FULL' | 'HDRS' | null;
+}
+
+export interface IntakeResult {
+  readonly id: string;
+  /** Accounts the message was filed for now. */
+  readonly delivered: number;
+  /** Accounts whose delivery was queued for a retry (full mailbox). */
+  readonly deferred: number;
+  /** Remote recipients queued. */
+  readonly queued: number;
+}
+
+/** Fields that mean something only when we add them: a client's copy is dropped (RFC 8601 §5). */
+const OURS_MX = new Set(['return-path', 'delivered-to', 'x-original-to']);
+
+/**
+ * What happens between the end of DATA and the 250: authentication checks and policy (MX), sender
+ * checks and missing fields (submission), trace fields, one blob for every local recipient, local
+ * delivery through MailDelivery, remote recipients into the durable queue. Resolves only once all of
+ * it is durable; throws SmtpError with the reply otherwise.
+ */
+export class Intake {
+  private readonly log: Logger;
+
+  constructor(private readonly options: IntakeOptions) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'smtp-intake' });
+  }
+
+  async accept(envelope: Envelope, received: ReceivedMessage): Promise<IntakeResult> {
+    const id = randomUUID().replace(/-/g, '').slice(0, 20);
+    const now = this.options.clock.now();
+    const header = HeaderSection.parse(received.header);
+    const bodyStream = () => received.body.stream();
+    const parts: MessagePart[] = [];
+    let mailbox: string | undefined;
+    let signDomain: string | null = null;
+    let headerOut: Buffer;
+
+    if (envelope.role === 'submission') {
+      const principal = envelope.principal!;
+      const from = headerAddresses(header.get('from'));
+      if (from.length === 0) throw new SmtpError(550, '5.6.0', 'a From: header field is required');
+      for (const address of [...from, ...headerAddresses(header.get('sender'))]) {
+        if (!(await this.options.resolver.maySendAs(principal.accountId, address))) {
+          throw new SmtpError(550, '5.7.1', `you may not send as ${safeAddress(address)} (From:/Sender: must be your own address or alias)`);
+        }
+      }
+      signDomain = from[0]!.slice(from[0]!.lastIndexOf('@') + 1);
+      let added = '';
+      if (!header.has('message-id')) added += `Message-ID: ${newMessageId(this.options.hostname)}\r\n`;
+      if (!header.has('date')) added += `Date: ${rfc5322Date(now)}\r\n`;
+      // Bcc: never leaves (RFC 5322 §3.6.3): recipients learn nothing of each other.
+      headerOut = Buffer.concat([Buffer.from(added), header.toBuffer((f) => f.name === 'bcc')]);
+      parts.push(Buffer.from(this.received(envelope, id, now)), headerOut);
+    } else {
+      const checked = await this.check(envelope, received);
+      const verdict = await this.policy(envelope, header, checked);
+      if (verdict === 'reject') throw new SmtpError(550, '5.7.1', `message refused by the DMARC policy of ${checked.dmarc.domain ?? 'the sender domain'}`);
+      if (verdict === 'quarantine') mailbox = '\\Junk';
+      const authservId = this.options.hostname.toLowerCase();
+      headerOut = header.toBuffer(
+        (f) => OURS_MX.has(f.name) || (f.name === 'authentication-results' && f.value.split(';')[0]!.trim().toLowerCase() === authservId),
+      );
+      parts.push(
+        Buffer.from(`Return-Path: <${envelope.sender ? safeAddress(envelope.sender) : ''}>\r\n`),
+        Buffer.from(checked.headers),
+        Buffer.from(this.received(envelope, id, now)),
+        headerOut,
+      );
+    }
+    parts.push(bodyStream);
+
+    const locals = envelope.recipients.filter((r) => r.resolved.kind === 'local');
+    const remotes = envelope.recipients.filter((r) => r.resolved.kind === 'remote');
+    let delivered = 0;
+    let deferred = 0;
+    let queued = 0;
+
+    // Submission: the one signed blob serves local and remote recipients alike.
+    const finalParts = envelope.role === 'submission' && this.options.outbox ? await this.options.outbox.sign(parts, signDomain) : parts;
+    // The MIME analysis rides along the one write: the message is never read back.
+    const analyzer = new MimeAnalyzer();
+    // A small message (body still in memory) goes to the blob store as one buffer: one write, not one per part.
+    const small = finalParts.every((p) => Buffer.isBuffer(p) || p === bodyStream) ? received.body.buffered() : null;
+    const source = small ? [Buffer.concat(finalParts.map((p) => (Buffer.isBuffer(p) ? p : small)))] : concatParts(finalParts);
+    const blob = await this.options.blobs.put(tap(source, (chunk) => analyzer.write(chunk)));
+    const analysis = analyzer.finish();
+
+    if (locals.length > 0) {
+      const dedupeKey = createHash('sha256')
+        .update(`${envelope.role}\u0000${envelope.sender}\u0000${envelope.recipients.map((r) => r.resolved.address).sort().join(',')}\u0000${received.digest}`)
+        .digest('hex');
+      const accountIds = new Map<string, string>(); // account id -> recipient address (first)
+      for (const r of locals) {
+        if (r.resolved.kind !== 'local') continue;
+        for (const a of r.resolved.accounts) if (!accountIds.has(a.id)) accountIds.set(a.id, r.resolved.address);
+      }
+      const targets: DeliveryTarget[] = [...accountIds.keys()].map((accountId) => (mailbox ? { accountId, mailbox } : { accountId }));
+      const outcome = await deliverLocally(this.options.delivery, this.options.directory, { blobId: blob.id, size: blob.size, receivedAt: now, analysis, dedupeKey }, targets);
+      delivered = outcome.results.length;
+      if (outcome.results.some((r) => r.duplicate)) this.log.info({ id, accounts: outcome.results.filter((r) => r.duplicate).length }, 'delivery.duplicate');
+      const permanent = outcome.full.filter((f) => f.permanent);
+      const transient = outcome.full.filter((f) => !f.permanent);
+      if (delivered === 0 && remotes.length === 0 && outcome.full.length > 0) {
+        // Nobody got it: the client keeps the message and its retry logic (RFC 5321 §4.2.5).
+        if (permanent.length === outcome.full.length) throw new SmtpError(552, '5.2.2', 'mailbox full: the message is larger than the quota');
+        throw new SmtpError(452, '4.2.2', 'mailbox full, try again later');
+      }
+      const toQueue = [...transient, ...permanent];
+      if (toQueue.length > 0) {
+        if (!this.options.queue) throw new SmtpError(452, '4.2.2', 'mailbox full, try again later');
+        // Others got it: keep the message for the full mailboxes and retry (or bounce) from the queue.
+        await this.options.queue.enqueue({
+          blobId: blob.id,
+          size: blob.size,
+          sender: envelope.sender,
+          recipients: toQueue.map((f) => ({ address: accountIds.get(f.accountId)!, accountId: f.accountId })),
+          ownsBlob: false,
+          transport: 'local',
+          accountId: envelope.principal?.accountId ?? null,
+          expiresAt: new Date(now.getTime() + this.options.maxQueueMs),
+          notBefore: permanent.length === toQueue.length ? now : new Date(now.getTime() + 60_000),
+        });
+        deferred = toQueue.length;
+        this.log.info({ id, accounts: deferred }, 'delivery.deferred');
+      }
+      this.log.info({ id, accounts: delivered, size: blob.size, role: envelope.role }, 'delivery.local');
+      if (this.options.vacation && envelope.role === 'mx') {
+        const recipients = [...accountIds.entries()].filter(([accountId]) => !outcome.full.some((f) => f.accountId === accountId));
+        void this.options.vacation.respond({ header, sender: envelope.sender, accounts: recipients.map(([accountId]) => accountId) }).catch((error: unknown) => {
+          this.log.warn({ id, err: (error as Error).message }, 'delivery.vacation-skipped');
+        });
+      }
+    }
+
+    if (remotes.length > 0) {
+      if (envelope.role !== 'submission' || !this.options.queue) throw new SmtpError(550, '5.7.1', 'relay access denied');
+      await this.options.queue.enqueue({
+        blobId: blob.id,
+        size: blob.size,
+        sender: envelope.sender,
+        recipients: remotes.map((r) => ({ address: r.resolved.address, orcpt: r.orcpt ?? null, notify: r.notify ?? null })),
+        ownsBlob: locals.length === 0,
+        transport: 'smtp',
+        accountId: envelope.principal?.accountId ?? null,
+        envId: envelope.envId ?? null,
+        ret: envelope.ret ?? null,
+        expiresAt: new Date(now.getTime() + this.options.maxQueueMs),
+      });
+      queued = remotes.length;
+      this.log.info({ id, recipients: queued }, 'queue.enqueued');
+    }
+    return { id, delivered, deferred, queued };
+  }
+
+  private received(envelope: Envelope, id: string, now: Date): string {
+    return receivedHeader({
+      helo: envelope.helo,
+      ip: envelope.ip,
+      hostname: this.options.hostname,
+      secure: envelope.secure,
+      authenticated: envelope.principal !== null,
+      id,
+      recipient: envelope.recipients.length === 1 ? envelope.recipients[0]!.resolved.address : undefined,
+      date: now,
+    });
+  }
+
+  private async check(envelope: Envelope, received: ReceivedMessage): Promise<AuthCheckResult> {
+    try {
+      const result = await checkMessage({
+        message: concatParts([received.header, () => received.body.stream()]),
+        ip: envelope.ip,
+        helo: envelope.helo ?? '',
+        sender: envelope.sender,
+        hostname: this.options.hostname,
+        resolver: this.options.dns,
+      });
+      this.log.debug({ spf: result.spf, dkim: result.dkimPass.length, dmarc: result.dmarc.result, arc: result.arc }, 'auth-results.checked');
+      return result;
+    } catch (error) {
+      throw new SmtpError(451, '4.7.0', 'temporary failure checking the message authentication, try again later', { cause: error, expected: false });
+    }
+  }
+
+  /** DMARC as published, and for our own domains the policy we know applies. */
+  private async policy(envelope: Envelope, header: HeaderSection, checked: AuthCheckResult): Promise<'accept' | 'quarantine' | 'reject'> {
+    const { dmarc } = this.options;
+    const fromDomains = headerAddresses(header.get('from')).map((a) => a.slice(a.lastIndexOf('@') + 1));
+    const claimsHosted = (await Promise.all([...new Set(fromDomains)].map((d) => this.options.resolver.isHostedDomain(d)))).some(Boolean);
+    if (claimsHosted && !envelope.trusted && checked.dmarc.result !== 'pass') {
+      if (dmarc.hostedDomainPolicy === 'reject') return 'reject';
+      if (dmarc.hostedDomainPolicy === 'quarantine') return 'quarantine';
+    }
+    if (checked.dmarc.result === 'fail') {
+      if (checked.dmarc.policy === 'reject') return dmarc.honorReject ? 'reject' : dmarc.honorQuarantine ? 'quarantine' : 'accept';
+      if (checked.dmarc.policy === 'quarantine' && dmarc.honorQuarantine) return 'quarantine';
+    }
+    return 'accept';
+  }
+}
+
+async function* tap(source: AsyncIterable<Buffer> | Iterable<Buffer>, each: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    each(chunk);
+    yield chunk;
+  }
+}

@@ -1,0 +1,53 @@
+export interface CapabilityContext {
+  readonly authenticated: boolean;
+  /** TLS is on (or the session is plaintext but passwords are allowed: local development). */
+  readonly secure: boolean;
+  readonly tlsAvailable: boolean;
+  readonly insecureAuth: boolean;
+  readonly compressed: boolean;
+  readonly maxMessageBytes: number;
+}
+
+/** Listed after login (and in the OK of LOGIN/AUTHENTICATE). */
+export const AUTHENTICATED_CAPABILITIES = [
+  'LITERAL+',
+  'SASL-IR',
+  'ID',
+  'ENABLE',
+  'IDLE',
+  'NAMESPACE',
+  'UNSELECT',
+  'UIDPLUS',
+  'MOVE',
+  'CHILDREN',
+  'SPECIAL-USE',
+  'CREATE-SPECIAL-USE',
+  'LIST-EXTENDED',
+  'LIST-STATUS',
+  'STATUS=SIZE',
+  'ESEARCH',
+  'SEARCHRES',
+  'WITHIN',
+  'SAVEDATE',
+  'CONDSTORE',
+  'QRESYNC',
+  'BINARY',
+  'QUOTA',
+  'QUOTA=RES-STORAGE',
+  'ACL',
+  'RIGHTS=texk',
+] as const;
+
+export function capabilities(c: CapabilityContext): string[] {
+  const caps = ['IMAP4rev1', 'IMAP4rev2'];
+  if (!c.authenticated) {
+    caps.push('LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE');
+    if (c.tlsAvailable && !c.secure) caps.push('STARTTLS');
+    if (c.secure || c.insecureAuth) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
+    else caps.push('LOGINDISABLED');
+    return caps;
+  }
+  caps.push(...AUTHENTICATED_CAPABILITIES, `APPENDLIMIT=${c.maxMessageBytes}`);
+  if (!c.compressed) caps.push('COMPRESS=DEFLATE');
+  return caps;
+}

@@ -1,0 +1,137 @@
+import { MAILBOX_DELIMITER, isPalabreError, isSpecialUse, parentNames, type SpecialUse } from '@palabre/core';
+import { isSharedPath, openMailbox, resolveTarget, rightsOn, requireRights, type Target } from '../access.js';
+import { AUTHENTICATED, defineCommand } from '../command.js';
+import { SyntaxError, no } from '../errors.js';
+import type { Session } from '../session.js';
+
+function mailboxArg(r: import('../arguments.js').ArgReader, s: Session): string {
+  r.sp();
+  return s.decodeName(r.astringBytes('mailbox'));
+}
+
+/** Creating under another account needs `k` on the nearest existing parent (RFC 4314). */
+async function checkCreateRight(s: Session, target: Target): Promise<void> {
+  if (!target.shared) return;
+  const parents = parentNames(target.name).reverse();
+  for (const p of parents) {
+    const parent = await s.store.getMailbox(target.ownerId, p);
+    if (parent) {
+      requireRights(await rightsOn(s, parent), 'k');
+      return;
+    }
+  }
+  throw no('NOPERM', 'Cannot create at the top of another account');
+}
+
+export const createCommand = defineCommand({
+  name: 'CREATE',
+  states: AUTHENTICATED,
+  parse(r, s) {
+    let name = mailboxArg(r, s);
+    let specialUse: SpecialUse | null = null;
+    if (r.maybeSp()) {
+      // RFC 6154 CREATE-SPECIAL-USE: (USE (\Drafts))
+      r.list(() => {
+        if (r.atom('create parameter').toUpperCase() !== 'USE') throw new SyntaxError('Unknown CREATE parameter');
+        r.sp();
+        const uses = r.list(() => r.flag());
+        if (uses.length > 1) throw no('USEATTR', 'One special use per mailbox');
+        const use = uses[0] ?? null;
+        if (use !== null) {
+          const canonical = use[0] + use[1]!.toUpperCase() + use.slice(2).toLowerCase();
+          if (!isSpecialUse(canonical)) throw no('USEATTR', 'Unknown special-use attribute');
+          specialUse = canonical;
+        }
+      }, { allowEmpty: false });
+    }
+    r.end();
+    // A trailing delimiter only says children may follow (RFC 9051 §6.3.4).
+    if (name.endsWith(MAILBOX_DELIMITER)) name = name.replace(/\/+$/, '');
+    return { name, specialUse };
+  },
+  async run(s, { name, specialUse }) {
+    if (!name) throw no('CANNOT', 'Empty mailbox name');
+    if (isSharedPath(name) && name.split(MAILBOX_DELIMITER).length < 3) throw no('CANNOT', `${name.split(MAILBOX_DELIMITER)[0]} is reserved for shared mailboxes`);
+    const target = await resolveTarget(s, name);
+    if (target.name === 'INBOX') throw no('ALREADYEXISTS', 'INBOX always exists');
+    await checkCreateRight(s, target);
+    try {
+      await s.store.createMailbox(target.ownerId, target.name, { specialUse });
+    } catch (error) {
+      if (isPalabreError(error, 'conflict')) throw no('ALREADYEXISTS', 'Mailbox already exists');
+      throw error;
+    }
+  },
+});
+
+export const deleteCommand = defineCommand({
+  name: 'DELETE',
+  states: AUTHENTICATED,
+  parse(r, s) {
+    const name = mailboxArg(r, s);
+    r.end();
+    return name;
+  },
+  async run(s, name) {
+    const opened = await openMailbox(s, name, 'x');
+    if (opened.mailbox.name === 'INBOX') throw no('CANNOT', 'INBOX cannot be deleted');
+    try {
+      await s.store.deleteMailbox(opened.mailbox.id);
+    } catch (error) {
+      if (isPalabreError(error, 'conflict') && error.detail?.reason === 'has-children') throw no('HASCHILDREN', 'Delete the mailboxes inside it first');
+      throw error;
+    }
+  },
+});
+
+export const renameCommand = defineCommand({
+  name: 'RENAME',
+  states: AUTHENTICATED,
+  parse(r, s) {
+    const from = mailboxArg(r, s);
+    const to = mailboxArg(r, s).replace(/\/+$/, '');
+    r.end();
+    return { from, to };
+  },
+  async run(s, { from, to }) {
+    const opened = await openMailbox(s, from, 'x');
+    if (isSharedPath(to) && to.split(MAILBOX_DELIMITER).length < 3) throw no('CANNOT', 'That name is reserved for shared mailboxes');
+    const target = await resolveTarget(s, to);
+    if (target.ownerId !== opened.mailbox.accountId) throw no('CANNOT', 'Cannot move a mailbox to another account');
+    await checkCreateRight(s, target);
+    try {
+      await s.store.renameMailbox(opened.mailbox.id, target.name);
+    } catch (error) {
+      if (isPalabreError(error, 'conflict')) throw no('ALREADYEXISTS', 'A mailbox with that name exists');
+      throw error;
+    }
+    if (s.selected?.id === opened.mailbox.id && opened.mailbox.name !== 'INBOX') s.selected.path = target.path;
+  },
+});
+
+function subscription(subscribe: boolean) {
+  return defineCommand({
+    name: subscribe ? 'SUBSCRIBE' : 'UNSUBSCRIBE',
+    states: AUTHENTICATED,
+    parse(r, s) {
+      const name = mailboxArg(r, s);
+      r.end();
+      return name;
+    },
+    async run(s, name) {
+      const target = await resolveTarget(s, name).catch((error: unknown) => {
+        // Unsubscribing from something that no longer resolves must still work.
+        if (!subscribe) return null;
+        throw error;
+      });
+      const path = target?.path ?? name;
+      if (subscribe) {
+        if (target?.shared) await openMailbox(s, name, 'l');
+        await s.store.subscribe(s.user.accountId, path);
+      } else await s.store.unsubscribe(s.user.accountId, path);
+    },
+  });
+}
+
+export const subscribeCommand = subscription(true);
+export const unsubscribeCommand = subscription(false);

@@ -1,0 +1,165 @@
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import {
+  silentLogger,
+  systemClock,
+  type Authenticator,
+  type BlobStore,
+  type Clock,
+  type DirectoryStore,
+  type Logger,
+  type MailStore,
+  type Notifier,
+} from '@palabre/core';
+import { commandRegistry } from './commands/index.js';
+import { MailboxHub } from './mailbox-hub.js';
+import { DEFAULT_LIMITS, Session, type ImapLimits } from './session.js';
+
+export interface ImapTlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  /** Oldest protocol accepted (default TLSv1.2). */
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface ImapServerOptions {
+  readonly store: MailStore;
+  readonly blobs: BlobStore;
+  readonly directory: DirectoryStore;
+  readonly authenticator: Authenticator;
+  /** Change notifications between sessions and nodes (PgNotifier across nodes); without it, only this process's own writes are seen live. */
+  readonly notifier?: Notifier | null;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Certificate for STARTTLS and implicit TLS listeners. Without it, only plaintext listeners work. */
+  readonly tls?: ImapTlsOptions | null;
+  /** Accept passwords without TLS (local development on loopback only). */
+  readonly allowInsecureAuth?: boolean;
+  readonly limits?: Partial<ImapLimits>;
+  /** Concurrent connections in all (0 = unlimited). */
+  readonly maxConnections?: number;
+  /** Concurrent connections from one address (0 = unlimited; offices behind NAT share one address). */
+  readonly maxConnectionsPerIp?: number;
+  /** Text of the greeting after `* OK [CAPABILITY …]`. */
+  readonly greeting?: string;
+}
+
+export interface ImapListenOptions {
+  readonly port: number;
+  readonly host?: string;
+  /** `starttls` (port 143, plaintext until STARTTLS) or `implicit` (port 993). Default starttls. */
+  readonly security?: 'starttls' | 'implicit';
+}
+
+export interface ImapServer {
+  /** Start a listener; may be called once per port (143 and 993 share sessions' notifications). */
+  listen(options: ImapListenOptions): Promise<AddressInfo>;
+  /** Serve an already accepted socket (for embedding behind another listener). */
+  handle(socket: Socket, options?: { implicitTls?: boolean }): void;
+  /** Stop listening, say BYE to every session, wait up to `graceMs`, then cut the rest. */
+  close(graceMs?: number): Promise<void>;
+  /** Open sessions. */
+  readonly connections: number;
+}
+
+/**
+ * An IMAP4rev2/IMAP4rev1 server over a MailStore. A library: no environment, no console, no exit;
+ * identity, storage, notifications, logging and the clock come in as arguments.
+ */
+export function createImapServer(options: ImapServerOptions): ImapServer {
+  const log = (options.logger ?? silentLogger).child({ component: 'imap' });
+  const limits: ImapLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const secureContext: SecureContext | null = options.tls
+    ? createSecureContext({ key: options.tls.key, cert: options.tls.cert, minVersion: options.tls.minVersion ?? 'TLSv1.2' })
+    : null;
+  const hub = new MailboxHub(options.store, options.notifier ?? null, log);
+  const sessions = new Set<Session>();
+  const perIp = new Map<string, number>();
+  const listeners: Server[] = [];
+  const commands = commandRegistry();
+  let closing = false;
+
+  const context = {
+    store: options.store,
+    blobs: options.blobs,
+    directory: options.directory,
+    authenticator: options.authenticator,
+    hub,
+    log,
+    clock: options.clock ?? systemClock,
+    limits,
+    tls: secureContext,
+    insecureAuth: options.allowInsecureAuth ?? false,
+    commands,
+    greeting: options.greeting ?? 'Palabre IMAP4rev2 server ready',
+    onClose: (session: Session) => {
+      if (!sessions.delete(session)) return;
+      const ip = session.ip ?? '';
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) perIp.delete(ip);
+      else perIp.set(ip, n);
+    },
+  };
+
+  function handle(socket: Socket, opts: { implicitTls?: boolean } = {}): void {
+    const ip = socket.remoteAddress ?? '';
+    const refuse = (why: string) => {
+      log.warn({ ip, why }, 'imap.limit');
+      socket.on('error', () => undefined);
+      socket.end(`* BYE ${why}\r\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    if (closing) return refuse('Server shutting down');
+    if (options.maxConnections && sessions.size >= options.maxConnections) return refuse('Too many connections');
+    if (options.maxConnectionsPerIp && (perIp.get(ip) ?? 0) >= options.maxConnectionsPerIp) return refuse('Too many connections from your address');
+    const session = new Session(context, socket, opts.implicitTls ?? false);
+    sessions.add(session);
+    perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+    log.debug({ ip, implicitTls: opts.implicitTls ?? false }, 'imap.connect');
+    session.run().catch((error: unknown) => {
+      log.error({ err: (error as Error)?.message }, 'imap.server-bug');
+      session.close();
+    });
+  }
+
+  return {
+    async listen(listen: ImapListenOptions): Promise<AddressInfo> {
+      const implicit = listen.security === 'implicit';
+      if (implicit && !secureContext) throw new Error('an implicit TLS listener needs a certificate (tls option)');
+      const server: Server = implicit
+        ? createTlsServer(
+            { key: options.tls!.key, cert: options.tls!.cert, minVersion: options.tls!.minVersion ?? 'TLSv1.2' },
+            (socket: TLSSocket) => handle(socket, { implicitTls: true }),
+          )
+        : createNetServer((socket) => handle(socket));
+      server.on('tlsClientError', (error: Error) => log.debug({ err: error.message }, 'imap.starttls-failed'));
+      server.maxConnections = options.maxConnections || 0 || Number.MAX_SAFE_INTEGER;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(listen.port, listen.host ?? '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      listeners.push(server);
+      const address = server.address() as AddressInfo;
+      log.info({ port: address.port, host: address.address, security: implicit ? 'implicit' : 'starttls' }, 'imap.listening');
+      return address;
+    },
+    handle,
+    async close(graceMs = 5000): Promise<void> {
+      closing = true;
+      const stopped = listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+      await Promise.all([...sessions].map((s) => s.shutdown('Server shutting down').catch(() => undefined)));
+      const deadline = Date.now() + graceMs;
+      while (sessions.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const s of sessions) s.close();
+      await Promise.all(stopped);
+      await hub.close();
+      log.info({}, 'imap.closed');
+    },
+    get connections() {
+      return sessions.size;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { Readable } from 'node:stream';
+import type { BlobStore, Clock, DkimKeyStore, NewOutboundRecipient, OutboundMessage, OutboundQueue } from '@palabre/core';
+import { dkimSignature } from './dkim.js';
+
+/** A piece of a message: bytes, or a factory for a stream of them (opened when needed). */
+export type MessagePart = Buffer | (() => AsyncIterable<Uint8Array>);
+
+export interface OutboxOptions {
+  readonly blobs: BlobStore;
+  readonly queue: OutboundQueue;
+  readonly dkimKeys?: DkimKeyStore;
+  readonly clock: Clock;
+  /** Deferred mail is bounced after this long. */
+  readonly maxQueueMs: number;
+}
+
+export interface OutgoingMessage {
+  readonly sender: string;
+  readonly recipients: readonly NewOutboundRecipient[];
+  /** Complete message: header section (with its empty line) then body. */
+  readonly parts: readonly MessagePart[];
+  /** Sign with this domain's DKIM key, if it has one. */
+  readonly signDomain?: string | null;
+  readonly accountId?: string | null;
+  readonly envId?: string | null;
+  readonly ret?: 'FULL' | 'HDRS' | null;
+}
+
+/** Concatenate buffers and stream factories into one stream (each factory opened in turn). */
+export function concatParts(parts: readonly MessagePart[]): Readable {
+  return Readable.from(
+    (async function* () {
+      for (const part of parts) {
+        if (Buffer.isBuffer(part)) yield part;
+        else for await (const chunk of part()) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      }
+    })(),
+  );
+}
+
+/**
+ * Everything that leaves through the queue (submissions to remote domains, vacation replies, DSNs):
+ * DKIM-signed with the sender domain's key, stored as its own blob, queued.
+ */
+export class Outbox {
+  constructor(private readonly options: OutboxOptions) {}
+
+  /** Returns the blob parts with a DKIM-Signature in front when the domain has a key. */
+  async sign(parts: readonly MessagePart[], domain: string | null | undefined): Promise<MessagePart[]> {
+    if (!domain || !this.options.dkimKeys) return [...parts];
+    const signature = await dkimSignature(this.options.dkimKeys, domain, concatParts(parts));
+    return signature ? [Buffer.from(signature), ...parts] : [...parts];
+  }
+
+  async send(message: OutgoingMessage): Promise<OutboundMessage> {
+    const parts = await this.sign(message.parts, message.signDomain);
+    const blob = await this.options.blobs.put(concatParts(parts));
+    return this.options.queue.enqueue({
+      blobId: blob.id,
+      size: blob.size,
+      sender: message.sender,
+      recipients: message.recipients,
+      accountId: message.accountId ?? null,
+      envId: message.envId ?? null,
+      ret: message.ret ?? null,
+      ownsBlob: true,
+      transport: 'smtp',
+      expiresAt: new Date(this.options.clock.now().getTime() + this.options.maxQueueMs),
+    });
+  }
+}

@@ -1,0 +1,329 @@
+import { hostname as osHostname } from 'node:os';
+import {
+  causeChain,
+  silentLogger,
+  systemClock,
+  type BlobStore,
+  type ClaimedJob,
+  type Clock,
+  type DirectoryStore,
+  type JobCompletion,
+  type Logger,
+  type MailDelivery,
+  type NewOutboundMessage,
+  type OutboundQueue,
+  type RecipientOutcome,
+} from '@palabre/core';
+import type { DnsResolver } from '../auth-results/dns-resolver.js';
+import { cachingResolver } from '../auth-results/dns-resolver.js';
+import { deliverLocally } from '../delivery/local-delivery.js';
+import { analyzeMessage } from '../mime/analyze.js';
+import { RecipientResolver } from '../delivery/recipient-resolver.js';
+import type { SmtpLogEvent } from '../smtp/log-events.js';
+import { nextAttemptAt } from './backoff.js';
+import { buildDsn, DSN_FULL_LIMIT } from './dsn.js';
+import { lookupMx, type MxAnswer } from './mx.js';
+import { MtaStsCache } from './mta-sts.js';
+import { concatParts } from './outbox.js';
+import { attemptDelivery, type AttemptResult, type RecipientReply } from './smtp-delivery.js';
+
+export interface Smarthost {
+  readonly host: string;
+  readonly port: number;
+  readonly secure?: boolean;
+  readonly requireTls?: boolean;
+  readonly username?: string;
+  readonly password?: string;
+  readonly tlsInsecure?: boolean;
+}
+
+export interface QueueWorkerOptions {
+  readonly queue: OutboundQueue;
+  readonly blobs: BlobStore;
+  readonly directory: DirectoryStore;
+  /** Local delivery, for `local` jobs and queued mail to hosted domains (bounces, vacation replies). */
+  readonly delivery: MailDelivery;
+  /** Our name in EHLO and in DSNs. */
+  readonly hostname: string;
+  /** Distinguishes this worker's leases (default host:pid). */
+  readonly workerName?: string;
+  /** Parallel deliveries (default 8). */
+  readonly concurrency?: number;
+  /** How long a claimed job stays ours (default 15 minutes: longer than one attempt can take). */
+  readonly leaseMs?: number;
+  /** Poll the queue this often when idle (other nodes' mail; default 5 s). */
+  readonly pollMs?: number;
+  /** Remote port (25; tests point elsewhere). */
+  readonly port?: number;
+  readonly smarthost?: Smarthost | null;
+  readonly mtaSts?: boolean;
+  readonly dns?: DnsResolver;
+  /** MX lookup (default: DNS through `dns`). Tests inject loopback hosts. */
+  readonly lookupMx?: (domain: string) => Promise<MxAnswer>;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+/**
+ * Takes due jobs from the queue and delivers them: locally (hosted domains, full mailboxes retried)
+ * or over SMTP to the domain's MX hosts (or the smarthost), with opportunistic STARTTLS, MTA-STS
+ * where published, retries with back-off until the message expires, and RFC 3464 bounces to the
+ * sender for what failed for good. Several workers on several nodes share one queue safely.
+ */
+export class QueueWorker {
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly resolver: RecipientResolver;
+  private readonly dns: DnsResolver;
+  private readonly sts: MtaStsCache;
+  private readonly name: string;
+  private running = false;
+  private timer: NodeJS.Timeout | null = null;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private readonly active = new Set<Promise<void>>();
+
+  constructor(private readonly options: QueueWorkerOptions) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'smtp-queue' });
+    this.clock = options.clock ?? systemClock;
+    this.resolver = new RecipientResolver(options.directory);
+    this.dns = options.dns ?? cachingResolver();
+    this.sts = new MtaStsCache(this.dns);
+    this.name = (options.workerName ?? `${osHostname()}:${process.pid}`).slice(0, 60);
+  }
+
+  private event(level: 'debug' | 'info' | 'warn' | 'error', fields: Record<string, unknown>, name: SmtpLogEvent): void {
+    this.log[level](fields, name);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.event('info', { worker: this.name }, 'queue.worker-started');
+    this.loop = this.run();
+  }
+
+  /** Look at the queue now (something was just queued). */
+  kick(): void {
+    this.wake?.();
+  }
+
+  async stop(graceMs = 10_000): Promise<void> {
+    this.running = false;
+    this.kick();
+    await this.loop;
+    const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.all(this.active), deadline]);
+    this.event('info', { worker: this.name }, 'queue.worker-stopped');
+  }
+
+  private async run(): Promise<void> {
+    const concurrency = this.options.concurrency ?? 8;
+    while (this.running) {
+      let claimed = 0;
+      try {
+        const free = concurrency - this.active.size;
+        if (free > 0) {
+          const jobs = await this.options.queue.claim(this.name, { now: this.clock.now(), leaseMs: this.options.leaseMs ?? 15 * 60_000, limit: free });
+          claimed = jobs.length;
+          for (const job of jobs) {
+            const p = this.process(job).finally(() => {
+              this.active.delete(p);
+              this.kick();
+            });
+            this.active.add(p);
+          }
+        }
+      } catch (error) {
+        this.event('error', { causes: causeChain(error) }, 'queue.error');
+      }
+      if (!this.running) break;
+      if (claimed === 0 || this.active.size >= concurrency) await this.sleep(this.options.pollMs ?? 5_000);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.timer = setTimeout(done, ms);
+      this.wake = done;
+      function done() {
+        resolve();
+      }
+    }).then(() => {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.wake = null;
+    });
+  }
+
+  /** Run every due job once and wait for them (tests, `palabre queue flush`). Returns how many ran. */
+  async runOnce(): Promise<number> {
+    const jobs = await this.options.queue.claim(this.name, { now: this.clock.now(), leaseMs: this.options.leaseMs ?? 15 * 60_000, limit: 500 });
+    await Promise.all(jobs.map((job) => this.process(job)));
+    return jobs.length;
+  }
+
+  private async process(job: ClaimedJob): Promise<void> {
+    const log = { job: job.id, domain: job.domain, transport: job.transport, attempt: job.attempts + 1 };
+    try {
+      this.event('debug', log, 'queue.attempt');
+      const local = job.transport === 'local' || (await this.resolver.isHostedDomain(job.domain));
+      const outcomes = local ? await this.deliverLocal(job) : await this.deliverRemote(job);
+      // Filed in a mailbox, the blob now belongs to the mailbox store as well.
+      await this.finish(job, outcomes, log, local && outcomes.some((o) => o.status === 'delivered'));
+    } catch (error) {
+      this.event('error', { ...log, causes: causeChain(error) }, 'queue.error');
+      const retryAt = nextAttemptAt(this.clock.now(), job.attempts);
+      await this.options.queue.release(job, retryAt).catch(() => undefined);
+    }
+  }
+
+  private async finish(job: ClaimedJob, outcomes: RecipientOutcome[], log: Record<string, unknown>, keepBlob: boolean): Promise<void> {
+    const now = this.clock.now();
+    const expired = now.getTime() >= job.message.expiresAt.getTime();
+    const retryAt = nextAttemptAt(now, job.attempts);
+    const final = outcomes.map((o) =>
+      o.status === 'pending' && (expired || retryAt.getTime() > job.message.expiresAt.getTime() + 60_000)
+        ? { ...o, status: 'failed' as const, enhanced: '4.4.7', diagnostic: `delivery time expired; last error: ${o.diagnostic ?? 'none'}` }
+        : o,
+    );
+    const failed = final.filter((o) => o.status === 'failed');
+    const pending = final.filter((o) => o.status === 'pending');
+    const completion: JobCompletion = {
+      outcomes: final,
+      retryAt: pending.length ? retryAt : null,
+      error: pending[0]?.diagnostic ?? null,
+      enqueue: await this.bounceFor(job, failed, now),
+      keepBlob,
+    };
+    const result = await this.options.queue.complete(job, completion, now);
+    if (!result.applied) {
+      this.event('warn', log, 'queue.lease-lost');
+      return;
+    }
+    const delivered = final.filter((o) => o.status === 'delivered').length;
+    if (delivered) this.event('info', { ...log, recipients: delivered }, 'queue.delivered');
+    if (pending.length) this.event('info', { ...log, recipients: pending.length, retryAt: retryAt.toISOString(), reason: pending[0]!.diagnostic }, 'queue.deferred');
+    if (failed.length) this.event('info', { ...log, recipients: failed.length, reason: failed[0]!.diagnostic, bounce: Boolean(completion.enqueue?.length) }, 'queue.bounced');
+    if (result.releasedBlobId) await this.options.blobs.delete(result.releasedBlobId).catch(() => undefined);
+  }
+
+  /** A DSN for the failed recipients that want one (never for bounces themselves). */
+  private async bounceFor(job: ClaimedJob, failed: readonly RecipientOutcome[], now: Date): Promise<NewOutboundMessage[]> {
+    if (!job.message.sender || failed.length === 0) return [];
+    const wanted = failed
+      .map((o) => ({ ...o, recipient: job.recipients.find((r) => r.address === o.address) }))
+      .filter((o) => !o.recipient?.notify || o.recipient.notify.includes('FAILURE'));
+    if (wanted.length === 0) return [];
+    const dsn = buildDsn({
+      job,
+      failed: wanted.map((o) => ({ ...o, orcpt: o.recipient?.orcpt ?? null })),
+      hostname: this.options.hostname,
+      now,
+      original: { open: () => this.options.blobs.get(job.message.blobId), full: job.message.ret !== 'HDRS' && job.message.size <= DSN_FULL_LIMIT },
+    });
+    const parts = dsn.parts.map((p) => (Buffer.isBuffer(p) ? p : () => lazy(p)));
+    const blob = await this.options.blobs.put(concatParts(parts));
+    return [
+      {
+        blobId: blob.id,
+        size: blob.size,
+        sender: '',
+        recipients: [{ address: job.message.sender }],
+        ownsBlob: true,
+        transport: 'smtp',
+        expiresAt: new Date(now.getTime() + 5 * 24 * 3600_000),
+      },
+    ];
+  }
+
+  private async deliverLocal(job: ClaimedJob): Promise<RecipientOutcome[]> {
+    const outcomes: RecipientOutcome[] = [];
+    const targets = new Map<string, string>(); // accountId -> recipient address
+    for (const r of job.recipients) {
+      if (r.accountId) {
+        targets.set(r.accountId, r.address);
+        continue;
+      }
+      const resolved = await this.resolver.resolve(r.address).catch(() => null);
+      if (!resolved || resolved.kind === 'unknown' || resolved.kind === 'remote') {
+        outcomes.push({ address: r.address, status: 'failed', code: 550, enhanced: '5.1.1', diagnostic: '550 5.1.1 no such user here' });
+      } else if (resolved.kind === 'disabled') {
+        outcomes.push({ address: r.address, status: 'failed', code: 550, enhanced: '5.2.1', diagnostic: '550 5.2.1 mailbox disabled' });
+      } else {
+        for (const a of resolved.accounts) if (!targets.has(a.id)) targets.set(a.id, r.address);
+      }
+    }
+    if (targets.size === 0) return outcomes;
+    const info = await this.options.blobs.stat(job.message.blobId);
+    if (!info) throw new Error('queued message blob is missing');
+    const analysis = await analyzeMessage(await this.options.blobs.get(info.id));
+    const outcome = await deliverLocally(
+      this.options.delivery,
+      this.options.directory,
+      { blobId: info.id, size: info.size, receivedAt: this.clock.now(), analysis, dedupeKey: `queue:${job.message.id}` },
+      [...targets.keys()].map((accountId) => ({ accountId })),
+    );
+    const byAddress = new Map<string, RecipientOutcome>();
+    for (const [accountId, address] of targets) {
+      const full = outcome.full.find((f) => f.accountId === accountId);
+      const o: RecipientOutcome = !full
+        ? { address, status: 'delivered', code: 250 }
+        : full.permanent
+          ? { address, status: 'failed', code: 552, enhanced: '5.2.2', diagnostic: '552 5.2.2 mailbox full: the message is larger than the quota' }
+          : { address, status: 'pending', code: 452, enhanced: '4.2.2', diagnostic: '452 4.2.2 mailbox full' };
+      // A group address: delivered once any member has it; pending while one waits for room.
+      const prev = byAddress.get(address);
+      if (!prev || o.status === 'pending' || (prev.status === 'failed' && o.status === 'delivered')) byAddress.set(address, o);
+    }
+    return [...outcomes, ...byAddress.values()];
+  }
+
+  private async deliverRemote(job: ClaimedJob): Promise<RecipientOutcome[]> {
+    const { smarthost } = this.options;
+    const pendingAll = (code: number | null, enhanced: string | null, diagnostic: string, permanent = false, remoteMta: string | null = null): RecipientOutcome[] =>
+      job.recipients.map((r) => ({ address: r.address, status: permanent ? 'failed' : 'pending', code, enhanced, diagnostic, remoteMta }));
+    let targets: { host: string; port: number; secure?: boolean; requireTls: boolean; verifyCertificate: boolean; auth?: { user: string; pass: string } | null }[];
+    if (smarthost) {
+      targets = [
+        {
+          host: smarthost.host,
+          port: smarthost.port,
+          secure: smarthost.secure,
+          requireTls: smarthost.requireTls ?? true,
+          verifyCertificate: !smarthost.tlsInsecure,
+          auth: smarthost.username ? { user: smarthost.username, pass: smarthost.password ?? '' } : null,
+        },
+      ];
+    } else {
+      const mx = await (this.options.lookupMx ?? ((d: string) => lookupMx(d, this.dns)))(job.domain);
+      if (mx.kind === 'none') return pendingAll(550, '5.1.10', `550 5.1.10 ${mx.reason}`, true);
+      if (mx.kind === 'temporary') return pendingAll(null, '4.4.3', mx.reason);
+      const sts = this.options.mtaSts === false ? null : await this.sts.verdict(job.domain);
+      const hosts = mx.hosts.filter((h) => !sts || sts.allowed(h.host));
+      if (hosts.length === 0) return pendingAll(null, '4.7.5', `no MX host of ${job.domain} matches its MTA-STS policy`);
+      targets = hosts.slice(0, 5).map((h) => ({ host: h.host, port: this.options.port ?? 25, requireTls: Boolean(sts?.requireTls), verifyCertificate: Boolean(sts?.requireTls) }));
+    }
+    let last: Extract<AttemptResult, { kind: 'failed' }> | null = null;
+    for (const target of targets) {
+      const result = await attemptDelivery(target, {
+        hostname: this.options.hostname,
+        sender: job.message.sender,
+        recipients: job.recipients,
+        size: job.message.size,
+        envId: job.message.envId,
+        ret: job.message.ret,
+        open: () => this.options.blobs.get(job.message.blobId),
+      });
+      if (result.kind === 'replies') return result.replies.map((r: RecipientReply) => ({ ...r, remoteMta: target.host }));
+      last = result;
+      // A permanent refusal of the whole transaction (MAIL FROM, DATA) is the domain's answer.
+      if (result.permanent) return pendingAll(result.code, result.enhanced, result.diagnostic, true, target.host);
+    }
+    return pendingAll(last?.code ?? null, last?.enhanced ?? '4.4.1', last?.diagnostic ?? 'no MX host answered', false, targets[targets.length - 1]?.host ?? null);
+  }
+}
+
+async function* lazy(open: () => Promise<import('node:stream').Readable>): AsyncGenerator<Buffer> {
+  for await (const chunk of await open()) yield chunk as Buffer;
+}

@@ -1,0 +1,142 @@
+import type { Readable } from 'node:stream';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+
+export interface RemoteTarget {
+  readonly host: string;
+  readonly port: number;
+  /** Implicit TLS (465-style). */
+  readonly secure?: boolean;
+  /** Refuse to send without TLS (MTA-STS enforce, a smarthost). */
+  readonly requireTls: boolean;
+  /** Check the certificate against `host` (MTA-STS enforce, a smarthost unless told otherwise). */
+  readonly verifyCertificate: boolean;
+  readonly auth?: { readonly user: string; readonly pass: string } | null;
+}
+
+export interface RecipientReply {
+  readonly address: string;
+  readonly status: 'delivered' | 'failed' | 'pending';
+  readonly code: number | null;
+  readonly enhanced: string | null;
+  readonly diagnostic: string;
+}
+
+export type AttemptResult =
+  /** The transaction ran: one reply per recipient. */
+  | { readonly kind: 'replies'; readonly replies: readonly RecipientReply[]; readonly tls: boolean }
+  /** Nothing was sent to this host (connection, TLS, 4xx/5xx on MAIL or DATA). */
+  | { readonly kind: 'failed'; readonly permanent: boolean; readonly code: number | null; readonly enhanced: string | null; readonly diagnostic: string };
+
+export interface AttemptOptions {
+  readonly hostname: string;
+  readonly sender: string;
+  readonly recipients: readonly { readonly address: string; readonly notify?: readonly string[] | null; readonly orcpt?: string | null }[];
+  readonly size: number;
+  readonly envId?: string | null;
+  readonly ret?: string | null;
+  readonly open: () => Promise<Readable>;
+  readonly timeoutMs?: number;
+}
+
+const enhancedOf = (text: string | undefined) => /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(text ?? '')?.[1] ?? null;
+const oneLine = (text: string | undefined) => (text ?? '').replace(/\s+/g, ' ').trim().slice(0, 900);
+
+/**
+ * One SMTP transaction with one host (nodemailer's SMTPConnection): opportunistic STARTTLS (required
+ * when told), AUTH for a smarthost, DSN parameters passed on, per-recipient replies kept.
+ */
+export async function attemptDelivery(target: RemoteTarget, options: AttemptOptions): Promise<AttemptResult> {
+  const timeout = options.timeoutMs ?? 300_000;
+  const connection = new SMTPConnection({
+    host: target.host,
+    port: target.port,
+    secure: target.secure ?? false,
+    requireTLS: target.requireTls,
+    opportunisticTLS: !target.requireTls,
+    name: options.hostname,
+    connectionTimeout: 60_000,
+    greetingTimeout: 60_000,
+    socketTimeout: timeout,
+    tls: { rejectUnauthorized: target.verifyCertificate, servername: target.host, minVersion: 'TLSv1.2' },
+    logger: false,
+  });
+  let tls = false;
+  const fail = (error: unknown): AttemptResult => {
+    const e = error as { responseCode?: number; response?: string; message?: string; code?: string; command?: string };
+    const code = typeof e.responseCode === 'number' ? e.responseCode : null;
+    // Only the destination's verdict on this message is final; a refused login or TLS is ours to fix.
+    const aboutMessage = /^(MAIL FROM|RCPT TO|DATA)/i.test(e.command ?? '');
+    return {
+      kind: 'failed',
+      permanent: aboutMessage && code !== null && code >= 500,
+      code,
+      enhanced: enhancedOf(e.response),
+      diagnostic: oneLine(e.response ?? `${e.code ?? 'error'}: ${e.message ?? String(error)}`),
+    };
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      connection.once('error', reject);
+      connection.connect(() => {
+        connection.removeListener('error', reject);
+        resolve();
+      });
+    });
+    connection.on('error', () => undefined);
+    tls = Boolean((connection as unknown as { secure?: boolean }).secure);
+    if (target.auth) {
+      await new Promise<void>((resolve, reject) => connection.login({ user: target.auth!.user, pass: target.auth!.pass }, (err) => (err ? reject(err) : resolve())));
+    }
+    const stream = await options.open();
+    const info = await new Promise<{ accepted: string[]; rejected: string[]; rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[]; response: string }>(
+      (resolve, reject) =>
+        connection.send(
+          {
+            from: options.sender,
+            to: options.recipients.map((r) => r.address),
+            size: options.size,
+            dsn: {
+              ret: options.ret ?? undefined,
+              envid: options.envId ?? undefined,
+              notify: options.recipients[0]?.notify ? [...options.recipients[0].notify] : undefined,
+              orcpt: options.recipients[0]?.orcpt ?? undefined,
+            },
+          } as never,
+          stream,
+          (err, result) => (err ? reject(err) : resolve(result as never)),
+        ),
+    );
+    const rejected = new Map((info.rejectedErrors ?? []).map((e) => [String(e.recipient ?? '').toLowerCase(), e]));
+    const replies: RecipientReply[] = options.recipients.map((r) => {
+      const e = rejected.get(r.address.toLowerCase());
+      if (e) {
+        const code = e.responseCode ?? 450;
+        return { address: r.address, status: code >= 500 ? 'failed' : 'pending', code, enhanced: enhancedOf(e.response), diagnostic: oneLine(e.response) };
+      }
+      return { address: r.address, status: 'delivered', code: 250, enhanced: enhancedOf(info.response), diagnostic: oneLine(info.response) };
+    });
+    return { kind: 'replies', replies, tls };
+  } catch (error) {
+    const e = error as { code?: string; rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] };
+    // Every recipient refused at RCPT: per-recipient replies, not a host failure.
+    if (e.code === 'EENVELOPE' && e.rejectedErrors?.length) {
+      const rejected = new Map(e.rejectedErrors.map((x) => [String(x.recipient ?? '').toLowerCase(), x]));
+      return {
+        kind: 'replies',
+        tls,
+        replies: options.recipients.map((r) => {
+          const x = rejected.get(r.address.toLowerCase());
+          const code = x?.responseCode ?? 450;
+          return { address: r.address, status: code >= 500 ? 'failed' : 'pending', code, enhanced: enhancedOf(x?.response), diagnostic: oneLine(x?.response) };
+        }),
+      };
+    }
+    return fail(error);
+  } finally {
+    try {
+      connection.quit();
+    } catch {
+      connection.close();
+    }
+  }
+}

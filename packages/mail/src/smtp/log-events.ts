@@ -1,0 +1,33 @@
+/** Every event name the SMTP side logs: a closed set, so operators can alert on them. */
+export const SMTP_LOG_EVENTS = [
+  'smtp.listening',
+  'smtp.closed',
+  'smtp.connect',
+  'smtp.connect-refused',
+  'smtp.disconnect',
+  'smtp.auth-success',
+  'smtp.auth-failure',
+  'smtp.mail-refused',
+  'smtp.rcpt-refused',
+  'smtp.data-refused',
+  'smtp.accepted',
+  'smtp.error',
+  'delivery.local',
+  'delivery.deferred',
+  'delivery.duplicate',
+  'delivery.vacation-sent',
+  'delivery.vacation-skipped',
+  'auth-results.checked',
+  'queue.enqueued',
+  'queue.attempt',
+  'queue.delivered',
+  'queue.deferred',
+  'queue.bounced',
+  'queue.expired',
+  'queue.lease-lost',
+  'queue.error',
+  'queue.worker-started',
+  'queue.worker-stopped',
+] as const;
+
+export type SmtpLogEvent = (typeof SMTP_LOG_EVENTS)[number];

@@ -1,0 +1,456 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
+import {
+  isPalabreError,
+  silentLogger,
+  systemClock,
+  type Authenticator,
+  type BlobStore,
+  type Clock,
+  type DirectoryStore,
+  type DkimKeyStore,
+  type Logger,
+  type MailDelivery,
+  type OutboundQueue,
+  type Principal,
+  type RateLimitStore,
+  type UsageStore,
+  type VacationStore,
+} from '@palabre/core';
+import type { DnsResolver } from '../auth-results/dns-resolver.js';
+import { cachingResolver } from '../auth-results/dns-resolver.js';
+import { Intake, type AcceptedRecipient, type DmarcHandling } from '../delivery/intake.js';
+import { RecipientResolver } from '../delivery/recipient-resolver.js';
+import { VacationResponder } from '../delivery/vacation-responder.js';
+import { Outbox } from '../outbound/outbox.js';
+import { ConnectionLimits, networkMatcher, normalizeIp } from './connection-limits.js';
+import type { SmtpLogEvent } from './log-events.js';
+import { receiveMessage } from './message-receiver.js';
+import { logSmtpError, SmtpError, toSmtpError } from './smtp-error.js';
+
+export interface SmtpLimits {
+  readonly maxMessageBytes: number;
+  readonly maxRecipients: number;
+  readonly connectionsPerIp: number;
+  readonly connectionRatePerIp: number;
+  readonly messagesPerIpPerHour: number;
+  readonly messagesPerUserPerHour: number;
+  readonly recipientsPerUserPerHour: number;
+  readonly maxClients: number;
+  /** Header section kept in memory for parsing (default 256 KiB). */
+  readonly maxHeaderBytes?: number;
+  /** Failed AUTH attempts in one session before it is closed (default 3). */
+  readonly authFailuresPerSession?: number;
+}
+
+export const DEFAULT_SMTP_LIMITS: SmtpLimits = {
+  maxMessageBytes: 50 * 1024 * 1024,
+  maxRecipients: 100,
+  connectionsPerIp: 50,
+  connectionRatePerIp: 600,
+  messagesPerIpPerHour: 3600,
+  messagesPerUserPerHour: 500,
+  recipientsPerUserPerHour: 2000,
+  maxClients: 2000,
+};
+
+export interface SmtpServerOptions {
+  /** `mx`: mail for hosted addresses from anyone, no relay. `submission`: AUTH required, relays for users. */
+  readonly role: 'mx' | 'submission';
+  /** 465-style implicit TLS (needs `tls`). */
+  readonly implicitTls?: boolean;
+  /** Our name: greeting, Received, Authentication-Results authserv-id, Message-ID. */
+  readonly hostname: string;
+  /** Certificate for STARTTLS / implicit TLS; null: no TLS offered. */
+  readonly tls: { readonly key: Buffer | string; readonly cert: Buffer | string } | null;
+  /** AUTH before TLS (loopback development only). */
+  readonly allowInsecureAuth?: boolean;
+  readonly directory: DirectoryStore;
+  readonly blobs: BlobStore;
+  readonly delivery: MailDelivery;
+  readonly authenticator: Authenticator;
+  /** Outbound queue: needed for submission to remote domains, deferred local deliveries, vacation replies. */
+  readonly queue?: OutboundQueue | null;
+  /** Called after something was queued (the composition root wakes its QueueWorker). */
+  readonly onQueued?: () => void;
+  readonly dkimKeys?: DkimKeyStore | null;
+  readonly vacations?: VacationStore | null;
+  /** Per-user limits shared by every node (database-backed in the server). */
+  readonly rateLimits?: RateLimitStore | null;
+  /** RCPT-time quota check (452 4.2.2 before the client sends DATA). */
+  readonly usage?: UsageStore | null;
+  readonly dns?: DnsResolver;
+  readonly limits?: Partial<SmtpLimits>;
+  readonly dmarc?: Partial<DmarcHandling>;
+  /** CIDRs whose unauthenticated mail may claim a hosted sender (never relay rights). */
+  readonly trustedNetworks?: readonly string[];
+  readonly maxQueueMs?: number;
+  /** Where bodies larger than a few hundred KiB wait between DATA and the blob store. */
+  readonly spoolDir?: string;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+export interface SmtpListener {
+  readonly role: 'mx' | 'submission';
+  /** Resolves with the bound port once listening. */
+  listen(port: number, host?: string): Promise<number>;
+  /** Stop accepting; sessions get `graceMs` to finish, then 421. */
+  close(graceMs?: number): Promise<void>;
+  /** The underlying smtp-server instance (for embedding: `server.connect(socket)`). */
+  readonly server: SMTPServer;
+}
+
+interface SessionState {
+  ip: string;
+  admitted: boolean;
+  recipients: AcceptedRecipient[];
+  authFailures: number;
+  log: Logger;
+}
+
+const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
+const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * An SMTP listener on smtp-server: the MX (mail for hosted addresses, never relaying) or submission
+ * (587 STARTTLS / 465 implicit TLS, AUTH PLAIN/LOGIN only over TLS). A library: no process.env, no
+ * console, nothing listens until listen().
+ */
+export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
+  const role = options.role;
+  const limits: SmtpLimits = { ...DEFAULT_SMTP_LIMITS, ...options.limits };
+  const clock = options.clock ?? systemClock;
+  const log = (options.logger ?? silentLogger).child({ component: 'smtp', role });
+  const event = (level: 'debug' | 'info' | 'warn' | 'error', fields: Record<string, unknown>, name: SmtpLogEvent) => log[level](fields, name);
+  const resolver = new RecipientResolver(options.directory);
+  const trusted = networkMatcher(options.trustedNetworks ?? []);
+  const connections = new ConnectionLimits(limits.connectionsPerIp, limits.connectionRatePerIp);
+  const maxQueueMs = options.maxQueueMs ?? 5 * 24 * 3600_000;
+  const queue = options.queue && options.onQueued ? noticing(options.queue, options.onQueued) : (options.queue ?? null);
+  const outbox = queue ? new Outbox({ blobs: options.blobs, queue, dkimKeys: options.dkimKeys ?? undefined, clock, maxQueueMs }) : null;
+  const vacation =
+    outbox && options.vacations
+      ? new VacationResponder({ vacations: options.vacations, directory: options.directory, outbox, hostname: options.hostname, clock, logger: options.logger })
+      : null;
+  const intake = new Intake({
+    hostname: options.hostname,
+    directory: options.directory,
+    resolver,
+    blobs: options.blobs,
+    delivery: options.delivery,
+    outbox,
+    queue,
+    vacation,
+    dns: options.dns ?? cachingResolver(),
+    dmarc: { honorReject: true, honorQuarantine: true, hostedDomainPolicy: 'reject', ...options.dmarc },
+    maxQueueMs,
+    clock,
+    logger: options.logger,
+  });
+  const spoolDir = options.spoolDir ?? join(tmpdir(), 'palabre-smtp-spool');
+  const sessions = new Map<string, SessionState>();
+  const state = (session: SMTPServerSession): SessionState => {
+    let s = sessions.get(session.id);
+    if (!s) {
+      s = { ip: normalizeIp(session.remoteAddress), admitted: false, recipients: [], authFailures: 0, log: log.child({ session: session.id }) };
+      sessions.set(session.id, s);
+    }
+    return s;
+  };
+  const localRate = options.rateLimits ?? null;
+  const ipCounters = new Map<string, { window: number; count: number }>();
+  const overIpMessageRate = (ip: string): boolean => {
+    if (limits.messagesPerIpPerHour <= 0) return false;
+    const window = Math.floor(clock.now().getTime() / 3600_000);
+    const c = ipCounters.get(ip);
+    const count = c && c.window === window ? c.count + 1 : 1;
+    ipCounters.set(ip, { window, count });
+    if (ipCounters.size > 50_000) for (const [k, v] of ipCounters) if (v.window < window) ipCounters.delete(k);
+    return count > limits.messagesPerIpPerHour;
+  };
+  const userRate = async (key: string, cost: number, max: number): Promise<boolean> => {
+    if (!localRate || max <= 0) return false;
+    const { count } = await localRate.hit(key, cost, clock.now(), 3600_000);
+    return count > max;
+  };
+
+  // The MX takes mail for local users only: no AUTH there, so no password guessing on port 25 either.
+  const offerAuth = role === 'submission';
+  const disabled: string[] = [];
+  if (!offerAuth) disabled.push('AUTH');
+  if (!options.tls || options.implicitTls) disabled.push('STARTTLS');
+
+  const server = new SMTPServer({
+    name: options.hostname,
+    banner: 'ESMTP Palabre',
+    secure: Boolean(options.implicitTls && options.tls),
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    hideSTARTTLS: !options.tls || Boolean(options.implicitTls),
+    size: limits.maxMessageBytes,
+    rejectOversized: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: role === 'mx',
+    allowInsecureAuth: options.allowInsecureAuth === true,
+    disabledCommands: disabled,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: role === 'mx',
+    hideREQUIRETLS: true,
+    maxClients: limits.maxClients,
+    maxRecipients: limits.maxRecipients,
+    socketTimeout: 300_000,
+    closeTimeout: 30_000,
+    disableReverseLookup: true,
+    logger: false,
+
+    onConnect(session, callback) {
+      const s = state(session);
+      const refused = connections.admit(s.ip);
+      if (refused) {
+        event('info', { ip: s.ip, reason: refused }, 'smtp.connect-refused');
+        return callback(new SmtpError(421, '4.7.0', `${refused} from your address, try again later`));
+      }
+      s.admitted = true;
+      event('debug', { ip: s.ip, session: session.id }, 'smtp.connect');
+      callback();
+    },
+
+    onClose(session) {
+      const s = sessions.get(session.id);
+      if (s?.admitted) connections.release(s.ip);
+      sessions.delete(session.id);
+      event('debug', { session: session.id }, 'smtp.disconnect');
+    },
+
+    onAuth(auth: SMTPServerAuthentication, session, callback) {
+      const s = state(session);
+      const fail = (error: SmtpError) => {
+        s.authFailures++;
+        if (s.authFailures >= (limits.authFailuresPerSession ?? 3)) {
+          return callback(new SmtpError(421, '4.7.0', 'too many failed authentication attempts, closing'));
+        }
+        callback(error);
+      };
+      const mechanism = String(auth.method).toUpperCase();
+      if (mechanism !== 'PLAIN' && mechanism !== 'LOGIN') return callback(new SmtpError(504, '5.5.4', 'unsupported authentication mechanism'));
+      options.authenticator
+        .verifyPassword(auth.username ?? '', auth.password ?? '', {
+          protocol: 'smtp',
+          ip: s.ip,
+          mechanism,
+          secure: session.secure || options.allowInsecureAuth === true,
+        })
+        .then((result) => {
+          if (result.ok) {
+            s.log.info({ account: result.principal.accountId, method: result.method }, 'smtp.auth-success');
+            return callback(null, { user: result.principal });
+          }
+          s.log.info({ reason: result.reason, ip: s.ip }, 'smtp.auth-failure');
+          switch (result.reason) {
+            case 'throttled':
+              return fail(new SmtpError(454, '4.7.0', `too many failed logins, try again in ${Math.ceil((result.retryAfterMs ?? 60_000) / 1000)} s`));
+            case 'insecure-channel':
+              return callback(new SmtpError(538, '5.7.11', 'encryption required: use STARTTLS first'));
+            case 'unavailable':
+              return callback(new SmtpError(454, '4.7.0', 'temporary authentication failure, try again later'));
+            default:
+              return fail(new SmtpError(535, '5.7.8', 'authentication failed'));
+          }
+        })
+        .catch((error: unknown) => {
+          const e = toSmtpError(error);
+          logSmtpError(s.log, e, 'smtp.error', { stage: 'auth' });
+          callback(new SmtpError(454, '4.7.0', 'temporary authentication failure, try again later'));
+        });
+    },
+
+    onMailFrom(address: SMTPServerAddress, session, callback) {
+      const s = state(session);
+      s.recipients = [];
+      const run = async (): Promise<void> => {
+        for (const key of Object.keys(address.args || {})) {
+          if (!MAIL_PARAMS.has(key.toUpperCase())) throw new SmtpError(555, '5.5.4', `unsupported MAIL parameter ${key.slice(0, 20)}`);
+        }
+        const sender = address.address ?? '';
+        if (NON_ASCII.test(sender) && !session.envelope.smtpUtf8) throw new SmtpError(553, '5.6.7', 'non-ASCII address needs SMTPUTF8');
+        if (role === 'submission') {
+          const principal = session.user as Principal | undefined;
+          if (!principal) throw new SmtpError(530, '5.7.0', 'authentication required');
+          if (!sender) throw new SmtpError(550, '5.7.1', 'the null sender is not allowed on submission');
+          if (!(await resolver.maySendAs(principal.accountId, sender))) {
+            throw new SmtpError(553, '5.7.1', 'sender address is not yours (use your own address or one of your aliases)');
+          }
+          if (await userRate(`smtp-msg:${principal.accountId}`, 1, limits.messagesPerUserPerHour)) {
+            throw new SmtpError(451, '4.7.1', 'message rate limit reached, try again later');
+          }
+        } else if (!session.user && overIpMessageRate(s.ip)) {
+          throw new SmtpError(451, '4.7.1', 'too many messages from your address, try again later');
+        }
+      };
+      run().then(
+        () => callback(),
+        (error: unknown) => {
+          const e = toSmtpError(error);
+          logSmtpError(s.log, e, 'smtp.mail-refused');
+          callback(e);
+        },
+      );
+    },
+
+    onRcptTo(address: SMTPServerAddress, session, callback) {
+      const s = state(session);
+      const run = async (): Promise<void> => {
+        for (const key of Object.keys(address.args || {})) {
+          if (!RCPT_PARAMS.has(key.toUpperCase()) || role === 'mx') throw new SmtpError(555, '5.5.4', `unsupported RCPT parameter ${key.slice(0, 20)}`);
+        }
+        if (NON_ASCII.test(address.address) && !session.envelope.smtpUtf8) throw new SmtpError(553, '5.6.7', 'non-ASCII address needs SMTPUTF8');
+        let resolved;
+        try {
+          resolved = await resolver.resolve(address.address);
+        } catch (error) {
+          if (isPalabreError(error, 'invalid')) throw new SmtpError(553, '5.1.3', 'bad recipient address syntax');
+          throw error;
+        }
+        const principal = session.user as Principal | undefined;
+        switch (resolved.kind) {
+          case 'unknown':
+            throw new SmtpError(550, '5.1.1', 'no such user here');
+          case 'disabled':
+            throw new SmtpError(550, '5.2.1', 'mailbox disabled');
+          case 'remote':
+            if (role !== 'submission' || !principal) throw new SmtpError(554, '5.7.1', 'relay access denied');
+            if (!queue) throw new SmtpError(550, '5.7.1', 'this server does not send mail to other domains');
+            break;
+          case 'local':
+            if (options.usage && resolved.via !== 'group') {
+              const account = resolved.accounts[0]!;
+              if (account.quotaBytes !== null && (await options.usage.get(account.id)).total >= account.quotaBytes) {
+                throw new SmtpError(452, '4.2.2', 'mailbox full, try again later');
+              }
+            }
+            break;
+        }
+        if (principal && role === 'submission' && (await userRate(`smtp-rcpt:${principal.accountId}`, 1, limits.recipientsPerUserPerHour))) {
+          throw new SmtpError(451, '4.7.1', 'recipient rate limit reached, try again later');
+        }
+        const dsn = (address as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
+        s.recipients = s.recipients.filter((r) => r.resolved.address !== resolved.address);
+        s.recipients.push({ resolved, notify: (dsn?.notify as AcceptedRecipient['notify']) ?? null, orcpt: dsn?.orcpt ?? null });
+      };
+      run().then(
+        () => callback(),
+        (error: unknown) => {
+          const e = toSmtpError(error);
+          logSmtpError(s.log, e, 'smtp.rcpt-refused');
+          callback(e);
+        },
+      );
+    },
+
+    onData(stream, session, callback) {
+      const s = state(session);
+      const run = async (): Promise<string> => {
+        const received = await receiveMessage(stream, {
+          maxHeaderBytes: limits.maxHeaderBytes ?? 256 * 1024,
+          spoolDir,
+          memoryBytes: 256 * 1024,
+          maxBytes: limits.maxMessageBytes,
+        });
+        try {
+          if (received.tooLarge) throw new SmtpError(552, '5.3.4', `message larger than ${limits.maxMessageBytes} bytes`);
+          if (received.bareNewline) throw new SmtpError(550, '5.6.11', 'bare CR or LF in the message: lines must end with CRLF (RFC 5321 §2.3.8)');
+          if (received.headerTooLarge) throw new SmtpError(552, '5.3.4', 'header section too large');
+          const envelope = session.envelope;
+          const dsn = (envelope as { dsn?: { ret?: string; envid?: string } }).dsn;
+          const result = await intake.accept(
+            {
+              role,
+              sender: envelope.mailFrom ? envelope.mailFrom.address : '',
+              recipients: s.recipients,
+              ip: s.ip,
+              helo: session.hostNameAppearsAs,
+              secure: session.secure,
+              principal: (session.user as Principal | false | undefined) || null,
+              trusted: trusted(s.ip),
+              envId: dsn?.envid ?? null,
+              ret: (dsn?.ret as 'FULL' | 'HDRS' | undefined) ?? null,
+            },
+            received,
+          );
+          s.log.info({ id: result.id, size: received.size, delivered: result.delivered, queued: result.queued, deferred: result.deferred }, 'smtp.accepted');
+          return `Ok: queued as ${result.id}`;
+        } finally {
+          await received.body.dispose();
+        }
+      };
+      run().then(
+        (reply) => callback(null, reply),
+        (error: unknown) => {
+          stream.resume();
+          const e = toSmtpError(error);
+          logSmtpError(s.log, e, 'smtp.data-refused');
+          callback(e);
+        },
+      );
+    },
+  });
+
+  // Our errors carry their own enhanced status code: send them as they are.
+  const connect = server.connect.bind(server);
+  server.connect = (socket, socketOptions) => {
+    connect(socket, socketOptions);
+    const connection = [...server.connections].pop() as unknown as
+      | { secure: boolean; send(code: number, data: unknown, context?: unknown): void }
+      | undefined;
+    if (connection) {
+      const send = connection.send.bind(connection);
+      connection.send = (code, data, context) => {
+        // RFC 4954 §4 / RFC 3207: no AUTH on offer before TLS unless plaintext passwords are allowed.
+        if (code === 250 && Array.isArray(data) && !connection.secure && !options.allowInsecureAuth) {
+          data = data.filter((line) => !/^AUTH\b/.test(String(line)));
+        }
+        send(code, data, context === undefined && typeof data === 'string' && ENHANCED.test(data) ? false : context);
+      };
+    }
+  };
+  server.on('error', (error) => event('warn', { err: (error as Error).message }, 'smtp.error'));
+
+  return {
+    role,
+    server,
+    listen(port, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        server.server.once('error', onError);
+        server.listen(port, host, () => {
+          server.server.off('error', onError);
+          const bound = (server.server.address() as AddressInfo).port;
+          event('info', { port: bound, host, implicitTls: Boolean(options.implicitTls) }, 'smtp.listening');
+          resolve(bound);
+        });
+      });
+    },
+    close(graceMs = 10_000) {
+      (server as unknown as { options: { closeTimeout: number } }).options.closeTimeout = graceMs;
+      return new Promise((resolve) => server.close(() => {
+        event('info', {}, 'smtp.closed');
+        resolve();
+      }));
+    },
+  };
+}
+
+/** The same queue, telling `notice` after each enqueue. */
+function noticing(queue: OutboundQueue, notice: () => void): OutboundQueue {
+  const wrapped = Object.create(queue) as OutboundQueue;
+  wrapped.enqueue = async (message) => {
+    const queued = await queue.enqueue(message);
+    notice();
+    return queued;
+  };
+  return wrapped;
+}
