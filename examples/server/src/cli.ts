@@ -113,6 +113,10 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
       const { SERVE_OPTIONS, serveCommand } = await import('./commands/serve.js');
       const { values, positionals } = parse(args, SERVE_OPTIONS, SERVE_USAGE);
       if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}\nusage: ${SERVE_USAGE}`);
+      const workers = values.workers === undefined ? undefined : Number(values.workers);
+      if (workers !== undefined && (!Number.isInteger(workers) || workers < 0 || workers > 64)) {
+        throw new UsageError('--workers takes a number of processes from 1 to 64, or 0 for one per CPU');
+      }
       const config = loadConfig({
         data,
         config: configFile,
@@ -121,6 +125,7 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
           host: values.host,
           hostname: values.hostname,
           allowInsecureAuth: values['allow-insecure-auth'],
+          workers,
           ports: {
             http: port(values['http-port'], 'http-port'),
             smtp: port(values['smtp-port'], 'smtp-port'),
@@ -130,9 +135,12 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
         },
       });
       const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { node: config.hostname } }) as unknown as Logger;
+      const { isWorkerProcess, runPrimary, runWorker, workerCount } = await import('./serve/cluster.js');
+      if (isWorkerProcess()) return await runWorker(config, logger, io);
       const ctx = await openContext(config, logger);
       close = () => ctx.close();
-      return await serveCommand(ctx, io);
+      const count = workerCount(config);
+      return count > 1 ? await runPrimary(ctx, io, count) : await serveCommand(ctx, io);
     }
     const load = ADMIN_COMMANDS[command];
     if (!load) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

@@ -42,7 +42,11 @@ export function describeDatabase(config: PalabreConfig): string {
  * Open everything a command needs. Migrations run here (idempotent, serialised across processes), so
  * every command works on a fresh data folder or database.
  */
-export async function openContext(config: PalabreConfig, logger: Logger, options: { migrate?: boolean } = {}): Promise<Context> {
+export async function openContext(
+  config: PalabreConfig,
+  logger: Logger,
+  options: { migrate?: boolean; notifier?: () => Promise<Notifier> } = {},
+): Promise<Context> {
   const db = await createDataSource({
     ...(config.databaseUrl ? { postgres: { url: config.databaseUrl } } : { sqlite: { file: sqliteFileIn(config.dataDir) } }),
     logger,
@@ -82,7 +86,11 @@ export async function openContext(config: PalabreConfig, logger: Logger, options
     authenticator,
     credentials,
     notifier() {
-      notifier ??= config.databaseUrl ? createPgNotifier({ url: config.databaseUrl, logger }) : Promise.resolve(createMemoryNotifier());
+      notifier ??= options.notifier
+        ? options.notifier()
+        : config.databaseUrl
+          ? createPgNotifier({ url: config.databaseUrl, logger })
+          : Promise.resolve(createMemoryNotifier());
       return notifier;
     },
     async close() {

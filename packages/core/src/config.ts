@@ -114,6 +114,8 @@ export const configSchema = v.object({
   /** The public host name clients connect to; also the SMTP greeting name. */
   hostname: withDefault(v.string(), 'localhost'),
   host: withDefault(v.string(), '127.0.0.1'),
+  /** Processes serving the listeners (they share the ports); 0 = one per CPU. */
+  workers: withDefault(int(0, 64), 1),
   ports: section({
     http: withDefault(port, 8080),
     smtp: withDefault(port, 2525),

@@ -20,15 +20,26 @@ export const SERVE_OPTIONS = {
   'submission-port': { type: 'string' },
   'imap-port': { type: 'string' },
   'allow-insecure-auth': { type: 'boolean' },
+  workers: { type: 'string' },
 } as const;
 
 export interface RunningServer {
   readonly services: Service[];
+  /** The connection details, as printed. */
+  readonly banner: readonly string[];
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Periodic background jobs (GC, housekeeping) run here; default true. */
+  background?: boolean;
+  /** Do not print the connection details (a worker process: the primary prints them). */
+  quiet?: boolean;
+}
+
 /** Start every listener the packages provide; resolves once all are listening. */
-export async function startServer(ctx: Context, io: Output): Promise<RunningServer> {
+export async function startServer(ctx: Context, io: Output, options: StartOptions = {}): Promise<RunningServer> {
+  const background = options.background ?? true;
   const { config, logger } = ctx;
   // TLS on every listener unless this is local development on loopback with no certificate given.
   const wantTls = Boolean(config.tls.certFile) || !isLoopbackHost(config.host);
@@ -41,13 +52,13 @@ export async function startServer(ctx: Context, io: Output): Promise<RunningServ
     productLine: 'Palabre: mail, calendars, contacts and files for the administration.',
   });
   const services: Service[] = [];
-  const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config) });
+  const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config), background });
   if (config.ports.http !== 0) services.push(http);
   services.push(...extra);
   const housekeeping = new HousekeepingService(ctx);
   const started: Service[] = [];
   try {
-    for (const service of [...services, housekeeping]) {
+    for (const service of background ? [...services, housekeeping] : services) {
       await service.start();
       started.push(service);
     }
@@ -56,35 +67,29 @@ export async function startServer(ctx: Context, io: Output): Promise<RunningServ
     throw new Error(`cannot start ${services[started.length]?.name ?? 'a listener'}: ${(error as Error).message}`);
   }
   const demo = await ensureDemoAccount(ctx);
-  io.out('');
-  io.out('Palabre is running.');
-  io.out(`  data:      ${describeDatabase(config)}; files and messages in ${config.dataDir}/blobs`);
-  for (const service of started) for (const line of service.banner(demo?.address)) io.out(`  ${line}`);
-  if (!started.some((s) => s !== housekeeping)) io.out('  (every listener is disabled: give a port other than 0)');
-  if (tls?.selfSigned) io.out(`  TLS:       self-signed certificate ${tls.source}; apps will ask you to trust it`);
-  if (!tls) io.out('  TLS:       off (local development on loopback; passwords are accepted only from this machine)');
-  if (demo) {
-    io.out('');
-    io.out('Sign in from a mail, calendar or file app with:');
-    io.out(`  user:      ${demo.address}`);
-    io.out(`  password:  ${demo.password}`);
-  }
-  io.out('');
+  const banner: string[] = ['', 'Palabre is running.', `  data:      ${describeDatabase(config)}; files and messages in ${config.dataDir}/blobs`];
+  for (const service of started) for (const line of service.banner(demo?.address)) banner.push(`  ${line}`);
+  if (!started.some((s) => s !== housekeeping)) banner.push('  (every listener is disabled: give a port other than 0)');
+  if (tls?.selfSigned) banner.push(`  TLS:       self-signed certificate ${tls.source}; apps will ask you to trust it`);
+  if (!tls) banner.push('  TLS:       off (local development on loopback; passwords are accepted only from this machine)');
+  if (demo) banner.push('', 'Sign in from a mail, calendar or file app with:', `  user:      ${demo.address}`, `  password:  ${demo.password}`);
+  banner.push('');
+  if (!options.quiet) for (const line of banner) io.out(line);
   logger.info({ services: started.map((s) => s.name) }, 'server.started');
   return {
     services: started,
+    banner,
     async stop() {
       for (const s of [...started].reverse()) await s.stop(10_000).catch(() => undefined);
     },
   };
 }
 
-/** `palabre serve`: run until SIGTERM or SIGINT, then shut down gracefully. */
-export async function serveCommand(ctx: Context, io: Output): Promise<number> {
-  // Listen for signals before anything starts, so a stop request during start-up is not lost.
-  const stopRequested = new Promise<void>((resolve) => {
+/** Resolves on the first SIGTERM or SIGINT (listening starts at once, so no request is lost). */
+export function stopSignal(logger: Context['logger']): Promise<void> {
+  return new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      ctx.logger.info({ signal }, 'server.stopping');
+      logger.info({ signal }, 'server.stopping');
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       resolve();
@@ -92,6 +97,12 @@ export async function serveCommand(ctx: Context, io: Output): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+/** `palabre serve` in one process: run until SIGTERM or SIGINT, then shut down gracefully. */
+export async function serveCommand(ctx: Context, io: Output): Promise<number> {
+  // Listen for signals before anything starts, so a stop request during start-up is not lost.
+  const stopRequested = stopSignal(ctx.logger);
   const server = await startServer(ctx, io);
   await stopRequested;
   await server.stop();

@@ -49,6 +49,7 @@ export function mountDrive(setup: ServiceSetup): Service {
   return {
     name: 'drive',
     async start() {
+      if (!setup.background) return;
       collect();
       timer = setInterval(collect, GC_INTERVAL_MS);
       timer.unref();

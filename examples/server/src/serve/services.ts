@@ -11,6 +11,8 @@ export interface ServiceSetup {
   readonly tls: TlsMaterial | null;
   /** Plaintext passwords accepted (local development on loopback, or explicitly allowed). */
   readonly insecureAuth: boolean;
+  /** Run periodic background jobs (garbage collection): true in exactly one process of a node. */
+  readonly background: boolean;
 }
 
 /**
