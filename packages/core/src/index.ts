@@ -135,5 +135,10 @@ export {
   MAX_KEYWORD_LENGTH,
   MAX_MAILBOX_KEYWORDS,
   MAX_INLINE_HEADER_BYTES,
+  SEARCH_FIELDS,
+  foldSearchText,
+  searchTextOf,
+  searchField,
+  sentDateOf,
 } from './mail-rules.js';
-export type { SystemFlag, ParsedFlags } from './mail-rules.js';
+export type { SystemFlag, ParsedFlags, SearchField } from './mail-rules.js';

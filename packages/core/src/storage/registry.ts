@@ -25,6 +25,7 @@ import { Usage1796000000003 } from './migrations/0003-usage.js';
 import { Directory1796000000001 } from './migrations/0001-directory.js';
 import { System1796000000002 } from './migrations/0002-system.js';
 import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
+import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -56,4 +57,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Usage1796000000003,
   MailTransport1796000000500,
   Mail1796000200000,
+  MailSearch1796000200001,
 ];

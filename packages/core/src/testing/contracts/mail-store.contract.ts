@@ -209,6 +209,32 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(light[0]!.analysis).toBeUndefined();
       });
 
+      it('keeps the folded search text and sent date beside each message, and prefilters by it', async () => {
+        const box = await w.store.createMailbox(w.alice, 'Search');
+        const other = await w.store.createMailbox(w.alice, 'Other');
+        const withSearch = async (subject: string, from: string) => {
+          const msg = await newMessage(w, subject);
+          const data = { v: 1, date: Date.UTC(2025, 0, 2), search: { subject, from, to: 'Bob <bob@x.test>', cc: '', bcc: '' } };
+          return w.store.append(box.id, { ...msg, analysis: { headerBytes: msg.analysis.headerBytes, data } });
+        };
+        await withSearch('Réunion BUDGET 2025', 'Awa Mensah <awa@sante.gouv.tg>');
+        await withSearch('Autre sujet', 'Kofi <kofi@x.test>');
+        await w.store.append(box.id, await newMessage(w, 'no search member'));
+        const rows = await all(w.store.fetch(box.id, w.alice, EVERYTHING, { search: true }));
+        expect(rows[0]!.searchText).toBe('réunion budget 2025\nawa mensah <awa@sante.gouv.tg>\nbob <bob@x.test>\n\n');
+        expect(rows[0]!.sentDate).toBe(Date.UTC(2025, 0, 2));
+        expect(rows[2]!.searchText).toBeNull();
+        expect(rows[0]!.analysis).toBeUndefined();
+        // The prefilter keeps matching rows and rows without search text; never drops a match.
+        const hits = await all(w.store.fetch(box.id, w.alice, EVERYTHING, { search: true, textContains: 'réunion' }));
+        expect(hits.map((r) => r.uid)).toEqual([1, 3]);
+        expect((await all(w.store.fetch(box.id, w.alice, EVERYTHING, { textContains: '100%_\\' }))).map((r) => r.uid)).toEqual([3]);
+        await w.store.copy(box.id, [[1, 1]], other.id, w.alice);
+        const [copied] = await all(w.store.fetch(other.id, w.alice, EVERYTHING, { search: true }));
+        expect(copied!.searchText).toBe(rows[0]!.searchText);
+        expect(copied!.sentDate).toBe(rows[0]!.sentDate);
+      });
+
       it('refuses bad flags, unknown mailboxes and missing blobs without storing anything', async () => {
         const box = await w.store.createMailbox(w.alice, 'Box');
         await expectKind(w.store.append(box.id, await newMessage(w, 'x', ['\\Recent'])), 'invalid');
