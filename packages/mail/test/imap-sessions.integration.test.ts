@@ -150,18 +150,30 @@ describe('IMAP sessions sharing mailboxes', () => {
     }
     const store = w.store;
     const original = store.changesSince.bind(store);
+    const originalClaim = store.claimRecent.bind(store);
     let calls = 0;
+    let claims = 0;
     store.changesSince = async (...args) => {
       calls++;
       return original(...args);
+    };
+    store.claimRecent = async (...args) => {
+      claims++;
+      return originalClaim(...args);
     };
     try {
       await w.deliver(['secretariat'], message('fan out'));
       const lines = await Promise.all(idlers.map((r) => r.line()));
       expect(lines.every((l) => l === '* 1 EXISTS')).toBe(true);
+      const recent = await Promise.all(idlers.map((r) => r.line()));
+      // \Recent went to exactly one session, which alone asked the store.
+      expect(recent.filter((l) => l === '* 1 RECENT').length).toBe(1);
+      expect(recent.filter((l) => l === '* 0 RECENT').length).toBe(idlers.length - 1);
       expect(calls).toBe(1);
+      expect(claims).toBe(1);
     } finally {
       store.changesSince = original;
+      store.claimRecent = originalClaim;
       for (const r of idlers) r.close();
     }
   });

@@ -243,7 +243,7 @@ export class SelectedMailbox implements MailboxWatcher {
       for (const c of fresh) this.uids.push(c.uid);
       await s.untagged(`${this.uids.length} EXISTS`);
       if (!s.rev2) {
-        const claimed = this.readOnly ? null : await s.store.claimRecent(this.id, fresh[fresh.length - 1]!.uid + 1);
+        const claimed = this.readOnly ? null : await s.ctx.hub.claimRecent(this.id, fresh[fresh.length - 1]!.uid + 1);
         if (claimed) for (const c of fresh) if (c.uid >= claimed[0] && c.uid <= claimed[1]) this.recent.add(c.uid);
         await s.untagged(`${this.recent.size} RECENT`);
       }

@@ -155,6 +155,8 @@ export class SqlMailStore implements MailStore {
   private readonly pageSize: number;
   private readonly forUpdate: string;
   private readonly maxTombstones: number;
+  /** Mailbox id → owner: never changes for an id, so FETCH need not ask again (bounded). */
+  private readonly owners = new Map<string, string>();
   private lastDedupePrune = 0;
 
   constructor(
@@ -506,9 +508,17 @@ export class SqlMailStore implements MailStore {
     return out;
   }
 
-  async *fetch(mailboxId: string, viewer: string, uids: UidSet, options: FetchMessagesOptions = {}): AsyncIterable<MessageRecord> {
+  private async ownerOf(mailboxId: string): Promise<string> {
+    const known = this.owners.get(mailboxId);
+    if (known) return known;
     const box = await this.getMailboxById(mailboxId);
-    const owner = box.accountId === viewer;
+    if (this.owners.size >= 10_000) this.owners.clear();
+    this.owners.set(mailboxId, box.accountId);
+    return box.accountId;
+  }
+
+  async *fetch(mailboxId: string, viewer: string, uids: UidSet, options: FetchMessagesOptions = {}): AsyncIterable<MessageRecord> {
+    const owner = (await this.ownerOf(mailboxId)) === viewer;
     const columns = [
       LIGHT_COLUMNS,
       options.header ? 'm.header' : '',
