@@ -120,17 +120,27 @@ describe('IMAP sessions sharing mailboxes', () => {
     await other.logout();
   });
 
-  it('imapflow IDLE gets EXISTS for a delivery; IDLE needs DONE, anything else is BAD', async () => {
+  it('imapflow IDLE gets EXISTS for a message delivered by SMTP; IDLE needs DONE, anything else is BAD', async () => {
+    const smtpPort = await w.smtp();
     const c = await w.client('carol');
     await c.mailboxOpen('INBOX');
+    const before = c.mailbox && typeof c.mailbox === 'object' ? c.mailbox.exists : 0;
     const exists: number[] = [];
     c.on('exists', (e: { count: number }) => exists.push(e.count));
     const idling = c.idle();
     await eventually(() => c.idling, 'imapflow to enter IDLE');
-    await w.deliver(['carol'], message('for the idler'));
+    const { c: smtp } = await RawSmtp.connect(smtpPort);
+    await smtp.cmd('EHLO client.test');
+    await smtp.cmd('MAIL FROM:<partner@elsewhere.test>');
+    expect((await smtp.cmd('RCPT TO:<carol@sante.gouv.tg>')).code).toBe(250);
+    expect((await smtp.dataRaw(`${message('for the idler', 'Hello.\r\n', [], 'Partner <partner@elsewhere.test>')}\r\n.\r\n`)).code).toBe(250);
+    smtp.close();
     await eventually(() => exists.length > 0, 'EXISTS during IDLE');
+    expect(exists[0]).toBe(before + 1);
     await c.noop();
     await idling;
+    const fresh = await c.fetchOne('*', { envelope: true });
+    expect(fresh && fresh.envelope?.subject).toBe('for the idler');
     const r = await w.raw();
     await r.login(w.users.carol);
     await idle(r, 'x');
