@@ -10,6 +10,17 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # slapd from Debian starts a system instance; tests run their own on loopback.
 if [ -f /var/run/slapd/slapd.pid ]; then kill "$(cat /var/run/slapd/slapd.pid)" 2>/dev/null || true; fi
+
+# The drive (issue 3): litmus, the real clients its tests drive (rclone, cadaver), wrk and the Apache
+# mod_dav reference for `npm run bench` (see ../shared/conformance/webdav).
+webdav=()
+for pkg in litmus rclone cadaver wrk curl python3 apache2 apache2-utils; do dpkg -s "$pkg" >/dev/null 2>&1 || webdav+=("$pkg"); done
+if [ ${#webdav[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${webdav[@]}"
+fi
+# Debian's apache2 starts a server on port 80; the benchmark runs its own on loopback.
+if [ -f /var/run/apache2/apache2.pid ]; then apache2ctl stop 2>/dev/null || true; fi
 # Mail conformance clients and the Postfix + Dovecot reference (shared/conformance/mail/install-deps.sh).
 MAIL_DEPS="$(dirname "$0")/../../shared/conformance/mail/install-deps.sh"
 missing=0

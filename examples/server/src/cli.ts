@@ -10,7 +10,9 @@ import { AUDIT_USAGE, auditCommand } from './commands/audit.js';
 import { DOCTOR_USAGE, doctorCommand } from './commands/doctor.js';
 import { DKIM_USAGE, dkimCommand } from './commands/dkim.js';
 import { VACATION_USAGE, vacationCommand } from './commands/vacation.js';
+import { QUEUE_USAGE, queueCommand } from './commands/queue.js';
 import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
+import { DRIVE_USAGE, driveCommand } from './commands/drive.js';
 import { GROUP_USAGE, groupCommand } from './commands/group.js';
 import { MAILBOX_USAGE, mailboxCommand } from './commands/mailbox.js';
 import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
@@ -25,11 +27,13 @@ usage:
   ${USER_USAGE}
   ${GROUP_USAGE}
   ${ALIAS_USAGE}
+  ${DRIVE_USAGE}
   ${APP_PASSWORD_USAGE}
   ${AUDIT_USAGE}
   ${DOCTOR_USAGE}
   ${DKIM_USAGE}
   ${VACATION_USAGE}
+  ${QUEUE_USAGE}
   ${MAILBOX_USAGE}
   ${MIGRATE_USAGE}
 
@@ -41,11 +45,13 @@ const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext
   user: userCommand,
   group: groupCommand,
   alias: aliasCommand,
+  drive: driveCommand,
   'app-password': appPasswordCommand,
   audit: auditCommand,
   doctor: (ctx, argv, io) => doctorCommand(ctx, argv, io),
   dkim: dkimCommand,
   vacation: vacationCommand,
+  queue: queueCommand,
   mailbox: mailboxCommand,
   migrate: migrateCommand,
 };

@@ -16,7 +16,8 @@ export interface Context {
   readonly config: PalabreConfig;
   readonly db: Database;
   readonly stores: CoreStores;
-  readonly blobs: FsBlobStore;
+  /** One blob store per feature: each collects its own garbage and must never see the others' blobs. */
+  readonly blobs: { readonly mail: FsBlobStore; readonly drive: FsBlobStore };
   readonly logger: Logger;
   readonly authenticator: PalabreAuthenticator;
   readonly credentials: CredentialService;
@@ -48,7 +49,7 @@ export async function openContext(config: PalabreConfig, logger: Logger, options
     migrate: options.migrate ?? true,
   });
   const stores = createCoreStores(db, { logger });
-  const blobs = createFsBlobStore(join(config.dataDir, 'blobs'));
+  const blobs = { mail: createFsBlobStore(join(config.dataDir, 'blobs', 'mail')), drive: createFsBlobStore(join(config.dataDir, 'blobs', 'drive')) };
   const authenticator = createAuthenticator({
     directory: stores.directory,
     throttle: stores.throttle,

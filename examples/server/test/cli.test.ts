@@ -129,6 +129,24 @@ describe.each(siteKinds)('palabre administration commands on %s', (kind) => {
     expect(await site.run('doctor', '--resolver', 'not-an-ip')).toMatchObject({ code: 2 });
   });
 
+  it('manages group folders of the drive', async () => {
+    await site.run('domain', 'add', 'sante.gouv.tg');
+    await site.run('user', 'add', 'awa@sante.gouv.tg', '--password', 'A long enough passphrase');
+    await site.run('group', 'add', 'sante-drh', '--domain', 'sante.gouv.tg');
+    expect(await site.run('drive', 'folder', 'add', 'nobody')).toMatchObject({ code: 1, err: expect.stringContaining('no group nobody') });
+    expect((await site.run('drive', 'folder', 'add', 'sante-drh', '--access', 'read', '--quota', '10G')).out).toBe(
+      'group folder sante-drh added: members of sante-drh can read /dav/files/sante-drh/',
+    );
+    expect(await site.run('drive', 'folder', 'add', 'sante-drh')).toMatchObject({ code: 1 });
+    expect((await site.run('drive', 'folder', 'grant', 'sante-drh', 'awa@sante.gouv.tg', 'write')).out).toBe('awa@sante.gouv.tg now has write access to sante-drh');
+    expect((await site.run('drive', 'folder', 'list')).out).toMatch(/sante-drh\s+0 B of 10 GiB\s+awa@sante\.gouv\.tg:write, group sante-drh:read/);
+    expect((await site.run('drive', 'folder', 'grant', 'sante-drh', '--group', 'sante-drh', 'none')).code).toBe(0);
+    expect((await site.run('drive', 'folder', 'list')).out).not.toContain('group sante-drh:');
+    expect(await site.run('drive', 'folder', 'grant', 'sante-drh', 'awa@sante.gouv.tg', 'admin')).toMatchObject({ code: 2 });
+    expect((await site.run('drive', 'folder', 'remove', 'sante-drh')).code).toBe(0);
+    expect(await site.run('drive', 'folder', 'remove', 'sante-drh')).toMatchObject({ code: 1, err: expect.stringContaining('no group folder') });
+  });
+
   it('reports the schema state with migrate', async () => {
     const r = await site.run('migrate');
     expect(r.code).toBe(0);

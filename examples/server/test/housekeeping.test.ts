@@ -20,7 +20,7 @@ describe('housekeeping', () => {
   });
 
   it('removes stale upload leftovers and expired failure counters, and nothing live', async () => {
-    const tmp = join(site.dataDir, 'blobs', '.tmp');
+    const tmp = join(site.dataDir, 'blobs', 'mail', '.tmp');
     await mkdir(tmp, { recursive: true });
     await writeFile(join(tmp, 'crashed-upload'), 'partial');
     const old = new Date(Date.now() - 3 * 3600_000);
@@ -28,12 +28,12 @@ describe('housekeeping', () => {
     await writeFile(join(tmp, 'live-upload'), 'in progress');
     await ctx.stores.throttle.recordFailure('ip:192.0.2.1', new Date(Date.now() - 2 * ctx.config.auth.failureWindowMs), ctx.config.auth.failureWindowMs);
     await ctx.stores.throttle.recordFailure('ip:192.0.2.2', new Date(), ctx.config.auth.failureWindowMs);
-    const kept = await ctx.blobs.put('a real blob');
+    const kept = await ctx.blobs.mail.put('a real blob');
 
     await new HousekeepingService(ctx).runOnce();
 
     expect(await readdir(tmp)).toEqual(['live-upload']);
-    expect(await ctx.blobs.stat(kept.id)).not.toBeNull();
+    expect(await ctx.blobs.mail.stat(kept.id)).not.toBeNull();
     const far = new Date(Date.now() + 1);
     expect(await ctx.stores.throttle.peek('ip:192.0.2.2', far, ctx.config.auth.failureWindowMs)).not.toBeNull();
     const rows = await ctx.db.dataSource.query("SELECT key FROM auth_throttle ORDER BY key");

@@ -103,6 +103,11 @@ describe('palabre serve', () => {
       expect(banner).toContain('Palabre is running.');
       expect(banner).toMatch(/user: +demo@palabre\.test/);
       expect(banner).toContain(sqliteFileIn(site.dataDir));
+      expect(banner).toContain(`files:     http://127.0.0.1:${port}/dav/files/demo@palabre.test/`);
+      // Windows' mini-redirector probes the server root before mounting anything.
+      const probe = await fetch(`http://127.0.0.1:${port}/`, { method: 'OPTIONS' });
+      expect(probe.headers.get('ms-author-via')).toBe('DAV');
+      expect(probe.headers.get('dav')).toMatch(/\b2\b/);
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(200);
       expect(await health.text()).toBe('ok\n');

@@ -65,6 +65,21 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
     expect(event).toMatchObject({ type: 'auth.success', actor: 'awa@sante.gouv.tg', ip: '192.0.2.1', protocol: 'imap' });
   });
 
+  it('writes a success down once per address and protocol within the cache period, not per request', async () => {
+    for (let i = 0; i < 5; i++) expect((await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, protocol: 'dav' })).ok).toBe(true);
+    expect(await types()).toEqual(['auth.success']);
+    await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, protocol: 'dav', ip: '198.51.100.7' });
+    await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, protocol: 'imap' });
+    expect(await types()).toEqual(['auth.success', 'auth.success', 'auth.success']);
+    clock.advance(6 * 60_000);
+    await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, protocol: 'dav' });
+    expect(await types()).toHaveLength(4);
+    // Failures are always recorded.
+    await auth.verifyPassword('awa@sante.gouv.tg', 'wrong guess', { ...ctx, protocol: 'dav' });
+    await auth.verifyPassword('awa@sante.gouv.tg', 'wrong guess', { ...ctx, protocol: 'dav' });
+    expect((await types()).filter((t) => t === 'auth.failure')).toHaveLength(2);
+  });
+
   it('refuses a wrong password and an unknown user identically', async () => {
     const wrong = await auth.verifyPassword('awa@sante.gouv.tg', 'not the password', ctx);
     const unknown = await auth.verifyPassword('nobody@sante.gouv.tg', PASSWORD, ctx);

@@ -16,7 +16,7 @@ import {
   systemClock,
   toPrincipal,
 } from '@palabre/core';
-import { CredentialCache } from './credential-cache.js';
+import { CredentialCache, ExpiringSet } from './credential-cache.js';
 import { LdapPasswordSource } from './ldap.js';
 import type { AuthLogEvent } from './log-events.js';
 import { DEFAULT_ARGON2, MAX_PASSWORD_BYTES, burnVerification, hashPassword, needsRehash, verifyPasswordHash } from './password-hash.js';
@@ -50,6 +50,8 @@ export class PalabreAuthenticator implements Authenticator {
   private readonly argon2: Argon2Config;
   readonly throttle: LoginThrottle;
   private readonly cache: CredentialCache;
+  /** Successes already recorded recently, per account, address, protocol and method. */
+  private readonly recentSuccesses: ExpiringSet;
   private readonly ldap = new Map<string, LdapPasswordSource>();
 
   constructor(private readonly options: AuthenticatorOptions) {
@@ -58,6 +60,7 @@ export class PalabreAuthenticator implements Authenticator {
     this.argon2 = options.argon2 ?? DEFAULT_ARGON2;
     this.throttle = new LoginThrottle(options.throttle, { ...DEFAULT_THROTTLE_POLICY, ...options.throttlePolicy });
     this.cache = new CredentialCache(options.cacheTtlMs ?? 5 * 60_000);
+    this.recentSuccesses = new ExpiringSet(options.cacheTtlMs ?? 5 * 60_000);
     for (const [domain, config] of Object.entries(options.ldap ?? {})) this.ldap.set(normalizeDomain(domain), new LdapPasswordSource(config));
   }
 
@@ -171,14 +174,29 @@ export class PalabreAuthenticator implements Authenticator {
     if (!method) return this.refuse('invalid-credentials', actor, account, context, true);
     // Status is told only to someone who proved the password: it reveals nothing to a guesser.
     if (account.status !== 'active') return this.refuse('account-suspended', actor, account, context, false);
-    return this.succeed(account, method, context, now);
+    return this.succeed(account, method, context, now, verdict.accountFailures > 0);
   }
 
-  private async succeed(account: Account, method: 'password' | 'app-password' | 'ldap' | 'token', context: AuthContext, now: Date): Promise<AuthResult> {
-    await this.throttle.success(account.address).catch(() => undefined);
-    await this.options.directory.recordLogin(account.id, now).catch(() => undefined);
-    this.event('info', 'auth.success', { protocol: context.protocol, ip: context.ip, method, accountId: account.id });
-    await this.audit('auth.success', account.address, context, method);
+  /**
+   * A success is written down (audit event, last login) once per account, client address, protocol and
+   * method within the cache period: DAV clients authenticate every request and mail clients reconnect
+   * all day, and one audit row per request would bury the events that matter. A new address or
+   * protocol is always recorded; every failure always is.
+   */
+  private async succeed(
+    account: Account,
+    method: 'password' | 'app-password' | 'ldap' | 'token',
+    context: AuthContext,
+    now: Date,
+    hadFailures: boolean,
+  ): Promise<AuthResult> {
+    if (hadFailures) await this.throttle.success(account.address).catch(() => undefined);
+    const key = `${account.id}|${context.ip ?? ''}|${context.protocol}|${method}`;
+    if (!this.recentSuccesses.seen(key, now.getTime())) {
+      await this.options.directory.recordLogin(account.id, now).catch(() => undefined);
+      this.event('info', 'auth.success', { protocol: context.protocol, ip: context.ip, method, accountId: account.id });
+      await this.audit('auth.success', account.address, context, method);
+    }
     return { ok: true, principal: toPrincipal(account), method };
   }
 
@@ -197,7 +215,7 @@ export class PalabreAuthenticator implements Authenticator {
     }
     if (found.account.status !== 'active') return this.refuse('account-suspended', found.account.address, found.account, context, false);
     await this.options.directory.touchCredential(found.credential.id, now).catch(() => undefined);
-    return this.succeed(found.account, 'token', context, now);
+    return this.succeed(found.account, 'token', context, now, false);
   }
 }
 

@@ -28,7 +28,8 @@ export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = {
 };
 
 export type ThrottleVerdict =
-  | { readonly allowed: true }
+  /** `accountFailures`: failures counted for the account so far (a success need not reset zero). */
+  | { readonly allowed: true; readonly accountFailures: number }
   | { readonly allowed: false; readonly retryAfterMs: number; readonly locked: boolean; readonly key: 'account' | 'ip' };
 
 export const accountKey = (address: string) => `acct:${address.toLowerCase().slice(0, 320)}`;
@@ -47,18 +48,19 @@ export class LoginThrottle {
   ) {}
 
   private verdictFor(window: FailureWindow | null, free: number, lock: number, now: Date, key: 'account' | 'ip'): ThrottleVerdict {
-    if (!window) return { allowed: true };
+    const allowed = { allowed: true, accountFailures: key === 'account' ? (window?.failures ?? 0) : 0 } as const;
+    if (!window) return allowed;
     const last = window.lastFailureAt.getTime();
     if (window.failures >= lock) {
       const until = last + this.policy.lockoutMs;
       if (now.getTime() < until) return { allowed: false, retryAfterMs: until - now.getTime(), locked: true, key };
-      return { allowed: true };
+      return allowed;
     }
-    if (window.failures < free) return { allowed: true };
+    if (window.failures < free) return allowed;
     const delay = Math.min(this.policy.baseDelayMs * 2 ** (window.failures - free), this.policy.maxDelayMs);
     const until = last + delay;
     if (now.getTime() < until) return { allowed: false, retryAfterMs: until - now.getTime(), locked: false, key };
-    return { allowed: true };
+    return allowed;
   }
 
   async check(account: string | null, ip: string | null, now: Date): Promise<ThrottleVerdict> {
@@ -70,10 +72,9 @@ export class LoginThrottle {
     }
     if (account) {
       const w = await this.store.peek(accountKey(account), now, p.failureWindowMs);
-      const v = this.verdictFor(w, p.accountFreeFailures, p.accountLockoutFailures, now, 'account');
-      if (!v.allowed) return v;
+      return this.verdictFor(w, p.accountFreeFailures, p.accountLockoutFailures, now, 'account');
     }
-    return { allowed: true };
+    return { allowed: true, accountFailures: 0 };
   }
 
   /** Count a failure; returns true when this failure just locked the account. */

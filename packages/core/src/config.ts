@@ -38,8 +38,6 @@ export const smtpConfigSchema = z.object({
   /** Largest message accepted (SIZE), bytes. */
   maxMessageBytes: z.number().int().min(1024).default(50 * 1024 * 1024),
   maxRecipients: z.number().int().min(1).max(1000).default(100),
-  /** Offer AUTH on the MX port too (after STARTTLS). Off: MX takes mail for local users only. */
-  authOnMx: z.boolean().default(false),
   /**
    * Networks (CIDR) whose unauthenticated mail may use a hosted domain as sender (a scanner, an
    * application server). They never get relay rights.

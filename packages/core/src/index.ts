@@ -70,6 +70,32 @@ export type {
   HttpAuthOutcome,
   HttpCredentialsRequest,
 } from './ports/authenticator.js';
+export type {
+  DriveStore,
+  DriveSpace,
+  DriveSpaceKind,
+  DriveNode,
+  DriveNodeKind,
+  DeadProperty,
+  PropertyPatch,
+  DriveGrant,
+  GrantAccess,
+  GrantPrincipal,
+  NewGroupSpace,
+  FileContent,
+  WriteExpectation,
+  WriteOutcome,
+  TransferOptions,
+  TransferOutcome,
+  DescendantEntry,
+  LockStore,
+  DavLock,
+  NewLock,
+  LockScope,
+} from './ports/drive-store.js';
+export { DRIVE_MAX_NAME_LENGTH } from './ports/drive-store.js';
+export { checkNodeName, conflictReason, lockPrefix, MAX_LOCK_TIMEOUT_SECONDS, MAX_PROPERTY_VALUE } from './drive-rules.js';
+export type { DriveConflictReason } from './drive-rules.js';
 export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
 export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';
 export { smtpConfigSchema } from './config.js';

@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawSmtp } from './helpers/raw-smtp.js';
 import { PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
@@ -131,8 +130,7 @@ describe('relay and spoofing, from the attacker side', () => {
 
   it('an alias is a usable sender', async () => {
     f = await startSmtpFixture();
-    const t = nodemailer.createTransport({ host: '127.0.0.1', port: f.submissionPort, secure: false, tls: { rejectUnauthorized: false }, auth: { user: 'awa@sante.gouv.tg', pass: PASSWORD } });
-    await t.sendMail({ envelope: { from: 'direction@sante.gouv.tg', to: ['kofi@finances.gouv.tg'] }, raw: 'From: direction@sante.gouv.tg\r\nSubject: note\r\n\r\nx\r\n' });
+    await f.submitter().sendMail({ envelope: { from: 'direction@sante.gouv.tg', to: ['kofi@finances.gouv.tg'] }, raw: 'From: direction@sante.gouv.tg\r\nSubject: note\r\n\r\nx\r\n' });
     expect(f.delivery.inbox(f.kofi.id)).toHaveLength(1);
   });
 

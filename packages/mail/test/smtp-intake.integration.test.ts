@@ -1,7 +1,7 @@
 import nodemailer from 'nodemailer';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RawSmtp } from './helpers/raw-smtp.js';
-import { PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
+import { startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 
 let f: SmtpFixture;
 beforeEach(async () => {
@@ -55,15 +55,7 @@ describe('MX intake', () => {
 
 describe('submission', () => {
   it('sends as the user over STARTTLS + AUTH, adds Message-ID and Date, signs nothing without a key', async () => {
-    const t = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: f.submissionPort,
-      secure: false,
-      requireTLS: true,
-      tls: { rejectUnauthorized: false },
-      auth: { user: 'awa@sante.gouv.tg', pass: PASSWORD },
-    });
-    await t.sendMail({
+    await f.submitter().sendMail({
       envelope: { from: 'awa@sante.gouv.tg', to: ['kofi@finances.gouv.tg', 'someone@example.org'] },
       raw: 'From: Awa <awa@sante.gouv.tg>\r\nTo: kofi@finances.gouv.tg, someone@example.org\r\nBcc: secret@example.org\r\nSubject: rapport\r\n\r\nBonjour.\r\n',
     });

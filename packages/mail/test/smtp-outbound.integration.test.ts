@@ -1,10 +1,9 @@
-import nodemailer from 'nodemailer';
 import { dkimVerify } from 'mailauth';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateDkimKey, dkimDnsRecord } from '../src/index.js';
 import { QueueWorker } from '../src/outbound/queue-worker.js';
 import { startFakeMx, type MxBehaviour } from './helpers/fake-mx.js';
-import { PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
+import { startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 
 let f: SmtpFixture;
 let mx: Awaited<ReturnType<typeof startFakeMx>>;
@@ -36,15 +35,7 @@ afterEach(async () => {
 });
 
 async function submit(to: string[], extra = ''): Promise<void> {
-  const t = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: f.submissionPort,
-    secure: false,
-    requireTLS: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: 'awa@sante.gouv.tg', pass: PASSWORD },
-  });
-  await t.sendMail({
+  await f.submitter().sendMail({
     envelope: { from: 'awa@sante.gouv.tg', to },
     raw: `From: Awa <awa@sante.gouv.tg>\r\nTo: ${to.join(', ')}\r\nSubject: note\r\n${extra}\r\nCorps du message.\r\n`,
   });

@@ -18,7 +18,7 @@ export const MAILBOX_USAGE = `palabre mailbox list EMAIL
 export async function mailboxCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   const [sub, ...rest] = argv;
   const { positionals } = parse(rest, {}, MAILBOX_USAGE);
-  const store: MailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
+  const store: MailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
   const dir = ctx.stores.directory;
   switch (sub) {
     case 'list': {

@@ -60,7 +60,7 @@ export async function startServer(ctx: Context, io: Output): Promise<RunningServ
   io.out('');
   io.out('Palabre is running.');
   io.out(`  data:      ${describeDatabase(config)}; files and messages in ${config.dataDir}/blobs`);
-  for (const service of started) for (const line of service.banner()) io.out(`  ${line}`);
+  for (const service of started) for (const line of service.banner(demo?.address)) io.out(`  ${line}`);
   if (!started.some((s) => s !== housekeeping)) io.out('  (every listener is disabled: give a port other than 0)');
   if (tls?.selfSigned) io.out(`  TLS:       self-signed certificate ${tls.source}; apps will ask you to trust it`);
   if (!tls) io.out('  TLS:       off (local development on loopback; passwords are accepted only from this machine)');

@@ -26,7 +26,8 @@ export class HousekeepingService implements Service {
     const now = new Date();
     try {
       await ctx.stores.throttle.sweep(now, ctx.config.auth.failureWindowMs);
-      const removed = await ctx.blobs.sweepTemp(60 * 60_000, now.getTime());
+      let removed = 0;
+      for (const store of Object.values(ctx.blobs)) removed += await store.sweepTemp(60 * 60_000, now.getTime());
       if (removed > 0) ctx.logger.info({ removed }, 'housekeeping.temp-swept');
     } catch (error) {
       ctx.logger.warn({ err: (error as Error).message }, 'housekeeping.failed');

@@ -10,6 +10,8 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void | 
 interface Mount {
   prefix: string;
   handler: HttpHandler;
+  /** Requests outside the prefix that the handler also wants (e.g. OPTIONS on "/" for Windows). */
+  claims?: (path: string, method: string) => boolean;
 }
 
 export interface HttpServiceOptions {
@@ -30,7 +32,7 @@ export class HttpService implements Service {
   private server: Server | null = null;
   private readonly mounts: Mount[] = [];
   private readonly sockets = new Set<Socket>();
-  private readonly bannerLines: (() => string[])[] = [];
+  private readonly bannerLines: ((user?: string) => string[])[] = [];
   private boundPort = 0;
 
   constructor(private readonly options: HttpServiceOptions) {}
@@ -49,17 +51,18 @@ export class HttpService implements Service {
     return `${this.scheme}://${host}:${this.port}`;
   }
 
-  mount(prefix: string, handler: HttpHandler, banner?: () => string[]): void {
+  mount(prefix: string, handler: HttpHandler, banner?: (user?: string) => string[], claims?: (path: string, method: string) => boolean): void {
     if (!prefix.startsWith('/')) throw new Error(`mount prefix must start with /: ${prefix}`);
-    this.mounts.push({ prefix, handler });
+    this.mounts.push({ prefix, handler, claims });
     this.mounts.sort((a, b) => b.prefix.length - a.prefix.length);
     if (banner) this.bannerLines.push(banner);
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
+    const method = req.method ?? 'GET';
     for (const m of this.mounts) {
-      if (path === m.prefix || path.startsWith(m.prefix) || `${path}/` === m.prefix) {
+      if (path === m.prefix || path.startsWith(m.prefix) || `${path}/` === m.prefix || m.claims?.(path, method)) {
         Promise.resolve(m.handler(req, res)).catch((error: unknown) => {
           this.options.logger.error({ err: (error as Error)?.message, method: req.method }, 'http.error');
           if (!res.headersSent) {
@@ -128,7 +131,7 @@ export class HttpService implements Service {
     clearTimeout(timer);
   }
 
-  banner(): string[] {
-    return this.bannerLines.flatMap((fn) => fn());
+  banner(user?: string): string[] {
+    return this.bannerLines.flatMap((fn) => fn(user));
   }
 }

@@ -4,6 +4,6 @@ export interface Service {
   start(): Promise<void>;
   /** Stop accepting, finish or cut what is in flight within the grace period. */
   stop(graceMs: number): Promise<void>;
-  /** Lines for the connection details printed at start. */
-  banner(): string[];
+  /** Lines for the connection details printed at start; `user` is the address to show in URLs, if known. */
+  banner(user?: string): string[];
 }

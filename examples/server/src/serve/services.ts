@@ -5,6 +5,7 @@ import { smtpServices } from '../services/smtp.js';
 import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
+import { mountDrive } from './drive.js';
 
 export interface ServiceSetup {
   readonly ctx: Context;
@@ -19,9 +20,9 @@ export interface ServiceSetup {
  * returns any listeners of its own (SMTP, IMAP). Features arrive with their issues.
  */
 export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
-  const services: Service[] = [];
+  const services: Service[] = [mountDrive(setup)];
   const { ctx } = setup;
-  const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
+  const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
   services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore })));
   services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore })));
   return services;

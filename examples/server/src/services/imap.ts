@@ -21,7 +21,7 @@ export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: 
   const tls = await loadTls(config);
   const server = createImapServer({
     store: wiring.store,
-    blobs: ctx.blobs,
+    blobs: ctx.blobs.mail,
     directory: ctx.stores.directory,
     authenticator: ctx.authenticator,
     notifier: await ctx.notifier(),

@@ -37,16 +37,29 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
   const spoolDir = join(config.dataDir, 'spool');
   await rm(spoolDir, { recursive: true, force: true }); // bodies of sessions a crash cut short
   const dns = cachingResolver();
+  const worker = new QueueWorker({
+    queue: stores.queue,
+    blobs: ctx.blobs.mail,
+    directory: ctx.stores.directory,
+    delivery: wiring.delivery,
+    hostname: config.hostname,
+    concurrency: smtp.outbound.concurrency,
+    port: smtp.outbound.port,
+    mtaSts: smtp.outbound.mtaSts,
+    smarthost: smtp.smarthost ?? null,
+    dns,
+    logger: logger.child({ service: 'smtp-queue' }),
+  });
   const common = {
     hostname: config.hostname,
     tls: { key: tls.key, cert: tls.cert },
     allowInsecureAuth: insecureAuth,
-    authOnMx: smtp.authOnMx,
     directory: ctx.stores.directory,
-    blobs: ctx.blobs,
+    blobs: ctx.blobs.mail,
     delivery: wiring.delivery,
     authenticator: ctx.authenticator,
     queue: stores.queue,
+    onQueued: () => worker.kick(),
     dkimKeys: stores.dkimKeys,
     vacations: stores.vacations,
     rateLimits: stores.rateLimits,
@@ -73,19 +86,6 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     const subs = createSmtpServer({ ...common, role: 'submission', implicitTls: true });
     services.push(listenerService('submissions', subs, host, config.ports.submissions, (p) => `submission: ${host}:${p} (implicit TLS)`));
   }
-  const worker = new QueueWorker({
-    queue: stores.queue,
-    blobs: ctx.blobs,
-    directory: ctx.stores.directory,
-    delivery: wiring.delivery,
-    hostname: config.hostname,
-    concurrency: smtp.outbound.concurrency,
-    port: smtp.outbound.port,
-    mtaSts: smtp.outbound.mtaSts,
-    smarthost: smtp.smarthost ?? null,
-    dns,
-    logger: logger.child({ service: 'smtp-queue' }),
-  });
   services.push({
     name: 'smtp-queue',
     async start() {

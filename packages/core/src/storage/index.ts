@@ -7,6 +7,8 @@ import { SqlChangeLog } from './repositories/sql-change-log.js';
 import { SqlDirectoryStore } from './repositories/sql-directory-store.js';
 import { SqlThrottleStore } from './repositories/sql-throttle-store.js';
 import { SqlUsageStore } from './repositories/sql-usage-store.js';
+import { SqlDriveStore } from './repositories/sql-drive-store.js';
+import { SqlLockStore } from './repositories/sql-lock-store.js';
 
 export { Database } from './database.js';
 export type { DatabaseOptions, Dialect, TransactionOptions } from './database.js';
@@ -20,6 +22,8 @@ export { SqlChangeLog } from './repositories/sql-change-log.js';
 export { SqlAuditLog } from './repositories/sql-audit-log.js';
 export { SqlThrottleStore } from './repositories/sql-throttle-store.js';
 export { SqlUsageStore } from './repositories/sql-usage-store.js';
+export { SqlDriveStore } from './repositories/sql-drive-store.js';
+export { SqlLockStore } from './repositories/sql-lock-store.js';
 export { SqlMailStore } from './repositories/sql-mail-store.js';
 export type { SqlMailStoreOptions } from './repositories/sql-mail-store.js';
 export { ALL_ENTITIES, ALL_MIGRATIONS } from './registry.js';
@@ -50,17 +54,23 @@ export interface CoreStores {
   readonly audit: SqlAuditLog;
   readonly throttle: SqlThrottleStore;
   readonly usage: SqlUsageStore;
+  readonly drive: SqlDriveStore;
+  readonly locks: SqlLockStore;
 }
 
 /** The core repositories over one database. */
 export function createCoreStores(db: Database, options: { clock?: Clock; logger?: Logger } = {}): CoreStores {
+  const changeLog = new SqlChangeLog(db);
+  const usage = new SqlUsageStore(db);
   return {
     db,
     directory: new SqlDirectoryStore(db, options.clock),
-    changeLog: new SqlChangeLog(db),
+    changeLog,
     audit: new SqlAuditLog(db, options.clock),
     throttle: new SqlThrottleStore(db),
-    usage: new SqlUsageStore(db),
+    usage,
+    drive: new SqlDriveStore(db, { changeLog, usage, clock: options.clock }),
+    locks: new SqlLockStore(db),
   };
 }
 export { SqlOutboundQueue } from './repositories/sql-outbound-queue.js';

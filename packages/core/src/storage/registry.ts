@@ -10,6 +10,11 @@ import {
 } from './entities/directory.js';
 import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, ThrottleEntity } from './entities/system.js';
 import { AccountUsageEntity } from './entities/usage.js';
+import { DavLockEntity, DriveGrantEntity, DriveNodeEntity, DrivePropEntity, DriveSpaceEntity } from './entities/drive.js';
+import { Usage1796000000003 } from './migrations/0003-usage.js';
+import { Directory1796000000001 } from './migrations/0001-directory.js';
+import { System1796000000002 } from './migrations/0002-system.js';
+import { Drive1796000100000 } from './migrations/1796000100000-drive.js';
 import {
   DkimKeyEntity,
   OutboundJobEntity,
@@ -21,9 +26,6 @@ import {
 } from './entities/mail-transport.js';
 import { MailTransport1796000000500 } from './migrations/1796000000500-smtp.js';
 import { MAIL_ENTITIES } from './entities/mail.js';
-import { Usage1796000000003 } from './migrations/0003-usage.js';
-import { Directory1796000000001 } from './migrations/0001-directory.js';
-import { System1796000000002 } from './migrations/0002-system.js';
 import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
 import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.js';
 
@@ -41,6 +43,11 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ChangeCollectionEntity,
   ChangeEntryEntity,
   AccountUsageEntity,
+  DriveSpaceEntity,
+  DriveNodeEntity,
+  DrivePropEntity,
+  DriveGrantEntity,
+  DavLockEntity,
   OutboundMessageEntity,
   OutboundJobEntity,
   OutboundRecipientEntity,
@@ -56,6 +63,7 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   System1796000000002,
   Usage1796000000003,
   MailTransport1796000000500,
+  Drive1796000100000,
   Mail1796000200000,
   MailSearch1796000200001,
 ];

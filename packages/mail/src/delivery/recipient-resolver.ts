@@ -1,4 +1,5 @@
 import { isPalabreError, parseAddress, type Account, type DirectoryStore } from '@palabre/core';
+import { TtlCache } from './ttl-cache.js';
 
 export type ResolvedRecipient =
   /** A hosted address: the active accounts it reaches (one, or a group's members). */
@@ -15,11 +16,25 @@ export type ResolvedRecipient =
  * aliases, groups as distribution lists with nested members) and sub-addresses (`user+tag@`).
  */
 export class RecipientResolver {
-  constructor(private readonly directory: DirectoryStore) {}
+  private readonly domains = new TtlCache<boolean>();
+  private readonly answers = new TtlCache<ResolvedRecipient>();
+
+  /**
+   * `cacheMs`: how long an answer is reused (default 5 s). Every message of a burst to one address
+   * would otherwise ask the directory again; a suspension or a removed alias takes effect within it.
+   */
+  constructor(
+    private readonly directory: DirectoryStore,
+    private readonly cacheMs = 5_000,
+  ) {}
 
   /** Throws InvalidInputError on a malformed address. */
   async resolve(input: string): Promise<ResolvedRecipient> {
     const parsed = parseAddress(input);
+    return this.answers.get(parsed.address, this.cacheMs, () => this.lookup(parsed));
+  }
+
+  private async lookup(parsed: ReturnType<typeof parseAddress>): Promise<ResolvedRecipient> {
     const domain = await this.directory.findDomain(parsed.domain);
     if (!domain) return { kind: 'remote', address: parsed.address, domain: parsed.domain };
     let target = await this.directory.resolveAddress(parsed.address);
@@ -39,7 +54,7 @@ export class RecipientResolver {
 
   async isHostedDomain(name: string): Promise<boolean> {
     try {
-      return (await this.directory.findDomain(name)) !== null;
+      return await this.domains.get(name.toLowerCase(), this.cacheMs, async () => (await this.directory.findDomain(name)) !== null);
     } catch (error) {
       if (isPalabreError(error, 'invalid')) return false;
       throw error;
@@ -58,3 +73,4 @@ export class RecipientResolver {
     return target?.kind === 'account' && target.account.id === accountId;
   }
 }
+

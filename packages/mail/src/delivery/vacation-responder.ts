@@ -1,4 +1,5 @@
-import { silentLogger, type Clock, type DirectoryStore, type Logger, type VacationStore } from '@palabre/core';
+import { silentLogger, type Clock, type DirectoryStore, type Logger, type VacationSettings, type VacationStore } from '@palabre/core';
+import { TtlCache } from './ttl-cache.js';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import type { Outbox } from '../outbound/outbox.js';
 import { HeaderSection, headerAddresses } from '../smtp/header-section.js';
@@ -20,9 +21,18 @@ const ROBOT_SENDER = /^(mailer-daemon|postmaster|listserv|majordomo|bounce[s]?|n
  * auto-submitted, bulk or list mail, never to mail where the account is not in To/Cc (a list or a Bcc).
  */
 export function vacationSkipReason(header: HeaderSection, sender: string, ownAddresses: readonly string[]): string | null {
+  const general = messageSkipReason(header, sender);
+  if (general) return general;
+  if (ownAddresses.includes(sender.toLowerCase())) return 'own message';
+  const addressed = [...headerAddresses(header.get('to')), ...headerAddresses(header.get('cc'))];
+  if (!addressed.some((a) => ownAddresses.includes(a))) return 'not addressed directly';
+  return null;
+}
+
+/** The part of the RFC 3834 rules that does not depend on who the recipient is. */
+function messageSkipReason(header: HeaderSection, sender: string): string | null {
   if (!sender) return 'null sender';
   if (ROBOT_SENDER.test(sender)) return 'robot sender';
-  if (ownAddresses.includes(sender.toLowerCase())) return 'own message';
   const auto = header.get('auto-submitted');
   if (auto && auto.split(';')[0]!.trim().toLowerCase() !== 'no') return 'auto-submitted';
   const precedence = header.get('precedence')?.toLowerCase();
@@ -33,8 +43,6 @@ export function vacationSkipReason(header: HeaderSection, sender: string, ownAdd
       return f;
     }
   }
-  const addressed = [...headerAddresses(header.get('to')), ...headerAddresses(header.get('cc'))];
-  if (!addressed.some((a) => ownAddresses.includes(a))) return 'not addressed directly';
   return null;
 }
 
@@ -50,6 +58,8 @@ export interface VacationResponderOptions {
 /** Sends out-of-office replies for delivered mail: once per sender per interval, from the null sender. */
 export class VacationResponder {
   private readonly log: Logger;
+  /** Settings are read for every delivered message: reused for 5 s (a change applies within that). */
+  private readonly settings = new TtlCache<VacationSettings | null>();
 
   constructor(private readonly options: VacationResponderOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'vacation' });
@@ -57,8 +67,9 @@ export class VacationResponder {
 
   async respond(request: VacationRequest): Promise<void> {
     const now = this.options.clock.now();
+    if (messageSkipReason(request.header, request.sender)) return;
     for (const accountId of request.accounts) {
-      const settings = await this.options.vacations.get(accountId);
+      const settings = await this.settings.get(accountId, 5_000, () => this.options.vacations.get(accountId));
       if (!settings?.enabled) continue;
       if ((settings.startsAt && now < settings.startsAt) || (settings.endsAt && now >= settings.endsAt)) continue;
       const account = await this.options.directory.getAccount(accountId);
@@ -75,7 +86,7 @@ export class VacationResponder {
       const messageId = request.header.get('message-id');
       const original = request.header.get('subject');
       const subject = settings.subject || (original ? `Auto: ${original}` : 'Auto reply');
-      const name = account.displayName ? `${encodeWord(account.displayName, 'Q', 60)} ` : '';
+      const name = account.displayName ? `${headerPhrase(account.displayName)} ` : '';
       const head = [
         `From: ${name}<${account.address}>`,
         `To: <${safeAddress(request.sender)}>`,
@@ -100,4 +111,10 @@ export class VacationResponder {
       this.log.info({ accountId }, 'delivery.vacation-sent');
     }
   }
+}
+
+/** A display name as a header phrase: quoted ASCII, or an RFC 2047 encoded word. */
+function headerPhrase(name: string): string {
+  const clean = name.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return /^[\x20-\x7e]*$/.test(clean) ? `"${clean.replace(/["\\]/g, '\\$&')}"` : encodeWord(clean, 'Q', 60);
 }

@@ -62,11 +62,13 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
   });
   let tls = false;
   const fail = (error: unknown): AttemptResult => {
-    const e = error as { responseCode?: number; response?: string; message?: string; code?: string };
+    const e = error as { responseCode?: number; response?: string; message?: string; code?: string; command?: string };
     const code = typeof e.responseCode === 'number' ? e.responseCode : null;
+    // Only the destination's verdict on this message is final; a refused login or TLS is ours to fix.
+    const aboutMessage = /^(MAIL FROM|RCPT TO|DATA)/i.test(e.command ?? '');
     return {
       kind: 'failed',
-      permanent: code !== null && code >= 500,
+      permanent: aboutMessage && code !== null && code >= 500,
       code,
       enhanced: enhancedOf(e.response),
       diagnostic: oneLine(e.response ?? `${e.code ?? 'error'}: ${e.message ?? String(error)}`),

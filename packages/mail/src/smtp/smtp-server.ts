@@ -67,14 +67,14 @@ export interface SmtpServerOptions {
   readonly tls: { readonly key: Buffer | string; readonly cert: Buffer | string } | null;
   /** AUTH before TLS (loopback development only). */
   readonly allowInsecureAuth?: boolean;
-  /** Offer AUTH on an MX listener too. */
-  readonly authOnMx?: boolean;
   readonly directory: DirectoryStore;
   readonly blobs: BlobStore;
   readonly delivery: MailDelivery;
   readonly authenticator: Authenticator;
   /** Outbound queue: needed for submission to remote domains, deferred local deliveries, vacation replies. */
   readonly queue?: OutboundQueue | null;
+  /** Called after something was queued (the composition root wakes its QueueWorker). */
+  readonly onQueued?: () => void;
   readonly dkimKeys?: DkimKeyStore | null;
   readonly vacations?: VacationStore | null;
   /** Per-user limits shared by every node (database-backed in the server). */
@@ -131,7 +131,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
   const trusted = networkMatcher(options.trustedNetworks ?? []);
   const connections = new ConnectionLimits(limits.connectionsPerIp, limits.connectionRatePerIp);
   const maxQueueMs = options.maxQueueMs ?? 5 * 24 * 3600_000;
-  const outbox = options.queue ? new Outbox({ blobs: options.blobs, queue: options.queue, dkimKeys: options.dkimKeys ?? undefined, clock, maxQueueMs }) : null;
+  const queue = options.queue && options.onQueued ? noticing(options.queue, options.onQueued) : (options.queue ?? null);
+  const outbox = queue ? new Outbox({ blobs: options.blobs, queue, dkimKeys: options.dkimKeys ?? undefined, clock, maxQueueMs }) : null;
   const vacation =
     outbox && options.vacations
       ? new VacationResponder({ vacations: options.vacations, directory: options.directory, outbox, hostname: options.hostname, clock, logger: options.logger })
@@ -143,7 +144,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     blobs: options.blobs,
     delivery: options.delivery,
     outbox,
-    queue: options.queue ?? null,
+    queue,
     vacation,
     dns: options.dns ?? cachingResolver(),
     dmarc: { honorReject: true, honorQuarantine: true, hostedDomainPolicy: 'reject', ...options.dmarc },
@@ -178,7 +179,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     return count > max;
   };
 
-  const offerAuth = role === 'submission' || options.authOnMx === true;
+  // The MX takes mail for local users only: no AUTH there, so no password guessing on port 25 either.
+  const offerAuth = role === 'submission';
   const disabled: string[] = [];
   if (!offerAuth) disabled.push('AUTH');
   if (!options.tls || options.implicitTls) disabled.push('STARTTLS');
@@ -321,7 +323,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
             throw new SmtpError(550, '5.2.1', 'mailbox disabled');
           case 'remote':
             if (role !== 'submission' || !principal) throw new SmtpError(554, '5.7.1', 'relay access denied');
-            if (!options.queue) throw new SmtpError(550, '5.7.1', 'this server does not send mail to other domains');
+            if (!queue) throw new SmtpError(550, '5.7.1', 'this server does not send mail to other domains');
             break;
           case 'local':
             if (options.usage && resolved.via !== 'group') {
@@ -440,4 +442,15 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
       }));
     },
   };
+}
+
+/** The same queue, telling `notice` after each enqueue. */
+function noticing(queue: OutboundQueue, notice: () => void): OutboundQueue {
+  const wrapped = Object.create(queue) as OutboundQueue;
+  wrapped.enqueue = async (message) => {
+    const queued = await queue.enqueue(message);
+    notice();
+    return queued;
+  };
+  return wrapped;
 }

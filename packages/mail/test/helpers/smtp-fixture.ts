@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import nodemailer, { type Transporter } from 'nodemailer';
 import type { Account } from '@palabre/core';
 import {
   MemoryBlobStore,
@@ -47,6 +48,8 @@ export interface SmtpFixture {
   submission: SmtpListener;
   mxPort: number;
   submissionPort: number;
+  /** nodemailer on the submission port: STARTTLS required, AUTH PLAIN as `user` (default awa). */
+  submitter(user?: string): Transporter;
   close(): Promise<void>;
 }
 
@@ -108,6 +111,15 @@ export async function startSmtpFixture(over: Partial<SmtpServerOptions> = {}): P
     submission,
     mxPort,
     submissionPort,
+    submitter: (user = 'awa@sante.gouv.tg') =>
+      nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: submissionPort,
+        secure: false,
+        requireTLS: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user, pass: PASSWORD },
+      }),
     async close() {
       await mx.close(100);
       await submission.close(100);

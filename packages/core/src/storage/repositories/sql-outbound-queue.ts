@@ -18,7 +18,7 @@ import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { Database } from '../database.js';
 import { returnedRows } from './returned-rows.js';
-import { OutboundJobEntity, OutboundMessageEntity, OutboundRecipientEntity } from '../entities/mail-transport.js';
+import { OutboundJobEntity, OutboundMessageEntity, OutboundRecipientEntity, type OutboundMessageRow } from '../entities/mail-transport.js';
 
 interface JobJoinRow {
   id: string;
@@ -300,18 +300,7 @@ export class SqlOutboundQueue implements OutboundQueue {
   }
 }
 
-function toMessage(row: {
-  id: string;
-  blobId: string;
-  size: number;
-  sender: string;
-  envId: string | null;
-  ret: string | null;
-  accountId: string | null;
-  ownsBlob: boolean;
-  createdAt: number;
-  expiresAt: number;
-}): OutboundMessage {
+function toMessage(row: OutboundMessageRow): OutboundMessage {
   return {
     id: row.id,
     blobId: row.blobId,
@@ -338,8 +327,8 @@ function toJob(r: JobJoinRow, recipients: OutboundRecipient[]): OutboundJob {
       ret: r.ret,
       accountId: r.account_id,
       ownsBlob: Boolean(r.owns_blob),
-      createdAt: r.created_at,
-      expiresAt: r.expires_at,
+      createdAt: Number(r.created_at),
+      expiresAt: Number(r.expires_at),
     }),
     transport: r.transport as OutboundTransport,
     domain: r.domain,

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// `npm run bench webdav`: Apache mod_dav (the reference) and Palabre's DAV drive, side by side in one run,
+// with ../shared/conformance/webdav/bench.sh (wrk): GET 1 MiB, PUT 1 MiB, PROPFIND Depth 1 on 1,000 files,
+// at concurrency 4 and 64. Prints both servers' figures, the ratios Palabre/Apache, and the peak RSS of the
+// Palabre process during the run and during a 1 GiB upload. Asserts nothing (shared, noisy machine).
+//
+// Palabre runs twice: as `palabre serve` (the product, with @palabre/auth: throttling, audit and login
+// bookkeeping on every request) and as packages/webdav/test/serve.mjs (the same DAV handler and drive with
+// core's test authenticator), to tell the drive's own cost from authentication's.
+// Env: SECS (seconds per test, default 10), CONCURRENCY (default "4 64"), PALABRE_BENCH_PG (a PostgreSQL URL
+// instead of SQLite), PALABRE_SHARED (default ../shared), PALABRE_BENCH_WORKERS (processes of serve.mjs, default 1).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const shared = process.env.PALABRE_SHARED ?? join(root, '..', 'shared');
+const conformance = join(shared, 'conformance', 'webdav');
+const USER = 'bench@ms.gouv.test';
+const PASS = 'Wrk-Measure-2026-dav';
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+function benchSh(url, user, pass, concurrency) {
+  const r = spawnSync('bash', [join(conformance, 'bench.sh'), url, user, pass], {
+    encoding: 'utf8',
+    env: { ...process.env, CONCURRENCY: concurrency },
+    timeout: 30 * 60_000,
+  });
+  if (r.status !== 0) throw new Error(`bench.sh failed on ${url}: ${r.stderr}`);
+  const rows = {};
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S+) c=(\d+) req\/s=([\d.]+) p50=(\S+) p99=(\S+) non2xx=(\d+)/.exec(line);
+    if (m) rows[`${m[1]} c=${m[2]}`] = { rps: Number(m[3]), p50: m[4], p99: m[5], non2xx: Number(m[6]) };
+  }
+  return rows;
+}
+
+const peakRss = (pids) =>
+  pids.reduce((sum, pid) => {
+    try {
+      return sum + Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+    } catch {
+      return sum;
+    }
+  }, 0);
+
+const childPids = (pid) => {
+  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
+};
+
+function upload1GiB(url) {
+  const target = new URL(`${url}bench-1gib.bin`);
+  const piece = Buffer.alloc(1024 * 1024, 'palabre ');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'PUT',
+        headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`, 'content-length': 1024 ** 3 },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
+    req.on('error', reject);
+    let n = 0;
+    const pump = () => {
+      while (n < 1024) {
+        n++;
+        if (!req.write(piece)) return req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+
+/** Start a Palabre server: `kind` is 'serve' (palabre serve) or 'drive' (test/serve.mjs). */
+async function startPalabre(kind, data) {
+  const workers = process.env.PALABRE_BENCH_WORKERS ?? '1';
+  const env = { ...process.env };
+  if (process.env.PALABRE_BENCH_PG) env.DATABASE_URL = process.env.PALABRE_BENCH_PG;
+  else delete env.DATABASE_URL;
+  let child;
+  let url;
+  if (kind === 'drive') {
+    const args = [join(root, 'packages/webdav/test/serve.mjs'), '--data', data, '--user', `${USER}:${PASS}`, '--workers', workers];
+    if (process.env.PALABRE_BENCH_PG) args.push('--postgres', process.env.PALABRE_BENCH_PG);
+    child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    url = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /listening (\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
+    });
+  } else {
+    const cli = join(root, 'examples/server/bin/palabre.js');
+    for (const args of [['domain', 'add', 'ms.gouv.test'], ['user', 'add', USER, '--password', PASS]]) {
+      const r = spawnSync(process.execPath, [cli, ...args, '--data', data], { encoding: 'utf8', env });
+      if (r.status !== 0) throw new Error(`palabre ${args.join(' ')}: ${r.stderr || r.stdout}`);
+    }
+    const port = await freePort();
+    child = spawn(process.execPath, [cli, 'serve', '--data', data, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env,
+    });
+    for (let i = 0; ; i++) {
+      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false);
+      if (up) break;
+      if (i > 300 || child.exitCode !== null) throw new Error('palabre serve did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    url = `http://127.0.0.1:${port}/dav/files/${USER}/`;
+  }
+  const pids = () => [child.pid, ...childPids(child.pid)];
+  return { child, url, pids, label: kind === 'drive' ? `test/serve.mjs (${workers} process(es), test authenticator)` : 'palabre serve' };
+}
+
+const apachePort = await freePort();
+// apache.sh creates it (world-traversable: Apache runs as www-data).
+const apacheDir = join(tmpdir(), `palabre-bench-apache-${process.pid}`);
+const dataServe = mkdtempSync(join(tmpdir(), 'palabre-bench-serve-'));
+const dataDrive = mkdtempSync(join(tmpdir(), 'palabre-bench-drive-'));
+const running = [];
+try {
+  console.log(`# Apache mod_dav reference on 127.0.0.1:${apachePort}`);
+  const started = spawnSync('bash', [join(conformance, 'anchor', 'apache.sh'), 'start', String(apachePort), USER, PASS], {
+    encoding: 'utf8',
+    env: { ...process.env, APACHE_DAV_DIR: apacheDir },
+  });
+  if (started.status !== 0) throw new Error(`apache.sh start failed: ${started.stderr}`);
+  const apacheUrl = started.stdout.trim().split('\n').pop();
+
+  // Both Palabre servers first take a 1 GiB upload on their fresh process (its peak RSS is the upload's),
+  // then each concurrency level runs on Apache and the two Palabre servers back to back, so that the
+  // machine's other load weighs on the three alike.
+  const results = [];
+  for (const [kind, data] of [
+    ['serve', dataServe],
+    ['drive', dataDrive],
+  ]) {
+    const server = await startPalabre(kind, data);
+    running.push(server.child);
+    console.log(`# Palabre: ${server.label}, ${process.env.PALABRE_BENCH_PG ? 'PostgreSQL' : 'SQLite'}, at ${server.url}`);
+    const status = await upload1GiB(server.url);
+    results.push({ server, rows: {}, uploadPeak: peakRss(server.pids()), status, benchPeak: 0 });
+  }
+  const apache = {};
+  for (const c of (process.env.CONCURRENCY ?? '4 64').split(/\s+/).filter(Boolean)) {
+    console.log(`# bench.sh at c=${c}: Apache, then ${results.map((r) => r.server.label).join(', then ')}`);
+    Object.assign(apache, benchSh(apacheUrl, USER, PASS, c));
+    for (const r of results) Object.assign(r.rows, benchSh(r.server.url, USER, PASS, c));
+  }
+  for (const r of results) r.benchPeak = peakRss(r.server.pids());
+
+  for (const { server, rows, uploadPeak, status, benchPeak } of results) {
+    console.log(`\n## ${server.label} vs Apache mod_dav`);
+    console.log('test                     apache req/s   palabre req/s   ratio   bar    (p50 apache / palabre)');
+    for (const key of Object.keys(apache)) {
+      const a = apache[key];
+      const p = rows[key];
+      if (!p) continue;
+      const ratio = p.rps / a.rps;
+      const bar = key.startsWith('PROPFIND') ? 1 : 0.8;
+      console.log(
+        `${key.padEnd(24)} ${a.rps.toFixed(1).padStart(12)} ${p.rps.toFixed(1).padStart(15)} ${ratio.toFixed(2).padStart(7)}   ${ratio >= bar ? 'met ' : 'MISS'} ${bar}x (${a.p50} / ${p.p50})${p.non2xx ? ` non2xx=${p.non2xx}` : ''}`,
+      );
+    }
+    console.log(`peak RSS through a 1 GiB upload (status ${status}): ${(uploadPeak / 1024 ** 2).toFixed(1)} MiB (bar: 150 MiB); through the benchmark: ${(benchPeak / 1024 ** 2).toFixed(1)} MiB`);
+  }
+} finally {
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  spawnSync('bash', [join(conformance, 'anchor', 'apache.sh'), 'stop'], { env: { ...process.env, APACHE_DAV_DIR: apacheDir } });
+  rmSync(dataServe, { recursive: true, force: true });
+  rmSync(dataDrive, { recursive: true, force: true });
+  rmSync(apacheDir, { recursive: true, force: true });
+}

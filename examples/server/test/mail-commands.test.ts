@@ -1,0 +1,78 @@
+import { createPublicKey, verify, createPrivateKey, sign } from 'node:crypto';
+import { silentLogger } from '@palabre/core';
+import { createMailTransportStores } from '@palabre/core/storage';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { openContext } from '../src/context.js';
+import { makeSite, siteKinds, type Site } from './helpers.js';
+
+describe.each(siteKinds)('palabre dkim and vacation on %s', (kind) => {
+  let site: Site;
+  beforeEach(async () => {
+    site = await makeSite(kind);
+    await site.run('domain', 'add', 'sante.gouv.tg');
+    await site.run('user', 'add', 'awa@sante.gouv.tg', '--password', 'Le soleil de Lomé 2026');
+  });
+  afterEach(async () => site.cleanup());
+
+  it('makes a DKIM key, prints the DNS record that matches it, and rotates', async () => {
+    const made = await site.run('dkim', 'generate', 'sante.gouv.tg', '--selector', 's2026');
+    expect(made.code).toBe(0);
+    expect(made.out).toContain('name:  s2026._domainkey.sante.gouv.tg');
+    const p = /value: v=DKIM1; k=rsa; p=([A-Za-z0-9+/=]+)/.exec(made.out)?.[1];
+    expect(p).toBeTruthy();
+    const ctx = await openContext(loadConfig({ data: site.dataDir, env: site.env }), silentLogger);
+    try {
+      const key = await createMailTransportStores(ctx.db).dkimKeys.active('sante.gouv.tg');
+      // The published key verifies what the stored private key signs.
+      const signature = sign('sha256', Buffer.from('hello'), createPrivateKey(key!.privateKeyPem));
+      expect(verify('sha256', Buffer.from('hello'), createPublicKey({ key: Buffer.from(p!, 'base64'), format: 'der', type: 'spki' }), signature)).toBe(true);
+    } finally {
+      await ctx.close();
+    }
+    expect((await site.run('dkim', 'generate', 'sante.gouv.tg', '--selector', 's2027', '--algorithm', 'ed25519')).out).toMatch(/k=ed25519; p=/);
+    const list = await site.run('dkim', 'list');
+    expect(list.out).toMatch(/s2027\s+ed25519-sha256\s+signing/);
+    expect(list.out).toMatch(/s2026\s+rsa-sha256\s+retired/);
+    expect(await site.run('dkim', 'generate', 'elsewhere.example')).toMatchObject({ code: 2, err: expect.stringContaining('not a hosted domain') });
+    expect(await site.run('dkim', 'generate', 'sante.gouv.tg', '--selector', 'bad selector')).toMatchObject({ code: 1 });
+    expect(await site.run('dkim', 'remove', 'sante.gouv.tg', 's2026')).toMatchObject({ code: 0 });
+  });
+
+  it('sets, shows and turns off an out-of-office reply', async () => {
+    const set = await site.run('vacation', 'set', 'awa@sante.gouv.tg', '--subject', 'Absente', '--message', 'De retour le 12.\\nMerci.', '--until', '2030-03-12', '--days', '3');
+    expect(set.code).toBe(0);
+    expect(set.out).toMatch(/on for awa@sante\.gouv\.tg until 2030-03-1[12]/);
+    expect(set.out).toContain('every 3 day(s)');
+    const shown = await site.run('vacation', 'show', 'awa@sante.gouv.tg');
+    expect(shown.out).toMatch(/state:\s+on/);
+    expect(shown.out).toContain('De retour le 12.\nMerci.');
+    expect((await site.run('vacation', 'off', 'awa@sante.gouv.tg')).code).toBe(0);
+    expect((await site.run('vacation', 'show', 'awa@sante.gouv.tg')).out).toMatch(/state:\s+off/);
+    expect(await site.run('vacation', 'set', 'awa@sante.gouv.tg', '--subject', 'x')).toMatchObject({ code: 2 });
+    expect(await site.run('vacation', 'set', 'awa@sante.gouv.tg', '--subject', 'x', '--message', 'y', '--until', 'someday')).toMatchObject({ code: 2 });
+    expect(await site.run('vacation', 'set', 'nobody@sante.gouv.tg', '--subject', 'x', '--message', 'y')).toMatchObject({ code: 1 });
+  });
+
+  it('lists the outbound queue and flushes deferred jobs', async () => {
+    expect((await site.run('queue', 'list')).out).toBe('0 message(s), 0 delivery job(s), 0 due now');
+    const ctx = await openContext(loadConfig({ data: site.dataDir, env: site.env }), silentLogger);
+    try {
+      const queue = createMailTransportStores(ctx.db).queue;
+      const blob = await ctx.blobs.mail.put('From: awa@sante.gouv.tg\r\n\r\nx\r\n');
+      await queue.enqueue({
+        blobId: blob.id, size: blob.size, sender: 'awa@sante.gouv.tg', ownsBlob: true, transport: 'smtp',
+        accountId: (await ctx.stores.directory.findAccount('awa@sante.gouv.tg'))!.id,
+        recipients: [{ address: 'ami@example.org' }], expiresAt: new Date(Date.now() + 86400_000), notBefore: new Date(Date.now() + 3600_000),
+      });
+    } finally {
+      await ctx.close();
+    }
+    const list = await site.run('queue', 'list', '--user', 'awa@sante.gouv.tg');
+    expect(list.out).toMatch(/^1 message\(s\), 1 delivery job\(s\), 0 due now/);
+    expect(list.out).toMatch(/awa@sante\.gouv\.tg\s+example\.org\s+ami@example\.org\s+0/);
+    expect((await site.run('queue', 'flush')).out).toMatch(/^1 deferred/);
+    expect((await site.run('queue', 'list')).out).toMatch(/1 due now/);
+    expect(await site.run('queue', 'list', '--limit', 'x')).toMatchObject({ code: 2 });
+  });
+});

@@ -1,0 +1,60 @@
+import type { DavPlugin, DavPluginHost } from '../engine.js';
+import { nameOf } from '../href.js';
+import type { DavResource } from '../resource.js';
+import { DriveBackend, FILES, type DriveBackendOptions, type DriveData } from './drive-backend.js';
+import { isJunkName } from './junk.js';
+
+export const OC = 'http://owncloud.org/ns';
+export const NC = 'http://nextcloud.org/ns';
+
+export interface DrivePluginOptions extends DriveBackendOptions {
+  /** Hide desktop junk (`._*`, `.DS_Store`, `Thumbs.db`, `desktop.ini`…) from listings. Default true. */
+  hideJunk?: boolean;
+}
+
+export interface DrivePlugin extends DavPlugin {
+  readonly backend: DriveBackend;
+}
+
+/**
+ * The file drive on the DAV engine: mounts `files`, adds the ownCloud/Nextcloud properties sync clients
+ * read (oc:fileid stable across renames, oc:permissions, oc:size, oc:checksums) and hides client junk.
+ */
+export function drivePlugin(options: DrivePluginOptions): DrivePlugin {
+  const backend = new DriveBackend(options);
+  const hideJunk = options.hideJunk ?? true;
+  return {
+    name: 'drive',
+    backend,
+    setup(host: DavPluginHost) {
+      backend.href = (path, collection) => host.engine.href(path, collection);
+      host.mount(FILES, backend);
+      host.addNamespace('oc', OC);
+      host.addNamespace('nc', NC);
+      const node = (r: DavResource) => (r.backend === backend ? (r.data as DriveData).node : null);
+      host.addProperty({ name: `{${OC}}fileid`, get: (_c, r) => node(r)?.id });
+      host.addProperty({ name: `{${OC}}id`, get: (_c, r) => node(r)?.id });
+      host.addProperty({ name: `{${OC}}size`, get: (_c, r) => node(r)?.size.toString() });
+      host.addProperty({
+        name: `{${OC}}permissions`,
+        get: (_c, r) => {
+          if (!node(r)) return undefined;
+          if (!r.privileges.has('write-content')) return 'G';
+          return r.collection ? 'GDNVCK' : 'GDNVW';
+        },
+      });
+      host.addProperty({
+        name: `{${OC}}checksums`,
+        get: (_c, r) => {
+          const blob = node(r)?.blobId;
+          return blob ? { xml: `<oc:checksum>SHA256:${blob}</oc:checksum>` } : undefined;
+        },
+      });
+      if (hideJunk) {
+        host.on('filterMembers', (_ctx, collection, members) =>
+          collection.backend === backend && collection.path.segments[0] === FILES ? members.filter((m) => !isJunkName(nameOf(m.path))) : members,
+        );
+      }
+    },
+  };
+}

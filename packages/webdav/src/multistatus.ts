@@ -1,0 +1,121 @@
+import type { ServerResponse } from 'node:http';
+import { DAV, DavError, statusLine } from './errors.js';
+import { escapeAttr, escapeText } from './xml-codec.js';
+
+/**
+ * Namespace prefixes the engine writes with: `d` for DAV: plus what plugins register. Tags for other
+ * namespaces are written with an inline default-namespace declaration, so any name can be written.
+ */
+export class Namespaces {
+  private readonly prefixes = new Map<string, string>([[DAV, 'd']]);
+  private readonly tags = new Map<string, { open: string; close: string; empty: string }>();
+
+  add(prefix: string, ns: string): void {
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(prefix)) throw new Error(`invalid namespace prefix ${prefix}`);
+    const taken = [...this.prefixes].find(([n, p]) => p === prefix && n !== ns);
+    if (taken) throw new Error(`namespace prefix ${prefix} is already used for ${taken[0]}`);
+    this.prefixes.set(ns, prefix);
+    this.tags.clear();
+  }
+
+  prefixOf(ns: string): string | undefined {
+    return this.prefixes.get(ns);
+  }
+
+  /** `xmlns:d="DAV:" …` for a root element. */
+  declarations(): string {
+    return [...this.prefixes].map(([ns, p]) => `xmlns:${p}="${escapeAttr(ns)}"`).join(' ');
+  }
+
+  tag(ns: string, name: string): { open: string; close: string; empty: string } {
+    const key = `{${ns}}${name}`;
+    let t = this.tags.get(key);
+    if (!t) {
+      const p = this.prefixes.get(ns);
+      t = p
+        ? { open: `<${p}:${name}>`, close: `</${p}:${name}>`, empty: `<${p}:${name}/>` }
+        : { open: `<${name} xmlns="${escapeAttr(ns)}">`, close: `</${name}>`, empty: `<${name} xmlns="${escapeAttr(ns)}"/>` };
+      this.tags.set(key, t);
+    }
+    return t;
+  }
+}
+
+const FLUSH_AT = 64 * 1024;
+
+/** A streamed XML response: buffered in 64 KiB pieces, written with backpressure. */
+export class XmlStream {
+  private buffer = '';
+  private started = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly namespaces: Namespaces,
+  ) {}
+
+  begin(status: number, root = 'multistatus', headers: Record<string, string> = {}): void {
+    this.res.statusCode = status;
+    this.res.setHeader('content-type', 'application/xml; charset=utf-8');
+    for (const [k, v] of Object.entries(headers)) this.res.setHeader(k, v);
+    this.buffer = `<?xml version="1.0" encoding="utf-8"?>\n<d:${root} ${this.namespaces.declarations()}>`;
+    this.started = true;
+  }
+
+  write(s: string): void | Promise<void> {
+    this.buffer += s;
+    if (this.buffer.length >= FLUSH_AT) return this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.buffer) return;
+    const chunk = this.buffer;
+    this.buffer = '';
+    if (this.res.destroyed) throw new DavError(499, 'client went away');
+    if (!this.res.write(chunk)) {
+      await new Promise<void>((resolve, reject) => {
+        const done = () => {
+          this.res.off('drain', done);
+          this.res.off('close', gone);
+          resolve();
+        };
+        const gone = () => {
+          this.res.off('drain', done);
+          reject(new DavError(499, 'client went away'));
+        };
+        this.res.once('drain', done);
+        this.res.once('close', gone);
+      });
+    }
+  }
+
+  async end(root = 'multistatus'): Promise<void> {
+    if (!this.started) throw new Error('XmlStream not begun');
+    this.buffer += `</d:${root}>\n`;
+    const last = this.buffer;
+    this.buffer = '';
+    this.res.end(last);
+  }
+}
+
+export function hrefXml(href: string): string {
+  return `<d:href>${escapeText(href)}</d:href>`;
+}
+
+export function statusXml(status: number): string {
+  return `<d:status>${statusLine(status)}</d:status>`;
+}
+
+/** A whole small XML document (errors, LOCK answers), with Content-Length. */
+export function sendXml(res: ServerResponse, status: number, body: string, namespaces: Namespaces, root: string, headers: Record<string, string> = {}): void {
+  const doc = `<?xml version="1.0" encoding="utf-8"?>\n<d:${root} ${namespaces.declarations()}>${body}</d:${root}>\n`;
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/xml; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(doc));
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.end(doc);
+}
+
+/** One response element of a multistatus with a bare status (DELETE/COPY/MOVE failures). */
+export function statusResponse(href: string, status: number, error?: string): string {
+  return `<d:response>${hrefXml(href)}${statusXml(status)}${error ? `<d:error>${error}</d:error>` : ''}</d:response>`;
+}

@@ -1,0 +1,120 @@
+import type { Account, DirectoryStore, Group } from '@palabre/core';
+import type { DavPluginHost, DavPlugin } from './engine.js';
+import { DAV } from './errors.js';
+import { davPath, type DavPath } from './href.js';
+import { hrefXml } from './multistatus.js';
+import { virtualCollection, type DavBackend, type DavContext, type DavLookup, type DavResource } from './resource.js';
+
+export const PRINCIPALS = 'principals';
+
+interface PrincipalData {
+  readonly kind: 'principal';
+  readonly account?: Account;
+  readonly group?: Group;
+  readonly resourceTypeXml?: string;
+}
+
+/**
+ * Principals (RFC 3744 §2): `/principals/users/<address>/` and `/principals/groups/<name>/`, read-only,
+ * named by ACLs, `DAV:owner` and `DAV:current-user-principal` (RFC 5397). Listing users shows only
+ * yourself: the directory of 70,000 staff is not browsable through DAV.
+ */
+export class PrincipalsBackend implements DavBackend {
+  constructor(private readonly directory: DirectoryStore) {}
+
+  private collection(segments: string[]): DavResource {
+    return virtualCollection(davPath(segments), this, { kind: 'principal' } satisfies PrincipalData);
+  }
+
+  private user(account: Account): DavResource {
+    return {
+      ...this.collection([PRINCIPALS, 'users', account.address]),
+      displayName: account.displayName,
+      data: { kind: 'principal', account, resourceTypeXml: '<d:principal/>' } satisfies PrincipalData,
+    };
+  }
+
+  private group(group: Group): DavResource {
+    return {
+      ...this.collection([PRINCIPALS, 'groups', group.name]),
+      displayName: group.description ?? group.name,
+      data: { kind: 'principal', group, resourceTypeXml: '<d:principal/>' } satisfies PrincipalData,
+    };
+  }
+
+  async lookup(_ctx: DavContext, path: DavPath): Promise<DavLookup> {
+    const [, kind, name, ...more] = path.segments;
+    if (kind === undefined) return { resource: this.collection([PRINCIPALS]), parent: null };
+    if (kind !== 'users' && kind !== 'groups') return { resource: null, parent: null };
+    const parent = this.collection([PRINCIPALS, kind]);
+    if (name === undefined) return { resource: parent, parent: this.collection([PRINCIPALS]) };
+    if (more.length) return { resource: null, parent: null };
+    if (kind === 'users') {
+      const account = await this.directory.findAccount(name).catch(() => null);
+      return { resource: account && account.status === 'active' ? this.user(account) : null, parent };
+    }
+    const group = await this.directory.findGroup(name).catch(() => null);
+    return { resource: group ? this.group(group) : null, parent };
+  }
+
+  async members(ctx: DavContext, collection: DavResource): Promise<DavResource[]> {
+    const [, kind, name] = collection.path.segments;
+    if (name !== undefined) return [];
+    if (kind === undefined) return [this.collection([PRINCIPALS, 'users']), this.collection([PRINCIPALS, 'groups'])];
+    if (kind === 'users') {
+      const me = await this.directory.getAccount(ctx.principal.accountId).catch(() => null);
+      return me ? [this.user(me)] : [];
+    }
+    return (await this.directory.groupsOfAccount(ctx.principal.accountId)).map((g) => this.group(g));
+  }
+}
+
+/** Principal properties: principal-URL, alternate-URI-set, group-membership, group-member-set. */
+export function principalsPlugin(options: { directory: DirectoryStore }): DavPlugin {
+  return {
+    name: 'principals',
+    setup(host: DavPluginHost) {
+      const backend = new PrincipalsBackend(options.directory);
+      host.mount(PRINCIPALS, backend);
+      const data = (r: DavResource) => (r.backend === backend ? (r.data as PrincipalData) : undefined);
+      host.addProperty({
+        name: `{${DAV}}principal-URL`,
+        get: (_c, r) => (data(r)?.account || data(r)?.group ? { xml: hrefXml(host.engine.hrefOf(r)) } : undefined),
+      });
+      host.addProperty({
+        name: `{${DAV}}alternate-URI-set`,
+        get: (_c, r) => {
+          const d = data(r);
+          if (d?.account) return { xml: hrefXml(`mailto:${d.account.address}`) };
+          if (d?.group) return { xml: d.group.address ? hrefXml(`mailto:${d.group.address}`) : '' };
+          return undefined;
+        },
+      });
+      host.addProperty({
+        name: `{${DAV}}group-membership`,
+        get: async (ctx, r) => {
+          const account = data(r)?.account;
+          if (!account) return undefined;
+          if (account.id !== ctx.principal.accountId) return { xml: '' };
+          const groups = await options.directory.groupsOfAccount(account.id);
+          return { xml: groups.map((g) => hrefXml(host.engine.href(davPath([PRINCIPALS, 'groups', g.name]), true))).join('') };
+        },
+      });
+      host.addProperty({
+        name: `{${DAV}}group-member-set`,
+        get: async (ctx, r) => {
+          const group = data(r)?.group;
+          if (!group) return undefined;
+          const mine = await options.directory.groupsOfAccount(ctx.principal.accountId);
+          if (!mine.some((g) => g.id === group.id)) return { xml: '' };
+          const members = await options.directory.listGroupMembers(group.id);
+          return {
+            xml: members
+              .map((m) => hrefXml(host.engine.href(davPath([PRINCIPALS, m.kind === 'account' ? 'users' : 'groups', m.kind === 'account' ? m.address : m.name]), true)))
+              .join(''),
+          };
+        },
+      });
+    },
+  };
+}

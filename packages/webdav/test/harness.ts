@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { createCoreStores, createDataSource, FsBlobStore, sqliteFileIn, type CoreStores } from '@palabre/core/storage';
+import { createTestDatabase, memoryLogger, postgresAvailable, testAuthenticator, testHttpAuthenticator, type MemoryLogger } from '@palabre/core/testing';
+import { createDavHandler, drivePlugin, principalsPlugin, type DavHandlerOptions } from '../src/index.js';
+
+export const ALICE = 'alice@ms.gouv.test';
+export const BOB = 'bob@ms.gouv.test';
+export const CAROL = 'carol@ms.gouv.test';
+export const PASSWORDS: Record<string, string> = { [ALICE]: 'alice-pass', [BOB]: 'bob-pass', [CAROL]: 'carol-pass' };
+
+export interface TestServer {
+  readonly url: string;
+  readonly origin: string;
+  readonly stores: CoreStores;
+  readonly blobs: FsBlobStore;
+  readonly log: MemoryLogger;
+  readonly dir: string;
+  auth(user?: string): string;
+  /** fetch with Basic auth as `user` (default alice). */
+  dav(method: string, path: string, init?: { headers?: Record<string, string>; body?: RequestInit['body']; user?: string | null }): Promise<Response>;
+  /** A second handler over the same database and blobs (a restart, or a second node). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type Backend = 'sqlite' | 'postgres';
+export const backends: Backend[] = ['sqlite', ...((await postgresAvailable()) ? (['postgres'] as const) : [])];
+
+/** A listening DAV server on loopback with alice, bob and carol, over SQLite or a throw-away PostgreSQL. */
+export async function startServer(
+  backend: Backend = 'sqlite',
+  options: { quota?: number; extra?: Partial<DavHandlerOptions>; verifyDownloads?: boolean } = {},
+): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'palabre-dav-'));
+  const pg = backend === 'postgres' ? await createTestDatabase() : null;
+  const open = () => createDataSource(pg ? { postgres: { url: pg.url, poolSize: 8 } } : { sqlite: { file: sqliteFileIn(dir) } });
+  let db = await open();
+  let stores = createCoreStores(db);
+  const domain = await stores.directory.createDomain({ name: 'ms.gouv.test' });
+  for (const address of Object.keys(PASSWORDS)) {
+    await stores.directory.createAccount({ address, displayName: address.split('@')[0]!, quotaBytes: options.quota ?? null });
+  }
+  void domain;
+  const blobs = new FsBlobStore(join(dir, 'blobs'));
+  const log = memoryLogger();
+  let server: Server;
+  const listen = async (port = 0) => {
+    const handler = createDavHandler({
+      basePath: '/dav',
+      authenticator: testHttpAuthenticator(testAuthenticator(stores.directory, PASSWORDS)),
+      locks: stores.locks,
+      logger: log,
+      serverRoot: true,
+      plugins: [
+        principalsPlugin({ directory: stores.directory }),
+        drivePlugin({ store: stores.drive, blobs, directory: stores.directory, verifyDownloads: options.verifyDownloads ?? true }),
+      ],
+      ...options.extra,
+    });
+    server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return (server.address() as AddressInfo).port;
+  };
+  const port = await listen();
+  const origin = `http://127.0.0.1:${port}`;
+  const auth = (user = ALICE) => `Basic ${Buffer.from(`${user}:${PASSWORDS[user]}`).toString('base64')}`;
+  const t: TestServer = {
+    url: `${origin}/dav/files/${ALICE}/`,
+    origin,
+    get stores() {
+      return stores;
+    },
+    blobs,
+    log,
+    dir,
+    auth,
+    dav: (method, path, init = {}) =>
+      fetch(path.startsWith('http') ? path : `${origin}${path}`, {
+        method,
+        headers: { ...(init.user === null ? {} : { authorization: auth(init.user ?? ALICE) }), ...init.headers },
+        body: init.body ?? null,
+        duplex: 'half',
+      } as RequestInit),
+    async restart() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await db.close();
+      db = await open();
+      stores = createCoreStores(db);
+      await listen(port);
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.close();
+      await pg?.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+/** A PROPFIND answer's hrefs. */
+export function hrefs(xml: string): string[] {
+  return [...xml.matchAll(/<d:href>([^<]*)<\/d:href>/g)].map((m) => m[1]!);
+}
+
+export const PALABRE_CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'server', 'bin', 'palabre.js');
+
+/** Run a `palabre` administration command (built by npm install / npm test) on a data folder. */
+export async function palabre(dataDir: string, ...args: string[]): Promise<void> {
+  const child = spawn(process.execPath, [PALABRE_CLI, ...args, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`palabre ${args.join(' ')} exited with ${code}: ${out}`);
+}
+
+/** `palabre serve` on loopback (HTTP only) in a child process; resolves once /healthz answers. */
+export async function spawnPalabre(dataDir: string): Promise<{ child: ChildProcess; origin: string; output: () => string }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(p));
+    });
+  });
+  const child = spawn(
+    process.execPath,
+    [PALABRE_CLI, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0'],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const origin = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (await fetch(`${origin}/healthz`).then((r) => r.ok).catch(() => false)) break;
+    if (child.exitCode !== null || i > 300) throw new Error(`palabre serve did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, origin, output: () => out };
+}
