@@ -248,6 +248,9 @@ export interface MailStore extends MailDelivery {
   listSharedMailboxes(accountId: string, groupIds: readonly string[]): Promise<SharedMailbox[]>;
 
   quota(accountId: string): Promise<MailQuota>;
+
+  /** Which of these blob ids some message still uses (for garbage collection of the mail blob store). */
+  referencedBlobs(blobIds: readonly string[]): Promise<Set<string>>;
 }
 
 /** Notifier topic for changes to one mailbox; the payload is `{ modseq }` or `{ deleted: true }`. */

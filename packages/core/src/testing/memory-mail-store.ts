@@ -650,6 +650,13 @@ export class MemoryMailStore implements MailStore {
     return out;
   }
 
+  async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    const wanted = new Set(blobIds);
+    const used = new Set<string>();
+    for (const b of this.boxes.values()) for (const m of b.messages) if (wanted.has(m.blobId)) used.add(m.blobId);
+    return used;
+  }
+
   async quota(accountId: string): Promise<MailQuota> {
     const account = await this.options.directory.getAccount(accountId);
     const used = await this.options.usage.get(accountId);

@@ -1017,6 +1017,18 @@ export class SqlMailStore implements MailStore {
     }, 'listing shared mailboxes');
   }
 
+  async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    const used = new Set<string>();
+    for (const part of chunks([...new Set(blobIds)])) {
+      const rows = await this.db.run(
+        (m) => this.q(m, `SELECT DISTINCT blob_id FROM mail_messages WHERE blob_id IN (${marks(part.length)})`, part),
+        'finding referenced blobs',
+      );
+      for (const r of rows) used.add(r.blob_id);
+    }
+    return used;
+  }
+
   async quota(accountId: string): Promise<MailQuota> {
     return this.db.run(async (m) => {
       const rows = await this.q(m, 'SELECT quota_bytes FROM accounts WHERE id = ?', [accountId]);

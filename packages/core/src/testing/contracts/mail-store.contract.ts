@@ -444,6 +444,23 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(await w.store.listUids(box.id)).toEqual([]);
       });
 
+      it('tells which blobs messages still use (copies share one; expunged ones let go)', async () => {
+        const a = await w.store.createMailbox(w.alice, 'A');
+        const b = await w.store.createMailbox(w.bob, 'B');
+        const kept = await newMessage(w, 'kept');
+        const gone = await newMessage(w, 'gone', ['\\Deleted']);
+        await w.store.append(a.id, kept);
+        await w.store.append(a.id, gone);
+        await w.store.copy(a.id, [[1, 1]], b.id, w.alice);
+        expect(await w.store.referencedBlobs([kept.blobId, gone.blobId, 'f'.repeat(64)])).toEqual(new Set([kept.blobId, gone.blobId]));
+        await w.store.expunge(a.id);
+        expect(await w.store.referencedBlobs([kept.blobId, gone.blobId])).toEqual(new Set([kept.blobId]));
+        await w.store.storeFlags(a.id, w.alice, [[1, 1]], 'add', ['\\Deleted']);
+        await w.store.expunge(a.id);
+        // Still filed in bob's mailbox.
+        expect(await w.store.referencedBlobs([kept.blobId])).toEqual(new Set([kept.blobId]));
+      });
+
       it('assigns distinct UIDs to concurrent appends', async () => {
         const box = await w.store.createMailbox(w.alice, 'Busy');
         const msg = await newMessage(w, 'race');
