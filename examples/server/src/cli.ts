@@ -4,20 +4,23 @@ import { parse, UsageError } from './args.js';
 import { loadConfig } from './config.js';
 import { openContext } from './context.js';
 import { describeError, exitCodeFor, stdio, type Output } from './output.js';
-import { ALIAS_USAGE, aliasCommand } from './commands/alias.js';
-import { APP_PASSWORD_USAGE, appPasswordCommand } from './commands/app-password.js';
-import { AUDIT_USAGE, auditCommand } from './commands/audit.js';
-import { DOCTOR_USAGE, doctorCommand } from './commands/doctor.js';
-import { DKIM_USAGE, dkimCommand } from './commands/dkim.js';
-import { VACATION_USAGE, vacationCommand } from './commands/vacation.js';
-import { QUEUE_USAGE, queueCommand } from './commands/queue.js';
-import { DOMAIN_USAGE, domainCommand } from './commands/domain.js';
-import { DRIVE_USAGE, driveCommand } from './commands/drive.js';
-import { GROUP_USAGE, groupCommand } from './commands/group.js';
-import { MAILBOX_USAGE, mailboxCommand } from './commands/mailbox.js';
-import { MIGRATE_USAGE, migrateCommand } from './commands/migrate.js';
-import { SERVE_OPTIONS, SERVE_USAGE, serveCommand } from './commands/serve.js';
-import { USER_USAGE, userCommand } from './commands/user.js';
+import type { Context } from './context.js';
+import {
+  ALIAS_USAGE,
+  APP_PASSWORD_USAGE,
+  AUDIT_USAGE,
+  DKIM_USAGE,
+  DOCTOR_USAGE,
+  DOMAIN_USAGE,
+  DRIVE_USAGE,
+  GROUP_USAGE,
+  MAILBOX_USAGE,
+  MIGRATE_USAGE,
+  QUEUE_USAGE,
+  SERVE_USAGE,
+  USER_USAGE,
+  VACATION_USAGE,
+} from './commands/usage.js';
 
 const USAGE = `Palabre: mail, calendars, contacts and files for the administration.
 
@@ -40,20 +43,23 @@ usage:
 Every command takes --data DIR (default ./data) and --config FILE.json; DATABASE_URL=postgres://…
 selects PostgreSQL instead of SQLite in the data folder.`;
 
-const ADMIN_COMMANDS: Record<string, (ctx: Awaited<ReturnType<typeof openContext>>, argv: string[], io: Output) => Promise<number>> = {
-  domain: domainCommand,
-  user: userCommand,
-  group: groupCommand,
-  alias: aliasCommand,
-  drive: driveCommand,
-  'app-password': appPasswordCommand,
-  audit: auditCommand,
-  doctor: (ctx, argv, io) => doctorCommand(ctx, argv, io),
-  dkim: dkimCommand,
-  vacation: vacationCommand,
-  queue: queueCommand,
-  mailbox: mailboxCommand,
-  migrate: migrateCommand,
+type Command = (ctx: Context, argv: string[], io: Output) => Promise<number>;
+
+/** Each command's code loads only when it runs: `palabre user add` does not load mail or the DAV engine. */
+const ADMIN_COMMANDS: Record<string, () => Promise<Command>> = {
+  domain: async () => (await import('./commands/domain.js')).domainCommand,
+  user: async () => (await import('./commands/user.js')).userCommand,
+  group: async () => (await import('./commands/group.js')).groupCommand,
+  alias: async () => (await import('./commands/alias.js')).aliasCommand,
+  drive: async () => (await import('./commands/drive.js')).driveCommand,
+  'app-password': async () => (await import('./commands/app-password.js')).appPasswordCommand,
+  audit: async () => (await import('./commands/audit.js')).auditCommand,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  dkim: async () => (await import('./commands/dkim.js')).dkimCommand,
+  vacation: async () => (await import('./commands/vacation.js')).vacationCommand,
+  queue: async () => (await import('./commands/queue.js')).queueCommand,
+  mailbox: async () => (await import('./commands/mailbox.js')).mailboxCommand,
+  migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
 };
 
 const port = (value: string | undefined, flag: string): number | undefined => {
@@ -104,6 +110,7 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
       return command ? 0 : 2;
     }
     if (command === 'serve') {
+      const { SERVE_OPTIONS, serveCommand } = await import('./commands/serve.js');
       const { values, positionals } = parse(args, SERVE_OPTIONS, SERVE_USAGE);
       if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}\nusage: ${SERVE_USAGE}`);
       const config = loadConfig({
@@ -127,8 +134,8 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
       close = () => ctx.close();
       return await serveCommand(ctx, io);
     }
-    const run = ADMIN_COMMANDS[command];
-    if (!run) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    const load = ADMIN_COMMANDS[command];
+    if (!load) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     if (args.includes('--help') || args.includes('-h')) {
       io.out(USAGE);
       return 0;
@@ -136,7 +143,7 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
     const config = loadConfig({ data, config: configFile, env });
     const ctx = await openContext(config, silentLogger, { migrate: command !== 'migrate' });
     close = () => ctx.close();
-    return await run(ctx, args, io);
+    return await (await load())(ctx, args, io);
   } catch (error) {
     io.err(`palabre: ${describeError(error)}`);
     return exitCodeFor(error);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { configSchema, type PalabreConfig } from '@palabre/core';
+import { checkConfig, type PalabreConfig } from '@palabre/core';
 import { UsageError } from './args.js';
 
 export interface ConfigSources {
@@ -64,12 +64,9 @@ export function loadConfig(sources: ConfigSources = {}): PalabreConfig {
     },
   };
   const merged = merge(merge(merge({}, fromFile), fromEnv), { ...(sources.overrides ?? {}), dataDir });
-  const parsed = configSchema.safeParse(merged);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
-    throw new UsageError(`invalid configuration: ${problems}`);
-  }
-  return parsed.data;
+  const parsed = checkConfig(merged);
+  if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.problems.join('; ')}`);
+  return parsed.config;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;

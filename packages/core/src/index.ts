@@ -96,8 +96,8 @@ export type {
 export { DRIVE_MAX_NAME_LENGTH } from './ports/drive-store.js';
 export { checkNodeName, conflictReason, lockPrefix, MAX_LOCK_TIMEOUT_SECONDS, MAX_PROPERTY_VALUE } from './drive-rules.js';
 export type { DriveConflictReason } from './drive-rules.js';
-export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig } from './config.js';
-export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config } from './config.js';
+export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig, checkConfig } from './config.js';
+export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config, ConfigResult } from './config.js';
 export { smtpConfigSchema } from './config.js';
 export type { SmtpConfig } from './config.js';
 export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './ports/mail-delivery.js';

@@ -2,10 +2,8 @@ import { noMorePositionals, parse, requirePositional, UsageError } from '../args
 import type { Context } from '../context.js';
 import type { Output } from '../output.js';
 import { accountByAddress } from './shared.js';
+import { ALIAS_USAGE } from './usage.js';
 
-export const ALIAS_USAGE = `palabre alias add ALIAS EMAIL
-       palabre alias remove ALIAS
-       palabre alias list EMAIL`;
 
 export async function aliasCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   const [sub, ...rest] = argv;

@@ -2,10 +2,8 @@ import { noMorePositionals, parse, requirePositional, UsageError } from '../args
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { accountByAddress } from './shared.js';
+import { APP_PASSWORD_USAGE } from './usage.js';
 
-export const APP_PASSWORD_USAGE = `palabre app-password add EMAIL --label LABEL
-       palabre app-password list EMAIL
-       palabre app-password revoke EMAIL ID|LABEL`;
 
 export async function appPasswordCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   const [sub, ...rest] = argv;

@@ -2,8 +2,8 @@ import { AUDIT_EVENT_TYPES, type AuditEventType } from '@palabre/core';
 import { noMorePositionals, parse, UsageError } from '../args.js';
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
+import { AUDIT_USAGE } from './usage.js';
 
-export const AUDIT_USAGE = 'palabre audit [--type TYPE] [--actor EMAIL] [--since ISO-DATE] [--limit N]';
 
 export async function auditCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   const { values, positionals } = parse(argv, { type: { type: 'string' }, actor: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } }, AUDIT_USAGE);

@@ -3,11 +3,8 @@ import { dkimDnsRecord, generateDkimKey } from '@palabre/mail';
 import { noMorePositionals, parse, requirePositional, UsageError } from '../args.js';
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
+import { DKIM_USAGE } from './usage.js';
 
-export const DKIM_USAGE = `palabre dkim generate DOMAIN [--selector NAME] [--algorithm rsa|ed25519]
-       palabre dkim show DOMAIN
-       palabre dkim list
-       palabre dkim remove DOMAIN SELECTOR`;
 
 function printRecord(io: Output, key: Parameters<typeof dkimDnsRecord>[0]): void {
   const record = dkimDnsRecord(key);

@@ -5,8 +5,8 @@ import type { Context } from '../context.js';
 import { checkCertificate, checkHostname, checkMailDomain, configFindings, type DoctorResolver, type Finding } from '../doctor/checks.js';
 import type { Output } from '../output.js';
 import { loadTls } from '../serve/tls.js';
+import { DOCTOR_USAGE } from './usage.js';
 
-export const DOCTOR_USAGE = 'palabre doctor [--domain DOMAIN] [--resolver IP] [--no-dns]';
 
 const MARK: Record<Finding['verdict'], string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
 

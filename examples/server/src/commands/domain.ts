@@ -2,12 +2,8 @@ import { noMorePositionals, parse, parseSize, requirePositional, formatSize, Usa
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { displayDomain } from '@palabre/core';
+import { DOMAIN_USAGE } from './usage.js';
 
-export const DOMAIN_USAGE = `palabre domain add NAME [--quota SIZE]
-       palabre domain list
-       palabre domain remove NAME
-       palabre domain alias add DOMAIN ALIAS
-       palabre domain alias remove ALIAS`;
 
 export async function domainCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   const [sub, ...rest] = argv;

@@ -3,11 +3,8 @@ import { formatSize, noMorePositionals, parse, parseSize, requirePositional, Usa
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { accountByAddress } from './shared.js';
+import { DRIVE_USAGE } from './usage.js';
 
-export const DRIVE_USAGE = `palabre drive folder add GROUP [--access read|write] [--quota SIZE]
-       palabre drive folder list
-       palabre drive folder grant FOLDER EMAIL|--group GROUP read|write|none
-       palabre drive folder remove FOLDER`;
 
 async function folderByName(ctx: Context, name: string): Promise<DriveSpace> {
   const space = await ctx.stores.drive.findSpace(name);

@@ -3,13 +3,8 @@ import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { NotFoundError, type Group } from '@palabre/core';
 import { accountByAddress } from './shared.js';
+import { GROUP_USAGE } from './usage.js';
 
-export const GROUP_USAGE = `palabre group add NAME --domain DOMAIN [--address EMAIL] [--description TEXT]
-       palabre group list [--domain DOMAIN]
-       palabre group remove NAME
-       palabre group members NAME
-       palabre group member add GROUP EMAIL | --group SUBGROUP
-       palabre group member remove GROUP EMAIL | --group SUBGROUP`;
 
 async function groupByName(ctx: Context, name: string): Promise<Group> {
   const group = await ctx.stores.directory.findGroup(name);

@@ -5,10 +5,8 @@ import { noMorePositionals, parse, requirePositional, UsageError } from '../args
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { accountByAddress } from './shared.js';
+import { MAILBOX_USAGE } from './usage.js';
 
-export const MAILBOX_USAGE = `palabre mailbox list EMAIL
-       palabre mailbox share EMAIL MAILBOX (ADDRESS | group:NAME | anyone) RIGHTS
-       palabre mailbox unshare EMAIL MAILBOX (ADDRESS | group:NAME | anyone)`;
 
 /**
  * Mailboxes of an account and who they are shared with (RFC 4314 rights, as IMAP SETACL sets them):

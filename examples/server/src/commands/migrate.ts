@@ -2,8 +2,8 @@ import { noMorePositionals, parse } from '../args.js';
 import type { Context } from '../context.js';
 import { describeDatabase } from '../context.js';
 import type { Output } from '../output.js';
+import { MIGRATE_USAGE } from './usage.js';
 
-export const MIGRATE_USAGE = 'palabre migrate';
 
 /** Migrations also run at every start; this applies them ahead of a rolling upgrade of several nodes. */
 export async function migrateCommand(ctx: Context, argv: string[], io: Output): Promise<number> {

@@ -3,9 +3,8 @@ import { noMorePositionals, parse, UsageError } from '../args.js';
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { accountByAddress } from './shared.js';
+import { QUEUE_USAGE } from './usage.js';
 
-export const QUEUE_USAGE = `palabre queue list [--user EMAIL] [--limit N]
-       palabre queue flush`;
 
 const when = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ');
 

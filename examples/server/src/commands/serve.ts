@@ -9,9 +9,8 @@ import type { Service } from '../serve/service.js';
 import { loadTls, type TlsMaterial } from '../serve/tls.js';
 import { mountServices } from '../serve/services.js';
 import { HousekeepingService } from '../serve/housekeeping.js';
+import { SERVE_USAGE } from './usage.js';
 
-export const SERVE_USAGE =
-  'palabre serve [--data DIR] [--host H] [--http-port N] [--smtp-port N] [--submission-port N] [--imap-port N] [--hostname NAME]';
 
 export const SERVE_OPTIONS = {
   host: { type: 'string' },

@@ -5,16 +5,8 @@ import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { importCommand } from './import.js';
 import { accountByAddress, readPassword, usesLdap } from './shared.js';
+import { USER_USAGE } from './usage.js';
 
-export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-stdin | --no-password] [--name NAME] [--department D] [--quota SIZE]
-       palabre user list [--domain D] [--limit N]
-       palabre user show EMAIL
-       palabre user passwd EMAIL [--password PW | --password-stdin]
-       palabre user suspend EMAIL
-       palabre user unsuspend EMAIL
-       palabre user quota EMAIL SIZE
-       palabre user remove EMAIL
-       palabre user import FILE.csv [--batch N] [--update-passwords]`;
 
 const passwordOptions = {
   password: { type: 'string' },

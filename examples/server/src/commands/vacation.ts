@@ -4,10 +4,8 @@ import { noMorePositionals, parse, requirePositional, UsageError } from '../args
 import type { Context } from '../context.js';
 import type { Output } from '../output.js';
 import { accountByAddress } from './shared.js';
+import { VACATION_USAGE } from './usage.js';
 
-export const VACATION_USAGE = `palabre vacation set EMAIL --subject TEXT --message TEXT [--from DATE] [--until DATE] [--days N]
-       palabre vacation off EMAIL
-       palabre vacation show EMAIL`;
 
 function date(text: string | undefined, flag: string): Date | null {
   if (text === undefined) return null;

@@ -1,7 +1,5 @@
 import { SqlMailStore } from '@palabre/core/storage';
 import type { Context } from '../context.js';
-import { imapServices } from '../services/imap.js';
-import { smtpServices } from '../services/smtp.js';
 import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
@@ -22,6 +20,11 @@ export interface ServiceSetup {
 export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   const services: Service[] = [mountDrive(setup)];
   const { ctx } = setup;
+  const { ports } = ctx.config;
+  // Mail's libraries (SPF/DKIM/DMARC, SMTP, IMAP, TLS generation) load only when a mail listener is on:
+  // a node that serves only the drive stays small.
+  if ([ports.smtp, ports.submission, ports.submissions, ports.imap, ports.imaps].every((p) => p === 0)) return services;
+  const [{ smtpServices }, { imapServices }] = await Promise.all([import('../services/smtp.js'), import('../services/imap.js')]);
   const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
   services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore })));
   services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore })));

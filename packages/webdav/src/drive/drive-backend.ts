@@ -306,7 +306,7 @@ export class DriveBackend implements DavBackend {
     if (request.expectedLength !== null && request.expectedLength > this.maxUpload) throw new DavError(413, `uploads are at most ${this.maxUpload} bytes`);
     let blob;
     try {
-      blob = await this.options.blobs.put(coalesce(request.body), { maxBytes: limit });
+      blob = await this.options.blobs.put(request.body, { maxBytes: limit });
     } catch (error) {
       if (isPalabreError(error, 'too-large')) {
         throw limit < this.maxUpload
@@ -445,24 +445,6 @@ export class DriveBackend implements DavBackend {
     await this.store.setGrants(node.id, grants);
     ctx.log.info({ kind: 'acl', path: resource.path.key, grants: grants.length }, 'drive.changed');
   }
-}
-
-const COALESCE = 512 * 1024;
-
-/** Hand the blob store fewer, larger writes (an HTTP body arrives in pieces of a few KiB to 64 KiB). */
-async function* coalesce(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  let pending: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    pending.push(chunk);
-    size += chunk.length;
-    if (size >= COALESCE) {
-      yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, size);
-      pending = [];
-      size = 0;
-    }
-  }
-  if (size) yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, size);
 }
 
 function max(a: Access, b: GrantAccess | Access): Access {

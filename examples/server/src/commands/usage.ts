@@ -1,0 +1,62 @@
+/** How each command is called: kept apart so that `palabre help` loads no command's code. */
+
+export const ALIAS_USAGE = `palabre alias add ALIAS EMAIL
+       palabre alias remove ALIAS
+       palabre alias list EMAIL`;
+
+export const APP_PASSWORD_USAGE = `palabre app-password add EMAIL --label LABEL
+       palabre app-password list EMAIL
+       palabre app-password revoke EMAIL ID|LABEL`;
+
+export const AUDIT_USAGE = 'palabre audit [--type TYPE] [--actor EMAIL] [--since ISO-DATE] [--limit N]';
+
+export const DKIM_USAGE = `palabre dkim generate DOMAIN [--selector NAME] [--algorithm rsa|ed25519]
+       palabre dkim show DOMAIN
+       palabre dkim list
+       palabre dkim remove DOMAIN SELECTOR`;
+
+export const DOCTOR_USAGE = 'palabre doctor [--domain DOMAIN] [--resolver IP] [--no-dns]';
+
+export const DOMAIN_USAGE = `palabre domain add NAME [--quota SIZE]
+       palabre domain list
+       palabre domain remove NAME
+       palabre domain alias add DOMAIN ALIAS
+       palabre domain alias remove ALIAS`;
+
+export const DRIVE_USAGE = `palabre drive folder add GROUP [--access read|write] [--quota SIZE]
+       palabre drive folder list
+       palabre drive folder grant FOLDER EMAIL|--group GROUP read|write|none
+       palabre drive folder remove FOLDER`;
+
+export const GROUP_USAGE = `palabre group add NAME --domain DOMAIN [--address EMAIL] [--description TEXT]
+       palabre group list [--domain DOMAIN]
+       palabre group remove NAME
+       palabre group members NAME
+       palabre group member add GROUP EMAIL | --group SUBGROUP
+       palabre group member remove GROUP EMAIL | --group SUBGROUP`;
+
+export const MAILBOX_USAGE = `palabre mailbox list EMAIL
+       palabre mailbox share EMAIL MAILBOX (ADDRESS | group:NAME | anyone) RIGHTS
+       palabre mailbox unshare EMAIL MAILBOX (ADDRESS | group:NAME | anyone)`;
+
+export const MIGRATE_USAGE = 'palabre migrate';
+
+export const QUEUE_USAGE = `palabre queue list [--user EMAIL] [--limit N]
+       palabre queue flush`;
+
+export const SERVE_USAGE =
+  'palabre serve [--data DIR] [--host H] [--http-port N] [--smtp-port N] [--submission-port N] [--imap-port N] [--hostname NAME]';
+
+export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-stdin | --no-password] [--name NAME] [--department D] [--quota SIZE]
+       palabre user list [--domain D] [--limit N]
+       palabre user show EMAIL
+       palabre user passwd EMAIL [--password PW | --password-stdin]
+       palabre user suspend EMAIL
+       palabre user unsuspend EMAIL
+       palabre user quota EMAIL SIZE
+       palabre user remove EMAIL
+       palabre user import FILE.csv [--batch N] [--update-passwords]`;
+
+export const VACATION_USAGE = `palabre vacation set EMAIL --subject TEXT --message TEXT [--from DATE] [--until DATE] [--days N]
+       palabre vacation off EMAIL
+       palabre vacation show EMAIL`;
