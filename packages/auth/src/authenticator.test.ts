@@ -80,6 +80,19 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
     expect((await types()).filter((t) => t === 'auth.failure')).toHaveLength(2);
   });
 
+  it('reuses a decision for 30 s without touching the database, then checks again (suspension bites)', async () => {
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ ok: true });
+    await f.directory.updateAccount(accountId, { status: 'suspended' });
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ ok: true });
+    clock.advance(30_001);
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toEqual({ ok: false, reason: 'account-suspended' });
+    // A different password never hits the cached decision.
+    await f.directory.updateAccount(accountId, { status: 'active' });
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', `${PASSWORD}!`, ctx)).toMatchObject({ ok: false });
+    // Nor does an insecure channel.
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, secure: false })).toMatchObject({ ok: false, reason: 'insecure-channel' });
+  });
+
   it('refuses a wrong password and an unknown user identically', async () => {
     const wrong = await auth.verifyPassword('awa@sante.gouv.tg', 'not the password', ctx);
     const unknown = await auth.verifyPassword('nobody@sante.gouv.tg', PASSWORD, ctx);
@@ -175,6 +188,9 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
     const foreign = await service.issueAppPassword(other.id, 'laptop');
     expect(await auth.verifyPassword('awa@sante.gouv.tg', foreign.secret, ctx)).toMatchObject({ ok: false });
     await service.revoke(accountId, 'iPhone');
+    // Devices already signed in keep their decision for at most 30 s; then the revocation bites.
+    expect(await auth.verifyPassword('awa@sante.gouv.tg', issued.secret, ctx)).toMatchObject({ ok: true });
+    clock.advance(30_001);
     expect(await auth.verifyPassword('awa@sante.gouv.tg', issued.secret, ctx)).toMatchObject({ ok: false, reason: 'invalid-credentials' });
     expect(await types()).toEqual(expect.arrayContaining(['credential.created', 'credential.revoked']));
   });

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import {
   type Account,
+  type Principal,
   type Argon2Config,
   type AuditLog,
   type AuthContext,
@@ -35,9 +37,17 @@ export interface AuthenticatorOptions {
   ldap?: Record<string, LdapConfig>;
   /** Cache successful verifications this long (0 disables). Default 5 minutes. */
   cacheTtlMs?: number;
+  /**
+   * Reuse a whole successful decision (no database access at all) for this long: a password change,
+   * a suspension or a revoked app password reaches clients that are already signed in within this
+   * delay. Default 30 s; 0 disables.
+   */
+  decisionTtlMs?: number;
 }
 
 const MAX_USERNAME_BYTES = 320;
+
+type SuccessMethod = 'password' | 'app-password' | 'ldap' | 'token';
 
 /**
  * The one Authenticator: local argon2id hashes, per-device app passwords and bearer tokens, LDAP for
@@ -52,6 +62,9 @@ export class PalabreAuthenticator implements Authenticator {
   private readonly cache: CredentialCache;
   /** Successes already recorded recently, per account, address, protocol and method. */
   private readonly recentSuccesses: ExpiringSet;
+  /** Recent successful decisions by a hash of (login, secret): DAV clients authenticate every request. */
+  private readonly decisions = new Map<string, { principal: Principal; method: SuccessMethod; until: number }>();
+  private readonly decisionTtlMs: number;
   private readonly ldap = new Map<string, LdapPasswordSource>();
 
   constructor(private readonly options: AuthenticatorOptions) {
@@ -61,6 +74,7 @@ export class PalabreAuthenticator implements Authenticator {
     this.throttle = new LoginThrottle(options.throttle, { ...DEFAULT_THROTTLE_POLICY, ...options.throttlePolicy });
     this.cache = new CredentialCache(options.cacheTtlMs ?? 5 * 60_000);
     this.recentSuccesses = new ExpiringSet(options.cacheTtlMs ?? 5 * 60_000);
+    this.decisionTtlMs = options.decisionTtlMs ?? 30_000;
     for (const [domain, config] of Object.entries(options.ldap ?? {})) this.ldap.set(normalizeDomain(domain), new LdapPasswordSource(config));
   }
 
@@ -122,8 +136,14 @@ export class PalabreAuthenticator implements Authenticator {
     ) {
       return this.refuse('invalid-credentials', actor, null, context, true);
     }
-    const account = await this.options.directory.findAccount(username).catch(() => null);
     const now = this.clock.now();
+    const decisionKey = this.decisionTtlMs > 0 ? createHash('sha256').update(username.toLowerCase()).update('\0').update(password).digest('base64') : '';
+    const decided = decisionKey ? this.decisions.get(decisionKey) : undefined;
+    if (decided && decided.until > now.getTime()) {
+      await this.recordSuccess(decided.principal, decided.method, context, now);
+      return { ok: true, principal: decided.principal, method: decided.method };
+    }
+    const account = await this.options.directory.findAccount(username).catch(() => null);
     const verdict = await this.throttle.check(account?.address ?? null, context.ip ?? null, now);
     if (!verdict.allowed) {
       this.event('info', 'auth.throttled', { protocol: context.protocol, ip: context.ip, key: verdict.key });
@@ -174,7 +194,12 @@ export class PalabreAuthenticator implements Authenticator {
     if (!method) return this.refuse('invalid-credentials', actor, account, context, true);
     // Status is told only to someone who proved the password: it reveals nothing to a guesser.
     if (account.status !== 'active') return this.refuse('account-suspended', actor, account, context, false);
-    return this.succeed(account, method, context, now, verdict.accountFailures > 0);
+    const result = await this.succeed(account, method, context, now, verdict.accountFailures > 0);
+    if (decisionKey && result.ok) {
+      if (this.decisions.size >= 50_000) this.decisions.clear();
+      this.decisions.set(decisionKey, { principal: result.principal, method: result.method as SuccessMethod, until: now.getTime() + this.decisionTtlMs });
+    }
+    return result;
   }
 
   /**
@@ -185,19 +210,23 @@ export class PalabreAuthenticator implements Authenticator {
    */
   private async succeed(
     account: Account,
-    method: 'password' | 'app-password' | 'ldap' | 'token',
+    method: SuccessMethod,
     context: AuthContext,
     now: Date,
     hadFailures: boolean,
   ): Promise<AuthResult> {
     if (hadFailures) await this.throttle.success(account.address).catch(() => undefined);
-    const key = `${account.id}|${context.ip ?? ''}|${context.protocol}|${method}`;
-    if (!this.recentSuccesses.seen(key, now.getTime())) {
-      await this.options.directory.recordLogin(account.id, now).catch(() => undefined);
-      this.event('info', 'auth.success', { protocol: context.protocol, ip: context.ip, method, accountId: account.id });
-      await this.audit('auth.success', account.address, context, method);
-    }
-    return { ok: true, principal: toPrincipal(account), method };
+    const principal = toPrincipal(account);
+    await this.recordSuccess(principal, method, context, now);
+    return { ok: true, principal, method };
+  }
+
+  private async recordSuccess(principal: Principal, method: SuccessMethod, context: AuthContext, now: Date): Promise<void> {
+    const key = `${principal.accountId}|${context.ip ?? ''}|${context.protocol}|${method}`;
+    if (this.recentSuccesses.seen(key, now.getTime())) return;
+    await this.options.directory.recordLogin(principal.accountId, now).catch(() => undefined);
+    this.event('info', 'auth.success', { protocol: context.protocol, ip: context.ip, method, accountId: principal.accountId });
+    await this.audit('auth.success', principal.address, context, method);
   }
 
   async verifyBearer(token: string, context: AuthContext): Promise<AuthResult> {

@@ -61,8 +61,12 @@ export async function getMethod(engine: DavEngine, ctx: DavContext): Promise<voi
     res.end();
     return;
   }
-  const stream = await resource.backend.read(ctx, resource, range ?? undefined);
-  await pipeline(stream, res);
+  const content = await resource.backend.read(ctx, resource, range ?? undefined);
+  if (Buffer.isBuffer(content)) {
+    res.end(content);
+    return;
+  }
+  await pipeline(content, res);
 }
 
 async function collectionIndex(engine: DavEngine, ctx: DavContext, resource: DavResource, head: boolean): Promise<void> {

@@ -111,7 +111,8 @@ export interface DavBackend {
   deadProperties?(ctx: DavContext, resources: readonly DavResource[]): Promise<Map<DavResource, DeadProperty[]>>;
   /** Apply every set/remove in order, or none. */
   patchProperties?(ctx: DavContext, resource: DavResource, patch: readonly PropertyPatch[]): Promise<void>;
-  read?(ctx: DavContext, resource: DavResource, range?: { start: number; end: number }): Promise<Readable>;
+  /** The content: a stream, or for small resources a buffer (sent in one write, far cheaper than a stream). */
+  read?(ctx: DavContext, resource: DavResource, range?: { start: number; end: number }): Promise<Readable | Buffer>;
   write?(ctx: DavContext, parent: DavResource, name: string, request: WriteRequest): Promise<{ resource: DavResource; created: boolean }>;
   makeCollection?(ctx: DavContext, parent: DavResource, name: string): Promise<DavResource>;
   remove?(ctx: DavContext, resource: DavResource): Promise<void>;
