@@ -168,3 +168,5 @@ export {
   sentDateOf,
 } from './mail-rules.js';
 export type { SystemFlag, ParsedFlags, SearchField } from './mail-rules.js';
+export { collectUnreferencedBlobs } from './blob-gc.js';
+export type { BlobReferences, UnreferencedBlobsOptions, UnreferencedBlobsResult } from './blob-gc.js';
