@@ -161,5 +161,12 @@ export {
   MAX_KEYWORD_LENGTH,
   MAX_MAILBOX_KEYWORDS,
   MAX_INLINE_HEADER_BYTES,
+  SEARCH_FIELDS,
+  foldSearchText,
+  searchTextOf,
+  searchField,
+  sentDateOf,
 } from './mail-rules.js';
-export type { SystemFlag, ParsedFlags } from './mail-rules.js';
+export type { SystemFlag, ParsedFlags, SearchField } from './mail-rules.js';
+export { collectUnreferencedBlobs } from './blob-gc.js';
+export type { BlobReferences, UnreferencedBlobsOptions, UnreferencedBlobsResult } from './blob-gc.js';

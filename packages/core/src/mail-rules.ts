@@ -227,3 +227,35 @@ export function effectiveRights(
 export function granteeKey(grantee: AclEntry['grantee']): { kind: string; id: string } {
   return grantee.kind === 'anyone' ? { kind: 'anyone', id: '' } : { kind: grantee.kind, id: grantee.id };
 }
+
+// ---------------------------------------------------------------- search text
+
+/** The envelope fields SEARCH FROM/TO/CC/BCC/SUBJECT look at, in the order of the search-text column. */
+export const SEARCH_FIELDS = ['subject', 'from', 'to', 'cc', 'bcc'] as const;
+export type SearchField = (typeof SEARCH_FIELDS)[number];
+
+/** IMAP SEARCH compares case-insensitively (RFC 9051 §6.4.4): NFC, then lower case, the same everywhere. */
+export function foldSearchText(text: string): string {
+  return text.normalize('NFC').toLowerCase();
+}
+
+/**
+ * The folded search text a store keeps beside a message, from the analysis' `search` member
+ * (`{ subject, from, to, cc, bcc }`, decoded text): one line per field, so a SQL LIKE can prefilter
+ * and each field can still be told apart. Null when the analysis has no such member.
+ */
+export function searchTextOf(data: Readonly<Record<string, unknown>>): string | null {
+  const search = data.search as Record<string, unknown> | undefined;
+  if (!search || typeof search !== 'object') return null;
+  return SEARCH_FIELDS.map((f) => foldSearchText(typeof search[f] === 'string' ? (search[f] as string) : '').replace(/[\r\n]+/g, ' ')).join('\n');
+}
+
+/** One field of a search text (see searchTextOf). */
+export function searchField(text: string, field: SearchField): string {
+  return text.split('\n')[SEARCH_FIELDS.indexOf(field)] ?? '';
+}
+
+/** The analysis' sent date (`date`, ms), if any. */
+export function sentDateOf(data: Readonly<Record<string, unknown>>): number | null {
+  return typeof data.date === 'number' && Number.isFinite(data.date) ? data.date : null;
+}

@@ -25,3 +25,5 @@ export { IMAP_LOG_EVENTS } from './imap/log-events.js';
 export type { ImapLogEvent } from './imap/log-events.js';
 export { AUTHENTICATED_CAPABILITIES } from './imap/capabilities.js';
 export { granteeOf as aclGranteeOf, identifierOf as aclIdentifierOf } from './imap/acl-identifiers.js';
+export { collectMailGarbage, MAIL_GC_LOG_EVENTS } from './mail-blob-gc.js';
+export type { MailGcOptions, MailGcResult } from './mail-blob-gc.js';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImapFlow } from 'imapflow';
+import { testBackends } from '@palabre/core/testing';
 import { message, startImap, type ImapWorld } from './imap-harness.js';
 
 const must = <T>(value: T | false | undefined | null): T => {
@@ -31,11 +32,12 @@ const MULTIPART = [
   '',
 ].join('\r\n');
 
-describe('IMAP commands (imapflow and raw, against a listening server)', () => {
+// SQLite always; PostgreSQL when it answers (always in CI): the same protocol over both stores.
+describe.each(await testBackends())('IMAP commands on $name (imapflow and raw, against a listening server)', (backend) => {
   let w: ImapWorld;
   let c: ImapFlow;
   beforeAll(async () => {
-    w = await startImap();
+    w = await startImap({ backend });
     c = await w.client('alice');
   });
   afterAll(async () => w.close());

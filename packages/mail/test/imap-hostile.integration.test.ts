@@ -218,6 +218,31 @@ describe('IMAP hostile input', () => {
     expect(text).not.toContain(w.users.alice.password);
   });
 
+  it('shutdown says BYE to idle sessions, lets a running command finish, and never waits past its grace for a client that stopped reading', async () => {
+    const other = await startImap();
+    let closed = false;
+    try {
+      const c = await other.client('bob');
+      await c.append('INBOX', message('big', 'q'.repeat(200 * 1024)));
+      await c.logout();
+      const idle = await other.raw();
+      await idle.login(other.users.alice);
+      const stuck = await other.raw();
+      await stuck.login(other.users.bob);
+      await stuck.cmd('s', 'EXAMINE INBOX');
+      stuck.socket.pause();
+      stuck.write(Array.from({ length: 200 }, (_, i) => `f${i} FETCH 1 (BODY.PEEK[])`).join('\r\n') + '\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await other.server.close(500);
+      closed = true;
+      expect(other.server.connections).toBe(0);
+      expect(await idle.line()).toBe('* BYE Server shutting down');
+    } finally {
+      if (!closed) await other.server.close(100);
+      await other.close();
+    }
+  });
+
   it('per-address connection limit says BYE', async () => {
     const tight = await startImap({ maxConnectionsPerIp: 2 });
     try {

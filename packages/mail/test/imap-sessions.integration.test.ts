@@ -120,17 +120,27 @@ describe('IMAP sessions sharing mailboxes', () => {
     await other.logout();
   });
 
-  it('imapflow IDLE gets EXISTS for a delivery; IDLE needs DONE, anything else is BAD', async () => {
+  it('imapflow IDLE gets EXISTS for a message delivered by SMTP; IDLE needs DONE, anything else is BAD', async () => {
+    const smtpPort = await w.smtp();
     const c = await w.client('carol');
     await c.mailboxOpen('INBOX');
+    const before = c.mailbox && typeof c.mailbox === 'object' ? c.mailbox.exists : 0;
     const exists: number[] = [];
     c.on('exists', (e: { count: number }) => exists.push(e.count));
     const idling = c.idle();
     await eventually(() => c.idling, 'imapflow to enter IDLE');
-    await w.deliver(['carol'], message('for the idler'));
+    const { c: smtp } = await RawSmtp.connect(smtpPort);
+    await smtp.cmd('EHLO client.test');
+    await smtp.cmd('MAIL FROM:<partner@elsewhere.test>');
+    expect((await smtp.cmd('RCPT TO:<carol@sante.gouv.tg>')).code).toBe(250);
+    expect((await smtp.dataRaw(`${message('for the idler', 'Hello.\r\n', [], 'Partner <partner@elsewhere.test>')}\r\n.\r\n`)).code).toBe(250);
+    smtp.close();
     await eventually(() => exists.length > 0, 'EXISTS during IDLE');
+    expect(exists[0]).toBe(before + 1);
     await c.noop();
     await idling;
+    const fresh = await c.fetchOne('*', { envelope: true });
+    expect(fresh && fresh.envelope?.subject).toBe('for the idler');
     const r = await w.raw();
     await r.login(w.users.carol);
     await idle(r, 'x');
@@ -150,18 +160,30 @@ describe('IMAP sessions sharing mailboxes', () => {
     }
     const store = w.store;
     const original = store.changesSince.bind(store);
+    const originalClaim = store.claimRecent.bind(store);
     let calls = 0;
+    let claims = 0;
     store.changesSince = async (...args) => {
       calls++;
       return original(...args);
+    };
+    store.claimRecent = async (...args) => {
+      claims++;
+      return originalClaim(...args);
     };
     try {
       await w.deliver(['secretariat'], message('fan out'));
       const lines = await Promise.all(idlers.map((r) => r.line()));
       expect(lines.every((l) => l === '* 1 EXISTS')).toBe(true);
+      const recent = await Promise.all(idlers.map((r) => r.line()));
+      // \Recent went to exactly one session, which alone asked the store.
+      expect(recent.filter((l) => l === '* 1 RECENT').length).toBe(1);
+      expect(recent.filter((l) => l === '* 0 RECENT').length).toBe(idlers.length - 1);
       expect(calls).toBe(1);
+      expect(claims).toBe(1);
     } finally {
       store.changesSince = original;
+      store.claimRecent = originalClaim;
       for (const r of idlers) r.close();
     }
   });

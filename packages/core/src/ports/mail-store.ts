@@ -8,6 +8,10 @@ import type { MailDelivery, MessageAnalysis } from './mail-delivery.js';
  * Names are hierarchical with `/` as the separator, UTF-8 in NFC; `INBOX` (any case) is stored as
  * `INBOX`. The store trusts its caller on access rights: the protocol layer checks them in one place
  * (see `effectiveRights`), the store only computes what it needs to (ownership, per-user `\Seen`).
+ * The store reads two members of `analysis.data` when present, written by @palabre/mail's analysis:
+ * `search` ({ subject, from, to, cc, bcc } decoded text) and `date` (sent date, ms), and keeps them in
+ * small columns of their own so SEARCH never parses a whole analysis.
+ *
  * Every write happens in one transaction, bumps the mailbox's MODSEQ once, and publishes
  * `mailboxTopic(id)` on the Notifier after commit so IDLE sessions on every node re-read what changed.
  */
@@ -76,11 +80,22 @@ export interface MessageRecord {
   readonly header?: Buffer | null;
   /** The stored MIME analysis when asked for. */
   readonly analysis?: Readonly<Record<string, unknown>>;
+  /** With `search`: the folded envelope search text (see `searchTextOf`), null if the analysis had none. */
+  readonly searchText?: string | null;
+  /** With `search`: the sent date (Date header) in ms, or null. */
+  readonly sentDate?: number | null;
 }
 
 export interface FetchMessagesOptions {
   header?: boolean;
   analysis?: boolean;
+  /** The small search columns (searchText, sentDate): SEARCH without parsing analyses. */
+  search?: boolean;
+  /**
+   * Prefilter: only messages whose search text contains this (already folded) string, checked by the
+   * database. A prefilter only: callers still test the exact field.
+   */
+  textContains?: string;
   /** Only messages whose MODSEQ is above this (CONDSTORE CHANGEDSINCE). */
   changedSince?: number;
 }
@@ -233,6 +248,9 @@ export interface MailStore extends MailDelivery {
   listSharedMailboxes(accountId: string, groupIds: readonly string[]): Promise<SharedMailbox[]>;
 
   quota(accountId: string): Promise<MailQuota>;
+
+  /** Which of these blob ids some message still uses (for garbage collection of the mail blob store). */
+  referencedBlobs(blobIds: readonly string[]): Promise<Set<string>>;
 }
 
 /** Notifier topic for changes to one mailbox; the payload is `{ modseq }` or `{ deleted: true }`. */

@@ -27,6 +27,7 @@ import {
 import { MailTransport1796000000500 } from './migrations/1796000000500-smtp.js';
 import { MAIL_ENTITIES } from './entities/mail.js';
 import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
+import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -64,4 +65,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MailTransport1796000000500,
   Drive1796000100000,
   Mail1796000200000,
+  MailSearch1796000200001,
 ];

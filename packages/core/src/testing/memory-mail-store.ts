@@ -16,6 +16,8 @@ import {
   parentNames,
   parseFlags,
   sameKeywords,
+  searchTextOf,
+  sentDateOf,
   uidSetHas,
   type ParsedFlags,
 } from '../mail-rules.js';
@@ -417,6 +419,9 @@ export class MemoryMailStore implements MailStore {
     const since = options.changedSince;
     for (const m of this.selected(b, uids)) {
       if (since !== undefined && m.modseq <= since) continue;
+      const data = options.search || options.textContains ? (JSON.parse(m.analysis) as Record<string, unknown>) : null;
+      const searchText = data ? searchTextOf(data) : null;
+      if (options.textContains && searchText !== null && !searchText.includes(options.textContains)) continue;
       const record: MessageRecord = {
         uid: m.uid,
         modseq: m.modseq,
@@ -428,6 +433,7 @@ export class MemoryMailStore implements MailStore {
         headerBytes: m.headerBytes,
         ...(options.header ? { header: m.header ? Buffer.from(m.header) : null } : {}),
         ...(options.analysis ? { analysis: JSON.parse(m.analysis) as Record<string, unknown> } : {}),
+        ...(options.search ? { searchText, sentDate: sentDateOf(data!) } : {}),
       };
       yield record;
     }
@@ -642,6 +648,13 @@ export class MemoryMailStore implements MailStore {
       if (rights) out.push({ mailbox: this.view(b), rights });
     }
     return out;
+  }
+
+  async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    const wanted = new Set(blobIds);
+    const used = new Set<string>();
+    for (const b of this.boxes.values()) for (const m of b.messages) if (wanted.has(m.blobId)) used.add(m.blobId);
+    return used;
   }
 
   async quota(accountId: string): Promise<MailQuota> {

@@ -43,3 +43,16 @@ export function defineCommand<A>(def: CommandDef<A>): CommandDef<A> {
 export function noArgs(r: ArgReader): void {
   r.end();
 }
+
+/** ` SP mailbox`: a mailbox name argument in the session's encoding (modified UTF-7 or UTF-8). */
+export function mailboxArg(r: ArgReader, s: Session, what = 'mailbox'): string {
+  r.sp();
+  return s.decodeName(r.astringBytes(what));
+}
+
+/** Commands whose only argument is a mailbox (DELETE, SUBSCRIBE, GETACL, MYRIGHTS, GETQUOTAROOT…). */
+export function onlyMailbox(r: ArgReader, s: Session): string {
+  const name = mailboxArg(r, s);
+  r.end();
+  return name;
+}

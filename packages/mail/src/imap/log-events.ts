@@ -3,6 +3,7 @@ export const IMAP_LOG_EVENTS = [
   'imap.listening',
   'imap.closed',
   'imap.connect',
+  'imap.client-id',
   'imap.disconnect',
   'imap.starttls',
   'imap.starttls-failed',

@@ -1,4 +1,13 @@
-import { NOTIFIER_RECONNECT_TOPIC, mailboxTopic, type Logger, type MailStore, type MailboxChanges, type Notifier, type Unsubscribe } from '@palabre/core';
+import {
+  NOTIFIER_RECONNECT_TOPIC,
+  mailboxTopic,
+  type Logger,
+  type MailStore,
+  type MailboxChanges,
+  type Notifier,
+  type UidRange,
+  type Unsubscribe,
+} from '@palabre/core';
 
 export interface MailboxWatcher {
   /** Something changed in the mailbox (or notifications may have been missed). */
@@ -15,6 +24,8 @@ export interface MailboxWatcher {
 export class MailboxHub {
   private readonly watchers = new Map<string, { set: Set<MailboxWatcher>; off: Promise<Unsubscribe | null> }>();
   private readonly inflight = new Map<string, Promise<MailboxChanges>>();
+  /** Per mailbox: \Recent has been claimed (by a session of this node, or found claimed) below this UID. */
+  private readonly recentMarks = new Map<string, number>();
   private reconnectOff: Promise<Unsubscribe | null> | null = null;
 
   constructor(
@@ -48,6 +59,7 @@ export class MailboxHub {
       current.set.delete(watcher);
       if (current.set.size === 0) {
         this.watchers.delete(mailboxId);
+        this.recentMarks.delete(mailboxId);
         void current.off.then((off) => off?.());
       }
     };
@@ -86,6 +98,16 @@ export class MailboxHub {
       this.inflight.set(key, p);
     }
     return p;
+  }
+
+  /**
+   * RFC 3501 \Recent for new messages: the first session of this node to see them asks the store;
+   * the others know they cannot win and do not ask (1,000 idlers, one query).
+   */
+  claimRecent(mailboxId: string, uidNext: number): Promise<UidRange | null> {
+    if ((this.recentMarks.get(mailboxId) ?? 0) >= uidNext) return Promise.resolve(null);
+    this.recentMarks.set(mailboxId, uidNext);
+    return this.store.claimRecent(mailboxId, uidNext);
   }
 
   watching(): number {

@@ -1,14 +1,12 @@
 import { TextDecoder } from 'node:util';
-import type { BlobStore, MessageRecord } from '@palabre/core';
+import { foldSearchText, type BlobStore, type MessageRecord } from '@palabre/core';
 import { decodeEncodedWords } from '../mime/encoded-words.js';
 import { parseFields } from '../mime/header-block.js';
 import { canDecode, createTransferDecoder } from '../mime/transfer-decode.js';
 import type { AnalysisData, PartNode } from '../mime/types.js';
 
-/** Search text is compared case-insensitively (RFC 9051 §6.4.4), after Unicode normalisation. */
-export function fold(text: string): string {
-  return text.normalize('NFC').toLowerCase();
-}
+/** Search text is compared case-insensitively (RFC 9051 §6.4.4): core's folding, the same as the store's. */
+export const fold = foldSearchText;
 
 /** The text parts of a message, decoded, the way SEARCH BODY reads them. */
 function textParts(node: PartNode, out: PartNode[] = []): PartNode[] {

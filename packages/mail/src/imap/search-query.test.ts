@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArgReader } from './arguments.js';
-import { parseSearch, searchNeeds } from './search-query.js';
+import { parseSearch, requiredEnvelopeText, searchNeeds } from './search-query.js';
 
 const parse = (s: string, rev2 = false) => parseSearch(new ArgReader([Buffer.from(' ' + s)]), rev2);
 
@@ -30,9 +30,15 @@ describe('SEARCH grammar', () => {
   });
 
   it('knows what evaluation will need', () => {
-    expect(searchNeeds(parse('SEEN LARGER 5').key)).toEqual({ header: false, analysis: false, blob: false, modseq: false });
-    expect(searchNeeds(parse('NOT TEXT x').key)).toEqual({ header: true, analysis: true, blob: true, modseq: false });
-    expect(searchNeeds(parse('OR SENTON 1-Jan-2024 MODSEQ 3').key)).toEqual({ header: false, analysis: true, blob: false, modseq: true });
+    expect(searchNeeds(parse('SEEN LARGER 5').key)).toEqual({ header: false, analysis: false, search: false, blob: false, modseq: false });
+    expect(searchNeeds(parse('NOT TEXT x').key)).toEqual({ header: true, analysis: true, search: false, blob: true, modseq: false });
+    expect(searchNeeds(parse('OR SENTON 1-Jan-2024 MODSEQ 3').key)).toEqual({ header: false, analysis: false, search: true, blob: false, modseq: true });
+  });
+
+  it('finds an envelope string every match must contain (for the store to prefilter)', () => {
+    expect(requiredEnvelopeText(parse('SEEN (SUBJECT budget FROM awa)').key)).toBe('budget');
+    expect(requiredEnvelopeText(parse('OR SUBJECT a SUBJECT b').key)).toBeNull();
+    expect(requiredEnvelopeText(parse('NOT FROM x').key)).toBeNull();
   });
 
   it('refuses unknown keys, missing arguments and unbalanced input', () => {

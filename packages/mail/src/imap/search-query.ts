@@ -182,19 +182,19 @@ function key(r: ArgReader, counter: { n: number }): SearchKey {
   }
 }
 
-/** What evaluating a query needs per message. */
-export function searchNeeds(key: SearchKey): { header: boolean; analysis: boolean; blob: boolean; modseq: boolean } {
-  const n = { header: false, analysis: false, blob: false, modseq: false };
+/** What evaluating a query needs per message (`search`: the small search columns). */
+export function searchNeeds(key: SearchKey): { header: boolean; analysis: boolean; search: boolean; blob: boolean; modseq: boolean } {
+  const n = { header: false, analysis: false, search: false, blob: false, modseq: false };
   const walk = (k: SearchKey): void => {
     switch (k.k) {
       case 'header':
         n.header = true;
         break;
       case 'envelope':
-        n.analysis = true;
+        n.search = true;
         break;
       case 'date':
-        if (k.field === 'sent') n.analysis = true;
+        if (k.field === 'sent') n.search = true;
         break;
       case 'body':
         n.analysis = true;
@@ -224,6 +224,21 @@ export function searchNeeds(key: SearchKey): { header: boolean; analysis: boolea
   };
   walk(key);
   return n;
+}
+
+/**
+ * A string every match must contain in its envelope search text, for the store to prefilter with: the
+ * value of a FROM/TO/CC/BCC/SUBJECT key that the whole query requires (top level, not under OR/NOT).
+ */
+export function requiredEnvelopeText(key: SearchKey): string | null {
+  if (key.k === 'envelope') return key.value;
+  if (key.k === 'and') {
+    for (const k of key.keys) {
+      const v = requiredEnvelopeText(k);
+      if (v) return v;
+    }
+  }
+  return null;
 }
 
 /** Cheap keys first so an AND stops before reading a body. */

@@ -1,7 +1,7 @@
 import { isPalabreError, type Mailbox, type UidSet } from '@palabre/core';
 import { SyntaxError } from './errors.js';
 import type { MailboxWatcher } from './mailbox-hub.js';
-import { formatSet, inRanges, mergeRanges, parseSequenceSet, type Range } from './sequence-set.js';
+import { formatSet, parseSequenceSet } from './sequence-set.js';
 import type { Session } from './session.js';
 import { UidList } from './uid-list.js';
 
@@ -243,7 +243,7 @@ export class SelectedMailbox implements MailboxWatcher {
       for (const c of fresh) this.uids.push(c.uid);
       await s.untagged(`${this.uids.length} EXISTS`);
       if (!s.rev2) {
-        const claimed = this.readOnly ? null : await s.store.claimRecent(this.id, fresh[fresh.length - 1]!.uid + 1);
+        const claimed = this.readOnly ? null : await s.ctx.hub.claimRecent(this.id, fresh[fresh.length - 1]!.uid + 1);
         if (claimed) for (const c of fresh) if (c.uid >= claimed[0] && c.uid <= claimed[1]) this.recent.add(c.uid);
         await s.untagged(`${this.recent.size} RECENT`);
       }
@@ -260,11 +260,5 @@ export class SelectedMailbox implements MailboxWatcher {
   /** Flags as this session reports them (\Recent added for IMAP4rev1). */
   flagsFor(uid: number, flags: readonly string[]): string[] {
     return !this.session.rev2 && this.recent.has(uid) ? [...flags, '\\Recent'] : [...flags];
-  }
-
-  /** UIDs of the mailbox within ranges (for SEARCH UID and QRESYNC known-uids). */
-  uidsIn(ranges: readonly Range[]): number[] {
-    const merged = mergeRanges(ranges.map((r) => [r[0], r[1]] as Range));
-    return this.uids.toArray().filter((u) => inRanges(merged, u));
   }
 }

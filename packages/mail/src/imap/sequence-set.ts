@@ -1,3 +1,4 @@
+import { normalizeUidSet } from '@palabre/core';
 import { SyntaxError } from './errors.js';
 
 /** Inclusive range, ascending after normalisation. */
@@ -36,15 +37,9 @@ export function parseSequenceSet(text: string, star: number): Range[] {
   return mergeRanges(ranges);
 }
 
+/** Sorted and merged (core's UID-set rule: the same for sequence numbers). */
 export function mergeRanges(ranges: Range[]): Range[] {
-  ranges.sort((x, y) => x[0] - y[0]);
-  const out: Range[] = [];
-  for (const r of ranges) {
-    const last = out[out.length - 1];
-    if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
-    else out.push([r[0], r[1]]);
-  }
-  return out;
+  return normalizeUidSet(ranges);
 }
 
 /** `1:3,5` from ascending numbers (responses: COPYUID, ESEARCH ALL, VANISHED). */

@@ -150,8 +150,14 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     async close(graceMs = 5000): Promise<void> {
       closing = true;
       const stopped = listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
-      await Promise.all([...sessions].map((s) => s.shutdown('Server shutting down').catch(() => undefined)));
       const deadline = Date.now() + graceMs;
+      // A client that stopped reading never lets its BYE flush: the grace period bounds the wait.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...sessions].map((s) => s.shutdown('Server shutting down').catch(() => undefined))),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
       while (sessions.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const s of sessions) s.close();
       await Promise.all(stopped);

@@ -86,6 +86,10 @@ export class Session {
   private readonly reader: CommandReader;
   readonly writer: ResponseWriter;
   private streamPending = false;
+  /** A command is running (its responses may be mid-literal: no BYE may be written now). */
+  private executing = false;
+  /** Server shutdown asked while a command ran: say BYE when it is done. */
+  private draining: string | null = null;
   private idleWake: (() => void) | null = null;
   private timedOut = false;
   private closed = false;
@@ -147,7 +151,16 @@ export class Session {
           await this.writer.flush();
           continue;
         }
-        await this.execute(read.head, read.segments, read.streamed);
+        this.executing = true;
+        try {
+          await this.execute(read.head, read.segments, read.streamed);
+        } finally {
+          this.executing = false;
+        }
+        if (this.draining) {
+          await this.writer.line(`* BYE ${this.draining}`);
+          break;
+        }
         await this.writer.flush();
         this.armTimeout();
       }
@@ -214,13 +227,18 @@ export class Session {
     return this.closed;
   }
 
-  /** Ask the session to end (server shutdown). */
+  /**
+   * Ask the session to end (server shutdown): BYE between commands (or in IDLE); a running command is
+   * left to finish, and the server cuts it at the end of its grace period.
+   */
   async shutdown(message: string): Promise<void> {
     if (this.closed) return;
-    if (!this.streamPending) {
-      await this.writer.line(`* BYE ${message}`).catch(() => undefined);
-      await this.writer.flush().catch(() => undefined);
+    if (this.executing && !this.idling) {
+      this.draining = message;
+      return;
     }
+    await this.writer.line(`* BYE ${message}`).catch(() => undefined);
+    await this.writer.flush().catch(() => undefined);
     this.close();
   }
 

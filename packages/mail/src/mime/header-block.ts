@@ -1,4 +1,3 @@
-import { decodeCharset } from './charsets.js';
 import { headerText } from './encoded-words.js';
 
 /** One header field as it stands in the message: `name` as written, the raw bytes from `start` to `end` (folded lines and CRLF included). */
@@ -178,48 +177,4 @@ export function stripComments(text: string): string {
     }
   }
   return out;
-}
-
-/** RFC 2231 `name*=charset'lang'%XX` and `name*0*=…` continuations joined into plain values (for search and file names). */
-export function decodeParams(params: readonly (readonly [string, string])[]): Map<string, string> {
-  const plain = new Map<string, string>();
-  const sections = new Map<string, { index: number; value: string; encoded: boolean }[]>();
-  for (const [name, value] of params) {
-    const star = name.match(/^([^*]+)\*(\d+)?(\*)?$/);
-    if (!star) {
-      if (!plain.has(name)) plain.set(name, value);
-      continue;
-    }
-    const base = star[1]!;
-    const index = star[2] === undefined ? 0 : Number(star[2]);
-    const encoded = star[2] === undefined ? true : star[3] === '*';
-    const list = sections.get(base) ?? [];
-    if (list.length < 100) list.push({ index, value, encoded });
-    sections.set(base, list);
-  }
-  for (const [base, list] of sections) {
-    list.sort((a, b) => a.index - b.index);
-    let charset = 'utf-8';
-    const bytes: number[] = [];
-    list.forEach((s, i) => {
-      let v = s.value;
-      if (i === 0 && s.encoded) {
-        const parts = v.split("'");
-        if (parts.length >= 3) {
-          charset = parts[0] || 'utf-8';
-          v = parts.slice(2).join("'");
-        }
-      }
-      if (s.encoded) {
-        for (let j = 0; j < v.length; j++) {
-          if (v[j] === '%' && /^[0-9A-Fa-f]{2}$/.test(v.slice(j + 1, j + 3))) {
-            bytes.push(parseInt(v.slice(j + 1, j + 3), 16));
-            j += 2;
-          } else bytes.push(...Buffer.from(v[j]!));
-        }
-      } else bytes.push(...Buffer.from(v));
-    });
-    plain.set(base, decodeCharset(Buffer.from(bytes), charset));
-  }
-  return plain;
 }

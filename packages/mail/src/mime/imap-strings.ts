@@ -13,8 +13,3 @@ export function imapString(value: string): string {
 export function nstring(value: string | null | undefined): string {
   return value === null || value === undefined ? 'NIL' : imapString(value);
 }
-
-/** A parenthesised list of IMAP strings, or NIL when empty. */
-export function stringList(values: readonly string[]): string {
-  return values.length ? `(${values.map(imapString).join(' ')})` : 'NIL';
-}

@@ -42,6 +42,10 @@ export interface MailMessageRow {
   header: string | null;
   /** JSON of the MIME analysis (envelope, body structure, search fields). */
   analysis: string;
+  /** Folded envelope text for SEARCH (one line per field), so SQL can prefilter. */
+  searchText: string | null;
+  /** Date header in ms (SENTBEFORE/SENTON/SENTSINCE). */
+  sentDate: number | null;
 }
 
 export interface MailSeenRow {
@@ -126,10 +130,13 @@ export const MailMessageEntity = new EntitySchema<MailMessageRow>({
     headerBytes: { type: 'integer', name: 'header_bytes' },
     header: { type: 'text', nullable: true },
     analysis: { type: 'text' },
+    searchText: { type: 'text', name: 'search_text', nullable: true },
+    sentDate: { type: 'bigint', name: 'sent_date', nullable: true },
   },
   indices: [
     { name: 'idx_mail_messages_modseq', columns: ['mailboxId', 'modseq'] },
     { name: 'idx_mail_messages_blob', columns: ['blobId'] },
+    { name: 'idx_mail_messages_state', columns: ['mailboxId', 'flags', 'size', 'uid'] },
   ],
   foreignKeys: [cascade('Mailbox', ['mailboxId'])],
 });

@@ -19,6 +19,8 @@ import {
   parentNames,
   parseFlags,
   sameKeywords,
+  searchTextOf,
+  sentDateOf,
   type ParsedFlags,
 } from '../../mail-rules.js';
 import {
@@ -105,6 +107,10 @@ interface MessageDbRow {
   header?: string | null;
   analysis?: string;
   seen?: number | string | null;
+  search_text?: string | null;
+  sent_date?: number | string | null;
+  /** The analysis, read only when the search columns are empty (rows written before they existed). */
+  analysis_fallback?: string | null;
 }
 
 type Changed = Map<string, { modseq: number } | { deleted: true }>;
@@ -149,6 +155,8 @@ export class SqlMailStore implements MailStore {
   private readonly pageSize: number;
   private readonly forUpdate: string;
   private readonly maxTombstones: number;
+  /** Mailbox id → owner: never changes for an id, so FETCH need not ask again (bounded). */
+  private readonly owners = new Map<string, string>();
   private lastDedupePrune = 0;
 
   constructor(
@@ -394,8 +402,19 @@ export class SqlMailStore implements MailStore {
   async listUids(mailboxId: string): Promise<number[]> {
     return this.db.run(async (m) => {
       await this.lockFree(m, mailboxId);
-      const rows = await this.q(m, 'SELECT uid FROM mail_messages WHERE mailbox_id = ? ORDER BY uid', [mailboxId]);
-      return rows.map((r: { uid: number }) => N(r.uid));
+      // One string instead of a row object per message: SELECT of a 100,000-message mailbox stays cheap.
+      const sql =
+        this.db.dialect === 'postgres'
+          ? "SELECT string_agg(uid::text, ',' ORDER BY uid) AS uids FROM mail_messages WHERE mailbox_id = ?"
+          : 'SELECT group_concat(uid) AS uids FROM (SELECT uid FROM mail_messages WHERE mailbox_id = ? ORDER BY uid)';
+      const [row] = await this.q(m, sql, [mailboxId]);
+      const text: string | null = row?.uids ?? null;
+      if (!text) return [];
+      const uids = text.split(',').map(Number);
+      for (let i = 1; i < uids.length; i++) {
+        if (uids[i]! < uids[i - 1]!) return uids.sort((a, b) => a - b);
+      }
+      return uids;
     }, 'listing UIDs');
   }
 
@@ -432,8 +451,8 @@ export class SqlMailStore implements MailStore {
     }
     await this.q(
       m,
-      `INSERT INTO mail_messages (mailbox_id, uid, modseq, flags, keywords, size, internal_date, saved_at, blob_id, header_bytes, header, analysis)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO mail_messages (mailbox_id, uid, modseq, flags, keywords, size, internal_date, saved_at, blob_id, header_bytes, header, analysis, search_text, sent_date)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         box.id,
         uid,
@@ -447,6 +466,8 @@ export class SqlMailStore implements MailStore {
         message.analysis.headerBytes,
         headerToColumn(header),
         JSON.stringify(message.analysis.data),
+        searchTextOf(message.analysis.data),
+        sentDateOf(message.analysis.data),
       ],
     );
     await this.q(m, 'UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, keywords = ? WHERE id = ?', [uid + 1, modseq, keywordsToColumn(keywords), box.id]);
@@ -487,15 +508,33 @@ export class SqlMailStore implements MailStore {
     return out;
   }
 
-  async *fetch(mailboxId: string, viewer: string, uids: UidSet, options: FetchMessagesOptions = {}): AsyncIterable<MessageRecord> {
+  private async ownerOf(mailboxId: string): Promise<string> {
+    const known = this.owners.get(mailboxId);
+    if (known) return known;
     const box = await this.getMailboxById(mailboxId);
-    const owner = box.accountId === viewer;
-    const columns = [LIGHT_COLUMNS, options.header ? 'm.header' : '', options.analysis ? 'm.analysis' : '', owner ? '' : 's.uid AS seen']
+    if (this.owners.size >= 10_000) this.owners.clear();
+    this.owners.set(mailboxId, box.accountId);
+    return box.accountId;
+  }
+
+  async *fetch(mailboxId: string, viewer: string, uids: UidSet, options: FetchMessagesOptions = {}): AsyncIterable<MessageRecord> {
+    const owner = (await this.ownerOf(mailboxId)) === viewer;
+    const columns = [
+      LIGHT_COLUMNS,
+      options.header ? 'm.header' : '',
+      options.analysis ? 'm.analysis' : '',
+      options.search ? 'm.search_text, m.sent_date' : '',
+      options.search && !options.analysis ? 'CASE WHEN m.search_text IS NULL THEN m.analysis END AS analysis_fallback' : '',
+      owner ? '' : 's.uid AS seen',
+    ]
       .filter(Boolean)
       .join(', ');
     const join = owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?';
     const since = options.changedSince;
-    const modseqFilter = since === undefined ? '' : ' AND m.modseq > ?';
+    const needle = options.textContains;
+    // Filters after the UID condition: CHANGEDSINCE, then the text prefilter (rows without search text pass).
+    const filters = `${since === undefined ? '' : ' AND m.modseq > ?'}${needle ? " AND (m.search_text IS NULL OR m.search_text LIKE ? ESCAPE '\\')" : ''}`;
+    const filterParams: unknown[] = [...(since === undefined ? [] : [since]), ...(needle ? [`%${needle.replace(/[\\%_]/g, (c) => '\\' + c)}%`] : [])];
     const head = owner ? [] : [viewer];
     for (const part of this.rangeQueries(uids)) {
       if (part.kind === 'list') {
@@ -503,8 +542,8 @@ export class SqlMailStore implements MailStore {
           (m) =>
             this.q(
               m,
-              `SELECT ${columns} FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND m.uid IN (${marks(part.uids.length)})${modseqFilter} ORDER BY m.uid`,
-              [...head, mailboxId, ...part.uids, ...(since === undefined ? [] : [since])],
+              `SELECT ${columns} FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND m.uid IN (${marks(part.uids.length)})${filters} ORDER BY m.uid`,
+              [...head, mailboxId, ...part.uids, ...filterParams],
             ),
           'fetching messages',
         );
@@ -518,8 +557,8 @@ export class SqlMailStore implements MailStore {
             this.q(
               m,
               `SELECT ${columns} FROM mail_messages m ${join}
-               WHERE m.mailbox_id = ? AND m.uid >= ? AND m.uid <= ?${modseqFilter} ORDER BY m.uid LIMIT ?`,
-              [...head, mailboxId, from, part.hi, ...(since === undefined ? [] : [since]), this.pageSize],
+               WHERE m.mailbox_id = ? AND m.uid >= ? AND m.uid <= ?${filters} ORDER BY m.uid LIMIT ?`,
+              [...head, mailboxId, from, part.hi, ...filterParams, this.pageSize],
             ),
           'fetching messages',
         );
@@ -547,13 +586,23 @@ export class SqlMailStore implements MailStore {
       headerBytes: N(r.header_bytes),
       ...(options.header ? { header: headerFromColumn(r.header) } : {}),
       ...(options.analysis ? { analysis: JSON.parse(r.analysis ?? '{}') as Record<string, unknown> } : {}),
+      ...(options.search ? this.searchColumns(r) : {}),
     };
+  }
+
+  private searchColumns(r: MessageDbRow): { searchText: string | null; sentDate: number | null } {
+    if (r.search_text === null || r.search_text === undefined) {
+      const source = r.analysis ?? r.analysis_fallback;
+      const data = source ? (JSON.parse(source) as Record<string, unknown>) : {};
+      return { searchText: searchTextOf(data), sentDate: sentDateOf(data) };
+    }
+    return { searchText: r.search_text, sentDate: r.sent_date === null || r.sent_date === undefined ? null : N(r.sent_date) };
   }
 
   /** Rows of a set inside a transaction (all columns), with the viewer's \Seen when given. */
   private async sourceRows(m: EntityManager, box: Mailbox, uids: UidSet, viewer?: string): Promise<MessageDbRow[]> {
     const owner = viewer === undefined || viewer === box.accountId;
-    const cols = `${LIGHT_COLUMNS}, m.header, m.analysis${owner ? '' : ', s.uid AS seen'}`;
+    const cols = `${LIGHT_COLUMNS}, m.header, m.analysis, m.search_text, m.sent_date${owner ? '' : ', s.uid AS seen'}`;
     const join = owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?';
     const head = owner ? [] : [viewer];
     const out: MessageDbRow[] = [];
@@ -757,13 +806,15 @@ export class SqlMailStore implements MailStore {
         N(r.header_bytes),
         r.header ?? null,
         r.analysis ?? '{}',
+        r.search_text ?? null,
+        r.sent_date === null || r.sent_date === undefined ? null : N(r.sent_date),
       ]);
     }
-    for (const part of chunks(values, 50)) {
+    for (const part of chunks(values, 40)) {
       await this.q(
         m,
-        `INSERT INTO mail_messages (mailbox_id, uid, modseq, flags, keywords, size, internal_date, saved_at, blob_id, header_bytes, header, analysis)
-         VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        `INSERT INTO mail_messages (mailbox_id, uid, modseq, flags, keywords, size, internal_date, saved_at, blob_id, header_bytes, header, analysis, search_text, sent_date)
+         VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
         part.flat(),
       );
     }
@@ -964,6 +1015,18 @@ export class SqlMailStore implements MailStore {
         .map(({ mailbox, acl }) => ({ mailbox, rights: effectiveRights(mailbox.accountId, acl, accountId, groups) }))
         .filter((s) => s.rights !== '');
     }, 'listing shared mailboxes');
+  }
+
+  async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    const used = new Set<string>();
+    for (const part of chunks([...new Set(blobIds)])) {
+      const rows = await this.db.run(
+        (m) => this.q(m, `SELECT DISTINCT blob_id FROM mail_messages WHERE blob_id IN (${marks(part.length)})`, part),
+        'finding referenced blobs',
+      );
+      for (const r of rows) used.add(r.blob_id);
+    }
+    return used;
   }
 
   async quota(accountId: string): Promise<MailQuota> {

@@ -209,6 +209,32 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(light[0]!.analysis).toBeUndefined();
       });
 
+      it('keeps the folded search text and sent date beside each message, and prefilters by it', async () => {
+        const box = await w.store.createMailbox(w.alice, 'Search');
+        const other = await w.store.createMailbox(w.alice, 'Other');
+        const withSearch = async (subject: string, from: string) => {
+          const msg = await newMessage(w, subject);
+          const data = { v: 1, date: Date.UTC(2025, 0, 2), search: { subject, from, to: 'Bob <bob@x.test>', cc: '', bcc: '' } };
+          return w.store.append(box.id, { ...msg, analysis: { headerBytes: msg.analysis.headerBytes, data } });
+        };
+        await withSearch('Réunion BUDGET 2025', 'Awa Mensah <awa@sante.gouv.tg>');
+        await withSearch('Autre sujet', 'Kofi <kofi@x.test>');
+        await w.store.append(box.id, await newMessage(w, 'no search member'));
+        const rows = await all(w.store.fetch(box.id, w.alice, EVERYTHING, { search: true }));
+        expect(rows[0]!.searchText).toBe('réunion budget 2025\nawa mensah <awa@sante.gouv.tg>\nbob <bob@x.test>\n\n');
+        expect(rows[0]!.sentDate).toBe(Date.UTC(2025, 0, 2));
+        expect(rows[2]!.searchText).toBeNull();
+        expect(rows[0]!.analysis).toBeUndefined();
+        // The prefilter keeps matching rows and rows without search text; never drops a match.
+        const hits = await all(w.store.fetch(box.id, w.alice, EVERYTHING, { search: true, textContains: 'réunion' }));
+        expect(hits.map((r) => r.uid)).toEqual([1, 3]);
+        expect((await all(w.store.fetch(box.id, w.alice, EVERYTHING, { textContains: '100%_\\' }))).map((r) => r.uid)).toEqual([3]);
+        await w.store.copy(box.id, [[1, 1]], other.id, w.alice);
+        const [copied] = await all(w.store.fetch(other.id, w.alice, EVERYTHING, { search: true }));
+        expect(copied!.searchText).toBe(rows[0]!.searchText);
+        expect(copied!.sentDate).toBe(rows[0]!.sentDate);
+      });
+
       it('refuses bad flags, unknown mailboxes and missing blobs without storing anything', async () => {
         const box = await w.store.createMailbox(w.alice, 'Box');
         await expectKind(w.store.append(box.id, await newMessage(w, 'x', ['\\Recent'])), 'invalid');
@@ -416,6 +442,23 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect((await w.store.changesSince(box.id, w.alice, marks[2]!)).expunged).toEqual([4, 5, 6, 7, 8]);
         expect((await w.store.changesSince(box.id, w.alice, marks[6]!)).expunged).toEqual([8]);
         expect(await w.store.listUids(box.id)).toEqual([]);
+      });
+
+      it('tells which blobs messages still use (copies share one; expunged ones let go)', async () => {
+        const a = await w.store.createMailbox(w.alice, 'A');
+        const b = await w.store.createMailbox(w.bob, 'B');
+        const kept = await newMessage(w, 'kept');
+        const gone = await newMessage(w, 'gone', ['\\Deleted']);
+        await w.store.append(a.id, kept);
+        await w.store.append(a.id, gone);
+        await w.store.copy(a.id, [[1, 1]], b.id, w.alice);
+        expect(await w.store.referencedBlobs([kept.blobId, gone.blobId, 'f'.repeat(64)])).toEqual(new Set([kept.blobId, gone.blobId]));
+        await w.store.expunge(a.id);
+        expect(await w.store.referencedBlobs([kept.blobId, gone.blobId])).toEqual(new Set([kept.blobId]));
+        await w.store.storeFlags(a.id, w.alice, [[1, 1]], 'add', ['\\Deleted']);
+        await w.store.expunge(a.id);
+        // Still filed in bob's mailbox.
+        expect(await w.store.referencedBlobs([kept.blobId])).toEqual(new Set([kept.blobId]));
       });
 
       it('assigns distinct UIDs to concurrent appends', async () => {

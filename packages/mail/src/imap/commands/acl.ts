@@ -3,13 +3,12 @@ import { ALL_RIGHTS, normalizeRights, type AclEntry } from '@palabre/core';
 import { granteeOf, identifierOf, sameGrantee } from '../acl-identifiers.js';
 import { imapString } from '../../mime/imap-strings.js';
 import { openMailbox, rightsOn } from '../access.js';
-import { AUTHENTICATED, defineCommand } from '../command.js';
+import { AUTHENTICATED, defineCommand, mailboxArg, onlyMailbox } from '../command.js';
 import { no } from '../errors.js';
 import type { Session } from '../session.js';
 
 function twoArgs(r: import('../arguments.js').ArgReader, s: Session) {
-  r.sp();
-  const name = s.decodeName(r.astringBytes('mailbox'));
+  const name = mailboxArg(r, s);
   r.sp();
   const identifier = r.astring('identifier');
   return { name, identifier };
@@ -62,12 +61,7 @@ export const deleteaclCommand = defineCommand({
 export const getaclCommand = defineCommand({
   name: 'GETACL',
   states: AUTHENTICATED,
-  parse(r, s) {
-    r.sp();
-    const name = s.decodeName(r.astringBytes('mailbox'));
-    r.end();
-    return name;
-  },
+  parse: onlyMailbox,
   async run(s, name) {
     const opened = await openMailbox(s, name, 'a');
     const owner = await s.ctx.directory.getAccount(opened.mailbox.accountId);
@@ -100,12 +94,7 @@ export const listrightsCommand = defineCommand({
 export const myrightsCommand = defineCommand({
   name: 'MYRIGHTS',
   states: AUTHENTICATED,
-  parse(r, s) {
-    r.sp();
-    const name = s.decodeName(r.astringBytes('mailbox'));
-    r.end();
-    return name;
-  },
+  parse: onlyMailbox,
   async run(s, name) {
     const opened = await openMailbox(s, name, '');
     await s.untagged(`MYRIGHTS ${s.encodeName(opened.target.path)} ${await rightsOn(s, opened.mailbox)}`);

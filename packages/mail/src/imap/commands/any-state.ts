@@ -54,7 +54,7 @@ export const idCommand = defineCommand({
   },
   async run(s, pairs) {
     const client = Object.fromEntries(pairs.slice(0, 8).map(([k, v]) => [k.toLowerCase(), (v ?? '').slice(0, 64)]));
-    s.log.debug({ client }, 'imap.connect');
+    s.log.debug({ client }, 'imap.client-id');
     await s.untagged(`ID (${['name', 'Palabre', 'vendor', 'Palabre', 'support-url', 'https://palabre.example/'].map(imapString).join(' ')})`);
   },
 });

@@ -1,7 +1,7 @@
-import { isPalabreError } from '@palabre/core';
+import { isPalabreError, type CopyResult } from '@palabre/core';
 import type { ArgReader } from '../arguments.js';
 import { openMailbox, resolveTarget } from '../access.js';
-import { SELECTED, defineCommand } from '../command.js';
+import { SELECTED, defineCommand, onlyMailbox } from '../command.js';
 import { ImapError, no } from '../errors.js';
 import { toUidSet } from '../selected-mailbox.js';
 import { formatSet } from '../sequence-set.js';
@@ -15,9 +15,7 @@ interface CopyArgs {
 function parseCopy(r: ArgReader, s: Session): CopyArgs {
   r.sp();
   const set = r.sequenceSet();
-  r.sp();
-  const mailbox = s.decodeName(r.astringBytes('mailbox'));
-  r.end();
+  const mailbox = onlyMailbox(r, s);
   return { set, mailbox };
 }
 
@@ -33,6 +31,11 @@ export async function destination(s: Session, name: string) {
     }
     throw error;
   }
+}
+
+/** RFC 4315 COPYUID: destination UIDVALIDITY, source set, destination set (same order). */
+function copyUid(result: CopyResult): string {
+  return `COPYUID ${result.uidValidity} ${formatSet(result.mapping.map(([a]) => a))} ${formatSet(result.mapping.map(([, b]) => b))}`;
 }
 
 function mapQuota(error: unknown): never {
@@ -55,13 +58,12 @@ async function copy(s: Session, args: CopyArgs, byUid: boolean, move: boolean) {
       if (!byUid) throw no('EXPUNGEISSUED', 'Some of the requested messages no longer exist');
       return undefined;
     }
-    const code = `COPYUID ${result.uidValidity} ${formatSet(result.mapping.map(([a]) => a))} ${formatSet(result.mapping.map(([, b]) => b))}`;
-    return { code, text: 'COPY completed' };
+    return { code: copyUid(result), text: 'COPY completed' };
   }
   const result = await s.store.move(sel.id, uids, dest.mailbox.id, viewer).catch(mapQuota);
   if (dest.mailbox.id !== sel.id) s.ctx.hub.touched(dest.mailbox.id);
   if (result.mapping.length) {
-    await s.untagged(`OK [COPYUID ${result.uidValidity} ${formatSet(result.mapping.map(([a]) => a))} ${formatSet(result.mapping.map(([, b]) => b))}] Moved`);
+    await s.untagged(`OK [${copyUid(result)}] Moved`);
   }
   if (result.expunged.length) sel.ownWrite(result.highestModseq);
   // MOVE reports its own expunges even though it takes sequence numbers (RFC 6851 §4.3).

@@ -85,6 +85,12 @@ function sliceStream(source: Readable, start: number, length: number): Readable 
   return Readable.from(sliceGen(source, start, length), { objectMode: false });
 }
 
+/**
+ * Messages up to this size are read whole (hash-verified) instead of streamed: for the typical few-KB
+ * message one read costs a quarter of a stream's setup. Larger ones always stream.
+ */
+const READ_WHOLE_BYTES = 1024 * 1024;
+
 async function blobBytes(s: Session, row: MessageRecord, start: number, end: number): Promise<Buffer> {
   if (end <= start) return Buffer.alloc(0);
   return readAll(await s.ctx.blobs.get(row.blobId, { start, end: end - 1 }));
@@ -103,9 +109,11 @@ async function sectionContent(s: Session, row: MessageRecord, analysis: Analysis
     return { kind: 'buffer', data };
   }
   if (item.path.length === 0 && item.text === null && item.name !== 'BINARY') {
+    if (row.size <= READ_WHOLE_BYTES) return { kind: 'buffer', data: await s.ctx.blobs.read(row.blobId, READ_WHOLE_BYTES) };
     return { kind: 'stream', length: row.size, open: () => s.ctx.blobs.get(row.blobId) };
   }
   if (item.path.length === 0 && item.text === 'TEXT') {
+    if (row.size <= READ_WHOLE_BYTES) return { kind: 'buffer', data: (await s.ctx.blobs.read(row.blobId, READ_WHOLE_BYTES)).subarray(row.headerBytes) };
     const length = row.size - row.headerBytes;
     return length <= 0 ? { kind: 'buffer', data: Buffer.alloc(0) } : { kind: 'stream', length, open: () => s.ctx.blobs.get(row.blobId, { start: row.headerBytes, end: row.size - 1 }) };
   }
@@ -214,11 +222,10 @@ async function writeMessage(s: Session, sel: SelectedMailbox, seq: number, row: 
         break;
     }
   }
-  if (addFlags && !flagsDone) {
-    out.push(`FLAGS (${sel.flagsFor(row.uid, row.flags).join(' ')})`);
-    flagsDone = true;
-  }
-  if (!modseqDone && (changedSince !== null || (flagsDone && s.condstore))) out.push(`MODSEQ (${row.modseq})`);
+  if (addFlags && !flagsDone) out.push(`FLAGS (${sel.flagsFor(row.uid, row.flags).join(' ')})`);
+  // RFC 7162 §3.1.4.1: MODSEQ goes with CHANGEDSINCE and with flags a FETCH changed (\Seen), not with
+  // every solicited FLAGS (clients asking for it say MODSEQ).
+  if (!modseqDone && (changedSince !== null || (addFlags && s.condstore))) out.push(`MODSEQ (${row.modseq})`);
   if (!sections.length) {
     await w.write(`* ${seq} FETCH (${out.join(' ')})\r\n`);
     return;

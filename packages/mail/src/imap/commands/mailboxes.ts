@@ -1,13 +1,8 @@
 import { MAILBOX_DELIMITER, isPalabreError, isSpecialUse, parentNames, type SpecialUse } from '@palabre/core';
 import { isSharedPath, openMailbox, resolveTarget, rightsOn, requireRights, type Target } from '../access.js';
-import { AUTHENTICATED, defineCommand } from '../command.js';
+import { AUTHENTICATED, defineCommand, mailboxArg, onlyMailbox } from '../command.js';
 import { SyntaxError, no } from '../errors.js';
 import type { Session } from '../session.js';
-
-function mailboxArg(r: import('../arguments.js').ArgReader, s: Session): string {
-  r.sp();
-  return s.decodeName(r.astringBytes('mailbox'));
-}
 
 /** Creating under another account needs `k` on the nearest existing parent (RFC 4314). */
 async function checkCreateRight(s: Session, target: Target): Promise<void> {
@@ -67,11 +62,7 @@ export const createCommand = defineCommand({
 export const deleteCommand = defineCommand({
   name: 'DELETE',
   states: AUTHENTICATED,
-  parse(r, s) {
-    const name = mailboxArg(r, s);
-    r.end();
-    return name;
-  },
+  parse: onlyMailbox,
   async run(s, name) {
     const opened = await openMailbox(s, name, 'x');
     if (opened.mailbox.name === 'INBOX') throw no('CANNOT', 'INBOX cannot be deleted');
@@ -113,11 +104,7 @@ function subscription(subscribe: boolean) {
   return defineCommand({
     name: subscribe ? 'SUBSCRIBE' : 'UNSUBSCRIBE',
     states: AUTHENTICATED,
-    parse(r, s) {
-      const name = mailboxArg(r, s);
-      r.end();
-      return name;
-    },
+    parse: onlyMailbox,
     async run(s, name) {
       const target = await resolveTarget(s, name).catch((error: unknown) => {
         // Unsubscribing from something that no longer resolves must still work.

@@ -1,6 +1,6 @@
 import { imapString } from '../../mime/imap-strings.js';
 import { openMailbox } from '../access.js';
-import { AUTHENTICATED, defineCommand } from '../command.js';
+import { AUTHENTICATED, defineCommand, onlyMailbox } from '../command.js';
 import { no } from '../errors.js';
 import type { Session } from '../session.js';
 
@@ -20,12 +20,7 @@ async function quotaLine(s: Session): Promise<string> {
 export const getquotarootCommand = defineCommand({
   name: 'GETQUOTAROOT',
   states: AUTHENTICATED,
-  parse(r, s) {
-    r.sp();
-    const name = s.decodeName(r.astringBytes('mailbox'));
-    r.end();
-    return name;
-  },
+  parse: onlyMailbox,
   async run(s, name) {
     const opened = await openMailbox(s, name, '');
     if (opened.target.shared) {

@@ -1,9 +1,8 @@
-import type { MessageRecord } from '@palabre/core';
-import type { AnalysisData } from '../../mime/types.js';
+import { foldSearchText, searchField, type MessageRecord } from '@palabre/core';
 import { SELECTED, defineCommand } from '../command.js';
 import { utcDay } from '../dates.js';
 import { bodyContains, decodedFields, fold } from '../message-text.js';
-import { cost, parseSearch, searchNeeds, type SearchKey, type SearchQuery } from '../search-query.js';
+import { cost, parseSearch, requiredEnvelopeText, searchNeeds, type SearchKey, type SearchQuery } from '../search-query.js';
 import { toUidSet, type SelectedMailbox } from '../selected-mailbox.js';
 import { formatSet, inRanges, parseSequenceSet, type Range } from '../sequence-set.js';
 import type { Session } from '../session.js';
@@ -64,8 +63,7 @@ async function matches(s: Session, sel: SelectedMailbox, c: Candidate, key: Sear
     case 'recent':
       return sel.recent.has(row.uid) === key.has;
     case 'date': {
-      const analysis = row.analysis as AnalysisData | undefined;
-      const ms = key.field === 'internal' ? row.internalDate.getTime() : key.field === 'saved' ? row.savedAt.getTime() : (analysis?.date ?? row.internalDate.getTime());
+      const ms = key.field === 'internal' ? row.internalDate.getTime() : key.field === 'saved' ? row.savedAt.getTime() : (row.sentDate ?? row.internalDate.getTime());
       return compareDay(utcDay(ms), key.op, key.day);
     }
     case 'within': {
@@ -74,11 +72,8 @@ async function matches(s: Session, sel: SelectedMailbox, c: Candidate, key: Sear
     }
     case 'size':
       return key.larger ? row.size > key.n : row.size < key.n;
-    case 'envelope': {
-      const analysis = row.analysis as AnalysisData | undefined;
-      const text = analysis?.search?.[key.field] ?? '';
-      return fold(text).includes(fold(key.value));
-    }
+    case 'envelope':
+      return row.searchText ? searchField(row.searchText, key.field).includes(foldSearchText(key.value)) : false;
     case 'header': {
       c.fields ??= decodedFields(row.header ?? (await headerOf(s, row)));
       const needle = fold(key.value);
@@ -134,7 +129,13 @@ async function runSearch(s: Session, query: SearchQuery, byUid: boolean, tag: st
   const found: { uid: number; seq: number; modseq: number }[] = [];
   const all = sel.uids.toArray();
   if (all.length) {
-    const rows = s.store.fetch(sel.id, s.user.accountId, toUidSet(all), { header: needs.header, analysis: needs.analysis });
+    const required = requiredEnvelopeText(query.key);
+    const rows = s.store.fetch(sel.id, s.user.accountId, toUidSet(all), {
+      header: needs.header,
+      analysis: needs.analysis,
+      search: needs.search,
+      ...(required && !required.includes('\n') ? { textContains: foldSearchText(required) } : {}),
+    });
     for await (const row of rows) {
       const seq = sel.uids.seqOf(row.uid);
       if (!seq) continue;

@@ -1,6 +1,6 @@
 import type { ArgReader } from '../arguments.js';
 import { openMailbox } from '../access.js';
-import { AUTHENTICATED, SELECTED, defineCommand, noArgs } from '../command.js';
+import { AUTHENTICATED, SELECTED, defineCommand, mailboxArg, noArgs } from '../command.js';
 import { SyntaxError, no } from '../errors.js';
 import { SelectedMailbox } from '../selected-mailbox.js';
 import { formatSet, inRanges, parseSequenceSet } from '../sequence-set.js';
@@ -20,8 +20,7 @@ interface SelectArgs {
 }
 
 function parseSelect(r: ArgReader, s: Session): SelectArgs {
-  r.sp();
-  const name = s.decodeName(r.astringBytes('mailbox'));
+  const name = mailboxArg(r, s);
   let condstore = false;
   let qresync: QresyncParams | null = null;
   if (r.maybeSp()) {

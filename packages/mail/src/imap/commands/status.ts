@@ -1,7 +1,7 @@
 import type { Mailbox } from '@palabre/core';
 import type { ArgReader } from '../arguments.js';
 import { openMailbox } from '../access.js';
-import { AUTHENTICATED, defineCommand } from '../command.js';
+import { AUTHENTICATED, defineCommand, mailboxArg } from '../command.js';
 import { SyntaxError } from '../errors.js';
 import type { Session } from '../session.js';
 
@@ -59,8 +59,7 @@ export const statusCommand = defineCommand({
   name: 'STATUS',
   states: AUTHENTICATED,
   parse(r, s) {
-    r.sp();
-    const name = s.decodeName(r.astringBytes('mailbox'));
+    const name = mailboxArg(r, s);
     r.sp();
     const items = parseStatusItems(r);
     r.end();
