@@ -115,6 +115,19 @@ interface MessageDbRow {
 
 type Changed = Map<string, { modseq: number } | { deleted: true }>;
 
+/** One delivery waiting for the next group commit. */
+interface PendingDelivery {
+  readonly message: MessageToDeliver;
+  readonly targets: readonly DeliveryTarget[];
+  readonly plan: ReturnType<typeof planDelivery>;
+  readonly header: Buffer | null;
+  resolve(results: DeliveryResult[]): void;
+  reject(error: unknown): void;
+}
+
+/** Deliveries written in one SQLite transaction at most. */
+const MAX_DELIVERY_BATCH = 64;
+
 const MAILBOX_COLUMNS = 'id, account_id, name, special_use, uid_validity, uid_next, highest_modseq, keywords, created_at';
 const LIGHT_COLUMNS = 'm.uid, m.modseq, m.flags, m.keywords, m.size, m.internal_date, m.saved_at, m.blob_id, m.header_bytes';
 /** Rows per multi-row INSERT / IN list: far below SQLite's and PostgreSQL's parameter limits. */
@@ -157,6 +170,8 @@ export class SqlMailStore implements MailStore {
   private readonly maxTombstones: number;
   /** Mailbox id → owner: never changes for an id, so FETCH need not ask again (bounded). */
   private readonly owners = new Map<string, string>();
+  private readonly pendingDeliveries: PendingDelivery[] = [];
+  private deliveriesScheduled = false;
   private lastDedupePrune = 0;
 
   constructor(
@@ -216,6 +231,16 @@ export class SqlMailStore implements MailStore {
       [accountId, candidate],
     );
     return N(rows[0].last_uid_validity);
+  }
+
+  /** Takes the account's mail_accounts row lock (creating the row if needed) without changing it. */
+  private async lockMailAccount(m: EntityManager, accountId: string): Promise<void> {
+    await this.q(
+      m,
+      `INSERT INTO mail_accounts (account_id, last_uid_validity) VALUES (?, ?)
+       ON CONFLICT (account_id) DO UPDATE SET last_uid_validity = mail_accounts.last_uid_validity`,
+      [accountId, nextUidValidity(0, this.clock.now().getTime()) - 1],
+    );
   }
 
   private async insertMailbox(m: EntityManager, accountId: string, name: string, specialUse: SpecialUse | null): Promise<Mailbox> {
@@ -917,41 +942,19 @@ export class SqlMailStore implements MailStore {
     const plan = planDelivery(message, targets);
     if (plan.length === 0) return [];
     const header = await prepareMessage(this.options.blobs, message);
+    const delivery: PendingDelivery = { message, targets, plan, header, resolve: () => {}, reject: () => {} };
+    let results: DeliveryResult[];
+    if (this.db.dialect === 'sqlite') {
+      results = await new Promise<DeliveryResult[]>((resolve, reject) => {
+        delivery.resolve = resolve;
+        delivery.reject = reject;
+        this.pendingDeliveries.push(delivery);
+        this.scheduleDeliveries();
+      });
+    } else {
+      results = await this.tx('delivering a message', (m, changed) => this.deliverIn(m, changed, delivery));
+    }
     const now = this.clock.now().getTime();
-    const results = await this.tx('delivering a message', async (m, changed) => {
-      const out: DeliveryResult[] = new Array(targets.length);
-      for (const item of plan) {
-        await this.requireAccount(m, item.accountId);
-        if (message.dedupeKey) {
-          const [earlier] = await this.q(
-            m,
-            `SELECT d.mailbox_id, d.uid FROM mail_deliveries d JOIN mailboxes b ON b.id = d.mailbox_id
-             WHERE d.account_id = ? AND d.dedupe_key = ? AND d.created_at >= ?`,
-            [item.accountId, message.dedupeKey, now - DEDUPE_WINDOW_MS],
-          );
-          if (earlier) {
-            for (const i of item.targets) out[i] = { accountId: item.accountId, mailboxId: earlier.mailbox_id, uid: N(earlier.uid), duplicate: true };
-            continue;
-          }
-        }
-        const boxes = await this.ensureDefaultsIn(m, item.accountId);
-        const picked = pickDeliveryMailbox(boxes, item.mailbox)!;
-        const box = await this.lockMailbox(m, picked.id);
-        await this.checkQuota(m, item.accountId, message.size);
-        const { uid, modseq } = await this.insertMessage(m, box, message, header, item.flags, box.accountId, message.receivedAt);
-        if (message.dedupeKey) {
-          await this.q(
-            m,
-            `INSERT INTO mail_deliveries (account_id, dedupe_key, mailbox_id, uid, created_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (account_id, dedupe_key) DO UPDATE SET mailbox_id = excluded.mailbox_id, uid = excluded.uid, created_at = excluded.created_at`,
-            [item.accountId, message.dedupeKey, box.id, uid, now],
-          );
-        }
-        item.targets.forEach((i, n) => (out[i] = { accountId: item.accountId, mailboxId: box.id, uid, duplicate: n > 0 }));
-        changed.set(box.id, { modseq });
-      }
-      return out;
-    });
     if (message.dedupeKey && now - this.lastDedupePrune > 3600_000) {
       this.lastDedupePrune = now;
       await this.db
@@ -959,6 +962,91 @@ export class SqlMailStore implements MailStore {
         .catch((error: unknown) => this.log.warn({ err: (error as Error)?.message }, 'mail.prune-failed'));
     }
     return results;
+  }
+
+  /**
+   * Group commit on SQLite: deliveries that arrive while a transaction is being written go together in
+   * the next one, so a burst of mail costs one disk sync per batch instead of one per message (the
+   * single connection serialises transactions anyway). On PostgreSQL each delivery has its own
+   * transaction: they run in parallel, and batching would only add lock-order conflicts.
+   */
+  private scheduleDeliveries(): void {
+    if (this.deliveriesScheduled) return;
+    this.deliveriesScheduled = true;
+    setImmediate(() => void this.flushDeliveries());
+  }
+
+  private async flushDeliveries(): Promise<void> {
+    try {
+      while (this.pendingDeliveries.length > 0) {
+        const batch = this.pendingDeliveries.splice(0, MAX_DELIVERY_BATCH);
+        let results: DeliveryResult[][] | null = null;
+        try {
+          results = await this.tx('delivering messages', async (m, changed) => {
+            const out: DeliveryResult[][] = [];
+            for (const delivery of batch) out.push(await this.deliverIn(m, changed, delivery));
+            return out;
+          });
+        } catch {
+          // One delivery failed (a full mailbox, a removed account) and the batch rolled back: each on its own.
+        }
+        if (results) {
+          batch.forEach((delivery, i) => delivery.resolve(results![i]!));
+          continue;
+        }
+        for (const delivery of batch) {
+          try {
+            delivery.resolve(await this.tx('delivering a message', (m, changed) => this.deliverIn(m, changed, delivery)));
+          } catch (error) {
+            delivery.reject(error);
+          }
+        }
+      }
+    } finally {
+      this.deliveriesScheduled = false;
+      if (this.pendingDeliveries.length > 0) this.scheduleDeliveries();
+    }
+  }
+
+  private async deliverIn(m: EntityManager, changed: Changed, delivery: PendingDelivery): Promise<DeliveryResult[]> {
+    const { message, targets, plan, header } = delivery;
+    const now = this.clock.now().getTime();
+    const out: DeliveryResult[] = new Array(targets.length);
+    for (const item of plan) {
+      await this.requireAccount(m, item.accountId);
+      // On PostgreSQL, deliveries to one account queue on its mail_accounts row (in the plan's account order,
+      // so never a deadlock): the dedupe lookup, the default mailboxes and the quota are then read after
+      // any concurrent delivery committed. SQLite has one writer already.
+      if (this.db.dialect === 'postgres') await this.lockMailAccount(m, item.accountId);
+      if (message.dedupeKey) {
+        const [earlier] = await this.q(
+          m,
+          `SELECT d.mailbox_id, d.uid FROM mail_deliveries d JOIN mailboxes b ON b.id = d.mailbox_id
+           WHERE d.account_id = ? AND d.dedupe_key = ? AND d.created_at >= ?`,
+          [item.accountId, message.dedupeKey, now - DEDUPE_WINDOW_MS],
+        );
+        if (earlier) {
+          for (const i of item.targets) out[i] = { accountId: item.accountId, mailboxId: earlier.mailbox_id, uid: N(earlier.uid), duplicate: true };
+          continue;
+        }
+      }
+      const boxes = await this.ensureDefaultsIn(m, item.accountId);
+      const picked = pickDeliveryMailbox(boxes, item.mailbox)!;
+      const box = await this.lockMailbox(m, picked.id);
+      await this.checkQuota(m, item.accountId, message.size);
+      const { uid, modseq } = await this.insertMessage(m, box, message, header, item.flags, box.accountId, message.receivedAt);
+      if (message.dedupeKey) {
+        await this.q(
+          m,
+          `INSERT INTO mail_deliveries (account_id, dedupe_key, mailbox_id, uid, created_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (account_id, dedupe_key) DO UPDATE SET mailbox_id = excluded.mailbox_id, uid = excluded.uid, created_at = excluded.created_at`,
+          [item.accountId, message.dedupeKey, box.id, uid, now],
+        );
+      }
+      item.targets.forEach((i, n) => (out[i] = { accountId: item.accountId, mailboxId: box.id, uid, duplicate: n > 0 }));
+      changed.set(box.id, { modseq });
+    }
+    return out;
   }
 
   // ------------------------------------------------------------ ACL and quota

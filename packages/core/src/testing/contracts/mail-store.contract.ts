@@ -557,6 +557,29 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect((await w.usage.get(w.alice)).mail).toBe(0);
       });
 
+      it('delivers a burst of concurrent messages each on its own merits: one over quota fails alone', async () => {
+        const msg = await newMessage(w, 'burst');
+        await w.directory.updateAccount(w.bob, { quotaBytes: msg.size * 3 });
+        const base = { blobId: msg.blobId, size: msg.size, receivedAt: new Date(), analysis: msg.analysis };
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 30 }, (_, i) =>
+            w.store.deliver({ ...base, dedupeKey: `burst-${i % 25}` }, i % 6 === 0 ? [{ accountId: w.bob }] : [{ accountId: w.alice }]),
+          ),
+        );
+        const failed = outcomes.filter((o) => o.status === 'rejected');
+        // Bob gets 5 attempts with distinct keys and room for 3.
+        expect(failed.length).toBe(2);
+        for (const f of failed) expect((f as PromiseRejectedResult).reason.kind).toBe('quota');
+        const aliceInbox = (await w.store.getMailbox(w.alice, 'INBOX'))!;
+        const bobInbox = (await w.store.getMailbox(w.bob, 'INBOX'))!;
+        // Alice: keys burst-1..burst-24 minus Bob's (6, 12, 18, 24), and burst-25..29 repeat keys 0..4 (0 is Bob's).
+        const aliceKeys = new Set(Array.from({ length: 30 }, (_, i) => i).filter((i) => i % 6 !== 0).map((i) => i % 25));
+        expect((await w.store.listUids(aliceInbox.id)).length).toBe(aliceKeys.size);
+        expect(await w.store.listUids(bobInbox.id)).toEqual([1, 2, 3]);
+        expect((await w.usage.get(w.bob)).mail).toBe(msg.size * 3);
+        expect((await w.usage.get(w.alice)).mail).toBe(msg.size * aliceKeys.size);
+      });
+
       it('refuses an unknown account or blob', async () => {
         const msg = await newMessage(w, 'x');
         const base = { blobId: msg.blobId, size: msg.size, receivedAt: new Date(), analysis: msg.analysis };
