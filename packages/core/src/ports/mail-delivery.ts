@@ -25,6 +25,8 @@ export interface MessageToDeliver {
    * a delivery whose key was already delivered to an account (within days) returns the earlier result.
    */
   readonly dedupeKey?: string;
+  /** The raw header section (`analysis.headerBytes` long) when the caller has it, so it is not read back. */
+  readonly header?: Uint8Array | null;
 }
 
 export interface DeliveryTarget {

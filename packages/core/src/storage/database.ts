@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pg from 'pg';
 import { DataSource, type EntityManager, type EntitySchema, type MigrationInterface } from 'typeorm';
-import { PalabreError } from '../errors.js';
+import { PalabreError, UnavailableError } from '../errors.js';
 import type { Logger } from '../ports/logger.js';
 import { silentLogger } from '../ports/logger.js';
 import { toStorageError } from './driver-errors.js';
@@ -20,6 +21,11 @@ export interface TransactionOptions {
   what?: string;
   /** Retries on a retryable error (serialization failure, busy database). Default 3. */
   retries?: number;
+  /**
+   * Default true: resolve only once the commit is on disk. False lets a caller that acknowledges many
+   * transactions together (group commit) start the next one at once and call durable() itself.
+   */
+  durable?: boolean;
 }
 
 // A fixed key so that concurrent `palabre serve` / `palabre migrate` processes migrate one at a time.
@@ -33,12 +39,32 @@ const MIGRATION_LOCK_KEY = 0x70616c61; // "pala"
  */
 export class Database {
   private readonly mutex = new Mutex();
+  private readonly walSync: WalSync | null;
+  /** SQLite: this connection's writing commits so far, the numbers WalSync flushes up to. */
+  private commits = 0;
+  /** SQLite's total_changes(): rows this connection changed, to tell a writing commit from a reading one. */
+  private readonly totalChanges: () => number;
 
   private constructor(
     readonly dataSource: DataSource,
     readonly dialect: Dialect,
     private readonly log: Logger,
-  ) {}
+    sqliteFile?: string,
+  ) {
+    if (dialect === 'sqlite' && sqliteFile && sqliteFile !== ':memory:') {
+      const wal = `${sqliteFile}-wal`;
+      this.walSync = new WalSync(
+        () => this.commits,
+        () => datasync(wal),
+      );
+      const raw = (dataSource.driver as unknown as { databaseConnection: { prepare(sql: string): { pluck(): { get(): unknown } } } }).databaseConnection;
+      const statement = raw.prepare('SELECT total_changes()').pluck();
+      this.totalChanges = () => Number(statement.get());
+    } else {
+      this.walSync = null;
+      this.totalChanges = () => 0;
+    }
+  }
 
   static async open(options: DatabaseOptions): Promise<Database> {
     const log = options.logger ?? silentLogger;
@@ -63,8 +89,10 @@ export class Database {
         enableWAL: file !== ':memory:',
         timeout: 15_000,
         prepareDatabase: (db: { pragma(s: string): unknown }) => {
-          // FULL: a commit survives power loss, not only a crash (we promise durability before 250/201).
-          db.pragma('synchronous = FULL');
+          // NORMAL: SQLite does not fsync the WAL inside COMMIT, which would stall the event loop for
+          // the length of a disk flush; transaction() and run() flush it from libuv's pool instead
+          // (WalSync) before they return, so a commit still survives power loss before 250/201.
+          db.pragma('synchronous = NORMAL');
           db.pragma('busy_timeout = 15000');
         },
       });
@@ -83,7 +111,7 @@ export class Database {
     } catch (error) {
       throw toStorageError(error, 'opening the database');
     }
-    return new Database(dataSource, dialect, log.child({ component: 'storage' }));
+    return new Database(dataSource, dialect, log.child({ component: 'storage' }), 'sqlite' in options ? options.sqlite.file : undefined);
   }
 
   /** A statement or a few reads outside a transaction. */
@@ -95,7 +123,18 @@ export class Database {
         throw toStorageError(error, what);
       }
     };
-    return this.dialect === 'sqlite' ? this.mutex.run(exec) : exec();
+    if (this.dialect !== 'sqlite') return exec();
+    let commit = 0;
+    const result = await this.mutex.run(async () => {
+      const before = this.totalChanges();
+      try {
+        return await exec();
+      } finally {
+        if (this.totalChanges() !== before) commit = ++this.commits;
+      }
+    });
+    if (commit) await this.flushed(commit);
+    return result;
   }
 
   /** All of fn or nothing; retried on serialization failures and busy databases. */
@@ -103,8 +142,14 @@ export class Database {
     const what = options.what ?? 'storage transaction';
     const retries = options.retries ?? 3;
     for (let attempt = 0; ; attempt++) {
+      let result: T;
+      let commit = 0;
       try {
-        return this.dialect === 'sqlite' ? await this.mutex.run(() => this.sqliteTransaction(fn)) : await this.dataSource.transaction(fn);
+        if (this.dialect === 'sqlite') {
+          [result, commit] = await this.mutex.run(() => this.sqliteTransaction(fn));
+        } else {
+          result = await this.dataSource.transaction(fn);
+        }
       } catch (error) {
         const typed = toStorageError(error, what);
         if (typed.retryable && attempt < retries) {
@@ -114,15 +159,37 @@ export class Database {
         }
         throw typed;
       }
+      // Outside the retry: the transaction is committed, only its flush to disk can still fail.
+      if (commit && options.durable !== false) await this.flushed(commit);
+      return result;
+    }
+  }
+
+  /**
+   * Resolves once every commit made so far is on disk. PostgreSQL's COMMIT already waits for its WAL;
+   * SQLite's WAL is flushed off the event loop, and one flush serves every commit before it.
+   */
+  durable(): Promise<void> {
+    return this.flushed(this.commits);
+  }
+
+  private async flushed(commit: number): Promise<void> {
+    if (!this.walSync) return;
+    try {
+      await this.walSync.waitFor(commit);
+    } catch (error) {
+      throw new UnavailableError('could not flush the database to disk', { cause: error });
     }
   }
 
   // BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI beside the server)
   // waits on busy_timeout instead of failing when a deferred transaction tries to upgrade its lock.
-  private async sqliteTransaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+  // Returns the commit's number when it changed something (0 for a reading transaction).
+  private async sqliteTransaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<[T, number]> {
     const runner = this.dataSource.createQueryRunner();
     try {
       await runner.query('BEGIN IMMEDIATE');
+      const before = this.totalChanges();
       let result: T;
       try {
         result = await fn(runner.manager);
@@ -130,8 +197,9 @@ export class Database {
         await runner.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
+      const wrote = this.totalChanges() !== before;
       await runner.query('COMMIT');
-      return result;
+      return [result, wrote ? ++this.commits : 0];
     } finally {
       await runner.release();
     }
@@ -141,7 +209,12 @@ export class Database {
   async migrate(): Promise<string[]> {
     const apply = async (): Promise<string[]> => (await this.dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
     try {
-      if (this.dialect === 'sqlite') return await this.mutex.run(apply);
+      if (this.dialect === 'sqlite') {
+        const applied = await this.mutex.run(apply);
+        this.commits++; // DDL does not count in total_changes()
+        await this.durable();
+        return applied;
+      }
       const runner = this.dataSource.createQueryRunner();
       await runner.connect();
       try {
@@ -172,6 +245,63 @@ export class Database {
 
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+/**
+ * fdatasync of SQLite's WAL file from libuv's thread pool, coalesced: a commit waits for the first
+ * flush that started after it, and one flush serves every commit before it.
+ */
+export class WalSync {
+  /** Commits (Database's counter) covered by the last flush that completed. */
+  private flushed = 0;
+  private running: { upTo: number; done: Promise<void> } | null = null;
+  private next: Promise<void> | null = null;
+
+  constructor(
+    private readonly commits: () => number,
+    private readonly flush: () => Promise<void>,
+  ) {}
+
+  waitFor(commit: number): Promise<void> {
+    if (commit <= this.flushed) return Promise.resolve();
+    if (!this.running) return this.start();
+    if (this.running.upTo >= commit) return this.running.done;
+    this.next ??= this.running.done.then(
+      () => this.start(),
+      () => this.start(),
+    );
+    return this.next;
+  }
+
+  private start(): Promise<void> {
+    this.next = null;
+    const upTo = this.commits();
+    const done = this.flush().then(() => {
+      this.flushed = Math.max(this.flushed, upTo);
+    });
+    const entry = { upTo, done };
+    this.running = entry;
+    void done.catch(() => undefined).finally(() => {
+      if (this.running === entry) this.running = null;
+    });
+    return done;
+  }
+}
+
+async function datasync(path: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    // No WAL file: nothing was written since the last checkpoint, which SQLite synced itself.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
   }
 }
 

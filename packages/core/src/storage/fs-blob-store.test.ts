@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FsBlobStore } from './fs-blob-store.js';
 
@@ -66,5 +66,23 @@ describe('FsBlobStore reads', () => {
     await writeFile(join(dir, '.tmp', 'old'), 'partial');
     expect(await store.sweepTemp(60_000, Date.now() + 120_000)).toBe(1);
     expect(await store.sweepTemp(60_000)).toBe(0);
+  });
+
+  it('writes again after its folders were removed behind its back, and forgets what it deleted', async () => {
+    const store = new FsBlobStore(dir);
+    const first = await store.put('first');
+    await rm(dir, { recursive: true, force: true });
+    expect(await store.stat(first.id)).toEqual({ id: first.id, size: 5 }); // remembered a moment
+    await store.delete(first.id);
+    expect(await store.stat(first.id)).toBeNull();
+    const again = await store.put('first');
+    expect(again.id).toBe(first.id);
+    expect((await readFile(join(dir, again.id.slice(0, 2), again.id.slice(2, 4), again.id))).toString()).toBe('first');
+    // A streamed write, pieces both smaller and larger than the write buffer.
+    const big = Buffer.alloc(1300 * 1024, 7);
+    const streamed = await store.put(Readable.from([Buffer.from('head'), big, Buffer.from('tail')]));
+    expect(streamed.size).toBe(big.length + 8);
+    expect(createHash('sha256').update(Buffer.concat([Buffer.from('head'), big, Buffer.from('tail')])).digest('hex')).toBe(streamed.id);
+    expect(await store.stat(streamed.id)).toEqual({ id: streamed.id, size: big.length + 8 });
   });
 });

@@ -148,9 +148,10 @@ export class Intake {
     const analyzer = new MimeAnalyzer();
     // A small message (body still in memory) goes to the blob store as one buffer: one write, not one per part.
     const small = finalParts.every((p) => Buffer.isBuffer(p) || p === bodyStream) ? received.body.buffered() : null;
-    const source = small ? [Buffer.concat(finalParts.map((p) => (Buffer.isBuffer(p) ? p : small)))] : concatParts(finalParts);
-    const blob = await this.options.blobs.put(tap(source, (chunk) => analyzer.write(chunk)));
+    const whole = small ? Buffer.concat(finalParts.map((p) => (Buffer.isBuffer(p) ? p : small))) : null;
+    const blob = await this.options.blobs.put(tap(whole ? [whole] : concatParts(finalParts), (chunk) => analyzer.write(chunk)));
     const analysis = analyzer.finish();
+    const headerSection = whole && analysis.headerBytes > 0 ? whole.subarray(0, analysis.headerBytes) : undefined;
 
     if (locals.length > 0) {
       const dedupeKey = createHash('sha256')
@@ -162,7 +163,7 @@ export class Intake {
         for (const a of r.resolved.accounts) if (!accountIds.has(a.id)) accountIds.set(a.id, r.resolved.address);
       }
       const targets: DeliveryTarget[] = [...accountIds.keys()].map((accountId) => (mailbox ? { accountId, mailbox } : { accountId }));
-      const outcome = await deliverLocally(this.options.delivery, this.options.directory, { blobId: blob.id, size: blob.size, receivedAt: now, analysis, dedupeKey }, targets);
+      const outcome = await deliverLocally(this.options.delivery, this.options.directory, { blobId: blob.id, size: blob.size, receivedAt: now, analysis, dedupeKey, header: headerSection }, targets);
       delivered = outcome.results.length;
       if (outcome.results.some((r) => r.duplicate)) this.log.info({ id, accounts: outcome.results.filter((r) => r.duplicate).length }, 'delivery.duplicate');
       const permanent = outcome.full.filter((f) => f.permanent);

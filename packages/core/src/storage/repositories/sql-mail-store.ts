@@ -190,16 +190,23 @@ export class SqlMailStore implements MailStore {
   }
 
   private tx<T>(what: string, fn: (m: EntityManager, changed: Changed) => Promise<T>): Promise<T> {
+    return this.txChanged(what, fn).then(([result, changed]) => {
+      publishChanges(this.options.notifier, this.log, changed);
+      return result;
+    });
+  }
+
+  /** A transaction that leaves publishing (and, with durable false, waiting for the disk) to the caller. */
+  private async txChanged<T>(what: string, fn: (m: EntityManager, changed: Changed) => Promise<T>, durable = true): Promise<[T, Changed]> {
     const changed: Changed = new Map();
-    return this.db
-      .transaction((m) => {
+    const result = await this.db.transaction(
+      (m) => {
         changed.clear();
         return fn(m, changed);
-      }, { what })
-      .then((result) => {
-        publishChanges(this.options.notifier, this.log, changed);
-        return result;
-      });
+      },
+      { what, durable },
+    );
+    return [result, changed];
   }
 
   // ------------------------------------------------------------ mailbox rows
@@ -966,8 +973,8 @@ export class SqlMailStore implements MailStore {
 
   /**
    * Group commit on SQLite: deliveries that arrive while a transaction is being written go together in
-   * the next one, so a burst of mail costs one disk sync per batch instead of one per message (the
-   * single connection serialises transactions anyway). On PostgreSQL each delivery has its own
+   * the next one, so a burst of mail costs one transaction per batch (the single connection serialises
+   * transactions anyway) and the batches share flushes to disk. On PostgreSQL each delivery has its own
    * transaction: they run in parallel, and batching would only add lock-order conflicts.
    */
   private scheduleDeliveries(): void {
@@ -980,18 +987,30 @@ export class SqlMailStore implements MailStore {
     try {
       while (this.pendingDeliveries.length > 0) {
         const batch = this.pendingDeliveries.splice(0, MAX_DELIVERY_BATCH);
-        let results: DeliveryResult[][] | null = null;
+        let committed: [DeliveryResult[][], Changed] | null = null;
         try {
-          results = await this.tx('delivering messages', async (m, changed) => {
-            const out: DeliveryResult[][] = [];
-            for (const delivery of batch) out.push(await this.deliverIn(m, changed, delivery));
-            return out;
-          });
+          committed = await this.txChanged(
+            'delivering messages',
+            async (m, changed) => {
+              const out: DeliveryResult[][] = [];
+              for (const delivery of batch) out.push(await this.deliverIn(m, changed, delivery));
+              return out;
+            },
+            false,
+          );
         } catch {
           // One delivery failed (a full mailbox, a removed account) and the batch rolled back: each on its own.
         }
-        if (results) {
-          batch.forEach((delivery, i) => delivery.resolve(results![i]!));
+        if (committed) {
+          // The next batch need not wait for this one's flush to disk; its senders do.
+          const [results, changed] = committed;
+          this.db.durable().then(
+            () => {
+              publishChanges(this.options.notifier, this.log, changed);
+              batch.forEach((delivery, i) => delivery.resolve(results[i]!));
+            },
+            (error: unknown) => batch.forEach((delivery) => delivery.reject(error)),
+          );
           continue;
         }
         for (const delivery of batch) {
