@@ -129,6 +129,10 @@ export const configSchema = v.object({
     keyFile: v.optional(v.string()),
   }),
   smtp: v.optional(smtpConfigSchema, {} as never),
+  imap: section({
+    /** Offer COMPRESS=DEFLATE (RFC 4978): for phones on slow links; a LAN-only site may turn it off. */
+    compress: withDefault(v.boolean(), true),
+  }),
   /** Allow passwords over unencrypted connections from loopback (local development only). */
   allowInsecureAuth: withDefault(v.boolean(), false),
   auth: section({

@@ -53,7 +53,7 @@ export type { Notifier, Unsubscribe } from './ports/notifier.js';
 export { MAX_TOPIC_LENGTH, MAX_NOTIFY_PAYLOAD_BYTES, NOTIFIER_RECONNECT_TOPIC } from './ports/notifier.js';
 export { MemoryNotifier, createMemoryNotifier } from './memory-notifier.js';
 export type { Logger, LogFields, LogFn } from './ports/logger.js';
-export { silentLogger } from './ports/logger.js';
+export { lazyChild, silentLogger } from './ports/logger.js';
 export type { Clock } from './ports/clock.js';
 export { systemClock } from './ports/clock.js';
 export type { AuditLog, AuditEvent, AuditEventType, AuditQuery } from './ports/audit-log.js';

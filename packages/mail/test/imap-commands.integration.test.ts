@@ -156,6 +156,22 @@ describe.each(await testBackends())('IMAP commands on $name (imapflow and raw, a
       expect(r.pending()).toBe(0);
     });
 
+    it('without the compress option, neither offers nor accepts COMPRESS', async () => {
+      const plain = await startImap({ compress: false });
+      try {
+        const r = await plain.raw();
+        await r.login(plain.users.alice);
+        expect((await r.cmd('a', 'CAPABILITY')).untagged[0]).not.toContain('COMPRESS');
+        expect((await r.cmd('b', 'COMPRESS DEFLATE')).tagged).toMatch(/^b BAD /);
+        expect((await r.cmd('c', 'NOOP')).status).toBe('OK'); // still speaking plain text
+        const c = await plain.client('bob');
+        await c.mailboxOpen('INBOX');
+        await c.logout();
+      } finally {
+        await plain.close();
+      }
+    });
+
     it('ENABLE reports what it turned on', async () => {
       const r = await w.raw();
       await r.login(w.users.alice);

@@ -56,6 +56,8 @@ export interface WorldOptions {
   /** Create the domain, accounts and group (default: unless running on a shared database). */
   readonly seed?: boolean;
   readonly maxConnectionsPerIp?: number;
+  /** Offer COMPRESS=DEFLATE (default true, as the server). */
+  readonly compress?: boolean;
 }
 
 export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> {
@@ -93,6 +95,7 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
     allowInsecureAuth: options.allowInsecureAuth ?? true,
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.maxConnectionsPerIp ? { maxConnectionsPerIp: options.maxConnectionsPerIp } : {}),
+    ...(options.compress !== undefined ? { compress: options.compress } : {}),
   });
   const { port } = await server.listen({ port: 0, host: '127.0.0.1' });
   const { port: tlsPort } = await server.listen({ port: 0, host: '127.0.0.1', security: 'implicit' });

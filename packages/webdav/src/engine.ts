@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { causeChain, silentLogger, systemClock, type Clock, type DavLock, type HttpAuthenticator, type LockStore, type Logger } from '@palabre/core';
+import { causeChain, lazyChild, silentLogger, systemClock, type Clock, type DavLock, type HttpAuthenticator, type LockStore, type Logger } from '@palabre/core';
 import { hasBody, headerOf, readBody, settleBody, DEFAULT_MAX_XML_BODY } from './body.js';
 import { evaluateConditional } from './conditional.js';
 import { copyMethod, moveMethod } from './copy-move.js';
@@ -350,7 +350,7 @@ export class DavEngine {
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     const requestId = randomUUID();
-    const log = this.log.child({ requestId });
+    const log = lazyChild(this.log, { requestId });
     const inner = this.relativeTarget(raw);
     const atServerRoot = inner === null && this.options.serverRoot === true && raw.split('?')[0] === '/' && (method === 'OPTIONS' || method === 'PROPFIND');
     if (inner === null && !atServerRoot) {

@@ -28,6 +28,7 @@ export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: 
     logger: logger.child({ service: 'imap' }),
     tls: { key: tls.key, cert: tls.cert },
     allowInsecureAuth: insecureAuth,
+    compress: config.imap.compress,
     limits: { maxMessageBytes: config.smtp.maxMessageBytes },
   });
   const host = config.host;

@@ -38,7 +38,10 @@ export interface BlobStore {
   put(source: BlobSource, options?: PutBlobOptions): Promise<BlobInfo>;
   /** NotFoundError if absent. A range read is not hash-verified (it cannot be without reading it all). */
   get(id: string, range?: ByteRange): Promise<Readable>;
-  /** Whole blob in memory, hash-verified. For small blobs only (headers, calendar objects). */
+  /**
+   * Whole blob in memory, hash-verified. For small blobs only (headers, calendar objects). The buffer
+   * (and the chunks get() yields) may be shared with other readers through a cache: never modify it.
+   */
   read(id: string, maxBytes?: number): Promise<Buffer>;
   stat(id: string): Promise<BlobInfo | null>;
   /** Deleting an absent blob is a no-op. */

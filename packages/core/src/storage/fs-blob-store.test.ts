@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -84,5 +84,43 @@ describe('FsBlobStore reads', () => {
     expect(streamed.size).toBe(big.length + 8);
     expect(createHash('sha256').update(Buffer.concat([Buffer.from('head'), big, Buffer.from('tail')])).digest('hex')).toBe(streamed.id);
     expect(await store.stat(streamed.id)).toEqual({ id: streamed.id, size: big.length + 8 });
+  });
+
+  it('serves a small blob it has read from memory until the trust period ends, and never a deleted one', async () => {
+    const store = new FsBlobStore(dir, { reverifyAfterMs: 200 });
+    const { id } = await store.put('cached words');
+    expect((await store.read(id)).toString()).toBe('cached words');
+    await damage(id); // on disk only: reads within the trust period come from memory, intact
+    expect((await store.read(id)).toString()).toBe('cached words');
+    expect((await collect(await store.get(id, { start: 7, end: 11 }))).toString()).toBe('words');
+    await new Promise((r) => setTimeout(r, 250));
+    await expect(store.read(id)).rejects.toThrow(/damaged/);
+    await store.delete(id);
+    await store.put('cached words');
+    await store.read(id);
+    await store.delete(id);
+    await expect(store.read(id)).rejects.toThrow(/no such blob/);
+    // With the cache off, every read goes to disk.
+    const uncached = new FsBlobStore(dir, { cacheBytes: 0 });
+    const again = await uncached.put('not kept');
+    await uncached.read(again.id);
+    await damage(again.id);
+    expect((await uncached.read(again.id)).toString()).not.toBe('not kept'); // trusted, but read from disk
+  });
+
+  it('does not write again the bytes it has just written, but does once it deleted them', async () => {
+    const store = new FsBlobStore(dir);
+    const data = Buffer.alloc(700 * 1024, 9);
+    const first = await store.put(Readable.from([data]));
+    const path = join(dir, first.id.slice(0, 2), first.id.slice(2, 4), first.id);
+    const { ino } = await stat(path);
+    expect(await store.put(Readable.from([data.subarray(0, 1000), data.subarray(1000)]))).toEqual(first);
+    expect(await store.put(data)).toEqual(first);
+    expect((await stat(path)).ino).toBe(ino); // not replaced
+    await store.delete(first.id);
+    expect(await store.put(data)).toEqual(first);
+    expect((await readFile(path)).equals(data)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await readdir(join(dir, '.tmp'))).toEqual([]); // the skipped copies' temp files are gone
   });
 });

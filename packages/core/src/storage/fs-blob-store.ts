@@ -51,6 +51,12 @@ export interface FsBlobStoreOptions {
    * while damage on disk is still caught within minutes of any read.
    */
   reverifyAfterMs?: number;
+  /**
+   * Bytes of small blobs (up to 1 MiB each) kept in memory after a read, least recently used out
+   * first (default 64 MiB; 0 turns the cache off). A document or message that many open at once is
+   * read from disk once; an entry lives no longer than a verification is trusted.
+   */
+  cacheBytes?: number;
 }
 
 /**
@@ -67,6 +73,10 @@ export class FsBlobStore implements BlobStore {
   private readonly handles = new Map<string, { handle: FileHandle; size: number; users: number; evicted: boolean }>();
   /** Directories known to exist (the temp folder and the 65,536 fan-out folders at most). */
   private readonly madeDirs = new Set<string>();
+  /** Small blobs' contents after a verified read, least recently used first. */
+  private readonly contents = new Map<string, { data: Buffer; until: number }>();
+  private contentBytes = 0;
+  private readonly maxContentBytes: number;
   /** Blob id → [size, until when] for blobs this store has just written. */
   private readonly knownSizes = new Map<string, [number, number]>();
 
@@ -76,6 +86,39 @@ export class FsBlobStore implements BlobStore {
   ) {
     this.verifyReads = options.verifyReads ?? true;
     this.reverifyAfterMs = options.reverifyAfterMs ?? 10 * 60_000;
+    this.maxContentBytes = options.cacheBytes ?? 64 * 1024 * 1024;
+  }
+
+  private cachedContent(id: string): Buffer | null {
+    const entry = this.contents.get(id);
+    if (!entry) return null;
+    this.contents.delete(id);
+    if (entry.until < Date.now()) {
+      this.contentBytes -= entry.data.length;
+      return null;
+    }
+    this.contents.set(id, entry); // most recently used last
+    return entry.data;
+  }
+
+  private cacheContent(id: string, data: Buffer): void {
+    // Only what a verification vouches for, and never more than the verification is trusted.
+    if (this.maxContentBytes <= 0 || this.reverifyAfterMs <= 0 || data.length > this.maxContentBytes / 4) return;
+    this.uncache(id);
+    this.contents.set(id, { data, until: Date.now() + this.reverifyAfterMs });
+    this.contentBytes += data.length;
+    for (const [key, entry] of this.contents) {
+      if (this.contentBytes <= this.maxContentBytes) break;
+      this.contents.delete(key);
+      this.contentBytes -= entry.data.length;
+    }
+  }
+
+  private uncache(id: string): void {
+    const entry = this.contents.get(id);
+    if (!entry) return;
+    this.contents.delete(id);
+    this.contentBytes -= entry.data.length;
   }
 
   private mustVerify(id: string): boolean {
@@ -95,6 +138,7 @@ export class FsBlobStore implements BlobStore {
     if (createHash('sha256').update(data).digest('hex') !== id) {
       this.verified.delete(id);
       this.forgetHandle(id);
+      this.uncache(id);
       throw new PalabreError('internal', 'stored blob is damaged (hash mismatch)');
     }
     this.markVerified(id);
@@ -122,6 +166,12 @@ export class FsBlobStore implements BlobStore {
     let size = 0;
     const max = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
     const whole = typeof source === 'string' || source instanceof Uint8Array ? Buffer.from(source as Uint8Array) : null;
+    if (whole) {
+      if (whole.length > max) throw new TooLargeError(`more than ${max} bytes`);
+      const id = createHash('sha256').update(whole).digest('hex');
+      if (options.expectedId !== undefined && options.expectedId !== id) throw new InvalidInputError('content does not match its announced digest');
+      if (this.holds(id, whole.length)) return { id, size: whole.length };
+    }
     // A blob given whole is written with O_DSYNC: the one write returns once the bytes are on disk, a
     // trip through libuv's pool fewer than write + fsync (a streamed blob syncs once, at the end).
     const flags = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | (whole ? constants.O_DSYNC : 0);
@@ -173,14 +223,20 @@ export class FsBlobStore implements BlobStore {
         await flush();
       }
       if (options.signal?.aborted) throw new InvalidInputError('upload aborted');
-      if (!whole || size === 0) await fsFsync(fd);
-      closed = true;
-      // Nothing waits for close: the bytes are durable, and Linux reports no write errors at close.
-      void fsClose(fd).catch(() => undefined);
       const id = hash.digest('hex');
       if (options.expectedId !== undefined && options.expectedId !== id) {
         throw new InvalidInputError('content does not match its announced digest');
       }
+      if (this.holds(id, size)) {
+        // The same bytes are already stored and trusted: no flush, no rename (a re-upload costs no sync).
+        closed = true;
+        void fsClose(fd).then(() => unlink(tmp)).catch(() => undefined);
+        return { id, size };
+      }
+      if (!whole || size === 0) await fsFsync(fd);
+      closed = true;
+      // Nothing waits for close: the bytes are durable, and Linux reports no write errors at close.
+      void fsClose(fd).catch(() => undefined);
       const dir = join(this.root, id.slice(0, 2), id.slice(2, 4));
       await this.ensureDir(dir);
       // rename() atomically replaces an existing copy of the same content, which also heals a damaged one.
@@ -203,6 +259,19 @@ export class FsBlobStore implements BlobStore {
       if (code === 'ENOSPC' || code === 'EDQUOT') throw new UnavailableError('blob store is full', { cause: error, retryable: false });
       throw error;
     }
+  }
+
+  /**
+   * Whether this store wrote this blob within the last minute, or verified it within the trust window:
+   * then writing the same bytes again would change nothing on disk (a damaged copy is rewritten once
+   * neither holds).
+   */
+  private holds(id: string, size: number): boolean {
+    const now = Date.now();
+    const known = this.knownSizes.get(id);
+    if (known && known[1] > now) return known[0] === size;
+    const until = this.verified.get(id);
+    return until !== undefined && until >= now && this.contents.get(id)?.data.length === size;
   }
 
   private rememberSize(id: string, size: number): void {
@@ -288,9 +357,13 @@ export class FsBlobStore implements BlobStore {
     if (range && (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start)) {
       throw new InvalidInputError('invalid byte range');
     }
-    const small = await this.readSmall(id);
+    const cached = this.cachedContent(id);
+    const small = cached ?? (await this.readSmall(id));
     if (small) {
-      this.checkContent(id, small);
+      if (!cached) {
+        this.checkContent(id, small);
+        this.cacheContent(id, small);
+      }
       return Readable.from([range ? small.subarray(range.start, range.end + 1) : small], { objectMode: false });
     }
     const handle = await open(this.pathOf(id), 'r').catch((error: NodeJS.ErrnoException) => {
@@ -322,6 +395,11 @@ export class FsBlobStore implements BlobStore {
 
   async read(id: string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
     this.checkId(id);
+    const cached = this.cachedContent(id);
+    if (cached) {
+      if (cached.length > maxBytes) throw new TooLargeError(`blob larger than ${maxBytes} bytes`);
+      return cached;
+    }
     const small = await this.readSmall(id);
     if (small && small.length > maxBytes) throw new TooLargeError(`blob larger than ${maxBytes} bytes`);
     let data = small;
@@ -332,6 +410,7 @@ export class FsBlobStore implements BlobStore {
       data = await readFile(this.pathOf(id));
     }
     this.checkContent(id, data);
+    if (small) this.cacheContent(id, data);
     return data;
   }
 
@@ -346,6 +425,7 @@ export class FsBlobStore implements BlobStore {
   async delete(id: string): Promise<void> {
     this.checkId(id);
     this.forgetHandle(id);
+    this.uncache(id);
     this.knownSizes.delete(id);
     await unlink(this.pathOf(id)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;

@@ -5,6 +5,8 @@ export interface CapabilityContext {
   readonly tlsAvailable: boolean;
   readonly insecureAuth: boolean;
   readonly compressed: boolean;
+  /** COMPRESS=DEFLATE is offered (the server's `compress` option). */
+  readonly compressOffered: boolean;
   readonly maxMessageBytes: number;
 }
 
@@ -48,6 +50,6 @@ export function capabilities(c: CapabilityContext): string[] {
     return caps;
   }
   caps.push(...AUTHENTICATED_CAPABILITIES, `APPENDLIMIT=${c.maxMessageBytes}`);
-  if (!c.compressed) caps.push('COMPRESS=DEFLATE');
+  if (c.compressOffered && !c.compressed) caps.push('COMPRESS=DEFLATE');
   return caps;
 }

@@ -51,6 +51,7 @@ export interface SessionContext {
   readonly limits: ImapLimits;
   readonly tls: SecureContext | null;
   readonly insecureAuth: boolean;
+  readonly compress: boolean;
   readonly commands: ReadonlyMap<string, CommandDef<any>>;
   readonly greeting: string;
   /** Called when the session is over (for the server's bookkeeping). */
@@ -350,6 +351,7 @@ export class Session {
       tlsAvailable: this.ctx.tls !== null,
       insecureAuth: this.ctx.insecureAuth,
       compressed: this.writer.compressed,
+      compressOffered: this.ctx.compress,
       maxMessageBytes: this.ctx.limits.maxMessageBytes,
     });
   }

@@ -25,6 +25,7 @@ export const compressCommand = defineCommand({
     return algorithm;
   },
   async run(s, algorithm, tag) {
+    if (!s.ctx.compress) throw bad('Compression is not offered');
     if (algorithm !== 'DEFLATE') throw bad('Unknown compression algorithm');
     if (s.writer.compressed) throw no('COMPRESSIONACTIVE', 'Compression is already active');
     await s.writer.line(`${tag} OK DEFLATE active`);
