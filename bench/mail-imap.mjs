@@ -93,13 +93,26 @@ const smtpLikeReference = { trustedNetworks: ['127.0.0.1/32'], limits: { connect
 async function palabreRun() {
   // Configured as the reference is: its Dovecot (anchor/setup.sh) loads no imap_zlib, so offers no
   // COMPRESS, and imapflow compresses whenever it is offered. The run below measures ours with it.
-  const ours = await startPalabre({ smtp: smtpLikeReference, imap: { compress: false } });
+  const config = { smtp: smtpLikeReference, imap: { compress: false } };
+  const ours = await startPalabre(config);
   if (!ours) return;
+  const results = [];
   try {
-    oursRuns.push(measure('palabre serve', ours));
+    results.push(...runBench('palabre serve', { ...ours, phases: ['fetch'] }), ...extra('palabre serve', ours.imap, ours.user, ours.pass));
   } finally {
     await ours.stop();
   }
+  // IDLE on a fresh process: after the fetch phase its heap has room to spare (and the blob cache holds
+  // bodies), so a thousand connections would fit in memory already taken and the per-connection figure
+  // would read near zero. Each of the reference's connections is a fresh process anyway.
+  const idle = await startPalabre(config);
+  if (!idle) return;
+  try {
+    results.push(...runBench('palabre serve (fresh process)', { ...idle, phases: ['idle'] }));
+  } finally {
+    await idle.stop();
+  }
+  oursRuns.push(results);
   await settle();
   const compressed = await startPalabre({ smtp: smtpLikeReference });
   if (!compressed) return;

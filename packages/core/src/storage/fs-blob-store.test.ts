@@ -26,9 +26,13 @@ describe('FsBlobStore reads', () => {
     await writeFile(path, data);
   };
 
-  it('serves small blobs whole and large ones streamed, ranges included, byte-exact', async () => {
-    const store = new FsBlobStore(dir);
-    for (const size of [0, 1, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 17]) {
+  it.each([
+    ['blocking reads for tiny blobs', {}],
+    ['the thread pool for every read', { syncReadBytes: 0 }],
+    ['no memory cache', { cacheBytes: 0, syncReadBytes: 0 }],
+  ])('serves small blobs whole and large ones streamed, ranges included, byte-exact (%s)', async (_name, options) => {
+    const store = new FsBlobStore(dir, options);
+    for (const size of [0, 1, 4000, 64 * 1024 + 1, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 17]) {
       const data = Buffer.alloc(size);
       for (let i = 0; i < size; i++) data[i] = (i * 7) % 251;
       const { id } = await store.put(data);
