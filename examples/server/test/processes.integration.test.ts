@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDataSource, sqliteFileIn } from '@palabre/core/storage';
+import { MemoryNotifier } from '@palabre/core';
+import { FsBlobStore, SqlDirectoryStore, SqlMailStore, SqlUsageStore, createDataSource, sqliteFileIn } from '@palabre/core/storage';
+import { analyzeMessage } from '@palabre/mail';
 import { BIN, freePort, makeSite, runBin, siteKinds, type Site } from './helpers.js';
 
 async function waitForLine(child: ReturnType<typeof spawn>, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
@@ -117,6 +119,52 @@ describe('palabre serve', () => {
       // The demo password works and is reprinted next time.
       const r = await runBin(['user', 'list', '--data', site.dataDir], { env: { ...site.env, DATABASE_URL: '' } });
       expect(r.out).toContain('demo@palabre.test');
+    } finally {
+      await site.cleanup();
+    }
+  }, 120_000);
+});
+
+describe('palabre serve with mail', () => {
+  it('collects mail blobs that nothing holds any more when it starts, and keeps those a mailbox holds', async () => {
+    const site = await makeSite('sqlite');
+    const env = { ...site.env, DATABASE_URL: '' };
+    try {
+      await runBin(['--data', site.dataDir, 'domain', 'add', 'sante.gouv.tg'], { env });
+      await runBin(['--data', site.dataDir, 'user', 'add', 'awa@sante.gouv.tg', '--password', 'A long enough passphrase'], { env });
+      const db = await createDataSource({ sqlite: { file: sqliteFileIn(site.dataDir) } });
+      const blobs = new FsBlobStore(join(site.dataDir, 'blobs', 'mail'));
+      const raw = Buffer.from('From: kofi@example.org\r\nSubject: kept\r\n\r\nhello\r\n');
+      const kept = await blobs.put(raw);
+      const orphan = await blobs.put('bytes of a message expunged long ago');
+      try {
+        const account = (await new SqlDirectoryStore(db).findAccount('awa@sante.gouv.tg'))!;
+        const store = new SqlMailStore(db, { blobs, usage: new SqlUsageStore(db), notifier: new MemoryNotifier() });
+        const inbox = (await store.ensureMailboxes(account.id)).find((b) => b.name === 'INBOX')!;
+        await store.append(inbox.id, { blobId: kept.id, size: kept.size, internalDate: new Date(), analysis: await analyzeMessage(raw) });
+      } finally {
+        await db.close();
+      }
+      // Both older than the collector's grace period.
+      const long = new Date(Date.now() - 3 * 3600_000);
+      const pathOf = (id: string) => join(site.dataDir, 'blobs', 'mail', id.slice(0, 2), id.slice(2, 4), id);
+      for (const id of [kept.id, orphan.id]) await utimes(pathOf(id), long, long);
+
+      const imap = await freePort();
+      const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--http-port', '0', '--smtp-port', '0', '--submission-port', '0', '--imap-port', String(imap)], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      try {
+        await waitForLine(child, /IMAP: /);
+        const fresh = new FsBlobStore(join(site.dataDir, 'blobs', 'mail'));
+        for (let i = 0; i < 100 && (await fresh.stat(orphan.id)); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(await fresh.stat(orphan.id)).toBeNull();
+        expect(await fresh.stat(kept.id)).toEqual({ id: kept.id, size: kept.size });
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
     } finally {
       await site.cleanup();
     }

@@ -1,5 +1,6 @@
 import { createHttpAuthenticator } from '@palabre/auth';
 import { collectDriveGarbage, createDavHandler, drivePlugin, principalsPlugin } from '@palabre/webdav';
+import { periodicJob } from './periodic.js';
 import type { Service } from './service.js';
 import type { ServiceSetup } from './services.js';
 
@@ -36,29 +37,5 @@ export function mountDrive(setup: ServiceSetup): Service {
     (path, method) => handler.handles(path, method),
   );
 
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  const collect = () => {
-    if (running) return;
-    running = collectDriveGarbage({ store: ctx.stores.drive, blobs, logger })
-      .catch(() => undefined)
-      .finally(() => {
-        running = null;
-      });
-  };
-  return {
-    name: 'drive',
-    async start() {
-      if (!setup.background) return;
-      collect();
-      timer = setInterval(collect, GC_INTERVAL_MS);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-      await running;
-    },
-    banner: () => [],
-  };
+  return periodicJob('drive', GC_INTERVAL_MS, setup.background, () => collectDriveGarbage({ store: ctx.stores.drive, blobs, logger }));
 }

@@ -1,9 +1,13 @@
-import { SqlMailStore } from '@palabre/core/storage';
+import { SqlMailStore, createMailTransportStores } from '@palabre/core/storage';
 import type { Context } from '../context.js';
 import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
 import { mountDrive } from './drive.js';
+import { periodicJob } from './periodic.js';
+
+/** How often mail blobs that no mailbox or queued message holds any more are collected. */
+const MAIL_GC_INTERVAL_MS = 60 * 60_000;
 
 export interface ServiceSetup {
   readonly ctx: Context;
@@ -30,5 +34,19 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
   services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore })));
   services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore })));
+  // Expunged and bounced messages leave their blobs behind (shared by recipients and copies, so no
+  // single EXPUNGE may delete one): collected here once nothing holds them.
+  const { collectMailGarbage } = await import('@palabre/mail');
+  const queue = createMailTransportStores(ctx.db).queue;
+  const logger = ctx.logger.child({ service: 'mail-gc' });
+  services.push(
+    periodicJob('mail-gc', MAIL_GC_INTERVAL_MS, setup.background, () =>
+      collectMailGarbage({
+        blobs: ctx.blobs.mail,
+        references: [(ids) => mailStore.referencedBlobs(ids), (ids) => queue.referencedBlobs(ids)],
+        logger,
+      }),
+    ),
+  );
   return services;
 }

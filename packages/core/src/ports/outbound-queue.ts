@@ -148,4 +148,6 @@ export interface OutboundQueue {
   summary(now: Date): Promise<QueueSummary>;
   /** Make every queued job due now (administration: "flush"). Returns how many. */
   flush(now: Date): Promise<number>;
+  /** Which of these blob ids queued messages still hold (for the mail blob collector). */
+  referencedBlobs(blobIds: readonly string[]): Promise<Set<string>>;
 }

@@ -269,16 +269,14 @@ export class FsBlobStore implements BlobStore {
   }
 
   /**
-   * Whether this store wrote this blob within the last minute, or verified it within the trust window:
-   * then writing the same bytes again would change nothing on disk (a damaged copy is rewritten once
-   * neither holds).
+   * Whether this store wrote exactly this blob within the last minute: writing the same bytes again
+   * would change nothing on disk. Only that: the file's time is then recent, so no garbage collection
+   * (whose grace period is far longer) can remove it before the caller's metadata refers to it, as it
+   * could an older file that a rewrite would have made young again.
    */
   private holds(id: string, size: number): boolean {
-    const now = Date.now();
     const known = this.knownSizes.get(id);
-    if (known && known[1] > now) return known[0] === size;
-    const until = this.verified.get(id);
-    return until !== undefined && until >= now && this.contents.get(id)?.data.length === size;
+    return known !== undefined && known[1] > Date.now() && known[0] === size;
   }
 
   private rememberSize(id: string, size: number): void {

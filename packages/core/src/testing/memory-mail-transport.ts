@@ -189,6 +189,11 @@ export class MemoryOutboundQueue implements OutboundQueue {
     };
   }
 
+  async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    const held = new Set([...this.messages.values()].map((m) => m.blobId));
+    return new Set(blobIds.filter((id) => held.has(id)));
+  }
+
   async flush(now: Date): Promise<number> {
     let n = 0;
     for (const j of this.jobs.values()) {

@@ -287,6 +287,21 @@ export class SqlOutboundQueue implements OutboundQueue {
     }, 'summarising the queue');
   }
 
+  async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    const ids = [...new Set(blobIds)];
+    const used = new Set<string>();
+    // A few hundred ids per statement: far below both databases' parameter limits.
+    for (let at = 0; at < ids.length; at += 200) {
+      const part = ids.slice(at, at + 200);
+      const rows: { blob_id: string }[] = await this.db.run(
+        (m) => m.query(this.db.sql(`SELECT DISTINCT blob_id FROM outbound_messages WHERE blob_id IN (${part.map(() => '?').join(', ')})`), part),
+        'finding queued blobs',
+      );
+      for (const r of rows) used.add(r.blob_id);
+    }
+    return used;
+  }
+
   async flush(now: Date): Promise<number> {
     return this.db.run(async (m) => {
       const rows = returnedRows(

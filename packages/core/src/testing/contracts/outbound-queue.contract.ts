@@ -112,6 +112,16 @@ export function outboundQueueContract(name: string, subject: ContractSubject<Out
       expect(await queue.nextDue()).toBeNull();
     });
 
+    it('tells the blob collector which blobs queued messages hold, until they are done', async () => {
+      const other = 'b'.repeat(64);
+      await queue.enqueue(message({ recipients: [{ address: 'a@example.org' }] }));
+      expect(await queue.referencedBlobs([BLOB, other, BLOB])).toEqual(new Set([BLOB]));
+      expect(await queue.referencedBlobs([])).toEqual(new Set());
+      const [job] = await queue.claim('w1', { now: T0, leaseMs: 60_000, limit: 10 });
+      await queue.complete(job!, { outcomes: [{ address: 'a@example.org', status: 'delivered' }] }, at(1));
+      expect(await queue.referencedBlobs([BLOB])).toEqual(new Set());
+    });
+
     it('never releases a blob that a completion says is now kept elsewhere', async () => {
       await queue.enqueue(message({ recipients: [{ address: 'a@example.org' }, { address: 'b@other.example' }] }));
       const [first, second] = await queue.claim('w1', { now: T0, leaseMs: 60_000, limit: 2 });
