@@ -127,4 +127,18 @@ describe('FsBlobStore reads', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(await readdir(join(dir, '.tmp'))).toEqual([]); // the skipped copies' temp files are gone
   });
+
+  it('refuses a stream over the limit, small or large, and leaves no file and a finished source', async () => {
+    const store = new FsBlobStore(dir);
+    for (const [pieces, max] of [
+      [[Buffer.alloc(600 * 1024), Buffer.alloc(600 * 1024)], 1000 * 1024],
+      [[Buffer.alloc(700 * 1024), Buffer.alloc(700 * 1024), Buffer.alloc(700 * 1024)], 2000 * 1024],
+    ] as const) {
+      const source = Readable.from(pieces);
+      await expect(store.put(source, { maxBytes: max })).rejects.toThrow(/more than/);
+      expect(source.destroyed).toBe(true);
+    }
+    expect(await readdir(join(dir, '.tmp')).catch(() => [])).toEqual([]);
+    expect((await readdir(dir)).filter((n) => n !== '.tmp')).toEqual([]);
+  });
 });

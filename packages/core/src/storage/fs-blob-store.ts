@@ -14,6 +14,8 @@ const READ_CHUNK = 1024 * 1024;
 const WRITE_CHUNK = 512 * 1024;
 /** Blobs up to this size are read in one go and handed over as one buffer (the fewest hops to the socket). */
 const WHOLE_READ_BYTES = 1024 * 1024;
+/** Streamed blobs up to this size are gathered in memory and written in one go. */
+const WHOLE_WRITE_BYTES = 1024 * 1024;
 const MAX_VERIFIED_ENTRIES = 100_000;
 /** Open descriptors kept for small blobs (they are immutable, so a cached descriptor never goes stale). */
 const MAX_OPEN_HANDLES = 256;
@@ -172,7 +174,15 @@ export class FsBlobStore implements BlobStore {
     const hash = createHash('sha256');
     let size = 0;
     const max = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
-    const whole = typeof source === 'string' || source instanceof Uint8Array ? Buffer.from(source as Uint8Array) : null;
+    let whole: Buffer | null = typeof source === 'string' || source instanceof Uint8Array ? Buffer.from(source as Uint8Array) : null;
+    let stream: AsyncIterable<Uint8Array | string> | null = null;
+    if (!whole) {
+      // A small upload (a document, a message) is gathered first: known whole, it is hashed before any
+      // file exists, so a copy of bytes just written costs no disk at all, and a new one is one write.
+      const gathered = await gatherSmall(source as AsyncIterable<Uint8Array | string>, WHOLE_WRITE_BYTES, max, options.signal);
+      if ('whole' in gathered) whole = gathered.whole;
+      else stream = gathered.stream;
+    }
     if (whole) {
       if (whole.length > max) throw new TooLargeError(`more than ${max} bytes`);
       const id = createHash('sha256').update(whole).digest('hex');
@@ -208,7 +218,7 @@ export class FsBlobStore implements BlobStore {
           await fsWrite(fd, buffer, fill);
           fill = 0;
         };
-        for await (const piece of source as AsyncIterable<Uint8Array | string>) {
+        for await (const piece of stream!) {
           if (options.signal?.aborted) throw new InvalidInputError('upload aborted');
           const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
           size += chunk.length;
@@ -497,6 +507,55 @@ export class FsBlobStore implements BlobStore {
     }
     return removed;
   }
+}
+
+/**
+ * Read a stream until it ends or passes `limit` bytes: the whole of a small one, or a stream that
+ * yields what was read and then the rest.
+ */
+async function gatherSmall(
+  source: AsyncIterable<Uint8Array | string>,
+  limit: number,
+  max: number,
+  signal: AbortSignal | undefined,
+): Promise<{ whole: Buffer } | { stream: AsyncIterable<Uint8Array | string> }> {
+  const it = source[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new InvalidInputError('upload aborted');
+      const next = await it.next();
+      if (next.done) return { whole: head.length === 1 ? head[0]! : Buffer.concat(head, bytes) };
+      const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.length);
+      bytes += chunk.length;
+      if (bytes > max) throw new TooLargeError(`more than ${max} bytes`);
+      head.push(chunk);
+      if (bytes > limit) break;
+    }
+  } catch (error) {
+    await it.return?.();
+    throw error;
+  }
+  return {
+    stream: (async function* () {
+      let ended = false;
+      try {
+        yield* head;
+        for (;;) {
+          const next = await it.next();
+          if (next.done) {
+            ended = true;
+            return;
+          }
+          yield next.value;
+        }
+      } finally {
+        // The writer stopped early (too large, aborted, a disk error): let the source go too.
+        if (!ended) await it.return?.();
+      }
+    })(),
+  };
 }
 
 async function syncDir(dir: string): Promise<void> {
