@@ -95,6 +95,7 @@ export async function openContext(
     },
     async close() {
       if (notifier) await (await notifier).close();
+      await Promise.all([blobs.mail.close(), blobs.drive.close()]);
       await db.close();
     },
   };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FsBlobStore } from './fs-blob-store.js';
+import { FsBlobStore as RealFsBlobStore } from './fs-blob-store.js';
 
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -14,10 +14,23 @@ async function collect(stream: Readable): Promise<Buffer> {
 
 describe('FsBlobStore reads', () => {
   let dir: string;
+  let opened: FsBlobStore[] = [];
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'palabre-fsblob-'));
   });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    for (const store of opened) await store.close();
+    opened = [];
+    await rm(dir, { recursive: true, force: true });
+  });
+  // Every store a test makes is closed after it (cached descriptors are not left to the garbage collector).
+  const FsBlobStore = class extends RealFsBlobStore {
+    constructor(...args: ConstructorParameters<typeof RealFsBlobStore>) {
+      super(...args);
+      opened.push(this);
+    }
+  };
+  type FsBlobStore = RealFsBlobStore;
 
   const damage = async (id: string) => {
     const path = join(dir, id.slice(0, 2), id.slice(2, 4), id);

@@ -479,6 +479,18 @@ export class FsBlobStore implements BlobStore {
     });
   }
 
+  /** Let go of cached descriptors and contents (the store stays usable: it opens files again as needed). */
+  async close(): Promise<void> {
+    const entries = [...this.handles.values()];
+    this.handles.clear();
+    for (const entry of entries) {
+      entry.evicted = true;
+      if (entry.users === 0) await entry.handle.close().catch(() => undefined);
+    }
+    this.contents.clear();
+    this.contentBytes = 0;
+  }
+
   async *list(): AsyncIterable<BlobEntry> {
     for (const a of await readdir(this.root).catch(() => [] as string[])) {
       if (!/^[0-9a-f]{2}$/.test(a)) continue;
