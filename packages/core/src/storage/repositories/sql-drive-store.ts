@@ -42,6 +42,7 @@ import type { Database } from '../database.js';
 import type { DriveNodeRow } from '../entities/drive.js';
 import { SqlUsageStore } from './sql-usage-store.js';
 import { SqlChangeLog } from './sql-change-log.js';
+import { blobIdsHeldBy, chunks, marks } from './sql-lists.js';
 
 interface NodeRow {
   id: string;
@@ -101,12 +102,6 @@ const toSpace = (r: SpaceRow): DriveSpace => ({
   createdAt: new Date(Number(r.created_at)),
 });
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /** Columns of levels from..to of a resolve query (n0 is the starting node). */
 function levelColumns(from: number, to: number): string {
   const out: string[] = [];
@@ -129,8 +124,6 @@ function levelsOf(row: Record<string, unknown>, from: number, to: number): Drive
   }
   return out;
 }
-
-const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
 /**
  * DriveStore on SQLite or PostgreSQL. The tree is an adjacency list with a unique (parent_id, name) index;
@@ -629,19 +622,8 @@ export class SqlDriveStore implements DriveStore {
     return { used: Number(r.root_size), quota: r.space_quota === null ? null : Number(r.space_quota) };
   }
 
-  async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
-    const out = new Set<string>();
-    if (blobIds.length === 0) return out;
-    await this.db.run(async (m) => {
-      for (const part of chunks(blobIds, IN_CHUNK)) {
-        const rows: { blob_id: string }[] = await m.query(
-          this.db.sql(`SELECT DISTINCT blob_id FROM drive_nodes WHERE blob_id IN (${marks(part.length)})`),
-          part,
-        );
-        for (const r of rows) out.add(r.blob_id);
-      }
-    }, 'finding referenced blobs');
-    return out;
+  referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    return blobIdsHeldBy(this.db, 'drive_nodes', blobIds, IN_CHUNK);
   }
 
   // ---------------------------------------------------------------- helpers (inside a transaction)

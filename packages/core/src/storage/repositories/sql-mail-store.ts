@@ -69,6 +69,7 @@ import {
 import type { Notifier } from '../../ports/notifier.js';
 import type { Database } from '../database.js';
 import type { SqlUsageStore } from './sql-usage-store.js';
+import { blobIdsHeldBy, chunks as chunkList, marks } from './sql-lists.js';
 
 export interface SqlMailStoreOptions {
   blobs: BlobStore;
@@ -148,13 +149,7 @@ function toMailbox(r: MailboxDbRow): Mailbox {
   };
 }
 
-function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+const chunks = <T>(items: readonly T[], size = CHUNK): T[][] => chunkList(items, size);
 
 /**
  * MailStore on SQLite or PostgreSQL. Every write locks its mailbox row first (FOR UPDATE on
@@ -1124,16 +1119,8 @@ export class SqlMailStore implements MailStore {
     }, 'listing shared mailboxes');
   }
 
-  async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
-    const used = new Set<string>();
-    for (const part of chunks([...new Set(blobIds)])) {
-      const rows = await this.db.run(
-        (m) => this.q(m, `SELECT DISTINCT blob_id FROM mail_messages WHERE blob_id IN (${marks(part.length)})`, part),
-        'finding referenced blobs',
-      );
-      for (const r of rows) used.add(r.blob_id);
-    }
-    return used;
+  referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    return blobIdsHeldBy(this.db, 'mail_messages', blobIds, CHUNK);
   }
 
   async quota(accountId: string): Promise<MailQuota> {

@@ -18,6 +18,7 @@ import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { Database } from '../database.js';
 import { returnedRows } from './returned-rows.js';
+import { blobIdsHeldBy } from './sql-lists.js';
 import { OutboundJobEntity, OutboundMessageEntity, OutboundRecipientEntity, type OutboundMessageRow } from '../entities/mail-transport.js';
 
 interface JobJoinRow {
@@ -287,19 +288,8 @@ export class SqlOutboundQueue implements OutboundQueue {
     }, 'summarising the queue');
   }
 
-  async referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
-    const ids = [...new Set(blobIds)];
-    const used = new Set<string>();
-    // A few hundred ids per statement: far below both databases' parameter limits.
-    for (let at = 0; at < ids.length; at += 200) {
-      const part = ids.slice(at, at + 200);
-      const rows: { blob_id: string }[] = await this.db.run(
-        (m) => m.query(this.db.sql(`SELECT DISTINCT blob_id FROM outbound_messages WHERE blob_id IN (${part.map(() => '?').join(', ')})`), part),
-        'finding queued blobs',
-      );
-      for (const r of rows) used.add(r.blob_id);
-    }
-    return used;
+  referencedBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    return blobIdsHeldBy(this.db, 'outbound_messages', blobIds, 200);
   }
 
   async flush(now: Date): Promise<number> {
