@@ -2,26 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
-import { BIN, freePort, makeSite, type Site } from './helpers.js';
+import { BIN, freePort, makeSite, waitForLine, type Site } from './helpers.js';
 
 const USER = 'awa@sante.gouv.tg';
 const PASS = 'Une phrase de passe solide';
-
-function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
-  let seen = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}:\n${seen}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      seen += d;
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        resolve(seen);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-  });
-}
 
 const alive = (pid: number) => {
   try {
@@ -47,7 +31,7 @@ describe('palabre serve --workers 2', () => {
       [BIN, 'serve', '--data', site.dataDir, '--workers', '2', '--http-port', String(ports.http), '--smtp-port', String(ports.smtp), '--submission-port', '0', '--imap-port', String(ports.imap)],
       { env: { ...site.env, DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    await waitFor(child, /Palabre is running \(2 worker processes\)/);
+    await waitForLine(child, /Palabre is running \(2 worker processes\)/);
   }, 90_000);
 
   afterEach(async () => {

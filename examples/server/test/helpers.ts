@@ -92,3 +92,24 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
   });
 }
+
+/** Resolves with what a child printed once `pattern` shows in its output; rejects on timeout or exit. */
+export async function waitForLine(child: ReturnType<typeof spawn>, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+  let seen = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; got:\n${seen}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      seen += d;
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        resolve(seen);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      if (!pattern.test(seen)) reject(new Error(`exited before ${pattern}:\n${seen}`));
+    });
+  });
+}

@@ -5,27 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryNotifier } from '@palabre/core';
 import { FsBlobStore, SqlDirectoryStore, SqlMailStore, SqlUsageStore, createDataSource, sqliteFileIn } from '@palabre/core/storage';
 import { analyzeMessage } from '@palabre/mail';
-import { BIN, freePort, makeSite, runBin, siteKinds, type Site } from './helpers.js';
-
-async function waitForLine(child: ReturnType<typeof spawn>, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
-  let seen = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; got:\n${seen}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      seen += d;
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        resolve(seen);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      if (!pattern.test(seen)) reject(new Error(`exited before ${pattern}:\n${seen}`));
-    });
-  });
-}
+import { BIN, freePort, makeSite, runBin, siteKinds, waitForLine, type Site } from './helpers.js';
 
 describe.each(siteKinds)('palabre as separate processes on %s', (kind) => {
   let site: Site;
