@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { InvalidInputError, NotFoundError, TooLargeError, UnavailableError, PalabreError } from '../errors.js';
@@ -26,8 +26,9 @@ const MAX_OPEN_HANDLES = 256;
 const KNOWN_SIZE_MS = 60_000;
 const MAX_KNOWN_SIZES = 10_000;
 
-// The writing path uses plain descriptors: fs/promises' FileHandle costs several times more main-thread
-// time per call, which a mail burst (one small blob per message) pays thousands of times a second.
+// Writes and small reads use plain descriptors: fs/promises' FileHandle costs several times more
+// main-thread time per call, which a mail burst (one small blob per message) pays thousands of times a
+// second, and a cached FileHandle left behind is closed by the garbage collector with a warning.
 const fsOpen = (path: string, flags: number, mode: number) =>
   new Promise<number>((resolve, reject) => fs.open(path, flags, mode, (error, fd) => (error ? reject(error) : resolve(fd))));
 const fsWrite = (fd: number, buffer: Buffer, length: number): Promise<void> =>
@@ -42,6 +43,9 @@ const fsWrite = (fd: number, buffer: Buffer, length: number): Promise<void> =>
   });
 const fsFsync = (fd: number) => new Promise<void>((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
 const fsClose = (fd: number) => new Promise<void>((resolve, reject) => fs.close(fd, (error) => (error ? reject(error) : resolve())));
+const fsRead = (fd: number, buffer: Buffer, offset: number, length: number, position: number) =>
+  new Promise<number>((resolve, reject) => fs.read(fd, buffer, offset, length, position, (error, n) => (error ? reject(error) : resolve(n))));
+const fsFstatSize = (fd: number) => new Promise<number>((resolve, reject) => fs.fstat(fd, (error, st) => (error ? reject(error) : resolve(st.size))));
 const fsRename = (from: string, to: string) => new Promise<void>((resolve, reject) => fs.rename(from, to, (error) => (error ? reject(error) : resolve())));
 
 export interface FsBlobStoreOptions {
@@ -77,7 +81,7 @@ export class FsBlobStore implements BlobStore {
   /** Blob id → until when its last verification is trusted. */
   private readonly verified = new Map<string, number>();
   /** Small blobs' open descriptors, least recently used first; `users` counts reads in flight. */
-  private readonly handles = new Map<string, { handle: FileHandle; size: number; users: number; evicted: boolean }>();
+  private readonly handles = new Map<string, { fd: number; size: number; users: number; evicted: boolean }>();
   /** Directories known to exist (the temp folder and the 65,536 fan-out folders at most). */
   private readonly madeDirs = new Set<string>();
   /** Small blobs' contents after a verified read, least recently used first. */
@@ -306,35 +310,18 @@ export class FsBlobStore implements BlobStore {
    */
   private async readSmall(id: string): Promise<Buffer | null> {
     let entry = this.handles.get(id);
-    if (!entry && this.syncReadBytes > 0) {
-      const data = this.readTinySync(id);
-      if (data) return data;
-    }
     if (entry) {
       this.handles.delete(id); // re-insert: most recently used last
       this.handles.set(id, entry);
     } else {
-      const handle = await open(this.pathOf(id), 'r').catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') throw new NotFoundError('no such blob');
-        throw error;
-      });
-      let size: number;
-      try {
-        size = (await handle.stat()).size;
-      } catch (error) {
-        await handle.close().catch(() => undefined);
-        throw error;
-      }
-      if (size > WHOLE_READ_BYTES) {
-        await handle.close().catch(() => undefined);
-        return null;
-      }
+      const opened = this.syncReadBytes > 0 ? this.openSync(id) : await this.openAsync(id);
+      if (opened === null || Buffer.isBuffer(opened)) return opened;
       const raced = this.handles.get(id);
       if (raced) {
-        await handle.close().catch(() => undefined);
+        void fsClose(opened.fd).catch(() => undefined);
         entry = raced;
       } else {
-        entry = { handle, size, users: 0, evicted: false };
+        entry = { ...opened, users: 0, evicted: false };
         this.handles.set(id, entry);
         this.evictHandles();
       }
@@ -343,23 +330,24 @@ export class FsBlobStore implements BlobStore {
     try {
       const data = Buffer.allocUnsafe(entry.size);
       for (let at = 0; at < entry.size; ) {
-        const { bytesRead } = await entry.handle.read(data, at, entry.size - at, at);
-        if (bytesRead === 0) throw new PalabreError('internal', 'stored blob is shorter than its size');
-        at += bytesRead;
+        const n = await fsRead(entry.fd, data, at, entry.size - at, at);
+        if (n === 0) throw new PalabreError('internal', 'stored blob is shorter than its size');
+        at += n;
       }
       return data;
     } finally {
       entry.users--;
-      if (entry.evicted && entry.users === 0) await entry.handle.close().catch(() => undefined);
+      if (entry.evicted && entry.users === 0) await fsClose(entry.fd).catch(() => undefined);
     }
   }
 
   /**
-   * A blob of a few KiB (a mail message, a calendar object) is read with blocking calls: from the page
-   * cache that is a few microseconds, where three trips through libuv's pool (open, fstat, read) cost a
-   * client's request a third of a millisecond. Null when the blob is larger than that.
+   * Open a blob with blocking calls: one of a few KiB (a mail message, a calendar object) is read at
+   * once, which from the page cache takes microseconds where three trips through libuv's pool (open,
+   * fstat, read) cost a client's request a third of a millisecond. A larger small blob comes back
+   * open, for the descriptor cache; null (closed) for a large one.
    */
-  private readTinySync(id: string): Buffer | null {
+  private openSync(id: string): Buffer | { fd: number; size: number } | null {
     let fd: number;
     try {
       fd = fs.openSync(this.pathOf(id), 'r');
@@ -367,9 +355,14 @@ export class FsBlobStore implements BlobStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('no such blob');
       throw error;
     }
+    let keep = false;
     try {
       const size = fs.fstatSync(fd).size;
-      if (size > this.syncReadBytes) return null;
+      if (size > WHOLE_READ_BYTES) return null;
+      if (size > this.syncReadBytes) {
+        keep = true;
+        return { fd, size };
+      }
       const data = Buffer.allocUnsafe(size);
       for (let at = 0; at < size; ) {
         const n = fs.readSync(fd, data, at, size - at, at);
@@ -378,8 +371,26 @@ export class FsBlobStore implements BlobStore {
       }
       return data;
     } finally {
-      fs.closeSync(fd);
+      if (!keep) fs.closeSync(fd);
     }
+  }
+
+  /** The thread pool's way to open a small blob for the descriptor cache; null (closed) for a large one. */
+  private async openAsync(id: string): Promise<{ fd: number; size: number } | null> {
+    const fd = await fsOpen(this.pathOf(id), constants.O_RDONLY, 0).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new NotFoundError('no such blob');
+      throw error;
+    });
+    let size: number;
+    try {
+      size = await fsFstatSize(fd);
+    } catch (error) {
+      await fsClose(fd).catch(() => undefined);
+      throw error;
+    }
+    if (size <= WHOLE_READ_BYTES) return { fd, size };
+    await fsClose(fd).catch(() => undefined);
+    return null;
   }
 
   private evictHandles(): void {
@@ -387,7 +398,7 @@ export class FsBlobStore implements BlobStore {
       if (this.handles.size <= MAX_OPEN_HANDLES) break;
       this.handles.delete(id);
       entry.evicted = true;
-      if (entry.users === 0) void entry.handle.close().catch(() => undefined);
+      if (entry.users === 0) void fsClose(entry.fd).catch(() => undefined);
     }
   }
 
@@ -396,7 +407,7 @@ export class FsBlobStore implements BlobStore {
     if (!entry) return;
     this.handles.delete(id);
     entry.evicted = true;
-    if (entry.users === 0) void entry.handle.close().catch(() => undefined);
+    if (entry.users === 0) void fsClose(entry.fd).catch(() => undefined);
   }
 
   async get(id: string, range?: ByteRange): Promise<Readable> {
@@ -485,7 +496,7 @@ export class FsBlobStore implements BlobStore {
     this.handles.clear();
     for (const entry of entries) {
       entry.evicted = true;
-      if (entry.users === 0) await entry.handle.close().catch(() => undefined);
+      if (entry.users === 0) await fsClose(entry.fd).catch(() => undefined);
     }
     this.contents.clear();
     this.contentBytes = 0;
