@@ -28,6 +28,19 @@ export interface TransactionOptions {
   durable?: boolean;
 }
 
+/** The part of better-sqlite3 that select() uses. */
+interface SqliteStatement {
+  readonly readonly: boolean;
+  readonly reader: boolean;
+  all(...params: unknown[]): unknown[];
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement & { pluck(): { get(): unknown } };
+}
+
+/** Prepared statements kept by select(): the few dozen distinct reads a server makes, with room. */
+const MAX_STATEMENTS = 200;
+
 // A fixed key so that concurrent `palabre serve` / `palabre migrate` processes migrate one at a time.
 const MIGRATION_LOCK_KEY = 0x70616c61; // "pala"
 
@@ -44,6 +57,10 @@ export class Database {
   private commits = 0;
   /** SQLite's total_changes(): rows this connection changed, to tell a writing commit from a reading one. */
   private readonly totalChanges: () => number;
+  /** SQLite: the connection itself, for select()'s prepared statements. */
+  private readonly sqlite: SqliteConnection | null = null;
+  /** SQL text → prepared statement, least recently used first (select() only). */
+  private readonly statements = new Map<string, SqliteStatement>();
 
   private constructor(
     readonly dataSource: DataSource,
@@ -57,7 +74,8 @@ export class Database {
         () => this.commits,
         () => datasync(wal),
       );
-      const raw = (dataSource.driver as unknown as { databaseConnection: { prepare(sql: string): { pluck(): { get(): unknown } } } }).databaseConnection;
+      const raw = (dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+      this.sqlite = raw;
       const statement = raw.prepare('SELECT total_changes()').pluck();
       this.totalChanges = () => Number(statement.get());
     } else {
@@ -94,6 +112,10 @@ export class Database {
           // (WalSync) before they return, so a commit still survives power loss before 250/201.
           db.pragma('synchronous = NORMAL');
           db.pragma('busy_timeout = 15000');
+          // Up to 64 MiB of pages in the process (SQLite's default is 2 MiB): a mailbox's rows stay at
+          // hand between one client's commands instead of being read again from the file each time.
+          // Memory is taken only as pages are used.
+          db.pragma('cache_size = -65536');
         },
       });
     } else {
@@ -135,6 +157,46 @@ export class Database {
     });
     if (commit) await this.flushed(commit);
     return result;
+  }
+
+  /**
+   * Rows of one read-only statement (`?` placeholders), outside any transaction. On SQLite it runs a
+   * cached prepared statement at once when no transaction holds the connection, without TypeORM's
+   * per-query bookkeeping: the hot reads of a session (a message row per FETCH) cost a few
+   * microseconds instead of tens. A statement that could write is refused.
+   */
+  select<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = [], what = 'storage read'): Promise<T[]> {
+    if (!this.sqlite) {
+      return this.dataSource.query(this.sql(sql), params as unknown[]).catch((error: unknown) => {
+        throw toStorageError(error, what);
+      });
+    }
+    if (this.mutex.free) {
+      try {
+        return Promise.resolve(this.selectNow<T>(sql, params));
+      } catch (error) {
+        return Promise.reject(toStorageError(error, what));
+      }
+    }
+    return this.mutex
+      .run(async () => this.selectNow<T>(sql, params))
+      .catch((error: unknown) => {
+        throw toStorageError(error, what);
+      });
+  }
+
+  private selectNow<T>(sql: string, params: readonly unknown[]): T[] {
+    let statement = this.statements.get(sql);
+    if (statement) {
+      this.statements.delete(sql);
+    } else {
+      statement = this.sqlite!.prepare(sql);
+      if (!statement.readonly || !statement.reader) throw new PalabreError('internal', 'select() takes read-only statements');
+      if (this.statements.size >= MAX_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
+    }
+    this.statements.set(sql, statement);
+    // better-sqlite3 binds no booleans (as TypeORM's runner, which turns them into 0 and 1).
+    return statement.all(...params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p))) as T[];
   }
 
   /** All of fn or nothing; retried on serialization failures and busy databases. */
@@ -244,6 +306,7 @@ export class Database {
   }
 
   async close(): Promise<void> {
+    this.statements.clear();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }

@@ -103,6 +103,19 @@ describe('FsBlobStore reads', () => {
     expect(await store.stat(streamed.id)).toEqual({ id: streamed.id, size: big.length + 8 });
   });
 
+  it('serves a blob it has just written from the bytes it was given, then checks the file once they are gone', async () => {
+    const store = new FsBlobStore(dir, { reverifyAfterMs: 200 });
+    const { id } = await store.put('fresh words');
+    await damage(id);
+    expect((await store.read(id)).toString()).toBe('fresh words'); // from memory: intact
+    await new Promise((r) => setTimeout(r, 250));
+    await expect(store.read(id)).rejects.toThrow(/damaged/); // the file itself was never trusted
+    // Streamed blobs (larger than a whole write) are not kept.
+    const big = await store.put(Readable.from([Buffer.alloc(1100 * 1024, 1), Buffer.alloc(1100 * 1024, 2)]));
+    await damage(big.id);
+    await expect(store.get(big.id).then(collect)).rejects.toThrow(/damaged/);
+  });
+
   it('serves a small blob it has read from memory until the trust period ends, and never a deleted one', async () => {
     const store = new FsBlobStore(dir, { reverifyAfterMs: 200 });
     const { id } = await store.put('cached words');

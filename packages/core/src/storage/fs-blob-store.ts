@@ -271,6 +271,10 @@ export class FsBlobStore implements BlobStore {
       await syncDir(dir);
       this.forgetHandle(id);
       this.rememberSize(id, size);
+      // The bytes just hashed are kept for the reads that follow: a message is most often read seconds
+      // after it arrives (the client that was IDLE fetches it), a document right after its upload. The
+      // file itself is not marked verified: once the copy in memory goes, the first read checks it.
+      if (whole) this.cacheContent(id, whole);
       return { id, size };
     } catch (error) {
       if (!closed) await fsClose(fd).catch(() => undefined);

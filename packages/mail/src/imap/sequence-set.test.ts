@@ -8,6 +8,8 @@ describe('sequence sets', () => {
     expect(parseSequenceSet('3,1,2,9:8', 10)).toEqual([[1, 3], [8, 9]]);
     expect(parseSequenceSet('*', 0)).toEqual([]);
     expect(parseSequenceSet('100:*', 50)).toEqual([[50, 100]]);
+    expect(parseSequenceSet('7', 10)).toEqual([[7, 7]]);
+    expect(parseSequenceSet('4294967295', 10)).toEqual([[4294967295, 4294967295]]);
   });
 
   it('refuses zero, junk and numbers beyond 32 bits', () => {

@@ -6,6 +6,8 @@ export type Range = [number, number];
 
 export const MAX_SET_RANGES = 100_000;
 
+const SINGLE = /^[1-9][0-9]{0,9}$/;
+
 /**
  * Parse `1:3,5,7:*` (RFC 9051 sequence-set). `*` stands for `star` (the highest sequence number or
  * UID in use); a range may be written backwards. `$` (RFC 5182 SEARCHRES) is resolved by the caller
@@ -14,6 +16,12 @@ export const MAX_SET_RANGES = 100_000;
  */
 export function parseSequenceSet(text: string, star: number): Range[] {
   if (text.length === 0 || text.length > 1_000_000) throw new SyntaxError('Invalid sequence set');
+  // By far the most common set: one number (a client fetching or flagging one message).
+  if (SINGLE.test(text)) {
+    const n = Number(text);
+    if (n > 0xffffffff) throw new SyntaxError('Sequence number out of range');
+    return [[n, n]];
+  }
   const pieces = text.split(',');
   if (pieces.length > MAX_SET_RANGES) throw new SyntaxError('Sequence set too long');
   const ranges: Range[] = [];
@@ -22,7 +30,7 @@ export function parseSequenceSet(text: string, star: number): Range[] {
     if (bounds.length > 2) throw new SyntaxError('Invalid sequence range');
     const values = bounds.map((b) => {
       if (b === '*') return star;
-      if (!/^[1-9][0-9]{0,9}$/.test(b)) throw new SyntaxError('Invalid sequence number');
+      if (!SINGLE.test(b)) throw new SyntaxError('Invalid sequence number');
       const n = Number(b);
       if (n > 0xffffffff) throw new SyntaxError('Sequence number out of range');
       return n;

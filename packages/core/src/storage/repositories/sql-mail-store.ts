@@ -208,7 +208,7 @@ export class SqlMailStore implements MailStore {
 
   private async lockMailbox(m: EntityManager, id: string): Promise<Mailbox> {
     const rows = await this.q(m, `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?${this.forUpdate}`, [id]);
-    if (!rows.length) throw new NotFoundError('no such mailbox');
+    if (!rows[0]) throw new NotFoundError('no such mailbox');
     return toMailbox(rows[0]);
   }
 
@@ -292,18 +292,14 @@ export class SqlMailStore implements MailStore {
     } catch {
       return null;
     }
-    return this.db.run(async (m) => {
-      const rows = await this.q(m, `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?`, [accountId, normal]);
-      return rows.length ? toMailbox(rows[0]) : null;
-    }, 'reading a mailbox');
+    const rows = await this.db.select<MailboxDbRow>(`SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?`, [accountId, normal], 'reading a mailbox');
+    return rows[0] ? toMailbox(rows[0]) : null;
   }
 
   async getMailboxById(id: string): Promise<Mailbox> {
-    return this.db.run(async (m) => {
-      const rows = await this.q(m, `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, [id]);
-      if (!rows.length) throw new NotFoundError('no such mailbox');
-      return toMailbox(rows[0]);
-    }, 'reading a mailbox');
+    const rows = await this.db.select<MailboxDbRow>(`SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, [id], 'reading a mailbox');
+    if (!rows[0]) throw new NotFoundError('no such mailbox');
+    return toMailbox(rows[0]);
   }
 
   async createMailbox(accountId: string, name: string, options: { specialUse?: SpecialUse | null } = {}): Promise<Mailbox> {
@@ -422,7 +418,7 @@ export class SqlMailStore implements MailStore {
   /** Read a mailbox without locking it. */
   private async lockFree(m: EntityManager, id: string): Promise<Mailbox> {
     const rows = await this.q(m, `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, [id]);
-    if (!rows.length) throw new NotFoundError('no such mailbox');
+    if (!rows[0]) throw new NotFoundError('no such mailbox');
     return toMailbox(rows[0]);
   }
 
@@ -546,16 +542,15 @@ export class SqlMailStore implements MailStore {
 
   async *fetch(mailboxId: string, viewer: string, uids: UidSet, options: FetchMessagesOptions = {}): AsyncIterable<MessageRecord> {
     const owner = (await this.ownerOf(mailboxId)) === viewer;
+    // The same columns whatever is asked (NULL in their place): rows of one shape keep toRecord optimised.
     const columns = [
       LIGHT_COLUMNS,
-      options.header ? 'm.header' : '',
-      options.analysis ? 'm.analysis' : '',
-      options.search ? 'm.search_text, m.sent_date' : '',
-      options.search && !options.analysis ? 'CASE WHEN m.search_text IS NULL THEN m.analysis END AS analysis_fallback' : '',
-      owner ? '' : 's.uid AS seen',
-    ]
-      .filter(Boolean)
-      .join(', ');
+      options.header ? 'm.header' : 'NULL AS header',
+      options.analysis ? 'm.analysis' : 'NULL AS analysis',
+      options.search ? 'm.search_text, m.sent_date' : 'NULL AS search_text, NULL AS sent_date',
+      options.search && !options.analysis ? 'CASE WHEN m.search_text IS NULL THEN m.analysis END AS analysis_fallback' : 'NULL AS analysis_fallback',
+      owner ? 'NULL AS seen' : 's.uid AS seen',
+    ].join(', ');
     const join = owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?';
     const since = options.changedSince;
     const needle = options.textContains;
@@ -565,13 +560,9 @@ export class SqlMailStore implements MailStore {
     const head = owner ? [] : [viewer];
     for (const part of this.rangeQueries(uids)) {
       if (part.kind === 'list') {
-        const rows = await this.db.run(
-          (m) =>
-            this.q(
-              m,
-              `SELECT ${columns} FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND m.uid IN (${marks(part.uids.length)})${filters} ORDER BY m.uid`,
-              [...head, mailboxId, ...part.uids, ...filterParams],
-            ),
+        const rows = await this.db.select<MessageDbRow>(
+          `SELECT ${columns} FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND m.uid IN (${marks(part.uids.length)})${filters} ORDER BY m.uid`,
+          [...head, mailboxId, ...part.uids, ...filterParams],
           'fetching messages',
         );
         for (const r of rows) yield this.toRecord(r, owner, options);
@@ -579,19 +570,15 @@ export class SqlMailStore implements MailStore {
       }
       let from = part.lo;
       for (;;) {
-        const rows = await this.db.run(
-          (m) =>
-            this.q(
-              m,
-              `SELECT ${columns} FROM mail_messages m ${join}
+        const rows = await this.db.select<MessageDbRow>(
+          `SELECT ${columns} FROM mail_messages m ${join}
                WHERE m.mailbox_id = ? AND m.uid >= ? AND m.uid <= ?${filters} ORDER BY m.uid LIMIT ?`,
-              [...head, mailboxId, from, part.hi, ...filterParams, this.pageSize],
-            ),
+          [...head, mailboxId, from, part.hi, ...filterParams, this.pageSize],
           'fetching messages',
         );
         for (const r of rows) yield this.toRecord(r, owner, options);
         if (rows.length < this.pageSize) break;
-        from = N(rows[rows.length - 1].uid) + 1;
+        from = N(rows[rows.length - 1]!.uid) + 1;
       }
     }
   }
@@ -601,7 +588,10 @@ export class SqlMailStore implements MailStore {
     return owner ? bits : (bits & ~FLAG_SEEN) | (r.seen !== null && r.seen !== undefined ? FLAG_SEEN : 0);
   }
 
+  // Every record has the same fields (undefined where not asked for): one object shape, so the code
+  // that reads records stays optimised whichever items a command fetches.
   private toRecord(r: MessageDbRow, owner: boolean, options: FetchMessagesOptions): MessageRecord {
+    const search = options.search ? this.searchColumns(r) : undefined;
     return {
       uid: N(r.uid),
       modseq: N(r.modseq),
@@ -611,9 +601,10 @@ export class SqlMailStore implements MailStore {
       savedAt: new Date(N(r.saved_at)),
       blobId: r.blob_id,
       headerBytes: N(r.header_bytes),
-      ...(options.header ? { header: headerFromColumn(r.header) } : {}),
-      ...(options.analysis ? { analysis: JSON.parse(r.analysis ?? '{}') as Record<string, unknown> } : {}),
-      ...(options.search ? this.searchColumns(r) : {}),
+      header: options.header ? headerFromColumn(r.header) : undefined,
+      analysis: options.analysis ? (JSON.parse(r.analysis ?? '{}') as Record<string, unknown>) : undefined,
+      searchText: search?.searchText,
+      sentDate: search?.sentDate,
     };
   }
 

@@ -102,15 +102,17 @@ async function topHeader(s: Session, row: MessageRecord): Promise<Buffer> {
 }
 
 async function sectionContent(s: Session, row: MessageRecord, analysis: AnalysisData | undefined, item: SectionItem): Promise<Content> {
+  // The whole message first, tested against null only: code optimised while a client fetched headers
+  // is not thrown away when it asks for a body.
+  if (item.path.length === 0 && item.text === null && item.name !== 'BINARY') {
+    if (row.size <= READ_WHOLE_BYTES) return { kind: 'buffer', data: await s.ctx.blobs.read(row.blobId, READ_WHOLE_BYTES) };
+    return { kind: 'stream', length: row.size, open: () => s.ctx.blobs.get(row.blobId) };
+  }
   const isHeader = item.text === 'HEADER' || item.text === 'HEADER.FIELDS' || item.text === 'HEADER.FIELDS.NOT';
   if (item.path.length === 0 && isHeader && item.name !== 'BINARY') {
     const header = await topHeader(s, row);
     const data = item.text === 'HEADER' ? header : selectFields(header, item.fields, item.text === 'HEADER.FIELDS.NOT');
     return { kind: 'buffer', data };
-  }
-  if (item.path.length === 0 && item.text === null && item.name !== 'BINARY') {
-    if (row.size <= READ_WHOLE_BYTES) return { kind: 'buffer', data: await s.ctx.blobs.read(row.blobId, READ_WHOLE_BYTES) };
-    return { kind: 'stream', length: row.size, open: () => s.ctx.blobs.get(row.blobId) };
   }
   if (item.path.length === 0 && item.text === 'TEXT') {
     if (row.size <= READ_WHOLE_BYTES) return { kind: 'buffer', data: (await s.ctx.blobs.read(row.blobId, READ_WHOLE_BYTES)).subarray(row.headerBytes) };
@@ -147,16 +149,17 @@ async function sectionContent(s: Session, row: MessageRecord, analysis: Analysis
   return { kind: 'stream', length: end - start, open: () => s.ctx.blobs.get(row.blobId, { start, end: end - 1 }) };
 }
 
-async function writeContent(s: Session, content: Content, binary: boolean): Promise<void> {
+/** Writes `lead` (the text before the section's value) and the value itself. */
+async function writeContent(s: Session, lead: string, content: Content, binary: boolean): Promise<void> {
   const w = s.writer;
-  if (content.kind === 'nil') return w.write('NIL');
+  if (content.kind === 'nil') return w.write(`${lead}NIL`);
   if (content.kind === 'buffer') {
     const lit = binary && content.data.includes(0) ? '~' : '';
-    await w.write(`${lit}{${content.data.length}}\r\n`);
+    await w.write(`${lead}${lit}{${content.data.length}}\r\n`);
     return w.write(content.data);
   }
   const stream = await content.open();
-  await w.write(`${binary && content.nul !== false ? '~' : ''}{${content.length}}\r\n`);
+  await w.write(`${lead}${binary && content.nul !== false ? '~' : ''}{${content.length}}\r\n`);
   let sent = 0;
   try {
     for await (const chunk of stream) {
@@ -230,12 +233,13 @@ async function writeMessage(s: Session, sel: SelectedMailbox, seq: number, row: 
     await w.write(`* ${seq} FETCH (${out.join(' ')})\r\n`);
     return;
   }
-  await w.write(`* ${seq} FETCH (${out.join(' ')}`);
+  // One piece of text before each value: the response head goes out with the first literal's length.
+  let lead = `* ${seq} FETCH (${out.join(' ')}`;
   let first = out.length === 0;
   for (const sec of sections) {
-    await w.write(`${first ? '' : ' '}${sec.label} `);
+    await writeContent(s, `${lead}${first ? '' : ' '}${sec.label} `, sec.content, sec.item.name === 'BINARY');
+    lead = '';
     first = false;
-    await writeContent(s, sec.content, sec.item.name === 'BINARY');
   }
   await w.write(')\r\n');
 }

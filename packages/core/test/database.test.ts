@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { backends } from './harness.js';
+
+describe.each(backends)('Database.select on $name', (backend) => {
+  it('reads rows with ? placeholders and maps driver errors', async () => {
+    const { db, cleanup } = await backend.open();
+    try {
+      await db.run((m) => m.query(db.sql('INSERT INTO domains (id, name, created_at) VALUES (?, ?, ?)'), ['d-select', 'select.example', Date.now()]));
+      const rows = await db.select<{ name: string }>('SELECT name FROM domains WHERE name = ?', ['select.example']);
+      expect(rows.map((r) => r.name)).toEqual(['select.example']);
+      expect(await db.select('SELECT name FROM domains WHERE name = ?', ['nothing.example'])).toEqual([]);
+      await expect(db.select('SELECT nope FROM nowhere')).rejects.toMatchObject({ kind: 'unavailable' });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('never sees the writes of a transaction still open, nor runs a writing statement', async () => {
+    const { db, cleanup } = await backend.open();
+    try {
+      let inside!: () => void;
+      const entered = new Promise<void>((resolve) => (inside = resolve));
+      let finish!: () => void;
+      const held = new Promise<void>((resolve) => (finish = resolve));
+      const tx = db
+        .transaction(async (m) => {
+          await m.query(db.sql('INSERT INTO domains (id, name, created_at) VALUES (?, ?, ?)'), ['d-pending', 'pending.example', Date.now()]);
+          inside();
+          await held;
+          throw new Error('roll back');
+        })
+        .catch(() => 'rolled back');
+      await entered;
+      const read = db.select('SELECT name FROM domains WHERE name = ?', ['pending.example']);
+      finish();
+      expect(await tx).toBe('rolled back');
+      expect(await read).toEqual([]);
+      if (backend.name === 'sqlite') {
+        await expect(db.select("DELETE FROM domains WHERE name = 'x'")).rejects.toThrow(/read-only/);
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+});
