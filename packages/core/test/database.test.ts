@@ -1,5 +1,28 @@
 import { describe, expect, it } from 'vitest';
+import type { Database } from '../src/storage/database.js';
+import { createDataSource } from '../src/storage/index.js';
 import { backends } from './harness.js';
+
+/** A select issued while a transaction holds uncommitted rows sees none of them (it waits on SQLite). */
+async function selectBesideOpenTransaction(db: Database): Promise<unknown[]> {
+  let inside!: () => void;
+  const entered = new Promise<void>((resolve) => (inside = resolve));
+  let finish!: () => void;
+  const held = new Promise<void>((resolve) => (finish = resolve));
+  const tx = db
+    .transaction(async (m) => {
+      await m.query(db.sql('INSERT INTO domains (id, name, created_at) VALUES (?, ?, ?)'), ['d-pending', 'pending.example', Date.now()]);
+      inside();
+      await held;
+      throw new Error('roll back');
+    })
+    .catch(() => 'rolled back');
+  await entered;
+  const read = db.select('SELECT name FROM domains WHERE name = ?', ['pending.example']);
+  finish();
+  expect(await tx).toBe('rolled back');
+  return read;
+}
 
 describe.each(backends)('Database.select on $name', (backend) => {
   it('reads rows with ? placeholders and maps driver errors', async () => {
@@ -18,28 +41,24 @@ describe.each(backends)('Database.select on $name', (backend) => {
   it('never sees the writes of a transaction still open, nor runs a writing statement', async () => {
     const { db, cleanup } = await backend.open();
     try {
-      let inside!: () => void;
-      const entered = new Promise<void>((resolve) => (inside = resolve));
-      let finish!: () => void;
-      const held = new Promise<void>((resolve) => (finish = resolve));
-      const tx = db
-        .transaction(async (m) => {
-          await m.query(db.sql('INSERT INTO domains (id, name, created_at) VALUES (?, ?, ?)'), ['d-pending', 'pending.example', Date.now()]);
-          inside();
-          await held;
-          throw new Error('roll back');
-        })
-        .catch(() => 'rolled back');
-      await entered;
-      const read = db.select('SELECT name FROM domains WHERE name = ?', ['pending.example']);
-      finish();
-      expect(await tx).toBe('rolled back');
-      expect(await read).toEqual([]);
+      expect(await selectBesideOpenTransaction(db)).toEqual([]);
       if (backend.name === 'sqlite') {
         await expect(db.select("DELETE FROM domains WHERE name = 'x'")).rejects.toThrow(/read-only/);
       }
     } finally {
       await cleanup();
+    }
+  });
+});
+
+describe('Database.select on an in-memory SQLite database', () => {
+  it('takes turns with transactions on the one connection too', async () => {
+    const db = await createDataSource({ sqlite: { file: ':memory:' } });
+    try {
+      expect(await selectBesideOpenTransaction(db)).toEqual([]);
+      await expect(db.select("DELETE FROM domains WHERE name = 'x'")).rejects.toThrow(/read-only/);
+    } finally {
+      await db.close();
     }
   });
 });

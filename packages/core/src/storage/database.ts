@@ -68,16 +68,19 @@ export class Database {
     private readonly log: Logger,
     sqliteFile?: string,
   ) {
-    if (dialect === 'sqlite' && sqliteFile && sqliteFile !== ':memory:') {
-      const wal = `${sqliteFile}-wal`;
-      this.walSync = new WalSync(
-        () => this.commits,
-        () => datasync(wal),
-      );
+    if (dialect === 'sqlite') {
       const raw = (dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
       this.sqlite = raw;
       const statement = raw.prepare('SELECT total_changes()').pluck();
       this.totalChanges = () => Number(statement.get());
+      // An in-memory database has no WAL to flush.
+      const wal = sqliteFile && sqliteFile !== ':memory:' ? `${sqliteFile}-wal` : null;
+      this.walSync = wal
+        ? new WalSync(
+            () => this.commits,
+            () => datasync(wal),
+          )
+        : null;
     } else {
       this.walSync = null;
       this.totalChanges = () => 0;
