@@ -116,6 +116,19 @@ describe('FsBlobStore reads', () => {
     await expect(store.get(big.id).then(collect)).rejects.toThrow(/damaged/);
   });
 
+  it('keeps its own copy of a streamed small blob: a source reusing its buffer changes nothing stored or served', async () => {
+    const store = new FsBlobStore(dir);
+    const buffer = Buffer.from('the message as it was sent');
+    const { id } = await store.put(
+      (async function* () {
+        yield buffer;
+      })(),
+    );
+    buffer.fill('x'); // the source reuses its buffer once the store has taken the bytes
+    expect((await store.read(id)).toString()).toBe('the message as it was sent');
+    expect(createHash('sha256').update(await readFile(join(dir, id.slice(0, 2), id.slice(2, 4), id))).digest('hex')).toBe(id);
+  });
+
   it('serves a small blob it has read from memory until the trust period ends, and never a deleted one', async () => {
     const store = new FsBlobStore(dir, { reverifyAfterMs: 200 });
     const { id } = await store.put('cached words');

@@ -553,7 +553,9 @@ async function gatherSmall(
     for (;;) {
       if (signal?.aborted) throw new InvalidInputError('upload aborted');
       const next = await it.next();
-      if (next.done) return { whole: head.length === 1 ? head[0]! : Buffer.concat(head, bytes) };
+      // Always a copy: the pieces may be views of a buffer the source reuses, and the store hashes,
+      // writes and caches these bytes across awaits.
+      if (next.done) return { whole: Buffer.concat(head, bytes) };
       const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.length);
       bytes += chunk.length;
       if (bytes > max) throw new TooLargeError(`more than ${max} bytes`);
