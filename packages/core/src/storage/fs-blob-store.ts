@@ -175,7 +175,6 @@ export class FsBlobStore implements BlobStore {
     const tmpDir = join(this.root, TMP);
     await this.ensureDir(tmpDir);
     const tmp = join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
-    const hash = createHash('sha256');
     let size = 0;
     const max = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
     let whole: Buffer | null = typeof source === 'string' || source instanceof Uint8Array ? Buffer.from(source as Uint8Array) : null;
@@ -187,9 +186,12 @@ export class FsBlobStore implements BlobStore {
       if ('whole' in gathered) whole = gathered.whole;
       else stream = gathered.stream;
     }
+    // The id of a blob known whole comes first (a copy of bytes just written then costs nothing); a
+    // streamed one's once its last byte is written.
+    let id = '';
     if (whole) {
       if (whole.length > max) throw new TooLargeError(`more than ${max} bytes`);
-      const id = createHash('sha256').update(whole).digest('hex');
+      id = createHash('sha256').update(whole).digest('hex');
       if (options.expectedId !== undefined && options.expectedId !== id) throw new InvalidInputError('content does not match its announced digest');
       if (this.holds(id, whole.length)) return { id, size: whole.length };
     }
@@ -208,10 +210,9 @@ export class FsBlobStore implements BlobStore {
     try {
       if (whole) {
         size = whole.length;
-        if (size > max) throw new TooLargeError(`more than ${max} bytes`);
-        hash.update(whole);
         if (size > 0) await fsWrite(fd, whole, size);
       } else {
+        const hash = createHash('sha256');
         // One reused buffer gathers the small pieces a socket delivers into large writes, so a long
         // upload neither makes a syscall per piece nor leaves a trail of garbage buffers behind it.
         const buffer = Buffer.allocUnsafe(WRITE_CHUNK);
@@ -242,9 +243,9 @@ export class FsBlobStore implements BlobStore {
           }
         }
         await flush();
+        id = hash.digest('hex');
       }
       if (options.signal?.aborted) throw new InvalidInputError('upload aborted');
-      const id = hash.digest('hex');
       if (options.expectedId !== undefined && options.expectedId !== id) {
         throw new InvalidInputError('content does not match its announced digest');
       }
