@@ -5,9 +5,6 @@ import { parseFields } from '../mime/header-block.js';
 import { canDecode, createTransferDecoder } from '../mime/transfer-decode.js';
 import type { AnalysisData, PartNode } from '../mime/types.js';
 
-/** Search text is compared case-insensitively (RFC 9051 §6.4.4): core's folding, the same as the store's. */
-export const fold = foldSearchText;
-
 /** The text parts of a message, decoded, the way SEARCH BODY reads them. */
 function textParts(node: PartNode, out: PartNode[] = []): PartNode[] {
   if (node.c) for (const c of node.c) textParts(c, out);
@@ -33,11 +30,11 @@ async function partContains(blobs: BlobStore, blobId: string, part: PartNode, ne
   let carry = '';
   try {
     for await (const chunk of stream) {
-      const text = carry + fold(decoder.decode(chunk as Buffer, { stream: true }));
+      const text = carry + foldSearchText(decoder.decode(chunk as Buffer, { stream: true }));
       if (text.includes(needle)) return true;
       carry = text.slice(-Math.max(needle.length - 1, 0));
     }
-    return (carry + fold(decoder.decode())).includes(needle);
+    return (carry + foldSearchText(decoder.decode())).includes(needle);
   } finally {
     raw.destroy();
   }
@@ -52,5 +49,5 @@ export async function bodyContains(blobs: BlobStore, row: MessageRecord, needle:
 
 /** Header fields with encoded-words decoded, for SEARCH HEADER and TEXT. */
 export function decodedFields(header: Buffer): { key: string; value: string }[] {
-  return parseFields(header).map((f) => ({ key: f.key, value: fold(decodeEncodedWords(f.value)) }));
+  return parseFields(header).map((f) => ({ key: f.key, value: foldSearchText(decodeEncodedWords(f.value)) }));
 }

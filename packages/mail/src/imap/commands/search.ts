@@ -1,7 +1,7 @@
 import { foldSearchText, searchField, type MessageRecord } from '@palabre/core';
 import { SELECTED, defineCommand } from '../command.js';
 import { utcDay } from '../dates.js';
-import { bodyContains, decodedFields, fold } from '../message-text.js';
+import { bodyContains, decodedFields } from '../message-text.js';
 import { cost, parseSearch, requiredEnvelopeText, searchNeeds, type SearchKey, type SearchQuery } from '../search-query.js';
 import { toUidSet, type SelectedMailbox } from '../selected-mailbox.js';
 import { formatSet, inRanges, parseSequenceSet, type Range } from '../sequence-set.js';
@@ -76,12 +76,12 @@ async function matches(s: Session, sel: SelectedMailbox, c: Candidate, key: Sear
       return row.searchText ? searchField(row.searchText, key.field).includes(foldSearchText(key.value)) : false;
     case 'header': {
       c.fields ??= decodedFields(row.header ?? (await headerOf(s, row)));
-      const needle = fold(key.value);
+      const needle = foldSearchText(key.value);
       return c.fields.some((f) => f.key === key.field && f.value.includes(needle));
     }
     case 'body':
     case 'text': {
-      const needle = fold(key.value);
+      const needle = foldSearchText(key.value);
       if (key.k === 'text') {
         c.fields ??= decodedFields(row.header ?? (await headerOf(s, row)));
         if (c.fields.some((f) => f.value.includes(needle) || f.key.includes(needle))) return true;
