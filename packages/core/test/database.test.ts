@@ -51,6 +51,26 @@ describe.each(backends)('Database.select on $name', (backend) => {
   });
 });
 
+describe.each(backends)('Database.select rows on $name', (backend) => {
+  it('gives rows as the driver names their columns: odd names, NULLs, duplicates (the last wins), no __proto__', async () => {
+    const { db, cleanup } = await backend.open();
+    try {
+      await db.run((m) => m.query(db.sql('INSERT INTO domains (id, name, created_at) VALUES (?, ?, ?)'), ['d-rows', 'rows.example', 1234]));
+      const sql = `SELECT name, created_at AS "when", NULL AS "empty", 'x' AS "a""b", 'y' AS "c\\d\`e", id AS "name" FROM domains WHERE id = ?`;
+      const rows = await db.select<Record<string, unknown>>(sql, ['d-rows']);
+      expect(rows).toEqual([{ name: 'd-rows', when: 1234, empty: null, 'a"b': 'x', 'c\\d`e': 'y' }]);
+      expect(Object.getPrototypeOf(rows[0])).toBe(Object.prototype);
+      // the same statement again (cached) gives rows of the same shape
+      expect(await db.select(sql, ['d-rows'])).toEqual(rows);
+      if (backend.name === 'sqlite') {
+        await expect(db.select('SELECT name AS "__proto__" FROM domains')).rejects.toThrow(/__proto__/);
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
 describe('Database.select on an in-memory SQLite database', () => {
   it('takes turns with transactions on the one connection too', async () => {
     const db = await createDataSource({ sqlite: { file: ':memory:' } });

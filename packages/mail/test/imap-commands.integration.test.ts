@@ -361,6 +361,28 @@ describe.each(await testBackends())('IMAP commands on $name (imapflow and raw, a
       expect((await r.cmd('g', 'FETCH 1 (BODY[5.TEXT.X])')).status).toBe('BAD');
     });
 
+    it('FETCH item lists repeated, with literals, and as FETCH after UID FETCH parse the same as the first time', async () => {
+      const r = await w.raw();
+      await r.login(w.users.alice);
+      await r.cmd('q', 'ENABLE QRESYNC');
+      await r.cmd('s', 'EXAMINE Msg');
+      const items = '(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)] RFC822.SIZE)';
+      const first = await r.cmd('a', `UID FETCH ${uidMp} ${items}`);
+      const again = await r.cmd('b', `UID FETCH ${uidMp} ${items}`);
+      expect(again.untagged).toEqual(first.untagged);
+      expect(first.untagged[0]).toContain('BODY[HEADER.FIELDS (SUBJECT)] {44}\r\nSubject: =?utf-8?q?R=C3=A9union?= budget\r\n\r\n');
+      // The field name as a literal (LITERAL+): the same answer from a command of two lines.
+      const literal = await r.cmd('c', `UID FETCH ${uidMp} (UID BODY.PEEK[HEADER.FIELDS ({7+}\r\nSUBJECT)] RFC822.SIZE)`);
+      expect(literal.untagged).toEqual(first.untagged);
+      // VANISHED is for UID FETCH only, also once the same text was parsed for one.
+      const modifiers = '(FLAGS) (CHANGEDSINCE 1 VANISHED)';
+      expect((await r.cmd('d', `UID FETCH 1:* ${modifiers}`)).status).toBe('OK');
+      expect((await r.cmd('e', `FETCH 1:* ${modifiers}`)).status).toBe('BAD');
+      // A list that failed to parse fails again.
+      expect((await r.cmd('f', `UID FETCH ${uidMp} (UID BODY.PEEK[HEADER.FIELDS ()])`)).status).toBe('BAD');
+      expect((await r.cmd('g', `UID FETCH ${uidMp} (UID BODY.PEEK[HEADER.FIELDS ()])`)).status).toBe('BAD');
+    });
+
     it('FETCH of a body part sets \\Seen (not BODY.PEEK) and reports FLAGS', async () => {
       const r = await w.raw();
       await r.login(w.users.alice);

@@ -277,6 +277,22 @@ export class ArgReader {
     return this.atom('flag');
   }
 
+  /**
+   * What is left of the command when it is all on this one line (no literal follows), without
+   * consuming it; null otherwise. For parsers that remember what a line parsed to.
+   */
+  lineRest(): string | null {
+    const t = this.text();
+    if (!t || this.seg !== this.segments.length - 1) return null;
+    return t.subarray(this.pos).toString('latin1');
+  }
+
+  /** Consume the rest of the last line (what lineRest() returned). */
+  skipLineRest(): void {
+    const t = this.text();
+    if (t && this.seg === this.segments.length - 1) this.pos = t.length;
+  }
+
   /** sequence-set / uid-set as raw text (resolved later against the session's map). */
   sequenceSet(): string {
     const s = this.run((c) => (c >= 0x30 && c <= 0x39) || c === 0x3a || c === 0x2c || c === 0x2a || c === 0x24);

@@ -18,7 +18,7 @@ export interface SectionItem {
 export type FetchItem = { readonly kind: SimpleItem } | SectionItem | { readonly kind: 'BINARY.SIZE'; readonly path: readonly number[] };
 
 export interface FetchRequest {
-  readonly items: FetchItem[];
+  readonly items: readonly FetchItem[];
   readonly changedSince: number | null;
   readonly vanished: boolean;
 }

@@ -93,6 +93,9 @@ export class Session {
   private draining: string | null = null;
   private idleWake: (() => void) | null = null;
   private timedOut = false;
+  /** The timeout last set, and on which socket. */
+  private timeoutMs = -1;
+  private timedSocket: Socket | null = null;
   private closed = false;
   idling = false;
 
@@ -179,8 +182,15 @@ export class Session {
     socket.on('timeout', () => this.onTimeout());
   }
 
+  /**
+   * Node restarts a socket's timeout on every read and write: the timer needs setting again only
+   * when its length changes (state, IDLE) or the socket does (STARTTLS, COMPRESS).
+   */
   private armTimeout(): void {
     const ms = this.idling ? this.ctx.limits.idleKeepaliveMs : this.state === 'not-authenticated' ? this.ctx.limits.preAuthTimeoutMs : this.ctx.limits.authTimeoutMs;
+    if (ms === this.timeoutMs && this.socket === this.timedSocket) return;
+    this.timeoutMs = ms;
+    this.timedSocket = this.socket;
     this.socket.setTimeout(ms);
   }
 

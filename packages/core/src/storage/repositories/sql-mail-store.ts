@@ -165,6 +165,8 @@ export class SqlMailStore implements MailStore {
   private readonly maxTombstones: number;
   /** Mailbox id → owner: never changes for an id, so FETCH need not ask again (bounded). */
   private readonly owners = new Map<string, string>();
+  /** fetch()'s statements by what they select (fetchSql). */
+  private readonly fetchSqls = new Map<string, string>();
   private readonly pendingDeliveries: PendingDelivery[] = [];
   private deliveriesScheduled = false;
   private lastDedupePrune = 0;
@@ -540,8 +542,17 @@ export class SqlMailStore implements MailStore {
     return box.accountId;
   }
 
-  async *fetch(mailboxId: string, viewer: string, uids: UidSet, options: FetchMessagesOptions = {}): AsyncIterable<MessageRecord> {
-    const owner = (await this.ownerOf(mailboxId)) === viewer;
+  /**
+   * The SELECT of fetch() for one combination of what is asked and how the UIDs are given, built once:
+   * a FETCH of one message repeats the same statement, and the text, its hash and the prepared
+   * statement it finds are then the same every time.
+   */
+  private fetchSql(owner: boolean, options: FetchMessagesOptions, list: number): string {
+    const since = options.changedSince !== undefined;
+    const needle = !!options.textContains;
+    const key = `${+owner}${+!!options.header}${+!!options.analysis}${+!!options.search}${+since}${+needle}:${list}`;
+    const known = this.fetchSqls.get(key);
+    if (known) return known;
     // The same columns whatever is asked (NULL in their place): rows of one shape keep toRecord optimised.
     const columns = [
       LIGHT_COLUMNS,
@@ -552,30 +563,39 @@ export class SqlMailStore implements MailStore {
       owner ? 'NULL AS seen' : 's.uid AS seen',
     ].join(', ');
     const join = owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?';
+    // Filters after the UID condition: CHANGEDSINCE, then the text prefilter (rows without search text pass).
+    const filters = `${since ? ' AND m.modseq > ?' : ''}${needle ? " AND (m.search_text IS NULL OR m.search_text LIKE ? ESCAPE '\\')" : ''}`;
+    const sql =
+      list === 0
+        ? `SELECT ${columns} FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND m.uid >= ? AND m.uid <= ?${filters} ORDER BY m.uid LIMIT ?`
+        : list === 1
+          ? `SELECT ${columns} FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND m.uid = ?${filters}`
+          : `SELECT ${columns} FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND m.uid IN (${marks(list)})${filters} ORDER BY m.uid`;
+    if (this.fetchSqls.size >= 512) this.fetchSqls.clear();
+    this.fetchSqls.set(key, sql);
+    return sql;
+  }
+
+  async *fetch(mailboxId: string, viewer: string, uids: UidSet, options: FetchMessagesOptions = {}): AsyncIterable<MessageRecord> {
+    const owner = (this.owners.get(mailboxId) ?? (await this.ownerOf(mailboxId))) === viewer;
     const since = options.changedSince;
     const needle = options.textContains;
-    // Filters after the UID condition: CHANGEDSINCE, then the text prefilter (rows without search text pass).
-    const filters = `${since === undefined ? '' : ' AND m.modseq > ?'}${needle ? " AND (m.search_text IS NULL OR m.search_text LIKE ? ESCAPE '\\')" : ''}`;
     const filterParams: unknown[] = [...(since === undefined ? [] : [since]), ...(needle ? [`%${needle.replace(/[\\%_]/g, (c) => '\\' + c)}%`] : [])];
     const head = owner ? [] : [viewer];
     for (const part of this.rangeQueries(uids)) {
       if (part.kind === 'list') {
         const rows = await this.db.select<MessageDbRow>(
-          `SELECT ${columns} FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND m.uid IN (${marks(part.uids.length)})${filters} ORDER BY m.uid`,
+          this.fetchSql(owner, options, part.uids.length),
           [...head, mailboxId, ...part.uids, ...filterParams],
           'fetching messages',
         );
         for (const r of rows) yield this.toRecord(r, owner, options);
         continue;
       }
+      const sql = this.fetchSql(owner, options, 0);
       let from = part.lo;
       for (;;) {
-        const rows = await this.db.select<MessageDbRow>(
-          `SELECT ${columns} FROM mail_messages m ${join}
-               WHERE m.mailbox_id = ? AND m.uid >= ? AND m.uid <= ?${filters} ORDER BY m.uid LIMIT ?`,
-          [...head, mailboxId, from, part.hi, ...filterParams, this.pageSize],
-          'fetching messages',
-        );
+        const rows = await this.db.select<MessageDbRow>(sql, [...head, mailboxId, from, part.hi, ...filterParams, this.pageSize], 'fetching messages');
         for (const r of rows) yield this.toRecord(r, owner, options);
         if (rows.length < this.pageSize) break;
         from = N(rows[rows.length - 1]!.uid) + 1;

@@ -3,6 +3,7 @@ import type { MessageRecord } from '@palabre/core';
 import { selectFields } from '../../mime/header-block.js';
 import { canDecode, createTransferDecoder } from '../../mime/transfer-decode.js';
 import type { AnalysisData } from '../../mime/types.js';
+import type { ArgReader } from '../arguments.js';
 import { sectionRange } from '../body-sections.js';
 import { SELECTED, defineCommand } from '../command.js';
 import { ImapError, no } from '../errors.js';
@@ -283,12 +284,38 @@ async function runFetch(s: Session, args: FetchArgs, byUid: boolean): Promise<{ 
   }
 }
 
+/**
+ * Item lists already parsed, by their text: a client asks for the same few lists again and again
+ * (one per message it downloads), and parsing one cost more than finding the message. Parsed lists
+ * are never changed after parsing; bounded, least recently used out first.
+ */
+const parsedItems = new Map<string, FetchRequest>();
+const PARSED_ITEMS_MAX = 256;
+const PARSED_TEXT_MAX = 512;
+
+function parseItemsRemembered(r: ArgReader, byUid: boolean): FetchRequest {
+  const text = r.lineRest();
+  if (text === null || text.length > PARSED_TEXT_MAX) return parseFetchItems(r, byUid);
+  const key = byUid ? `U${text}` : `S${text}`;
+  const known = parsedItems.get(key);
+  if (known) {
+    parsedItems.delete(key);
+    parsedItems.set(key, known);
+    r.skipLineRest();
+    return known;
+  }
+  const request = parseFetchItems(r, byUid);
+  if (parsedItems.size >= PARSED_ITEMS_MAX) parsedItems.delete(parsedItems.keys().next().value!);
+  parsedItems.set(key, request);
+  return request;
+}
+
 function parseFetch(byUid: boolean) {
-  return (r: import('../arguments.js').ArgReader): FetchArgs => {
+  return (r: ArgReader): FetchArgs => {
     r.sp();
     const set = r.sequenceSet();
     r.sp();
-    return { set, request: parseFetchItems(r, byUid) };
+    return { set, request: parseItemsRemembered(r, byUid) };
   };
 }
 
