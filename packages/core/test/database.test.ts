@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Database } from '../src/storage/database.js';
+import { rowBuilder, type Database } from '../src/storage/database.js';
 import { createDataSource } from '../src/storage/index.js';
 import { backends } from './harness.js';
 
@@ -68,6 +68,18 @@ describe.each(backends)('Database.select rows on $name', (backend) => {
     } finally {
       await cleanup();
     }
+  });
+});
+
+describe('rowBuilder', () => {
+  it('builds the same rows compiled and without code generation', () => {
+    const names = ['a', 'b"c', 'd\\e`f', 'a', 'constructor'];
+    const values = [1, 'x', null, 4, 'y'];
+    const compiled = rowBuilder(names)(values);
+    expect(compiled).toEqual({ a: 4, 'b"c': 'x', 'd\\e`f': null, constructor: 'y' });
+    expect(rowBuilder(names, false)(values)).toEqual(compiled);
+    expect(Object.keys(compiled as object)).toEqual(['a', 'b"c', 'd\\e`f', 'constructor']);
+    expect(() => rowBuilder(['x', '__proto__'])).toThrow(/__proto__/);
   });
 });
 
