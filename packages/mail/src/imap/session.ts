@@ -306,7 +306,7 @@ export class Session {
       return;
     }
     if (result?.answered) return;
-    await this.afterCommand(def);
+    if (this.selected?.dirty) await this.afterCommand(def);
     const code = result?.code ? `[${result.code}] ` : '';
     await this.writer.line(`${head.tag} OK ${code}${result?.text ?? `${def.name} completed`}`);
   }

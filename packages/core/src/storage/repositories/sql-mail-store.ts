@@ -166,7 +166,7 @@ export class SqlMailStore implements MailStore {
   /** Mailbox id → owner: never changes for an id, so FETCH need not ask again (bounded). */
   private readonly owners = new Map<string, string>();
   /** fetch()'s statements by what they select (fetchSql). */
-  private readonly fetchSqls = new Map<string, string>();
+  private readonly fetchSqls = new Map<number, string>();
   private readonly pendingDeliveries: PendingDelivery[] = [];
   private deliveriesScheduled = false;
   private lastDedupePrune = 0;
@@ -550,7 +550,7 @@ export class SqlMailStore implements MailStore {
   private fetchSql(owner: boolean, options: FetchMessagesOptions, list: number): string {
     const since = options.changedSince !== undefined;
     const needle = !!options.textContains;
-    const key = `${+owner}${+!!options.header}${+!!options.analysis}${+!!options.search}${+since}${+needle}:${list}`;
+    const key = (owner ? 1 : 0) | (options.header ? 2 : 0) | (options.analysis ? 4 : 0) | (options.search ? 8 : 0) | (since ? 16 : 0) | (needle ? 32 : 0) | (list << 6);
     const known = this.fetchSqls.get(key);
     if (known) return known;
     // The same columns whatever is asked (NULL in their place): rows of one shape keep toRecord optimised.
