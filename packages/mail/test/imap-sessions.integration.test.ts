@@ -230,6 +230,11 @@ describe('IMAP sessions sharing mailboxes', () => {
       const lazy = await short.raw();
       expect(await lazy.line()).toBe('* BYE Autologout; idle for too long');
       expect(await lazy.line()).toBeNull();
+      // Logged in, the pre-auth timeout no longer applies: quiet for longer, the session is still there.
+      const quiet = await short.raw();
+      await quiet.login(short.users.alice);
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      expect((await quiet.cmd('n', 'NOOP')).status).toBe('OK');
     } finally {
       await short.close();
     }
