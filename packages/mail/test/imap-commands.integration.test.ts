@@ -154,6 +154,12 @@ describe.each(await testBackends())('IMAP commands on $name (imapflow and raw, a
       // Nothing (not even an empty deflate block) may follow the OK before the client speaks compressed.
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(r.pending()).toBe(0);
+      // What follows is not a deflate stream: the session ends and the server goes on.
+      r.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00]));
+      expect(await r.line()).toBeNull();
+      const after = await w.client('carol');
+      expect(after.capabilities.has('COMPRESS=DEFLATE')).toBe(true);
+      await after.logout();
     });
 
     it('without the compress option, neither offers nor accepts COMPRESS', async () => {
