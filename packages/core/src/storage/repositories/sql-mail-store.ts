@@ -134,6 +134,8 @@ const LIGHT_COLUMNS = 'm.uid, m.modseq, m.flags, m.keywords, m.size, m.internal_
 /** Rows per multi-row INSERT / IN list: far below SQLite's and PostgreSQL's parameter limits. */
 const CHUNK = 200;
 const N = (v: number | string | null | undefined): number => Number(v ?? 0);
+/** Rows flagged \Deleted: the first test lets an index on flags skip every value below the bit. */
+const DELETED_FILTER = ` AND m.flags >= ${FLAG_DELETED} AND (m.flags & ${FLAG_DELETED}) <> 0`;
 
 function toMailbox(r: MailboxDbRow): Mailbox {
   return {
@@ -743,7 +745,7 @@ export class SqlMailStore implements MailStore {
     const owner = viewer === undefined || viewer === box.accountId;
     const cols = `${LIGHT_COLUMNS}${owner ? '' : ', s.uid AS seen'}`;
     const join = owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?';
-    const filter = deletedOnly ? ` AND (m.flags & ${FLAG_DELETED}) <> 0` : '';
+    const filter = deletedOnly ? DELETED_FILTER : '';
     const head = owner ? [] : [viewer];
     const out: MessageDbRow[] = [];
     for (const part of this.rangeQueries(uids)) {
@@ -768,7 +770,11 @@ export class SqlMailStore implements MailStore {
   async expunge(mailboxId: string, options: { uids?: UidSet } = {}): Promise<ExpungeResult> {
     return this.tx('expunging', async (m, changed) => {
       const box = await this.lockMailbox(m, mailboxId);
-      const rows = await this.sourceRowsLight(m, box, options.uids ?? [[1, 0xffffffff]], undefined, true);
+      // The whole mailbox (EXPUNGE, CLOSE): no UID condition, so the (mailbox, flags, …) index finds the
+      // \Deleted rows among flag values of 8 and more without visiting the others.
+      const rows = options.uids
+        ? await this.sourceRowsLight(m, box, options.uids, undefined, true)
+        : await this.q(m, `SELECT ${LIGHT_COLUMNS} FROM mail_messages m WHERE m.mailbox_id = ?${DELETED_FILTER} ORDER BY m.uid`, [box.id]);
       const modseq = await this.removeRows(m, box, rows, changed);
       return { expunged: rows.map((r) => N(r.uid)), highestModseq: modseq };
     });

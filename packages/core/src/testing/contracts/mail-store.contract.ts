@@ -340,6 +340,8 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         for (let i = 0; i < 5; i++) await w.store.append(box.id, await newMessage(w, `m${i}`));
         const usage = (await w.usage.get(w.alice)).mail;
         const size = usage / 5;
+        // Flags above \Deleted's bit without it (\Draft) are not expunged.
+        await w.store.storeFlags(box.id, w.alice, [[2, 2]], 'add', ['\\Draft', '\\Flagged']);
         await w.store.storeFlags(box.id, w.alice, [[1, 1], [3, 4]], 'add', ['\\Deleted']);
         const mark = (await w.store.getMailboxById(box.id)).highestModseq;
         const partial = await w.store.expunge(box.id, { uids: [[4, 5]] });
