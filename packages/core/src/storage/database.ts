@@ -70,6 +70,7 @@ export function rowBuilder(names: readonly string[], compile = true): (values: u
     return row;
   };
 }
+
 interface SqliteConnection {
   prepare(sql: string): SqliteStatement & { pluck(): { get(): unknown } };
 }

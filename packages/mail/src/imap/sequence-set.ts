@@ -8,6 +8,13 @@ export const MAX_SET_RANGES = 100_000;
 
 const SINGLE = /^[1-9][0-9]{0,9}$/;
 
+/** A number that SINGLE matched, within the 32 bits a sequence number or UID has. */
+function sequenceNumber(digits: string): number {
+  const n = Number(digits);
+  if (n > 0xffffffff) throw new SyntaxError('Sequence number out of range');
+  return n;
+}
+
 /**
  * Parse `1:3,5,7:*` (RFC 9051 sequence-set). `*` stands for `star` (the highest sequence number or
  * UID in use); a range may be written backwards. `$` (RFC 5182 SEARCHRES) is resolved by the caller
@@ -18,8 +25,7 @@ export function parseSequenceSet(text: string, star: number): Range[] {
   if (text.length === 0 || text.length > 1_000_000) throw new SyntaxError('Invalid sequence set');
   // By far the most common set: one number (a client fetching or flagging one message).
   if (SINGLE.test(text)) {
-    const n = Number(text);
-    if (n > 0xffffffff) throw new SyntaxError('Sequence number out of range');
+    const n = sequenceNumber(text);
     return [[n, n]];
   }
   const pieces = text.split(',');
@@ -31,9 +37,7 @@ export function parseSequenceSet(text: string, star: number): Range[] {
     const values = bounds.map((b) => {
       if (b === '*') return star;
       if (!SINGLE.test(b)) throw new SyntaxError('Invalid sequence number');
-      const n = Number(b);
-      if (n > 0xffffffff) throw new SyntaxError('Sequence number out of range');
-      return n;
+      return sequenceNumber(b);
     });
     const a = values[0]!;
     const b = values[1] ?? a;

@@ -184,7 +184,7 @@ export class Session {
 
   /**
    * Node restarts a socket's timeout on every read and write: the timer needs setting again only
-   * when its length changes (state, IDLE) or the socket does (STARTTLS, COMPRESS).
+   * when its length changes (login, IDLE) or the socket does (STARTTLS).
    */
   private armTimeout(): void {
     const ms = this.idling ? this.ctx.limits.idleKeepaliveMs : this.state === 'not-authenticated' ? this.ctx.limits.preAuthTimeoutMs : this.ctx.limits.authTimeoutMs;
@@ -306,7 +306,7 @@ export class Session {
       return;
     }
     if (result?.answered) return;
-    if (this.selected?.dirty) await this.afterCommand(def);
+    await this.afterCommand(def);
     const code = result?.code ? `[${result.code}] ` : '';
     await this.writer.line(`${head.tag} OK ${code}${result?.text ?? `${def.name} completed`}`);
   }
@@ -338,9 +338,10 @@ export class Session {
     await this.writer.line(mapped.error.wire(head.tag));
   }
 
-  private async afterCommand(def: CommandDef<any>): Promise<void> {
+  /** Reports what changed in the selected mailbox; no promise to wait for when nothing did (most commands). */
+  private afterCommand(def: CommandDef<any>): Promise<void> | undefined {
     const sel = this.selected;
-    if (sel && sel.dirty && this.state === 'selected') await sel.sync(!def.noExpunge);
+    return sel && sel.dirty && this.state === 'selected' ? sel.sync(!def.noExpunge) : undefined;
   }
 
   // ------------------------------------------------------------------ output helpers

@@ -735,9 +735,9 @@ export class SqlMailStore implements MailStore {
     });
   }
 
-  /** Rows of a set without header and analysis (flag changes, expunge). */
   /**
-   * The light rows of a UID set, in UID order; `deletedOnly`: only those flagged \Deleted, chosen by the
+   * The rows of a UID set without header and analysis (flag changes, expunge), in UID order;
+   * `deletedOnly`: only those flagged \Deleted, chosen by the
    * database (EXPUNGE and CLOSE of a large mailbox would otherwise read every row inside the write
    * transaction, 10,000 rows ≈ 20 ms of event loop and write lock, to keep a handful).
    */
