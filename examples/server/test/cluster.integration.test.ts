@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
@@ -72,12 +73,7 @@ describe('palabre serve --workers 2', () => {
   }, 60_000);
 
   it('stops every worker on SIGTERM, and workers never outlive a primary killed with -9', async () => {
-    const workers = await new Promise<number[]>((resolve) => {
-      const ps = spawn('pgrep', ['-P', String(child.pid)]);
-      let out = '';
-      ps.stdout.on('data', (d) => (out += d));
-      ps.on('close', () => resolve(out.split('\n').filter(Boolean).map(Number)));
-    });
+    const workers = await childrenOf(child.pid!);
     expect(workers).toHaveLength(2);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -85,3 +81,16 @@ describe('palabre serve --workers 2', () => {
     expect(workers.filter(alive)).toEqual([]);
   }, 60_000);
 });
+
+/** The PIDs whose parent is `pid`, read from /proc (no procps needed). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name (which may hold spaces and parentheses): state, then the parent PID.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === pid) out.push(Number(entry));
+  }
+  return out;
+}

@@ -12,8 +12,6 @@ export interface Slapd {
   stop(): Promise<void>;
 }
 
-export const slapdInstalled = spawnSync('sh', ['-c', 'command -v slapd && command -v slapadd'], { encoding: 'utf8' }).status === 0;
-
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

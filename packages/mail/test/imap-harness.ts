@@ -83,7 +83,7 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
   }
   const staff = (seed ? null : await directory.findGroup('staff')) ?? (await directory.createGroup({ name: 'staff', domain: 'sante.gouv.tg' }));
   await directory.addGroupMember(staff.id, { accountId: users.carol.id });
-  const cert = selfSignedTls();
+  const cert = await selfSignedTls();
   const server = createImapServer({
     store,
     blobs,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient, type FileStat } from 'webdav';
+import { skipWithout } from '@palabre/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALICE, PASSWORDS, startServer, type TestServer } from './harness.js';
 
@@ -51,7 +52,7 @@ describe('real clients against a listening server', () => {
     expect(await client.exists('/npm')).toBe(false);
   });
 
-  it('rclone copies 1,000 files up and down with mtimes kept, and a second sync transfers nothing', async () => {
+  it.skipIf(skipWithout('rclone'))('rclone copies 1,000 files up and down with mtimes kept, and a second sync transfers nothing', async () => {
     const local = join(work, 'tree');
     const back = join(work, 'back');
     const base = new Date('2021-03-04T05:06:07Z').getTime();
@@ -87,7 +88,7 @@ describe('real clients against a listening server', () => {
     expect(check.stderr).toMatch(/0 differences found/);
   });
 
-  it('a cadaver script: mkcol, put, propset/propget, lock/unlock, copy, move, get, delete', async () => {
+  it.skipIf(skipWithout('cadaver'))('a cadaver script: mkcol, put, propset/propget, lock/unlock, copy, move, get, delete', async () => {
     const home = join(work, 'cadaver-home');
     await mkdir(home, { recursive: true });
     await writeFile(join(home, '.netrc'), `machine 127.0.0.1 login ${ALICE} password ${PASSWORDS[ALICE]}\n`, { mode: 0o600 });

@@ -8,6 +8,7 @@ export type { TestBackend } from './backends.js';
 export { fixedClock, manualClock } from './clocks.js';
 export type { ManualClock } from './clocks.js';
 export { testAuthenticator, testHttpAuthenticator } from './test-authenticators.js';
+export { programInstalled, clientsRequired, skipWithout, INSTALL_COMMAND } from './external-programs.js';
 export { memoryLogger } from './memory-logger.js';
 export type { MemoryLogger, LogRecord } from './memory-logger.js';
 export { directoryStoreContract } from './contracts/directory-store.contract.js';

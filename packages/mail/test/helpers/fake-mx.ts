@@ -15,7 +15,7 @@ export interface ReceivedByMx {
 export async function startFakeMx(behaviour: { value: MxBehaviour }): Promise<{ port: number; received: ReceivedByMx[]; connections: number; close(): Promise<void> }> {
   const received: ReceivedByMx[] = [];
   const state = { connections: 0 };
-  const tls = selfSignedTls();
+  const tls = await selfSignedTls();
   const server = new SMTPServer({
     key: tls.key,
     cert: tls.cert,

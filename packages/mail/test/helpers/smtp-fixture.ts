@@ -73,7 +73,7 @@ export async function startSmtpFixture(over: Partial<SmtpServerOptions> = {}): P
   const logger = memoryLogger();
   const dns = fakeDns();
   const spoolDir = await mkdtemp(join(tmpdir(), 'palabre-spool-'));
-  const tls = selfSignedTls();
+  const tls = await selfSignedTls();
   const common: Omit<SmtpServerOptions, 'role'> = {
     hostname: 'mail.sante.gouv.tg',
     tls,

@@ -1,23 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { generate } from 'selfsigned';
 
-let cached: { key: Buffer; cert: Buffer } | null = null;
+let cached: Promise<{ key: Buffer; cert: Buffer }> | null = null;
 
-/** A throwaway self-signed certificate for loopback tests (openssl from Debian). */
-export function selfSignedTls(): { key: Buffer; cert: Buffer } {
-  if (cached) return cached;
-  const dir = mkdtempSync(join(tmpdir(), 'palabre-tls-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    cached = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-    return cached;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** A throwaway self-signed certificate for loopback tests, made in process (no openssl needed). */
+export function selfSignedTls(): Promise<{ key: Buffer; cert: Buffer }> {
+  cached ??= generate([{ name: 'commonName', value: 'localhost' }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    notAfterDate: new Date(Date.now() + 2 * 24 * 3600 * 1000),
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+  }).then((pems) => ({ key: Buffer.from(pems.private), cert: Buffer.from(pems.cert) }));
+  return cached;
 }
