@@ -1,9 +1,9 @@
-import { pino } from 'pino';
 import { silentLogger, type Logger } from '@palabre/core';
 import { parse, UsageError } from './args.js';
 import { loadConfig } from './config.js';
 import { openContext } from './context.js';
 import { describeError, exitCodeFor, stdio, type Output } from './output.js';
+import { chooseLogFormat, createServeLogger, LOG_FORMATS } from './log-output.js';
 import type { Context } from './context.js';
 import {
   ALIAS_USAGE,
@@ -134,13 +134,21 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
           },
         },
       });
-      const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { node: config.hostname } }) as unknown as Logger;
+      const formatFlag = values['log-format'];
+      if (formatFlag !== undefined && !LOG_FORMATS.includes(formatFlag as never)) throw new UsageError(`--log-format takes ${LOG_FORMATS.join(' or ')}`);
+      const format = chooseLogFormat(formatFlag, env, Boolean(process.stdout.isTTY));
+      const logger = createServeLogger({
+        format,
+        level: env.LOG_LEVEL ?? 'info',
+        node: config.hostname,
+        colour: format === 'human' && Boolean(process.stdout.isTTY) && !env.NO_COLOR,
+      });
       const { isWorkerProcess, runPrimary, runWorker, workerCount } = await import('./serve/cluster.js');
       if (isWorkerProcess()) return await runWorker(config, logger, io);
       const ctx = await openContext(config, logger);
       close = () => ctx.close();
       const count = workerCount(config);
-      return count > 1 ? await runPrimary(ctx, io, count) : await serveCommand(ctx, io);
+      return count > 1 ? await runPrimary(ctx, io, count, format) : await serveCommand(ctx, io);
     }
     const load = ADMIN_COMMANDS[command];
     if (!load) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

@@ -105,6 +105,49 @@ describe('palabre serve', () => {
   }, 120_000);
 });
 
+describe('palabre serve console', () => {
+  const serve = async (extra: string[]) => {
+    const site = await makeSite('sqlite');
+    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--data', site.dataDir, '--http-port', String(ports[0]), '--smtp-port', String(ports[1]), '--submission-port', '0', '--imap-port', String(ports[2]), ...extra],
+      { env: { ...site.env, DATABASE_URL: '', PALABRE_LOG_FORMAT: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await waitForLine(child, /server\.started/);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await site.cleanup();
+    return out.split('\n').filter(Boolean);
+  };
+
+  it('writes JSON log lines when stdout is not a terminal, and a banner that tells the truth about TLS per listener', async () => {
+    const lines = await serve([]);
+    const logs = lines.filter((l) => l.startsWith('{'));
+    expect(logs.map((l) => JSON.parse(l).msg)).toContain('server.started');
+    const banner = lines.filter((l) => !l.startsWith('{')).join('\n');
+    // HTTP runs without TLS on loopback, while SMTP and IMAP do offer STARTTLS: both said, neither denied.
+    expect(banner).toMatch(/TLS: +HTTP without TLS/);
+    expect(banner).toMatch(/SMTP and IMAP: TLS with the self-signed certificate/);
+    expect(banner).not.toMatch(/TLS: +off/);
+  }, 120_000);
+
+  it('writes short human lines with --log-format human', async () => {
+    const lines = await serve(['--log-format', 'human']);
+    expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d info  server\.started {2}services=/));
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d info  imap\.listening {2}port=\d+/));
+  }, 120_000);
+
+  it('refuses an unknown log format as a usage error', async () => {
+    const r = await runBin(['serve', '--log-format', 'xml', '--data', '/nonexistent']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--log-format takes human or json/);
+  });
+});
+
 describe('palabre serve with mail', () => {
   it('collects mail blobs that nothing holds any more when it starts, and keeps those a mailbox holds', async () => {
     const site = await makeSite('sqlite');

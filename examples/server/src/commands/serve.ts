@@ -21,6 +21,7 @@ export const SERVE_OPTIONS = {
   'imap-port': { type: 'string' },
   'allow-insecure-auth': { type: 'boolean' },
   workers: { type: 'string' },
+  'log-format': { type: 'string' },
 } as const;
 
 export interface RunningServer {
@@ -70,8 +71,7 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
   const banner: string[] = ['', 'Palabre is running.', `  data:      ${describeDatabase(config)}; files and messages in ${config.dataDir}/blobs`];
   for (const service of started) for (const line of service.banner(demo?.address)) banner.push(`  ${line}`);
   if (!started.some((s) => s !== housekeeping)) banner.push('  (every listener is disabled: give a port other than 0)');
-  if (tls?.selfSigned) banner.push(`  TLS:       self-signed certificate ${tls.source}; apps will ask you to trust it`);
-  if (!tls) banner.push('  TLS:       off (local development on loopback; passwords are accepted only from this machine)');
+  for (const line of await tlsBanner(config, tls, started)) banner.push(`  ${line}`);
   if (demo) banner.push('', 'Sign in from a mail, calendar or file app with:', `  user:      ${demo.address}`, `  password:  ${demo.password}`);
   banner.push('');
   if (!options.quiet) for (const line of banner) io.out(line);
@@ -83,6 +83,24 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
       for (const s of [...started].reverse()) await s.stop(10_000).catch(() => undefined);
     },
   };
+}
+
+const MAIL_SERVICES = new Set(['smtp', 'submission', 'submissions', 'imap']);
+
+/**
+ * What each listener really does about TLS. HTTP may run without TLS for local development on
+ * loopback, while SMTP and IMAP always offer STARTTLS (with the configured or the self-signed
+ * certificate): one line that said "TLS: off" for all of them was wrong for mail.
+ */
+async function tlsBanner(config: Context['config'], httpTls: TlsMaterial | null, started: readonly Service[]): Promise<string[]> {
+  const lines: string[] = [];
+  const http = started.some((s) => s.name === 'http');
+  const mail = started.some((s) => MAIL_SERVICES.has(s.name));
+  const describe = (m: TlsMaterial) => (m.selfSigned ? `the self-signed certificate ${m.source} (apps will ask you to trust it)` : `the certificate ${m.source}`);
+  if (http && httpTls) lines.push(`TLS:       HTTPS with ${describe(httpTls)}`);
+  if (http && !httpTls) lines.push('TLS:       HTTP without TLS (local development on loopback: passwords are accepted only from this machine)');
+  if (mail) lines.push(`${http ? '           ' : 'TLS:       '}SMTP and IMAP: TLS with ${describe(httpTls ?? (await loadTls(config)))}`);
+  return lines;
 }
 
 /** Resolves on the first SIGTERM or SIGINT (listening starts at once, so no request is lost). */

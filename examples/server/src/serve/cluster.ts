@@ -4,6 +4,7 @@ import type { Logger, PalabreConfig } from '@palabre/core';
 import { startServer, stopSignal } from '../commands/serve.js';
 import { isLoopbackHost } from '../config.js';
 import { openContext, type Context } from '../context.js';
+import type { LogFormat } from '../log-output.js';
 import type { Output } from '../output.js';
 import { ensureDemoAccount } from './demo.js';
 import { IpcNotifier, isNotifyMessage } from './ipc-notifier.js';
@@ -25,7 +26,7 @@ export function workerCount(config: PalabreConfig): number {
   return config.workers === 0 ? availableParallelism() : config.workers;
 }
 
-export async function runPrimary(ctx: Context, io: Output, count: number): Promise<number> {
+export async function runPrimary(ctx: Context, io: Output, count: number, logFormat: LogFormat): Promise<number> {
   const { config, logger } = ctx;
   const stopRequested = stopSignal(logger);
   // Done once here, so that N workers do not race to create them.
@@ -38,7 +39,8 @@ export async function runPrimary(ctx: Context, io: Output, count: number): Promi
   let stopping = false;
   const workers = new Map<Worker, number>();
   const fork = (index: number) => {
-    const worker = cluster.fork({ PALABRE_WORKER_INDEX: String(index) });
+    // Workers write to the same stdout as the primary: they take its log format.
+    const worker = cluster.fork({ PALABRE_WORKER_INDEX: String(index), PALABRE_LOG_FORMAT: logFormat });
     workers.set(worker, index);
     worker.on('message', (message: unknown) => {
       // Relay change notifications to every other worker (SQLite has no LISTEN/NOTIFY).
