@@ -60,6 +60,7 @@ export type { AuditLog, AuditEvent, AuditEventType, AuditQuery } from './ports/a
 export { AUDIT_EVENT_TYPES } from './ports/audit-log.js';
 export type { ThrottleStore, FailureWindow } from './ports/throttle-store.js';
 export type { UsageStore, UsageKind, AccountUsage } from './ports/usage-store.js';
+export { USAGE_KINDS } from './ports/usage-store.js';
 export type {
   Authenticator,
   AuthContext,
@@ -170,3 +171,39 @@ export {
 export type { SystemFlag, ParsedFlags, SearchField } from './mail-rules.js';
 export { collectUnreferencedBlobs } from './blob-gc.js';
 export type { BlobReferences, UnreferencedBlobsOptions, UnreferencedBlobsResult } from './blob-gc.js';
+export type {
+  CalendarStore,
+  CalendarCollection,
+  CalendarObject,
+  CollectionKind,
+  ComponentKind,
+  NewCollection,
+  CollectionPatch,
+  Instance,
+  ObjectIndex,
+  PutObjectOptions,
+  PutObjectOutcome,
+  TimeRange,
+  ObjectQuery,
+  QueriedObject,
+  ListObjectsOptions,
+  ShareAccess,
+  ShareGrantee,
+  CollectionShare,
+  SharedCollection,
+  Delegation,
+  CollectionProperty,
+  CollectionPropertyPatch,
+  CalendarChange,
+  CalendarChanges,
+} from './calendar/calendar-store.js';
+export { CALENDAR_COMPONENTS } from './calendar/calendar-store.js';
+export {
+  MAX_CALENDAR_OBJECT_BYTES,
+  MAX_INSTANCES,
+  MAX_UID_LENGTH,
+  DEFAULT_FLOATING_SLACK_MS,
+  calendarTopic,
+  instanceOverlaps,
+  objectEtag,
+} from './calendar/calendar-rules.js';

@@ -1,9 +1,13 @@
-/** What an account's storage is used by. Drive and mail share one quota (Account.quotaBytes). */
-export type UsageKind = 'drive' | 'mail';
+/** What an account's storage is used by. Drive, mail, calendars and contacts share one quota (Account.quotaBytes). */
+export type UsageKind = 'drive' | 'mail' | 'calendar' | 'contacts';
+
+export const USAGE_KINDS: readonly UsageKind[] = ['drive', 'mail', 'calendar', 'contacts'];
 
 export interface AccountUsage {
   readonly drive: number;
   readonly mail: number;
+  readonly calendar: number;
+  readonly contacts: number;
   readonly total: number;
 }
 
@@ -16,4 +20,8 @@ export interface UsageStore {
   get(accountId: string): Promise<AccountUsage>;
   /** Add (or with a negative delta, remove) bytes; never goes below zero. */
   add(accountId: string, kind: UsageKind, delta: number): Promise<void>;
+}
+
+export function usageOf(drive: number, mail: number, calendar: number, contacts: number): AccountUsage {
+  return { drive, mail, calendar, contacts, total: drive + mail + calendar + contacts };
 }

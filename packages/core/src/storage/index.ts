@@ -27,6 +27,8 @@ export { SqlLockStore } from './repositories/sql-lock-store.js';
 export { SqlMailStore } from './repositories/sql-mail-store.js';
 export type { SqlMailStoreOptions } from './repositories/sql-mail-store.js';
 export { ALL_ENTITIES, ALL_MIGRATIONS } from './registry.js';
+export { SqlCalendarStore } from './calendar/sql-calendar-store.js';
+export type { SqlCalendarStoreOptions } from './calendar/sql-calendar-store.js';
 
 /** Open (and by default migrate) a database: `{ sqlite: { file } }` or `{ postgres: { url } }`. */
 export async function createDataSource(options: DatabaseOptions & { migrate?: boolean }): Promise<Database> {

@@ -28,6 +28,8 @@ import { MailTransport1796000000500 } from './migrations/1796000000500-smtp.js';
 import { MAIL_ENTITIES } from './entities/mail.js';
 import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
 import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.js';
+import { CALENDAR_ENTITIES } from './calendar/entities.js';
+import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -56,6 +58,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   VacationReplyEntity,
   RateCounterEntity,
   ...MAIL_ENTITIES,
+  ...CALENDAR_ENTITIES,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
@@ -66,4 +69,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Drive1796000100000,
   Mail1796000200000,
   MailSearch1796000200001,
+  Calendar1796000300000,
 ];

@@ -28,3 +28,6 @@ export { MemoryMailStore } from './memory-mail-store.js';
 export type { MemoryMailStoreOptions } from './memory-mail-store.js';
 export { mailStoreContract } from './contracts/mail-store.contract.js';
 export type { MailStoreFixture } from './contracts/mail-store.contract.js';
+export { MemoryCalendarStore } from './calendar/memory-calendar-store.js';
+export { calendarStoreContract, simpleIndex } from './calendar/calendar-store.contract.js';
+export type { CalendarContractExtra } from './calendar/calendar-store.contract.js';

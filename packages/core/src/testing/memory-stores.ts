@@ -8,7 +8,7 @@ import type { ChangeKind, ChangeLog, ChangeSet } from '../ports/change-log.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { FailureWindow, ThrottleStore } from '../ports/throttle-store.js';
-import type { AccountUsage, UsageKind, UsageStore } from '../ports/usage-store.js';
+import { USAGE_KINDS, usageOf, type AccountUsage, type UsageKind, type UsageStore } from '../ports/usage-store.js';
 
 export class MemoryChangeLog implements ChangeLog {
   private readonly heads = new Map<string, { seq: number; floor: number }>();
@@ -202,17 +202,17 @@ export class MemoryBlobStore implements BlobStore {
 }
 
 export class MemoryUsageStore implements UsageStore {
-  private readonly usage = new Map<string, { drive: number; mail: number }>();
+  private readonly usage = new Map<string, Record<UsageKind, number>>();
 
   async get(accountId: string): Promise<AccountUsage> {
-    const u = this.usage.get(accountId) ?? { drive: 0, mail: 0 };
-    return { ...u, total: u.drive + u.mail };
+    const u = this.usage.get(accountId);
+    return usageOf(u?.drive ?? 0, u?.mail ?? 0, u?.calendar ?? 0, u?.contacts ?? 0);
   }
 
   async add(accountId: string, kind: UsageKind, delta: number): Promise<void> {
-    if (kind !== 'drive' && kind !== 'mail') throw new InvalidInputError('unknown usage kind');
+    if (!USAGE_KINDS.includes(kind)) throw new InvalidInputError('unknown usage kind');
     if (!Number.isSafeInteger(delta)) throw new InvalidInputError('usage delta must be a whole number of bytes');
-    const u = this.usage.get(accountId) ?? { drive: 0, mail: 0 };
+    const u = this.usage.get(accountId) ?? { drive: 0, mail: 0, calendar: 0, contacts: 0 };
     u[kind] = Math.max(0, u[kind] + delta);
     this.usage.set(accountId, u);
   }

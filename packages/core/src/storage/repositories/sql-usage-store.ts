@@ -1,9 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { InvalidInputError } from '../../errors.js';
-import type { AccountUsage, UsageKind, UsageStore } from '../../ports/usage-store.js';
+import { USAGE_KINDS, usageOf, type AccountUsage, type UsageKind, type UsageStore } from '../../ports/usage-store.js';
 import type { Database } from '../database.js';
-
-const KINDS: readonly UsageKind[] = ['drive', 'mail'];
 
 export class SqlUsageStore implements UsageStore {
   constructor(private readonly db: Database) {}
@@ -15,9 +13,8 @@ export class SqlUsageStore implements UsageStore {
   /** Read inside a caller's transaction (for a quota check that must see its own writes). */
   async getIn(m: EntityManager, accountId: string): Promise<AccountUsage> {
     const rows: { kind: string; bytes: number }[] = await m.query(this.db.sql('SELECT kind, bytes FROM account_usage WHERE account_id = ?'), [accountId]);
-    const drive = Number(rows.find((r) => r.kind === 'drive')?.bytes ?? 0);
-    const mail = Number(rows.find((r) => r.kind === 'mail')?.bytes ?? 0);
-    return { drive, mail, total: drive + mail };
+    const of = (kind: UsageKind) => Number(rows.find((r) => r.kind === kind)?.bytes ?? 0);
+    return usageOf(of('drive'), of('mail'), of('calendar'), of('contacts'));
   }
 
   async add(accountId: string, kind: UsageKind, delta: number): Promise<void> {
@@ -26,7 +23,7 @@ export class SqlUsageStore implements UsageStore {
 
   /** Inside a caller's transaction: atomic, so concurrent writers on several nodes add up correctly. */
   async addIn(m: EntityManager, accountId: string, kind: UsageKind, delta: number): Promise<void> {
-    if (!KINDS.includes(kind)) throw new InvalidInputError('unknown usage kind');
+    if (!USAGE_KINDS.includes(kind)) throw new InvalidInputError('unknown usage kind');
     if (!Number.isSafeInteger(delta)) throw new InvalidInputError('usage delta must be a whole number of bytes');
     if (delta === 0) return;
     await m.query(
