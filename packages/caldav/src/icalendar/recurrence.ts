@@ -1,0 +1,379 @@
+import ICAL from 'ical.js';
+import { CalendarDataError, type ParsedCalendar } from './calendar-object.js';
+import { fixedOffsetZone, vtimezoneZone, zoneForTzid, type Zone } from './zones.js';
+
+/**
+ * Occurrences of a calendar object (RFC 5545 §3.8.5): the master's DTSTART, RRULE and RDATE, minus
+ * EXDATE, with overridden instances (RECURRENCE-ID) in place of the ones they replace. Rules are
+ * expanded in the wall-clock time of DTSTART's zone (a 09:00 meeting stays at 09:00 across DST), and
+ * instances are compared by instant, never by the text of their values (clients write RECURRENCE-ID
+ * and EXDATE in other zones or as dates).
+ *
+ * Times are milliseconds: instants (UTC) for zoned times, wall-clock read as UTC for floating times
+ * and dates, unless a zone for floating times is given, which turns everything into instants.
+ */
+
+export const DAY = 86_400_000;
+
+export interface Occurrence {
+  readonly start: number;
+  readonly end: number;
+  readonly floating: boolean;
+  readonly isDate: boolean;
+  /** The instance's original start in the same frame, for a recurring object; null otherwise. */
+  readonly recurrenceId: number | null;
+  /** The master, or the override that replaced this instance. */
+  readonly component: ICAL.Component;
+}
+
+export interface ExpandOptions {
+  /** Stop after occurrences starting at or after this (exclusive bound, in the occurrences' frame). */
+  readonly until?: number;
+  readonly maxOccurrences?: number;
+  /** RRULE steps at most (each is bounded: rules that can never match are refused first). */
+  readonly maxSteps?: number;
+  /** The zone floating times and dates are read in (the calendar's or the query's), making every time an instant. */
+  readonly floatingZone?: Zone | null;
+}
+
+export interface Expansion {
+  readonly occurrences: Occurrence[];
+  /** Every occurrence of the object is in `occurrences`. */
+  readonly complete: boolean;
+  /** When incomplete: the occurrences are complete before this instant. */
+  readonly completeUntil: number | null;
+  /** The rule has neither COUNT nor UNTIL. */
+  readonly unbounded: boolean;
+  readonly recurring: boolean;
+  /** Some time of the object is floating or a date. */
+  readonly floating: boolean;
+}
+
+interface TimeValue {
+  readonly ms: number;
+  readonly floating: boolean;
+  readonly isDate: boolean;
+}
+
+const localMs = (t: ICAL.Time): number => {
+  const ms = Date.UTC(t.year, t.month - 1, t.day, t.isDate ? 0 : t.hour, t.isDate ? 0 : t.minute, t.isDate ? 0 : t.second);
+  return t.year < 100 && t.year >= 0 ? new Date(ms).setUTCFullYear(t.year) : ms;
+};
+
+/** Resolves TZIDs once per object: IANA (after clients' spellings), then the object's VTIMEZONE, then an offset. */
+export function zoneResolver(parsed: Pick<ParsedCalendar, 'timezones'>): (tzid: string) => Zone | null {
+  const cache = new Map<string, Zone | null>();
+  return (tzid) => {
+    let zone = cache.get(tzid);
+    if (zone === undefined) {
+      zone = zoneForTzid(tzid);
+      if (!zone) {
+        const vtz = parsed.timezones.get(tzid.trim());
+        if (vtz) {
+          try {
+            zone = vtimezoneZone(tzid.trim(), vtz);
+          } catch {
+            zone = null;
+          }
+        }
+      }
+      zone ??= fixedOffsetZone(tzid);
+      cache.set(tzid, zone);
+    }
+    return zone;
+  };
+}
+
+class Frame {
+  constructor(
+    private readonly resolve: (tzid: string) => Zone | null,
+    readonly floatingZone: Zone | null,
+  ) {}
+
+  /** A DATE or DATE-TIME value of a property, with the property's TZID. */
+  value(time: ICAL.Time, tzid: string | null): TimeValue {
+    const local = localMs(time);
+    if (time.isDate) return this.floatingValue(local, true);
+    if (time.zone === ICAL.Timezone.utcTimezone || time.timezone === 'Z') return { ms: local, floating: false, isDate: false };
+    const zone = tzid ? this.resolve(tzid) : null;
+    if (zone) return { ms: zone.toUtc(local), floating: false, isDate: false };
+    return this.floatingValue(local, false);
+  }
+
+  private floatingValue(local: number, isDate: boolean): TimeValue {
+    if (this.floatingZone) return { ms: this.floatingZone.toUtc(local), floating: false, isDate };
+    return { ms: local, floating: true, isDate };
+  }
+
+  zoneOf(tzid: string | null, time: ICAL.Time): Zone | null {
+    if (time.isDate || time.zone === ICAL.Timezone.utcTimezone || time.timezone === 'Z') return null;
+    return tzid ? this.resolve(tzid) : null;
+  }
+}
+
+const tzidOf = (prop: ICAL.Property): string | null => {
+  const p = prop.getFirstParameter('tzid');
+  return typeof p === 'string' && p ? p : null;
+};
+
+function propTime(c: ICAL.Component, name: string): { time: ICAL.Time; tzid: string | null } | null {
+  const prop = c.getFirstProperty(name);
+  if (!prop) return null;
+  const v = prop.getFirstValue();
+  return v instanceof ICAL.Time ? { time: v, tzid: tzidOf(prop) } : null;
+}
+
+/** Nominal days (wall clock) and exact milliseconds. */
+interface Span {
+  readonly days: number;
+  readonly ms: number;
+}
+
+function durationSpan(d: ICAL.Duration): Span {
+  if (d.isNegative) return { days: 0, ms: 0 };
+  return { days: d.weeks * 7 + d.days, ms: ((d.hours * 60 + d.minutes) * 60 + d.seconds) * 1000 };
+}
+
+/** The span of one instance: DTEND (or DUE for a VTODO) as an exact difference, DURATION as written, else a day for dates and nothing for times. */
+function spanOf(c: ICAL.Component, frame: Frame, start: TimeValue): Span {
+  const endProp = propTime(c, c.name === 'vtodo' ? 'due' : 'dtend');
+  if (endProp) {
+    const end = frame.value(endProp.time, endProp.tzid);
+    if (start.isDate && end.isDate) return { days: Math.max(0, Math.round((end.ms - start.ms) / DAY)), ms: 0 };
+    return { days: 0, ms: Math.max(0, end.ms - start.ms) };
+  }
+  const duration = c.getFirstPropertyValue('duration');
+  if (duration instanceof ICAL.Duration) return durationSpan(duration);
+  return start.isDate && c.name !== 'vtodo' ? { days: 1, ms: 0 } : { days: 0, ms: 0 };
+}
+
+function endOf(start: number, local: number, span: Span, zone: Zone | null, frame: Frame, isDate: boolean): number {
+  if (span.days === 0) return start + span.ms;
+  const endLocal = local + span.days * DAY;
+  if (zone) return zone.toUtc(endLocal) + span.ms;
+  if (frame.floatingZone && isDate) return frame.floatingZone.toUtc(endLocal) + span.ms;
+  if (frame.floatingZone) return frame.floatingZone.toUtc(endLocal) + span.ms;
+  return endLocal + span.ms;
+}
+
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Refuse what RFC 5545 forbids or what cannot be expanded in bounded time: FREQ=SECONDLY, MINUTELY
+ * without COUNT, BYYEARDAY and BYWEEKNO outside YEARLY, BYMONTHDAY with WEEKLY. Returns false when the
+ * rule can never match (BYMONTH=2;BYMONTHDAY=30): the series is then its DTSTART alone.
+ */
+export function checkRule(rule: ICAL.Recur): boolean {
+  const freq = rule.freq;
+  const parts = rule.parts as Record<string, unknown[] | undefined>;
+  const has = (name: string) => Array.isArray(parts[name]) && parts[name]!.length > 0;
+  if (!freq) throw new CalendarDataError('valid-calendar-data', 'an RRULE needs a FREQ');
+  if (freq === 'SECONDLY') throw new CalendarDataError('valid-calendar-object-resource', 'FREQ=SECONDLY is not supported');
+  if (freq === 'MINUTELY' && (!rule.count || rule.count > 5000 || has('BYDAY') || has('BYMONTHDAY') || has('BYMONTH') || has('BYYEARDAY') || has('BYWEEKNO'))) {
+    throw new CalendarDataError('valid-calendar-object-resource', 'FREQ=MINUTELY is supported with a COUNT of at most 5000 and no day or month rules');
+  }
+  if ((has('BYYEARDAY') || has('BYWEEKNO')) && freq !== 'YEARLY') throw new CalendarDataError('valid-calendar-data', 'BYYEARDAY and BYWEEKNO go with FREQ=YEARLY');
+  if (has('BYMONTHDAY') && freq === 'WEEKLY') throw new CalendarDataError('valid-calendar-data', 'BYMONTHDAY does not go with FREQ=WEEKLY');
+  if (rule.interval !== undefined && (!Number.isInteger(rule.interval) || rule.interval < 1 || rule.interval > 10_000)) {
+    throw new CalendarDataError('valid-calendar-data', 'INTERVAL must be a positive whole number');
+  }
+  if (has('BYMONTHDAY')) {
+    const months = has('BYMONTH') ? (parts.BYMONTH as number[]) : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    const days = parts.BYMONTHDAY as number[];
+    const possible = months.some((m) => days.some((d) => Number.isInteger(d) && d !== 0 && Math.abs(d) <= (MONTH_DAYS[m - 1] ?? 0)));
+    if (!possible) return false;
+  }
+  return true;
+}
+
+/**
+ * A YEARLY rule without day parts recurs on DTSTART's month and day (RFC 5545 §3.3.10). ical.js rolls a
+ * 29 February over to 1 March in other years instead of skipping them: spelling the implied parts out
+ * makes it skip invalid dates as the RFC says.
+ */
+function withImpliedParts(rule: ICAL.Recur, start: ICAL.Time): ICAL.Recur {
+  if (rule.freq !== 'YEARLY') return rule;
+  const parts = rule.parts as Record<string, unknown[] | undefined>;
+  const has = (name: string) => Array.isArray(parts[name]) && parts[name]!.length > 0;
+  if (has('BYMONTHDAY') || has('BYDAY') || has('BYYEARDAY') || has('BYWEEKNO')) return rule;
+  const copy = rule.clone();
+  if (!has('BYMONTH')) copy.setComponent('BYMONTH', [start.month]);
+  copy.setComponent('BYMONTHDAY', [start.day]);
+  return copy;
+}
+
+interface Candidate {
+  readonly local: number;
+  readonly start: number;
+}
+
+/**
+ * Every occurrence up to the bounds. The caller decides what the bounds are: the index stores the
+ * first ones, a query asks for those before its range ends.
+ */
+export function expand(parsed: ParsedCalendar, options: ExpandOptions = {}): Expansion {
+  const maxOccurrences = options.maxOccurrences ?? 1000;
+  const maxSteps = options.maxSteps ?? 20_000;
+  const until = options.until ?? Number.MAX_SAFE_INTEGER;
+  const frame = new Frame(zoneResolver(parsed), options.floatingZone ?? null);
+  const master = parsed.master;
+  const overrides = new Map<number, ICAL.Component>();
+  let floating = false;
+  const out: Occurrence[] = [];
+
+  const single = (c: ICAL.Component, recurrenceId: number | null): Occurrence | null => {
+    const s = propTime(c, 'dtstart') ?? (c.name === 'vtodo' ? propTime(c, 'due') : null);
+    if (!s) return null;
+    const start = frame.value(s.time, s.tzid);
+    floating ||= start.floating;
+    const zone = frame.zoneOf(s.tzid, s.time);
+    const span = propTime(c, 'dtstart') ? spanOf(c, frame, start) : { days: 0, ms: 0 };
+    return { start: start.ms, end: endOf(start.ms, localMs(s.time), span, zone, frame, start.isDate), floating: start.floating, isDate: start.isDate, recurrenceId, component: c };
+  };
+
+  // RECURRENCE-ID, EXDATE and RDATE written without a TZID are read in DTSTART's zone (clients drop it).
+  const masterStart = master ? (propTime(master, 'dtstart') ?? (master.name === 'vtodo' ? propTime(master, 'due') : null)) : null;
+  const defaultTzid = masterStart?.tzid ?? null;
+  for (const o of parsed.overrides) {
+    const rid = propTime(o, 'recurrence-id');
+    if (!rid) continue;
+    const value = frame.value(rid.time, rid.tzid ?? defaultTzid);
+    overrides.set(value.ms, o);
+  }
+
+  const recurring = Boolean(master && (master.hasProperty('rrule') || master.hasProperty('rdate'))) || parsed.overrides.length > 0;
+  if (!master) {
+    // Only overridden instances (an invitation to one occurrence): each is an occurrence of its own.
+    for (const [rid, o] of overrides) {
+      const occ = single(o, rid);
+      if (occ) out.push(occ);
+    }
+    out.sort((a, b) => a.start - b.start);
+    return { occurrences: out, complete: true, completeUntil: null, unbounded: false, recurring, floating };
+  }
+
+  const dtstart = masterStart;
+  if (!dtstart || !recurring) {
+    const occ = single(master, null);
+    return { occurrences: occ ? [occ] : [], complete: true, completeUntil: null, unbounded: false, recurring: false, floating };
+  }
+
+  const first = frame.value(dtstart.time, dtstart.tzid);
+  floating ||= first.floating;
+  const zone = frame.zoneOf(dtstart.tzid, dtstart.time);
+  const span = propTime(master, 'dtstart') ? spanOf(master, frame, first) : { days: 0, ms: 0 };
+  const toStart = (local: number): number => (zone ? zone.toUtc(local) : frame.floatingZone ? frame.floatingZone.toUtc(local) : local);
+  // Bounds in wall-clock time for the iterator, with room for any offset.
+  const untilLocal = until === Number.MAX_SAFE_INTEGER ? until : until + 15 * 3600_000;
+
+  const excluded = new Set<number>();
+  const excludedDays = new Set<number>();
+  for (const prop of master.getAllProperties('exdate')) {
+    for (const v of prop.getValues()) {
+      if (!(v instanceof ICAL.Time)) continue;
+      if (v.isDate && !first.isDate) excludedDays.add(localMs(v));
+      else excluded.add(frame.value(v, tzidOf(prop) ?? defaultTzid).ms);
+    }
+  }
+
+  const candidates: Candidate[] = [];
+  let complete = true;
+  let unbounded = false;
+  let stoppedAt: number | null = null;
+  const startLocal = localMs(dtstart.time);
+  const seed = new ICAL.Time(
+    { year: dtstart.time.year, month: dtstart.time.month, day: dtstart.time.day, hour: dtstart.time.hour, minute: dtstart.time.minute, second: dtstart.time.second, isDate: dtstart.time.isDate },
+    ICAL.Timezone.localTimezone,
+  );
+  const rules = master.getAllProperties('rrule').map((p) => p.getFirstValue()).filter((r): r is ICAL.Recur => r instanceof ICAL.Recur);
+  if (rules.length === 0) candidates.push({ local: startLocal, start: first.ms });
+  let steps = 0;
+  for (const rule of rules) {
+    if (!rule.count && !rule.until) unbounded = true;
+    if (!checkRule(rule)) {
+      candidates.push({ local: startLocal, start: first.ms });
+      continue;
+    }
+    let iterator: ICAL.RecurIterator;
+    try {
+      iterator = withImpliedParts(rule, dtstart.time).iterator(seed);
+    } catch {
+      throw new CalendarDataError('valid-calendar-data', 'an RRULE that cannot be expanded');
+    }
+    let count = 0;
+    for (;;) {
+      if (++steps > maxSteps) {
+        complete = false;
+        break;
+      }
+      let next: ICAL.Time | null;
+      try {
+        next = iterator.next();
+      } catch {
+        throw new CalendarDataError('valid-calendar-data', 'an RRULE that cannot be expanded');
+      }
+      if (!next) break;
+      const local = localMs(next);
+      if (local >= untilLocal || count >= maxOccurrences + overrides.size + excluded.size + 1) {
+        complete = false;
+        stoppedAt = stoppedAt === null ? local : Math.min(stoppedAt, local);
+        break;
+      }
+      candidates.push({ local, start: toStart(local) });
+      count++;
+    }
+  }
+  for (const prop of master.getAllProperties('rdate')) {
+    for (const v of prop.getValues()) {
+      if (v instanceof ICAL.Time) {
+        const value = frame.value(v, tzidOf(prop) ?? defaultTzid);
+        candidates.push({ local: localMs(v), start: value.ms });
+      } else if (v instanceof ICAL.Period) {
+        const value = frame.value(v.start, tzidOf(prop) ?? defaultTzid);
+        const end = v.end ? frame.value(v.end, tzidOf(prop) ?? defaultTzid).ms : v.duration ? value.ms + durationSpan(v.duration).ms + durationSpan(v.duration).days * DAY : value.ms;
+        out.push({ start: value.ms, end, floating: value.floating, isDate: false, recurrenceId: value.ms, component: master });
+        excluded.add(value.ms); // Its own period: not the master's span again.
+      }
+    }
+  }
+
+  const seen = new Set<number>();
+  for (const c of candidates.sort((a, b) => a.start - b.start)) {
+    if (seen.has(c.start)) continue;
+    seen.add(c.start);
+    if (excluded.has(c.start) || (excludedDays.size > 0 && excludedDays.has(Math.floor(c.local / DAY) * DAY))) continue;
+    const override = overrides.get(c.start);
+    if (override) {
+      const occ = single(override, c.start);
+      if (occ) out.push(occ);
+      overrides.delete(c.start);
+      continue;
+    }
+    out.push({ start: c.start, end: endOf(c.start, c.local, span, zone, frame, first.isDate), floating: first.floating, isDate: first.isDate, recurrenceId: c.start, component: master });
+  }
+  // Overrides whose instance the rule did not produce (moved out of the set, or past the bounds).
+  for (const [rid, o] of overrides) {
+    if (!complete && stoppedAt !== null && rid >= toStart(stoppedAt)) continue;
+    const occ = single(o, rid);
+    if (occ) out.push(occ);
+  }
+  out.sort((a, b) => a.start - b.start || a.end - b.end);
+  let kept = out;
+  let completeUntil: number | null = complete ? null : stoppedAt !== null ? toStart(stoppedAt) : null;
+  if (until !== Number.MAX_SAFE_INTEGER && (out.some((o) => o.start >= until) || !complete)) {
+    // The iterator ran in wall-clock time with room for any offset: cut at the bound exactly.
+    kept = out.filter((o) => o.start < until);
+    if (kept.length < out.length || !complete) {
+      complete = false;
+      completeUntil = completeUntil === null ? until : Math.min(completeUntil, until);
+    }
+  }
+  if (kept.length > maxOccurrences) {
+    const next = kept[maxOccurrences]!.start;
+    kept = kept.slice(0, maxOccurrences);
+    completeUntil = completeUntil === null ? next : Math.min(completeUntil, next);
+    complete = false;
+  }
+  if (!complete && completeUntil === null) completeUntil = kept.length ? kept[kept.length - 1]!.start + 1 : first.ms;
+  return { occurrences: kept, complete, completeUntil, unbounded, recurring: true, floating };
+}
