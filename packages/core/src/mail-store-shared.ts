@@ -68,6 +68,9 @@ export function planDelivery(message: MessageToDeliver, targets: readonly Delive
   if (message.dedupeKey !== undefined && (typeof message.dedupeKey !== 'string' || message.dedupeKey.length === 0 || message.dedupeKey.length > 128)) {
     throw new InvalidInputError('invalid dedupe key');
   }
+  if (message.dedupeWindowMs !== undefined && !(Number.isInteger(message.dedupeWindowMs) && message.dedupeWindowMs > 0 && message.dedupeWindowMs <= DEDUPE_WINDOW_MS)) {
+    throw new InvalidInputError('invalid dedupe window');
+  }
   const byAccount = new Map<string, DeliveryPlanItem>();
   targets.forEach((target, index) => {
     const existing = byAccount.get(target.accountId);
@@ -104,5 +107,10 @@ export function publishChanges(notifier: Notifier | undefined, log: Logger, chan
   }
 }
 
-/** How long a delivery's dedupe key is remembered per account. */
+/** How long a delivery's dedupe key is remembered per account (the longest `dedupeWindowMs`). */
 export const DEDUPE_WINDOW_MS = 7 * 24 * 3600 * 1000;
+
+/** The oldest delivery time at which `message`'s dedupe key still counts. */
+export function dedupeSince(message: MessageToDeliver, now: number): number {
+  return now - (message.dedupeWindowMs ?? DEDUPE_WINDOW_MS);
+}

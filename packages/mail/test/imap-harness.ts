@@ -3,6 +3,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { Notifier } from '@palabre/core';
 import type { Database } from '@palabre/core/storage';
@@ -194,6 +195,7 @@ export function message(subject: string, body = 'Hello.\r\n', extra: string[] = 
 export class RawClient {
   private buf = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
+  private deflate: DeflateRaw | null = null;
   closed = false;
 
   private constructor(public socket: net.Socket) {
@@ -212,15 +214,20 @@ export class RawClient {
   }
 
   private attach(socket: net.Socket): void {
-    socket.on('data', (d: Buffer) => {
+    this.readFrom(socket);
+    socket.on('error', () => undefined);
+  }
+
+  /** Responses come from `source` (the socket, or what inflates it); the connection is over when it closes. */
+  private readFrom(source: NodeJS.ReadableStream): void {
+    source.on('data', (d: Buffer) => {
       this.buf = Buffer.concat([this.buf, d]);
       this.wake();
     });
-    socket.on('close', () => {
+    source.on('close', () => {
       this.closed = true;
       this.wake();
     });
-    socket.on('error', () => undefined);
   }
 
   private wake(): void {
@@ -238,7 +245,27 @@ export class RawClient {
   }
 
   write(data: string | Buffer): void {
-    this.socket.write(data);
+    if (!this.deflate) {
+      this.socket.write(data);
+      return;
+    }
+    this.deflate.write(data);
+    this.deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+  }
+
+  /** After `OK DEFLATE active` (RFC 4978): from here what is written is deflated and what is read inflated. */
+  compress(): void {
+    const inflate = createInflateRaw();
+    const deflate = createDeflateRaw();
+    this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('close');
+    this.socket.on('data', (d: Buffer) => inflate.write(d));
+    // Inflating is asynchronous: the connection is over for the reader once what came before the close is out.
+    this.socket.on('close', () => inflate.end());
+    this.readFrom(inflate);
+    inflate.on('error', () => this.socket.destroy());
+    deflate.on('data', (d: Buffer) => this.socket.write(d));
+    this.deflate = deflate;
   }
 
   /** Bytes received and not read yet. */

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawSmtp } from './helpers/raw-smtp.js';
 import { message, startImap, type ImapWorld, type RawClient } from './imap-harness.js';
 
 /** After abuse, the same connection (or a new one) must still be served normally. */
@@ -255,5 +256,88 @@ describe('IMAP hostile input', () => {
     } finally {
       await tight.close();
     }
+  });
+});
+
+describe('issue 11 seen from IMAP: what the MX accepts, and COMPRESS bombs', () => {
+  let w: ImapWorld;
+  beforeAll(async () => {
+    w = await startImap();
+  });
+  afterAll(async () => w.close());
+
+  /** One message through the real MX into the SQL store; returns the reply to DATA. */
+  async function viaMx(port: number, text: string): Promise<{ code: number; text: string }> {
+    const { c } = await RawSmtp.connect(port);
+    await c.cmd('EHLO attacker.example');
+    expect((await c.cmd('MAIL FROM:<x@attacker.example>')).code).toBe(250);
+    expect((await c.cmd('RCPT TO:<bob@sante.gouv.tg>')).code).toBe(250);
+    const r = await c.dataRaw(`${text}.\r\n`);
+    c.close();
+    return r;
+  }
+
+  async function search(subject: string): Promise<string[]> {
+    const r = await w.raw();
+    await r.login(w.users.bob);
+    await r.cmd('s', 'EXAMINE INBOX');
+    const found = await r.cmd('f', `UID SEARCH SUBJECT "${subject}"`);
+    const uids = found.untagged.find((l) => l.startsWith('* SEARCH'))!.split(' ').slice(2);
+    const envelopes = uids.length ? (await r.cmd('e', `UID FETCH ${uids.join(',')} ENVELOPE`)).untagged : [];
+    r.close();
+    return envelopes;
+  }
+
+  it('a From with a blank before the colon never reaches a mailbox; the From the MX checked is the ENVELOPE From', async () => {
+    const port = await w.smtp();
+    const spoof = await viaMx(port, 'From : Alice <alice@sante.gouv.tg>\r\nTo: bob@sante.gouv.tg\r\nSubject: wire the money\r\n\r\nnow\r\n');
+    expect(spoof.code).toBe(550);
+    expect(spoof.text).toMatch(/^5\.6\.0 malformed header field "From :"/);
+    expect(await search('wire the money')).toEqual([]);
+    const honest = await viaMx(port, 'From: "Ami\r\n Mensah" <ami@example.org>\r\nTo: bob@sante.gouv.tg\r\nSubject: honest note\r\n\r\nhi\r\n');
+    expect(honest.code).toBe(250);
+    const [envelope] = await search('honest note');
+    expect(envelope).toContain('(("Ami Mensah" NIL "ami" "example.org"))');
+  });
+
+  it('the same report sent three times without Message-ID is three messages in the mailbox', async () => {
+    const port = await w.smtp();
+    const report = 'From: cron@example.org\r\nTo: bob@sante.gouv.tg\r\nSubject: nightly report\r\n\r\nall green\r\n';
+    for (let i = 0; i < 3; i++) expect((await viaMx(port, report)).code).toBe(250);
+    expect(await search('nightly report')).toHaveLength(3);
+  });
+
+  async function compressed(): Promise<RawClient> {
+    const r = await w.raw();
+    await r.login(w.users.bob);
+    expect((await r.cmd('z', 'COMPRESS DEFLATE')).tagged).toBe('z OK DEFLATE active');
+    r.compress();
+    await stillServes(r, 'z1');
+    return r;
+  }
+
+  it('COMPRESS: a deflated 40 MB command line ends the session with BYE instead of being inflated to its end', async () => {
+    const r = await compressed();
+    r.write(`a NOOP ${'x'.repeat(40 * 1024 * 1024)}\r\nb NOOP\r\n`);
+    expect(await r.line()).toBe('* BYE [TOOBIG] Command line too long, closing');
+    expect(await r.line()).toBeNull();
+  });
+
+  it('COMPRESS: a refused 40 MB non-synchronising literal is not inflated to be skipped: BYE', async () => {
+    const r = await compressed();
+    r.write(Buffer.concat([Buffer.from('a NOOP {41943040+}\r\n'), Buffer.alloc(40 * 1024 * 1024, 0x61), Buffer.from('\r\nb NOOP\r\n')]));
+    expect(await r.line()).toBe('* BYE [TOOBIG] Literal too large, closing');
+    expect(await r.line()).toBeNull();
+  });
+
+  it('COMPRESS: lines, literals and messages within the limits still work', async () => {
+    const r = await compressed();
+    r.write(`a NOOP ${'y'.repeat(1000)} {5+}\r\nhello\r\n`);
+    expect(await r.line()).toMatch(/^a BAD /);
+    const body = 'z'.repeat(70) + '\r\n';
+    const text = message('compressed append', body.repeat(3000));
+    const appended = await r.cmd('p', `APPEND INBOX {${Buffer.byteLength(text)}+}\r\n${text}`);
+    expect(appended.status).toBe('OK');
+    await stillServes(r, 'c');
   });
 });

@@ -214,3 +214,153 @@ describe('AUTH', () => {
     c.close();
   });
 });
+
+/** MAIL and RCPT on the MX (no AUTH), then DATA with `message` and the terminator. */
+async function mxData(port: number, message: string | Buffer, from = 'ami@example.org', to = 'kofi@finances.gouv.tg') {
+  const { c } = await RawSmtp.connect(port);
+  await c.cmd('EHLO attacker.example');
+  expect((await c.cmd(`MAIL FROM:<${from}>`)).code).toBe(250);
+  expect((await c.cmd(`RCPT TO:<${to}>`)).code).toBe(250);
+  const r = await c.dataRaw(Buffer.concat([Buffer.from(message), Buffer.from('.\r\n')]));
+  expect((await c.cmd('NOOP')).code).toBe(250); // the session goes on after a refusal
+  c.close();
+  return r;
+}
+
+/** An authenticated submission session for kofi: MAIL FROM his own address, one local recipient. */
+async function submitData(f: SmtpFixture, message: string) {
+  const { c } = await RawSmtp.connect(f.submissionPort);
+  await c.cmd('EHLO laptop');
+  await c.starttls();
+  await c.cmd('EHLO laptop');
+  expect((await c.authPlain('kofi@finances.gouv.tg', PASSWORD)).code).toBe(235);
+  expect((await c.cmd('MAIL FROM:<kofi@finances.gouv.tg>')).code).toBe(250);
+  expect((await c.cmd('RCPT TO:<awa@sante.gouv.tg>')).code).toBe(250);
+  expect((await c.cmd('RCPT TO:<victim@example.org>')).code).toBe(250);
+  const r = await c.dataRaw(`${message}.\r\n`);
+  c.close();
+  return r;
+}
+
+describe('one header parser: the From the policy checks is the From the reader sees (issue 11)', () => {
+  for (const [name, from] of [
+    ['a space before the colon', 'From : Awa <awa@sante.gouv.tg>'],
+    ['a tab before the colon', 'From\t: Awa <awa@sante.gouv.tg>'],
+  ] as const) {
+    it(`MX: refuses a From with ${name} (obsolete syntax) claiming a hosted address`, async () => {
+      f = await startSmtpFixture();
+      const r = await mxData(f.mxPort, `${from}\r\nTo: kofi@finances.gouv.tg\r\nSubject: virement urgent\r\n\r\npay\r\n`);
+      expect(r.code).toBe(550);
+      expect(r.text).toMatch(/^5\.6\.0 malformed header field "From :": a field name is followed directly by its colon \(RFC 5322 §2\.2\)$/);
+      expect(f.delivery.messages).toHaveLength(0);
+    });
+  }
+
+  it('MX: refuses a second From (only the first was checked) and a message without From', async () => {
+    f = await startSmtpFixture();
+    const two = await mxData(f.mxPort, 'From: ami@example.org\r\nFrom: Awa <awa@sante.gouv.tg>\r\nSubject: x\r\n\r\npay\r\n');
+    expect(two.code).toBe(550);
+    expect(two.text).toBe('5.6.0 more than one From: field (RFC 5322 §3.6 allows exactly one)');
+    const none = await mxData(f.mxPort, 'To: kofi@finances.gouv.tg\r\nSubject: x\r\n\r\npay\r\n');
+    expect(none.code).toBe(550);
+    expect(none.text).toBe('5.6.0 a From: field is required (RFC 5322 §3.6)');
+    const empty = await mxData(f.mxPort, 'From: undisclosed-senders:;\r\nSubject: x\r\n\r\npay\r\n');
+    expect(empty.code).toBe(550);
+    expect(empty.text).toBe('5.6.0 the From: field is not a list of addresses (RFC 5322 §3.4)');
+    expect(f.delivery.messages).toHaveLength(0);
+  });
+
+  it('MX: refuses a Sender claiming a hosted address without DMARC alignment', async () => {
+    f = await startSmtpFixture();
+    const r = await mxData(f.mxPort, 'From: ami@example.org\r\nSender: Awa <awa@sante.gouv.tg>\r\nSubject: x\r\n\r\npay\r\n');
+    expect(r.code).toBe(550);
+    expect(r.text).toBe('5.7.1 Sender: awa@sante.gouv.tg is one of our addresses, but the message is not authenticated for sante.gouv.tg');
+    expect(f.delivery.messages).toHaveLength(0);
+    // A foreign Sender is nobody's business but its own domain's.
+    expect((await mxData(f.mxPort, 'From: ami@example.org\r\nSender: list@lists.example.org\r\nSubject: x\r\n\r\nhi\r\n')).code).toBe(250);
+    expect(f.delivery.messages).toHaveLength(1);
+  });
+
+  it('MX: a folded From is read whole, so a hosted address on its second line is still caught', async () => {
+    f = await startSmtpFixture();
+    const r = await mxData(f.mxPort, 'From: "Ami\r\n Mensah" <ami@example.org>,\r\n\tAwa <awa@sante.gouv.tg>\r\nSubject: x\r\n\r\npay\r\n');
+    expect(r.code).toBe(550);
+    expect(r.text).toMatch(/^5\.7\.1 /);
+    expect(f.delivery.messages).toHaveLength(0);
+  });
+
+  it('MX: refuses a header line that is no field, where another parser could find a From', async () => {
+    f = await startSmtpFixture();
+    const r = await mxData(f.mxPort, 'From: ami@example.org\r\nSubject: x\r\nFrom\r\n\r\npay\r\n');
+    expect(r.code).toBe(550);
+    expect(r.text).toBe('5.6.0 malformed header line "From": not a header field (RFC 5322 §2.2)');
+    expect(f.delivery.messages).toHaveLength(0);
+  });
+
+  for (const [name, header] of [
+    ['a From with a blank before the colon ahead of the real one', 'From : Awa <awa@sante.gouv.tg>\r\nFrom: kofi@finances.gouv.tg\r\n'],
+    ['a Sender with a blank before the colon', 'From: kofi@finances.gouv.tg\r\nSender : awa@sante.gouv.tg\r\n'],
+    ['a second From', 'From: kofi@finances.gouv.tg\r\nFrom: Awa <awa@sante.gouv.tg>\r\n'],
+    ['a second Sender', 'From: kofi@finances.gouv.tg\r\nSender: kofi@finances.gouv.tg\r\nSender: awa@sante.gouv.tg\r\n'],
+  ] as const) {
+    it(`submission: an authenticated user cannot send as another with ${name}`, async () => {
+      f = await startSmtpFixture();
+      const r = await submitData(f, `${header}To: awa@sante.gouv.tg\r\nSubject: note\r\n\r\nbody\r\n`);
+      expect(r.code).toBe(550);
+      expect(r.text).toMatch(/^5\.(6\.0|7\.1) /);
+      expect(f.delivery.messages).toHaveLength(0);
+      expect(await f.queue.list()).toHaveLength(0);
+    });
+  }
+
+  it('submission: every address of From and Sender must be the user\'s own', async () => {
+    f = await startSmtpFixture();
+    const r = await submitData(f, 'From: kofi@finances.gouv.tg, Awa <awa@sante.gouv.tg>\r\nSender: kofi@finances.gouv.tg\r\nSubject: x\r\n\r\nbody\r\n');
+    expect(r.code).toBe(550);
+    expect(r.text).toMatch(/^5\.7\.1 you may not send as awa@sante\.gouv\.tg/);
+    const ok = await submitData(f, 'From: Kofi <kofi@finances.gouv.tg>\r\nSender: kofi@finances.gouv.tg\r\nSubject: x\r\n\r\nbody\r\n');
+    expect(ok.code).toBe(250);
+  });
+});
+
+describe('a 250 is a delivered message (issue 11)', () => {
+  const report = 'From: cron@example.org\r\nTo: kofi@finances.gouv.tg\r\nSubject: nightly report\r\n\r\nall green\r\n';
+
+  it('the same report sent three times without Message-ID is delivered three times', async () => {
+    f = await startSmtpFixture();
+    for (let i = 0; i < 3; i++) expect((await mxData(f.mxPort, report, 'cron@example.org')).code).toBe(250);
+    expect(f.delivery.inbox(f.kofi.id)).toHaveLength(3);
+  });
+
+  it('a resend with the same Message-ID but other bytes is a new message; the same bytes again are a retry', async () => {
+    f = await startSmtpFixture();
+    const withId = (body: string) => `From: cron@example.org\r\nMessage-ID: <report-1@example.org>\r\nSubject: report\r\n\r\n${body}\r\n`;
+    expect((await mxData(f.mxPort, withId('first'), 'cron@example.org')).code).toBe(250);
+    expect((await mxData(f.mxPort, withId('first'), 'cron@example.org')).code).toBe(250); // a retry after a lost 250
+    expect((await mxData(f.mxPort, withId('second'), 'cron@example.org')).code).toBe(250);
+    expect(f.delivery.inbox(f.kofi.id)).toHaveLength(2);
+  });
+});
+
+describe('RFC 5322 lines in DATA (issue 11)', () => {
+  it('refuses a NUL byte', async () => {
+    f = await startSmtpFixture();
+    const r = await mxData(f.mxPort, 'From: ami@example.org\r\nSubject: x\r\n\r\nbefore\u0000after\r\n');
+    expect(r.code).toBe(550);
+    expect(r.text).toBe('5.6.0 NUL byte in the message (RFC 5322 §2.1)');
+    expect(f.delivery.messages).toHaveLength(0);
+  });
+
+  it('refuses a 5 MB line, and a line of 999 characters; takes 998', async () => {
+    f = await startSmtpFixture();
+    const huge = await mxData(f.mxPort, `From: ami@example.org\r\nSubject: x\r\n\r\n${'a'.repeat(5 * 1024 * 1024)}\r\n`);
+    expect(huge.code).toBe(550);
+    expect(huge.text).toBe('5.6.0 line longer than 998 characters (RFC 5322 §2.1.1)');
+    const header = await mxData(f.mxPort, `From: ami@example.org\r\nSubject: ${'b'.repeat(990)}\r\n\r\nx\r\n`);
+    expect(header.code).toBe(550);
+    expect((await mxData(f.mxPort, `From: ami@example.org\r\nSubject: x\r\n\r\n${'c'.repeat(999)}\r\n`)).code).toBe(550);
+    expect(f.delivery.messages).toHaveLength(0);
+    expect((await mxData(f.mxPort, `From: ami@example.org\r\nSubject: x\r\n\r\n${'d'.repeat(998)}\r\n`)).code).toBe(250);
+    expect(f.delivery.messages).toHaveLength(1);
+  });
+});

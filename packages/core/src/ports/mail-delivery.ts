@@ -20,11 +20,15 @@ export interface MessageToDeliver {
   readonly receivedAt: Date;
   readonly analysis: MessageAnalysis;
   /**
-   * Identifies one submission independently of our trace headers (e.g. SHA-256 of sender, recipients
-   * and the bytes the client sent): a client retrying after a lost 250 must not get a second copy, so
-   * a delivery whose key was already delivered to an account (within days) returns the earlier result.
+   * Identifies one transaction independently of our trace headers (SMTP: envelope, Message-ID and the
+   * bytes the client sent; the queue: its message id): a client retrying after a lost 250 must not get
+   * a second copy, so a delivery whose key was already delivered to an account within
+   * `dedupeWindowMs` returns the earlier result. Only what is provably a retry may carry a key: a
+   * delivery that finds its key gets no new message.
    */
   readonly dedupeKey?: string;
+  /** How long the key counts (default and at most `DEDUPE_WINDOW_MS`, 7 days). */
+  readonly dedupeWindowMs?: number;
   /** The raw header section (`analysis.headerBytes` long) when the caller has it, so it is not read back. */
   readonly header?: Uint8Array | null;
 }

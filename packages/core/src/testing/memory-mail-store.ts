@@ -23,6 +23,7 @@ import {
 } from '../mail-rules.js';
 import {
   DEDUPE_WINDOW_MS,
+  dedupeSince,
   nextUidValidity,
   pickDeliveryMailbox,
   planDelivery,
@@ -589,7 +590,8 @@ export class MemoryMailStore implements MailStore {
       const work: { item: (typeof plan)[number]; box?: Box; earlier?: DeliveryResult }[] = [];
       for (const item of plan) {
         await this.requireAccount(item.accountId);
-        const earlier = message.dedupeKey ? this.deliveries.get(`${item.accountId}|${message.dedupeKey}`)?.result : undefined;
+        const seen = message.dedupeKey ? this.deliveries.get(`${item.accountId}|${message.dedupeKey}`) : undefined;
+        const earlier = seen && seen.at >= dedupeSince(message, now) ? seen.result : undefined;
         if (earlier && this.boxes.has(earlier.mailboxId)) {
           work.push({ item, earlier });
           continue;

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { authenticate } from 'mailauth';
+import { canonicalAddress } from '../mime/addresses.js';
 import type { DnsResolver } from './dns-resolver.js';
 
 export interface AuthCheckInput {
@@ -22,6 +23,11 @@ export interface AuthCheckResult {
   readonly spf: string;
   readonly dkimPass: readonly string[];
   readonly arc: string;
+  /**
+   * The From: addresses as mailauth read them, lower-cased, quotes that change nothing removed: DMARC was evaluated on these, so intake
+   * refuses a message where they are not the ones our header parser reads.
+   */
+  readonly headerFrom: readonly string[];
   readonly dmarc: {
     readonly result: string;
     /** The RFC5322.From domain DMARC was evaluated for (null when there was no usable From). */
@@ -42,7 +48,8 @@ export async function checkMessage(input: AuthCheckInput): Promise<AuthCheckResu
     disableBimi: true,
   });
   const dmarc = result.dmarc || null;
-  const fromDomain = (result.dkim as { headerFrom?: string[] }).headerFrom?.[0]?.split('@').pop()?.toLowerCase() ?? null;
+  const headerFrom = ((result.dkim as { headerFrom?: string[] }).headerFrom ?? []).map((a) => canonicalAddress(String(a).toLowerCase()));
+  const fromDomain = headerFrom[0]?.split('@').pop() ?? null;
   let policy: DmarcPolicy = 'none';
   if (dmarc && dmarc.status?.result === 'fail') {
     const p = (dmarc.policy || dmarc.p || 'none').toLowerCase();
@@ -58,6 +65,7 @@ export async function checkMessage(input: AuthCheckInput): Promise<AuthCheckResu
     spf: result.spf ? result.spf.status?.result ?? 'none' : 'none',
     dkimPass: (result.dkim.results ?? []).filter((r) => r.status?.result === 'pass').map((r) => String(r.signingDomain ?? '')),
     arc: arcResult,
+    headerFrom,
     dmarc: {
       result: dmarc ? dmarc.status?.result ?? 'none' : 'none',
       domain: dmarc ? dmarc.domain ?? fromDomain : fromDomain,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   silentLogger,
   type BlobStore,
@@ -10,15 +10,15 @@ import {
   type OutboundQueue,
   type Principal,
 } from '@palabre/core';
-import { createHash } from 'node:crypto';
 import { checkMessage, type AuthCheckResult } from '../auth-results/check-message.js';
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { concatParts, Outbox, type MessagePart } from '../outbound/outbox.js';
-import { HeaderSection, headerAddresses } from '../smtp/header-section.js';
+import { HeaderSection } from '../smtp/header-section.js';
 import type { ReceivedMessage } from '../smtp/message-receiver.js';
 import { SmtpError } from '../smtp/smtp-error.js';
 import { newMessageId, receivedHeader, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
 import { deliverLocally } from './local-delivery.js';
+import { readOriginator, type Originator } from './originator.js';
 import { MimeAnalyzer } from '../mime/analyze.js';
 import type { RecipientResolver, ResolvedRecipient } from './recipient-resolver.js';
 import type { VacationResponder } from './vacation-responder.js';
@@ -96,6 +96,7 @@ export class Intake {
     const id = randomUUID().replace(/-/g, '').slice(0, 20);
     const now = this.options.clock.now();
     const header = HeaderSection.parse(received.header);
+    const originator = readOriginator(header);
     const bodyStream = () => received.body.stream();
     const parts: MessagePart[] = [];
     let mailbox: string | undefined;
@@ -104,14 +105,12 @@ export class Intake {
 
     if (envelope.role === 'submission') {
       const principal = envelope.principal!;
-      const from = headerAddresses(header.get('from'));
-      if (from.length === 0) throw new SmtpError(550, '5.6.0', 'a From: header field is required');
-      for (const address of [...from, ...headerAddresses(header.get('sender'))]) {
+      for (const address of [...originator.from, ...(originator.sender ? [originator.sender] : [])]) {
         if (!(await this.options.resolver.maySendAs(principal.accountId, address))) {
           throw new SmtpError(550, '5.7.1', `you may not send as ${safeAddress(address)} (From:/Sender: must be your own address or alias)`);
         }
       }
-      signDomain = from[0]!.slice(from[0]!.lastIndexOf('@') + 1);
+      signDomain = domainOf(originator.from[0]!);
       let added = '';
       if (!header.has('message-id')) added += `Message-ID: ${newMessageId(this.options.hostname)}\r\n`;
       if (!header.has('date')) added += `Date: ${rfc5322Date(now)}\r\n`;
@@ -120,8 +119,12 @@ export class Intake {
       parts.push(Buffer.from(this.received(envelope, id, now)), headerOut);
     } else {
       const checked = await this.check(envelope, received);
-      const verdict = await this.policy(envelope, header, checked);
-      if (verdict === 'reject') throw new SmtpError(550, '5.7.1', `message refused by the DMARC policy of ${checked.dmarc.domain ?? 'the sender domain'}`);
+      if (!sameAddresses(checked.headerFrom, originator.from)) {
+        // DMARC was evaluated on another From than the one policy and the reader see.
+        throw new SmtpError(550, '5.6.0', 'the From: field cannot be read unambiguously');
+      }
+      const { verdict, reason } = await this.policy(envelope, originator, checked);
+      if (verdict === 'reject') throw new SmtpError(550, '5.7.1', reason);
       if (verdict === 'quarantine') mailbox = '\\Junk';
       const authservId = this.options.hostname.toLowerCase();
       headerOut = header.toBuffer(
@@ -154,16 +157,14 @@ export class Intake {
     const headerSection = whole && analysis.headerBytes > 0 ? whole.subarray(0, analysis.headerBytes) : undefined;
 
     if (locals.length > 0) {
-      const dedupeKey = createHash('sha256')
-        .update(`${envelope.role}\u0000${envelope.sender}\u0000${envelope.recipients.map((r) => r.resolved.address).sort().join(',')}\u0000${received.digest}`)
-        .digest('hex');
+      const retry = retryOf(envelope, header, received);
       const accountIds = new Map<string, string>(); // account id -> recipient address (first)
       for (const r of locals) {
         if (r.resolved.kind !== 'local') continue;
         for (const a of r.resolved.accounts) if (!accountIds.has(a.id)) accountIds.set(a.id, r.resolved.address);
       }
       const targets: DeliveryTarget[] = [...accountIds.keys()].map((accountId) => (mailbox ? { accountId, mailbox } : { accountId }));
-      const outcome = await deliverLocally(this.options.delivery, this.options.directory, { blobId: blob.id, size: blob.size, receivedAt: now, analysis, dedupeKey, header: headerSection }, targets);
+      const outcome = await deliverLocally(this.options.delivery, this.options.directory, { blobId: blob.id, size: blob.size, receivedAt: now, analysis, header: headerSection, ...retry }, targets);
       delivered = outcome.results.length;
       if (outcome.results.some((r) => r.duplicate)) this.log.info({ id, accounts: outcome.results.filter((r) => r.duplicate).length }, 'delivery.duplicate');
       const permanent = outcome.full.filter((f) => f.permanent);
@@ -250,21 +251,67 @@ export class Intake {
     }
   }
 
-  /** DMARC as published, and for our own domains the policy we know applies. */
-  private async policy(envelope: Envelope, header: HeaderSection, checked: AuthCheckResult): Promise<'accept' | 'quarantine' | 'reject'> {
+  /**
+   * DMARC as published, and for our own domains the policy we know applies: a From in a hosted domain
+   * needs DMARC to pass, a Sender in a hosted domain needs DKIM or SPF for its domain.
+   */
+  private async policy(envelope: Envelope, originator: Originator, checked: AuthCheckResult): Promise<{ verdict: 'accept' | 'quarantine' | 'reject'; reason: string }> {
     const { dmarc } = this.options;
-    const fromDomains = headerAddresses(header.get('from')).map((a) => a.slice(a.lastIndexOf('@') + 1));
-    const claimsHosted = (await Promise.all([...new Set(fromDomains)].map((d) => this.options.resolver.isHostedDomain(d)))).some(Boolean);
-    if (claimsHosted && !envelope.trusted && checked.dmarc.result !== 'pass') {
-      if (dmarc.hostedDomainPolicy === 'reject') return 'reject';
-      if (dmarc.hostedDomainPolicy === 'quarantine') return 'quarantine';
+    const hosted = async (domains: readonly string[]) => (await Promise.all([...new Set(domains)].map((d) => this.options.resolver.isHostedDomain(d)))).some(Boolean);
+    const local = (reason: string) => ({ verdict: dmarc.hostedDomainPolicy === 'none' ? ('accept' as const) : dmarc.hostedDomainPolicy, reason });
+    const dmarcRefusal = `message refused by the DMARC policy of ${checked.dmarc.domain ?? 'the sender domain'}`;
+    if (!envelope.trusted) {
+      if (checked.dmarc.result !== 'pass' && (await hosted(originator.from.map(domainOf)))) {
+        const v = local(dmarcRefusal);
+        if (v.verdict !== 'accept') return v;
+      }
+      const sender = originator.sender;
+      if (sender && !authenticatedFor(domainOf(sender), envelope, checked) && (await hosted([domainOf(sender)]))) {
+        const v = local(`Sender: ${safeAddress(sender)} is one of our addresses, but the message is not authenticated for ${domainOf(sender)}`);
+        if (v.verdict !== 'accept') return v;
+      }
     }
     if (checked.dmarc.result === 'fail') {
-      if (checked.dmarc.policy === 'reject') return dmarc.honorReject ? 'reject' : dmarc.honorQuarantine ? 'quarantine' : 'accept';
-      if (checked.dmarc.policy === 'quarantine' && dmarc.honorQuarantine) return 'quarantine';
+      if (checked.dmarc.policy === 'reject') return { verdict: dmarc.honorReject ? 'reject' : dmarc.honorQuarantine ? 'quarantine' : 'accept', reason: dmarcRefusal };
+      if (checked.dmarc.policy === 'quarantine' && dmarc.honorQuarantine) return { verdict: 'quarantine', reason: dmarcRefusal };
     }
-    return 'accept';
+    return { verdict: 'accept', reason: '' };
   }
+}
+
+/** How long after a delivery the same transaction sent again counts as the client's retry. */
+export const RETRY_WINDOW_MS = 15 * 60_000;
+
+/**
+ * What identifies a client's retry of the same transaction after a lost 250 (RFC 1047): the
+ * same envelope, the same bytes and the same Message-ID, within minutes. A message without exactly
+ * one Message-ID, or sent again later, is a new message: sending the same report twice gives two.
+ */
+function retryOf(envelope: Envelope, header: HeaderSection, received: ReceivedMessage): { dedupeKey?: string; dedupeWindowMs?: number } {
+  const ids = header.getAll('message-id');
+  if (ids.length !== 1 || !ids[0]) return {};
+  const recipients = envelope.recipients.map((r) => r.resolved.address).sort().join(',');
+  const dedupeKey = createHash('sha256').update(`${envelope.role}\u0000${envelope.sender}\u0000${recipients}\u0000${ids[0]}\u0000${received.digest}`).digest('hex');
+  return { dedupeKey, dedupeWindowMs: RETRY_WINDOW_MS };
+}
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1);
+}
+
+function sameAddresses(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+}
+
+/** RFC 7489 §3.1 alignment, relaxed without a public suffix list: equal, or one a subdomain of the other. */
+function aligned(a: string, b: string): boolean {
+  return a === b || a.endsWith(`.${b}`) || b.endsWith(`.${a}`);
+}
+
+/** A passing DKIM signature or SPF result for an identity aligned with `domain`. */
+function authenticatedFor(domain: string, envelope: Envelope, checked: AuthCheckResult): boolean {
+  if (checked.dkimPass.some((d) => aligned(d.toLowerCase(), domain))) return true;
+  return checked.spf === 'pass' && envelope.sender !== '' && aligned(domainOf(envelope.sender).toLowerCase(), domain);
 }
 
 async function* tap(source: AsyncIterable<Buffer> | Iterable<Buffer>, each: (chunk: Buffer) => void): AsyncGenerator<Buffer> {

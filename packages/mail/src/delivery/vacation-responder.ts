@@ -2,7 +2,8 @@ import { silentLogger, type Clock, type DirectoryStore, type Logger, type Vacati
 import { TtlCache } from './ttl-cache.js';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import type { Outbox } from '../outbound/outbox.js';
-import { HeaderSection, headerAddresses } from '../smtp/header-section.js';
+import { headerAddresses } from '../mime/addresses.js';
+import { HeaderSection } from '../smtp/header-section.js';
 import { newMessageId, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
 
 export interface VacationRequest {

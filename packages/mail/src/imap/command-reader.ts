@@ -42,6 +42,10 @@ export interface CommandReaderHooks {
 const TAG = /^[\x21\x23\x24\x26\x27\x2c-\x5b\x5d-\x7a\x7c\x7e]+$/;
 const HEAD = /^(\S+) ([A-Za-z0-9=-]+)(?: ([A-Za-z]+))?/;
 
+// What passes the input's discard budget (COMPRESS: inflating it to throw it away is the attack).
+const lineOverBudget = () => new ImapError('BYE', 'TOOBIG', 'Command line too long, closing');
+const literalOverBudget = () => new ImapError('BYE', 'TOOBIG', 'Literal too large, closing');
+
 /**
  * Frames commands out of the input: lines and the literals between them, with `+` continuations only
  * for literals we will take. Oversized lines and literals, bad tags and commands that cannot succeed
@@ -58,8 +62,10 @@ export class CommandReader {
   ) {}
 
   async read(): Promise<ReadResult> {
+    this.input.beginCommand();
     const first = await this.input.readLine(this.limits.maxLineBytes);
     if (first.kind === 'end') return { kind: 'end' };
+    if (first.kind === 'over-budget') return { kind: 'fatal', error: lineOverBudget() };
     if (first.kind === 'too-long') return this.tooLong(first.head, first.tail);
     const line = first.line;
     const text = line.toString('latin1');
@@ -103,6 +109,7 @@ export class CommandReader {
       total += ann.size;
       const next = await this.input.readLine(this.limits.maxLineBytes);
       if (next.kind === 'end') return { kind: 'end' };
+      if (next.kind === 'over-budget') return { kind: 'fatal', error: lineOverBudget() };
       if (next.kind === 'too-long') return this.tooLong(next.head, next.tail, tag);
       segments.push(next.line);
       total += next.line.length;
@@ -117,9 +124,10 @@ export class CommandReader {
   async finishStreamed(): Promise<ImapError | null | 'end'> {
     const left = this.streamLeft?.() ?? 0;
     this.streamLeft = null;
-    if (left > 0 && !(await this.input.skip(left))) return 'end';
+    if (left > 0 && (await this.input.skip(left, true)) === 'end') return 'end';
     const tail = await this.input.readLine(this.limits.maxLineBytes);
     if (tail.kind === 'end') return 'end';
+    if (tail.kind === 'over-budget') return lineOverBudget();
     if (tail.kind === 'too-long') {
       const r = await this.tooLong(tail.head, tail.tail);
       return r.kind === 'fatal' ? r.error : bad('Unexpected data after the message');
@@ -136,10 +144,12 @@ export class CommandReader {
       const ann = literalAnnouncement(current);
       // A synchronising literal is never sent without our `+`: the command ends here.
       if (!ann || ann.sync) return { kind: 'rejected', tag, error };
-      if (ann.size > this.limits.maxMessageBytes) return { kind: 'fatal', error: new ImapError('BYE', 'TOOBIG', 'Literal too large, closing') };
-      if (!(await this.input.skip(ann.size))) return { kind: 'end' };
+      if (ann.size > this.limits.maxMessageBytes) return { kind: 'fatal', error: literalOverBudget() };
+      const skipped = await this.input.skip(ann.size);
+      if (skipped !== 'skipped') return skipped === 'end' ? { kind: 'end' } : { kind: 'fatal', error: literalOverBudget() };
       const next = await this.input.readLine(this.limits.maxLineBytes);
       if (next.kind === 'end') return { kind: 'end' };
+      if (next.kind === 'over-budget') return { kind: 'fatal', error: lineOverBudget() };
       if (next.kind === 'too-long') return { kind: 'rejected', tag, error };
       current = next.line;
     }
@@ -149,10 +159,12 @@ export class CommandReader {
   private async refuseLiteral(tag: string, sync: boolean, size: number, error: ImapError): Promise<ReadResult> {
     if (sync) return { kind: 'rejected', tag, error };
     // LITERAL+: the bytes are coming anyway. Skip them if we may, else hang up.
-    if (size > this.limits.maxMessageBytes) return { kind: 'fatal', error: new ImapError('BYE', 'TOOBIG', 'Literal too large, closing') };
-    if (!(await this.input.skip(size))) return { kind: 'end' };
+    if (size > this.limits.maxMessageBytes) return { kind: 'fatal', error: literalOverBudget() };
+    const skipped = await this.input.skip(size);
+    if (skipped !== 'skipped') return skipped === 'end' ? { kind: 'end' } : { kind: 'fatal', error: literalOverBudget() };
     const next = await this.input.readLine(this.limits.maxLineBytes);
     if (next.kind === 'end') return { kind: 'end' };
+    if (next.kind === 'over-budget') return { kind: 'fatal', error: lineOverBudget() };
     if (next.kind === 'too-long') return { kind: 'rejected', tag, error };
     return this.skipRest(next.line, tag, error);
   }

@@ -35,6 +35,22 @@ describe('InputReader', () => {
     expect(await input.readLine(500)).toMatchObject({ kind: 'line', line: Buffer.from('next') });
   });
 
+  it('with a discard budget, refuses to throw away more than it per command instead of reading it', async () => {
+    const { input, stream } = source();
+    input.limitDiscard(600);
+    stream.write(`${'x'.repeat(900)}\r\nok\r\n`);
+    expect(await input.readLine(500)).toEqual({ kind: 'over-budget' });
+    input.beginCommand();
+    expect(await input.skip(601)).toBe('over-budget');
+    expect(input.pending()).toBeGreaterThan(900); // nothing was consumed
+    expect(await input.skip(400)).toBe('skipped');
+    expect(await input.skip(300)).toBe('over-budget'); // 400 + 300 > 600 in one command
+    expect(await input.skip(300, true)).toBe('skipped'); // an invited literal's rest does not count
+    input.beginCommand();
+    expect(await input.skip(202)).toBe('skipped'); // the rest of the long line and its CRLF
+    expect(await input.readLine(500)).toMatchObject({ kind: 'line', line: Buffer.from('ok') });
+  });
+
   it('pauses its source beyond the buffer bound and resumes as it is read', async () => {
     const { input, stream } = source();
     stream.write(Buffer.alloc(4096, 0x61));

@@ -4,7 +4,11 @@ export type LineResult =
   | { readonly kind: 'line'; readonly line: Buffer }
   /** The line was longer than allowed: its bytes were discarded up to and including the LF; `tail` keeps its last bytes. */
   | { readonly kind: 'too-long'; readonly head: Buffer; readonly tail: Buffer; readonly length: number }
+  /** The line was longer than allowed and discarding it would pass the discard budget (see `limitDiscard`). */
+  | { readonly kind: 'over-budget' }
   | { readonly kind: 'end' };
+
+export type SkipResult = 'skipped' | 'end' | 'over-budget';
 
 /**
  * Pull-based reader over a connection's incoming bytes (plain, TLS or inflated). It buffers at most
@@ -21,6 +25,8 @@ export class InputReader {
   private readonly onData = (chunk: Buffer) => this.push(chunk);
   private readonly onEnd = () => this.finish(null);
   private readonly onError = (error: Error) => this.finish(error);
+  private discardPerCommand = Infinity;
+  private discardLeft = Infinity;
 
   constructor(private readonly maxBuffered: number) {}
 
@@ -31,6 +37,21 @@ export class InputReader {
     source.on('close', this.onEnd);
     source.on('error', this.onError);
     if (this.pending() < this.maxBuffered) source.resume();
+  }
+
+  /**
+   * Bound the bytes thrown away unread (too-long lines, refused literals) per command. On a plain
+   * socket the client pays for every byte it makes us discard; once the input is inflated (COMPRESS)
+   * a few KiB can stand for gigabytes, so what is over the budget ends the session instead.
+   */
+  limitDiscard(bytesPerCommand: number): void {
+    this.discardPerCommand = bytesPerCommand;
+    this.discardLeft = bytesPerCommand;
+  }
+
+  /** A new command starts: its discard budget is whole again. */
+  beginCommand(): void {
+    this.discardLeft = this.discardPerCommand;
   }
 
   /** Stop reading from the current source (STARTTLS, COMPRESS); returns it. */
@@ -145,6 +166,8 @@ export class InputReader {
       const nl = this.buf.indexOf(10, this.start);
       const stop = nl >= 0 ? nl : this.buf.length;
       const piece = this.buf.subarray(this.start, stop);
+      if (piece.length > this.discardLeft) return { kind: 'over-budget' };
+      this.discardLeft -= piece.length;
       length += piece.length;
       tail = Buffer.concat([tail, piece]).subarray(-64);
       this.consumed(stop - this.start + (nl >= 0 ? 1 : 0));
@@ -167,16 +190,24 @@ export class InputReader {
     return out;
   }
 
-  /** Drop n bytes as they arrive; false if the input ends first. */
-  async skip(n: number): Promise<boolean> {
+  /**
+   * Drop n bytes as they arrive. Bytes the client was invited to send (`invited`: the rest of a
+   * literal we accepted) do not count against the discard budget; others that would pass it are not
+   * read at all.
+   */
+  async skip(n: number, invited = false): Promise<SkipResult> {
+    if (!invited) {
+      if (n > this.discardLeft) return 'over-budget';
+      this.discardLeft -= n;
+    }
     let left = n;
     while (left > 0) {
-      if (this.pending() === 0 && !(await this.more())) return false;
+      if (this.pending() === 0 && !(await this.more())) return 'end';
       const take = Math.min(left, this.pending());
       this.consumed(take);
       left -= take;
     }
-    return true;
+    return 'skipped';
   }
 
   /**

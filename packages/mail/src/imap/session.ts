@@ -421,6 +421,10 @@ export class Session {
     const r = await this.input.readLine(this.ctx.limits.maxLineBytes);
     if (r.kind === 'line') return r.line.toString('utf8');
     if (r.kind === 'too-long') return '';
+    if (r.kind === 'over-budget') {
+      await this.writer.line('* BYE [TOOBIG] Line too long, closing');
+      await this.end();
+    }
     return null;
   }
 
@@ -470,6 +474,9 @@ export class Session {
     if (leftover.length) inflate.write(leftover);
     source.pipe(inflate);
     this.input.attach(inflate);
+    // Inflated input is bounded by what we read (the reader pauses the inflater); what we would only
+    // throw away is bounded here: a deflate bomb in a too-long line or a refused literal ends in BYE.
+    this.input.limitDiscard(this.ctx.limits.maxLineBytes);
     await this.writer.startDeflate();
     this.log.debug({}, 'imap.compress');
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddressList } from './addresses.js';
+import { headerAddresses, mailboxesOf, parseAddressList } from './addresses.js';
 
 describe('parseAddressList', () => {
   it('reads display names, quoted names, comments and bare addresses', () => {
@@ -25,5 +25,13 @@ describe('parseAddressList', () => {
     for (const junk of ['', '<<<', '@', ',,,', '"unterminated', '(((', 'a@', '<>', ';;', ':::']) expect(() => parseAddressList(junk)).not.toThrow();
     expect(parseAddressList('just-a-name')[0]).toEqual({ name: null, adl: null, mailbox: 'just-a-name', host: 'MISSING_DOMAIN' });
     expect(parseAddressList(Array(5000).fill('a@b.c').join(',')).length).toBe(1000);
+  });
+
+  it('gives the mailboxes of a list as policy checks them, groups flattened, incomplete ones counted', () => {
+    expect(headerAddresses('"Awa D." <Awa@Sante.gouv.tg>, kofi@finances.gouv.tg')).toEqual(['awa@sante.gouv.tg', 'kofi@finances.gouv.tg']);
+    expect(headerAddresses('team: a@x.example, b@y.example;')).toEqual(['a@x.example', 'b@y.example']);
+    expect(headerAddresses(undefined)).toEqual([]);
+    expect(mailboxesOf('undisclosed-recipients:;')).toEqual({ addresses: [], unusable: 0 });
+    expect(mailboxesOf('Bob, a@x.example, @y.example')).toEqual({ addresses: ['a@x.example'], unusable: 2 });
   });
 });

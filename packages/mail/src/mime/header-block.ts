@@ -1,6 +1,10 @@
 import { headerText } from './encoded-words.js';
 
-/** One header field as it stands in the message: `name` as written, the raw bytes from `start` to `end` (folded lines and CRLF included). */
+/**
+ * One logical line of a header section as it stands in the message: from a line that does not begin
+ * with a blank to the next such line, folded lines and the final line end included (`start` to `end`).
+ * `name` is the field name as written, or '' for a line that is no header field.
+ */
 export interface RawField {
   readonly name: string;
   readonly start: number;
@@ -11,61 +15,83 @@ export interface HeaderField {
   readonly name: string;
   /** Lower-cased name. */
   readonly key: string;
-  /** Unfolded value without the leading blank, encoded-words left as they are. */
+  /** Unfolded value without the blanks around it, encoded-words left as they are. */
   readonly value: string;
 }
 
+export interface HeaderScan {
+  /** Every logical line up to the empty line, fields and not. */
+  readonly lines: readonly RawField[];
+  /** True when the section ended with an empty line (a body may follow). */
+  readonly terminated: boolean;
+}
+
+// RFC 5322 §2.2 / §3.6.8: field-name = 1*ftext, followed directly by ":". The obsolete syntax that
+// allows blanks before the colon (§4.5) is not a field here: readers that accept it (a mail client, a
+// DMARC library) would see a field that the rest of us do not.
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+
 /**
- * Split a header section into fields without copying: a field starts at a line that does not begin
- * with a blank and runs until the next such line. Lines without a colon are skipped (damaged mail),
- * so a later good field is still found. Stops at the first empty line.
+ * THE header parser: every layer (SMTP intake and policy, MIME analysis and ENVELOPE, IMAP
+ * HEADER.FIELDS and SEARCH) reads header sections through this one function, so they cannot
+ * disagree on what a field is. No copying: fields are offsets into `header`. Stops at the first empty
+ * line (CRLF or LF).
  */
-export function splitFields(header: Uint8Array): RawField[] {
-  const fields: RawField[] = [];
+export function scanHeader(header: Uint8Array): HeaderScan {
+  const lines: RawField[] = [];
   let pos = 0;
   let current: { name: string; start: number } | null = null;
   const close = (end: number) => {
-    if (current) fields.push({ name: current.name, start: current.start, end });
+    if (current) lines.push({ name: current.name, start: current.start, end });
     current = null;
   };
   while (pos < header.length) {
     let nl = header.indexOf(10, pos);
     if (nl < 0) nl = header.length - 1;
-    const lineEnd = nl + 1;
     const first = header[pos];
-    const isBlankLine = first === 10 || (first === 13 && header[pos + 1] === 10);
-    if (isBlankLine) {
+    if (first === 10 || (first === 13 && header[pos + 1] === 10)) {
       close(pos);
-      return fields;
+      return { lines, terminated: true };
     }
-    if (first === 32 || first === 9) {
-      // Continuation of the current field (or junk before the first field).
-      pos = lineEnd;
+    if ((first === 32 || first === 9) && current) {
+      // A folded line: part of the current field (RFC 5322 §2.2.3).
+      pos = nl + 1;
       continue;
     }
     close(pos);
     const colon = header.indexOf(58, pos);
+    let name = '';
     if (colon > pos && colon < nl) {
-      const name = Buffer.from(header.buffer, header.byteOffset + pos, colon - pos).toString('latin1').trimEnd();
-      if (/^[\x21-\x39\x3b-\x7e]+$/.test(name)) current = { name, start: pos };
+      const text = Buffer.from(header.buffer, header.byteOffset + pos, colon - pos).toString('latin1');
+      if (FIELD_NAME.test(text)) name = text;
     }
-    pos = lineEnd;
+    current = { name, start: pos };
+    pos = nl + 1;
   }
   close(header.length);
-  return fields;
+  return { lines, terminated: false };
+}
+
+/** The header fields (lines that are no field left out), as offsets into `header`. */
+export function splitFields(header: Uint8Array): RawField[] {
+  return scanHeader(header).lines.filter((f) => f.name !== '');
 }
 
 const MAX_FIELD_VALUE = 32 * 1024;
 
-/** Parsed fields with unfolded values (RFC 5322 §2.2.3), for analysis. */
+/**
+ * A field's value: after the colon, unfolded (RFC 5322 §2.2.3: only the line ends of folds are
+ * removed), the blanks around it removed, UTF-8 (RFC 6532) or else Latin-1. At most 32 KiB of it.
+ */
+export function fieldBody(header: Uint8Array, field: RawField): string {
+  const from = field.start + field.name.length + 1;
+  const raw = headerText(header.subarray(from, Math.min(field.end, from + MAX_FIELD_VALUE)));
+  return raw.replace(/\r?\n(?=[ \t])/g, '').replace(/^[ \t]+/, '').replace(/[ \t\r\n]+$/, '');
+}
+
+/** Parsed fields with unfolded values, for analysis. */
 export function parseFields(header: Uint8Array): HeaderField[] {
-  return splitFields(header).map((f) => {
-    const colon = header.indexOf(58, f.start);
-    const end = Math.min(f.end, colon + 1 + MAX_FIELD_VALUE);
-    const raw = headerText(header.subarray(colon + 1, end));
-    const value = raw.replace(/\r?\n(?=[ \t])/g, '').replace(/\r?\n$/, '').replace(/^[ \t]+/, '').replace(/[\r\n]+$/, '');
-    return { name: f.name, key: f.name.toLowerCase(), value };
-  });
+  return splitFields(header).map((f) => ({ name: f.name, key: f.name.toLowerCase(), value: fieldBody(header, f) }));
 }
 
 /** The first field with this (lower-case) name. */

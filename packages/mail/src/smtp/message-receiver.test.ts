@@ -46,6 +46,23 @@ describe('receiveMessage', () => {
     await huge.body.dispose();
   });
 
+  it('flags NUL bytes and lines over 998 characters across chunk boundaries, keeping no line', async () => {
+    const limit = { ...opts, maxBytes: 100_000 };
+    for (const size of [1, 3, 997, 1000]) {
+      const at = await receiveMessage(chunked(`Subject: x\r\n\r\n${'a'.repeat(998)}\r\n${'b'.repeat(998)}`, size), limit);
+      expect([at.longLine, at.nul]).toEqual([false, false]);
+      await at.body.dispose();
+      for (const text of [`Subject: x\r\n\r\n${'a'.repeat(999)}\r\n`, `Subject: ${'s'.repeat(990)}\r\n\r\nx\r\n`, `Subject: x\r\n\r\n${'c'.repeat(999)}`]) {
+        const over = await receiveMessage(chunked(text, size), limit);
+        expect(over.longLine, `${text.length} in chunks of ${size}`).toBe(true);
+        await over.body.dispose();
+      }
+      const nul = await receiveMessage(chunked('Subject: x\r\n\r\nbefore\u0000after\r\n', size), limit);
+      expect(nul.nul).toBe(true);
+      await nul.body.dispose();
+    }
+  });
+
   it('accepts a message with an empty header section', async () => {
     const r = await receiveMessage(chunked('\r\nonly body\r\n', 3), opts);
     expect(r.header.toString()).toBe('\r\n');

@@ -22,17 +22,23 @@ export interface ReceivedMessage {
   readonly digest: string;
   /** A CR or LF not part of CRLF: the raw material of SMTP smuggling (refused). */
   readonly bareNewline: boolean;
+  /** A NUL byte anywhere (RFC 5322 §2.1: not in a message; C programs downstream cut text there). */
+  readonly nul: boolean;
+  /** A line longer than RFC 5322 §2.1.1's 998 characters. */
+  readonly longLine: boolean;
   readonly headerTooLarge: boolean;
   readonly tooLarge: boolean;
 }
 
 const CR = 0x0d;
 const LF = 0x0a;
+/** RFC 5322 §2.1.1: at most 998 characters a line, CRLF not counted. */
+export const MAX_LINE_CHARS = 998;
 
 /**
- * Read the DATA stream once: hash it, split header from body, spot bare CR/LF anywhere (also across
- * chunk boundaries), and spool the body. Bounded memory: the header section up to maxHeaderBytes plus
- * the spool's memory part.
+ * Read the DATA stream once: hash it, split header from body, spot bare CR/LF, NUL bytes and overlong
+ * lines anywhere (also across chunk boundaries: only a counter is kept, never the line), and spool the
+ * body. Bounded memory: the header section up to maxHeaderBytes plus the spool's memory part.
  */
 export async function receiveMessage(stream: Readable, options: ReceiveOptions): Promise<ReceivedMessage> {
   const hash = createHash('sha256');
@@ -42,6 +48,9 @@ export async function receiveMessage(stream: Readable, options: ReceiveOptions):
   let headerDone = false;
   let headerTooLarge = false;
   let bare = false;
+  let nul = false;
+  let longLine = false;
+  let lineLength = 0; // bytes since the last LF, a CR included
   let prev = -1; // last byte seen
   let prev2 = -1; // the one before (for the CRLF CRLF search)
   let prev3 = -1;
@@ -57,6 +66,9 @@ export async function receiveMessage(stream: Readable, options: ReceiveOptions):
         const b = chunk[i]!;
         if (b === LF && prev !== CR) bare = true;
         if (prev === CR && b !== LF) bare = true;
+        if (b === LF) lineLength = 0;
+        else if (++lineLength > MAX_LINE_CHARS + 1) longLine = true;
+        if (b === 0) nul = true;
         if (!headerDone && b === LF && prev === CR && prev2 === LF && prev3 === CR) {
           headerDone = true;
           bodyFrom = i + 1;
@@ -86,6 +98,7 @@ export async function receiveMessage(stream: Readable, options: ReceiveOptions):
       }
     }
     if (prev === CR) bare = true;
+    if (lineLength > MAX_LINE_CHARS) longLine = true;
   } catch (error) {
     await body.dispose();
     throw error;
@@ -96,6 +109,8 @@ export async function receiveMessage(stream: Readable, options: ReceiveOptions):
     size,
     digest: hash.digest('hex'),
     bareNewline: bare,
+    nul,
+    longLine,
     headerTooLarge,
     tooLarge,
   };

@@ -27,7 +27,7 @@ import { VacationResponder } from '../delivery/vacation-responder.js';
 import { Outbox } from '../outbound/outbox.js';
 import { ConnectionLimits, networkMatcher, normalizeIp } from './connection-limits.js';
 import type { SmtpLogEvent } from './log-events.js';
-import { receiveMessage } from './message-receiver.js';
+import { MAX_LINE_CHARS, receiveMessage } from './message-receiver.js';
 import { logSmtpError, SmtpError, toSmtpError } from './smtp-error.js';
 
 export interface SmtpLimits {
@@ -364,6 +364,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
           if (received.tooLarge) throw new SmtpError(552, '5.3.4', `message larger than ${limits.maxMessageBytes} bytes`);
           if (received.bareNewline) throw new SmtpError(550, '5.6.11', 'bare CR or LF in the message: lines must end with CRLF (RFC 5321 §2.3.8)');
           if (received.headerTooLarge) throw new SmtpError(552, '5.3.4', 'header section too large');
+          if (received.nul) throw new SmtpError(550, '5.6.0', 'NUL byte in the message (RFC 5322 §2.1)');
+          if (received.longLine) throw new SmtpError(550, '5.6.0', `line longer than ${MAX_LINE_CHARS} characters (RFC 5322 §2.1.1)`);
           const envelope = session.envelope;
           const dsn = (envelope as { dsn?: { ret?: string; envid?: string } }).dsn;
           const result = await intake.accept(

@@ -19,12 +19,12 @@ export interface StoredMessage {
 
 /**
  * A MailDelivery double with the port's promises: all targets or none, quota per account (drive +
- * mail through a UsageStore), dedupe by key per account. Tests read `messages` and the blobs.
+ * mail through a UsageStore), dedupe by key per account within the key's window. Tests read `messages` and the blobs.
  */
 export class MemoryMailDelivery implements MailDelivery {
   readonly messages: StoredMessage[] = [];
   readonly usage = new MemoryUsageStore();
-  private readonly seen = new Map<string, DeliveryResult>();
+  private readonly seen = new Map<string, { result: DeliveryResult; at: number }>();
   private uid = 0;
   /** Make the next deliver() calls fail (simulate the database going away). */
   failWith: Error | null = null;
@@ -36,8 +36,14 @@ export class MemoryMailDelivery implements MailDelivery {
 
   async deliver(message: MessageToDeliver, targets: readonly DeliveryTarget[]): Promise<DeliveryResult[]> {
     if (this.failWith) throw this.failWith;
+    const now = Date.now();
+    const since = now - (message.dedupeWindowMs ?? 7 * 24 * 3600_000);
+    const earlierFor = (key: string) => {
+      const seen = this.seen.get(key);
+      return seen && seen.at >= since ? seen.result : undefined;
+    };
     for (const t of targets) {
-      if (message.dedupeKey && this.seen.has(`${message.dedupeKey}:${t.accountId}`)) continue;
+      if (message.dedupeKey && earlierFor(`${message.dedupeKey}:${t.accountId}`)) continue;
       const account = await this.directory.getAccount(t.accountId);
       const used = (await this.usage.get(t.accountId)).total;
       if (account.quotaBytes !== null && used + message.size > account.quotaBytes) {
@@ -47,7 +53,7 @@ export class MemoryMailDelivery implements MailDelivery {
     const results: DeliveryResult[] = [];
     for (const t of targets) {
       const key = message.dedupeKey ? `${message.dedupeKey}:${t.accountId}` : randomUUID();
-      const earlier = this.seen.get(key);
+      const earlier = earlierFor(key);
       if (earlier) {
         results.push({ ...earlier, duplicate: true });
         continue;
@@ -57,7 +63,7 @@ export class MemoryMailDelivery implements MailDelivery {
       this.messages.push({ accountId: t.accountId, mailbox, uid, message });
       await this.usage.add(t.accountId, 'mail', message.size);
       const result = { accountId: t.accountId, mailboxId: `${t.accountId}:${mailbox}`, uid, duplicate: false };
-      this.seen.set(key, result);
+      this.seen.set(key, { result, at: now });
       results.push(result);
     }
     return results;

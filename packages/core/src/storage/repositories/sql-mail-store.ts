@@ -25,6 +25,7 @@ import {
 } from '../../mail-rules.js';
 import {
   DEDUPE_WINDOW_MS,
+  dedupeSince,
   headerFromColumn,
   headerToColumn,
   nextUidValidity,
@@ -1060,7 +1061,7 @@ export class SqlMailStore implements MailStore {
           m,
           `SELECT d.mailbox_id, d.uid FROM mail_deliveries d JOIN mailboxes b ON b.id = d.mailbox_id
            WHERE d.account_id = ? AND d.dedupe_key = ? AND d.created_at >= ?`,
-          [item.accountId, message.dedupeKey, now - DEDUPE_WINDOW_MS],
+          [item.accountId, message.dedupeKey, dedupeSince(message, now)],
         );
         if (earlier) {
           for (const i of item.targets) out[i] = { accountId: item.accountId, mailboxId: earlier.mailbox_id, uid: N(earlier.uid), duplicate: true };

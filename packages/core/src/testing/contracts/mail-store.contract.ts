@@ -546,6 +546,18 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(await w.store.listUids(twice[0]!.mailboxId)).toEqual([1]);
       });
 
+      it('counts a dedupe key only within its window: later, the same key is a new message', async () => {
+        const msg = await newMessage(w, 'window');
+        const input = { blobId: msg.blobId, size: msg.size, receivedAt: new Date(), analysis: msg.analysis, dedupeKey: 'short-lived' };
+        const first = await w.store.deliver({ ...input, dedupeWindowMs: 60_000 }, [{ accountId: w.alice }]);
+        expect((await w.store.deliver({ ...input, dedupeWindowMs: 60_000 }, [{ accountId: w.alice }]))[0]).toEqual({ ...first[0], duplicate: true });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const later = await w.store.deliver({ ...input, dedupeWindowMs: 1 }, [{ accountId: w.alice }]);
+        expect(later[0]!.duplicate).toBe(false);
+        expect(await w.store.listUids(first[0]!.mailboxId)).toEqual([1, 2]);
+        for (const dedupeWindowMs of [0, -1, 1.5, 8 * 24 * 3600_000]) await expectKind(w.store.deliver({ ...input, dedupeWindowMs }, [{ accountId: w.alice }]), 'invalid');
+      });
+
       it('delivers to nobody when one account is over quota, and names it', async () => {
         const msg = await newMessage(w, 'big');
         await w.directory.updateAccount(w.bob, { quotaBytes: msg.size - 1 });
