@@ -83,7 +83,7 @@ describe.each(backends)('CSV import on $name', (backend) => {
     expect(report.problems.map((p) => p.line)).toEqual([2, 3]);
     expect(await stores.directory.findAccount('a@sante.gouv.tg')).toBeNull();
     expect(await stores.directory.findAccount('c@sante.gouv.tg')).not.toBeNull();
-    const both = await run('email,password,password_hash\nd@sante.gouv.tg,Une phrase de passe correcte,$argon2id$v=19$m=1,t=1,p=1$abc$def\n');
+    const both = await run('email,password,password_hash\nd@sante.gouv.tg,Une phrase de passe correcte,"$argon2id$v=19$m=1,t=1,p=1$abc$def"\n');
     expect(both.problems[0]?.message).toMatch(/not both/);
   });
 

@@ -16,7 +16,7 @@ describe('csvRecords', () => {
     expect(await all('\ufeffa,b\r\n"x, y","he said ""hi"""\r\n"multi\nline",z\n\nlast,1')).toEqual([
       { line: 1, fields: ['a', 'b'] },
       { line: 2, fields: ['x, y', 'he said "hi"'] },
-      { line: 3, fields: ['multi\nline', 'z'] },
+      { line: 3, lastLine: 4, fields: ['multi\nline', 'z'] },
       { line: 6, fields: ['last', '1'] },
     ]);
   });
@@ -25,7 +25,7 @@ describe('csvRecords', () => {
     const text = Buffer.from('é,"ü\nx"\nlast,ok\n');
     const pieces = Array.from(text, (b) => Buffer.from([b]));
     expect(await all(pieces)).toEqual([
-      { line: 1, fields: ['é', 'ü\nx'] },
+      { line: 1, lastLine: 2, fields: ['é', 'ü\nx'] },
       { line: 3, fields: ['last', 'ok'] },
     ]);
   });
@@ -42,9 +42,9 @@ describe('csvRecords', () => {
     ]);
   });
 
-  it('bounds memory: over-long lines and invalid UTF-8 are reported, the rest goes on', async () => {
+  it('bounds memory: over-long lines and (in strict UTF-8) invalid UTF-8 are reported, the rest goes on', async () => {
     const huge = 'x'.repeat(100_000);
-    const items = await all([`a\n${huge.slice(0, 50_000)}`, `${huge.slice(50_000)}\nb\n`, Buffer.from([0xff, 0xfe, 0x0a]), 'c\n'], { maxLineBytes: 1000 });
+    const items = await all([`a\n${huge.slice(0, 50_000)}`, `${huge.slice(50_000)}\nb\n`, Buffer.from([0xff, 0xfe, 0x0a]), 'c\n'], { maxLineBytes: 1000, encoding: 'utf-8' });
     expect(items).toEqual([
       { line: 1, fields: ['a'] },
       { line: 2, error: 'line longer than 1000 bytes' },

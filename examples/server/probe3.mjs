@@ -1,0 +1,1 @@
+import { csvRecords } from './dist/import/csv.js';
