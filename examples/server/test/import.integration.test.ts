@@ -31,7 +31,13 @@ function frenchStaffList(rows: number) {
   add('ama@ailleurs.tg;Ama;;;;', /not hosted here/);
   const given = ['Élodie', 'Kofi', 'Ésaïe', 'Zoé', 'Noël', 'Françoise', 'Œdipe', 'Akossiwa'];
   const family = ['Kpodar', 'Mensah', 'Agbéko', 'Lawson', "d'Almeida"];
-  const services = ['Direction de l’administration générale', 'Ministère de l’Économie', 'Œuvres sociales', '"Budget; Trésor"', 'DSI "numérique"'];
+  const services = [
+    'Direction de l’administration générale',
+    'Ministère de l’Économie',
+    'Œuvres sociales',
+    '"Budget; Trésor"',
+    'DSI "numérique"',
+  ];
   for (let i = 0; i < rows - 8; i++) {
     const domain = i % 3 === 0 ? 'éducation.gouv.tg' : 'sante.gouv.tg';
     const service = services[i % services.length]!;
@@ -76,7 +82,9 @@ describe.each(siteKinds)('user import of a French spreadsheet export on %s', (ki
 
     const first = await bin(['user', 'import', utf8, '--batch', '1000']);
     expect(first.code).toBe(1);
-    expect(first.out).toContain(`(separator ";"): ${valid} created, 0 updated, 0 unchanged, ${bad.size} refused (of ${records - blank} rows)`);
+    expect(first.out).toContain(
+      `(separator ";"): ${valid} created, 0 updated, 0 unchanged, ${bad.size} refused (of ${records - blank} rows)`,
+    );
     expect(first.err).not.toMatch(/warning/);
     const reported = problemLines(first.err);
     expect([...reported.keys()].sort((a, b) => a - b)).toEqual([...bad.keys()].sort((a, b) => a - b));
@@ -84,7 +92,9 @@ describe.each(siteKinds)('user import of a French spreadsheet export on %s', (ki
 
     // The same list from Windows-1252 bytes: the same accounts, to the character.
     const again = await bin(['user', 'import', cp1252, '--batch', '1000']);
-    expect(again.out).toContain(`(separator ";", Windows-1252 where not UTF-8): 0 created, 0 updated, ${valid} unchanged, ${bad.size} refused`);
+    expect(again.out).toContain(
+      `(separator ";", Windows-1252 where not UTF-8): 0 created, 0 updated, ${valid} unchanged, ${bad.size} refused`,
+    );
     expect(again.err).toMatch(/^line 5: warning: not UTF-8: read as Windows-1252/m);
     expect([...problemLines(again.err).keys()].sort((a, b) => a - b)).toEqual([...bad.keys()].sort((a, b) => a - b));
 
@@ -92,12 +102,16 @@ describe.each(siteKinds)('user import of a French spreadsheet export on %s', (ki
     expect(elodie.out).toMatch(/name: +Élodie Kpodar/);
     expect(elodie.out).toMatch(/department: +Direction de l’administration générale/);
     expect(elodie.out).toMatch(/quota: +2\.5 GiB/);
-    expect((await site.run('user', 'show', 'agent6@éducation.gouv.tg')).out).toMatch(/name: +Œdipe Mensah\ndepartment: +Ministère de l’Économie/);
+    expect((await site.run('user', 'show', 'agent6@éducation.gouv.tg')).out).toMatch(
+      /name: +Œdipe Mensah\ndepartment: +Ministère de l’Économie/,
+    );
     expect((await site.run('user', 'show', 'agent2@sante.gouv.tg')).out).toMatch(/name: +Ésaïe Agbéko\ndepartment: +Œuvres sociales/);
     expect((await site.run('user', 'show', 'agent4@sante.gouv.tg')).out).toMatch(/department: +DSI "numérique"/);
     expect((await site.run('user', 'show', 'kofi@sante.gouv.tg')).out).toMatch(/name: +Kofi Mensah; Jr\./);
 
-    const db = await createDataSource(site.env.DATABASE_URL ? { postgres: { url: site.env.DATABASE_URL } } : { sqlite: { file: sqliteFileIn(site.dataDir) } });
+    const db = await createDataSource(
+      site.env.DATABASE_URL ? { postgres: { url: site.env.DATABASE_URL } } : { sqlite: { file: sqliteFileIn(site.dataDir) } },
+    );
     try {
       expect(Number((await db.dataSource.query('SELECT COUNT(*) AS n FROM accounts'))[0].n)).toBe(valid);
     } finally {

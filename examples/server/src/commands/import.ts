@@ -10,7 +10,13 @@ import type { Output } from '../output.js';
 const USAGE = 'palabre user import FILE.csv [--batch N] [--update-passwords] [--separator , | ; | tab] [--encoding utf-8 | windows-1252]';
 
 const SEPARATORS: Record<string, Separator> = { ',': ',', ';': ';', tab: '\t', '\t': '\t' };
-const ENCODINGS: Record<string, EncodingChoice> = { 'utf-8': 'utf-8', utf8: 'utf-8', 'windows-1252': 'windows-1252', cp1252: 'windows-1252', auto: 'auto' };
+const ENCODINGS: Record<string, EncodingChoice> = {
+  'utf-8': 'utf-8',
+  utf8: 'utf-8',
+  'windows-1252': 'windows-1252',
+  cp1252: 'windows-1252',
+  auto: 'auto',
+};
 
 async function countLines(path: string): Promise<number> {
   let lines = 0;
@@ -31,9 +37,11 @@ export async function importCommand(ctx: Context, argv: string[], io: Output): P
   const batchSize = values.batch === undefined ? 500 : Number(values.batch);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 5000) throw new UsageError('--batch must be between 1 and 5000');
   const chosenSeparator = values.separator === undefined ? undefined : SEPARATORS[values.separator.toLowerCase()];
-  if (values.separator !== undefined && chosenSeparator === undefined) throw new UsageError(`--separator takes , or ; or tab, not ${JSON.stringify(values.separator)}`);
+  if (values.separator !== undefined && chosenSeparator === undefined)
+    throw new UsageError(`--separator takes , or ; or tab, not ${JSON.stringify(values.separator)}`);
   const encoding = values.encoding === undefined ? undefined : ENCODINGS[values.encoding.toLowerCase()];
-  if (values.encoding !== undefined && encoding === undefined) throw new UsageError(`--encoding takes utf-8 or windows-1252, not ${JSON.stringify(values.encoding)}`);
+  if (values.encoding !== undefined && encoding === undefined)
+    throw new UsageError(`--encoding takes utf-8 or windows-1252, not ${JSON.stringify(values.encoding)}`);
   const info = await stat(file).catch(() => null);
   if (!info?.isFile()) throw new UsageError(`cannot read ${file}`);
   const total = await countLines(file);

@@ -4,10 +4,23 @@
  * and `.` (so `E-mail`, `e_mail` and `E mail` are one name, `Département` is `departement`).
  */
 
-export type Column = 'email' | 'name' | 'given_name' | 'department' | 'quota' | 'password' | 'password_hash' | 'groups' | 'aliases' | 'status';
+export type Column =
+  'email' | 'name' | 'given_name' | 'department' | 'quota' | 'password' | 'password_hash' | 'groups' | 'aliases' | 'status';
 
 const NAMES: Record<Column, string[]> = {
-  email: ['email', 'e mail', 'mail', 'address', 'email address', 'courriel', 'adresse courriel', 'adresse mail', 'adresse e mail', 'adresse electronique', 'mel'],
+  email: [
+    'email',
+    'e mail',
+    'mail',
+    'address',
+    'email address',
+    'courriel',
+    'adresse courriel',
+    'adresse mail',
+    'adresse e mail',
+    'adresse electronique',
+    'mel',
+  ],
   name: ['name', 'display name', 'displayname', 'full name', 'nom', 'nom complet', "nom d'affichage"],
   given_name: ['given name', 'first name', 'firstname', 'prenom'],
   department: ['department', 'ministry', 'service', 'direction', 'departement', 'ministere'],
@@ -40,7 +53,10 @@ export function headerColumns(cells: string[], line: number): (Column | null)[] 
   for (const column of new Set(columns)) {
     if (column === null) continue;
     const named = cells.filter((_, i) => columns[i] === column);
-    if (named.length > 1) throw new Error(`line ${line}: the header names the ${column.replace('_', ' ')} column more than once (${named.join(', ')}): keep one`);
+    if (named.length > 1)
+      throw new Error(
+        `line ${line}: the header names the ${column.replace('_', ' ')} column more than once (${named.join(', ')}): keep one`,
+      );
   }
   if (!columns.includes('email')) {
     throw new Error(

@@ -44,7 +44,10 @@ describe('csvRecords', () => {
 
   it('bounds memory: over-long lines and (in strict UTF-8) invalid UTF-8 are reported, the rest goes on', async () => {
     const huge = 'x'.repeat(100_000);
-    const items = await all([`a\n${huge.slice(0, 50_000)}`, `${huge.slice(50_000)}\nb\n`, Buffer.from([0xff, 0xfe, 0x0a]), 'c\n'], { maxLineBytes: 1000, encoding: 'utf-8' });
+    const items = await all([`a\n${huge.slice(0, 50_000)}`, `${huge.slice(50_000)}\nb\n`, Buffer.from([0xff, 0xfe, 0x0a]), 'c\n'], {
+      maxLineBytes: 1000,
+      encoding: 'utf-8',
+    });
     expect(items).toEqual([
       { line: 1, fields: ['a'] },
       { line: 2, error: 'line longer than 1000 bytes' },
@@ -102,7 +105,11 @@ describe('csvRecords', () => {
 
   it('reads Windows-1252 lines as such, with one warning naming the first line that is not UTF-8', async () => {
     const special: Record<string, number> = { '’': 0x92, '€': 0x80, œ: 0x9c, Œ: 0x8c };
-    const cp1252 = (text: string) => Buffer.from(text.replace(/[’€œŒ]/g, (c) => String.fromCharCode(special[c]!)), 'latin1');
+    const cp1252 = (text: string) =>
+      Buffer.from(
+        text.replace(/[’€œŒ]/g, (c) => String.fromCharCode(special[c]!)),
+        'latin1',
+      );
     const file = Buffer.concat([
       Buffer.from('email;nom;service\r\nawa@x;Awa;DRH\r\n'),
       cp1252('elodie@x;Élodie;Direction de l’Œuvre\r\nkofi@x;"Kofi\nœ";Budget 5 €\r\n'),
@@ -136,7 +143,9 @@ describe('csvRecords', () => {
       { line: 2, error: 'not valid UTF-8' },
       { line: 3, fields: ['ok'] },
     ]);
-    await expect(all(Buffer.concat([bom, Buffer.from('email\n')]), { encoding: 'windows-1252' })).rejects.toThrow(/byte order mark: it is UTF-8/);
+    await expect(all(Buffer.concat([bom, Buffer.from('email\n')]), { encoding: 'windows-1252' })).rejects.toThrow(
+      /byte order mark: it is UTF-8/,
+    );
     await expect(all(Buffer.from('\ufeffemail\tname\n', 'utf16le'))).rejects.toThrow(/UTF-16/);
   });
 

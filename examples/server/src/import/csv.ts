@@ -20,9 +20,7 @@ export type Separator = ',' | ';' | '\t';
 export type { EncodingChoice };
 
 export type CsvItem =
-  | { line: number; fields: string[]; lastLine?: number }
-  | { line: number; error: string }
-  | { line: number; warning: string };
+  { line: number; fields: string[]; lastLine?: number } | { line: number; error: string } | { line: number; warning: string };
 
 export interface CsvOptions {
   /** Longest physical line kept, in bytes; longer lines are reported and skipped. */

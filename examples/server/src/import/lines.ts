@@ -32,7 +32,10 @@ const UTF8_BOM = [0xef, 0xbb, 0xbf];
 const startsWith = (bytes: Buffer, prefix: number[]) => prefix.every((b, i) => bytes[i] === b);
 
 /** Physical lines (LF or CRLF) as bytes with their numbers; an over-long line comes as its number alone. */
-async function* rawLines(input: AsyncIterable<Uint8Array | string>, maxLineBytes: number): AsyncGenerator<{ line: number; bytes?: Buffer }> {
+async function* rawLines(
+  input: AsyncIterable<Uint8Array | string>,
+  maxLineBytes: number,
+): AsyncGenerator<{ line: number; bytes?: Buffer }> {
   let parts: Buffer[] = [];
   let size = 0;
   let tooLong = false;
@@ -83,7 +86,8 @@ export async function* textLines(input: AsyncIterable<Uint8Array | string>, opti
         throw new Error('the file is UTF-16 (Excel\'s "Unicode text"): save it as "CSV UTF-8" or "CSV (point-virgule)" instead');
       }
       if (startsWith(bytes, UTF8_BOM)) {
-        if (options.encoding === 'windows-1252') throw new Error('the file starts with a UTF-8 byte order mark: it is UTF-8, not Windows-1252');
+        if (options.encoding === 'windows-1252')
+          throw new Error('the file starts with a UTF-8 byte order mark: it is UTF-8, not Windows-1252');
         strictUtf8 = true;
         bytes = bytes.subarray(UTF8_BOM.length);
       }
@@ -98,7 +102,11 @@ export async function* textLines(input: AsyncIterable<Uint8Array | string>, opti
       yield { line, text: iconv.decode(bytes, 'windows-1252') };
     } else {
       warned = true;
-      yield { line, text: iconv.decode(bytes, 'windows-1252'), warning: 'not UTF-8: read as Windows-1252, like every later line that is not UTF-8' };
+      yield {
+        line,
+        text: iconv.decode(bytes, 'windows-1252'),
+        warning: 'not UTF-8: read as Windows-1252, like every later line that is not UTF-8',
+      };
     }
   }
 }
