@@ -1,1 +1,0 @@
-import { csvRecords } from './dist/import/csv.js';
