@@ -83,7 +83,7 @@ describe.each(backends)('CSV import on $name', (backend) => {
     expect(report.problems.map((p) => p.line)).toEqual([2, 3]);
     expect(await stores.directory.findAccount('a@sante.gouv.tg')).toBeNull();
     expect(await stores.directory.findAccount('c@sante.gouv.tg')).not.toBeNull();
-    const both = await run('email,password,password_hash\nd@sante.gouv.tg,Une phrase de passe correcte,$argon2id$v=19$m=1,t=1,p=1$abc$def\n');
+    const both = await run('email,password,password_hash\nd@sante.gouv.tg,Une phrase de passe correcte,"$argon2id$v=19$m=1,t=1,p=1$abc$def"\n');
     expect(both.problems[0]?.message).toMatch(/not both/);
   });
 
@@ -99,4 +99,37 @@ describe.each(backends)('CSV import on $name', (backend) => {
     await expect(run('name,department\nAwa,DRH\n')).rejects.toThrow(/email column/);
     await expect(run('')).rejects.toThrow(/empty/);
   });
+
+  it('takes French headers, given name + name, French quotas and statuses, lists with commas', async () => {
+    const csv = [
+      'Courriel;Prénom;NOM;Département;Quota;Groupes;Statut',
+      'awa@sante.gouv.tg;Awa;Diallo;DRH;"2,5 Go";sante-staff, sante-drh;actif',
+      'kofi@sante.gouv.tg;;Mensah;DSI;500 Mo;;Suspendu',
+      'esi@sante.gouv.tg;Esi;;;;;en congé',
+    ].join('\r\n');
+    const report = await run(csv);
+    expect(report.separator).toBe(';');
+    expect(report.problems).toEqual([{ line: 4, message: 'status must be active or suspended, not "en congé"' }]);
+    const awa = (await stores.directory.findAccount('awa@sante.gouv.tg'))!;
+    expect(awa).toMatchObject({ displayName: 'Awa Diallo', department: 'DRH', quotaBytes: Math.round(2.5 * 1024 ** 3), status: 'active' });
+    expect((await stores.directory.groupsOfAccount(awa.id)).map((g) => g.name)).toEqual(['sante-drh', 'sante-staff']);
+    expect(await stores.directory.findAccount('kofi@sante.gouv.tg')).toMatchObject({ displayName: 'Mensah', quotaBytes: 500 * 1024 ** 2, status: 'suspended' });
+  });
+
+  it('refuses a header that names a field twice, and rows with more fields than the header', async () => {
+    await expect(run('email;courriel\na@sante.gouv.tg;b@sante.gouv.tg\n')).rejects.toThrow(/line 1: the header names the email column more than once \(email, courriel\)/);
+    // An argon2 hash holds commas: unquoted in a ","-separated file it used to be cut and stored broken.
+    const report = await run('email,password_hash,name\na@sante.gouv.tg,$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g,A\nb@sante.gouv.tg,,B,,\n');
+    expect(report.problems).toEqual([{ line: 2, message: '5 fields where the header has 3: a separator inside a field that is not quoted?' }]);
+    expect(await stores.directory.findAccount('a@sante.gouv.tg')).toBeNull();
+    expect(await stores.directory.findAccount('b@sante.gouv.tg')).not.toBeNull();
+  });
+
+  it('names the lines of a record that a stray quote glued together', async () => {
+    const report = await run('email,name\n"a@sante.gouv.tg,A\nb@sante.gouv.tg",B\nc@sante.gouv.tg,C\n');
+    expect(report.problems).toHaveLength(1);
+    expect(report.problems[0]).toMatchObject({ line: 2, message: expect.stringMatching(/invalid characters.*this record runs from line 2 to 3: check its quotes/) });
+    expect(await stores.directory.findAccount('c@sante.gouv.tg')).not.toBeNull();
+  });
 });
+

@@ -55,7 +55,7 @@ export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-st
        palabre user unsuspend EMAIL
        palabre user quota EMAIL SIZE
        palabre user remove EMAIL
-       palabre user import FILE.csv [--batch N] [--update-passwords]`;
+       palabre user import FILE.csv [--batch N] [--update-passwords] [--separator , | ; | tab] [--encoding utf-8 | windows-1252]`;
 
 export const VACATION_USAGE = `palabre vacation set EMAIL --subject TEXT --message TEXT [--from DATE] [--until DATE] [--days N]
        palabre vacation off EMAIL

@@ -8,12 +8,14 @@ import {
 } from '@palabre/core';
 import type { CredentialService } from '@palabre/auth';
 import { parseSize } from '../args.js';
-import { csvRecords } from './csv.js';
+import { headerColumns, type Column } from './columns.js';
+import { csvRecords, type EncodingChoice, type Separator } from './csv.js';
 
 /**
- * Bulk provisioning from CSV (RFC 4180, UTF-8, header row). Columns, any order and case:
- *   email (required; also `address`, `mail`), name, department (also `ministry`, `service`), quota,
- *   password, password_hash, groups and aliases (separated by `;`), status (active|suspended).
+ * Bulk provisioning from CSV (RFC 4180 as spreadsheets save it: `,` `;` or tab separated, UTF-8 or
+ * Windows-1252, header row). Columns, any order, English or French names (columns.ts): email
+ * (required), name (or given name + name), department, quota, password, password_hash, groups and
+ * aliases (separated by `;` `,` or `|`), status (active|suspended).
  * Each batch is one transaction, so an interrupted import leaves whole batches and a re-run finishes
  * the job: rows are upserts. Passwords in the file apply to accounts the import creates; existing
  * passwords (which staff may have changed) are replaced only with `updatePasswords`.
@@ -28,6 +30,12 @@ export interface CsvImportOptions {
   maxRecordBytes?: number;
   /** Parallel password hashes (argon2 runs on libuv's thread pool). */
   hashConcurrency?: number;
+  /** By default the one the header line uses. */
+  separator?: Separator;
+  /** By default each line is UTF-8 if it is valid UTF-8, else Windows-1252 (with a warning). */
+  encoding?: EncodingChoice;
+  /** Called when a warning is found (e.g. a line read as Windows-1252), as it is found. */
+  onWarning?: (warning: ImportProblem) => void;
 }
 
 export interface ImportProgress {
@@ -46,7 +54,9 @@ export interface ImportProblem {
 
 export interface ImportReport extends ImportProgress {
   readonly problems: readonly ImportProblem[];
+  readonly warnings: readonly ImportProblem[];
   readonly groupsCreated: readonly string[];
+  readonly separator: Separator;
 }
 
 export interface ImportDeps {
@@ -54,26 +64,6 @@ export interface ImportDeps {
   credentials: CredentialService;
   audit: AuditLog;
 }
-
-const COLUMN_NAMES: Record<string, string> = {
-  email: 'email',
-  address: 'email',
-  mail: 'email',
-  'e-mail': 'email',
-  name: 'name',
-  display_name: 'name',
-  displayname: 'name',
-  'display name': 'name',
-  department: 'department',
-  ministry: 'department',
-  service: 'department',
-  quota: 'quota',
-  password: 'password',
-  password_hash: 'password_hash',
-  groups: 'groups',
-  aliases: 'aliases',
-  status: 'status',
-};
 
 interface Row {
   line: number;
@@ -85,14 +75,25 @@ interface Row {
 const MAX_PROBLEMS = 10_000;
 
 function splitList(value: string | undefined): string[] {
+  // Group names and addresses hold none of these, so any of them separates.
   return (value ?? '')
-    .split(/[;|]/)
+    .split(/[;,|]/)
     .map((v) => v.trim())
     .filter(Boolean);
 }
 
-function rowFrom(cells: string[], columns: (string | null)[], line: number): Row {
-  const get = (name: string) => {
+const STATUSES: Record<string, 'active' | 'suspended'> = { active: 'active', actif: 'active', suspended: 'suspended', suspendu: 'suspended' };
+
+/** `2G`, and as French spreadsheets write it, `2,5 Go` (octets). */
+function quotaFrom(text: string): number | null {
+  const french = /^(\d+)(?:,(\d+))?\s*([kmgt]?)o$/i.exec(text.trim());
+  return parseSize(french ? `${french[1]}${french[2] ? `.${french[2]}` : ''}${french[3]}` : text.replace(/^(\d+),(\d+)/, '$1.$2'));
+}
+
+function rowFrom(cells: string[], columns: (Column | null)[], line: number): Row {
+  const extra = cells.slice(columns.length).filter((c) => c.trim() !== '').length;
+  if (extra > 0) throw new Error(`${cells.length} fields where the header has ${columns.length}: a separator inside a field that is not quoted?`);
+  const get = (name: Column) => {
     const i = columns.indexOf(name);
     const value = i < 0 ? undefined : cells[i]?.trim();
     return value === '' ? undefined : value;
@@ -100,9 +101,11 @@ function rowFrom(cells: string[], columns: (string | null)[], line: number): Row
   const email = get('email');
   if (!email) throw new Error('no email address');
   const address = parseHostedAddress(email).address;
-  const status = get('status');
-  if (status !== undefined && status !== 'active' && status !== 'suspended') throw new Error(`status must be active or suspended, not ${JSON.stringify(status.slice(0, 20))}`);
+  const statusText = get('status');
+  const status = statusText === undefined ? undefined : STATUSES[statusText.toLowerCase()];
+  if (statusText !== undefined && status === undefined) throw new Error(`status must be active or suspended, not ${JSON.stringify(statusText.slice(0, 20))}`);
   const quota = get('quota');
+  const given = get('given_name');
   const password = get('password');
   const passwordHash = get('password_hash');
   if (password !== undefined && passwordHash !== undefined) throw new Error('give a password or a password_hash, not both');
@@ -112,10 +115,10 @@ function rowFrom(cells: string[], columns: (string | null)[], line: number): Row
     password,
     upsert: {
       address,
-      displayName: get('name'),
+      displayName: given === undefined ? get('name') : [given, get('name')].filter(Boolean).join(' '),
       department: get('department'),
-      quotaBytes: quota === undefined ? undefined : parseSize(quota),
-      status: status as 'active' | 'suspended' | undefined,
+      quotaBytes: quota === undefined ? undefined : quotaFrom(quota),
+      status,
       passwordHash: passwordHash ?? null,
       aliases: splitList(get('aliases')),
       groups: splitList(get('groups')).map((g) => g.toLowerCase()),
@@ -135,6 +138,7 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 export async function importAccountsCsv(deps: ImportDeps, input: Readable, options: CsvImportOptions = {}): Promise<ImportReport> {
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, 5000));
   const problems: ImportProblem[] = [];
+  const warnings: ImportProblem[] = [];
   const groupsCreated: string[] = [];
   const knownGroups = new Set<string>();
   const seen = new Map<string, number>();
@@ -144,7 +148,7 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
     if (problems.length < MAX_PROBLEMS) problems.push({ line, message });
   };
 
-  let columns: (string | null)[] | null = null;
+  let columns: (Column | null)[] | null = null;
   let batch: Row[] = [];
 
   const ensureGroups = async (row: Row) => {
@@ -198,8 +202,19 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
     options.onProgress?.({ ...counts });
   };
 
-  for await (const item of csvRecords(input as AsyncIterable<Uint8Array>, { maxLineBytes: options.maxRecordBytes ?? 64 * 1024 })) {
+  const reader = csvRecords(input as AsyncIterable<Uint8Array>, {
+    maxLineBytes: options.maxRecordBytes ?? 64 * 1024,
+    separator: options.separator,
+    encoding: options.encoding,
+  });
+  for await (const item of reader) {
     counts.line = item.line;
+    if ('warning' in item) {
+      const warning = { line: item.line, message: item.warning };
+      warnings.push(warning);
+      options.onWarning?.(warning);
+      continue;
+    }
     if ('error' in item) {
       if (columns) counts.rowsRead++;
       problem(item.line, `unreadable CSV: ${item.error}`);
@@ -207,8 +222,7 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
     }
     const record = item.fields;
     if (!columns) {
-      columns = record.map((h) => COLUMN_NAMES[h.trim().toLowerCase()] ?? null);
-      if (!columns.includes('email')) throw new Error(`line ${item.line}: the header must name an email column (found: ${record.slice(0, 10).join(', ').slice(0, 200)})`);
+      columns = headerColumns(record, item.line);
       continue;
     }
     counts.rowsRead++;
@@ -216,7 +230,9 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
     try {
       row = rowFrom(record, columns, item.line);
     } catch (error) {
-      problem(item.line, describe(error));
+      // A record over several lines that is wrong may be lines that a stray quote glued together.
+      const span = item.lastLine === undefined ? '' : ` (this record runs from line ${item.line} to ${item.lastLine}: check its quotes)`;
+      problem(item.line, `${describe(error)}${span}`);
       continue;
     }
     const first = seen.get(row.address);
@@ -231,7 +247,7 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
   if (!columns) throw new Error('the file is empty: expected a header row naming an email column');
   await flush();
   problems.sort((a, b) => a.line - b.line);
-  return { ...counts, problems, groupsCreated };
+  return { ...counts, problems, warnings, groupsCreated, separator: reader.separator ?? ',' };
 }
 
 function describe(error: unknown): string {
