@@ -1,13 +1,17 @@
 import ICAL from 'ical.js';
-import { MAX_INSTANCES, foldSearchText, type Instance, type ObjectIndex } from '@palabre/core';
+import { MAX_INSTANCES, type Instance, type ObjectIndex } from '@palabre/core';
 import type { ParsedCalendar } from './calendar-object.js';
-import { expand, zoneResolver } from './recurrence.js';
+import { expand, isUtc, localMs, zoneResolver } from './recurrence.js';
+import { fold } from './text-match.js';
 
 /** How far ahead of now a series is expanded into the index; queries beyond ask the rule. */
 export const INDEX_HORIZON_MS = 10 * 366 * 86_400_000;
 
 const SEARCHED = ['summary', 'location', 'description', 'categories', 'organizer', 'attendee'];
 const MAX_FIELD = 2000;
+
+/** The fold of the stored search text: the widest of the collations, so a prefilter never misses a match. */
+export const searchFold = (text: string): string => fold(text, 'i;unicode-casemap').replace(/[\r\n]+/g, ' ');
 
 /** The folded text a text-match prefilters with: one `name:value` line per searched property. */
 export function calendarSearchText(parsed: ParsedCalendar): string | null {
@@ -17,7 +21,7 @@ export function calendarSearchText(parsed: ParsedCalendar): string | null {
     for (const name of SEARCHED) {
       for (const prop of c.getAllProperties(name)) {
         const text = prop.getValues().map(String).join(',').slice(0, MAX_FIELD);
-        if (text) lines.push(`${name}:${foldSearchText(text).replace(/[\r\n]+/g, ' ')}`);
+        if (text) lines.push(`${name}:${searchFold(text)}`);
       }
     }
     if (lines.length > 200) break;
@@ -64,10 +68,10 @@ function todoIndex(parsed: ParsedCalendar, now: number, base: Pick<ObjectIndex, 
       const prop = c.getFirstProperty(name);
       const v = prop?.getFirstValue();
       if (!(v instanceof ICAL.Time)) continue;
-      const local = Date.UTC(v.year, v.month - 1, v.day, v.isDate ? 0 : v.hour, v.isDate ? 0 : v.minute, v.isDate ? 0 : v.second);
+      const local = localMs(v);
       const tzid = prop!.getFirstParameter('tzid');
-      const zone = !v.isDate && v.timezone !== 'Z' && typeof tzid === 'string' && tzid ? resolve(tzid) : null;
-      if (v.isDate || (v.timezone !== 'Z' && !zone)) floating = true;
+      const zone = !v.isDate && !isUtc(v) && typeof tzid === 'string' && tzid ? resolve(tzid) : null;
+      if (v.isDate || (!isUtc(v) && !zone)) floating = true;
       times.push(zone ? zone.toUtc(local) : local);
     }
   }

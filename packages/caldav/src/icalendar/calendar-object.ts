@@ -104,8 +104,8 @@ function readValues(component: ICAL.Component, names: readonly string[]): void {
 const TIME_PROPERTIES = ['dtstart', 'dtend', 'due', 'duration', 'recurrence-id', 'rdate', 'exdate', 'completed', 'created', 'rrule'];
 
 function checkComponent(c: ICAL.Component, limits: CalendarLimits): void {
-  if (c.getAllProperties().length > limits.maxProperties) fail('valid-calendar-data', `a component has at most ${limits.maxProperties} properties`);
   if (c.getAllProperties('attendee').length > limits.maxAttendees) fail('valid-calendar-object-resource', `at most ${limits.maxAttendees} attendees per component`);
+  if (c.getAllProperties().length > limits.maxProperties) fail('valid-calendar-object-resource', `a component has at most ${limits.maxProperties} properties`);
   let dates = 0;
   for (const p of [...c.getAllProperties('rdate'), ...c.getAllProperties('exdate')]) dates += p.getValues().length;
   if (dates > limits.maxDates) fail('valid-calendar-object-resource', `at most ${limits.maxDates} RDATE and EXDATE values per component`);

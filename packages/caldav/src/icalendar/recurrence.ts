@@ -55,7 +55,10 @@ interface TimeValue {
   readonly isDate: boolean;
 }
 
-const localMs = (t: ICAL.Time): number => {
+/** A time written in UTC ("Z"). ical.js keeps the written zone name in an untyped field. */
+export const isUtc = (t: ICAL.Time): boolean => t.zone === ICAL.Timezone.utcTimezone || (t as unknown as { timezone?: string }).timezone === 'Z';
+
+export const localMs = (t: ICAL.Time): number => {
   const ms = Date.UTC(t.year, t.month - 1, t.day, t.isDate ? 0 : t.hour, t.isDate ? 0 : t.minute, t.isDate ? 0 : t.second);
   return t.year < 100 && t.year >= 0 ? new Date(ms).setUTCFullYear(t.year) : ms;
 };
@@ -94,7 +97,7 @@ class Frame {
   value(time: ICAL.Time, tzid: string | null): TimeValue {
     const local = localMs(time);
     if (time.isDate) return this.floatingValue(local, true);
-    if (time.zone === ICAL.Timezone.utcTimezone || time.timezone === 'Z') return { ms: local, floating: false, isDate: false };
+    if (isUtc(time)) return { ms: local, floating: false, isDate: false };
     const zone = tzid ? this.resolve(tzid) : null;
     if (zone) return { ms: zone.toUtc(local), floating: false, isDate: false };
     return this.floatingValue(local, false);
@@ -106,7 +109,7 @@ class Frame {
   }
 
   zoneOf(tzid: string | null, time: ICAL.Time): Zone | null {
-    if (time.isDate || time.zone === ICAL.Timezone.utcTimezone || time.timezone === 'Z') return null;
+    if (time.isDate || isUtc(time)) return null;
     return tzid ? this.resolve(tzid) : null;
   }
 }
