@@ -6,6 +6,10 @@ import { fold } from './text-match.js';
 
 /** How far ahead of now a series is expanded into the index; queries beyond ask the rule. */
 export const INDEX_HORIZON_MS = 10 * 366 * 86_400_000;
+/** How far back from now a long series keeps its occurrences in the index. */
+const KEPT_PAST_MS = 366 * 86_400_000;
+/** Occurrences expanded when an object is written (a daily series of 55 years), of which MAX_INSTANCES are kept. */
+const EXPANDED_AT_WRITE = 20_000;
 
 const SEARCHED = ['summary', 'location', 'description', 'categories', 'organizer', 'attendee'];
 const MAX_FIELD = 2000;
@@ -39,23 +43,32 @@ export function calendarSearchText(parsed: ParsedCalendar): string | null {
 export function calendarIndex(parsed: ParsedCalendar, now: number): ObjectIndex {
   const base = { uid: parsed.uid, component: parsed.kind, searchText: calendarSearchText(parsed) };
   if (parsed.kind === 'VEVENT' || parsed.kind === 'VJOURNAL') {
-    const e = expand(parsed, { until: now + INDEX_HORIZON_MS, maxOccurrences: MAX_INSTANCES, maxSteps: 20_000 });
-    const instances: Instance[] = e.occurrences.map((o) => ({ start: o.start, end: Math.max(o.start, o.end) }));
+    const e = expand(parsed, { until: now + INDEX_HORIZON_MS, maxOccurrences: EXPANDED_AT_WRITE, maxSteps: EXPANDED_AT_WRITE * 2 });
+    const all = e.occurrences;
+    // A long series keeps MAX_INSTANCES contiguous occurrences starting a year before now (earlier
+    // if the series ends sooner), not its first ones: the present is what clients ask about.
+    const wanted = all.findIndex((o) => o.start >= now - KEPT_PAST_MS);
+    const first = all.length <= MAX_INSTANCES ? 0 : Math.max(0, Math.min(wanted < 0 ? all.length : wanted, all.length - MAX_INSTANCES));
+    const kept = all.slice(first, first + MAX_INSTANCES);
+    const cutAtEnd = first + MAX_INSTANCES < all.length;
+    const instances: Instance[] = kept.map((o) => ({ start: o.start, end: Math.max(o.start, o.end) }));
+    const complete = e.complete && !cutAtEnd;
     return {
       ...base,
-      firstStart: instances[0]?.start ?? null,
-      lastEnd: e.complete ? (instances.length ? Math.max(...instances.map((i) => i.end)) : null) : null,
+      firstStart: all[0]?.start ?? null,
+      lastEnd: complete ? (instances.length ? Math.max(...instances.map((i) => i.end)) : null) : null,
       floating: e.floating,
       recurring: e.recurring,
       instances,
-      instancesUntil: e.complete ? null : (e.completeUntil ?? Number.MIN_SAFE_INTEGER),
+      instancesUntil: cutAtEnd ? all[first + MAX_INSTANCES]!.start : e.complete ? null : (e.completeUntil ?? Number.MIN_SAFE_INTEGER),
+      instancesFrom: first > 0 ? kept[0]!.start : null,
       exact: true,
     };
   }
   if (parsed.kind === 'VTODO') return todoIndex(parsed, now, base);
   if (parsed.kind === 'VFREEBUSY') return freeBusyIndex(parsed, base);
   // VAVAILABILITY: no instances of its own; every time-range query checks it.
-  return { ...base, firstStart: null, lastEnd: null, floating: false, recurring: false, instances: [], instancesUntil: Number.MIN_SAFE_INTEGER, exact: false };
+  return { ...base, firstStart: null, lastEnd: null, floating: false, recurring: false, instances: [], instancesUntil: Number.MIN_SAFE_INTEGER, instancesFrom: null, exact: false };
 }
 
 function todoIndex(parsed: ParsedCalendar, now: number, base: Pick<ObjectIndex, 'uid' | 'component' | 'searchText'>): ObjectIndex {
@@ -75,14 +88,14 @@ function todoIndex(parsed: ParsedCalendar, now: number, base: Pick<ObjectIndex, 
       times.push(zone ? zone.toUtc(local) : local);
     }
   }
-  const always = { ...base, firstStart: null, lastEnd: null, floating, recurring: false, instances: [], instancesUntil: Number.MIN_SAFE_INTEGER, exact: false };
+  const always = { ...base, firstStart: null, lastEnd: null, floating, recurring: false, instances: [], instancesUntil: Number.MIN_SAFE_INTEGER, instancesFrom: null, exact: false };
   if (times.length === 0) return always;
   const e = expand(parsed, { until: now + INDEX_HORIZON_MS, maxOccurrences: MAX_INSTANCES, maxSteps: 20_000 });
   const ends = e.occurrences.map((o) => o.end);
   const start = Math.min(...times, ...e.occurrences.map((o) => o.start));
   const onlyCreated = times.length === 1 && !parsed.master?.hasProperty('dtstart') && !parsed.master?.hasProperty('due') && !parsed.master?.hasProperty('completed');
   const end = onlyCreated || !e.complete || e.unbounded ? Number.MAX_SAFE_INTEGER : Math.max(...times, ...ends);
-  return { ...base, firstStart: start, lastEnd: end === Number.MAX_SAFE_INTEGER ? null : end, floating: floating || e.floating, recurring: e.recurring, instances: [{ start, end }], instancesUntil: null, exact: false };
+  return { ...base, firstStart: start, lastEnd: end === Number.MAX_SAFE_INTEGER ? null : end, floating: floating || e.floating, recurring: e.recurring, instances: [{ start, end }], instancesUntil: null, instancesFrom: null, exact: false };
 }
 
 function freeBusyIndex(parsed: ParsedCalendar, base: Pick<ObjectIndex, 'uid' | 'component' | 'searchText'>): ObjectIndex {
@@ -107,6 +120,7 @@ function freeBusyIndex(parsed: ParsedCalendar, base: Pick<ObjectIndex, 'uid' | '
     recurring: false,
     instances,
     instancesUntil: null,
+    instancesFrom: null,
     exact: true,
   };
 }

@@ -22,7 +22,9 @@ export interface Zone {
 
 export const UTC_ZONE: Zone = { id: 'UTC', toUtc: (t) => t, toLocal: (t) => t };
 
+const MINUTE = 60_000;
 const HOUR = 3600_000;
+const DAY_MS = 24 * HOUR;
 const formatters = new Map<string, Intl.DateTimeFormat | null>();
 
 function formatter(zone: string): Intl.DateTimeFormat | null {
@@ -49,8 +51,12 @@ function formatter(zone: string): Intl.DateTimeFormat | null {
 }
 
 class IanaZone implements Zone {
-  /** Offsets by hour of the instant: the few hours a calendar touches are asked again and again. */
-  private readonly offsets = new Map<number, number>();
+  /**
+   * Spans of time with one offset, found by bisecting for the transitions around what was asked: a
+   * series of thousands of occurrences costs a few dozen Intl calls per DST period, not several per
+   * occurrence. Transitions fall on whole minutes, so spans are exact to the millisecond.
+   */
+  private spans: { start: number; end: number; offset: number }[] = [];
 
   constructor(
     readonly id: string,
@@ -58,21 +64,52 @@ class IanaZone implements Zone {
   ) {}
 
   offsetAt(utc: number): number {
-    const hour = Math.floor(utc / HOUR);
-    let offset = this.offsets.get(hour);
-    if (offset === undefined) {
-      const at = hour * HOUR;
-      const parts: Record<string, number> = {};
-      for (const p of this.format.formatToParts(new Date(at))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-      const year = parts.year!;
-      const asUtc = Date.UTC(year, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
-      // Years before 100 are taken by Date.UTC as 1900+: fix them.
-      const local = year < 100 ? new Date(asUtc).setUTCFullYear(year) : asUtc;
-      offset = local - at;
-      if (this.offsets.size > 50_000) this.offsets.clear();
-      this.offsets.set(hour, offset);
+    const spans = this.spans;
+    let lo = 0;
+    let hi = spans.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = spans[mid]!;
+      if (utc < s.start) hi = mid - 1;
+      else if (utc >= s.end) lo = mid + 1;
+      else return s.offset;
     }
+    const t = Math.floor(utc / MINUTE) * MINUTE;
+    const offset = this.exact(t);
+    const span = { start: this.edge(t, offset, -1), end: this.edge(t, offset, 1), offset };
+    if (spans.length > 10_000) spans.length = 0;
+    spans.splice(lo, 0, span);
     return offset;
+  }
+
+  /** The first instant past `t` (dir 1) or the earliest instant (dir -1) that still has `offset`, within about 1.4 years. */
+  private edge(t: number, offset: number, dir: 1 | -1): number {
+    let good = t;
+    for (let step = DAY_MS; step <= 512 * DAY_MS; step *= 2) {
+      const probe = t + dir * step;
+      if (this.exact(probe) !== offset) {
+        let bad = probe;
+        while (Math.abs(bad - good) > MINUTE) {
+          const mid = Math.floor((good + bad) / 2 / MINUTE) * MINUTE;
+          if (this.exact(mid) === offset) good = mid;
+          else bad = mid;
+        }
+        return Math.max(good, bad);
+      }
+      good = probe;
+    }
+    return dir === 1 ? good + 1 : good;
+  }
+
+  /** The zone's offset at an instant, from Intl. */
+  private exact(at: number): number {
+    const parts: Record<string, number> = {};
+    for (const p of this.format.formatToParts(new Date(at))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+    const year = parts.year!;
+    const asUtc = Date.UTC(year, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+    // Years before 100 are taken by Date.UTC as 1900+: fix them.
+    const local = year < 100 ? new Date(asUtc).setUTCFullYear(year) : asUtc;
+    return local - Math.floor(at / 1000) * 1000;
   }
 
   toLocal(utc: number): number {

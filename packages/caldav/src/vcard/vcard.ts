@@ -87,6 +87,7 @@ export function cardIndex(parsed: ParsedCard): ObjectIndex {
     recurring: false,
     instances: [],
     instancesUntil: null,
+    instancesFrom: null,
     exact: true,
     searchText: lines.join('\n').slice(0, 60_000) || null,
   };

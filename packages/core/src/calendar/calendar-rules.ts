@@ -83,6 +83,7 @@ export function checkIndex(index: ObjectIndex, kind: CollectionKind): ObjectInde
   if (index.firstStart !== null && !isTime(index.firstStart)) throw new InvalidInputError('invalid first start');
   if (index.lastEnd !== null && !isTime(index.lastEnd)) throw new InvalidInputError('invalid last end');
   if (index.instancesUntil !== null && !isTime(index.instancesUntil)) throw new InvalidInputError('invalid instance horizon');
+  if (index.instancesFrom !== null && index.instancesFrom !== undefined && !isTime(index.instancesFrom)) throw new InvalidInputError('invalid instance horizon');
   if (!Array.isArray(index.instances)) throw new InvalidInputError('instances must be a list');
   if (index.instances.length > MAX_INSTANCES) throw new TooLargeError(`at most ${MAX_INSTANCES} instances are kept per object`);
   let previous = -Infinity;
@@ -103,6 +104,7 @@ export function checkIndex(index: ObjectIndex, kind: CollectionKind): ObjectInde
     recurring: Boolean(index.recurring),
     instances,
     instancesUntil: index.instancesUntil,
+    instancesFrom: index.instancesFrom ?? null,
     exact: Boolean(index.exact),
     searchText: index.searchText,
   };
@@ -181,6 +183,12 @@ export function instanceOverlaps(i: Instance, start: number, end: number): boole
 export function instanceMatches(i: Instance, floating: boolean, exact: boolean, w: QueryWindow): boolean {
   const { start, end } = floating ? widen(w) : w;
   return exact ? instanceOverlaps(i, start, end) : i.start <= end && i.end >= start;
+}
+
+/** Whether the query's window reaches past what the stored instances cover (the rule must be asked). */
+export function beyondInstances(index: Pick<ObjectIndex, 'instancesUntil' | 'instancesFrom' | 'firstStart' | 'lastEnd'>, wide: { start: number; end: number }): boolean {
+  if (index.instancesUntil !== null && index.instancesUntil < wide.end && (index.lastEnd === null || index.lastEnd > wide.start)) return true;
+  return index.instancesFrom !== null && index.instancesFrom > wide.start && (index.firstStart === null || index.firstStart < wide.end);
 }
 
 /** Bounds moved out by the slack, without leaving the safe integers. */

@@ -97,6 +97,11 @@ export interface ObjectIndex {
    */
   readonly instancesUntil: number | null;
   /**
+   * The instances are complete from this instant on (a long series keeps the occurrences around now,
+   * not its first thousand); a query reaching before it asks the rule. null: from the first occurrence.
+   */
+  readonly instancesFrom: number | null;
+  /**
    * Whether the instances' start/end decide a time-range query exactly. A VTODO's semantics (RFC 4791
    * §9.9, DUE/COMPLETED/CREATED) are wider: its rows are a superset, checked again by the caller.
    */

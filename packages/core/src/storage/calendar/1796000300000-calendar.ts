@@ -50,6 +50,7 @@ export class Calendar1796000300000 implements MigrationInterface {
         col.ms('first_start', true),
         col.ms('last_end', true),
         col.ms('instances_until', true),
+        col.ms('instances_from', true),
         col.bool('floating'),
         col.bool('recurring'),
         col.bool('exact'),
@@ -58,7 +59,10 @@ export class Calendar1796000300000 implements MigrationInterface {
         col.ms('modified_at'),
       ],
       {
-        indices: [['idx_calendar_objects_until', ['collection_id', 'instances_until']]],
+        indices: [
+          ['idx_calendar_objects_until', ['collection_id', 'instances_until']],
+          ['idx_calendar_objects_from', ['collection_id', 'instances_from']],
+        ],
         foreignKeys: [[['collection_id'], 'calendar_collections', ['id'], 'CASCADE']],
       },
     );

@@ -35,6 +35,7 @@ export interface CalendarObjectRow {
   firstStart: number | null;
   lastEnd: number | null;
   instancesUntil: number | null;
+  instancesFrom: number | null;
   floating: boolean;
   recurring: boolean;
   exact: boolean;
@@ -120,6 +121,7 @@ export const CalendarObjectEntity = new EntitySchema<CalendarObjectRow>({
     firstStart: big('first_start', true),
     lastEnd: big('last_end', true),
     instancesUntil: big('instances_until', true),
+    instancesFrom: big('instances_from', true),
     floating: { type: 'boolean' },
     recurring: { type: 'boolean' },
     exact: { type: 'boolean' },
@@ -131,6 +133,7 @@ export const CalendarObjectEntity = new EntitySchema<CalendarObjectRow>({
     { name: 'uq_calendar_objects_name', columns: ['collectionId', 'name'], unique: true },
     { name: 'uq_calendar_objects_uid', columns: ['collectionId', 'uid'], unique: true },
     { name: 'idx_calendar_objects_until', columns: ['collectionId', 'instancesUntil'] },
+    { name: 'idx_calendar_objects_from', columns: ['collectionId', 'instancesFrom'] },
   ],
   foreignKeys: [cascade('CalendarCollection', ['collectionId'])],
 });

@@ -12,6 +12,7 @@ import {
   checkPropertyPatch,
   checkQueryLimit,
   checkTimezone,
+  beyondInstances,
   instanceMatches,
   MAX_COLLECTION_PROPERTIES,
   objectEtag,
@@ -431,17 +432,17 @@ export class SqlCalendarStore implements CalendarStore {
       if (old) {
         await this.q(
           m,
-          `UPDATE calendar_objects SET uid = ?, component = ?, etag = ?, size = ?, data = ?, first_start = ?, last_end = ?, instances_until = ?,
+          `UPDATE calendar_objects SET uid = ?, component = ?, etag = ?, size = ?, data = ?, first_start = ?, last_end = ?, instances_until = ?, instances_from = ?,
              floating = ?, recurring = ?, exact = ?, search_text = ?, modified_at = ? WHERE id = ?`,
-          [index.uid, index.component, etag, size, data, index.firstStart, index.lastEnd, index.instancesUntil, index.floating, index.recurring, index.exact, index.searchText, now, objectId],
+          [index.uid, index.component, etag, size, data, index.firstStart, index.lastEnd, index.instancesUntil, index.instancesFrom, index.floating, index.recurring, index.exact, index.searchText, now, objectId],
         );
         await this.q(m, 'DELETE FROM calendar_instances WHERE object_id = ?', [objectId]);
       } else {
         await this.q(
           m,
-          `INSERT INTO calendar_objects (id, collection_id, name, uid, component, etag, size, data, first_start, last_end, instances_until, floating, recurring, exact, search_text, created_at, modified_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [objectId, collectionId, name, index.uid, index.component, etag, size, data, index.firstStart, index.lastEnd, index.instancesUntil, index.floating, index.recurring, index.exact, index.searchText, now, now],
+          `INSERT INTO calendar_objects (id, collection_id, name, uid, component, etag, size, data, first_start, last_end, instances_until, instances_from, floating, recurring, exact, search_text, created_at, modified_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [objectId, collectionId, name, index.uid, index.component, etag, size, data, index.firstStart, index.lastEnd, index.instancesUntil, index.instancesFrom, index.floating, index.recurring, index.exact, index.searchText, now, now],
         );
       }
       let span = 0;
@@ -542,12 +543,26 @@ export class SqlCalendarStore implements CalendarStore {
       const check = floating || !exact;
       out.set(r.object_id, (out.get(r.object_id) ?? false) || check);
     }
-    const tails = await this.db.select<{ id: string }>(
-      'SELECT id FROM calendar_objects WHERE collection_id = ? AND instances_until IS NOT NULL AND instances_until < ? AND (last_end IS NULL OR last_end > ?)',
-      [collectionId, wide.end, wide.start],
-      'querying series',
-    );
-    for (const t of tails) out.set(t.id, true);
+    // Series whose stored instances do not cover the window (floating ones compared with the wide one).
+    type Horizon = { id: string; instances_until: number | string | null; instances_from: number | string | null; first_start: number | string | null; last_end: number | string | null; floating: boolean | number };
+    const cols = 'id, instances_until, instances_from, first_start, last_end, floating';
+    const beyond = [
+      ...(await this.db.select<Horizon>(
+        `SELECT ${cols} FROM calendar_objects WHERE collection_id = ? AND instances_until IS NOT NULL AND instances_until < ? AND (last_end IS NULL OR last_end > ?)`,
+        [collectionId, wide.end, wide.start],
+        'querying series',
+      )),
+      ...(await this.db.select<Horizon>(
+        `SELECT ${cols} FROM calendar_objects WHERE collection_id = ? AND instances_from IS NOT NULL AND instances_from > ? AND (first_start IS NULL OR first_start < ?)`,
+        [collectionId, wide.start, wide.end],
+        'querying series',
+      )),
+    ];
+    const orNull = (v: number | string | null) => (v === null ? null : N(v));
+    for (const h of beyond) {
+      const index = { instancesUntil: orNull(h.instances_until), instancesFrom: orNull(h.instances_from), firstStart: orNull(h.first_start), lastEnd: orNull(h.last_end) };
+      if (beyondInstances(index, Number(h.floating) ? wide : window)) out.set(h.id, true);
+    }
     return out;
   }
 

@@ -25,6 +25,7 @@ export function simpleIndex(uid: string, instances: { start: number; end: number
     recurring: instances.length > 1,
     instances,
     instancesUntil: null,
+    instancesFrom: null,
     exact: true,
     searchText: null,
     ...extra,
@@ -176,6 +177,15 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
       // Replacing an object replaces its instances.
       await put('span.ics', 'span', [{ start: 500 * H, end: 501 * H }]);
       expect(await names({ timeRange: { start: 15 * H, end: 20 * H }, component: 'VEVENT' })).toEqual(['floating.ics?', 'long.ics', 'open.ics?']);
+    });
+
+    it('asks the rule of a long series before the instances it kept', async () => {
+      // Instances kept from 300 h on (those around now); the series began at 0.
+      await put('window.ics', 'window', [{ start: 300 * H, end: 301 * H }, { start: 324 * H, end: 325 * H }], { recurring: true, firstStart: 0, lastEnd: 325 * H, instancesFrom: 300 * H });
+      expect(await names({ timeRange: { start: 100 * H, end: 101 * H } })).toEqual(['window.ics?']);
+      expect(await names({ timeRange: { start: 300 * H, end: 301 * H } })).toEqual(['window.ics']);
+      expect(await names({ timeRange: { start: 302 * H, end: 303 * H } })).toEqual([]);
+      expect(await names({ timeRange: { start: 400 * H, end: 401 * H } })).toEqual([]);
     });
 
     it('pages queries and listings by name, filters text, and gives data when asked', async () => {

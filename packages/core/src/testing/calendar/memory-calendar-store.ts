@@ -11,6 +11,7 @@ import {
   checkPropertyPatch,
   checkQueryLimit,
   checkTimezone,
+  beyondInstances,
   instanceMatches,
   MAX_COLLECTION_PROPERTIES,
   objectEtag,
@@ -323,7 +324,7 @@ export class MemoryCalendarStore implements CalendarStore {
             break;
           }
         }
-        if (index.instancesUntil !== null && index.instancesUntil < wide.end && (index.lastEnd === null || index.lastEnd > wide.start)) {
+        if (beyondInstances(index, index.floating ? wide : window)) {
           hit = true;
           check = true;
         }
