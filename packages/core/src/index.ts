@@ -81,6 +81,7 @@ export type {
   DriveGrant,
   GrantAccess,
   GrantPrincipal,
+  SpaceFilter,
   NewGroupSpace,
   FileContent,
   WriteExpectation,

@@ -33,6 +33,7 @@ import type {
   GrantPrincipal,
   NewGroupSpace,
   PropertyPatch,
+  SpaceFilter,
   TransferOptions,
   TransferOutcome,
   WriteExpectation,
@@ -219,16 +220,27 @@ export class SqlDriveStore implements DriveStore {
     return toSpace(rows[0]);
   }
 
-  async listSpaces(filter: { accountIds?: readonly string[]; groupIds?: readonly string[] }): Promise<DriveSpace[]> {
+  async listSpaces(filter: SpaceFilter): Promise<DriveSpace[]> {
     const accounts = filter.accountIds ?? [];
     const groups = filter.groupIds ?? [];
-    if (accounts.length + groups.length === 0) return [];
-    if (accounts.length + groups.length > IN_CHUNK) throw new InvalidInputError('too many owners');
-    const where = [accounts.length ? `account_id IN (${marks(accounts.length)})` : '', groups.length ? `group_id IN (${marks(groups.length)})` : '']
+    const grantedAccounts = (filter.grantedTo ?? []).filter((p) => p.kind === 'account').map((p) => p.id);
+    const grantedGroups = (filter.grantedTo ?? []).filter((p) => p.kind === 'group').map((p) => p.id);
+    const lists = [accounts, groups, grantedAccounts, grantedGroups];
+    const count = lists.reduce((n, l) => n + l.length, 0);
+    if (count === 0) return [];
+    if (count > IN_CHUNK) throw new InvalidInputError('too many owners');
+    const granted = (kind: string, ids: readonly string[]) =>
+      ids.length ? `root_id IN (SELECT node_id FROM drive_grants WHERE principal_kind = '${kind}' AND principal_id IN (${marks(ids.length)}))` : '';
+    const where = [
+      accounts.length ? `account_id IN (${marks(accounts.length)})` : '',
+      groups.length ? `group_id IN (${marks(groups.length)})` : '',
+      granted('account', grantedAccounts),
+      granted('group', grantedGroups),
+    ]
       .filter(Boolean)
       .join(' OR ');
     const rows: SpaceRow[] = await this.db.run(
-      (m) => m.query(this.db.sql(`SELECT ${SPACE_COLS} FROM drive_spaces WHERE ${where} ORDER BY name`), [...accounts, ...groups]),
+      (m) => m.query(this.db.sql(`SELECT ${SPACE_COLS} FROM drive_spaces WHERE ${where} ORDER BY name`), lists.flat()),
       'listing drives',
     );
     return rows.map(toSpace);
