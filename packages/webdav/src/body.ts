@@ -25,7 +25,7 @@ export function refuseContentCoding(req: IncomingMessage): void {
 
 /** Did the client ask to be told to go on before it sends its body (RFC 9110 §10.1.1)? */
 function expectsContinue(req: IncomingMessage): boolean {
-  return /\b100-continue\b/i.test(headerOf(req, 'expect') ?? '');
+  return req.httpVersion === '1.1' && /\b100-continue\b/i.test(headerOf(req, 'expect') ?? '');
 }
 
 /**
