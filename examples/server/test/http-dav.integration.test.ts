@@ -92,6 +92,26 @@ describe('palabre serve: DAV requests on the HTTP port', () => {
     });
   }
 
+  it('never commits a PUT whose body runs past its Content-Length while the client is told 400', async () => {
+    // First in this file: no earlier request of it can still be on its way to the log.
+    const puts = putsLogged();
+    // The attacker keeps its side of the connection open (half-open) after the server's 400.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () =>
+      socket.write(`PUT /dav/files/${USER}/overlong.txt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${auth()}\r\nContent-Length: 5\r\n\r\nhello, then bytes that are no request\r\n\r\n`),
+    );
+    const answer = await new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('end', () => resolve(text));
+      socket.on('close', () => resolve(text));
+    });
+    await putsAnswered(puts + 1);
+    socket.destroy();
+    expect(answer).toMatch(/^HTTP\/1.1 400/);
+    expect((await dav('GET', `/dav/files/${USER}/overlong.txt`)).status).toBe(404);
+  });
+
   it('sends 100 Continue only once the request is authenticated, authorised and within quota', async () => {
     const home = `/dav/files/${USER}`;
     expect(await expectContinue(`${home}/a.txt`, Buffer.from('hello'))).toEqual({ first: 401, status: 401 });
@@ -100,22 +120,6 @@ describe('palabre serve: DAV requests on the HTTP port', () => {
     expect(await expectContinue(`/dav/files/${OTHER}/big.bin`, Buffer.alloc(5000, 'x'), auth(OTHER))).toEqual({ first: 507, status: 507 });
     expect(await expectContinue(`${home}/a.txt`, Buffer.from('hello'), auth())).toEqual({ first: 100, status: 201 });
     expect(await (await dav('GET', `${home}/a.txt`)).text()).toBe('hello');
-  });
-
-  it('never commits a PUT whose body runs past its Content-Length while the client is told 400', async () => {
-    const puts = putsLogged();
-    const answer = await new Promise<string>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () =>
-        socket.write(`PUT /dav/files/${USER}/overlong.txt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${auth()}\r\nContent-Length: 5\r\n\r\nhello, then bytes that are no request\r\n\r\n`),
-      );
-      let text = '';
-      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-      socket.on('error', () => undefined);
-      socket.on('close', () => resolve(text));
-    });
-    await putsAnswered(puts + 1);
-    expect(answer).toMatch(/^HTTP\/1.1 400/);
-    expect((await dav('GET', `/dav/files/${USER}/overlong.txt`)).status).toBe(404);
   });
 
   it('serves an uploaded HTML page sandboxed, as an attachment, with nosniff', async () => {
