@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
 import { connect } from 'node:net';
+import { expectContinue } from '@palabre/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, freePort, makeSite, runBin, type Site } from './helpers.js';
 
@@ -47,6 +47,8 @@ describe('palabre serve: DAV requests on the HTTP port', () => {
   const dav = (method: string, path: string, init: { body?: string; user?: string } = {}) =>
     fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { authorization: auth(init.user) }, body: init.body ?? null });
 
+  const put100 = (path: string, body: Buffer, authorization?: string) =>
+    expectContinue(`http://127.0.0.1:${port}`, 'PUT', path, body, authorization ? { authorization } : {});
   /** How many answers to PUT the server has logged (pino lines of dav.request). */
   const putsLogged = () => out.split('\n').filter((line) => line.includes('"msg":"dav.request"') && line.includes('"method":"PUT"')).length;
   /** Wait (bounded) until the server has logged its answer to `count` PUTs. */
@@ -57,40 +59,6 @@ describe('palabre serve: DAV requests on the HTTP port', () => {
     }
     throw new Error(`no answer to PUT #${count} logged:\n${out.slice(-2000)}`);
   };
-
-  function expectContinue(path: string, body: Buffer, authorization?: string): Promise<{ first: number; status: number }> {
-    return new Promise((resolve, reject) => {
-      let first = 0;
-      const req = request({
-        host: '127.0.0.1',
-        port,
-        method: 'PUT',
-        path,
-        headers: { expect: '100-continue', 'content-length': String(body.length), ...(authorization ? { authorization } : {}) },
-      });
-      req.on('continue', () => {
-        first ||= 100;
-        req.end(body);
-      });
-      req.on('response', (res) => {
-        first ||= res.statusCode!;
-        res.resume();
-        if (first !== 100) {
-          resolve({ first, status: res.statusCode! });
-          req.destroy();
-        } else res.on('end', () => resolve({ first, status: res.statusCode! }));
-      });
-      req.on('error', (error) => (first && first !== 100 ? undefined : reject(error)));
-      req.flushHeaders();
-      // A server that never answers gets the body anyway after a while, as curl does (a bound, not a measure).
-      setTimeout(() => {
-        if (!first) {
-          first = -1;
-          req.end(body);
-        }
-      }, 5000).unref();
-    });
-  }
 
   it('never commits a PUT whose body runs past its Content-Length while the client is told 400', async () => {
     // First in this file: no earlier request of it can still be on its way to the log.
@@ -114,11 +82,11 @@ describe('palabre serve: DAV requests on the HTTP port', () => {
 
   it('sends 100 Continue only once the request is authenticated, authorised and within quota', async () => {
     const home = `/dav/files/${USER}`;
-    expect(await expectContinue(`${home}/a.txt`, Buffer.from('hello'))).toEqual({ first: 401, status: 401 });
-    expect(await expectContinue(`${home}/a.txt`, Buffer.from('hello'), auth(USER, 'wrong password'))).toEqual({ first: 401, status: 401 });
-    expect(await expectContinue(`${home}/a.txt`, Buffer.from('hello'), auth(OTHER))).toEqual({ first: 409, status: 409 });
-    expect(await expectContinue(`/dav/files/${OTHER}/big.bin`, Buffer.alloc(5000, 'x'), auth(OTHER))).toEqual({ first: 507, status: 507 });
-    expect(await expectContinue(`${home}/a.txt`, Buffer.from('hello'), auth())).toEqual({ first: 100, status: 201 });
+    expect(await put100(`${home}/a.txt`, Buffer.from('hello'))).toEqual({ first: 401, status: 401 });
+    expect(await put100(`${home}/a.txt`, Buffer.from('hello'), auth(USER, 'wrong password'))).toEqual({ first: 401, status: 401 });
+    expect(await put100(`${home}/a.txt`, Buffer.from('hello'), auth(OTHER))).toEqual({ first: 409, status: 409 });
+    expect(await put100(`/dav/files/${OTHER}/big.bin`, Buffer.alloc(5000, 'x'), auth(OTHER))).toEqual({ first: 507, status: 507 });
+    expect(await put100(`${home}/a.txt`, Buffer.from('hello'), auth())).toEqual({ first: 100, status: 201 });
     expect(await (await dav('GET', `${home}/a.txt`)).text()).toBe('hello');
   });
 

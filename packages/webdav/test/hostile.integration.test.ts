@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectContinue } from '@palabre/core/testing';
 import { ALICE, BOB, CAROL, PASSWORDS, backends, hrefs, startServer, type TestServer } from './harness.js';
 
 const A = `/dav/files/${ALICE}`;
@@ -264,36 +265,6 @@ function rawExchange(t: TestServer, bytes: string): Promise<{ text: string; clos
   });
 }
 
-/** A request with `Expect: 100-continue`: what came first (100 or the final status), and the final status. */
-function expectContinue(t: TestServer, method: string, path: string, body: Buffer, headers: Record<string, string>): Promise<{ first: number; status: number }> {
-  const url = new URL(t.origin);
-  return new Promise((resolve, reject) => {
-    let first = 0;
-    const req = request({ host: url.hostname, port: url.port, method, path, headers: { expect: '100-continue', 'content-length': String(body.length), ...headers } });
-    req.on('continue', () => {
-      first ||= 100;
-      req.end(body);
-    });
-    req.on('response', (res) => {
-      first ||= res.statusCode!;
-      res.resume();
-      if (first !== 100) {
-        resolve({ first, status: res.statusCode! });
-        req.destroy();
-      } else res.on('end', () => resolve({ first, status: res.statusCode! }));
-    });
-    req.on('error', (error) => (first && first !== 100 ? undefined : reject(error)));
-    req.flushHeaders();
-    // A server that never answers gets the body anyway after a while, as curl does (a bound, not a measure).
-    setTimeout(() => {
-      if (!first) {
-        first = -1;
-        req.end(body);
-      }
-    }, 5000).unref();
-  });
-}
-
 /** Wait (bounded) until the server has logged its answer to `count` requests of this method. */
 async function answered(t: TestServer, method: string, count: number): Promise<void> {
   for (let i = 0; i < 500; i++) {
@@ -545,14 +516,14 @@ describe.each(backends)('issue 11 attacks on %s', (backend) => {
       ['PROPPATCH', `/dav/files/${BOB}/x.txt`, small, { authorization: t.auth(ALICE) }, 404],
     ];
     for (const [method, path, content, headers, status] of refused) {
-      const res = await expectContinue(t, method, path, content, headers);
+      const res = await expectContinue(t.origin, method, path, content, headers);
       expect(res, `${method} ${path}`).toEqual({ first: status, status });
     }
     expect((await t.dav('GET', `/dav/files/${CAROL}/big.bin`, { user: CAROL })).status).toBe(404);
-    const ok = await expectContinue(t, 'PUT', `${A}/c1.txt`, small, { authorization: t.auth(ALICE) });
+    const ok = await expectContinue(t.origin, 'PUT', `${A}/c1.txt`, small, { authorization: t.auth(ALICE) });
     expect(ok).toEqual({ first: 100, status: 201 });
     const xml = Buffer.from('<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:p xmlns:x="urn:x">1</x:p></D:prop></D:set></D:propertyupdate>');
-    expect(await expectContinue(t, 'PROPPATCH', `${A}/c1.txt`, xml, { authorization: t.auth(ALICE), 'content-type': 'application/xml' })).toEqual({ first: 100, status: 207 });
+    expect(await expectContinue(t.origin, 'PROPPATCH', `${A}/c1.txt`, xml, { authorization: t.auth(ALICE), 'content-type': 'application/xml' })).toEqual({ first: 100, status: 207 });
     expect(await (await t.dav('GET', `${A}/c1.txt`)).text()).toBe('small');
     await directory.updateAccount(carol.id, { quotaBytes: null });
   });

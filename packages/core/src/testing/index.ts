@@ -28,3 +28,4 @@ export { MemoryMailStore } from './memory-mail-store.js';
 export type { MemoryMailStoreOptions } from './memory-mail-store.js';
 export { mailStoreContract } from './contracts/mail-store.contract.js';
 export type { MailStoreFixture } from './contracts/mail-store.contract.js';
+export { expectContinue } from './expect-continue.js';
