@@ -14,7 +14,7 @@ import {
 import type { Readable } from 'node:stream';
 import { assertAnswerable, headerOf } from '../body.js';
 import { DAV, DavError } from '../errors.js';
-import { canonicalAddress, davPath, hrefOf, type DavPath } from '../href.js';
+import { canonicalAddress, davPath, type DavPath } from '../href.js';
 import { findVisibleAccount, findVisibleGroup } from '../principals.js';
 import {
   ALL_PRIVILEGES,
@@ -81,8 +81,6 @@ export class DriveBackend implements DavBackend {
   private readonly maxUpload: number;
   private readonly verifyDownloads: boolean;
   private readonly listings = new ListingCache();
-  /** Set by the plugin once mounted: builds hrefs under the engine's base path. */
-  href: (path: DavPath, collection: boolean) => string = (path, collection) => hrefOf('', path, collection);
 
   constructor(private readonly options: DriveBackendOptions) {
     this.maxUpload = options.maxUploadBytes ?? 50 * 1024 ** 3;

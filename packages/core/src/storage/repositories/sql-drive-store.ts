@@ -225,22 +225,23 @@ export class SqlDriveStore implements DriveStore {
     const groups = filter.groupIds ?? [];
     const grantedAccounts = (filter.grantedTo ?? []).filter((p) => p.kind === 'account').map((p) => p.id);
     const grantedGroups = (filter.grantedTo ?? []).filter((p) => p.kind === 'group').map((p) => p.id);
-    const lists = [accounts, groups, grantedAccounts, grantedGroups];
-    const count = lists.reduce((n, l) => n + l.length, 0);
+    const count = accounts.length + groups.length + grantedAccounts.length + grantedGroups.length;
     if (count === 0) return [];
     if (count > IN_CHUNK) throw new InvalidInputError('too many owners');
-    const granted = (kind: string, ids: readonly string[]) =>
-      ids.length ? `root_id IN (SELECT node_id FROM drive_grants WHERE principal_kind = '${kind}' AND principal_id IN (${marks(ids.length)}))` : '';
-    const where = [
-      accounts.length ? `account_id IN (${marks(accounts.length)})` : '',
-      groups.length ? `group_id IN (${marks(groups.length)})` : '',
-      granted('account', grantedAccounts),
-      granted('group', grantedGroups),
-    ]
-      .filter(Boolean)
-      .join(' OR ');
+    const where: string[] = [];
+    const params: string[] = [];
+    const add = (sql: string, ids: readonly string[], ...before: string[]) => {
+      if (!ids.length) return;
+      where.push(sql.replace('?*', marks(ids.length)));
+      params.push(...before, ...ids);
+    };
+    add('account_id IN (?*)', accounts);
+    add('group_id IN (?*)', groups);
+    // A space whose root is granted (idx_drive_grants_principal finds the grants of these principals).
+    add('root_id IN (SELECT node_id FROM drive_grants WHERE principal_kind = ? AND principal_id IN (?*))', grantedAccounts, 'account');
+    add('root_id IN (SELECT node_id FROM drive_grants WHERE principal_kind = ? AND principal_id IN (?*))', grantedGroups, 'group');
     const rows: SpaceRow[] = await this.db.run(
-      (m) => m.query(this.db.sql(`SELECT ${SPACE_COLS} FROM drive_spaces WHERE ${where} ORDER BY name`), lists.flat()),
+      (m) => m.query(this.db.sql(`SELECT ${SPACE_COLS} FROM drive_spaces WHERE ${where.join(' OR ')} ORDER BY name`), params),
       'listing drives',
     );
     return rows.map(toSpace);
