@@ -82,6 +82,7 @@ export type {
   DriveGrant,
   GrantAccess,
   GrantPrincipal,
+  SpaceFilter,
   NewGroupSpace,
   FileContent,
   WriteExpectation,

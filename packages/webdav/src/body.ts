@@ -23,17 +23,45 @@ export function refuseContentCoding(req: IncomingMessage): void {
   if (coding && coding.trim().toLowerCase() !== 'identity') throw new DavError(415, 'request content codings are not supported');
 }
 
+/** Did the client ask to be told to go on before it sends its body (RFC 9110 §10.1.1)? */
+function expectsContinue(req: IncomingMessage): boolean {
+  return req.httpVersion === '1.1' && /\b100-continue\b/i.test(headerOf(req, 'expect') ?? '');
+}
+
+/**
+ * The request body, asked for (100 Continue) only when it is first read, that is once the request has been
+ * authenticated, authorised, its If header, locks and quota checked: a refused request gets its final status
+ * without its body ever being sent. node:http sends 100 Continue itself unless the server listens to
+ * `checkContinue` (README: pass the handler there too); `_sent100` is how it records that it did. At the
+ * end, the client must still be there to hear the outcome (see assertAnswerable).
+ */
+export async function* requestBody(req: IncomingMessage, res: ServerResponse): AsyncIterable<Uint8Array> {
+  if (expectsContinue(req) && !(res as { _sent100?: boolean })._sent100 && !res.headersSent) res.writeContinue();
+  for await (const chunk of req as AsyncIterable<Buffer>) yield chunk;
+  assertAnswerable(req, res);
+}
+
+/**
+ * 499 when the request can no longer be answered: the client went away, or node:http ended the
+ * connection because what followed the body was no request (a body longer than its Content-Length is
+ * answered 400 that way). Nothing may be committed then: the client would hear 400 for a change made.
+ */
+export function assertAnswerable(req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  if (!socket || socket.destroyed || socket.writableEnded || res.destroyed) throw new DavError(499, 'the client can no longer be answered');
+}
+
 /** Read a whole (small) body, refusing more than `max` bytes as soon as that is known. */
-export async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+export async function readBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer> {
   refuseContentCoding(req);
   const length = declaredLength(req);
   if (length !== null && length > max) throw new DavError(413, `request bodies are at most ${max} bytes here`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  for await (const chunk of requestBody(req, res)) {
     size += chunk.length;
     if (size > max) throw new DavError(413, `request bodies are at most ${max} bytes here`);
-    chunks.push(chunk);
+    chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, size);
 }
@@ -45,6 +73,12 @@ export async function readBody(req: IncomingMessage, max: number): Promise<Buffe
  */
 export function settleBody(req: IncomingMessage, res: ServerResponse): void {
   if (req.readableEnded || req.complete) return;
+  if (expectsContinue(req) && !(res as { _sent100?: boolean })._sent100) {
+    // The client waits for 100 Continue before it sends its body: the final status goes out instead, and
+    // the connection closes after it (node:http does so too), without reading a byte of the body.
+    if (!res.headersSent) res.setHeader('connection', 'close');
+    return;
+  }
   let length: number | null = null;
   try {
     length = declaredLength(req);

@@ -9,7 +9,7 @@ import { DAV, DavError, toDavError } from './errors.js';
 import { deleteMethod, getMethod, mkcolMethod, optionsMethod, putMethod } from './methods.js';
 import { davPath, hrefOf, normaliseBase, parseTarget, ROOT, type DavPath } from './href.js';
 import { evaluateIf, parseIfHeader, submittedTokens } from './if-header.js';
-import { LockManager, lockMethod, pathOfUri, unlockMethod, type LockOptions } from './lock.js';
+import { LockManager, lockMethod, unlockMethod, type LockOptions } from './lock.js';
 import { hrefXml, Namespaces, sendXml } from './multistatus.js';
 import { registerBuiltinProperties } from './properties.js';
 import { propfindMethod } from './propfind.js';
@@ -210,6 +210,33 @@ export class DavEngine {
     return hrefOf(this.base, resource.path, resource.collection);
   }
 
+  /**
+   * A path of this engine in its canonical form: the mount's backend folds spellings that name one
+   * resource (a home's address in any case, %40, a trailing dot, NFD) into one. Every path the engine reads
+   * comes through here (request-URI, Destination, If-header tags, ACL principals), so locks, ACLs, ETags
+   * and change logs all see one key.
+   *
+   * Canonicalise and continue rather than redirect (301/308) to the canonical URL: a redirect cannot
+   * cover the Destination and If headers, which must name the same lock keys as the request-URI anyway;
+   * DAV clients do not follow redirects on PUT, LOCK, MOVE or PROPFIND (the Windows mini-redirector, Finder
+   * and davfs2 report an error, and a PUT body already sent would have to be sent again); and every href
+   * the engine answers is built from the backends' resources, in canonical form (multistatus hrefs,
+   * Location, lockroot), so a client that keeps the hrefs it is given (Windows, Finder) moves to the
+   * canonical spelling after its first PROPFIND.
+   */
+  canonical(path: DavPath): DavPath {
+    const backend = path.segments.length ? this.mounts.get(path.segments[0]!) : undefined;
+    return backend?.canonical ? backend.canonical(path) : path;
+  }
+
+  /** A request target, resource tag, Destination or principal href as a canonical path, or null when outside this engine. */
+  pathOf(uri: string): DavPath | null {
+    const target = parseTarget(uri);
+    const base = this.baseSegments;
+    if (target.segments.length < base.length || base.some((s, i) => target.segments[i] !== s)) return null;
+    return this.canonical(davPath(target.segments.slice(base.length)));
+  }
+
   async lookup(ctx: DavContext, path: DavPath): Promise<DavLookup> {
     if (path.segments.length === 0) return { resource: this.rootResource, parent: null };
     const backend = this.mounts.get(path.segments[0]!);
@@ -263,7 +290,7 @@ export class DavEngine {
       if (tag === null) return { etag: resource?.etag ?? null, tokens: await tokensAt(path) };
       let other: DavPath | null = null;
       try {
-        other = pathOfUri(this, tag);
+        other = this.pathOf(tag);
       } catch {
         other = null;
       }
@@ -305,18 +332,18 @@ export class DavEngine {
       const host = ctx.req.headers.host;
       if (host && url.host.toLowerCase() !== host.toLowerCase()) throw new DavError(502, 'the destination is on another server');
     }
-    const path = pathOfUri(this, raw);
+    const path = this.pathOf(raw);
     if (!path) throw new DavError(502, 'the destination is outside this DAV service');
     return path;
   }
 
-  /** The XML request body, or null when there is none. */
+  /** The XML request body, or null when there is none. Read it only once the request is authorised (100 Continue goes out then). */
   async readXml(ctx: DavContext): Promise<XmlElement | null> {
     if (!hasBody(ctx.req)) {
       ctx.req.resume();
       return null;
     }
-    const body = await readBody(ctx.req, this.limits.maxXmlBody);
+    const body = await readBody(ctx.req, ctx.res, this.limits.maxXmlBody);
     if (body.length === 0) return null;
     return parseXml(body, this.xmlLimits);
   }
@@ -362,6 +389,8 @@ export class DavEngine {
       return;
     }
     res.setHeader('x-request-id', requestId);
+    // No answer of ours (a stored file above all) is ever to be read as another type than it says.
+    res.setHeader('x-content-type-options', 'nosniff');
     let status = 500;
     try {
       if (raw.includes('#')) throw new DavError(400, 'a request target cannot contain a fragment');
@@ -399,7 +428,7 @@ export class DavEngine {
         method,
         req,
         res,
-        path: davPath(target.segments),
+        path: this.canonical(davPath(target.segments)),
         trailingSlash: target.trailingSlash,
         memo: new Map(),
       };
@@ -411,7 +440,9 @@ export class DavEngine {
     } catch (caught) {
       const error = toDavError(caught);
       status = error.status;
-      if (error.status >= 500 && error.status !== 503) {
+      // Only what nobody expected is an error: a client can cause any other status at will (quota 507,
+      // 501, 502 for a foreign Destination, downloads it cuts), and must not be able to flood the error log.
+      if (error.status === 500) {
         log.error({ method, status: error.status, cause: causeChain(caught) }, 'dav.request.failed');
       } else if (error.status === 499) {
         log.info({ method }, 'dav.request.aborted');

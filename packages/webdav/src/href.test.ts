@@ -1,6 +1,7 @@
+import { domainToASCII } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DavError } from './errors.js';
-import { decodeSegment, encodeSegment, hrefOf, davPath, MAX_PATH_DEPTH, parseTarget } from './href.js';
+import { canonicalAddress, decodeSegment, encodeSegment, hrefOf, davPath, MAX_PATH_DEPTH, parseTarget } from './href.js';
 
 const status = (fn: () => unknown) => {
   try {
@@ -38,5 +39,12 @@ describe('href', () => {
     }
     expect(hrefOf('/dav', davPath(['files', 'a b']), true)).toBe('/dav/files/a%20b/');
     expect(hrefOf('/dav', davPath([]), false)).toBe('/dav/');
+  });
+
+  it('spells an address segment one way, and leaves every other segment as it is', () => {
+    for (const spelling of ['ALICE@EXAMPLE.TEST', 'Alice@Example.Test.', 'alice@example.test']) expect(canonicalAddress(spelling)).toBe('alice@example.test');
+    expect(canonicalAddress(decodeSegment('E%CC%81lise@MS.GOUV.TEST'))).toBe('élise@ms.gouv.test');
+    expect(canonicalAddress('awa@Ministère.gouv.tg')).toBe(`awa@${domainToASCII('ministère.gouv.tg')}`);
+    for (const other of ['Rapport.PDF', 'projets', 'a b@example.test', 'not@an@address', '@example.test', 'x@']) expect(canonicalAddress(other)).toBe(other);
   });
 });

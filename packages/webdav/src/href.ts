@@ -1,3 +1,4 @@
+import { parseAddress } from '@palabre/core';
 import { DavError } from './errors.js';
 
 /**
@@ -74,6 +75,23 @@ export function decodeSegment(raw: string): string {
   if (CONTROL.test(name)) throw new DavError(400, 'control characters in the path');
   if (name === '.' || name === '..') throw new DavError(400, '"." and ".." segments are not allowed');
   return name.normalize('NFC');
+}
+
+/**
+ * The one spelling of a mail address used as a path segment (a home `/files/<address>/`, a principal
+ * `/principals/users/<address>/`): the directory's own (core's parseAddress: local part NFC and lower-case,
+ * domain in lower-case A-labels without a trailing dot), so `ALICE@EXAMPLE.TEST`, `alice%40example.test`
+ * and `alice@example.test.` are one key for locks, ACLs, ETags and change logs. Anything that is not an
+ * address (a group folder's name, a file name) is returned unchanged: file names keep the client's spelling.
+ * Backends say which segments are addresses (DavBackend.canonical); the engine applies it (DavEngine.pathOf).
+ */
+export function canonicalAddress(segment: string): string {
+  if (!segment.includes('@') || /\s/u.test(segment)) return segment;
+  try {
+    return parseAddress(segment).address;
+  } catch {
+    return segment;
+  }
 }
 
 export interface ParsedTarget {

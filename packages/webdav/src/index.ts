@@ -6,7 +6,7 @@ export { DAV_LOG_EVENTS } from './log-events.js';
 export type { DavLogEvent } from './log-events.js';
 export { LockManager } from './lock.js';
 export type { LockOptions } from './lock.js';
-export { davPath, hrefOf, encodeSegment, parseTarget, MAX_PATH_BYTES, MAX_PATH_DEPTH } from './href.js';
+export { davPath, hrefOf, encodeSegment, parseTarget, canonicalAddress, MAX_PATH_BYTES, MAX_PATH_DEPTH } from './href.js';
 export type { DavPath } from './href.js';
 export { parseXml, serializeElement, element, escapeText, escapeAttr, XML_NS } from './xml-codec.js';
 export type { XmlElement, XmlNode, XmlAttribute, XmlLimits } from './xml-codec.js';
@@ -28,7 +28,7 @@ export type {
   Ace,
 } from './resource.js';
 export { hrefXml, statusXml, XmlStream, Namespaces } from './multistatus.js';
-export { principalsPlugin, PrincipalsBackend } from './principals.js';
+export { principalsPlugin, PrincipalsBackend, findVisibleAccount, findVisibleGroup } from './principals.js';
 export { drivePlugin, OC, NC } from './drive/drive-plugin.js';
 export type { DrivePlugin, DrivePluginOptions } from './drive/drive-plugin.js';
 export { DriveBackend, etagOf, parseMtime } from './drive/drive-backend.js';

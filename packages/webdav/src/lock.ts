@@ -3,7 +3,7 @@ import { isPalabreError, lockPrefix, MAX_LOCK_TIMEOUT_SECONDS, type DavLock, typ
 import { headerOf, readBody, hasBody } from './body.js';
 import type { DavEngine } from './engine.js';
 import { DAV, DavError } from './errors.js';
-import { davPath, parentOf, parseTarget, type DavPath } from './href.js';
+import { davPath, parentOf, type DavPath } from './href.js';
 import { hrefXml } from './multistatus.js';
 import type { DavContext } from './resource.js';
 import { child, elements, parseXml, serializeElement } from './xml-codec.js';
@@ -104,8 +104,17 @@ export async function lockMethod(engine: DavEngine, ctx: DavContext): Promise<vo
   const depthHeader = headerOf(ctx.req, 'depth');
   if (depthHeader !== undefined && !/^(0|infinity)$/i.test(depthHeader.trim())) throw new DavError(400, 'LOCK Depth is 0 or infinity');
   const timeout = manager.timeoutOf(headerOf(ctx.req, 'timeout'));
-  const body = hasBody(ctx.req) ? await readBody(ctx.req, engine.limits.maxXmlBody) : Buffer.alloc(0);
   const { resource, parent } = await engine.lookup(ctx, ctx.path);
+  // A body asks for a new lock: the privilege to take it is checked before the body is asked for.
+  const authorise = () => {
+    if (resource) engine.require(ctx, resource, 'write-content');
+    else {
+      if (!parent) throw new DavError(409, 'the parent collection does not exist');
+      engine.require(ctx, parent, 'bind');
+    }
+  };
+  if (hasBody(ctx.req)) authorise();
+  const body = hasBody(ctx.req) ? await readBody(ctx.req, ctx.res, engine.limits.maxXmlBody) : Buffer.alloc(0);
 
   if (body.length === 0) {
     // Refresh: the If header names the lock.
@@ -138,11 +147,7 @@ export async function lockMethod(engine: DavEngine, ctx: DavContext): Promise<vo
   if (owner && owner.length > 4096) throw new DavError(400, 'the lock owner is too long');
   const depth: 0 | 'infinity' = depthHeader !== undefined && depthHeader.trim() === '0' ? 0 : 'infinity';
 
-  if (resource) engine.require(ctx, resource, 'write-content');
-  else {
-    if (!parent) throw new DavError(409, 'the parent collection does not exist');
-    engine.require(ctx, parent, 'bind');
-  }
+  authorise();
   const submitted = await engine.ifHeader(ctx, resource, ctx.path);
   let created = false;
   let target = resource;
@@ -198,14 +203,6 @@ export async function unlockMethod(engine: DavEngine, ctx: DavContext): Promise<
   ctx.log.info({ path: ctx.path.key }, 'dav.lock.released');
   ctx.res.statusCode = 204;
   ctx.res.end();
-}
-
-/** Resolve a resource tag or Destination URI to a DAV path, or null when it is outside this engine. */
-export function pathOfUri(engine: DavEngine, uri: string): DavPath | null {
-  const target = parseTarget(uri);
-  const base = engine.baseSegments;
-  if (target.segments.length < base.length || base.some((s, i) => target.segments[i] !== s)) return null;
-  return davPath(target.segments.slice(base.length));
 }
 
 async function* emptyBody(): AsyncIterable<Uint8Array> {}

@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
-import { declaredLength, hasBody, headerOf, refuseContentCoding } from './body.js';
+import { declaredLength, hasBody, headerOf, refuseContentCoding, requestBody } from './body.js';
+import { dispositionOf, USER_CONTENT_CSP } from './content-disposition.js';
 import type { DavEngine } from './engine.js';
 import { DavError } from './errors.js';
 import { nameOf, parentOf } from './href.js';
@@ -35,9 +36,13 @@ export async function getMethod(engine: DavEngine, ctx: DavContext): Promise<voi
   if (resource.collection) return collectionIndex(engine, ctx, resource, head);
   if (!resource.backend.read) throw new DavError(405, 'this resource has no content');
   const size = resource.contentLength ?? 0;
-  res.setHeader('content-type', resource.contentType ?? 'application/octet-stream');
+  const type = resource.contentType ?? 'application/octet-stream';
+  res.setHeader('content-type', type);
   res.setHeader('accept-ranges', 'bytes');
-  res.setHeader('x-content-type-options', 'nosniff');
+  // Stored content, maybe someone else's, on the DAV API's origin: sandboxed, and displayed only when passive.
+  res.setHeader('content-security-policy', USER_CONTENT_CSP);
+  const disposition = dispositionOf(type);
+  if (disposition) res.setHeader('content-disposition', disposition);
   let range = parseRange(ctx.req.headers.range, size);
   const ifRange = headerOf(ctx.req, 'if-range');
   if (range && ifRange !== undefined) {
@@ -66,7 +71,13 @@ export async function getMethod(engine: DavEngine, ctx: DavContext): Promise<voi
     res.end(content);
     return;
   }
-  await pipeline(content, res);
+  try {
+    await pipeline(content, res);
+  } catch (error) {
+    // A download the client cut short is an expected event (499, logged at info), not a failure.
+    if (res.destroyed || ctx.req.socket?.destroyed) throw new DavError(499, 'the download was interrupted', { cause: error });
+    throw error;
+  }
 }
 
 async function collectionIndex(engine: DavEngine, ctx: DavContext, resource: DavResource, head: boolean): Promise<void> {
@@ -108,8 +119,9 @@ export async function putMethod(engine: DavEngine, ctx: DavContext): Promise<voi
   if (!into?.backend.write) throw new DavError(405, 'resources cannot be written here');
   if (!resource) await engine.hooks.beforeBind(ctx, into, ctx.path, false);
   const ifMatch = req.headers['if-match'];
+  // The body is asked for (100 Continue) when the backend starts reading it: after its quota check.
   const { resource: written, created } = await into.backend.write(ctx, into, nameOf(ctx.path), {
-    body: req,
+    body: requestBody(req, ctx.res),
     contentType: req.headers['content-type'] ?? null,
     expectedLength: expected,
     ifMatch: ifMatch ? (ifMatch.trim() === '*' ? '*' : resource?.etag ?? undefined) : undefined,

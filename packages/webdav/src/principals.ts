@@ -1,7 +1,7 @@
 import type { Account, DirectoryStore, Group } from '@palabre/core';
 import type { DavPluginHost, DavPlugin } from './engine.js';
 import { DAV } from './errors.js';
-import { davPath, type DavPath } from './href.js';
+import { canonicalAddress, davPath, type DavPath } from './href.js';
 import { hrefXml } from './multistatus.js';
 import { virtualCollection, type DavBackend, type DavContext, type DavLookup, type DavResource } from './resource.js';
 
@@ -15,9 +15,29 @@ interface PrincipalData {
 }
 
 /**
+ * Whom a user may see through DAV: the active accounts and the groups of their own domain, and the groups
+ * they belong to. Anyone else is answered exactly as no one at all (404 here, DAV:recognized-principal in
+ * an ACL), so DAV never tells an outsider which accounts exist. Every lookup of a principal by name goes
+ * through these two.
+ */
+export async function findVisibleAccount(directory: DirectoryStore, ctx: DavContext, address: string): Promise<Account | null> {
+  const account = await directory.findAccount(address).catch(() => null);
+  if (!account || account.status !== 'active' || account.domainId !== ctx.principal.domainId) return null;
+  return account;
+}
+
+export async function findVisibleGroup(directory: DirectoryStore, ctx: DavContext, name: string): Promise<Group | null> {
+  const group = await directory.findGroup(name).catch(() => null);
+  if (!group) return null;
+  if (group.domainId === ctx.principal.domainId) return group;
+  return (await directory.groupsOfAccount(ctx.principal.accountId)).some((g) => g.id === group.id) ? group : null;
+}
+
+/**
  * Principals (RFC 3744 §2): `/principals/users/<address>/` and `/principals/groups/<name>/`, read-only,
  * named by ACLs, `DAV:owner` and `DAV:current-user-principal` (RFC 5397). Listing users shows only
- * yourself: the directory of 70,000 staff is not browsable through DAV.
+ * yourself: the directory of 70,000 staff is not browsable through DAV; looking one up by name finds only
+ * the principals you may see (findVisibleAccount).
  */
 export class PrincipalsBackend implements DavBackend {
   constructor(private readonly directory: DirectoryStore) {}
@@ -42,7 +62,15 @@ export class PrincipalsBackend implements DavBackend {
     };
   }
 
-  async lookup(_ctx: DavContext, path: DavPath): Promise<DavLookup> {
+  /** `/principals/users/<address>/` names one account whatever the address's spelling. */
+  canonical(path: DavPath): DavPath {
+    const [top, kind, name, ...more] = path.segments;
+    if (kind !== 'users' || name === undefined) return path;
+    const canonical = canonicalAddress(name);
+    return canonical === name ? path : davPath([top!, kind, canonical, ...more]);
+  }
+
+  async lookup(ctx: DavContext, path: DavPath): Promise<DavLookup> {
     const [, kind, name, ...more] = path.segments;
     if (kind === undefined) return { resource: this.collection([PRINCIPALS]), parent: null };
     if (kind !== 'users' && kind !== 'groups') return { resource: null, parent: null };
@@ -50,10 +78,10 @@ export class PrincipalsBackend implements DavBackend {
     if (name === undefined) return { resource: parent, parent: this.collection([PRINCIPALS]) };
     if (more.length) return { resource: null, parent: null };
     if (kind === 'users') {
-      const account = await this.directory.findAccount(name).catch(() => null);
-      return { resource: account && account.status === 'active' ? this.user(account) : null, parent };
+      const account = await findVisibleAccount(this.directory, ctx, name);
+      return { resource: account ? this.user(account) : null, parent };
     }
-    const group = await this.directory.findGroup(name).catch(() => null);
+    const group = await findVisibleGroup(this.directory, ctx, name);
     return { resource: group ? this.group(group) : null, parent };
   }
 

@@ -28,10 +28,10 @@ export async function propfindMethod(engine: DavEngine, ctx: DavContext): Promis
   const raw = ((ctx.req as { originalUrl?: string }).originalUrl ?? ctx.req.url ?? '').split('?')[0];
   const serverRoot = raw === '/' && engine.base !== '';
   const depth = serverRoot ? '0' : engine.depth(ctx, ['0', '1', 'infinity'], 'infinity');
-  const request = parsePropfind(await engine.readXml(ctx));
   const { resource } = await engine.lookup(ctx, ctx.path);
   if (!resource) throw new DavError(404, 'no such resource');
   engine.require(ctx, resource, 'read');
+  const request = parsePropfind(await engine.readXml(ctx));
   let resources: DavResource[] = [resource];
   if (resource.collection && depth === '1') resources = resources.concat(await engine.members(ctx, resource));
   else if (resource.collection && depth === 'infinity') {

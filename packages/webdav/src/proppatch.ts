@@ -30,13 +30,13 @@ export function parsePropertyUpdate(body: XmlElement | null): Operation[] {
  * fail the whole request (403 for them, 424 for the others).
  */
 export async function proppatchMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
-  const ops = parsePropertyUpdate(await engine.readXml(ctx));
   const { resource } = await engine.lookup(ctx, ctx.path);
   if (!resource) throw new DavError(404, 'no such resource');
   engine.require(ctx, resource, 'write-properties');
   engine.conditional(ctx, resource, false);
   const submitted = await engine.ifHeader(ctx, resource, ctx.path);
   await engine.locks.assertUnlocked(engine, ctx, [{ path: ctx.path }], submitted);
+  const ops = parsePropertyUpdate(await engine.readXml(ctx));
 
   const failed = new Map<string, number>();
   for (const op of ops) {

@@ -1,16 +1,15 @@
 import type { DavEngine } from './engine.js';
 import { DAV, DavError } from './errors.js';
-import { davPath, parseTarget } from './href.js';
 import type { Ace, DavContext, Privilege } from './resource.js';
 import { child, clark, elements } from './xml-codec.js';
 
 /** REPORT: dispatched by the body's root element to a report a plugin registered. */
 export async function reportMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
-  const body = await engine.readXml(ctx);
-  if (!body) throw new DavError(400, 'REPORT needs a body');
   const { resource } = await engine.lookup(ctx, ctx.path);
   if (!resource) throw new DavError(404, 'no such resource');
   engine.require(ctx, resource, 'read');
+  const body = await engine.readXml(ctx);
+  if (!body) throw new DavError(400, 'REPORT needs a body');
   const handler = engine.reports.get(clark(body));
   if (!handler) throw new DavError(403, 'unsupported report', { condition: `{${DAV}}supported-report` });
   await handler(ctx, resource, body);
@@ -23,12 +22,14 @@ const GRANTABLE: readonly Privilege[] = ['read', 'write', 'write-properties', 'w
  * Principals are hrefs of principals of this server; deny ACEs and inverted principals are refused.
  */
 export async function aclMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
-  const body = await engine.readXml(ctx);
-  if (!body || body.ns !== DAV || body.name !== 'acl') throw new DavError(400, 'the body must be a DAV:acl');
   const { resource } = await engine.lookup(ctx, ctx.path);
   if (!resource) throw new DavError(404, 'no such resource');
   engine.require(ctx, resource, 'write-acl');
   if (!resource.backend.setAcl) throw new DavError(403, 'access control cannot be changed here', { condition: `{${DAV}}not-supported-privilege` });
+  const submitted = await engine.ifHeader(ctx, resource, ctx.path);
+  await engine.locks.assertUnlocked(engine, ctx, [{ path: ctx.path }], submitted);
+  const body = await engine.readXml(ctx);
+  if (!body || body.ns !== DAV || body.name !== 'acl') throw new DavError(400, 'the body must be a DAV:acl');
   const aces: Ace[] = [];
   for (const ace of elements(body)) {
     if (ace.ns !== DAV || ace.name !== 'ace') continue;
@@ -42,10 +43,9 @@ export async function aclMethod(engine: DavEngine, ctx: DavContext): Promise<voi
     let principal: Ace['principal'];
     if (who?.ns === DAV && who.name === 'href') {
       const text = who.children.filter((c): c is string => typeof c === 'string').join('').trim();
-      const target = parseTarget(text);
-      const base = engine.baseSegments;
-      if (base.some((s, i) => target.segments[i] !== s)) throw new DavError(403, 'not a principal of this server', { condition: `{${DAV}}recognized-principal` });
-      principal = davPath(target.segments.slice(base.length));
+      const path = engine.pathOf(text);
+      if (!path) throw new DavError(403, 'not a principal of this server', { condition: `{${DAV}}recognized-principal` });
+      principal = path;
     } else if (who?.ns === DAV && (who.name === 'all' || who.name === 'authenticated' || who.name === 'self')) {
       principal = who.name;
     } else throw new DavError(403, 'unsupported principal', { condition: `{${DAV}}recognized-principal` });
@@ -59,8 +59,6 @@ export async function aclMethod(engine: DavEngine, ctx: DavContext): Promise<voi
     }
     aces.push({ principal, privileges });
   }
-  const submitted = await engine.ifHeader(ctx, resource, ctx.path);
-  await engine.locks.assertUnlocked(engine, ctx, [{ path: ctx.path }], submitted);
   await resource.backend.setAcl(ctx, resource, aces);
   ctx.res.statusCode = 200;
   ctx.res.setHeader('content-length', '0');

@@ -101,6 +101,12 @@ export interface TransferRequest {
  * against `resource.privileges`.
  */
 export interface DavBackend {
+  /**
+   * The canonical form of a path under this mount, when several spellings name one resource (a home's
+   * address in any case: see canonicalAddress). The engine calls it once per path it parses (request-URI,
+   * Destination, If-header tags, ACL principals), so everything else sees one key.
+   */
+  canonical?(path: DavPath): DavPath;
   /** Resolve a path whose first segment is this backend's mount. */
   lookup(ctx: DavContext, path: DavPath): Promise<DavLookup>;
   /** Members of a collection (Depth 1): one query, never one per member. */

@@ -190,13 +190,14 @@ describe.each(backends)('the drive on %s', (backend) => {
     const acl = `<D:acl xmlns:D="DAV:">
       <D:ace><D:principal><D:href>/dav/principals/users/${BOB}/</D:href></D:principal><D:grant><D:privilege><D:read/></D:privilege></D:grant></D:ace>
       <D:ace><D:principal><D:href>/dav/principals/users/${CAROL}/</D:href></D:principal><D:grant><D:privilege><D:read/></D:privilege><D:privilege><D:write/></D:privilege></D:grant></D:ace></D:acl>`;
-    expect((await t.dav('ACL', `${A}/shared/`, { body: acl, user: BOB })).status).toBe(403);
+    expect((await t.dav('ACL', `${A}/shared/`, { body: acl, user: BOB })).status).toBe(404);
     expect((await t.dav('ACL', `${A}/shared/`, { body: acl })).status).toBe(200);
     expect(await (await t.dav('GET', `${A}/shared/plan.txt`, { user: BOB })).text()).toBe('plan');
     expect((await t.dav('PUT', `${A}/shared/plan.txt`, { body: 'bob was here', user: BOB })).status).toBe(403);
     expect((await t.dav('PUT', `${A}/shared/carol.txt`, { body: 'carol', user: CAROL })).status).toBe(201);
-    expect((await t.dav('GET', `${A}/hello.txt`, { user: BOB })).status).toBe(403);
-    expect((await propfind(t, `${A}/`, '1', undefined, BOB)).status).toBe(403);
+    // Outside what was shared, alice's drive looks to bob like no drive at all.
+    expect((await t.dav('GET', `${A}/hello.txt`, { user: BOB })).status).toBe(404);
+    expect((await propfind(t, `${A}/`, '1', undefined, BOB)).status).toBe(404);
     const aclXml = await (await propfind(t, `${A}/shared/plan.txt`, '0', '<propfind xmlns="DAV:"><prop><acl/></prop></propfind>')).text();
     expect(aclXml).toContain(`/dav/principals/users/${BOB}/`);
     expect(aclXml).toContain('<d:inherited>');
@@ -217,7 +218,7 @@ describe.each(backends)('the drive on %s', (backend) => {
     expect(await (await t.dav('GET', '/dav/files/sante/note.txt', { user: CAROL })).text()).toBe('from bob');
     expect((await t.dav('PUT', '/dav/files/sante/note.txt', { body: 'carol', user: CAROL })).status).toBe(403);
     expect((await t.dav('DELETE', '/dav/files/sante/note.txt', { user: CAROL })).status).toBe(403);
-    expect((await t.dav('GET', '/dav/files/sante/note.txt')).status).toBe(403);
+    expect((await t.dav('GET', '/dav/files/sante/note.txt')).status).toBe(404);
     expect(hrefs(await (await propfind(t, '/dav/files/', '1', undefined, BOB)).text())).toEqual(['/dav/files/', `/dav/files/${BOB}/`, '/dav/files/sante/']);
   });
 });

@@ -35,25 +35,34 @@ export const backends: Backend[] = ['sqlite', ...((await postgresAvailable()) ? 
 /** A listening DAV server on loopback with alice, bob and carol, over SQLite or a throw-away PostgreSQL. */
 export async function startServer(
   backend: Backend = 'sqlite',
-  options: { quota?: number; extra?: Partial<DavHandlerOptions>; verifyDownloads?: boolean } = {},
+  options: {
+    quota?: number;
+    extra?: Partial<DavHandlerOptions>;
+    verifyDownloads?: boolean;
+    /** More accounts (address → password), their domains created as needed. */
+    users?: Record<string, string>;
+  } = {},
 ): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'palabre-dav-'));
   const pg = backend === 'postgres' ? await createTestDatabase() : null;
   const open = () => createDataSource(pg ? { postgres: { url: pg.url, poolSize: 8 } } : { sqlite: { file: sqliteFileIn(dir) } });
   let db = await open();
   let stores = createCoreStores(db);
-  const domain = await stores.directory.createDomain({ name: 'ms.gouv.test' });
-  for (const address of Object.keys(PASSWORDS)) {
+  const passwords = { ...PASSWORDS, ...options.users };
+  const domains = new Set<string>();
+  for (const address of Object.keys(passwords)) {
+    const domain = address.slice(address.lastIndexOf('@') + 1);
+    if (!domains.has(domain)) await stores.directory.createDomain({ name: domain });
+    domains.add(domain);
     await stores.directory.createAccount({ address, displayName: address.split('@')[0]!, quotaBytes: options.quota ?? null });
   }
-  void domain;
   const blobs = new FsBlobStore(join(dir, 'blobs'));
   const log = memoryLogger();
   let server: Server;
   const listen = async (port = 0) => {
     const handler = createDavHandler({
       basePath: '/dav',
-      authenticator: testHttpAuthenticator(testAuthenticator(stores.directory, PASSWORDS)),
+      authenticator: testHttpAuthenticator(testAuthenticator(stores.directory, passwords)),
       locks: stores.locks,
       logger: log,
       serverRoot: true,
@@ -64,12 +73,14 @@ export async function startServer(
       ...options.extra,
     });
     server = createServer(handler);
+    // Expect: 100-continue reaches the handler, which answers it once the request may go on (README).
+    server.on('checkContinue', handler);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     return (server.address() as AddressInfo).port;
   };
   const port = await listen();
   const origin = `http://127.0.0.1:${port}`;
-  const auth = (user = ALICE) => `Basic ${Buffer.from(`${user}:${PASSWORDS[user]}`).toString('base64')}`;
+  const auth = (user = ALICE) => `Basic ${Buffer.from(`${user}:${passwords[user]}`).toString('base64')}`;
   const t: TestServer = {
     url: `${origin}/dav/files/${ALICE}/`,
     origin,

@@ -35,6 +35,7 @@ export function mountDrive(setup: ServiceSetup): Service {
     handler,
     (user) => [`files:     ${http.origin}/dav/files/${user ?? '<your address>'}/ (WebDAV: Windows, Finder, GNOME Files, davfs2, rclone)`],
     (path, method) => handler.handles(path, method),
+    { answersContinue: true },
   );
 
   return periodicJob('drive', GC_INTERVAL_MS, setup.background, () => collectDriveGarbage({ store: ctx.stores.drive, blobs, logger }));

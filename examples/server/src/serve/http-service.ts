@@ -12,6 +12,8 @@ interface Mount {
   handler: HttpHandler;
   /** Requests outside the prefix that the handler also wants (e.g. OPTIONS on "/" for Windows). */
   claims?: (path: string, method: string) => boolean;
+  /** The handler sends `100 Continue` itself, once it has checked the request (the DAV engine does). */
+  answersContinue?: boolean;
 }
 
 export interface HttpServiceOptions {
@@ -51,9 +53,15 @@ export class HttpService implements Service {
     return `${this.scheme}://${host}:${this.port}`;
   }
 
-  mount(prefix: string, handler: HttpHandler, banner?: (user?: string) => string[], claims?: (path: string, method: string) => boolean): void {
+  mount(
+    prefix: string,
+    handler: HttpHandler,
+    banner?: (user?: string) => string[],
+    claims?: (path: string, method: string) => boolean,
+    options: { answersContinue?: boolean } = {},
+  ): void {
     if (!prefix.startsWith('/')) throw new Error(`mount prefix must start with /: ${prefix}`);
-    this.mounts.push({ prefix, handler, claims });
+    this.mounts.push({ prefix, handler, claims, answersContinue: options.answersContinue });
     this.mounts.sort((a, b) => b.prefix.length - a.prefix.length);
     if (banner) this.bannerLines.push(banner);
   }
@@ -63,6 +71,9 @@ export class HttpService implements Service {
     const method = req.method ?? 'GET';
     for (const m of this.mounts) {
       if (path === m.prefix || path.startsWith(m.prefix) || `${path}/` === m.prefix || m.claims?.(path, method)) {
+        // Requests with `Expect: 100-continue` arrive here through 'checkContinue' (see start): a handler
+        // that does not answer it itself is told to go on at once, as node:http would have done.
+        if (!m.answersContinue && req.httpVersion === '1.1' && /\b100-continue\b/i.test(req.headers.expect ?? '')) res.writeContinue();
         Promise.resolve(m.handler(req, res)).catch((error: unknown) => {
           this.options.logger.error({ err: (error as Error)?.message, method: req.method }, 'http.error');
           if (!res.headersSent) {
@@ -94,6 +105,9 @@ export class HttpService implements Service {
     const server = this.options.tls
       ? createHttpsServer({ cert: this.options.tls.cert, key: this.options.tls.key, minVersion: 'TLSv1.2' }, handler)
       : createHttpServer(handler);
+    // `Expect: 100-continue` is answered by the handler that owns the request (the DAV engine once the
+    // request is authenticated, authorised and within quota), not by node:http before anything is checked.
+    server.on('checkContinue', handler);
     // Slow-loris and idle bounds; uploads stream, so no overall request timeout beyond headers.
     server.headersTimeout = 60_000;
     server.requestTimeout = 0;

@@ -57,6 +57,12 @@ export type PropertyPatch = { readonly op: 'set'; readonly name: string; readonl
 
 export type GrantAccess = 'read' | 'write';
 
+export interface SpaceFilter {
+  readonly accountIds?: readonly string[];
+  readonly groupIds?: readonly string[];
+  readonly grantedTo?: readonly GrantPrincipal[];
+}
+
 export interface GrantPrincipal {
   readonly kind: 'account' | 'group';
   readonly id: string;
@@ -131,8 +137,11 @@ export interface DriveStore {
   createGroupSpace(input: NewGroupSpace): Promise<DriveSpace>;
   findSpace(name: string): Promise<DriveSpace | null>;
   getSpace(id: string): Promise<DriveSpace>;
-  /** Homes of these accounts and group folders of these groups. */
-  listSpaces(filter: { accountIds?: readonly string[]; groupIds?: readonly string[] }): Promise<DriveSpace[]>;
+  /**
+   * Homes of these accounts, group folders of these groups, and spaces whose root has a grant to one of
+   * `grantedTo` (what a user's list of drives shows: group folders granted to them or to their groups).
+   */
+  listSpaces(filter: SpaceFilter): Promise<DriveSpace[]>;
   removeSpace(id: string): Promise<void>;
 
   /** The nodes from `fromId` (usually a space's root) along `names`, first node first, stopping at the first name not found. */

@@ -31,3 +31,4 @@ export type { MailStoreFixture } from './contracts/mail-store.contract.js';
 export { MemoryCalendarStore } from './calendar/memory-calendar-store.js';
 export { calendarStoreContract, simpleIndex } from './calendar/calendar-store.contract.js';
 export type { CalendarContractExtra } from './calendar/calendar-store.contract.js';
+export { expectContinue } from './expect-continue.js';

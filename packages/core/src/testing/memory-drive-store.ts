@@ -45,6 +45,7 @@ import type {
   NewGroupSpace,
   NewLock,
   PropertyPatch,
+  SpaceFilter,
   TransferOptions,
   TransferOutcome,
   WriteExpectation,
@@ -110,12 +111,14 @@ export class MemoryDriveStore implements DriveStore {
     return space;
   }
 
-  async listSpaces(filter: { accountIds?: readonly string[]; groupIds?: readonly string[] }): Promise<DriveSpace[]> {
+  async listSpaces(filter: SpaceFilter): Promise<DriveSpace[]> {
     const accounts = new Set(filter.accountIds ?? []);
     const groups = new Set(filter.groupIds ?? []);
-    if (accounts.size + groups.size > 2000) throw new InvalidInputError('too many owners');
+    const grantees = new Set((filter.grantedTo ?? []).map((p) => `${p.kind}:${p.id}`));
+    if (accounts.size + groups.size + grantees.size > 2000) throw new InvalidInputError('too many owners');
+    const granted = (s: DriveSpace) => (this.grants.get(s.rootId) ?? []).some((g) => grantees.has(`${g.principal.kind}:${g.principal.id}`));
     return [...this.spaces.values()]
-      .filter((s) => (s.accountId !== null && accounts.has(s.accountId)) || (s.groupId !== null && groups.has(s.groupId)))
+      .filter((s) => (s.accountId !== null && accounts.has(s.accountId)) || (s.groupId !== null && groups.has(s.groupId)) || granted(s))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 

@@ -1,3 +1,5 @@
+import { isActiveType } from '../content-disposition.js';
+
 /** Content types by extension for what administrations store most; anything else is octet-stream. */
 const TYPES: Record<string, string> = {
   txt: 'text/plain; charset=utf-8',
@@ -42,12 +44,15 @@ const TYPES: Record<string, string> = {
 
 const SANE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}(\s*;\s*[a-z0-9-]+=("[^"\\\r\n]{0,64}"|[a-z0-9._-]{1,64})){0,3}$/i;
 
-/** The extension's type when known, else the client's (when well-formed), else null (octet-stream). */
+/**
+ * The extension's type when known, else the client's when well-formed and passive, else null
+ * (octet-stream): a client never chooses a type a browser would run script from (see isActiveType).
+ */
 export function contentTypeFor(name: string, declared: string | null): string | null {
   const dot = name.lastIndexOf('.');
   const ext = dot > 0 ? name.slice(dot + 1).toLowerCase() : '';
   const known = TYPES[ext];
   if (known) return known;
-  if (declared && declared.length <= 255 && SANE.test(declared.trim())) return declared.trim();
+  if (declared && declared.length <= 255 && SANE.test(declared.trim()) && !isActiveType(declared)) return declared.trim();
   return null;
 }

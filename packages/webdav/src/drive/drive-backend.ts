@@ -12,10 +12,10 @@ import {
   type PropertyPatch,
 } from '@palabre/core';
 import type { Readable } from 'node:stream';
-import { headerOf } from '../body.js';
+import { assertAnswerable, headerOf } from '../body.js';
 import { DAV, DavError } from '../errors.js';
-import { davPath, hrefOf, type DavPath } from '../href.js';
-import { escapeText } from '../xml-codec.js';
+import { canonicalAddress, davPath, type DavPath } from '../href.js';
+import { findVisibleAccount, findVisibleGroup } from '../principals.js';
 import {
   ALL_PRIVILEGES,
   NO_PRIVILEGES,
@@ -81,8 +81,6 @@ export class DriveBackend implements DavBackend {
   private readonly maxUpload: number;
   private readonly verifyDownloads: boolean;
   private readonly listings = new ListingCache();
-  /** Set by the plugin once mounted: builds hrefs under the engine's base path. */
-  href: (path: DavPath, collection: boolean) => string = (path, collection) => hrefOf('', path, collection);
 
   constructor(private readonly options: DriveBackendOptions) {
     this.maxUpload = options.maxUploadBytes ?? 50 * 1024 ** 3;
@@ -116,7 +114,7 @@ export class DriveBackend implements DavBackend {
       found = (async () => {
         const space = await this.store.findSpace(name);
         if (space) return space;
-        if (name.toLowerCase() === ctx.principal.address.toLowerCase()) {
+        if (name === ctx.principal.address) {
           const home = await this.store.ensureHome({ id: ctx.principal.accountId, address: ctx.principal.address });
           ctx.log.info({ space: home.id }, 'drive.home.created');
           return home;
@@ -161,27 +159,31 @@ export class DriveBackend implements DavBackend {
     };
   }
 
+  /** `/files/<address>/…` names one home whatever the address's spelling (see canonicalAddress). */
+  canonical(path: DavPath): DavPath {
+    const name = path.segments[1];
+    if (name === undefined) return path;
+    const canonical = canonicalAddress(name);
+    return canonical === name ? path : davPath([path.segments[0]!, canonical, ...path.segments.slice(2)]);
+  }
+
   async lookup(ctx: DavContext, path: DavPath): Promise<DavLookup> {
     const rest = path.segments.slice(1);
     if (rest.length === 0) return { resource: this.rootResource(), parent: null };
+    // Someone else's home, or a folder one has no grant in, answers exactly as no drive at all would (404,
+    // 409, 403 on /files/): no answer may tell an outsider which accounts, homes or group folders exist.
+    const unmapped: DavLookup = { resource: null, parent: rest.length === 1 ? this.rootResource() : null };
     const names = rest.slice(1);
     let located = await this.store.locate(rest[0]!, names);
     if (!located) {
       const home = await this.space(ctx, rest[0]!);
       located = home ? { space: home, chain: await this.store.resolve(home.rootId, names) } : null;
     }
-    if (!located) return { resource: null, parent: rest.length === 1 ? this.rootResource() : null };
+    if (!located) return unmapped;
     const { space, chain } = located;
-    if (chain.length === 0) return { resource: null, parent: null };
+    if (chain.length === 0) return unmapped;
     const access = await this.accessAlong(ctx, space, chain);
-    const deepest = access[access.length - 1]!;
-    if (deepest === 'none') {
-      const href = this.href(davPath([FILES, space.name]), true);
-      throw new DavError(403, 'you have no access to this drive', {
-        condition: `{${DAV}}need-privileges`,
-        conditionXml: `<d:resource><d:href>${escapeText(href)}</d:href><d:privilege><d:read/></d:privilege></d:resource>`,
-      });
-    }
+    if (access[access.length - 1] === 'none') return unmapped;
     const resources = chain.map((node, i) => this.resourceOf(space, node, names.slice(0, i), access[i]!));
     if (chain.length === names.length + 1) {
       const parent = resources.length >= 2 ? resources[resources.length - 2]! : this.rootResource();
@@ -209,12 +211,15 @@ export class DriveBackend implements DavBackend {
   async members(ctx: DavContext, collection: DavResource): Promise<DavResource[]> {
     const data = this.data(collection);
     if (!data.node || !data.space) {
-      // The list of drives: your home and the group folders you can reach.
+      // The list of drives: your home and the folders whose root is granted to you or to your groups.
       const home = await this.space(ctx, ctx.principal.address);
       const groups = [...(await this.groupIds(ctx))];
-      const spaces = groups.length ? await this.store.listSpaces({ groupIds: groups }) : [];
+      const spaces = await this.store.listSpaces({
+        groupIds: groups,
+        grantedTo: [{ kind: 'account', id: ctx.principal.accountId }, ...groups.map((id) => ({ kind: 'group' as const, id }))],
+      });
       const out: DavResource[] = [];
-      for (const space of [...(home ? [home] : []), ...spaces]) {
+      for (const space of [...(home ? [home] : []), ...spaces.filter((s) => s.id !== home?.id)]) {
         const root = await this.store.getNode(space.rootId);
         if (!root) continue;
         const [access] = await this.accessAlong(ctx, space, [root]);
@@ -327,6 +332,8 @@ export class DriveBackend implements DavBackend {
     if (request.expectedLength !== null && blob.size !== request.expectedLength) {
       throw new DavError(400, `received ${blob.size} bytes, ${request.expectedLength} announced`);
     }
+    // The bytes are durable; the metadata commit makes them the file. Not if the client can no longer hear so.
+    assertAnswerable(ctx.req, ctx.res);
     const expect =
       request.ifNoneMatchAny ? { presence: 'absent' as const } : request.ifMatch === '*' ? { presence: 'present' as const } : request.ifMatch ? { version: versionOfEtag(request.ifMatch, existing) } : {};
     try {
@@ -442,8 +449,9 @@ export class DriveBackend implements DavBackend {
         throw new DavError(403, 'not a principal of this server', { condition: `{${DAV}}recognized-principal` });
       }
       let id: string | undefined;
-      if (kind === 'users') id = (await this.options.directory.findAccount(name))?.id;
-      else if (kind === 'groups') id = (await this.options.directory.findGroup(name))?.id;
+      // Only principals the granter may see: granting to an outsider answers as granting to nobody.
+      if (kind === 'users') id = (await findVisibleAccount(this.options.directory, ctx, name))?.id;
+      else if (kind === 'groups') id = (await findVisibleGroup(this.options.directory, ctx, name))?.id;
       if (!id) throw new DavError(403, 'no such principal', { condition: `{${DAV}}recognized-principal` });
       const writes = ace.privileges.some((p) => p !== 'read' && p !== 'read-current-user-privilege-set' && p !== 'read-acl');
       grants.push({ principal: { kind: kind === 'users' ? 'account' : 'group', id }, access: writes ? 'write' : 'read' });

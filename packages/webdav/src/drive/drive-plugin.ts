@@ -27,7 +27,6 @@ export function drivePlugin(options: DrivePluginOptions): DrivePlugin {
     name: 'drive',
     backend,
     setup(host: DavPluginHost) {
-      backend.href = (path, collection) => host.engine.href(path, collection);
       host.mount(FILES, backend);
       host.addNamespace('oc', OC);
       host.addNamespace('nc', NC);

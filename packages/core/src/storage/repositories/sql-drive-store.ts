@@ -33,6 +33,7 @@ import type {
   GrantPrincipal,
   NewGroupSpace,
   PropertyPatch,
+  SpaceFilter,
   TransferOptions,
   TransferOutcome,
   WriteExpectation,
@@ -219,16 +220,28 @@ export class SqlDriveStore implements DriveStore {
     return toSpace(rows[0]);
   }
 
-  async listSpaces(filter: { accountIds?: readonly string[]; groupIds?: readonly string[] }): Promise<DriveSpace[]> {
+  async listSpaces(filter: SpaceFilter): Promise<DriveSpace[]> {
     const accounts = filter.accountIds ?? [];
     const groups = filter.groupIds ?? [];
-    if (accounts.length + groups.length === 0) return [];
-    if (accounts.length + groups.length > IN_CHUNK) throw new InvalidInputError('too many owners');
-    const where = [accounts.length ? `account_id IN (${marks(accounts.length)})` : '', groups.length ? `group_id IN (${marks(groups.length)})` : '']
-      .filter(Boolean)
-      .join(' OR ');
+    const grantedAccounts = (filter.grantedTo ?? []).filter((p) => p.kind === 'account').map((p) => p.id);
+    const grantedGroups = (filter.grantedTo ?? []).filter((p) => p.kind === 'group').map((p) => p.id);
+    const count = accounts.length + groups.length + grantedAccounts.length + grantedGroups.length;
+    if (count === 0) return [];
+    if (count > IN_CHUNK) throw new InvalidInputError('too many owners');
+    const where: string[] = [];
+    const params: string[] = [];
+    const add = (sql: string, ids: readonly string[], ...before: string[]) => {
+      if (!ids.length) return;
+      where.push(sql.replace('?*', marks(ids.length)));
+      params.push(...before, ...ids);
+    };
+    add('account_id IN (?*)', accounts);
+    add('group_id IN (?*)', groups);
+    // A space whose root is granted (idx_drive_grants_principal finds the grants of these principals).
+    add('root_id IN (SELECT node_id FROM drive_grants WHERE principal_kind = ? AND principal_id IN (?*))', grantedAccounts, 'account');
+    add('root_id IN (SELECT node_id FROM drive_grants WHERE principal_kind = ? AND principal_id IN (?*))', grantedGroups, 'group');
     const rows: SpaceRow[] = await this.db.run(
-      (m) => m.query(this.db.sql(`SELECT ${SPACE_COLS} FROM drive_spaces WHERE ${where} ORDER BY name`), [...accounts, ...groups]),
+      (m) => m.query(this.db.sql(`SELECT ${SPACE_COLS} FROM drive_spaces WHERE ${where.join(' OR ')} ORDER BY name`), params),
       'listing drives',
     );
     return rows.map(toSpace);

@@ -265,6 +265,20 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       const inGroup = await drive.resolve(space.rootId, ['dir', 'h.txt']);
       expect(inGroup.every((n) => n.spaceId === space.id)).toBe(true);
       expect((await drive.listSpaces({ groupIds: [group.id] })).map((s) => s.id)).toEqual([space.id]);
+      // Listed for whoever its root is granted to, directly or through a group, and for nobody else.
+      const reader = await directory.createGroup({ name: 'sante-readers', domain: 'ms.example.tg' });
+      const bob = await directory.createAccount({ address: 'bob@ms.example.tg', displayName: 'Bob' });
+      expect(await drive.listSpaces({ grantedTo: [{ kind: 'account', id: bob.id }, { kind: 'group', id: reader.id }] })).toEqual([]);
+      await drive.setGrants(inGroup[1]!.id, [{ principal: { kind: 'account', id: bob.id }, access: 'read' }]);
+      expect(await drive.listSpaces({ grantedTo: [{ kind: 'account', id: bob.id }] })).toEqual([]);
+      await drive.setGrants(space.rootId, [
+        { principal: { kind: 'account', id: bob.id }, access: 'read' },
+        { principal: { kind: 'group', id: reader.id }, access: 'write' },
+      ]);
+      expect((await drive.listSpaces({ grantedTo: [{ kind: 'account', id: bob.id }] })).map((s) => s.id)).toEqual([space.id]);
+      expect((await drive.listSpaces({ grantedTo: [{ kind: 'group', id: reader.id }] })).map((s) => s.id)).toEqual([space.id]);
+      expect(await drive.listSpaces({ grantedTo: [{ kind: 'group', id: bob.id }] })).toEqual([]);
+      expect((await drive.listSpaces({ accountIds: [alice.id], grantedTo: [{ kind: 'account', id: bob.id }] })).map((s) => s.id)).toEqual([home.id, space.id]);
       await drive.removeSpace(space.id);
       expect(await drive.findSpace('sante-staff')).toBeNull();
       expect(await drive.getNode(inGroup[2]!.id)).toBeNull();
