@@ -1,71 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { causeChain, lazyChild, silentLogger, systemClock, type Clock, type DavLock, type HttpAuthenticator, type LockStore, type Logger } from '@palabre/core';
-import { hasBody, headerOf, readBody, settleBody, DEFAULT_MAX_XML_BODY } from './body.js';
-import { evaluateConditional } from './conditional.js';
-import { copyMethod, moveMethod } from './copy-move.js';
-import { DAV, DavError, toDavError } from './errors.js';
-import { deleteMethod, getMethod, mkcolMethod, optionsMethod, putMethod } from './methods.js';
+import { causeChain, lazyChild, silentLogger, systemClock, type Clock, type HttpAuthenticator, type LockStore, type Logger, type Notifier } from '@palabre/core';
+import { settleBody, DEFAULT_MAX_XML_BODY } from './body.js';
+import { DavError, toDavError } from './errors.js';
 import { davPath, hrefOf, normaliseBase, parseTarget, ROOT, type DavPath } from './href.js';
-import { evaluateIf, parseIfHeader, submittedTokens } from './if-header.js';
-import { LockManager, lockMethod, unlockMethod, type LockOptions } from './lock.js';
+import { LockManager, type LockOptions } from './lock.js';
 import { hrefXml, Namespaces, sendXml } from './multistatus.js';
-import { registerBuiltinProperties } from './properties.js';
-import { propfindMethod } from './propfind.js';
-import { proppatchMethod } from './proppatch.js';
-import { aclMethod, reportMethod } from './report.js';
+import type { DavPlugin, DavPluginHost } from './plugin.js';
+import { DAV_PRIVILEGES, privilegeTreeXml, type PrivilegeDefinition } from './properties.js';
+import { rfc4918Plugin, unhandled } from './rfc4918.js';
 import {
   virtualCollection,
   type DavBackend,
+  type DavChange,
   type DavContext,
+  type DavHooks,
+  type DavLimits,
   type DavLookup,
   type DavResource,
+  type DavServices,
   type MethodHandler,
-  type Privilege,
+  type PostHandler,
+  type PrincipalUrls,
   type PropertyDefinition,
-  type ReportHandler,
+  type ReportDefinition,
 } from './resource.js';
-import { escapeText, parseXml, type XmlElement, type XmlLimits } from './xml-codec.js';
+import { escapeText, type XmlLimits } from './xml-codec.js';
 
-export interface DavLimits {
-  /** Largest XML request body (bytes). Default 1 MiB. */
-  maxXmlBody?: number;
-  /** Most resources one Depth: infinity PROPFIND or COPY may cover. Default 10,000. */
-  maxInfinity?: number;
-}
-
-/** What a plugin may add to the engine. */
-export interface DavPluginHost {
-  /** Serve a backend under a top-level segment (`files`, `principals`, `calendars`…). */
-  mount(segment: string, backend: DavBackend): void;
-  addProperty<P>(definition: PropertyDefinition<P>): void;
-  /** A method the engine does not know (MKCALENDAR…), or a replacement for one it knows. */
-  addMethod(method: string, handler: MethodHandler): void;
-  addReport(name: string, handler: ReportHandler): void;
-  addNamespace(prefix: string, ns: string): void;
-  /** A compliance class for the DAV response header (`calendar-access`…). */
-  addCompliance(token: string): void;
-  on<K extends keyof DavHooks>(hook: K, fn: DavHooks[K]): void;
-  readonly locks: LockManager;
-  readonly engine: DavEngine;
-}
-
-export interface DavHooks {
-  /** Before any method, after authentication. Throw a DavError to refuse. */
-  beforeMethod(ctx: DavContext): Promise<void> | void;
-  /** Before a new member is bound (PUT, MKCOL, COPY/MOVE destination, LOCK of an unmapped URL). */
-  beforeBind(ctx: DavContext, parent: DavResource, path: DavPath, collection: boolean): Promise<void> | void;
-  /** Members listed by PROPFIND (and GET on a collection): a plugin may hide some. */
-  filterMembers(ctx: DavContext, collection: DavResource, members: DavResource[]): DavResource[];
-  /** After anything changed (for notifications): kind and the paths touched. */
-  afterChange(ctx: DavContext, change: { kind: 'put' | 'mkcol' | 'delete' | 'move' | 'copy' | 'proppatch'; path: DavPath; destination?: DavPath }): Promise<void> | void;
-}
-
-export interface DavPlugin {
-  readonly name: string;
-  setup(host: DavPluginHost): void;
-}
+export type { DavPlugin, DavPluginHost } from './plugin.js';
+export type { DavHooks, DavLimits } from './resource.js';
 
 export interface DavHandlerOptions {
   /** Public path the handler answers under, e.g. `/dav` (default). Hrefs are built from it. */
@@ -75,6 +39,8 @@ export interface DavHandlerOptions {
   plugins?: readonly DavPlugin[];
   logger?: Logger;
   clock?: Clock;
+  /** Change notifications to other sessions and nodes (push, sync): every committed change is published on `dav.<mount>`. */
+  notifier?: Notifier;
   /** Whether a request arrived over a secure channel (default: TLS sockets only). */
   isSecure?: (req: IncomingMessage) => boolean;
   /**
@@ -95,28 +61,48 @@ export interface DavHandler {
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PROPFIND', 'REPORT']);
+const DAV_CLASSES = ['1', '2', '3', 'access-control', 'extended-mkcol'];
+/** Largest number of resources asked of a backend in one lookupMany call. */
+const LOOKUP_CHUNK = 500;
+
+/** The topic a DAV change is published on: one per mount, so a subscriber picks what it follows. */
+export function davTopic(mount: string): string {
+  return `dav.${mount}`;
+}
+
+const DEFAULT_PRINCIPALS: PrincipalUrls = {
+  user: (address) => davPath(['principals', 'users', address]),
+  group: (name) => davPath(['principals', 'groups', name]),
+  collection: () => davPath(['principals']),
+};
 
 /**
- * The DAV engine: authentication, paths, the If header, locks, properties and the RFC 4918 methods, with
- * backends mounted per top-level segment and plugins adding methods, reports, properties and hooks.
+ * The DAV engine: a dispatcher and a registry. It authenticates, parses the request path once (in
+ * canonical form), and hands the request to the method chain its plugins registered (RFC 4918's
+ * methods are the first plugin); backends are mounted per top-level segment, and properties, reports,
+ * POST handlers, privileges and compliance classes are each plugin's own, scoped to what they apply to.
  */
-export class DavEngine {
+export class DavEngine implements DavServices {
   readonly base: string;
   readonly baseSegments: readonly string[];
   readonly namespaces = new Namespaces();
-  readonly properties = new Map<string, PropertyDefinition<unknown>>();
-  readonly reports = new Map<string, ReportHandler>();
-  readonly methods = new Map<string, MethodHandler>();
-  readonly compliance = ['1', '2', '3', 'access-control', 'extended-mkcol'];
   readonly mounts = new Map<string, DavBackend>();
   readonly locks: LockManager;
   readonly log: Logger;
   readonly clock: Clock;
   readonly limits: Required<DavLimits>;
   readonly xmlLimits: XmlLimits = { maxDepth: 64, maxNodes: 100_000 };
-  private readonly hookLists: { [K in keyof DavHooks]: DavHooks[K][] } = { beforeMethod: [], beforeBind: [], filterMembers: [], afterChange: [] };
   readonly hooks: DavHooks;
+  readonly postHandlers: PostHandler[] = [];
+  principals: PrincipalUrls = DEFAULT_PRINCIPALS;
+  private readonly methodChains = new Map<string, { mount: string | null; handler: MethodHandler }[]>();
+  private readonly propertyList: PropertyDefinition<unknown>[] = [];
+  private readonly reportList: ReportDefinition[] = [];
+  private readonly privilegeList: PrivilegeDefinition[] = [...DAV_PRIVILEGES];
+  private readonly complianceTokens: { token: string; mount: string | null }[] = DAV_CLASSES.map((token) => ({ token, mount: null }));
+  private readonly hookLists: { [K in keyof DavHooks]: DavHooks[K][] } = { beforeMethod: [], beforeBind: [], beforeWrite: [], afterWrite: [], filterMembers: [], afterChange: [] };
   private readonly rootResource: DavResource;
+  private privilegeXmlCache: string | null = null;
 
   constructor(readonly options: DavHandlerOptions) {
     this.base = normaliseBase(options.basePath ?? '/dav');
@@ -133,9 +119,16 @@ export class DavEngine {
       beforeBind: async (ctx, parent, path, collection) => {
         for (const fn of lists.beforeBind) await fn(ctx, parent, path, collection);
       },
+      beforeWrite: async (ctx, write) => {
+        for (const fn of lists.beforeWrite) await fn(ctx, write);
+      },
+      afterWrite: async (ctx, write) => {
+        for (const fn of lists.afterWrite) await fn(ctx, write);
+      },
       filterMembers: (ctx, collection, members) => lists.filterMembers.reduce((m, fn) => fn(ctx, collection, m), members),
       afterChange: async (ctx, change) => {
         for (const fn of lists.afterChange) await fn(ctx, change);
+        this.publish(change);
       },
     };
     const engine = this;
@@ -150,57 +143,94 @@ export class DavEngine {
         return out;
       },
     });
-    for (const [method, fn] of [
-      ['OPTIONS', optionsMethod],
-      ['GET', getMethod],
-      ['HEAD', getMethod],
-      ['PUT', putMethod],
-      ['DELETE', deleteMethod],
-      ['MKCOL', mkcolMethod],
-      ['COPY', copyMethod],
-      ['MOVE', moveMethod],
-      ['PROPFIND', propfindMethod],
-      ['PROPPATCH', proppatchMethod],
-      ['LOCK', lockMethod],
-      ['UNLOCK', unlockMethod],
-      ['REPORT', reportMethod],
-      ['ACL', aclMethod],
-    ] as const) {
-      this.methods.set(method, (ctx) => fn(this, ctx));
-    }
-    registerBuiltinProperties(this);
     const host: DavPluginHost = {
       mount: (segment, backend) => {
         if (!/^[a-z][a-z0-9-]*$/.test(segment) || this.mounts.has(segment)) throw new Error(`cannot mount ${segment}`);
         this.mounts.set(segment, backend);
       },
       addProperty: (definition) => {
-        this.properties.set(definition.name, definition as PropertyDefinition<unknown>);
+        this.propertyList.push(definition as PropertyDefinition<unknown>);
       },
-      addMethod: (method, handler) => {
+      addMethod: (method, handler, opts) => {
         if (!/^[A-Z][A-Z-]*$/.test(method)) throw new Error(`invalid method ${method}`);
-        this.methods.set(method, handler);
+        const chain = this.methodChains.get(method) ?? [];
+        chain.push({ mount: opts?.mount ?? null, handler });
+        this.methodChains.set(method, chain);
       },
-      addReport: (name, handler) => {
-        this.reports.set(name, handler);
+      addReport: (definition) => {
+        this.reportList.push(definition);
+      },
+      addPost: (handler) => {
+        this.postHandlers.push(handler);
+      },
+      addPrivilege: (definition) => {
+        if (!this.privilegeList.some((p) => p.name === definition.name)) this.privilegeList.push(definition);
+        this.privilegeXmlCache = null;
       },
       addNamespace: (prefix, ns) => this.namespaces.add(prefix, ns),
-      addCompliance: (token) => {
-        if (!this.compliance.includes(token)) this.compliance.push(token);
+      addCompliance: (token, opts) => {
+        const mount = opts?.mount ?? null;
+        if (!this.complianceTokens.some((c) => c.token === token && c.mount === mount)) this.complianceTokens.push({ token, mount });
       },
       on: (hook, fn) => {
         (this.hookLists[hook] as unknown[]).push(fn);
       },
+      setPrincipalUrls: (urls) => {
+        this.principals = urls;
+      },
       locks: this.locks,
-      engine: this,
+      dav: this,
     };
-    for (const plugin of options.plugins ?? []) plugin.setup(host);
+    for (const plugin of [rfc4918Plugin(), ...(options.plugins ?? [])]) plugin.setup(host);
   }
 
-  /** Methods for the Allow header. */
-  allowedMethods(): string {
-    return [...this.methods.keys()].join(', ');
+  // ------------------------------------------------------------ registry
+
+  /** Methods answered on a path's mount (Allow). */
+  allowedMethods(path: DavPath = ROOT): string {
+    const mount = path.segments[0] ?? null;
+    const methods = [...this.methodChains].filter(([, chain]) => chain.some((h) => h.mount === null || h.mount === mount)).map(([m]) => m);
+    return methods.join(', ');
   }
+
+  compliance(path: DavPath = ROOT): string[] {
+    const mount = path.segments[0] ?? null;
+    const backend = mount ? this.mounts.get(mount) : undefined;
+    const tokens = this.complianceTokens.filter((c) => c.mount === null || c.mount === mount).map((c) => c.token);
+    for (const t of backend?.compliance ?? []) if (!tokens.includes(t)) tokens.push(t);
+    return tokens;
+  }
+
+  propertiesOf(resource: DavResource): ReadonlyMap<string, PropertyDefinition> {
+    const out = new Map<string, PropertyDefinition>();
+    // Later plugins' definitions win over earlier ones for the resources they apply to.
+    for (let i = this.propertyList.length - 1; i >= 0; i--) {
+      const def = this.propertyList[i]!;
+      if (out.has(def.name)) continue;
+      if (def.appliesTo && !def.appliesTo(resource)) continue;
+      out.set(def.name, def);
+    }
+    return out;
+  }
+
+  reportsOf(resource: DavResource): ReportDefinition[] {
+    return this.reportList.filter((r) => !r.appliesTo || r.appliesTo(resource));
+  }
+
+  report(name: string): ReportDefinition | undefined {
+    return this.reportList.find((r) => r.name === name);
+  }
+
+  get privilegeTree(): string {
+    this.privilegeXmlCache ??= privilegeTreeXml(this.privilegeList, (ns, name) => this.namespaces.tag(ns, name).empty);
+    return this.privilegeXmlCache;
+  }
+
+  isGrantable(privilege: string): boolean {
+    return this.privilegeList.some((p) => p.name === privilege);
+  }
+
+  // ------------------------------------------------------------ paths and resources
 
   href(path: DavPath, collection: boolean): string {
     return hrefOf(this.base, path, collection);
@@ -244,112 +274,83 @@ export class DavEngine {
     return backend.lookup(ctx, path);
   }
 
-  async members(ctx: DavContext, collection: DavResource): Promise<DavResource[]> {
-    return this.hooks.filterMembers(ctx, collection, await collection.backend.members(ctx, collection));
+  async lookupMany(ctx: DavContext, paths: readonly DavPath[]): Promise<Map<string, DavResource>> {
+    const out = new Map<string, DavResource>();
+    const byMount = new Map<string, DavPath[]>();
+    for (const p of paths) {
+      const mount = p.segments[0];
+      if (mount === undefined) {
+        out.set(p.key, this.rootResource);
+        continue;
+      }
+      const list = byMount.get(mount) ?? [];
+      list.push(p);
+      byMount.set(mount, list);
+    }
+    for (const [mount, list] of byMount) {
+      const backend = this.mounts.get(mount);
+      if (!backend) continue;
+      for (let i = 0; i < list.length; i += LOOKUP_CHUNK) {
+        const part = list.slice(i, i + LOOKUP_CHUNK);
+        if (backend.lookupMany) {
+          for (const [key, r] of await backend.lookupMany(ctx, part)) out.set(key, r);
+        } else {
+          for (const p of part) {
+            const { resource } = await backend.lookup(ctx, p).catch(() => ({ resource: null }));
+            if (resource) out.set(p.key, resource);
+          }
+        }
+      }
+    }
+    return out;
   }
 
-  /** Everything below, parents first; 'too-many' past the limit. */
+  /** Members the caller may read, page by page (a backend's pages, or its whole list as one), with plugins' filters. */
+  async *memberPages(ctx: DavContext, collection: DavResource): AsyncIterable<DavResource[]> {
+    const listed = collection.backend.members(ctx, collection);
+    const pages: AsyncIterable<readonly DavResource[]> =
+      Symbol.asyncIterator in (listed as object)
+        ? (listed as AsyncIterable<readonly DavResource[]>)
+        : (async function* () {
+            yield await (listed as Promise<DavResource[]>);
+          })();
+    for await (const page of pages) {
+      const readable = page.filter((m) => m.privileges.has('read') || m.privileges.has('all'));
+      yield this.hooks.filterMembers(ctx, collection, readable);
+    }
+  }
+
+  /** Everything below that the caller may read, parents first; 'too-many' past the limit. */
   async descendants(ctx: DavContext, collection: DavResource, limit: number): Promise<DavResource[] | 'too-many'> {
     if (collection.backend.descendants) {
       const all = await collection.backend.descendants(ctx, collection, limit);
       if (all === 'too-many') return all;
-      const hidden = new Set(all.filter((r) => !this.hooks.filterMembers(ctx, collection, [r]).length).map((r) => r.path.key));
+      const hidden = new Set(
+        all.filter((r) => !(r.privileges.has('read') || r.privileges.has('all')) || !this.hooks.filterMembers(ctx, collection, [r]).length).map((r) => r.path.key),
+      );
       return hidden.size ? all.filter((r) => ![...hidden].some((h) => r.path.key === h || r.path.key.startsWith(`${h}/`))) : all;
     }
     const out: DavResource[] = [];
     const walk = async (c: DavResource): Promise<boolean> => {
-      for (const m of await this.members(ctx, c)) {
-        out.push(m);
-        if (out.length > limit) return false;
-        if (m.collection && !(await walk(m))) return false;
+      for await (const page of this.memberPages(ctx, c)) {
+        for (const m of page) {
+          out.push(m);
+          if (out.length > limit) return false;
+          if (m.collection && !(await walk(m))) return false;
+        }
       }
       return true;
     };
     return (await walk(collection)) ? out : 'too-many';
   }
 
-  /** 403 with DAV:need-privileges unless the principal holds `privilege` on the resource. */
-  require(ctx: DavContext, resource: DavResource, privilege: Privilege): void {
-    if (resource.privileges.has(privilege) || resource.privileges.has('all')) return;
-    throw new DavError(403, `${privilege} privilege required`, {
-      condition: `{${DAV}}need-privileges`,
-      conditionXml: `<d:resource>${hrefXml(this.hrefOf(resource))}<d:privilege><d:${privilege}/></d:privilege></d:resource>`,
-    });
-  }
-
-  /**
-   * Evaluate the If header (412 when it fails) and return the lock tokens it submits. `resource` is what
-   * the request-URI maps to (null if unmapped).
-   */
-  async ifHeader(ctx: DavContext, resource: DavResource | null, path: DavPath): Promise<Set<string>> {
-    const raw = headerOf(ctx.req, 'if');
-    if (raw === undefined) return new Set();
-    const lists = parseIfHeader(raw);
-    const tokensAt = async (p: DavPath) => new Set<string>((await this.locks.store.covering(p.key, ctx.now)).map((l: DavLock) => l.token));
-    const ok = await evaluateIf(lists, async (tag) => {
-      if (tag === null) return { etag: resource?.etag ?? null, tokens: await tokensAt(path) };
-      let other: DavPath | null = null;
-      try {
-        other = this.pathOf(tag);
-      } catch {
-        other = null;
-      }
-      if (!other) return { etag: null, tokens: new Set<string>() };
-      const found = await this.lookup(ctx, other).catch(() => null);
-      return { etag: found?.resource?.etag ?? null, tokens: await tokensAt(other) };
-    });
-    if (!ok) throw new DavError(412, 'the If header does not hold');
-    return submittedTokens(lists);
-  }
-
-  /** If-Match / If-None-Match / If-(Un)Modified-Since. */
-  conditional(ctx: DavContext, resource: DavResource | null, safe: boolean): 'proceed' | 'not-modified' {
-    const outcome = evaluateConditional(ctx.req.headers, resource, safe);
-    if (outcome === 'failed') throw new DavError(412, 'precondition failed');
-    return outcome;
-  }
-
-  /** Depth header: one of `allowed`, or `fallback` when absent; 400 otherwise. */
-  depth<T extends '0' | '1' | 'infinity'>(ctx: DavContext, allowed: readonly T[], fallback: T): T {
-    const raw = headerOf(ctx.req, 'depth');
-    if (raw === undefined) return fallback;
-    const v = raw.trim().toLowerCase() as T;
-    if (!allowed.includes(v)) throw new DavError(400, `Depth must be ${allowed.join(' or ')}`);
-    return v;
-  }
-
-  /** The Destination header as a path of this engine (502 for another server, 400 when malformed). */
-  destination(ctx: DavContext): DavPath {
-    const raw = headerOf(ctx.req, 'destination');
-    if (!raw) throw new DavError(400, 'Destination header required');
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw new DavError(400, 'malformed Destination');
-      }
-      const host = ctx.req.headers.host;
-      if (host && url.host.toLowerCase() !== host.toLowerCase()) throw new DavError(502, 'the destination is on another server');
-    }
-    const path = this.pathOf(raw);
-    if (!path) throw new DavError(502, 'the destination is outside this DAV service');
-    return path;
-  }
-
-  /** The XML request body, or null when there is none. Read it only once the request is authorised (100 Continue goes out then). */
-  async readXml(ctx: DavContext): Promise<XmlElement | null> {
-    if (!hasBody(ctx.req)) {
-      ctx.req.resume();
-      return null;
-    }
-    const body = await readBody(ctx.req, ctx.res, this.limits.maxXmlBody);
-    if (body.length === 0) return null;
-    return parseXml(body, this.xmlLimits);
-  }
-
-  sendLockDiscovery(ctx: DavContext, status: number, lock: DavLock): void {
-    sendXml(ctx.res, status, `<d:lockdiscovery>${this.locks.activeLockXml(this, lock, ctx.now)}</d:lockdiscovery>`, this.namespaces, 'prop');
+  /** Tell other sessions and nodes: a committed change, on its mount's topic (a notifier failure never fails the request). */
+  private publish(change: DavChange): void {
+    const notifier = this.options.notifier;
+    const mount = change.path.segments[0];
+    if (!notifier || !mount) return;
+    const payload = { kind: change.kind, path: change.path.key.slice(0, 1000), ...(change.destination ? { destination: change.destination.key.slice(0, 1000) } : {}) };
+    notifier.publish(davTopic(mount), payload).catch((error: unknown) => this.log.warn({ err: (error as Error)?.message }, 'dav.notify-failed'));
   }
 
   sendError(ctx: { res: ServerResponse }, error: DavError): void {
@@ -369,6 +370,21 @@ export class DavEngine {
       return;
     }
     sendXml(res, error.status, `${condition}<p:message xmlns:p="urn:palabre:dav">${escapeText(error.message)}</p:message>`, this.namespaces, 'error');
+  }
+
+  // ------------------------------------------------------------ dispatch
+
+  /** Run a method's chain for the request's mount: mount-specific handlers first, latest first, then the global ones. */
+  private dispatch(method: string, ctx: DavContext): Promise<void> {
+    const mount = ctx.path.segments[0] ?? null;
+    const chain = this.methodChains.get(method) ?? [];
+    const handlers = [...chain.filter((h) => h.mount !== null && h.mount === mount).reverse(), ...chain.filter((h) => h.mount === null).reverse()];
+    if (handlers.length === 0) {
+      if (this.methodChains.has(method)) return Promise.reject(unhandled(method, this.allowedMethods(ctx.path)));
+      throw new DavError(501, `${method} is not implemented`, { headers: { allow: this.allowedMethods(ctx.path) } });
+    }
+    const run = (i: number): Promise<void> => (i < handlers.length ? handlers[i]!.handler(ctx, () => run(i + 1)) : Promise.reject(unhandled(method, this.allowedMethods(ctx.path))));
+    return run(0);
   }
 
   /** Serve one request. */
@@ -394,8 +410,10 @@ export class DavEngine {
     let status = 500;
     try {
       if (raw.includes('#')) throw new DavError(400, 'a request target cannot contain a fragment');
+      const target = atServerRoot ? { segments: [], trailingSlash: true } : parseTarget(`/${inner}`);
+      const path = this.canonical(davPath(target.segments));
       if (method === 'OPTIONS' || atServerRoot) {
-        res.setHeader('dav', this.compliance.join(', '));
+        res.setHeader('dav', this.compliance(path).join(', '));
         res.setHeader('ms-author-via', 'DAV');
       }
       if (method === 'OPTIONS' && atServerRoot) {
@@ -419,7 +437,6 @@ export class DavEngine {
         if (auth.retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(auth.retryAfterMs / 1000)));
         throw new DavError(auth.status, auth.status === 401 ? 'authentication required' : 'authentication refused', { headers });
       }
-      const target = atServerRoot ? { segments: [], trailingSlash: true } : parseTarget(`/${inner}`);
       const ctx: DavContext = {
         principal: auth.principal,
         requestId,
@@ -428,14 +445,13 @@ export class DavEngine {
         method,
         req,
         res,
-        path: this.canonical(davPath(target.segments)),
+        path,
         trailingSlash: target.trailingSlash,
         memo: new Map(),
+        dav: this,
       };
       await this.hooks.beforeMethod(ctx);
-      const handler = atServerRoot ? this.methods.get('PROPFIND') : this.methods.get(method);
-      if (!handler) throw new DavError(501, `${method} is not implemented`, { headers: { allow: this.allowedMethods() } });
-      await handler(ctx);
+      await this.dispatch(atServerRoot ? 'PROPFIND' : method, ctx);
       status = res.statusCode;
     } catch (caught) {
       const error = toDavError(caught);

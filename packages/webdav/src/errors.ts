@@ -116,3 +116,16 @@ export const STATUS_TEXT: Record<number, string> = {
 export function statusLine(status: number): string {
   return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}`;
 }
+
+/**
+ * Some properties of a PROPPATCH were refused (RFC 4918 §9.2): each named with its status and, where
+ * there is one, its precondition. The others of the request are answered 424 and nothing is applied.
+ */
+export class PropertyPatchError extends DavError {
+  constructor(
+    readonly refused: ReadonlyMap<string, { status: number; condition?: string; message?: string }>,
+  ) {
+    super(409, 'some properties cannot be changed');
+    this.name = 'PropertyPatchError';
+  }
+}

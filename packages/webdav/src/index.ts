@@ -1,6 +1,27 @@
-export { createDavHandler, DavEngine } from './engine.js';
-export type { DavHandler, DavHandlerOptions, DavPlugin, DavPluginHost, DavHooks, DavLimits } from './engine.js';
-export { DavError, toDavError, DAV } from './errors.js';
+export { createDavHandler, DavEngine, davTopic } from './engine.js';
+export type { DavHandler, DavHandlerOptions } from './engine.js';
+export type { DavPlugin, DavPluginHost } from './plugin.js';
+export { rfc4918Plugin } from './rfc4918.js';
+export {
+  requirePrivilege,
+  depthOf,
+  overwriteOf,
+  destinationOf,
+  ifHeaderOf,
+  conditionalOf,
+  readXmlBody,
+  ifMatchOf,
+  preferMinimal,
+  privilegeXml,
+} from './request.js';
+export { renderResponses, propRequestOf, parsePropfind, statusResponse } from './propstat.js';
+export type { PropRequest, RenderOptions } from './propstat.js';
+export { extendedMkcol, sendRooted } from './extended-mkcol.js';
+export type { ExtendedMkcolOptions } from './extended-mkcol.js';
+export { DAV_PRIVILEGES, privilegesXml, aceXml, iso } from './properties.js';
+export type { PrivilegeDefinition } from './properties.js';
+export { parsePropertyUpdate, toPatch } from './proppatch.js';
+export { DavError, PropertyPatchError, toDavError, DAV } from './errors.js';
 export type { DavErrorOptions } from './errors.js';
 export { DAV_LOG_EVENTS } from './log-events.js';
 export type { DavLogEvent } from './log-events.js';
@@ -21,13 +42,24 @@ export type {
   Privilege,
   PropertyDefinition,
   PropertyValue,
+  DavPrivilege,
+  DavServices,
+  DavHooks,
+  DavLimits,
+  DavChange,
+  ContentWrite,
   MethodHandler,
   ReportHandler,
+  ReportDefinition,
+  PostHandler,
+  PrincipalUrls,
+  NewCollectionOptions,
   WriteRequest,
   TransferRequest,
   Ace,
 } from './resource.js';
-export { hrefXml, statusXml, XmlStream, Namespaces } from './multistatus.js';
+export { hrefXml, statusXml, XmlStream, Namespaces, sendXml } from './multistatus.js';
+export { sendLockDiscovery, lockApplies } from './lock.js';
 export { principalsPlugin, PrincipalsBackend, findVisibleAccount, findVisibleGroup } from './principals.js';
 export { drivePlugin, OC, NC } from './drive/drive-plugin.js';
 export type { DrivePlugin, DrivePluginOptions } from './drive/drive-plugin.js';

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { isPalabreError, lockPrefix, MAX_LOCK_TIMEOUT_SECONDS, type DavLock, type LockStore } from '@palabre/core';
 import { headerOf, readBody, hasBody } from './body.js';
-import type { DavEngine } from './engine.js';
 import { DAV, DavError } from './errors.js';
 import { davPath, parentOf, type DavPath } from './href.js';
-import { hrefXml } from './multistatus.js';
-import type { DavContext } from './resource.js';
+import { ifHeaderOf, requirePrivilege } from './request.js';
+import type { DavContext, DavServices } from './resource.js';
 import { child, elements, parseXml, serializeElement } from './xml-codec.js';
+import { hrefXml, sendXml } from './multistatus.js';
 
 export interface LockOptions {
   /** Timeout when the client asks for none (seconds). Default 1800. */
@@ -41,7 +41,7 @@ export class LockManager {
    * A target is a path whose content or membership changes; `deep` adds the locks below it (DELETE/MOVE of
    * a collection, replacing a collection).
    */
-  async assertUnlocked(engine: DavEngine, ctx: DavContext, targets: readonly { path: DavPath; deep?: boolean }[], submitted: ReadonlySet<string>): Promise<void> {
+  async assertUnlocked(ctx: DavContext, targets: readonly { path: DavPath; deep?: boolean }[], submitted: ReadonlySet<string>): Promise<void> {
     const held = (l: DavLock) => submitted.has(l.token) && l.principalId === ctx.principal.accountId;
     const blocked = new Set<string>();
     for (const t of targets) {
@@ -52,7 +52,7 @@ export class LockManager {
     if (blocked.size) {
       throw new DavError(423, 'the resource is locked', {
         condition: `{${DAV}}lock-token-submitted`,
-        hrefs: [...blocked].map((root) => engine.href(pathOfKey(root), false)),
+        hrefs: [...blocked].map((root) => ctx.dav.href(pathOfKey(root), false)),
       });
     }
   }
@@ -71,13 +71,13 @@ export class LockManager {
     return [...covering, ...below];
   }
 
-  activeLockXml(engine: DavEngine, lock: DavLock, now: Date): string {
+  activeLockXml(dav: Pick<DavServices, 'href'>, lock: DavLock, now: Date): string {
     const remaining = Math.max(0, Math.ceil((lock.expiresAt.getTime() - now.getTime()) / 1000));
     return (
       `<d:activelock><d:locktype><d:write/></d:locktype><d:lockscope><d:${lock.scope}/></d:lockscope>` +
       `<d:depth>${lock.depth === 'infinity' ? 'infinity' : '0'}</d:depth>${lock.owner ?? ''}` +
       `<d:timeout>Second-${remaining}</d:timeout><d:locktoken>${hrefXml(lock.token)}</d:locktoken>` +
-      `<d:lockroot>${hrefXml(engine.href(pathOfKey(lock.root), false))}</d:lockroot></d:activelock>`
+      `<d:lockroot>${hrefXml(dav.href(pathOfKey(lock.root), false))}</d:lockroot></d:activelock>`
     );
   }
 
@@ -99,27 +99,27 @@ export function pathOfKey(key: string): DavPath {
 }
 
 /** LOCK (RFC 4918 §9.10): new locks (on mapped or unmapped URLs) and refreshes. */
-export async function lockMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
-  const manager = engine.locks;
+export async function lockMethod(ctx: DavContext): Promise<void> {
+  const manager = ctx.dav.locks;
   const depthHeader = headerOf(ctx.req, 'depth');
   if (depthHeader !== undefined && !/^(0|infinity)$/i.test(depthHeader.trim())) throw new DavError(400, 'LOCK Depth is 0 or infinity');
   const timeout = manager.timeoutOf(headerOf(ctx.req, 'timeout'));
-  const { resource, parent } = await engine.lookup(ctx, ctx.path);
+  const { resource, parent } = await ctx.dav.lookup(ctx, ctx.path);
   // A body asks for a new lock: the privilege to take it is checked before the body is asked for.
   const authorise = () => {
-    if (resource) engine.require(ctx, resource, 'write-content');
+    if (resource) requirePrivilege(ctx, resource, 'write-content');
     else {
       if (!parent) throw new DavError(409, 'the parent collection does not exist');
-      engine.require(ctx, parent, 'bind');
+      requirePrivilege(ctx, parent, 'bind');
     }
   };
   if (hasBody(ctx.req)) authorise();
-  const body = hasBody(ctx.req) ? await readBody(ctx.req, ctx.res, engine.limits.maxXmlBody) : Buffer.alloc(0);
+  const body = hasBody(ctx.req) ? await readBody(ctx.req, ctx.res, ctx.dav.limits.maxXmlBody) : Buffer.alloc(0);
 
   if (body.length === 0) {
     // Refresh: the If header names the lock.
     if (!resource) throw new DavError(404, 'no such resource');
-    const submitted = await engine.ifHeader(ctx, resource, ctx.path);
+    const submitted = await ifHeaderOf(ctx, resource, ctx.path);
     if (submitted.size === 0) throw new DavError(400, 'a LOCK refresh needs the lock token in an If header');
     for (const token of submitted) {
       const lock = await manager.store.get(token, ctx.now);
@@ -128,13 +128,13 @@ export async function lockMethod(engine: DavEngine, ctx: DavContext): Promise<vo
       const refreshed = await manager.store.refresh(token, timeout, ctx.now);
       if (!refreshed) continue;
       ctx.log.debug({ path: ctx.path.key, timeout }, 'dav.lock.refreshed');
-      engine.sendLockDiscovery(ctx, 200, refreshed);
+      sendLockDiscovery(ctx, 200, refreshed);
       return;
     }
     throw new DavError(412, 'no lock of yours matches the If header', { condition: `{${DAV}}lock-token-matches-request-uri` });
   }
 
-  const info = parseXml(body, engine.xmlLimits);
+  const info = parseXml(body, ctx.dav.xmlLimits);
   if (info.ns !== DAV || info.name !== 'lockinfo') throw new DavError(400, 'LOCK body must be a DAV:lockinfo');
   const scopeEl = child(info, DAV, 'lockscope');
   const scopeName = scopeEl ? elements(scopeEl)[0] : undefined;
@@ -148,15 +148,15 @@ export async function lockMethod(engine: DavEngine, ctx: DavContext): Promise<vo
   const depth: 0 | 'infinity' = depthHeader !== undefined && depthHeader.trim() === '0' ? 0 : 'infinity';
 
   authorise();
-  const submitted = await engine.ifHeader(ctx, resource, ctx.path);
+  const submitted = await ifHeaderOf(ctx, resource, ctx.path);
   let created = false;
   let target = resource;
   if (!target) {
     // RFC 4918 §7.3: locking an unmapped URL creates an empty resource, which stays after UNLOCK.
-    await manager.assertUnlocked(engine, ctx, [{ path: parentOf(ctx.path) }], submitted);
+    await manager.assertUnlocked(ctx, [{ path: parentOf(ctx.path) }], submitted);
     const backend = parent!.backend;
     if (!backend.write) throw new DavError(405, 'resources cannot be created here');
-    await engine.hooks.beforeBind(ctx, parent!, ctx.path, false);
+    await ctx.dav.hooks.beforeBind(ctx, parent!, ctx.path, false);
     target = (await backend.write(ctx, parent!, ctx.path.segments[ctx.path.segments.length - 1]!, { body: emptyBody(), contentType: null, expectedLength: 0, ifNoneMatchAny: true }))
       .resource;
     created = true;
@@ -176,33 +176,38 @@ export async function lockMethod(engine: DavEngine, ctx: DavContext): Promise<vo
   } catch (error) {
     if (created) await target.backend.remove?.(ctx, target).catch(() => undefined);
     if (isPalabreError(error, 'conflict') && (error.detail as { reason?: string } | undefined)?.reason === 'locked') {
-      const roots = ((error.detail as { locks?: string[] }).locks ?? []).map((r) => engine.href(pathOfKey(r), false));
+      const roots = ((error.detail as { locks?: string[] }).locks ?? []).map((r) => ctx.dav.href(pathOfKey(r), false));
       throw new DavError(423, 'the resource is locked', { condition: `{${DAV}}no-conflicting-lock`, hrefs: roots });
     }
     throw error;
   }
   ctx.log.info({ path: ctx.path.key, scope: taken.scope, depth: taken.depth, timeout }, 'dav.lock.acquired');
   ctx.res.setHeader('lock-token', `<${taken.token}>`);
-  engine.sendLockDiscovery(ctx, created ? 201 : 200, taken);
+  sendLockDiscovery(ctx, created ? 201 : 200, taken);
 }
 
 /** UNLOCK (RFC 4918 §9.11). Accepts a Lock-Token without angle brackets (Windows mini-redirector). */
-export async function unlockMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
+export async function unlockMethod(ctx: DavContext): Promise<void> {
   const header = headerOf(ctx.req, 'lock-token');
   if (!header || !header.trim()) throw new DavError(400, 'UNLOCK needs a Lock-Token header');
   const token = header.trim().replace(/^<(.*)>$/, '$1').trim();
-  const { resource } = await engine.lookup(ctx, ctx.path);
+  const { resource } = await ctx.dav.lookup(ctx, ctx.path);
   if (!resource) throw new DavError(404, 'no such resource');
-  engine.require(ctx, resource, 'read');
-  const lock = await engine.locks.store.get(token, ctx.now);
+  requirePrivilege(ctx, resource, 'read');
+  const lock = await ctx.dav.locks.store.get(token, ctx.now);
   if (!lock || !lockApplies(lock, ctx.path.key)) {
     throw new DavError(409, 'that lock token does not apply to this resource', { condition: `{${DAV}}lock-token-matches-request-uri` });
   }
   if (lock.principalId !== ctx.principal.accountId) throw new DavError(403, 'this lock belongs to someone else');
-  await engine.locks.store.release(token);
+  await ctx.dav.locks.store.release(token);
   ctx.log.info({ path: ctx.path.key }, 'dav.lock.released');
   ctx.res.statusCode = 204;
   ctx.res.end();
 }
 
 async function* emptyBody(): AsyncIterable<Uint8Array> {}
+
+/** A LOCK answer: the lock's activelock inside DAV:prop/DAV:lockdiscovery. */
+export function sendLockDiscovery(ctx: DavContext, status: number, lock: DavLock): void {
+  sendXml(ctx.res, status, `<d:lockdiscovery>${ctx.dav.locks.activeLockXml(ctx.dav, lock, ctx.now)}</d:lockdiscovery>`, ctx.dav.namespaces, 'prop');
+}

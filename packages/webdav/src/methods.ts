@@ -1,18 +1,22 @@
 import { pipeline } from 'node:stream/promises';
 import { declaredLength, hasBody, headerOf, refuseContentCoding, requestBody } from './body.js';
 import { dispositionOf, USER_CONTENT_CSP } from './content-disposition.js';
-import type { DavEngine } from './engine.js';
-import { DavError } from './errors.js';
+import { DAV, DavError } from './errors.js';
+import { extendedMkcol } from './extended-mkcol.js';
 import { nameOf, parentOf } from './href.js';
 import { parseEtagList } from './conditional.js';
 import { parseRange } from './range.js';
+import { conditionalOf, depthOf, ifHeaderOf, ifMatchOf, readXmlBody, requirePrivilege } from './request.js';
 import type { DavContext, DavResource } from './resource.js';
-import { escapeAttr, escapeText } from './xml-codec.js';
+import { clark, escapeAttr, escapeText } from './xml-codec.js';
+
+/** Members a browser's index of a collection shows at most. */
+const INDEX_LIMIT = 5000;
 
 /** OPTIONS: the compliance classes and methods (the DAV header was set by the engine). */
-export async function optionsMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
+export async function optionsMethod(ctx: DavContext): Promise<void> {
   if (hasBody(ctx.req)) ctx.req.resume();
-  ctx.res.setHeader('allow', engine.allowedMethods());
+  ctx.res.setHeader('allow', ctx.dav.allowedMethods(ctx.path));
   ctx.res.setHeader('accept-ranges', 'bytes');
   ctx.res.setHeader('content-length', '0');
   ctx.res.statusCode = 200;
@@ -20,20 +24,20 @@ export async function optionsMethod(engine: DavEngine, ctx: DavContext): Promise
 }
 
 /** GET and HEAD: ETag, Last-Modified, single Range, conditional 304; a small HTML index for collections. */
-export async function getMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
-  const { resource } = await engine.lookup(ctx, ctx.path);
+export async function getMethod(ctx: DavContext): Promise<void> {
+  const { resource } = await ctx.dav.lookup(ctx, ctx.path);
   if (!resource) throw new DavError(404, 'no such resource');
-  engine.require(ctx, resource, 'read');
+  requirePrivilege(ctx, resource, 'read');
   const head = ctx.method === 'HEAD';
   const res = ctx.res;
   if (resource.etag) res.setHeader('etag', resource.etag);
   if (resource.lastModified) res.setHeader('last-modified', resource.lastModified.toUTCString());
-  if (engine.conditional(ctx, resource, true) === 'not-modified') {
+  if (conditionalOf(ctx, resource, true) === 'not-modified') {
     res.statusCode = 304;
     res.end();
     return;
   }
-  if (resource.collection) return collectionIndex(engine, ctx, resource, head);
+  if (resource.collection) return collectionIndex(ctx, resource, head);
   if (!resource.backend.read) throw new DavError(405, 'this resource has no content');
   const size = resource.contentLength ?? 0;
   const type = resource.contentType ?? 'application/octet-stream';
@@ -80,12 +84,16 @@ export async function getMethod(engine: DavEngine, ctx: DavContext): Promise<voi
   }
 }
 
-async function collectionIndex(engine: DavEngine, ctx: DavContext, resource: DavResource, head: boolean): Promise<void> {
-  const members = await engine.members(ctx, resource);
+async function collectionIndex(ctx: DavContext, resource: DavResource, head: boolean): Promise<void> {
+  const members: DavResource[] = [];
+  for await (const page of ctx.dav.memberPages(ctx, resource)) {
+    members.push(...page);
+    if (members.length > INDEX_LIMIT) break;
+  }
   const rows = members
-    .map((m) => `<li><a href="${escapeAttr(engine.hrefOf(m))}">${escapeText(nameOf(m.path))}${m.collection ? '/' : ''}</a></li>`)
+    .map((m) => `<li><a href="${escapeAttr(ctx.dav.hrefOf(m))}">${escapeText(nameOf(m.path))}${m.collection ? '/' : ''}</a></li>`)
     .join('\n');
-  const title = escapeText(engine.hrefOf(resource));
+  const title = escapeText(ctx.dav.hrefOf(resource));
   const html = `<!doctype html>\n<html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><ul>\n${rows}\n</ul></body></html>\n`;
   ctx.res.statusCode = 200;
   ctx.res.setHeader('content-type', 'text/html; charset=utf-8');
@@ -95,7 +103,7 @@ async function collectionIndex(engine: DavEngine, ctx: DavContext, resource: Dav
 }
 
 /** PUT: streamed into the backend; 201 when created, 204 when replaced, with the new ETag. */
-export async function putMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
+export async function putMethod(ctx: DavContext): Promise<void> {
   const req = ctx.req;
   refuseContentCoding(req);
   if (req.headers['content-range']) throw new DavError(400, 'partial PUT (Content-Range) is not supported');
@@ -106,69 +114,78 @@ export async function putMethod(engine: DavEngine, ctx: DavContext): Promise<voi
     if (!/^\d{1,15}$/.test(expectedHeader)) throw new DavError(400, 'invalid X-Expected-Entity-Length');
     expected = Number(expectedHeader);
   }
-  const { resource, parent } = await engine.lookup(ctx, ctx.path);
-  if (resource?.collection) throw new DavError(405, 'PUT cannot replace a collection', { headers: { allow: engine.allowedMethods() } });
+  const { resource, parent } = await ctx.dav.lookup(ctx, ctx.path);
+  if (resource?.collection) throw new DavError(405, 'PUT cannot replace a collection', { headers: { allow: ctx.dav.allowedMethods(ctx.path) } });
   if (!resource) {
     if (!parent) throw new DavError(409, 'the parent collection does not exist');
-    engine.require(ctx, parent, 'bind');
-  } else engine.require(ctx, resource, 'write-content');
-  engine.conditional(ctx, resource, false);
-  const submitted = await engine.ifHeader(ctx, resource, ctx.path);
-  await engine.locks.assertUnlocked(engine, ctx, [{ path: resource ? ctx.path : parentOf(ctx.path) }, ...(resource ? [] : [{ path: ctx.path }])], submitted);
-  const into = parent ?? (await engine.lookup(ctx, parentOf(ctx.path))).resource;
+    requirePrivilege(ctx, parent, 'bind');
+  } else requirePrivilege(ctx, resource, 'write-content');
+  conditionalOf(ctx, resource, false);
+  const submitted = await ifHeaderOf(ctx, resource, ctx.path);
+  await ctx.dav.locks.assertUnlocked(ctx, [{ path: resource ? ctx.path : parentOf(ctx.path) }, ...(resource ? [] : [{ path: ctx.path }])], submitted);
+  const into = parent ?? (await ctx.dav.lookup(ctx, parentOf(ctx.path))).resource;
   if (!into?.backend.write) throw new DavError(405, 'resources cannot be written here');
-  if (!resource) await engine.hooks.beforeBind(ctx, into, ctx.path, false);
-  const ifMatch = req.headers['if-match'];
+  if (!resource) await ctx.dav.hooks.beforeBind(ctx, into, ctx.path, false);
   // The body is asked for (100 Continue) when the backend starts reading it: after its quota check.
   const { resource: written, created } = await into.backend.write(ctx, into, nameOf(ctx.path), {
     body: requestBody(req, ctx.res),
     contentType: req.headers['content-type'] ?? null,
     expectedLength: expected,
-    ifMatch: ifMatch ? (ifMatch.trim() === '*' ? '*' : resource?.etag ?? undefined) : undefined,
+    ifMatch: ifMatchOf(ctx, resource),
     ifNoneMatchAny: req.headers['if-none-match']?.trim() === '*',
     existing: resource,
   });
   if (written.etag) ctx.res.setHeader('etag', written.etag);
   if (written.lastModified) ctx.res.setHeader('last-modified', written.lastModified.toUTCString());
-  await engine.hooks.afterChange(ctx, { kind: 'put', path: ctx.path });
+  await ctx.dav.hooks.afterChange(ctx, { kind: 'put', path: ctx.path });
   ctx.res.statusCode = created ? 201 : 204;
-  if (created) ctx.res.setHeader('location', engine.hrefOf(written));
+  if (created) ctx.res.setHeader('location', ctx.dav.hrefOf(written));
   ctx.res.setHeader('content-length', '0');
   ctx.res.end();
 }
 
 /** DELETE: the resource and everything below it, or nothing (423/412/403 first). */
-export async function deleteMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
-  const { resource, parent } = await engine.lookup(ctx, ctx.path);
+export async function deleteMethod(ctx: DavContext): Promise<void> {
+  const { resource, parent } = await ctx.dav.lookup(ctx, ctx.path);
   if (!resource) throw new DavError(404, 'no such resource');
-  if (resource.collection) engine.depth(ctx, ['infinity'], 'infinity');
+  if (resource.collection) depthOf(ctx, ['infinity'], 'infinity');
   if (!parent || !resource.backend.remove) throw new DavError(403, 'this resource cannot be deleted');
-  engine.require(ctx, parent, 'unbind');
-  engine.conditional(ctx, resource, false);
-  const submitted = await engine.ifHeader(ctx, resource, ctx.path);
-  await engine.locks.assertUnlocked(engine, ctx, [{ path: parentOf(ctx.path) }, { path: ctx.path, deep: resource.collection }], submitted);
+  requirePrivilege(ctx, parent, 'unbind');
+  conditionalOf(ctx, resource, false);
+  const submitted = await ifHeaderOf(ctx, resource, ctx.path);
+  await ctx.dav.locks.assertUnlocked(ctx, [{ path: parentOf(ctx.path) }, { path: ctx.path, deep: resource.collection }], submitted);
   if (hasBody(ctx.req)) ctx.req.resume();
-  await resource.backend.remove(ctx, resource);
-  await engine.locks.store.removeTree(ctx.path.key);
-  await engine.hooks.afterChange(ctx, { kind: 'delete', path: ctx.path });
+  await resource.backend.remove(ctx, resource, { ifMatch: ifMatchOf(ctx, resource) });
+  await ctx.dav.locks.store.removeTree(ctx.path.key);
+  await ctx.dav.hooks.afterChange(ctx, { kind: 'delete', path: ctx.path });
   ctx.res.statusCode = 204;
   ctx.res.end();
 }
 
-/** MKCOL: 201, 405 when mapped, 409 without a parent, 415 with a body (no extended MKCOL bodies here). */
-export async function mkcolMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
-  if (hasBody(ctx.req)) throw new DavError(415, 'MKCOL with a body is not supported');
-  const { resource, parent } = await engine.lookup(ctx, ctx.path);
-  if (resource) throw new DavError(405, 'something already exists here', { headers: { allow: engine.allowedMethods() } });
-  if (!parent) throw new DavError(409, 'the parent collection does not exist');
-  engine.require(ctx, parent, 'bind');
-  const submitted = await engine.ifHeader(ctx, null, ctx.path);
-  await engine.locks.assertUnlocked(engine, ctx, [{ path: parentOf(ctx.path) }], submitted);
-  if (!parent.backend.makeCollection) throw new DavError(403, 'collections cannot be created here');
-  await engine.hooks.beforeBind(ctx, parent, ctx.path, true);
-  await parent.backend.makeCollection(ctx, parent, nameOf(ctx.path));
-  await engine.hooks.afterChange(ctx, { kind: 'mkcol', path: ctx.path });
-  ctx.res.statusCode = 201;
-  ctx.res.setHeader('content-length', '0');
-  ctx.res.end();
+/** MKCOL (RFC 4918 §9.3) and extended MKCOL (RFC 5689): a plain collection, or one with a resource type and properties. */
+export async function mkcolMethod(ctx: DavContext): Promise<void> {
+  await extendedMkcol(ctx, { root: `{${DAV}}mkcol`, responseRoot: `{${DAV}}mkcol-response`, resourceTypes: [] });
+}
+
+/**
+ * POST: handed to the plugin whose handler matches the body's root element (XML bodies: CalendarServer
+ * sharing requests) or the content type (a schedule outbox's text/calendar), for the target's mount.
+ * Each handler checks the privilege its operation needs.
+ */
+export async function postMethod(ctx: DavContext): Promise<void> {
+  const { resource } = await ctx.dav.lookup(ctx, ctx.path);
+  if (!resource) throw new DavError(404, 'no such resource');
+  const mount = ctx.path.segments[0];
+  const handlers = ctx.dav.postHandlers.filter((h) => !h.mount || h.mount === mount);
+  if (handlers.length === 0) throw new DavError(405, 'POST is not supported here', { headers: { allow: ctx.dav.allowedMethods(ctx.path) } });
+  const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const byType = handlers.find((h) => h.contentType === type);
+  if (byType) return byType.handle(ctx, resource, null);
+  if (type !== 'application/xml' && type !== 'text/xml') throw new DavError(415, `POST of ${type || 'an untyped body'} is not supported here`);
+  requirePrivilege(ctx, resource, 'read');
+  const body = await readXmlBody(ctx);
+  const root = body ? clark(body) : '';
+  const byRoot = handlers.find((h) => h.root === root);
+  if (!byRoot || !body) throw new DavError(400, 'this POST body is not understood here');
+  await byRoot.handle(ctx, resource, body);
 }

@@ -1,5 +1,5 @@
 import type { Account, DirectoryStore, Group } from '@palabre/core';
-import type { DavPluginHost, DavPlugin } from './engine.js';
+import type { DavPluginHost, DavPlugin } from './plugin.js';
 import { DAV } from './errors.js';
 import { canonicalAddress, davPath, type DavPath } from './href.js';
 import { hrefXml } from './multistatus.js';
@@ -11,7 +11,6 @@ interface PrincipalData {
   readonly kind: 'principal';
   readonly account?: Account;
   readonly group?: Group;
-  readonly resourceTypeXml?: string;
 }
 
 /**
@@ -50,7 +49,8 @@ export class PrincipalsBackend implements DavBackend {
     return {
       ...this.collection([PRINCIPALS, 'users', account.address]),
       displayName: account.displayName,
-      data: { kind: 'principal', account, resourceTypeXml: '<d:principal/>' } satisfies PrincipalData,
+      resourceTypes: [`{${DAV}}principal`],
+      data: { kind: 'principal', account } satisfies PrincipalData,
     };
   }
 
@@ -58,7 +58,8 @@ export class PrincipalsBackend implements DavBackend {
     return {
       ...this.collection([PRINCIPALS, 'groups', group.name]),
       displayName: group.description ?? group.name,
-      data: { kind: 'principal', group, resourceTypeXml: '<d:principal/>' } satisfies PrincipalData,
+      resourceTypes: [`{${DAV}}principal`],
+      data: { kind: 'principal', group } satisfies PrincipalData,
     };
   }
 
@@ -105,12 +106,15 @@ export function principalsPlugin(options: { directory: DirectoryStore }): DavPlu
       const backend = new PrincipalsBackend(options.directory);
       host.mount(PRINCIPALS, backend);
       const data = (r: DavResource) => (r.backend === backend ? (r.data as PrincipalData) : undefined);
+      const appliesTo = (r: DavResource) => r.backend === backend;
       host.addProperty({
         name: `{${DAV}}principal-URL`,
-        get: (_c, r) => (data(r)?.account || data(r)?.group ? { xml: hrefXml(host.engine.hrefOf(r)) } : undefined),
+        appliesTo,
+        get: (ctx, r) => (data(r)?.account || data(r)?.group ? { xml: hrefXml(ctx.dav.hrefOf(r)) } : undefined),
       });
       host.addProperty({
         name: `{${DAV}}alternate-URI-set`,
+        appliesTo,
         get: (_c, r) => {
           const d = data(r);
           if (d?.account) return { xml: hrefXml(`mailto:${d.account.address}`) };
@@ -120,16 +124,18 @@ export function principalsPlugin(options: { directory: DirectoryStore }): DavPlu
       });
       host.addProperty({
         name: `{${DAV}}group-membership`,
+        appliesTo,
         get: async (ctx, r) => {
           const account = data(r)?.account;
           if (!account) return undefined;
           if (account.id !== ctx.principal.accountId) return { xml: '' };
           const groups = await options.directory.groupsOfAccount(account.id);
-          return { xml: groups.map((g) => hrefXml(host.engine.href(davPath([PRINCIPALS, 'groups', g.name]), true))).join('') };
+          return { xml: groups.map((g) => hrefXml(ctx.dav.href(ctx.dav.principals.group(g.name), true))).join('') };
         },
       });
       host.addProperty({
         name: `{${DAV}}group-member-set`,
+        appliesTo,
         get: async (ctx, r) => {
           const group = data(r)?.group;
           if (!group) return undefined;
@@ -138,7 +144,7 @@ export function principalsPlugin(options: { directory: DirectoryStore }): DavPlu
           const members = await options.directory.listGroupMembers(group.id);
           return {
             xml: members
-              .map((m) => hrefXml(host.engine.href(davPath([PRINCIPALS, m.kind === 'account' ? 'users' : 'groups', m.kind === 'account' ? m.address : m.name]), true)))
+              .map((m) => hrefXml(ctx.dav.href(m.kind === 'account' ? ctx.dav.principals.user(m.address) : ctx.dav.principals.group(m.name), true)))
               .join(''),
           };
         },

@@ -1,34 +1,40 @@
-import type { DavEngine } from './engine.js';
 import { DAV, DavError } from './errors.js';
+import { ifHeaderOf, readXmlBody, requirePrivilege } from './request.js';
 import type { Ace, DavContext, Privilege } from './resource.js';
 import { child, clark, elements } from './xml-codec.js';
 
-/** REPORT: dispatched by the body's root element to a report a plugin registered. */
-export async function reportMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
-  const { resource } = await engine.lookup(ctx, ctx.path);
+/**
+ * REPORT (RFC 3253 §3.6): dispatched by the body's root element to a report that applies to the
+ * target (403 DAV:supported-report otherwise), with the privilege that report needs (read, or e.g.
+ * CALDAV:read-free-busy for a free-busy-query). The body is asked for only once the caller holds the
+ * privilege of at least one report the resource supports.
+ */
+export async function reportMethod(ctx: DavContext): Promise<void> {
+  const { resource } = await ctx.dav.lookup(ctx, ctx.path);
   if (!resource) throw new DavError(404, 'no such resource');
-  engine.require(ctx, resource, 'read');
-  const body = await engine.readXml(ctx);
+  const reports = ctx.dav.reportsOf(resource);
+  const held = (p: Privilege) => resource.privileges.has(p) || resource.privileges.has('all');
+  if (!reports.some((r) => held(r.privilege ?? 'read'))) requirePrivilege(ctx, resource, 'read');
+  const body = await readXmlBody(ctx);
   if (!body) throw new DavError(400, 'REPORT needs a body');
-  const handler = engine.reports.get(clark(body));
-  if (!handler) throw new DavError(403, 'unsupported report', { condition: `{${DAV}}supported-report` });
-  await handler(ctx, resource, body);
+  const report = reports.find((r) => r.name === clark(body));
+  if (!report) throw new DavError(403, 'this report does not apply here', { condition: `{${DAV}}supported-report` });
+  requirePrivilege(ctx, resource, report.privilege ?? 'read');
+  await report.handler(ctx, resource, body);
 }
-
-const GRANTABLE: readonly Privilege[] = ['read', 'write', 'write-properties', 'write-content', 'bind', 'unbind', 'unlock', 'read-acl', 'write-acl', 'all'];
 
 /**
  * ACL (RFC 3744 §8.1), grant-only: the body replaces the resource's non-protected, non-inherited ACEs.
  * Principals are hrefs of principals of this server; deny ACEs and inverted principals are refused.
  */
-export async function aclMethod(engine: DavEngine, ctx: DavContext): Promise<void> {
-  const { resource } = await engine.lookup(ctx, ctx.path);
+export async function aclMethod(ctx: DavContext): Promise<void> {
+  const { resource } = await ctx.dav.lookup(ctx, ctx.path);
   if (!resource) throw new DavError(404, 'no such resource');
-  engine.require(ctx, resource, 'write-acl');
+  requirePrivilege(ctx, resource, 'write-acl');
   if (!resource.backend.setAcl) throw new DavError(403, 'access control cannot be changed here', { condition: `{${DAV}}not-supported-privilege` });
-  const submitted = await engine.ifHeader(ctx, resource, ctx.path);
-  await engine.locks.assertUnlocked(engine, ctx, [{ path: ctx.path }], submitted);
-  const body = await engine.readXml(ctx);
+  const submitted = await ifHeaderOf(ctx, resource, ctx.path);
+  await ctx.dav.locks.assertUnlocked(ctx, [{ path: ctx.path }], submitted);
+  const body = await readXmlBody(ctx);
   if (!body || body.ns !== DAV || body.name !== 'acl') throw new DavError(400, 'the body must be a DAV:acl');
   const aces: Ace[] = [];
   for (const ace of elements(body)) {
@@ -43,7 +49,7 @@ export async function aclMethod(engine: DavEngine, ctx: DavContext): Promise<voi
     let principal: Ace['principal'];
     if (who?.ns === DAV && who.name === 'href') {
       const text = who.children.filter((c): c is string => typeof c === 'string').join('').trim();
-      const path = engine.pathOf(text);
+      const path = ctx.dav.pathOf(text);
       if (!path) throw new DavError(403, 'not a principal of this server', { condition: `{${DAV}}recognized-principal` });
       principal = path;
     } else if (who?.ns === DAV && (who.name === 'all' || who.name === 'authenticated' || who.name === 'self')) {
@@ -52,14 +58,16 @@ export async function aclMethod(engine: DavEngine, ctx: DavContext): Promise<voi
     const privileges: Privilege[] = [];
     for (const p of elements(grant)) {
       const name = elements(p)[0];
-      if (!name || name.ns !== DAV || !GRANTABLE.includes(name.name as Privilege)) {
+      const privilege = (name && (name.ns === DAV ? name.name : clark(name))) as Privilege | undefined;
+      if (!privilege || !ctx.dav.isGrantable(privilege)) {
         throw new DavError(403, 'unsupported privilege', { condition: `{${DAV}}not-supported-privilege` });
       }
-      privileges.push(name.name as Privilege);
+      privileges.push(privilege);
     }
     aces.push({ principal, privileges });
   }
   await resource.backend.setAcl(ctx, resource, aces);
+  await ctx.dav.hooks.afterChange(ctx, { kind: 'acl', path: ctx.path });
   ctx.res.statusCode = 200;
   ctx.res.setHeader('content-length', '0');
   ctx.res.end();

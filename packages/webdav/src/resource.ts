@@ -4,8 +4,12 @@ import type { DeadProperty, Logger, Principal, PropertyPatch } from '@palabre/co
 import type { DavPath } from './href.js';
 import type { XmlElement } from './xml-codec.js';
 
-/** RFC 3744 privileges the engine checks. */
-export type Privilege =
+/**
+ * A privilege (RFC 3744 §3): the DAV: ones by their local name (`read`, `write-content`…), those of
+ * other namespaces in Clark notation (`{urn:ietf:params:xml:ns:caldav}read-free-busy`), registered by
+ * the plugin that checks them (DavPluginHost.addPrivilege) so that supported-privilege-set shows them.
+ */
+export type DavPrivilege =
   | 'read'
   | 'write'
   | 'write-properties'
@@ -17,6 +21,7 @@ export type Privilege =
   | 'write-acl'
   | 'read-current-user-privilege-set'
   | 'all';
+export type Privilege = DavPrivilege | `{${string}}${string}`;
 
 export const READ_ONLY: ReadonlySet<Privilege> = new Set<Privilege>(['read', 'read-current-user-privilege-set']);
 export const READ_WRITE: ReadonlySet<Privilege> = new Set<Privilege>([
@@ -63,6 +68,8 @@ export interface DavResource {
   /** What the current principal may do here. */
   readonly privileges: ReadonlySet<Privilege>;
   readonly backend: DavBackend;
+  /** Resource types besides DAV:collection, in Clark notation (`{DAV:}principal`, `{urn:ietf:params:xml:ns:caldav}calendar`). */
+  readonly resourceTypes?: readonly string[];
   /** The backend's own record (the drive's node…). */
   readonly data?: unknown;
 }
@@ -88,6 +95,12 @@ export interface WriteRequest {
   readonly existing?: DavResource | null;
 }
 
+export interface NewCollectionOptions {
+  /** Resource types besides DAV:collection, in Clark notation. */
+  readonly resourceTypes: readonly string[];
+  readonly properties: readonly PropertyPatch[];
+}
+
 export interface TransferRequest {
   readonly overwrite: boolean;
   /** COPY only. */
@@ -109,19 +122,38 @@ export interface DavBackend {
   canonical?(path: DavPath): DavPath;
   /** Resolve a path whose first segment is this backend's mount. */
   lookup(ctx: DavContext, path: DavPath): Promise<DavLookup>;
-  /** Members of a collection (Depth 1): one query, never one per member. */
-  members(ctx: DavContext, collection: DavResource): Promise<DavResource[]>;
+  /**
+   * Members of a collection (Depth 1): one query, never one per member; a large collection gives them
+   * as pages (keyset-paged queries), which the engine streams out as they come.
+   */
+  members(ctx: DavContext, collection: DavResource): Promise<DavResource[]> | AsyncIterable<readonly DavResource[]>;
+  /** Many resources of this mount at once (calendar-multiget): keyed by path key; missing ones left out. */
+  lookupMany?(ctx: DavContext, paths: readonly DavPath[]): Promise<Map<string, DavResource>>;
   /** Everything below a collection (Depth infinity), parents first; 'too-many' past `limit`. */
   descendants?(ctx: DavContext, collection: DavResource, limit: number): Promise<DavResource[] | 'too-many'>;
   /** Dead properties of many resources at once. */
   deadProperties?(ctx: DavContext, resources: readonly DavResource[]): Promise<Map<DavResource, DeadProperty[]>>;
-  /** Apply every set/remove in order, or none. */
+  /**
+   * Apply every set/remove in order, or none: dead properties, and the live ones this backend keeps
+   * (`live`: the names it was asked to treat as its own, e.g. {DAV:}displayname). A refusal of some is a
+   * PropertyPatchError naming each one's status, so the multistatus says which failed and why.
+   */
   patchProperties?(ctx: DavContext, resource: DavResource, patch: readonly PropertyPatch[]): Promise<void>;
+  /**
+   * Live properties this backend stores and lets PROPPATCH set, in the same transaction as the dead
+   * ones ({DAV:}displayname, CALDAV:calendar-timezone…); every other live property is protected (403).
+   */
+  writableProperties?(resource: DavResource): ReadonlySet<string>;
   /** The content: a stream, or for small resources a buffer (sent in one write, far cheaper than a stream). */
   read?(ctx: DavContext, resource: DavResource, range?: { start: number; end: number }): Promise<Readable | Buffer>;
   write?(ctx: DavContext, parent: DavResource, name: string, request: WriteRequest): Promise<{ resource: DavResource; created: boolean }>;
-  makeCollection?(ctx: DavContext, parent: DavResource, name: string): Promise<DavResource>;
-  remove?(ctx: DavContext, resource: DavResource): Promise<void>;
+  /**
+   * A new collection; with extended MKCOL (RFC 5689) or MKCALENDAR, of these resource types and with
+   * these properties, all applied or none (a refusal is a PropertyPatchError naming each property).
+   */
+  makeCollection?(ctx: DavContext, parent: DavResource, name: string, options?: NewCollectionOptions): Promise<DavResource>;
+  /** `ifMatch`: the entity tag the client's If-Match named, checked again atomically with the removal. */
+  remove?(ctx: DavContext, resource: DavResource, options?: { ifMatch?: string }): Promise<void>;
   copy?(ctx: DavContext, source: DavResource, parent: DavResource, name: string, request: TransferRequest): Promise<{ resource: DavResource; replaced: boolean }>;
   move?(ctx: DavContext, source: DavResource, parent: DavResource, name: string, request: TransferRequest): Promise<{ resource: DavResource; replaced: boolean }>;
   /** RFC 4331: bytes used and available (null = unlimited) where the resource is stored. */
@@ -131,6 +163,8 @@ export interface DavBackend {
   /** RFC 3744: the access control list (grant-only, as supported here). */
   acl?(ctx: DavContext, resource: DavResource): Promise<Ace[]>;
   setAcl?(ctx: DavContext, resource: DavResource, aces: readonly Ace[]): Promise<void>;
+  /** Compliance classes this mount adds to the DAV header (`calendar-access`, `addressbook`…). */
+  readonly compliance?: readonly string[];
 }
 
 /** A grant ACE. `principal` is a principal's DAV path, or 'all' / 'authenticated' / 'self'. */
@@ -157,6 +191,8 @@ export interface DavContext {
   readonly trailingSlash: boolean;
   /** Memo for backends and plugins (group memberships, resolved spaces…), for this request only. */
   readonly memo: Map<unknown, unknown>;
+  /** The engine's services for this request: lookups, hrefs, locks, properties, reports. */
+  readonly dav: DavServices;
 }
 
 /** A live property's value: text (escaped on output) or an XML fragment written with the engine's prefixes. */
@@ -167,17 +203,132 @@ export interface PropertyDefinition<P = unknown> {
   readonly name: string;
   /** Included in `allprop` (RFC 4918 lists which live properties are). */
   readonly allprop?: boolean;
-  /** Batch work done once per PROPFIND for every resource asked about (one query, not one per resource). */
-  prepare?(ctx: DavContext, resources: readonly DavResource[]): Promise<P>;
-  /** undefined: the resource does not have this property (404 in the propstat). */
-  get(ctx: DavContext, resource: DavResource, prepared: P): PropertyValue | undefined | Promise<PropertyValue | undefined>;
-  /** Writable live property; without it PROPPATCH answers 403 cannot-modify-protected-property. */
-  set?(ctx: DavContext, resource: DavResource, value: XmlElement | null): Promise<void>;
+  /** Resources that have this property (default: every one); a plugin's properties stay on its own mount this way. */
+  appliesTo?(resource: DavResource): boolean;
+  /** Batch work done once per response for every resource asked about (one query, not one per resource). */
+  prepare?(ctx: DavContext, resources: readonly DavResource[], requested: XmlElement | null): Promise<P>;
+  /**
+   * undefined: the resource does not have this property (404 in the propstat). `requested` is the
+   * element the client asked with (CALDAV:calendar-data with comp/expand, CARDDAV:address-data with prop).
+   */
+  get(ctx: DavContext, resource: DavResource, prepared: P, requested: XmlElement | null): PropertyValue | undefined | Promise<PropertyValue | undefined>;
   /** The privilege needed to read it (default read). */
   readonly privilege?: Privilege;
 }
 
-export type MethodHandler = (ctx: DavContext) => Promise<void>;
+/**
+ * A method handler. `next` runs the handler registered before it for the same method (a plugin's wrap
+ * of the built-in method delegates by calling it); the last one answers 405 or 501.
+ */
+export type MethodHandler = (ctx: DavContext, next: () => Promise<void>) => Promise<void>;
 
 /** A REPORT handler: receives the parsed body's root element. */
 export type ReportHandler = (ctx: DavContext, resource: DavResource, body: XmlElement) => Promise<void>;
+
+export interface ReportDefinition {
+  /** The report's root element, in Clark notation. */
+  readonly name: string;
+  readonly handler: ReportHandler;
+  /** Privilege needed on the target (default read; free-busy-query needs only CALDAV:read-free-busy). */
+  readonly privilege?: Privilege;
+  /** The resources this report applies to: only those list it in supported-report-set (default: all). */
+  appliesTo?(resource: DavResource): boolean;
+}
+
+/** A POST handler, chosen by the body's root element (XML bodies) or by the content type. */
+export interface PostHandler {
+  /** Clark name of the XML body's root (CS:share-resource…). */
+  readonly root?: string;
+  /** Media type without parameters (`text/calendar` for a schedule outbox). */
+  readonly contentType?: string;
+  /** Only for resources of this mount (its first path segment). */
+  readonly mount?: string;
+  handle(ctx: DavContext, resource: DavResource, body: XmlElement | null): Promise<void>;
+}
+
+/** Where principals live: one service, so that every property and check builds the same URLs. */
+export interface PrincipalUrls {
+  user(address: string): DavPath;
+  group(name: string): DavPath;
+  /** The collection of every principal (DAV:principal-collection-set). */
+  collection(): DavPath;
+}
+
+export interface DavHooks {
+  /** Before any method, after authentication. Throw a DavError to refuse. */
+  beforeMethod(ctx: DavContext): Promise<void> | void;
+  /** Before a new member is bound (PUT, MKCOL, COPY/MOVE destination, LOCK of an unmapped URL). */
+  beforeBind(ctx: DavContext, parent: DavResource, path: DavPath, collection: boolean): Promise<void> | void;
+  /**
+   * Before a backend that holds content in memory (calendar objects, cards) writes it: the content is
+   * there to read (implicit scheduling, antivirus). Throw to refuse.
+   */
+  beforeWrite(ctx: DavContext, write: ContentWrite): Promise<void> | void;
+  /** After such a write committed. */
+  afterWrite(ctx: DavContext, write: ContentWrite & { readonly resource: DavResource; readonly created: boolean }): Promise<void> | void;
+  /** Members listed by PROPFIND (and GET on a collection): a plugin may hide some. */
+  filterMembers(ctx: DavContext, collection: DavResource, members: DavResource[]): DavResource[];
+  /** After anything changed: kind and the paths touched. The engine also publishes it on core's Notifier (push, other nodes). */
+  afterChange(ctx: DavContext, change: DavChange): Promise<void> | void;
+}
+
+export interface ContentWrite {
+  readonly path: DavPath;
+  readonly parent: DavResource;
+  readonly existing: DavResource | null;
+  readonly contentType: string | null;
+  readonly content: Buffer;
+}
+
+export interface DavChange {
+  readonly kind: 'put' | 'mkcol' | 'delete' | 'move' | 'copy' | 'proppatch' | 'acl';
+  readonly path: DavPath;
+  readonly destination?: DavPath;
+}
+
+export interface DavLimits {
+  /** Largest XML request body (bytes). Default 1 MiB. */
+  maxXmlBody?: number;
+  /** Most resources one Depth: infinity PROPFIND or COPY may cover. Default 10,000. */
+  maxInfinity?: number;
+}
+
+/** What the engine offers the methods, backends and plugins of a request (as `ctx.dav`). */
+export interface DavServices {
+  /** Public path the handler answers under ('' or '/dav'…). */
+  readonly base: string;
+  readonly baseSegments: readonly string[];
+  readonly namespaces: import('./multistatus.js').Namespaces;
+  readonly locks: import('./lock.js').LockManager;
+  readonly hooks: DavHooks;
+  readonly limits: Required<DavLimits>;
+  readonly xmlLimits: import('./xml-codec.js').XmlLimits;
+  readonly principals: PrincipalUrls;
+  lookup(ctx: DavContext, path: DavPath): Promise<DavLookup>;
+  /** Many paths at once, one call per mount: keyed by path key, unmapped ones left out. */
+  lookupMany(ctx: DavContext, paths: readonly DavPath[]): Promise<Map<string, DavResource>>;
+  /** Members the caller may read, page by page, with plugins' filters applied. */
+  memberPages(ctx: DavContext, collection: DavResource): AsyncIterable<DavResource[]>;
+  /** Everything below (members the caller may read), parents first; 'too-many' past the limit. */
+  descendants(ctx: DavContext, collection: DavResource, limit: number): Promise<DavResource[] | 'too-many'>;
+  href(path: DavPath, collection: boolean): string;
+  hrefOf(resource: DavResource): string;
+  /** A URI (request target, Destination, If tag, principal href) as a canonical path of this engine, or null. */
+  pathOf(uri: string): DavPath | null;
+  canonical(path: DavPath): DavPath;
+  /** Live properties a resource has, by name. */
+  propertiesOf(resource: DavResource): ReadonlyMap<string, PropertyDefinition>;
+  /** The reports a resource supports. */
+  reportsOf(resource: DavResource): ReportDefinition[];
+  report(name: string): ReportDefinition | undefined;
+  /** POST handlers, for the POST method. */
+  readonly postHandlers: readonly PostHandler[];
+  /** Methods allowed on the request's mount (Allow header). */
+  allowedMethods(path: DavPath): string;
+  /** Compliance classes (DAV header) of the request's mount. */
+  compliance(path: DavPath): string[];
+  /** Privileges that can appear in ACLs and supported-privilege-set (DAV: ones and plugins'). */
+  readonly privilegeTree: string;
+  isGrantable(privilege: string): boolean;
+  sendError(ctx: { res: ServerResponse }, error: import('./errors.js').DavError): void;
+}

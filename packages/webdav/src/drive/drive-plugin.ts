@@ -1,4 +1,4 @@
-import type { DavPlugin, DavPluginHost } from '../engine.js';
+import type { DavPlugin, DavPluginHost } from '../plugin.js';
 import { nameOf } from '../href.js';
 import type { DavResource } from '../resource.js';
 import { DriveBackend, FILES, type DriveBackendOptions, type DriveData } from './drive-backend.js';
@@ -31,11 +31,13 @@ export function drivePlugin(options: DrivePluginOptions): DrivePlugin {
       host.addNamespace('oc', OC);
       host.addNamespace('nc', NC);
       const node = (r: DavResource) => (r.backend === backend ? (r.data as DriveData).node : null);
-      host.addProperty({ name: `{${OC}}fileid`, get: (_c, r) => node(r)?.id });
-      host.addProperty({ name: `{${OC}}id`, get: (_c, r) => node(r)?.id });
-      host.addProperty({ name: `{${OC}}size`, get: (_c, r) => node(r)?.size.toString() });
+      const appliesTo = (r: DavResource) => r.backend === backend;
+      host.addProperty({ name: `{${OC}}fileid`, appliesTo, get: (_c, r) => node(r)?.id });
+      host.addProperty({ name: `{${OC}}id`, appliesTo, get: (_c, r) => node(r)?.id });
+      host.addProperty({ name: `{${OC}}size`, appliesTo, get: (_c, r) => node(r)?.size.toString() });
       host.addProperty({
         name: `{${OC}}permissions`,
+        appliesTo,
         get: (_c, r) => {
           if (!node(r)) return undefined;
           if (!r.privileges.has('write-content')) return 'G';
@@ -44,6 +46,7 @@ export function drivePlugin(options: DrivePluginOptions): DrivePlugin {
       });
       host.addProperty({
         name: `{${OC}}checksums`,
+        appliesTo,
         get: (_c, r) => {
           const blob = node(r)?.blobId;
           return blob ? { xml: `<oc:checksum>SHA256:${blob}</oc:checksum>` } : undefined;

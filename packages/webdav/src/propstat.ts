@@ -1,0 +1,149 @@
+import type { DeadProperty } from '@palabre/core';
+import { DAV, DavError } from './errors.js';
+import { hrefXml, statusXml } from './multistatus.js';
+import type { DavContext, DavResource, PropertyDefinition } from './resource.js';
+import { clark, elements, escapeText, parseClark, type XmlElement } from './xml-codec.js';
+
+/**
+ * The one propstat renderer: PROPFIND and every REPORT that returns properties (multiget,
+ * calendar-query, sync-collection…) describe what they want as a PropRequest and get the same
+ * <d:response> elements, with the same privilege checks, batching and RFC 8144 minimal form.
+ */
+export type PropRequest =
+  | { readonly mode: 'allprop'; readonly include: readonly string[] }
+  | { readonly mode: 'propname' }
+  /** `elements` keeps each requested element: a getter may read its attributes and children (calendar-data comp/expand). */
+  | { readonly mode: 'prop'; readonly names: readonly string[]; readonly elements: ReadonlyMap<string, XmlElement> };
+
+/** A DAV:prop element as a request for those properties. */
+export function propRequestOf(prop: XmlElement): PropRequest {
+  const elementsByName = new Map<string, XmlElement>();
+  for (const el of elements(prop)) if (!elementsByName.has(clark(el))) elementsByName.set(clark(el), el);
+  return { mode: 'prop', names: [...elementsByName.keys()], elements: elementsByName };
+}
+
+/** The body of a PROPFIND (RFC 4918 §9.1), absent meaning allprop. */
+export function parsePropfind(body: XmlElement | null): PropRequest {
+  if (!body) return { mode: 'allprop', include: [] };
+  if (body.ns !== DAV || body.name !== 'propfind') throw new DavError(400, 'the body must be a DAV:propfind');
+  const kids = elements(body).filter((e) => e.ns === DAV);
+  const include = kids.find((e) => e.name === 'include');
+  if (kids.some((e) => e.name === 'propname')) return { mode: 'propname' };
+  if (kids.some((e) => e.name === 'allprop')) return { mode: 'allprop', include: include ? elements(include).map(clark) : [] };
+  const prop = kids.find((e) => e.name === 'prop');
+  if (prop) return propRequestOf(prop);
+  throw new DavError(400, 'propfind must hold allprop, propname or prop');
+}
+
+export interface RenderOptions {
+  /** The href to give the first resource instead of its own (the server root "/"). */
+  readonly firstHref?: string | null;
+  /** RFC 8144 return=minimal: no 404 propstats. */
+  readonly minimal?: boolean;
+}
+
+/** <d:response> elements for a batch of resources: one dead-property query and one prepare() per property. */
+export async function renderResponses(ctx: DavContext, batch: readonly DavResource[], request: PropRequest, options: RenderOptions = {}): Promise<string> {
+  if (batch.length === 0) return '';
+  const ns = ctx.dav.namespaces;
+  const tagOf = (name: string) => {
+    const { ns: uri, name: local } = parseClark(name);
+    return ns.tag(uri, local);
+  };
+  const defsOf = batch.map((r) => ctx.dav.propertiesOf(r));
+  // Which live properties are wanted, for which resources of the batch.
+  const wanted = new Map<string, { def: PropertyDefinition; resources: DavResource[] }>();
+  const want = (def: PropertyDefinition, r: DavResource) => {
+    let entry = wanted.get(def.name);
+    if (!entry) wanted.set(def.name, (entry = { def, resources: [] }));
+    entry.resources.push(r);
+  };
+  batch.forEach((r, k) => {
+    const defs = defsOf[k]!;
+    if (request.mode === 'prop') {
+      for (const n of request.names) {
+        const d = defs.get(n);
+        if (d) want(d, r);
+      }
+    } else {
+      for (const d of defs.values()) if (request.mode === 'propname' || d.allprop || request.include.includes(d.name)) want(d, r);
+    }
+  });
+  const requestedEl = (name: string) => (request.mode === 'prop' ? (request.elements.get(name) ?? null) : null);
+  const prepared = new Map<string, unknown>();
+  for (const { def, resources } of wanted.values()) if (def.prepare) prepared.set(def.name, await def.prepare(ctx, resources, requestedEl(def.name)));
+  const needDead = request.mode !== 'prop' || batch.some((r, k) => request.names.some((n) => !defsOf[k]!.has(n) || r.backend.writableProperties?.(r).has(n)));
+  const dead = needDead ? await deadOf(ctx, batch) : new Map<DavResource, DeadProperty[]>();
+
+  let xml = '';
+  for (let k = 0; k < batch.length; k++) {
+    const r = batch[k]!;
+    const defs = defsOf[k]!;
+    let found = '';
+    let missing = '';
+    let forbidden = '';
+    const names = request.mode === 'prop' ? request.names : [...defs.keys()];
+    for (const name of names) {
+      const def = defs.get(name);
+      if (!def) continue;
+      if (request.mode === 'allprop' && !def.allprop && !request.include.includes(def.name)) continue;
+      const tag = tagOf(def.name);
+      if (def.privilege && !r.privileges.has(def.privilege) && !r.privileges.has('all')) {
+        if (request.mode === 'prop') forbidden += tag.empty;
+        continue;
+      }
+      let value = def.get(ctx, r, prepared.get(def.name), requestedEl(def.name));
+      if (value instanceof Promise) value = await value;
+      if (value === undefined) {
+        // A live property the backend lets clients set and keeps with the dead ones ({DAV:}displayname).
+        const stored = dead.get(r)?.find((p) => p.name === def.name);
+        if (stored) found += request.mode === 'propname' ? tag.empty : stored.value;
+        else if (request.mode === 'prop') missing += tag.empty;
+        continue;
+      }
+      if (request.mode === 'propname') found += tag.empty;
+      else if (typeof value === 'string') found += value ? `${tag.open}${escapeText(value)}${tag.close}` : tag.empty;
+      else found += value.xml ? `${tag.open}${value.xml}${tag.close}` : tag.empty;
+    }
+    const deadProps = dead.get(r) ?? [];
+    if (request.mode === 'prop') {
+      for (const n of request.names) {
+        if (defs.has(n)) continue;
+        const hit = deadProps.find((p) => p.name === n);
+        if (hit) found += hit.value;
+        else missing += tagOf(n).empty;
+      }
+    } else {
+      for (const p of deadProps) {
+        if (defs.has(p.name)) continue;
+        found += request.mode === 'propname' ? tagOf(p.name).empty : p.value;
+      }
+    }
+    if (options.minimal) missing = '';
+    xml += `<d:response>${hrefXml(k === 0 && options.firstHref ? options.firstHref : ctx.dav.hrefOf(r))}`;
+    if (found || (!missing && !forbidden)) xml += `<d:propstat><d:prop>${found}</d:prop>${statusXml(200)}</d:propstat>`;
+    if (forbidden) xml += `<d:propstat><d:prop>${forbidden}</d:prop>${statusXml(403)}</d:propstat>`;
+    if (missing) xml += `<d:propstat><d:prop>${missing}</d:prop>${statusXml(404)}</d:propstat>`;
+    xml += '</d:response>';
+  }
+  return xml;
+}
+
+/** A <d:response> with a status and no properties (a multiget href that does not exist, a sync deletion). */
+export function statusResponse(href: string, status: number): string {
+  return `<d:response>${hrefXml(href)}${statusXml(status)}</d:response>`;
+}
+
+/** Dead properties of a batch, one call per backend. */
+async function deadOf(ctx: DavContext, batch: readonly DavResource[]): Promise<Map<DavResource, DeadProperty[]>> {
+  const byBackend = new Map<DavResource['backend'], DavResource[]>();
+  for (const r of batch) {
+    if (!r.backend.deadProperties) continue;
+    const list = byBackend.get(r.backend) ?? [];
+    list.push(r);
+    byBackend.set(r.backend, list);
+  }
+  const out = new Map<DavResource, DeadProperty[]>();
+  for (const [backend, list] of byBackend) for (const [r, props] of await backend.deadProperties!(ctx, list)) out.set(r, props);
+  return out;
+}
