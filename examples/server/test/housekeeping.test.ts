@@ -39,4 +39,12 @@ describe('housekeeping', () => {
     const rows = await ctx.db.dataSource.query("SELECT key FROM auth_throttle ORDER BY key");
     expect(rows.map((r: { key: string }) => r.key)).toEqual(['ip:192.0.2.2']);
   });
+
+  it('keeps a bounded number of deletion records per sync collection', async () => {
+    for (let i = 0; i < 5; i++) await ctx.stores.changeLog.record('drive:space', [{ item: `n${i}`, kind: 'delete' }]);
+    await new HousekeepingService(ctx, { changeTombstonesKept: 2 }).runOnce();
+    expect(await ctx.stores.changeLog.since('drive:space', 0)).toBe('expired');
+    const recent = await ctx.stores.changeLog.since('drive:space', 3);
+    expect(recent !== 'expired' && recent.changes.map((c) => c.item)).toEqual(['n3', 'n4']);
+  });
 });

@@ -13,9 +13,10 @@ const status = (fn: () => unknown) => {
 };
 
 describe('href', () => {
-  it('decodes percent-encoding and normalises names to NFC', () => {
+  it('decodes percent-encoding and keeps names exactly as written (no Unicode normalisation)', () => {
     expect(parseTarget('/dav/files/a%40b/res-%e2%82%ac?x=1').segments).toEqual(['dav', 'files', 'a@b', 'res-€']);
-    expect(decodeSegment('e%CC%81t%C3%A9')).toBe('\u00e9t\u00e9');
+    expect(decodeSegment('e%CC%81t%C3%A9')).toBe('e\u0301t\u00e9');
+    expect(encodeSegment(decodeSegment('e%CC%81t%C3%A9'))).toBe('e%CC%81t%C3%A9');
     expect(parseTarget('/dav//files/').segments).toEqual(['dav', 'files']);
     expect(parseTarget('/dav/files/').trailingSlash).toBe(true);
     expect(parseTarget('http://host:8080/dav/x').segments).toEqual(['dav', 'x']);

@@ -4,8 +4,10 @@ import { DavError } from './errors.js';
 /**
  * Paths of the DAV namespace. A request path is decoded segment by segment, strictly: invalid or overlong
  * UTF-8, encoded slashes, NUL and control characters, "." and ".." are refused (400), never normalised
- * away, so nothing can step outside the resource it names. Names are compared in Unicode NFC (macOS sends
- * decomposed names, Windows composed ones).
+ * away, so nothing can step outside the resource it names. Names are kept exactly as the client wrote them
+ * (sync clients key items by href); a backend that wants equivalent spellings to name one resource folds
+ * them in its canonical() (the drive compares file names in NFC: macOS sends decomposed names, Windows
+ * composed ones).
  */
 export interface DavPath {
   /** Decoded segments below the engine's base path. */
@@ -74,7 +76,7 @@ export function decodeSegment(raw: string): string {
   if (name.includes('/')) throw new DavError(400, 'encoded "/" in a path segment');
   if (CONTROL.test(name)) throw new DavError(400, 'control characters in the path');
   if (name === '.' || name === '..') throw new DavError(400, '"." and ".." segments are not allowed');
-  return name.normalize('NFC');
+  return name;
 }
 
 /**

@@ -33,7 +33,7 @@ export { parseXml, serializeElement, element, escapeText, escapeAttr, XML_NS } f
 export type { XmlElement, XmlNode, XmlAttribute, XmlLimits } from './xml-codec.js';
 export { parseIfHeader, evaluateIf, submittedTokens } from './if-header.js';
 export type { IfList, IfCondition } from './if-header.js';
-export { READ_ONLY, READ_WRITE, ALL_PRIVILEGES, NO_PRIVILEGES } from './resource.js';
+export { READ_ONLY, READ_WRITE, ALL_PRIVILEGES, NO_PRIVILEGES, virtualCollection } from './resource.js';
 export type {
   DavBackend,
   DavContext,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DavError } from './errors.js';
-import { child, clark, elements, parseXml, serializeElement, textOf } from './xml-codec.js';
+import { child, clark, elements, escapeAttr, escapeText, parseXml, serializeElement, textOf } from './xml-codec.js';
 
 const status = (fn: () => unknown): number => {
   try {
@@ -71,5 +71,13 @@ describe('xml-codec', () => {
     const text = serializeElement(el);
     expect(text).toBe('<v xmlns="urn:t" xml:lang="fr" xmlns:a0="urn:q" a0:attr="&quot;x&quot;"><foo xmlns="bar"/><w>a &amp; b</w><plain xmlns="">c</plain></v>');
     expect(parseXml(text)).toEqual(el);
+  });
+
+  it('never writes a character XML 1.0 forbids: controls, U+FFFE/U+FFFF and lone surrogates become U+FFFD', () => {
+    const hostile = 'a\u0001b\u000bc\ufffed\ud800e\udc00f\u{1F600}g\th';
+    const out = escapeText(hostile);
+    expect(out).toBe('a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\u{1F600}g\th');
+    expect(() => parseXml(`<a>${out}</a>`)).not.toThrow();
+    expect(escapeAttr('x\u0000"')).toBe('x\ufffd&quot;');
   });
 });

@@ -289,12 +289,28 @@ export function attribute(el: XmlElement, ns: string, name: string): string | un
 const TEXT_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;' };
 const ATTR_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '"': '&quot;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
 
+/**
+ * Characters XML 1.0 cannot carry at all, not even as references (§2.2): C0 controls but tab, line
+ * feed and carriage return, U+FFFE/U+FFFF and lone surrogates. A stored name or value holding one
+ * (a file name from an old client, a calendar's text) is written as U+FFFD, so no answer is ever a
+ * document a client's parser refuses.
+ */
+// eslint-disable-next-line no-control-regex
+const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function xmlSafe(s: string): string {
+  NOT_XML.lastIndex = 0;
+  return NOT_XML.test(s) ? s.replace(NOT_XML, '\ufffd') : s;
+}
+
 export function escapeText(s: string): string {
-  return /[&<>\r]/.test(s) ? s.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c]!) : s;
+  const safe = xmlSafe(s);
+  return /[&<>\r]/.test(safe) ? safe.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c]!) : safe;
 }
 
 export function escapeAttr(s: string): string {
-  return /[&<"\t\n\r]/.test(s) ? s.replace(/[&<"\t\n\r]/g, (c) => ATTR_ESCAPES[c]!) : s;
+  const safe = xmlSafe(s);
+  return /[&<"\t\n\r]/.test(safe) ? safe.replace(/[&<"\t\n\r]/g, (c) => ATTR_ESCAPES[c]!) : safe;
 }
 
 /**

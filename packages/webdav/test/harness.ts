@@ -6,8 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { createCoreStores, createDataSource, FsBlobStore, sqliteFileIn, type CoreStores } from '@palabre/core/storage';
+import type { Notifier } from '@palabre/core';
 import { createTestDatabase, memoryLogger, postgresAvailable, testAuthenticator, testHttpAuthenticator, type MemoryLogger } from '@palabre/core/testing';
-import { createDavHandler, drivePlugin, principalsPlugin, type DavHandlerOptions } from '../src/index.js';
+import { createDavHandler, drivePlugin, principalsPlugin, type DavHandlerOptions, type DavPlugin } from '../src/index.js';
 
 export const ALICE = 'alice@ms.gouv.test';
 export const BOB = 'bob@ms.gouv.test';
@@ -41,6 +42,9 @@ export async function startServer(
     verifyDownloads?: boolean;
     /** More accounts (address → password), their domains created as needed. */
     users?: Record<string, string>;
+    /** Plugins after the principals and the drive. */
+    morePlugins?: DavPlugin[];
+    notifier?: Notifier;
   } = {},
 ): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'palabre-dav-'));
@@ -66,9 +70,11 @@ export async function startServer(
       locks: stores.locks,
       logger: log,
       serverRoot: true,
+      notifier: options.notifier,
       plugins: [
         principalsPlugin({ directory: stores.directory }),
         drivePlugin({ store: stores.drive, blobs, directory: stores.directory, verifyDownloads: options.verifyDownloads ?? true }),
+        ...(options.morePlugins ?? []),
       ],
       ...options.extra,
     });

@@ -33,4 +33,9 @@ export interface ChangeLog {
   prune(collection: string, seq: number): Promise<void>;
   /** Forget a collection entirely (when it is deleted). */
   drop(collection: string): Promise<void>;
+  /**
+   * Keep at most `keep` deletion records per collection (housekeeping): older counters of a collection
+   * pruned this way become 'expired', and their clients resynchronise. Returns the collections pruned.
+   */
+  pruneTombstones(keep: number): Promise<number>;
 }

@@ -73,6 +73,18 @@ export class MemoryChangeLog implements ChangeLog {
     this.heads.delete(collection);
     this.entries.delete(collection);
   }
+
+  async pruneTombstones(keep: number): Promise<number> {
+    if (!Number.isSafeInteger(keep) || keep < 0) throw new InvalidInputError('keep is a whole number');
+    let pruned = 0;
+    for (const [collection, items] of this.entries) {
+      const deletes = [...items.values()].filter((e) => e.kind === 'delete').map((e) => e.seq).sort((a, b) => a - b);
+      if (deletes.length <= keep) continue;
+      await this.prune(collection, deletes[deletes.length - keep - 1]!);
+      pruned++;
+    }
+    return pruned;
+  }
 }
 
 export class MemoryAuditLog implements AuditLog {

@@ -13,7 +13,7 @@ import {
 } from '@palabre/core';
 import type { Readable } from 'node:stream';
 import { assertAnswerable, headerOf } from '../body.js';
-import { DAV, DavError } from '../errors.js';
+import { DAV, DavError, PropertyPatchError } from '../errors.js';
 import { canonicalAddress, davPath, type DavPath } from '../href.js';
 import { findVisibleAccount, findVisibleGroup } from '../principals.js';
 import {
@@ -26,6 +26,7 @@ import {
   type DavContext,
   type DavLookup,
   type DavResource,
+  type NewCollectionOptions,
   type Privilege,
   type TransferRequest,
   type WriteRequest,
@@ -57,6 +58,7 @@ export interface DriveBackendOptions {
   verifyDownloads?: boolean;
 }
 
+const WRITABLE: ReadonlySet<string> = new Set([`{${DAV}}displayname`]);
 const MEMO_GROUPS = Symbol('drive.groups');
 const MEMO_SPACES = Symbol('drive.spaces');
 const MEMO_USAGE = Symbol('drive.usage');
@@ -163,8 +165,9 @@ export class DriveBackend implements DavBackend {
   canonical(path: DavPath): DavPath {
     const name = path.segments[1];
     if (name === undefined) return path;
-    const canonical = canonicalAddress(name);
-    return canonical === name ? path : davPath([path.segments[0]!, canonical, ...path.segments.slice(2)]);
+    // File names in NFC (Finder sends them decomposed, Windows composed): one name, one file.
+    const segments = [path.segments[0]!, canonicalAddress(name), ...path.segments.slice(2).map((s) => s.normalize('NFC'))];
+    return segments.every((s, i) => s === path.segments[i]) ? path : davPath(segments);
   }
 
   async lookup(ctx: DavContext, path: DavPath): Promise<DavLookup> {
@@ -353,23 +356,46 @@ export class DriveBackend implements DavBackend {
     }
   }
 
-  async makeCollection(ctx: DavContext, parent: DavResource, name: string): Promise<DavResource> {
+  /** A client-set {DAV:}displayname is kept with the dead properties (Finder and GNOME Files rename by it). */
+  writableProperties(): ReadonlySet<string> {
+    return WRITABLE;
+  }
+
+  /**
+   * MKCOL; extended (RFC 5689) with properties, which are set with it or the folder is taken back. A
+   * drive folder has no other resource type than a collection (DAV:valid-resourcetype otherwise).
+   */
+  async makeCollection(ctx: DavContext, parent: DavResource, name: string, options?: NewCollectionOptions): Promise<DavResource> {
+    if (options?.resourceTypes.length) {
+      throw new PropertyPatchError(new Map([[`{${DAV}}resourcetype`, { status: 403, condition: `{${DAV}}valid-resourcetype` }]]));
+    }
     const { space, node, access } = this.nodeOf(parent);
+    let made;
     try {
-      const made = await this.store.createFolder(node.id, name);
-      ctx.log.info({ kind: 'mkcol', path: `${parent.path.key}/${name}` }, 'drive.changed');
-      return this.resourceOf(space, made, [...parent.path.segments.slice(2), name], access);
+      made = await this.store.createFolder(node.id, name);
     } catch (error) {
       if (conflictReason(error) === 'exists') throw new DavError(405, 'something already exists here');
       throw mapConflict(error);
     }
+    if (options?.properties.length) {
+      try {
+        await this.store.patchProperties(made.id, options.properties);
+      } catch (error) {
+        await this.store.remove(made.id).catch(() => undefined);
+        throw error;
+      }
+    }
+    ctx.log.info({ kind: 'mkcol', path: `${parent.path.key}/${name}` }, 'drive.changed');
+    return this.resourceOf(space, made, [...parent.path.segments.slice(2), name], access);
   }
 
-  async remove(ctx: DavContext, resource: DavResource): Promise<void> {
+  async remove(ctx: DavContext, resource: DavResource, options: { ifMatch?: string } = {}): Promise<void> {
     const { node } = this.nodeOf(resource);
     if (node.parentId === null) throw new DavError(403, 'the root of a drive cannot be deleted');
+    if (options.ifMatch !== undefined && options.ifMatch !== '*' && options.ifMatch !== resource.etag) throw new DavError(412, 'the resource changed');
     try {
-      await this.store.remove(node.id);
+      // The version the client's If-Match was checked against, checked again in the removal's transaction.
+      await this.store.remove(node.id, options.ifMatch !== undefined ? { version: node.version } : undefined);
     } catch (error) {
       throw mapConflict(error);
     }

@@ -108,4 +108,20 @@ export class SqlChangeLog implements ChangeLog {
       await m.query(this.db.sql('DELETE FROM change_collections WHERE collection = ?'), [collection]);
     }, { what: 'dropping a change log' });
   }
+
+  async pruneTombstones(keep: number): Promise<number> {
+    if (!Number.isSafeInteger(keep) || keep < 0) throw new InvalidInputError('keep is a whole number');
+    const crowded: { collection: string; n: number | string }[] = await this.db.run(
+      (m) => m.query(this.db.sql("SELECT collection, COUNT(*) AS n FROM change_entries WHERE kind = 'delete' GROUP BY collection HAVING COUNT(*) > ?"), [keep]),
+      'finding change logs to prune',
+    );
+    for (const { collection, n } of crowded) {
+      const cut: { seq: number | string }[] = await this.db.run(
+        (m) => m.query(this.db.sql("SELECT seq FROM change_entries WHERE collection = ? AND kind = 'delete' ORDER BY seq LIMIT 1 OFFSET ?"), [collection, Number(n) - keep - 1]),
+        'finding where to prune',
+      );
+      if (cut[0]) await this.prune(collection, Number(cut[0].seq));
+    }
+    return crowded.length;
+  }
 }

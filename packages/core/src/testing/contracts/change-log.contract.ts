@@ -76,6 +76,19 @@ export function changeLogContract(name: string, subject: ContractSubject<ChangeL
       expect(all !== 'expired' && all.changes).toHaveLength(20);
     });
 
+    it('keeps at most N deletion records per collection, and expires the counters before them', async () => {
+      for (let i = 0; i < 6; i++) await log.record('busy', [{ item: `f${i}`, kind: 'put' }]);
+      const before = await log.current('busy');
+      for (let i = 0; i < 5; i++) await log.record('busy', [{ item: `f${i}`, kind: 'delete' }]);
+      await log.record('quiet', [{ item: 'x', kind: 'delete' }]);
+      expect(await log.pruneTombstones(2)).toBe(1);
+      expect(await log.since('busy', before)).toBe('expired');
+      const kept = await log.since('busy', before + 3);
+      expect(kept !== 'expired' && kept.changes.map((c) => c.item)).toEqual(['f3', 'f4']);
+      expect(await log.since('quiet', 0)).not.toBe('expired');
+      expect(await log.pruneTombstones(2)).toBe(0);
+    });
+
     it('forgets a dropped collection and validates input', async () => {
       await log.record('gone', [{ item: 'a', kind: 'put' }]);
       await log.drop('gone');
