@@ -29,7 +29,7 @@ export { LockManager } from './lock.js';
 export type { LockOptions } from './lock.js';
 export { davPath, hrefOf, encodeSegment, parseTarget, canonicalAddress, MAX_PATH_BYTES, MAX_PATH_DEPTH } from './href.js';
 export type { DavPath } from './href.js';
-export { parseXml, serializeElement, element, escapeText, escapeAttr, XML_NS } from './xml-codec.js';
+export { parseXml, serializeElement, element, escapeText, escapeAttr, XML_NS, clark, parseClark, elements, child, textOf, attribute } from './xml-codec.js';
 export type { XmlElement, XmlNode, XmlAttribute, XmlLimits } from './xml-codec.js';
 export { parseIfHeader, evaluateIf, submittedTokens } from './if-header.js';
 export type { IfList, IfCondition } from './if-header.js';

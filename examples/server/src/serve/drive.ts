@@ -1,4 +1,6 @@
 import { createHttpAuthenticator } from '@palabre/auth';
+import { caldavPlugin, isWellKnownDav, wellKnownHandler } from '@palabre/caldav';
+import { SqlCalendarStore } from '@palabre/core/storage';
 import { collectDriveGarbage, createDavHandler, drivePlugin, principalsPlugin } from '@palabre/webdav';
 import { periodicJob } from './periodic.js';
 import type { Service } from './service.js';
@@ -8,16 +10,21 @@ import type { ServiceSetup } from './services.js';
 const GC_INTERVAL_MS = 60 * 60_000;
 
 /**
- * The drive (issue 3): the DAV engine under `/dav/` on the HTTP port, homes at `/dav/files/<address>/`,
- * group folders at `/dav/files/<group>/`, principals at `/dav/principals/`. `/.well-known` stays free.
- * The drive's bytes live in a blob store of their own (`<data>/blobs/drive`) so that its garbage
- * collection never looks at mail's blobs (`<data>/blobs/mail`).
+ * One DAV engine under `/dav/` on the HTTP port: the drive (homes at `/dav/files/<address>/`, group
+ * folders at `/dav/files/<group>/`), principals at `/dav/principals/`, calendars at
+ * `/dav/calendars/<address>/` and address books at `/dav/addressbooks/<address>/`;
+ * `/.well-known/caldav` and `/.well-known/carddav` lead there from the bare host. The drive's bytes live
+ * in a blob store of their own (`<data>/blobs/drive`) so that its garbage collection never looks at
+ * mail's blobs (`<data>/blobs/mail`); calendar objects and cards are kept in the database.
  */
-export function mountDrive(setup: ServiceSetup): Service {
+export async function mountDrive(setup: ServiceSetup): Promise<Service> {
   const { ctx, http, tls, insecureAuth } = setup;
   const logger = ctx.logger.child({ service: 'dav' });
   const blobs = ctx.blobs.drive;
+  const notifier = await ctx.notifier();
+  const calendars = new SqlCalendarStore(ctx.db, { notifier, logger: ctx.logger });
   const handler = createDavHandler({
+    notifier,
     basePath: '/dav',
     authenticator: createHttpAuthenticator(ctx.authenticator),
     locks: ctx.stores.locks,
@@ -28,15 +35,23 @@ export function mountDrive(setup: ServiceSetup): Service {
     plugins: [
       principalsPlugin({ directory: ctx.stores.directory }),
       drivePlugin({ store: ctx.stores.drive, blobs, directory: ctx.stores.directory }),
+      caldavPlugin({ store: calendars, directory: ctx.stores.directory, usage: ctx.stores.usage }),
     ],
   });
   http.mount(
     '/dav/',
     handler,
-    (user) => [`files:     ${http.origin}/dav/files/${user ?? '<your address>'}/ (WebDAV: Windows, Finder, GNOME Files, davfs2, rclone)`],
+    (user) => [
+      `files:     ${http.origin}/dav/files/${user ?? '<your address>'}/ (WebDAV: Windows, Finder, GNOME Files, davfs2, rclone)`,
+      `calendars: ${http.origin}/ (CalDAV and CardDAV: the server address is enough; or ${http.origin}/dav/calendars/${user ?? '<your address>'}/)`,
+    ],
     (path, method) => handler.handles(path, method),
     { answersContinue: true },
   );
+
+  const wellKnown = wellKnownHandler('/dav/');
+  http.mount('/.well-known/caldav', wellKnown, undefined, (path) => isWellKnownDav(path));
+  http.mount('/.well-known/carddav', wellKnown, undefined, (path) => isWellKnownDav(path));
 
   return periodicJob('drive', GC_INTERVAL_MS, setup.background, () => collectDriveGarbage({ store: ctx.stores.drive, blobs, logger }));
 }

@@ -24,7 +24,7 @@ export interface ServiceSetup {
  * returns any listeners of its own (SMTP, IMAP). Features arrive with their issues.
  */
 export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
-  const services: Service[] = [mountDrive(setup)];
+  const services: Service[] = [await mountDrive(setup)];
   const { ctx } = setup;
   const { ports } = ctx.config;
   // Mail's libraries (SPF/DKIM/DMARC, SMTP, IMAP, TLS generation) load only when a mail listener is on:

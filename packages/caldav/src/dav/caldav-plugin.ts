@@ -1,0 +1,427 @@
+import type { Account, CalendarObject, CalendarStore, DirectoryStore, UsageStore } from '@palabre/core';
+import {
+  DAV,
+  DavError,
+  XmlStream,
+  child,
+  davPath,
+  depthOf,
+  elements,
+  extendedMkcol,
+  hrefXml,
+  preferMinimal,
+  propRequestOf,
+  renderResponses,
+  statusResponse,
+  textOf,
+  type DavContext,
+  type DavPlugin,
+  type DavResource,
+  type PropRequest,
+  type XmlElement,
+} from '@palabre/webdav';
+import { CalendarObjects, parseTimeRange, zoneOfCollection, zoneOfTimezoneText } from '../calendar-objects.js';
+import { renderCalendarData, wantsWholeObject } from '../icalendar/calendar-data.js';
+import { parseCalendarObject } from '../icalendar/calendar-object.js';
+import { zoneForTzid, type Zone } from '../icalendar/zones.js';
+import { renderAddressData } from '../vcard/vcard.js';
+import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
+import { GroupwareBackend, type GroupwareData } from './groupware-backend.js';
+import { ADDRESSBOOKS, APPLE_ICAL, CALDAV, CALENDARS, CARDDAV, CS, READ_FREE_BUSY, cal, card, cs } from './names.js';
+
+export interface CaldavPluginOptions {
+  readonly store: CalendarStore;
+  readonly directory: DirectoryStore;
+  readonly objects?: CalendarObjects;
+  readonly usage?: UsageStore;
+}
+
+/** A sync-token (RFC 6578 §4): a URI naming the collection and its change counter, valid on every node. */
+const SYNC_PREFIX = 'https://palabre.org/ns/sync/';
+export const syncToken = (collectionId: string, seq: number): string => `${SYNC_PREFIX}${collectionId}/${seq}`;
+
+function parseSyncToken(token: string): { collectionId: string; seq: number } | null {
+  if (!token.startsWith(SYNC_PREFIX)) return null;
+  const m = /^([0-9a-f-]{36})\/(\d{1,15})$/.exec(token.slice(SYNC_PREFIX.length));
+  return m ? { collectionId: m[1]!, seq: Number(m[2]) } : null;
+}
+
+const MEMO_ZONE = Symbol('caldav.query-zone');
+/** Responses rendered per batch of a report. */
+const BATCH = 500;
+/** Hrefs of one multiget. */
+const MAX_HREFS = 5000;
+
+/**
+ * CalDAV (RFC 4791) and CardDAV (RFC 6352) on the DAV engine: calendar and address-book homes as two
+ * mounts, MKCALENDAR, the reports (calendar-query, calendar-multiget, free-busy-query,
+ * addressbook-query, addressbook-multiget, sync-collection), and the properties clients discover
+ * homes and collections by — all through the engine's extension points, nothing of the engine copied.
+ */
+export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readonly calendars: GroupwareBackend; readonly addressBooks: GroupwareBackend } {
+  const objects = options.objects ?? new CalendarObjects({ store: options.store });
+  const calendars = new GroupwareBackend({ kind: 'calendar', store: options.store, objects, directory: options.directory, usage: options.usage });
+  const addressBooks = new GroupwareBackend({ kind: 'addressbook', store: options.store, objects, directory: options.directory, usage: options.usage });
+  const ours = (r: DavResource) => r.backend === calendars || r.backend === addressBooks;
+  const dataOf = (r: DavResource) => (ours(r) ? (r.data as GroupwareData) : null);
+  const collectionOf = (r: DavResource) => {
+    const d = dataOf(r);
+    return d?.kind === 'collection' ? d : null;
+  };
+  const isCalendar = (r: DavResource) => r.backend === calendars && collectionOf(r) !== null;
+  const isBook = (r: DavResource) => r.backend === addressBooks && collectionOf(r) !== null;
+  const isObject = (r: DavResource) => dataOf(r)?.kind === 'object';
+  const accountOf = (r: DavResource) => (r.path.segments[0] === 'principals' ? ((r.data as { account?: Account } | undefined)?.account ?? null) : null);
+
+  return {
+    name: 'caldav',
+    calendars,
+    addressBooks,
+    setup(host) {
+      host.mount(CALENDARS, calendars);
+      host.mount(ADDRESSBOOKS, addressBooks);
+      host.addNamespace('C', CALDAV);
+      host.addNamespace('CR', CARDDAV);
+      host.addNamespace('CS', CS);
+      host.addNamespace('ICAL', APPLE_ICAL);
+      host.addPrivilege({ name: READ_FREE_BUSY, parent: 'read', description: 'Read free/busy time' });
+      host.addCompliance('calendar-access', { mount: CALENDARS });
+      host.addCompliance('addressbook', { mount: ADDRESSBOOKS });
+
+      host.addMethod('MKCALENDAR', (ctx) => extendedMkcol(ctx, { root: cal('mkcalendar'), responseRoot: cal('mkcalendar-response'), resourceTypes: [cal('calendar')] }), { mount: CALENDARS });
+
+      // ------------------------------------------------------------ principals: where the homes are
+      host.addProperty({
+        name: cal('calendar-home-set'),
+        appliesTo: (r) => accountOf(r) !== null,
+        get: (ctx, r) => ({ xml: hrefXml(ctx.dav.href(davPath([CALENDARS, accountOf(r)!.address]), true)) }),
+      });
+      host.addProperty({
+        name: card('addressbook-home-set'),
+        appliesTo: (r) => accountOf(r) !== null,
+        get: (ctx, r) => ({ xml: hrefXml(ctx.dav.href(davPath([ADDRESSBOOKS, accountOf(r)!.address]), true)) }),
+      });
+      host.addProperty({
+        name: cal('calendar-user-address-set'),
+        appliesTo: (r) => accountOf(r) !== null,
+        get: async (ctx, r) => {
+          const account = accountOf(r)!;
+          const aliases = await options.directory.listAliases(account.id).catch(() => []);
+          const addresses = [account.address, ...aliases.map((a) => a.address)];
+          return { xml: [...addresses.map((a) => hrefXml(`mailto:${a}`)), hrefXml(ctx.dav.hrefOf(r))].join('') };
+        },
+      });
+      host.addProperty({ name: cal('calendar-user-type'), appliesTo: (r) => accountOf(r) !== null, get: () => 'INDIVIDUAL' });
+      host.addProperty({
+        name: cs('email-address-set'),
+        appliesTo: (r) => accountOf(r) !== null,
+        get: (_c, r) => ({ xml: `<CS:email-address>${accountOf(r)!.address}</CS:email-address>` }),
+      });
+
+      // ------------------------------------------------------------ collections
+      host.addProperty({
+        name: cal('supported-calendar-component-set'),
+        appliesTo: isCalendar,
+        get: (_c, r) => ({ xml: collectionOf(r)!.collection.components.map((c) => `<C:comp name="${c}"/>`).join('') }),
+      });
+      host.addProperty({ name: cal('supported-calendar-data'), appliesTo: isCalendar, get: () => ({ xml: '<C:calendar-data content-type="text/calendar" version="2.0"/>' }) });
+      host.addProperty({ name: cal('max-resource-size'), appliesTo: isCalendar, get: () => String(objects.calendarLimits.maxBytes) });
+      host.addProperty({ name: cal('calendar-description'), appliesTo: isCalendar, get: (_c, r) => collectionOf(r)!.collection.description ?? undefined });
+      host.addProperty({ name: cal('calendar-timezone'), appliesTo: isCalendar, get: (_c, r) => collectionOf(r)!.collection.timezone ?? undefined });
+      host.addProperty({ name: cal('supported-collation-set'), appliesTo: isCalendar, get: () => ({ xml: '<C:supported-collation>i;ascii-casemap</C:supported-collation><C:supported-collation>i;octet</C:supported-collation><C:supported-collation>i;unicode-casemap</C:supported-collation>' }) });
+      host.addProperty({ name: card('supported-address-data'), appliesTo: isBook, get: () => ({ xml: '<CR:address-data-type content-type="text/vcard" version="3.0"/><CR:address-data-type content-type="text/vcard" version="4.0"/>' }) });
+      host.addProperty({ name: card('max-resource-size'), appliesTo: isBook, get: () => String(objects.cardLimits.maxBytes) });
+      host.addProperty({ name: card('addressbook-description'), appliesTo: isBook, get: (_c, r) => collectionOf(r)!.collection.description ?? undefined });
+      host.addProperty({ name: cs('getctag'), appliesTo: (r) => collectionOf(r) !== null, get: (_c, r) => `"${collectionOf(r)!.collection.seq}"` });
+      host.addProperty({ name: `{${DAV}}sync-token`, appliesTo: (r) => collectionOf(r) !== null, get: (_c, r) => syncToken(collectionOf(r)!.collection.id, collectionOf(r)!.collection.seq) });
+
+      // ------------------------------------------------------------ objects: their data as asked
+      host.addProperty<Map<string, string>>({
+        name: cal('calendar-data'),
+        appliesTo: (r) => r.backend === calendars && isObject(r),
+        prepare: (_ctx, resources) => dataFor(options.store, resources),
+        get: (ctx, r, data, requested) => {
+          const d = dataOf(r) as Extract<GroupwareData, { kind: 'object' }>;
+          const text = d.object.data ?? data.get(r.path.key);
+          if (text === undefined) return undefined;
+          const request = parseCalendarDataRequest(requested);
+          if (wantsWholeObject(request)) return text;
+          const zone = (ctx.memo.get(MEMO_ZONE) as Zone | undefined) ?? zoneOfCollection(d.collection);
+          return renderCalendarData(text, request, zone, parseCalendarObject(text, undefined, { ...objects.calendarLimits, maxBytes: Number.MAX_SAFE_INTEGER }));
+        },
+      });
+      host.addProperty<Map<string, string>>({
+        name: card('address-data'),
+        appliesTo: (r) => r.backend === addressBooks && isObject(r),
+        prepare: (_ctx, resources) => dataFor(options.store, resources),
+        get: (_ctx, r, data, requested) => {
+          const d = dataOf(r) as Extract<GroupwareData, { kind: 'object' }>;
+          const text = d.object.data ?? data.get(r.path.key);
+          return text === undefined ? undefined : renderAddressData(text, parseAddressDataRequest(requested));
+        },
+      });
+
+      // ------------------------------------------------------------ reports
+      host.addReport({
+        name: cal('calendar-multiget'),
+        appliesTo: (r) => r.backend === calendars,
+        handler: (ctx, _resource, body) => multiget(ctx, body, CALDAV),
+      });
+      host.addReport({
+        name: card('addressbook-multiget'),
+        appliesTo: (r) => r.backend === addressBooks,
+        handler: (ctx, _resource, body) => multiget(ctx, body, CARDDAV),
+      });
+      host.addReport({
+        name: cal('calendar-query'),
+        appliesTo: (r) => r.backend === calendars && (isCalendar(r) || isObject(r)),
+        handler: async (ctx, resource, body) => {
+          const request = propsOf(body);
+          const filter = parseCalendarFilter(child(body, CALDAV, 'filter'));
+          const tz = child(body, CALDAV, 'timezone');
+          const tzid = child(body, CALDAV, 'timezone-id');
+          const collectionResource = isObject(resource) ? (await ctx.dav.lookup(ctx, davPath(resource.path.segments.slice(0, -1)))).resource! : resource;
+          const coll = collectionOf(collectionResource)!;
+          const zone = (tz ? zoneOfTimezoneText(textOf(tz)) : null) ?? (tzid ? zoneForTzid(textOf(tzid)) : null) ?? zoneOfCollection(coll.collection);
+          ctx.memo.set(MEMO_ZONE, zone);
+          const wantsData = request.mode === 'prop' && request.names.includes(cal('calendar-data'));
+          // Depth 0 on the calendar itself (Windows 10 Calendar, MSFT-*) is read as Depth 1.
+          depthOf(ctx, ['0', '1', 'infinity'], '0');
+          const hits = objects.calendarQuery(coll.collection, filter, { zone, withData: wantsData });
+          const only = isObject(resource) ? (resource.data as Extract<GroupwareData, { kind: 'object' }>).object.name : null;
+          await streamResponses(ctx, request, (async function* () {
+            for await (const hit of hits) {
+              if (only !== null && hit.object.name !== only) continue;
+              yield calendars.objectResource(collectionResource, hit.data !== undefined ? { ...hit.object, data: hit.data } : hit.object);
+            }
+          })());
+        },
+      });
+      host.addReport({
+        name: card('addressbook-query'),
+        appliesTo: (r) => r.backend === addressBooks && (isBook(r) || isObject(r)),
+        handler: async (ctx, resource, body) => {
+          const request = propsOf(body);
+          const filter = parseCardFilter(child(body, CARDDAV, 'filter'));
+          const limitEl = child(body, CARDDAV, 'limit');
+          const nresults = limitEl ? Number(textOf(child(limitEl, CARDDAV, 'nresults') ?? limitEl).trim()) : undefined;
+          if (nresults !== undefined && (!Number.isSafeInteger(nresults) || nresults < 1)) throw new DavError(400, 'nresults is a positive whole number');
+          const coll = collectionOf(resource);
+          if (!coll) throw new DavError(403, 'an addressbook-query goes to an address book', { condition: `{${DAV}}supported-report` });
+          depthOf(ctx, ['0', '1', 'infinity'], '0');
+          let count = 0;
+          let truncated = false;
+          await streamResponses(
+            ctx,
+            request,
+            (async function* () {
+              for await (const hit of objects.addressQuery(coll.collection, filter, {})) {
+                if (nresults !== undefined && count >= nresults) {
+                  truncated = true;
+                  return;
+                }
+                count++;
+                yield addressBooks.objectResource(resource, { ...hit.object, data: hit.data });
+              }
+            })(),
+            () => (truncated ? statusResponse(ctx.dav.hrefOf(resource), 507) : ''),
+          );
+        },
+      });
+      host.addReport({
+        name: cal('free-busy-query'),
+        privilege: READ_FREE_BUSY,
+        appliesTo: (r) => r.backend === calendars && (isCalendar(r) || dataOf(r)?.kind === 'home'),
+        handler: async (ctx, resource, body) => {
+          const range = child(body, CALDAV, 'time-range');
+          if (!range) throw new DavError(400, 'a free-busy-query needs a time-range');
+          const tr = parseTimeRange(range.attributes.find((a) => a.name === 'start')?.value, range.attributes.find((a) => a.name === 'end')?.value);
+          if (tr.start === null || tr.end === null) throw new DavError(400, 'a free-busy time-range has a start and an end');
+          const d = dataOf(resource)!;
+          const collections = d.kind === 'collection' ? [d.collection] : d.kind === 'home' ? await options.store.listCollections(d.owner.id, 'calendar') : [];
+          const text = await objects.freeBusy(collections, { start: tr.start, end: tr.end }, null);
+          ctx.res.statusCode = 200;
+          ctx.res.setHeader('content-type', 'text/calendar; charset=utf-8');
+          ctx.res.setHeader('content-length', Buffer.byteLength(text));
+          ctx.res.end(text);
+        },
+      });
+      host.addReport({
+        name: `{${DAV}}sync-collection`,
+        appliesTo: (r) => collectionOf(r) !== null,
+        handler: async (ctx, resource, body) => syncCollection(ctx, resource, body),
+      });
+
+      // ------------------------------------------------------------ report bodies
+      function propsOf(body: XmlElement): PropRequest {
+        const prop = child(body, DAV, 'prop');
+        if (prop) return propRequestOf(prop);
+        if (child(body, DAV, 'propname')) return { mode: 'propname' };
+        return { mode: 'allprop', include: [] };
+      }
+
+      async function streamResponses(ctx: DavContext, request: PropRequest, resources: AsyncIterable<DavResource>, trailer: () => string = () => ''): Promise<void> {
+        const minimal = preferMinimal(ctx);
+        const out = new XmlStream(ctx.res, ctx.dav.namespaces);
+        let batch: DavResource[] = [];
+        let started = false;
+        const flush = async () => {
+          const xml = await renderResponses(ctx, batch, request, { minimal });
+          batch = [];
+          if (!started) {
+            out.begin(207);
+            started = true;
+          }
+          await out.write(xml);
+        };
+        for await (const r of resources) {
+          batch.push(r);
+          if (batch.length >= BATCH) await flush();
+        }
+        await flush();
+        await out.write(trailer());
+        await out.end();
+      }
+
+      async function multiget(ctx: DavContext, body: XmlElement, ns: string): Promise<void> {
+        const request = propsOf(body);
+        const hrefs = elements(body).filter((e) => e.ns === DAV && e.name === 'href').map((e) => textOf(e).trim());
+        if (hrefs.length === 0) throw new DavError(400, 'a multiget names at least one href');
+        if (hrefs.length > MAX_HREFS) throw new DavError(403, `at most ${MAX_HREFS} hrefs per multiget`, { condition: `{${ns}}max-hrefs` });
+        const paths = hrefs.map((h) => {
+          try {
+            return ctx.dav.pathOf(h);
+          } catch {
+            return null;
+          }
+        });
+        const found = await ctx.dav.lookupMany(ctx, paths.filter((p): p is NonNullable<typeof p> => p !== null));
+        const minimal = preferMinimal(ctx);
+        const out = new XmlStream(ctx.res, ctx.dav.namespaces);
+        out.begin(207);
+        for (let i = 0; i < hrefs.length; i += BATCH) {
+          const readable: DavResource[] = [];
+          let missing = '';
+          for (let k = i; k < Math.min(hrefs.length, i + BATCH); k++) {
+            const r = paths[k] ? found.get(paths[k]!.key) : undefined;
+            if (!r) missing += statusResponse(hrefs[k]!, 404);
+            else if (!r.privileges.has('read') && !r.privileges.has('all')) missing += statusResponse(hrefs[k]!, 403);
+            else readable.push(r);
+          }
+          await out.write(await renderResponses(ctx, readable, request, { minimal }));
+          await out.write(missing);
+        }
+        await out.end();
+      }
+
+      /**
+       * sync-collection (RFC 6578): what changed since the client's token, as responses with the asked
+       * properties (or 404 for what went away), and the new token. No token: everything there is. A
+       * limit (DAV:limit/DAV:nresults) cuts the answer at a change counter: the request-URI is answered
+       * 507 and the token leads on to the rest.
+       */
+      async function syncCollection(ctx: DavContext, resource: DavResource, body: XmlElement): Promise<void> {
+        const coll = collectionOf(resource)!;
+        depthOf(ctx, ['0'], '0');
+        const tokenEl = child(body, DAV, 'sync-token');
+        const token = tokenEl ? textOf(tokenEl).trim() : '';
+        const level = child(body, DAV, 'sync-level');
+        if (level && textOf(level).trim() !== '1') throw new DavError(403, 'only sync-level 1 is supported', { condition: `{${DAV}}supported-sync-level` });
+        const limitEl = child(body, DAV, 'limit');
+        const nresultsEl = limitEl ? child(limitEl, DAV, 'nresults') : undefined;
+        const limit = nresultsEl ? Number(textOf(nresultsEl).trim()) : undefined;
+        if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new DavError(400, 'nresults is a positive whole number');
+        const request = propsOf(body);
+        let since = 0;
+        if (token) {
+          const parsed = parseSyncToken(token);
+          if (!parsed || parsed.collectionId !== coll.collection.id) throw new DavError(403, 'this sync-token is not one of this collection', { condition: `{${DAV}}valid-sync-token` });
+          since = parsed.seq;
+        }
+        const changes = await options.store.changesSince(coll.collection.id, since, limit ?? 100_000);
+        if (changes === 'expired') {
+          if (token) throw new DavError(403, 'this sync-token is too old or not yet valid: start again without one', { condition: `{${DAV}}valid-sync-token` });
+          // The log of a long-lived collection was pruned: the initial listing comes from the collection itself.
+          return initialListing(ctx, resource, request, limit);
+        }
+        const minimal = preferMinimal(ctx);
+        const out = new XmlStream(ctx.res, ctx.dav.namespaces);
+        out.begin(207);
+        const list = token ? changes.changes : changes.changes.filter((c) => c.kind === 'put');
+        for (let i = 0; i < list.length; i += BATCH) {
+          const part = list.slice(i, i + BATCH);
+          const puts = part.filter((c) => c.kind === 'put').map((c) => davPath([...resource.path.segments, c.name]));
+          const found = await ctx.dav.lookupMany(ctx, puts);
+          const present: DavResource[] = [];
+          let gone = '';
+          for (const c of part) {
+            const r = c.kind === 'put' ? found.get(davPath([...resource.path.segments, c.name]).key) : undefined;
+            if (r) present.push(r);
+            else if (token) gone += statusResponse(ctx.dav.href(davPath([...resource.path.segments, c.name]), false), 404);
+          }
+          await out.write(await renderResponses(ctx, present, request, { minimal }));
+          await out.write(gone);
+        }
+        if (changes.truncated) await out.write(statusResponse(ctx.dav.hrefOf(resource), 507));
+        await out.write(`<d:sync-token>${syncToken(coll.collection.id, changes.seq)}</d:sync-token>`);
+        await out.end();
+      }
+
+      async function initialListing(ctx: DavContext, resource: DavResource, request: PropRequest, limit: number | undefined): Promise<void> {
+        const coll = collectionOf(resource)!;
+        const fresh = await options.store.getCollection(coll.collection.id);
+        const seq = fresh?.seq ?? coll.collection.seq;
+        let count = 0;
+        let over = false;
+        const members = (async function* () {
+          for await (const page of ctx.dav.memberPages(ctx, resource)) {
+            for (const m of page) {
+              if (limit !== undefined && ++count > limit) {
+                over = true;
+                return;
+              }
+              yield m;
+            }
+          }
+        })();
+        const minimal = preferMinimal(ctx);
+        const out = new XmlStream(ctx.res, ctx.dav.namespaces);
+        let batch: DavResource[] = [];
+        out.begin(207);
+        for await (const m of members) {
+          batch.push(m);
+          if (batch.length >= BATCH) {
+            await out.write(await renderResponses(ctx, batch, request, { minimal }));
+            batch = [];
+          }
+        }
+        await out.write(await renderResponses(ctx, batch, request, { minimal }));
+        if (over) {
+          // Without a change log to continue from, a cut listing could not be resumed: the client is told to ask for more.
+          await out.write(`<d:response>${hrefXml(ctx.dav.hrefOf(resource))}<d:status>HTTP/1.1 507 Insufficient Storage</d:status><d:error><d:number-of-matches-within-limits/></d:error></d:response>`);
+        }
+        await out.write(`<d:sync-token>${syncToken(coll.collection.id, seq)}</d:sync-token>`);
+        await out.end();
+      }
+    },
+  };
+}
+
+/** The stored text of objects a response needs and does not have yet, one query per collection. */
+async function dataFor(store: CalendarStore, resources: readonly DavResource[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const byCollection = new Map<string, { r: DavResource; object: CalendarObject }[]>();
+  for (const r of resources) {
+    const d = r.data as Extract<GroupwareData, { kind: 'object' }>;
+    if (d?.kind !== 'object' || d.object.data !== undefined) continue;
+    const list = byCollection.get(d.collection.id) ?? [];
+    list.push({ r, object: d.object });
+    byCollection.set(d.collection.id, list);
+  }
+  for (const [collectionId, list] of byCollection) {
+    const byName = new Map(list.map((x) => [x.object.name, x.r]));
+    for (const o of await store.getObjects(collectionId, [...byName.keys()])) if (o.data !== undefined) out.set(byName.get(o.name)!.path.key, o.data);
+  }
+  return out;
+}
+
