@@ -68,6 +68,7 @@ export async function openContext(
       ipFreeFailures: config.auth.ipFreeFailures,
       ipBlockFailures: config.auth.ipBlockFailures,
       failureWindowMs: config.auth.failureWindowMs,
+      knownDeviceMs: config.auth.knownDeviceMs,
     },
   });
   const credentials = createCredentialService({

@@ -7,9 +7,9 @@ export interface HousekeepingOptions {
 }
 
 /**
- * Periodic clean-up that no request path should pay for: expired login-failure counters, and temp
- * files that writers killed mid-upload left in the blob store (older than an hour, so no live upload
- * is touched). Runs once at start, then on an interval, never twice at the same time.
+ * Periodic clean-up that no request path should pay for: expired login-failure counters, devices
+ * that have not signed in for `auth.knownDeviceMs`, and temp files that writers killed mid-upload
+ * left in the blob store (older than an hour, so no live upload is touched). Runs once at start, then on an interval, never twice at the same time.
  */
 export class HousekeepingService implements Service {
   readonly name = 'housekeeping';
@@ -25,7 +25,7 @@ export class HousekeepingService implements Service {
     const { ctx } = this;
     const now = new Date();
     try {
-      await ctx.stores.throttle.sweep(now, ctx.config.auth.failureWindowMs);
+      await ctx.stores.throttle.sweep(now, ctx.config.auth.failureWindowMs, ctx.config.auth.knownDeviceMs);
       let removed = 0;
       for (const store of Object.values(ctx.blobs)) removed += await store.sweepTemp(60 * 60_000, now.getTime());
       if (removed > 0) ctx.logger.info({ removed }, 'housekeeping.temp-swept');
