@@ -92,6 +92,36 @@ describe.each(await testBackends())('login throttling over HTTP Basic on $name',
     expect(unknown).toEqual(existing);
   });
 
+  it('hostile names are throttled like any other, tell nothing, and break nothing', async () => {
+    const variants: ((base: string) => string)[] = [
+      (b) => `${b}\u0000`,
+      (b) => `  ${b.toUpperCase()}.  `,
+      (b) => `${b}|ip:127.0.0.1`,
+      (b) => `from:127.0.0.1|${b}`,
+      (b) => `${b}${'x'.repeat(400)}`,
+      (b) => `${b.replace('@', '\u0000@')}`,
+      (b) => `${b}\ud800`,
+      (b) => b.replace('sante', 'SANTÉ'),
+    ];
+    let host = 10;
+    for (const variant of variants) {
+      const run = async (base: string) => {
+        const from = `127.0.2.${host++}`;
+        const out: string[] = [];
+        for (let n = 0; n < 8; n++) {
+          out.push((await login(from, variant(base), `wrong ${n}`)).text);
+          clock.advance(700);
+        }
+        clock.advance(2 * 3600_000);
+        return out;
+      };
+      const existing = await run('alice@sante.gouv.tg');
+      expect(await run('nobody@sante.gouv.tg'), JSON.stringify(variant('alice@sante.gouv.tg')).slice(0, 40)).toEqual(existing);
+      expect(existing.every((t) => /^HTTP (401|429)/.test(t))).toBe(true);
+    }
+    expect((await login('127.0.0.1', 'alice@sante.gouv.tg', PASSWORD)).status).toBe(200);
+  });
+
   it('a success served from the decision cache resets the counters of that address', async () => {
     expect((await login('127.0.0.7', 'alice@sante.gouv.tg', PASSWORD)).status).toBe(200);
     const seen: number[] = [];
