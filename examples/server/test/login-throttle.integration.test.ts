@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '@palabre/core';
-import { manualClock, type ManualClock } from '@palabre/core/testing';
+import { basicRequest, manualClock, type ManualClock } from '@palabre/core/testing';
 import { startServer, type RunningServer } from '../src/commands/serve.js';
 import { loadConfig } from '../src/config.js';
 import { openContext, type Context } from '../src/context.js';
 import { capture, freePort, makeSite, siteKinds, type Site } from './helpers.js';
-import { httpBasic, imapLogin, smtpAuth } from './raw-login.js';
+import { imapLogin, smtpAuth } from './raw-login.js';
 
 /**
  * Login throttling of a whole `palabre serve` from the attacker's side (issue 11, defects 6 and 7):
@@ -48,7 +48,7 @@ describe.each(siteKinds)('palabre serve login throttling on %s', (kind) => {
 
   it('answers a run of wrong passwords byte for byte the same for an existing and an unknown account, on HTTP, SMTP and IMAP', async () => {
     const attempts: [string, (from: string, user: string, password: string) => Promise<string>][] = [
-      ['http', (from, user, password) => httpBasic(ports.http, from, '/dav/files/', user, password)],
+      ['http', async (from, user, password) => (await basicRequest({ port: ports.http, from, path: '/dav/files/', user, password })).text],
       ['smtp', (from, user, password) => smtpAuth(ports.submission, from, user, password)],
       ['imap', (from, user, password) => imapLogin(ports.imap, from, user, password)],
     ];

@@ -1,10 +1,9 @@
-import { request } from 'node:http';
 import net from 'node:net';
 
 /**
  * One login attempt per connection, over a raw socket from a chosen loopback address (all of
  * 127.0.0.0/8 is ours on Linux), returning exactly the bytes of the server's answer to it: what an
- * attacker compares between an existing and an unknown account.
+ * attacker compares between an existing and an unknown account. HTTP: basicRequest in core/testing.
  */
 class Lines {
   private buf = '';
@@ -113,34 +112,4 @@ export async function smtpAuth(port: number, from: string, user: string, passwor
   } finally {
     c.close();
   }
-}
-
-/** `GET path` with HTTP Basic: status line, headers, body; without Date and the random request id. */
-export function httpBasic(port: number, from: string, path: string, user: string, password: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        localAddress: from,
-        agent: false,
-        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => {
-          const headers = Object.entries(res.headers)
-            .filter(([name]) => name !== 'date' && name !== 'x-request-id')
-            .map(([name, value]) => `${name}: ${String(value)}`)
-            .sort();
-          resolve([`HTTP ${res.statusCode}`, ...headers, '', body].join('\n'));
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
 }

@@ -11,7 +11,7 @@ import {
   type ManualClock,
   type MemoryLogger,
 } from '@palabre/core/testing';
-import { createAuthenticator, createCredentialService, hashPassword, type PalabreAuthenticator } from './index.js';
+import { createAuthenticator, createCredentialService, hashPassword, type PalabreAuthenticator, type ThrottlePolicy } from './index.js';
 
 const PASSWORD = 'Correct horse battery staple';
 const weak = { memoryKiB: 19456, iterations: 2, parallelism: 1 };
@@ -56,6 +56,9 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
   afterEach(async () => f.cleanup());
 
   const types = async () => (await f.audit.list({ limit: 1000 })).map((e) => e.type).reverse();
+  /** Another node (or this one restarted) on the same stores, with its own throttling policy. */
+  const withPolicy = (throttlePolicy: Partial<ThrottlePolicy>) =>
+    createAuthenticator({ directory: f.directory, audit: f.audit, throttle: f.throttle, clock, argon2: weak, throttlePolicy });
 
   it('accepts the right password (any case, domain alias), records the login and audits it', async () => {
     const r = await auth.verifyPassword('AWA@ms.gouv.tg', PASSWORD, ctx);
@@ -131,14 +134,7 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
   });
 
   it('backs off exponentially per account and address, then locks, and unlocks after the lockout', async () => {
-    auth = createAuthenticator({
-      directory: f.directory,
-      audit: f.audit,
-      throttle: f.throttle,
-      clock,
-      argon2: weak,
-      throttlePolicy: { accountFreeFailures: 3, accountLockoutFailures: 6, lockoutMs: 600_000, baseDelayMs: 1000, ipFreeFailures: 1000, ipBlockFailures: 1000 },
-    });
+    auth = withPolicy({ accountFreeFailures: 3, accountLockoutFailures: 6, lockoutMs: 600_000, baseDelayMs: 1000, ipFreeFailures: 1000, ipBlockFailures: 1000 });
     for (let i = 0; i < 3; i++) expect((await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx)).ok).toBe(false);
     // 4th attempt straight away: must wait 1 s; even the right password is not checked.
     const throttled = await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx);
@@ -163,7 +159,7 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
 
   it('guessing from many addresses locks the devices the account never used, not its known ones, across restarts and nodes', async () => {
     const policy = { accountFreeFailures: 3, accountLockoutFailures: 6, lockoutMs: 600_000, baseDelayMs: 1000 };
-    const node = () => createAuthenticator({ directory: f.directory, audit: f.audit, throttle: f.throttle, clock, argon2: weak, throttlePolicy: policy });
+    const node = () => withPolicy(policy);
     const service = createCredentialService({ directory: f.directory, audit: f.audit, argon2: weak });
     const phone = await service.issueAppPassword(accountId, 'phone');
     expect(await node().verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, ip: '2001:db8:aa:1::10' })).toMatchObject({ ok: true });
@@ -186,14 +182,7 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
   });
 
   it('counts an unknown name, in any spelling, exactly like an existing one', async () => {
-    auth = createAuthenticator({
-      directory: f.directory,
-      audit: f.audit,
-      throttle: f.throttle,
-      clock,
-      argon2: weak,
-      throttlePolicy: { accountFreeFailures: 2, accountLockoutFailures: 4, lockoutMs: 600_000, ipFreeFailures: 1000, ipBlockFailures: 1000 },
-    });
+    auth = withPolicy({ accountFreeFailures: 2, accountLockoutFailures: 4, lockoutMs: 600_000, ipFreeFailures: 1000, ipBlockFailures: 1000 });
     const run = async (spellings: string[], ip: string) => {
       const out: string[] = [];
       for (const name of spellings) {
@@ -215,14 +204,7 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
   });
 
   it('blocks a client address that sprays many accounts', async () => {
-    auth = createAuthenticator({
-      directory: f.directory,
-      audit: f.audit,
-      throttle: f.throttle,
-      clock,
-      argon2: weak,
-      throttlePolicy: { ipFreeFailures: 5, ipBlockFailures: 8, lockoutMs: 60_000, accountFreeFailures: 100, accountLockoutFailures: 1000 },
-    });
+    auth = withPolicy({ ipFreeFailures: 5, ipBlockFailures: 8, lockoutMs: 60_000, accountFreeFailures: 100, accountLockoutFailures: 1000 });
     for (let i = 0; i < 5; i++) await auth.verifyPassword(`user${i}@sante.gouv.tg`, 'Password123!', ctx);
     expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ reason: 'throttled' });
     // Another address is not affected.

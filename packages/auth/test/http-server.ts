@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpAuthenticator } from '@palabre/core';
 
@@ -24,40 +24,4 @@ export async function startGuardedServer(http: HttpAuthenticator): Promise<{ por
     port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/** What a client sees of one answer: status line, headers but Date, body. */
-export interface Answer {
-  readonly status: number;
-  readonly text: string;
-}
-
-/** One request with HTTP Basic from a chosen loopback address (127.0.0.0/8 is all ours on Linux). */
-export function basicRequest(port: number, from: string, user: string, password: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/',
-        localAddress: from,
-        agent: false,
-        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => {
-          const headers = Object.entries(res.headers)
-            .filter(([name]) => name !== 'date')
-            .map(([name, value]) => `${name}: ${String(value)}`)
-            .sort();
-          resolve({ status: res.statusCode ?? 0, text: [`HTTP ${res.statusCode}`, ...headers, '', body].join('\n') });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
 }

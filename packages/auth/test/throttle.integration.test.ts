@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditLog, DirectoryStore } from '@palabre/core';
 import { createCoreStores } from '@palabre/core/storage';
-import { manualClock, testBackends, type ManualClock } from '@palabre/core/testing';
+import { basicRequest, manualClock, testBackends, type BasicAnswer, type ManualClock } from '@palabre/core/testing';
 import { createAuthenticator, createCredentialService, createHttpAuthenticator, hashPassword } from '../src/index.js';
-import { basicRequest, startGuardedServer, type Answer } from './http-server.js';
+import { startGuardedServer } from './http-server.js';
 
 /**
  * Login throttling from the attacker's side, over HTTP Basic against a listening server, with the
@@ -40,7 +40,7 @@ describe.each(await testBackends())('login throttling over HTTP Basic on $name',
   });
   afterEach(async () => stop());
 
-  const login = (from: string, user: string, password: string) => basicRequest(port, from, user, password);
+  const login = (from: string, user: string, password: string) => basicRequest({ port, from, user, password });
 
   it('one wrong password every few minutes from elsewhere never locks alice out of her known address or her app password', async () => {
     // Alice's desk computer has signed in before; her phone uses an app password.
@@ -75,7 +75,7 @@ describe.each(await testBackends())('login throttling over HTTP Basic on $name',
 
   it('a run of wrong passwords answers byte for byte the same for an existing and an unknown account', async () => {
     const run = async (from: string, user: string, alias: string) => {
-      const answers: Answer[] = [];
+      const answers: BasicAnswer[] = [];
       for (let i = 0; i < 14; i++) {
         answers.push(await login(from, user, `wrong password ${i}`));
         clock.advance(700);
