@@ -28,7 +28,7 @@ import { MailTransport1796000000500 } from './migrations/1796000000500-smtp.js';
 import { MAIL_ENTITIES } from './entities/mail.js';
 import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
 import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.js';
-import { KnownDevices1796000300000 } from './migrations/1796000300000-known-devices.js';
+import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devices.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -68,5 +68,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Drive1796000100000,
   Mail1796000200000,
   MailSearch1796000200001,
-  KnownDevices1796000300000,
+  KnownDevices1796000310000,
 ];
