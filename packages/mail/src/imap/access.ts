@@ -51,11 +51,12 @@ export function sharedPath(ownerAddress: string, name: string): string {
 }
 
 /**
- * Resolve a client name; null for a name under `Shared/<owner>/` whose owner no account is. The name
- * is checked before the owner is looked up, so a malformed name gets the same answer under every
- * owner, existing or not.
+ * Resolve a client name, for CREATE and RENAME (where a new mailbox would go) and for resolveTarget;
+ * null for a name under `Shared/<owner>/` whose owner no account is: the caller refuses it exactly as
+ * another account's namespace. The name is checked before the owner is looked up, so a malformed name
+ * gets the same answer under every owner, existing or not.
  */
-async function resolve(s: Session, clientName: string): Promise<Target | null> {
+export async function resolveNewTarget(s: Session, clientName: string): Promise<Target | null> {
   const me = s.user;
   if (!isSharedPath(clientName)) {
     const name = normalizeName(clientName);
@@ -72,18 +73,9 @@ async function resolve(s: Session, clientName: string): Promise<Target | null> {
 
 /** Resolve a client name; NO [NONEXISTENT] for names that can never exist (unknown owner, namespace roots). */
 export async function resolveTarget(s: Session, clientName: string): Promise<Target> {
-  const target = await resolve(s, clientName);
+  const target = await resolveNewTarget(s, clientName);
   if (!target) throw no('NONEXISTENT', 'No such mailbox');
   return target;
-}
-
-/**
- * Where CREATE or RENAME would put a new mailbox; null under an owner that does not exist, for the
- * caller to refuse exactly as it refuses another account's namespace (an account's existence is not
- * told by the answer).
- */
-export function resolveNewTarget(s: Session, clientName: string): Promise<Target | null> {
-  return resolve(s, clientName);
 }
 
 /**
