@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { createAuthenticator, createCredentialService, type CredentialService, type PalabreAuthenticator } from '@palabre/auth';
-import { createMemoryNotifier, type Logger, type Notifier, type PalabreConfig } from '@palabre/core';
+import { createMemoryNotifier, type Clock, type Logger, type Notifier, type PalabreConfig } from '@palabre/core';
 import {
   createCoreStores,
   createDataSource,
@@ -45,7 +45,7 @@ export function describeDatabase(config: PalabreConfig): string {
 export async function openContext(
   config: PalabreConfig,
   logger: Logger,
-  options: { migrate?: boolean; notifier?: () => Promise<Notifier> } = {},
+  options: { migrate?: boolean; notifier?: () => Promise<Notifier>; /** Login throttling's time (tests of hour-long attacks). */ clock?: Clock } = {},
 ): Promise<Context> {
   const db = await createDataSource({
     ...(config.databaseUrl ? { postgres: { url: config.databaseUrl } } : { sqlite: { file: sqliteFileIn(config.dataDir) } }),
@@ -59,6 +59,7 @@ export async function openContext(
     throttle: stores.throttle,
     audit: stores.audit,
     logger,
+    ...(options.clock ? { clock: options.clock } : {}),
     argon2: config.auth.argon2,
     ldap: config.auth.ldap,
     throttlePolicy: {
@@ -68,6 +69,7 @@ export async function openContext(
       ipFreeFailures: config.auth.ipFreeFailures,
       ipBlockFailures: config.auth.ipBlockFailures,
       failureWindowMs: config.auth.failureWindowMs,
+      knownDeviceMs: config.auth.knownDeviceMs,
     },
   });
   const credentials = createCredentialService({

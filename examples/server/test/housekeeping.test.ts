@@ -19,7 +19,7 @@ describe('housekeeping', () => {
     await site.cleanup();
   });
 
-  it('removes stale upload leftovers and expired failure counters, and nothing live', async () => {
+  it('removes stale upload leftovers, expired failure counters and forgotten devices, and nothing live', async () => {
     const tmp = join(site.dataDir, 'blobs', 'mail', '.tmp');
     await mkdir(tmp, { recursive: true });
     await writeFile(join(tmp, 'crashed-upload'), 'partial');
@@ -29,6 +29,8 @@ describe('housekeeping', () => {
     await ctx.stores.throttle.recordFailure('ip:192.0.2.1', new Date(Date.now() - 2 * ctx.config.auth.failureWindowMs), ctx.config.auth.failureWindowMs);
     await ctx.stores.throttle.recordFailure('ip:192.0.2.2', new Date(), ctx.config.auth.failureWindowMs);
     const kept = await ctx.blobs.mail.put('a real blob');
+    await ctx.stores.throttle.rememberDevice('dev:192.0.2.3|awa@sante.gouv.tg', new Date(Date.now() - 2 * ctx.config.auth.knownDeviceMs));
+    await ctx.stores.throttle.rememberDevice('dev:192.0.2.4|awa@sante.gouv.tg', new Date());
 
     await new HousekeepingService(ctx).runOnce();
 
@@ -38,6 +40,8 @@ describe('housekeeping', () => {
     expect(await ctx.stores.throttle.peek('ip:192.0.2.2', far, ctx.config.auth.failureWindowMs)).not.toBeNull();
     const rows = await ctx.db.dataSource.query("SELECT key FROM auth_throttle ORDER BY key");
     expect(rows.map((r: { key: string }) => r.key)).toEqual(['ip:192.0.2.2']);
+    const devices = await ctx.db.dataSource.query('SELECT key FROM auth_known_devices ORDER BY key');
+    expect(devices.map((r: { key: string }) => r.key)).toEqual(['dev:192.0.2.4|awa@sante.gouv.tg']);
   });
 
   it('keeps a bounded number of deletion records per sync collection', async () => {

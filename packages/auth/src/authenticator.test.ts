@@ -11,7 +11,7 @@ import {
   type ManualClock,
   type MemoryLogger,
 } from '@palabre/core/testing';
-import { createAuthenticator, createCredentialService, hashPassword, type PalabreAuthenticator } from './index.js';
+import { createAuthenticator, createCredentialService, hashPassword, type PalabreAuthenticator, type ThrottlePolicy } from './index.js';
 
 const PASSWORD = 'Correct horse battery staple';
 const weak = { memoryKiB: 19456, iterations: 2, parallelism: 1 };
@@ -56,6 +56,9 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
   afterEach(async () => f.cleanup());
 
   const types = async () => (await f.audit.list({ limit: 1000 })).map((e) => e.type).reverse();
+  /** Another node (or this one restarted) on the same stores, with its own throttling policy. */
+  const withPolicy = (throttlePolicy: Partial<ThrottlePolicy>) =>
+    createAuthenticator({ directory: f.directory, audit: f.audit, throttle: f.throttle, clock, argon2: weak, throttlePolicy });
 
   it('accepts the right password (any case, domain alias), records the login and audits it', async () => {
     const r = await auth.verifyPassword('AWA@ms.gouv.tg', PASSWORD, ctx);
@@ -130,15 +133,8 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
     expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toEqual({ ok: false, reason: 'account-suspended' });
   });
 
-  it('backs off exponentially per account, then locks, and unlocks after the lockout', async () => {
-    auth = createAuthenticator({
-      directory: f.directory,
-      audit: f.audit,
-      throttle: f.throttle,
-      clock,
-      argon2: weak,
-      throttlePolicy: { accountFreeFailures: 3, accountLockoutFailures: 6, lockoutMs: 600_000, baseDelayMs: 1000, ipFreeFailures: 1000, ipBlockFailures: 1000 },
-    });
+  it('backs off exponentially per account and address, then locks, and unlocks after the lockout', async () => {
+    auth = withPolicy({ accountFreeFailures: 3, accountLockoutFailures: 6, lockoutMs: 600_000, baseDelayMs: 1000, ipFreeFailures: 1000, ipBlockFailures: 1000 });
     for (let i = 0; i < 3; i++) expect((await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx)).ok).toBe(false);
     // 4th attempt straight away: must wait 1 s; even the right password is not checked.
     const throttled = await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx);
@@ -157,19 +153,58 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
     expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ ok: false, reason: 'throttled' });
     clock.advance(600_000);
     expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ ok: true });
-    // Success resets the account counter.
+    // Success resets this address's counter for the account.
     expect(await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx)).toMatchObject({ reason: 'invalid-credentials' });
   });
 
+  it('guessing from many addresses locks the devices the account never used, not its known ones, across restarts and nodes', async () => {
+    const policy = { accountFreeFailures: 3, accountLockoutFailures: 6, lockoutMs: 600_000, baseDelayMs: 1000 };
+    const node = () => withPolicy(policy);
+    const service = createCredentialService({ directory: f.directory, audit: f.audit, argon2: weak });
+    const phone = await service.issueAppPassword(accountId, 'phone');
+    expect(await node().verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, ip: '2001:db8:aa:1::10' })).toMatchObject({ ok: true });
+    // Six addresses, one guess each: no address reaches its own allowance, the account does.
+    for (let i = 0; i < 6; i++) {
+      clock.advance(60_000);
+      expect(await node().verifyPassword('awa@sante.gouv.tg', 'guess', { ...ctx, ip: `198.51.100.${i}` })).toMatchObject({ reason: 'invalid-credentials' });
+    }
+    expect(await types()).toContain('auth.locked');
+    // Another node, or this one after a restart: the right password from a new address is not checked…
+    const other = node();
+    expect(await other.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, ip: '203.0.113.9' })).toMatchObject({ ok: false, reason: 'throttled' });
+    // …but the desk (same IPv6 /64, the interface identifier changed) and the app password pass.
+    expect(await other.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, ip: '2001:db8:aa:1:5c3e:1ff:fe22:9' })).toMatchObject({ ok: true });
+    expect(await other.verifyPassword('awa@sante.gouv.tg', phone.secret, { ...ctx, ip: '203.0.113.10' })).toMatchObject({ ok: true, method: 'app-password' });
+    // A guessed "app password" gets no such pass.
+    expect(await other.verifyPassword('awa@sante.gouv.tg', 'abcd-efgh-ijkl-mnop-qrst', { ...ctx, ip: '203.0.113.11' })).toMatchObject({ reason: 'throttled' });
+    // The owner signing in does not reset the guessers' account-wide count.
+    expect(await other.verifyPassword('awa@sante.gouv.tg', PASSWORD, { ...ctx, ip: '203.0.113.12' })).toMatchObject({ reason: 'throttled' });
+  });
+
+  it('counts an unknown name, in any spelling, exactly like an existing one', async () => {
+    auth = withPolicy({ accountFreeFailures: 2, accountLockoutFailures: 4, lockoutMs: 600_000, ipFreeFailures: 1000, ipBlockFailures: 1000 });
+    const run = async (spellings: string[], ip: string) => {
+      const out: string[] = [];
+      for (const name of spellings) {
+        out.push(JSON.stringify(await auth.verifyPassword(name, 'wrong password', { ...ctx, ip })));
+        clock.advance(2500);
+      }
+      return out;
+    };
+    const existing = await run(['awa@sante.gouv.tg', 'AWA@ms.gouv.tg', ' Awa@Sante.Gouv.Tg. ', 'awa@sante.gouv.tg', 'awa@ms.gouv.tg', 'awa@sante.gouv.tg'], '192.0.2.50');
+    clock.advance(2 * 3600_000);
+    const unknown = await run(['ama@sante.gouv.tg', 'AMA@ms.gouv.tg', ' Ama@Sante.Gouv.Tg. ', 'ama@sante.gouv.tg', 'ama@ms.gouv.tg', 'ama@sante.gouv.tg'], '192.0.2.51');
+    expect(existing.filter((r) => r.includes('throttled')).length).toBeGreaterThan(0);
+    expect(unknown).toEqual(existing);
+    // The audit trail tells the administrator the same story for both, the lock included.
+    const audit = (await f.audit.list({ limit: 100 })).reverse();
+    const story = (ip: string) => audit.filter((e) => e.ip === ip).map((e) => `${e.type} ${e.detail}`);
+    expect(story('192.0.2.51')).toEqual(story('192.0.2.50'));
+    expect(story('192.0.2.50')).toContain('auth.locked locked for 10 min (PLAIN)');
+  });
+
   it('blocks a client address that sprays many accounts', async () => {
-    auth = createAuthenticator({
-      directory: f.directory,
-      audit: f.audit,
-      throttle: f.throttle,
-      clock,
-      argon2: weak,
-      throttlePolicy: { ipFreeFailures: 5, ipBlockFailures: 8, lockoutMs: 60_000, accountFreeFailures: 100, accountLockoutFailures: 1000 },
-    });
+    auth = withPolicy({ ipFreeFailures: 5, ipBlockFailures: 8, lockoutMs: 60_000, accountFreeFailures: 100, accountLockoutFailures: 1000 });
     for (let i = 0; i < 5; i++) await auth.verifyPassword(`user${i}@sante.gouv.tg`, 'Password123!', ctx);
     expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ reason: 'throttled' });
     // Another address is not affected.

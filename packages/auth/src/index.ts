@@ -18,8 +18,8 @@ export { hashPassword, verifyPasswordHash, needsRehash, DEFAULT_ARGON2, MAX_PASS
 export { checkPasswordPolicy, DEFAULT_PASSWORD_POLICY } from './password-policy.js';
 export type { PasswordPolicy } from './password-policy.js';
 export { generateAppPassword, generateToken, secretHash, canonicalAppPassword, APP_PASSWORD_PATTERN, TOKEN_PATTERN } from './secrets.js';
-export { LoginThrottle, DEFAULT_THROTTLE_POLICY, accountKey, ipKey } from './throttle.js';
-export type { ThrottlePolicy, ThrottleVerdict } from './throttle.js';
+export { LoginThrottle, DEFAULT_THROTTLE_POLICY, accountKey, ipKey, deviceFailureKey, knownDeviceKey, clientNetwork } from './throttle.js';
+export type { ThrottlePolicy, ThrottleVerdict, ThrottleKey, LoginAttempt } from './throttle.js';
 export { LdapPasswordSource, escapeFilterValue, escapeDnValue } from './ldap.js';
 export type { LdapVerdict } from './ldap.js';
 export { CredentialCache } from './credential-cache.js';

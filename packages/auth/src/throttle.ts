@@ -1,19 +1,30 @@
+import { isIP } from 'node:net';
 import type { FailureWindow, ThrottleStore } from '@palabre/core';
 
 export interface ThrottlePolicy {
-  /** Failures per account allowed before each further attempt must wait (exponentially longer). */
+  /**
+   * Failures of one login name from one client address allowed before each further attempt from
+   * there must wait (exponentially longer). Counted over every address, the same number makes devices
+   * the account never signed in from wait.
+   */
   accountFreeFailures: number;
-  /** Failures per account within the window that lock it for `lockoutMs`. */
+  /**
+   * Failures of one login name from one address within the window that lock that address out of it
+   * for `lockoutMs`; counted over every address, the same number locks out every device the account
+   * never signed in from (distributed guessing), never its known devices.
+   */
   accountLockoutFailures: number;
   lockoutMs: number;
   ipFreeFailures: number;
-  /** Failures from one address within the window that block it for `lockoutMs`. */
+  /** Failures from one address, whatever the name, within the window that block it for `lockoutMs`. */
   ipBlockFailures: number;
   /** A counter restarts once this long passes without a failure. */
   failureWindowMs: number;
   /** First back-off step; doubles with each failure over the free allowance. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** A device that signed in within this long is known: the lock against guessers spares it. */
+  knownDeviceMs: number;
 }
 
 export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = {
@@ -25,21 +36,67 @@ export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = {
   failureWindowMs: 60 * 60_000,
   baseDelayMs: 1000,
   maxDelayMs: 5 * 60_000,
+  knownDeviceMs: 30 * 24 * 60 * 60_000,
 };
 
-export type ThrottleVerdict =
-  /** `accountFailures`: failures counted for the account so far (a success need not reset zero). */
-  | { readonly allowed: true; readonly accountFailures: number }
-  | { readonly allowed: false; readonly retryAfterMs: number; readonly locked: boolean; readonly key: 'account' | 'ip' };
+/**
+ * One login attempt as the throttle sees it. `name` is what the directory resolves the login to: the
+ * account's address, or, when no account has it, the name as typed with the same normalisation (case,
+ * domain aliases), so that an unknown name is counted exactly like an existing one.
+ */
+export interface LoginAttempt {
+  readonly name: string | null;
+  readonly ip: string | null;
+}
 
-export const accountKey = (address: string) => `acct:${address.toLowerCase().slice(0, 320)}`;
-export const ipKey = (ip: string) => `ip:${ip.slice(0, 64)}`;
+/** Which counter refused: the client address, this name from this address, or this name from anywhere. */
+export type ThrottleKey = 'ip' | 'device' | 'account';
+
+export type ThrottleVerdict =
+  /** `deviceFailures`: failures of this name from this address so far (a success resets them). */
+  | { readonly allowed: true; readonly deviceFailures: number }
+  | { readonly allowed: false; readonly retryAfterMs: number; readonly locked: boolean; readonly key: ThrottleKey };
 
 /**
- * Login throttling by account and by client address with exponential back-off: after the free
- * allowance each attempt must wait 1 s, 2 s, 4 s… since the previous failure, and a hard lock applies
- * past the lockout count. While throttled, passwords are not even checked, so guessing stops paying.
- * Counters live in a ThrottleStore, so every node sees the same counts.
+ * The client's network as throttling counts it: an IPv4 address, or the /64 of an IPv6 address (one
+ * customer's prefix: an attacker picks any of its 2^64 addresses at will, and a phone changes its own
+ * within it). IPv4-mapped IPv6 is IPv4.
+ */
+export function clientNetwork(ip: string): string {
+  const text = ip.slice(0, 64);
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(text);
+  if (mapped) return mapped[1]!;
+  if (isIP(text) !== 6) return text.toLowerCase();
+  const [head = '', tail = ''] = text.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  // An embedded IPv4 tail takes two groups; it never reaches the first four anyway.
+  const groups = text.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
+const MAX_NAME = 320;
+const nameKey = (n: string) => n.toLowerCase().slice(0, MAX_NAME);
+export const accountKey = (account: string) => `acct:${nameKey(account)}`;
+export const ipKey = (ip: string) => `ip:${clientNetwork(ip)}`;
+/** This name from this client network; the name is cut where no address is that long anyway. */
+export const deviceFailureKey = (account: string, ip: string) => `from:${clientNetwork(ip)}|${nameKey(account)}`.slice(0, 330);
+export const knownDeviceKey = (account: string, ip: string) => `dev:${clientNetwork(ip)}|${nameKey(account)}`.slice(0, 330);
+
+/**
+ * Login throttling with exponential back-off, at three levels:
+ * - a client address, whatever the names it tries (password spraying);
+ * - one name from one address: after the free allowance each attempt must wait 1 s, 2 s, 4 s… since
+ *   the previous failure, and a lock applies past the lockout count;
+ * - one name from every address together (distributed guessing): the same back-off and lock, but only
+ *   for devices the account has not signed in from. A stranger's wrong passwords therefore slow and
+ *   lock the stranger, never the owner at a known address or with an app password.
+ * While throttled, passwords are not even checked, so guessing stops paying. Counters live in a
+ * ThrottleStore, so every node sees the same counts, and they are kept by name whether or not an
+ * account has it: the answers never tell which accounts exist.
  */
 export class LoginThrottle {
   constructor(
@@ -47,8 +104,8 @@ export class LoginThrottle {
     readonly policy: ThrottlePolicy = DEFAULT_THROTTLE_POLICY,
   ) {}
 
-  private verdictFor(window: FailureWindow | null, free: number, lock: number, now: Date, key: 'account' | 'ip'): ThrottleVerdict {
-    const allowed = { allowed: true, accountFailures: key === 'account' ? (window?.failures ?? 0) : 0 } as const;
+  private verdictFor(window: FailureWindow | null, free: number, lock: number, now: Date, key: ThrottleKey): ThrottleVerdict {
+    const allowed = { allowed: true, deviceFailures: key === 'device' ? (window?.failures ?? 0) : 0 } as const;
     if (!window) return allowed;
     const last = window.lastFailureAt.getTime();
     if (window.failures >= lock) {
@@ -63,31 +120,58 @@ export class LoginThrottle {
     return allowed;
   }
 
-  async check(account: string | null, ip: string | null, now: Date): Promise<ThrottleVerdict> {
+  /**
+   * May this attempt go on to a password check? `exempt` is asked only when the account-wide counter
+   * refuses, for proof that this is the owner's device without guessing (an app password: 100 bits).
+   */
+  async check(attempt: LoginAttempt, now: Date, exempt?: () => Promise<boolean>): Promise<ThrottleVerdict> {
     const p = this.policy;
+    const { name, ip } = attempt;
     if (ip) {
-      const w = await this.store.peek(ipKey(ip), now, p.failureWindowMs);
-      const v = this.verdictFor(w, p.ipFreeFailures, p.ipBlockFailures, now, 'ip');
+      const v = this.verdictFor(await this.store.peek(ipKey(ip), now, p.failureWindowMs), p.ipFreeFailures, p.ipBlockFailures, now, 'ip');
       if (!v.allowed) return v;
     }
-    if (account) {
-      const w = await this.store.peek(accountKey(account), now, p.failureWindowMs);
-      return this.verdictFor(w, p.accountFreeFailures, p.accountLockoutFailures, now, 'account');
+    if (!name) return { allowed: true, deviceFailures: 0 };
+    let device: ThrottleVerdict = { allowed: true, deviceFailures: 0 };
+    if (ip) {
+      device = this.verdictFor(await this.store.peek(deviceFailureKey(name, ip), now, p.failureWindowMs), p.accountFreeFailures, p.accountLockoutFailures, now, 'device');
+      if (!device.allowed) return device;
     }
-    return { allowed: true, accountFailures: 0 };
+    const account = this.verdictFor(await this.store.peek(accountKey(name), now, p.failureWindowMs), p.accountFreeFailures, p.accountLockoutFailures, now, 'account');
+    if (account.allowed) return device;
+    // The same lookups for every name, existing or not: neither the answer nor its time may tell.
+    const known = ip ? await this.store.isKnownDevice(knownDeviceKey(name, ip), now, p.knownDeviceMs) : false;
+    if (known || (exempt && (await exempt()))) return device;
+    return account;
   }
 
-  /** Count a failure; returns true when this failure just locked the account. */
-  async failure(account: string | null, ip: string | null, now: Date): Promise<{ justLocked: boolean }> {
+  /** Count a failure; `justLocked` when it just locked an address out of a name, or a name's unknown devices. */
+  async failure(attempt: LoginAttempt, now: Date): Promise<{ justLocked: boolean }> {
     const p = this.policy;
+    const { name, ip } = attempt;
     if (ip) await this.store.recordFailure(ipKey(ip), now, p.failureWindowMs);
-    if (!account) return { justLocked: false };
-    const w = await this.store.recordFailure(accountKey(account), now, p.failureWindowMs);
-    return { justLocked: w.failures === p.accountLockoutFailures };
+    if (!name) return { justLocked: false };
+    const device = ip ? await this.store.recordFailure(deviceFailureKey(name, ip), now, p.failureWindowMs) : null;
+    const account = await this.store.recordFailure(accountKey(name), now, p.failureWindowMs);
+    return { justLocked: device?.failures === p.accountLockoutFailures || account.failures === p.accountLockoutFailures };
   }
 
-  /** A success clears the account's counter (not the address's: one right guess must not reset a spray). */
-  async success(account: string): Promise<void> {
-    await this.store.reset(accountKey(account));
+  /**
+   * A success clears this name's counter at this address (`deviceFailures` when already known, else
+   * it is read). Not the address's own counter (one right password must not reset a spray), nor the
+   * account-wide one (the owner signing in must not reset distributed guessing: it binds only
+   * unknown devices anyway).
+   */
+  async success(attempt: LoginAttempt, now: Date, deviceFailures?: number): Promise<void> {
+    const { name, ip } = attempt;
+    if (!name || !ip) return;
+    const key = deviceFailureKey(name, ip);
+    const failures = deviceFailures ?? (await this.store.peek(key, now, this.policy.failureWindowMs))?.failures ?? 0;
+    if (failures > 0) await this.store.reset(key);
+  }
+
+  /** Remember the device, so that the account-wide lock spares it from now on. */
+  async rememberDevice(attempt: LoginAttempt, now: Date): Promise<void> {
+    if (attempt.name && attempt.ip) await this.store.rememberDevice(knownDeviceKey(attempt.name, attempt.ip), now);
   }
 }

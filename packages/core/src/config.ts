@@ -138,14 +138,23 @@ export const configSchema = v.object({
   auth: section({
     argon2: v.optional(argon2ConfigSchema, {} as never),
     minPasswordLength: withDefault(int(8, 128), 12),
-    /** Failures per account before responses slow down exponentially. */
+    /**
+     * Failures of one account from one address before answers there slow down exponentially; counted
+     * over all addresses, before devices the account never signed in from slow down.
+     */
     accountFreeFailures: withDefault(int(1), 5),
-    /** Failures per account within the window that lock it for `lockoutMs`. */
+    /**
+     * Failures of one account from one address within the window that lock that address out of it for
+     * `lockoutMs`; counted over all addresses, that lock out every device the account never signed in
+     * from (its known devices and app passwords keep working).
+     */
     accountLockoutFailures: withDefault(int(1), 50),
     lockoutMs: withDefault(positive, 15 * 60_000),
     ipFreeFailures: withDefault(int(1), 20),
     ipBlockFailures: withDefault(int(1), 200),
     failureWindowMs: withDefault(positive, 60 * 60_000),
+    /** A client address (IPv6: its /64) where an account signed in within this long is a known device. */
+    knownDeviceMs: withDefault(positive, 30 * 24 * 3600_000),
     /** Per domain (A-label) directory binds; other domains use local passwords. */
     ldap: withDefault(v.record(v.string(), ldapConfigSchema), {}),
   }),

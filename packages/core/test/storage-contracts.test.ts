@@ -2,7 +2,7 @@ import { writeFile, readFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   MemoryAuditLog,
   MemoryBlobStore,
@@ -95,6 +95,23 @@ for (const backend of backends) {
         const { db, cleanup } = await backend.open();
         return { subject: new SqlThrottleStore(db), cleanup };
       },
+    });
+    it('throttle housekeeping drops idle counters and devices unseen for too long', async () => {
+      const { db, cleanup } = await backend.open();
+      try {
+        const store = new SqlThrottleStore(db);
+        const t0 = new Date('2026-01-01T00:00:00Z');
+        const later = new Date(t0.getTime() + 10_000);
+        await store.recordFailure('ip:192.0.2.1', t0, 1000);
+        await store.rememberDevice('dev:192.0.2.1|awa@sante.gouv.tg', t0);
+        await store.sweep(later, 1000);
+        expect(await store.peek('ip:192.0.2.1', t0, 1000)).toBeNull();
+        expect(await store.isKnownDevice('dev:192.0.2.1|awa@sante.gouv.tg', later, 60_000)).toBe(true);
+        await store.sweep(later, 1000, 5000);
+        expect(await store.isKnownDevice('dev:192.0.2.1|awa@sante.gouv.tg', later, 60_000)).toBe(false);
+      } finally {
+        await cleanup();
+      }
     });
   });
 }

@@ -121,6 +121,77 @@ describe('IMAP access control, from the attacker side', () => {
     expect((await sec.cmd('st2', 'STATUS INBOX (MESSAGES UNSEEN)')).untagged[0]).toBe('* STATUS "INBOX" (MESSAGES 2 UNSEEN 2)');
   });
 
+  it('under Shared/<other>/ every command answers the same whether the account or the folder exists (RFC 4314 §6)', async () => {
+    const owner = await w.raw();
+    await owner.login(w.users.alice);
+    await owner.cmd('c', 'CREATE "Secret/Inner"');
+    const before = (await w.store.listMailboxes(w.users.alice.id)).map((m) => m.name).sort();
+    const probe = await w.raw();
+    await probe.login(w.users.bob);
+    await probe.cmd('b', 'CREATE BobBox');
+    await w.deliver(['bob'], message('bob probe'));
+    // Names that exist, names that do not, under an account that exists and under one that does not.
+    const groups = [
+      ['Shared/alice@sante.gouv.tg/Secret', 'Shared/alice@sante.gouv.tg/No such folder', 'Shared/nobody@sante.gouv.tg/Secret', 'Shared/alice@sante.gouv.tg/INBOX', 'Shared/nobody@sante.gouv.tg/INBOX'],
+      ['Shared/alice@sante.gouv.tg/Secret/Inner', 'Shared/alice@sante.gouv.tg/Secret/Deeper', 'Shared/alice@sante.gouv.tg/Nothing/Deeper', 'Shared/nobody@sante.gouv.tg/Secret/Inner', 'Shared/alice@sante.gouv.tg/INBOX/Deeper'],
+      ['Shared/alice@sante.gouv.tg/Secret//Inner', 'Shared/nobody@sante.gouv.tg/Secret//Inner'],
+    ];
+    const commands = [
+      (n: string) => `CREATE "${n}"`,
+      (n: string) => `CREATE "${n}/"`,
+      (n: string) => `CREATE "${n}" (USE (\\Drafts))`,
+      (n: string) => `DELETE "${n}"`,
+      (n: string) => `RENAME "${n}" "Stolen"`,
+      (n: string) => `RENAME BobBox "${n}"`,
+      (n: string) => `RENAME BobBox "${n}/Planted"`,
+      (n: string) => `SELECT "${n}"`,
+      (n: string) => `EXAMINE "${n}"`,
+      (n: string) => `STATUS "${n}" (MESSAGES UIDNEXT)`,
+      (n: string) => `GETACL "${n}"`,
+      (n: string) => `SETACL "${n}" bob@sante.gouv.tg lrswipkxtea`,
+      (n: string) => `DELETEACL "${n}" bob@sante.gouv.tg`,
+      (n: string) => `MYRIGHTS "${n}"`,
+      (n: string) => `LISTRIGHTS "${n}" bob@sante.gouv.tg`,
+      (n: string) => `GETQUOTAROOT "${n}"`,
+      (n: string) => `SUBSCRIBE "${n}"`,
+      (n: string) => `LIST "" "${n}"`,
+      (n: string) => `LIST "" "${n}/*"`,
+      (n: string) => `APPEND "${n}" {5+}\r\nhello`,
+      (n: string) => `COPY 1 "${n}"`,
+      (n: string) => `MOVE 1 "${n}"`,
+    ];
+    let i = 0;
+    for (const names of groups) {
+      for (const command of commands) {
+        const answers = new Map<string, string>();
+        for (const name of names) {
+          // A failed SELECT leaves nothing selected: COPY and MOVE start from bob's own INBOX each time.
+          await probe.cmd(`s${i}`, 'SELECT INBOX');
+          const r = await probe.cmd(`t${++i}`, command(name));
+          const answer = [...r.untagged.filter((l) => !/^\* (\d+ EXISTS|\d+ RECENT|FLAGS|OK \[)/.test(l)), r.tagged!.replace(/^t\d+ /, '')].join('\n');
+          answers.set(answer, command(name));
+        }
+        expect.soft([...answers.keys()], `${command('<name>')}: ${[...answers.values()].join(' / ')}`).toHaveLength(1);
+        expect([...answers.keys()][0]).toMatch(/^(NO|BAD|OK (LIST|SUBSCRIBE) completed)/m);
+      }
+    }
+    // Nothing was created, renamed, shared or filed in alice's account.
+    expect((await w.store.listMailboxes(w.users.alice.id)).map((m) => m.name).sort()).toEqual(before);
+    for (const m of await w.store.listMailboxes(w.users.alice.id)) expect(await w.store.getAcl(m.id), m.name).toEqual([]);
+    expect(await w.directory.findAccount('nobody@sante.gouv.tg')).toBeNull();
+    // With k on the parent, creating works (and, as in any server, tells which names are taken).
+    await owner.cmd('k', 'SETACL Secret carol@sante.gouv.tg lk');
+    const carol = await w.raw();
+    await carol.login(w.users.carol);
+    expect((await carol.cmd('c1', 'CREATE "Shared/alice@sante.gouv.tg/Secret/From carol"')).tagged).toBe('c1 OK CREATE completed');
+    expect((await carol.cmd('c2', 'CREATE "Shared/alice@sante.gouv.tg/Secret/Inner"')).tagged).toMatch(/^c2 NO \[ALREADYEXISTS\]/);
+    expect((await carol.cmd('c3', 'CREATE "Shared/alice@sante.gouv.tg/Elsewhere"')).tagged).toBe('c3 NO [NOPERM] Permission denied');
+    await owner.cmd('d0', 'DELETE "Secret/From carol"');
+    await owner.cmd('d1', 'DELETEACL Secret carol@sante.gouv.tg');
+    await owner.cmd('d', 'DELETE "Secret/Inner"');
+    await owner.cmd('d2', 'DELETE "Secret"');
+  });
+
   it('names that try to escape the namespace resolve to nothing or to the user\'s own mailboxes', async () => {
     for (const [i, name] of ['"Shared"', '"Shared/alice@sante.gouv.tg"', '"shared/ALICE@SANTE.GOUV.TG/INBOX"', '"Shared/nobody@nowhere.test/INBOX"', '"Shared/../INBOX"'].entries()) {
       const r = await bob.cmd(`e${i}`, `SELECT ${name}`);

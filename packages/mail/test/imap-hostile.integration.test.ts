@@ -112,6 +112,30 @@ describe('IMAP hostile input', () => {
     expect((await w.store.listMailboxes(w.users.alice.id)).some((m) => m.name.includes('\uFFFD'))).toBe(false);
   });
 
+  it('hostile owners and names under Shared/ get one precise answer whatever exists, and change nothing', async () => {
+    const r = await w.raw();
+    await r.login(w.users.bob);
+    const before = (await w.store.listMailboxes(w.users.alice.id)).map((m) => m.name).sort();
+    // Each row: the same hostile tail under an existing owner and under owners that are not accounts.
+    const owners = ['alice@sante.gouv.tg', 'nobody@sante.gouv.tg', `${'x'.repeat(300)}@sante.gouv.tg`, '*@sante.gouv.tg', '%', 'ALICE@SANTE.GOUV.TG.', '..', ''];
+    const tails = ['INBOX', 'a//b', 'bad*name', '../../bob@sante.gouv.tg/INBOX', `${'deep/'.repeat(200)}x`, 'y'.repeat(2000)];
+    let i = 0;
+    for (const tail of tails) {
+      for (const command of ['CREATE', 'DELETE', 'SELECT', 'GETACL']) {
+        const answers = new Set<string>();
+        for (const owner of owners) {
+          const res = await r.cmd(`h${++i}`, `${command} "Shared/${owner}/${tail}"`);
+          answers.add(res.tagged!.replace(/^h\d+ /, ''));
+        }
+        expect([...answers].join(' | '), `${command} Shared/<owner>/${tail.slice(0, 30)}`).not.toContain(' | ');
+        expect([...answers][0]).toMatch(/^(NO \[(NOPERM|NONEXISTENT|CANNOT)\]|BAD)/);
+      }
+    }
+    await stillServes(r);
+    expect((await w.store.listMailboxes(w.users.alice.id)).map((m) => m.name).sort()).toEqual(before);
+    expect((await w.store.listMailboxes(w.users.bob.id)).map((m) => m.name).every((n) => !n.includes('Shared'))).toBe(true);
+  });
+
   it('10,000 pipelined commands are answered in order with bounded buffering', async () => {
     const r = await w.raw();
     await r.login(w.users.alice);

@@ -12,8 +12,8 @@ export interface HousekeepingOptions {
 }
 
 /**
- * Periodic clean-up that no request path should pay for: expired login-failure counters, old deletion
- * records of sync collections, and temp
+ * Periodic clean-up that no request path should pay for: expired login-failure counters, devices
+ * that have not signed in for `auth.knownDeviceMs`, old deletion records of sync collections, and temp
  * files that writers killed mid-upload left in the blob store (older than an hour, so no live upload
  * is touched). Runs once at start, then on an interval, never twice at the same time.
  */
@@ -31,7 +31,7 @@ export class HousekeepingService implements Service {
     const { ctx } = this;
     const now = new Date();
     try {
-      await ctx.stores.throttle.sweep(now, ctx.config.auth.failureWindowMs);
+      await ctx.stores.throttle.sweep(now, ctx.config.auth.failureWindowMs, ctx.config.auth.knownDeviceMs);
       // Deletion records of sync collections (drive, calendars, address books) are kept, newest first, up
       // to this many per collection; a client holding an older sync token resynchronises.
       const pruned = await ctx.stores.changeLog.pruneTombstones(this.options.changeTombstonesKept ?? CHANGE_TOMBSTONES_KEPT);

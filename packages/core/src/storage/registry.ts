@@ -8,7 +8,7 @@ import {
   GroupEntity,
   GroupMemberEntity,
 } from './entities/directory.js';
-import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, ThrottleEntity } from './entities/system.js';
+import { AuditEventEntity, ChangeCollectionEntity, ChangeEntryEntity, KnownDeviceEntity, ThrottleEntity } from './entities/system.js';
 import { AccountUsageEntity } from './entities/usage.js';
 import { DavLockEntity, DriveGrantEntity, DriveNodeEntity, DrivePropEntity, DriveSpaceEntity } from './entities/drive.js';
 import { Usage1796000000003 } from './migrations/0003-usage.js';
@@ -30,6 +30,7 @@ import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
 import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.js';
 import { CALENDAR_ENTITIES } from './calendar/entities.js';
 import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
+import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devices.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -42,6 +43,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   CredentialEntity,
   AuditEventEntity,
   ThrottleEntity,
+  KnownDeviceEntity,
   ChangeCollectionEntity,
   ChangeEntryEntity,
   AccountUsageEntity,
@@ -70,4 +72,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Mail1796000200000,
   MailSearch1796000200001,
   Calendar1796000300000,
+  KnownDevices1796000310000,
 ];

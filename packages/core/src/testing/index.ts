@@ -10,6 +10,8 @@ export type { ManualClock } from './clocks.js';
 export { testAuthenticator, testHttpAuthenticator } from './test-authenticators.js';
 export { programInstalled, clientsRequired, skipWithout, INSTALL_COMMAND } from './external-programs.js';
 export { memoryLogger } from './memory-logger.js';
+export { basicRequest } from './http-basic-client.js';
+export type { BasicAnswer } from './http-basic-client.js';
 export type { MemoryLogger, LogRecord } from './memory-logger.js';
 export { directoryStoreContract } from './contracts/directory-store.contract.js';
 export { changeLogContract } from './contracts/change-log.contract.js';

@@ -109,6 +109,7 @@ export class MemoryAuditLog implements AuditLog {
 
 export class MemoryThrottleStore implements ThrottleStore {
   private readonly windows = new Map<string, { failures: number; first: number; last: number }>();
+  private readonly devices = new Map<string, number>();
 
   private check(key: string): void {
     if (typeof key !== 'string' || key.length === 0 || key.length > 330) throw new InvalidInputError('invalid throttle key');
@@ -133,6 +134,17 @@ export class MemoryThrottleStore implements ThrottleStore {
   async reset(key: string): Promise<void> {
     this.check(key);
     this.windows.delete(key);
+  }
+
+  async rememberDevice(key: string, now: Date): Promise<void> {
+    this.check(key);
+    this.devices.set(key, Math.max(this.devices.get(key) ?? 0, now.getTime()));
+  }
+
+  async isKnownDevice(key: string, now: Date, maxAgeMs: number): Promise<boolean> {
+    this.check(key);
+    const last = this.devices.get(key);
+    return last !== undefined && last >= now.getTime() - maxAgeMs;
   }
 }
 

@@ -1,5 +1,5 @@
-import { ALL_RIGHTS, MAILBOX_DELIMITER, effectiveRights, normalizeMailboxName, type Account, type Mailbox } from '@palabre/core';
-import { no } from './errors.js';
+import { ALL_RIGHTS, MAILBOX_DELIMITER, effectiveRights, normalizeMailboxName, parentNames, type Account, type Mailbox } from '@palabre/core';
+import { type ImapError, no } from './errors.js';
 import type { Session } from './session.js';
 
 /**
@@ -50,8 +50,13 @@ export function sharedPath(ownerAddress: string, name: string): string {
   return `${SHARED_ROOT}${MAILBOX_DELIMITER}${ownerAddress}${MAILBOX_DELIMITER}${name}`;
 }
 
-/** Resolve a client name; NO [NONEXISTENT] for names that can never exist (unknown owner, namespace roots). */
-export async function resolveTarget(s: Session, clientName: string): Promise<Target> {
+/**
+ * Resolve a client name, for CREATE and RENAME (where a new mailbox would go) and for resolveTarget;
+ * null for a name under `Shared/<owner>/` whose owner no account is: the caller refuses it exactly as
+ * another account's namespace. The name is checked before the owner is looked up, so a malformed name
+ * gets the same answer under every owner, existing or not.
+ */
+export async function resolveNewTarget(s: Session, clientName: string): Promise<Target | null> {
   const me = s.user;
   if (!isSharedPath(clientName)) {
     const name = normalizeName(clientName);
@@ -59,11 +64,42 @@ export async function resolveTarget(s: Session, clientName: string): Promise<Tar
   }
   const parts = clientName.split(MAILBOX_DELIMITER);
   if (parts.length < 3) throw no('NONEXISTENT', 'Not a mailbox (shared namespace level)');
-  const owner = await accountByAddress(s, parts[1]!);
-  if (!owner) throw no('NONEXISTENT', 'No such mailbox');
   const name = normalizeName(parts.slice(2).join(MAILBOX_DELIMITER));
+  const owner = await accountByAddress(s, parts[1]!);
+  if (!owner) return null;
   if (owner.id === me.accountId) return { shared: false, ownerId: me.accountId, ownerAddress: me.address, name, path: name };
   return { shared: true, ownerId: owner.id, ownerAddress: owner.address, name, path: sharedPath(owner.address, name) };
+}
+
+/** Resolve a client name; NO [NONEXISTENT] for names that can never exist (unknown owner, namespace roots). */
+export async function resolveTarget(s: Session, clientName: string): Promise<Target> {
+  const target = await resolveNewTarget(s, clientName);
+  if (!target) throw no('NONEXISTENT', 'No such mailbox');
+  return target;
+}
+
+/**
+ * The one refusal of a new mailbox in another account's namespace: the same words whether the owner,
+ * the parent or the mailbox exists (RFC 4314 §6; Dovecot answers NO [NOPERM] Permission denied too).
+ */
+export function createRefused(): ImapError {
+  return no('NOPERM', 'Permission denied');
+}
+
+/**
+ * Creating under another account needs `k` on the nearest existing parent (RFC 4314 §4). Without it,
+ * whether that parent exists, is hidden from the user or is missing, the answer is createRefused().
+ * (Someone holding `k` may learn which names exist below: ALREADYEXISTS tells as much, in any server.)
+ */
+export async function checkCreateRight(s: Session, target: Target): Promise<void> {
+  if (!target.shared) return;
+  for (const p of parentNames(target.name).reverse()) {
+    const parent = await s.store.getMailbox(target.ownerId, p);
+    if (!parent) continue;
+    if (!(await rightsOn(s, parent)).includes('k')) throw createRefused();
+    return;
+  }
+  throw createRefused();
 }
 
 function normalizeName(name: string): string {

@@ -18,6 +18,11 @@ export interface ThrottleRow {
   lastFailureAt: number;
 }
 
+export interface KnownDeviceRow {
+  key: string;
+  lastSuccessAt: number;
+}
+
 export interface ChangeCollectionRow {
   collection: string;
   seq: number;
@@ -59,6 +64,15 @@ export const ThrottleEntity = new EntitySchema<ThrottleRow>({
     failures: { type: 'integer' },
     firstFailureAt: { type: 'bigint', name: 'first_failure_at' },
     lastFailureAt: { type: 'bigint', name: 'last_failure_at' },
+  },
+});
+
+export const KnownDeviceEntity = new EntitySchema<KnownDeviceRow>({
+  name: 'KnownDevice',
+  tableName: 'auth_known_devices',
+  columns: {
+    key: { type: 'varchar', length: 330, primary: true },
+    lastSuccessAt: { type: 'bigint', name: 'last_success_at' },
   },
 });
 

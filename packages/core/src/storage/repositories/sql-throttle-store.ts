@@ -42,11 +42,48 @@ export class SqlThrottleStore implements ThrottleStore {
     await this.db.run((m) => m.query(this.db.sql('DELETE FROM auth_throttle WHERE key = ?'), [key]), 'resetting failures');
   }
 
-  /** Drop counters idle for longer than the window (housekeeping). */
-  async sweep(now: Date, windowMs: number): Promise<void> {
+  async rememberDevice(key: string, now: Date): Promise<void> {
+    checkKey(key);
+    const t = now.getTime();
+    await this.db.run(
+      (m) =>
+        m.query(
+          this.db.sql(
+            `INSERT INTO auth_known_devices (key, last_success_at) VALUES (?, ?)
+             ON CONFLICT (key) DO UPDATE SET last_success_at = CASE
+               WHEN auth_known_devices.last_success_at > excluded.last_success_at THEN auth_known_devices.last_success_at
+               ELSE excluded.last_success_at END`,
+          ),
+          [key, t],
+        ),
+      'remembering a device',
+    );
+  }
+
+  async isKnownDevice(key: string, now: Date, maxAgeMs: number): Promise<boolean> {
+    checkKey(key);
+    return this.db.run(async (m) => {
+      const rows = await m.query(this.db.sql('SELECT 1 AS known FROM auth_known_devices WHERE key = ? AND last_success_at >= ?'), [
+        key,
+        now.getTime() - maxAgeMs,
+      ]);
+      return rows.length > 0;
+    }, 'reading known devices');
+  }
+
+  /**
+   * Housekeeping: drop counters idle for longer than the window and, when `deviceMaxAgeMs` is given,
+   * devices that have not signed in for that long.
+   */
+  async sweep(now: Date, windowMs: number, deviceMaxAgeMs?: number): Promise<void> {
     await this.db.run(
       (m) => m.query(this.db.sql('DELETE FROM auth_throttle WHERE last_failure_at < ?'), [now.getTime() - windowMs]),
       'sweeping failures',
+    );
+    if (deviceMaxAgeMs === undefined) return;
+    await this.db.run(
+      (m) => m.query(this.db.sql('DELETE FROM auth_known_devices WHERE last_success_at < ?'), [now.getTime() - deviceMaxAgeMs]),
+      'sweeping known devices',
     );
   }
 }

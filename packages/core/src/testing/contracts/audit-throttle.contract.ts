@@ -75,5 +75,30 @@ export function throttleStoreContract(name: string, subject: ContractSubject<Thr
       await expectKind(store.recordFailure('', now, 1), 'invalid');
       await expectKind(store.recordFailure('k'.repeat(1000), now, 1), 'invalid');
     });
+
+    it('remembers devices that signed in, for as long as asked, apart from the failure counters', async () => {
+      const t0 = new Date('2026-01-01T00:00:00Z');
+      const at = (ms: number) => new Date(t0.getTime() + ms);
+      const key = 'dev:192.0.2.1|awa@sante.gouv.tg';
+      expect(await store.isKnownDevice(key, t0, 1000)).toBe(false);
+      await store.rememberDevice(key, t0);
+      expect(await store.isKnownDevice(key, at(1000), 1000)).toBe(true);
+      expect(await store.isKnownDevice(key, at(1001), 1000)).toBe(false);
+      // Another address, another account: not known.
+      expect(await store.isKnownDevice('dev:192.0.2.2|awa@sante.gouv.tg', t0, 1000)).toBe(false);
+      expect(await store.isKnownDevice('dev:192.0.2.1|kofi@sante.gouv.tg', t0, 1000)).toBe(false);
+      // A later success extends it; a late write of an older one (another node) does not shorten it.
+      await store.rememberDevice(key, at(5000));
+      await store.rememberDevice(key, at(2000));
+      expect(await store.isKnownDevice(key, at(5900), 1000)).toBe(true);
+      // Failure counters are another matter: resetting one forgets no device.
+      await store.recordFailure(key, at(5000), 1000);
+      await store.reset(key);
+      expect(await store.isKnownDevice(key, at(5900), 1000)).toBe(true);
+      await Promise.all(Array.from({ length: 10 }, (_, i) => store.rememberDevice(`dev:198.51.100.${i}|awa@sante.gouv.tg`, t0)));
+      expect(await store.isKnownDevice('dev:198.51.100.9|awa@sante.gouv.tg', t0, 1)).toBe(true);
+      await expectKind(store.rememberDevice('', t0), 'invalid');
+      await expectKind(store.isKnownDevice('k'.repeat(1000), t0, 1), 'invalid');
+    });
   });
 }

@@ -1,22 +1,7 @@
-import { MAILBOX_DELIMITER, isPalabreError, isSpecialUse, parentNames, type SpecialUse } from '@palabre/core';
-import { isSharedPath, openMailbox, resolveTarget, rightsOn, requireRights, type Target } from '../access.js';
+import { MAILBOX_DELIMITER, isPalabreError, isSpecialUse, type SpecialUse } from '@palabre/core';
+import { checkCreateRight, createRefused, isSharedPath, openMailbox, resolveNewTarget, resolveTarget } from '../access.js';
 import { AUTHENTICATED, defineCommand, mailboxArg, onlyMailbox } from '../command.js';
 import { SyntaxError, no } from '../errors.js';
-import type { Session } from '../session.js';
-
-/** Creating under another account needs `k` on the nearest existing parent (RFC 4314). */
-async function checkCreateRight(s: Session, target: Target): Promise<void> {
-  if (!target.shared) return;
-  const parents = parentNames(target.name).reverse();
-  for (const p of parents) {
-    const parent = await s.store.getMailbox(target.ownerId, p);
-    if (parent) {
-      requireRights(await rightsOn(s, parent), 'k');
-      return;
-    }
-  }
-  throw no('NOPERM', 'Cannot create at the top of another account');
-}
 
 export const createCommand = defineCommand({
   name: 'CREATE',
@@ -47,8 +32,9 @@ export const createCommand = defineCommand({
   async run(s, { name, specialUse }) {
     if (!name) throw no('CANNOT', 'Empty mailbox name');
     if (isSharedPath(name) && name.split(MAILBOX_DELIMITER).length < 3) throw no('CANNOT', `${name.split(MAILBOX_DELIMITER)[0]} is reserved for shared mailboxes`);
-    const target = await resolveTarget(s, name);
-    if (target.name === 'INBOX') throw no('ALREADYEXISTS', 'INBOX always exists');
+    const target = await resolveNewTarget(s, name);
+    if (!target) throw createRefused();
+    if (!target.shared && target.name === 'INBOX') throw no('ALREADYEXISTS', 'INBOX always exists');
     await checkCreateRight(s, target);
     try {
       await s.store.createMailbox(target.ownerId, target.name, { specialUse });
@@ -87,8 +73,9 @@ export const renameCommand = defineCommand({
   async run(s, { from, to }) {
     const opened = await openMailbox(s, from, 'x');
     if (isSharedPath(to) && to.split(MAILBOX_DELIMITER).length < 3) throw no('CANNOT', 'That name is reserved for shared mailboxes');
-    const target = await resolveTarget(s, to);
-    if (target.ownerId !== opened.mailbox.accountId) throw no('CANNOT', 'Cannot move a mailbox to another account');
+    const target = await resolveNewTarget(s, to);
+    // An owner that does not exist is "another account" too: the answer does not tell.
+    if (!target || target.ownerId !== opened.mailbox.accountId) throw no('CANNOT', 'Cannot move a mailbox to another account');
     await checkCreateRight(s, target);
     try {
       await s.store.renameMailbox(opened.mailbox.id, target.name);
