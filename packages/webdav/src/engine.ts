@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import { causeChain, lazyChild, silentLogger, systemClock, type Clock, type HttpAuthenticator, type LockStore, type Logger, type Notifier } from '@palabre/core';
 import { settleBody, DEFAULT_MAX_XML_BODY } from './body.js';
 import { DavError, toDavError } from './errors.js';
-import { davPath, hrefOf, normaliseBase, parseTarget, ROOT, type DavPath } from './href.js';
+import { davPath, decodeSegment, encodeSegment, hrefOf, normaliseBase, parseTarget, ROOT, type DavPath } from './href.js';
 import { LockManager, type LockOptions } from './lock.js';
 import { hrefXml, Namespaces, sendXml } from './multistatus.js';
 import type { DavPlugin, DavPluginHost } from './plugin.js';
@@ -449,6 +449,7 @@ export class DavEngine implements DavServices {
         trailingSlash: target.trailingSlash,
         memo: new Map(),
         dav: this,
+        href: this.requestHrefs(raw, path),
       };
       await this.hooks.beforeMethod(ctx);
       await this.dispatch(atServerRoot ? 'PROPFIND' : method, ctx);
@@ -475,6 +476,30 @@ export class DavEngine implements DavServices {
       const level = READ_METHODS.has(method) ? 'debug' : 'info';
       log[level]({ method, status, ms: Date.now() - started }, 'dav.request');
     }
+  }
+
+  /** Hrefs below the request-URI in the client's own spelling of it (see DavContext.href). */
+  private requestHrefs(raw: string, path: DavPath): (p: DavPath, collection: boolean) => string {
+    const target = raw.split(/[?#]/)[0]!.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
+    const spelled = target.split('/').filter(Boolean);
+    const base = this.baseSegments.length;
+    // Only an encoding of the canonical path is echoed (`%40` for `@`): another spelling of a home's
+    // address (case, NFD) is answered with the canonical hrefs, which a client then keeps.
+    const same = spelled.length === base + path.segments.length && spelled.slice(base).every((s, i) => {
+      try {
+        return decodeSegment(s) === path.segments[i];
+      } catch {
+        return false;
+      }
+    });
+    if (!same) return (p, collection) => this.href(p, collection);
+    const prefix = `/${spelled.join('/')}`;
+    return (p, collection) => {
+      if (p.segments.length < path.segments.length || path.segments.some((s, i) => p.segments[i] !== s)) return this.href(p, collection);
+      let href = prefix;
+      for (const s of p.segments.slice(path.segments.length)) href += `/${encodeSegment(s)}`;
+      return collection || p.segments.length === 0 ? `${href}/` : href;
+    };
   }
 
   /** The request target below the base path (without the leading "/"), or null when outside it. */

@@ -75,7 +75,7 @@ export async function proppatchMethod(ctx: DavContext): Promise<void> {
     if (!group.names.includes(op.name)) group.names.push(op.name);
     byStatus.set(key, group);
   }
-  let xml = `<d:response>${hrefXml(dav.hrefOf(resource))}`;
+  let xml = `<d:response>${hrefXml(ctx.href(resource.path, resource.collection))}`;
   for (const { status, condition, names } of byStatus.values()) {
     const props = names.map((n) => dav.namespaces.tag(parseClark(n).ns, parseClark(n).name).empty).join('');
     const error = condition ? `<d:error>${dav.namespaces.tag(parseClark(condition).ns, parseClark(condition).name).empty}</d:error>` : '';

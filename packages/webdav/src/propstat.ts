@@ -120,7 +120,7 @@ export async function renderResponses(ctx: DavContext, batch: readonly DavResour
       }
     }
     if (options.minimal) missing = '';
-    xml += `<d:response>${hrefXml(k === 0 && options.firstHref ? options.firstHref : ctx.dav.hrefOf(r))}`;
+    xml += `<d:response>${hrefXml(k === 0 && options.firstHref ? options.firstHref : ctx.href(r.path, r.collection))}`;
     if (found || (!missing && !forbidden)) xml += `<d:propstat><d:prop>${found}</d:prop>${statusXml(200)}</d:propstat>`;
     if (forbidden) xml += `<d:propstat><d:prop>${forbidden}</d:prop>${statusXml(403)}</d:propstat>`;
     if (missing) xml += `<d:propstat><d:prop>${missing}</d:prop>${statusXml(404)}</d:propstat>`;

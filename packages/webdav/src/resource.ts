@@ -193,6 +193,12 @@ export interface DavContext {
   readonly memo: Map<unknown, unknown>;
   /** The engine's services for this request: lookups, hrefs, locks, properties, reports. */
   readonly dav: DavServices;
+  /**
+   * The href of a path for this request's answer: below the request-URI, spelled as the client spelled
+   * the request-URI (`%40` or `@`, any case of a home's address), so a client matches the responses to
+   * what it asked; elsewhere the canonical href.
+   */
+  href(path: DavPath, collection: boolean): string;
 }
 
 /** A live property's value: text (escaped on output) or an XML fragment written with the engine's prefixes. */

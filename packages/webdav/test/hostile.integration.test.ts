@@ -324,10 +324,13 @@ describe.each(backends)('issue 11 attacks on %s', (backend) => {
       expect(over.status, `COPY onto ${V}`).toBe(423);
       const tagged = await raw(t, 'PUT', `${A}/mine.odt`, { authorization: t.auth(ALICE), 'if': `<${t.origin}${V}/mine.odt> (${aliceLock})` }, 'alice v2');
       expect(tagged.status, `If tagged with ${V}`).toBe(204);
-      // Answers name the resource canonically, whatever spelling the client used.
+      // Answers name the resource canonically whatever spelling the client used, but for a mere
+      // percent-encoding of the canonical name (%40 for @), which is echoed so the client finds its
+      // request-URI among the hrefs (neon, litmus, python-caldav compare them as strings).
       const listing = await raw(t, 'PROPFIND', `${V}/shared/`, { authorization: t.auth(ALICE), depth: '1' }, '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>');
       expect(listing.status).toBe(207);
-      expect(hrefs(listing.text), V).toEqual([`${A}/shared/`, `${A}/shared/budget.ods`]);
+      const named = decodeURIComponent(spelling) === ALICE ? V : A;
+      expect(hrefs(listing.text), V).toEqual([`${named}/shared/`, `${named}/shared/budget.ods`]);
     }
     expect(await (await t.dav('GET', `${A}/shared/budget.ods`, { user: BOB })).text()).toBe('bob edits');
     expect(await (await t.dav('GET', `${A}/mine.odt`)).text()).toBe('alice v2');

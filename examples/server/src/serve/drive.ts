@@ -23,6 +23,7 @@ export async function mountDrive(setup: ServiceSetup): Promise<Service> {
   const blobs = ctx.blobs.drive;
   const notifier = await ctx.notifier();
   const calendars = new SqlCalendarStore(ctx.db, { notifier, logger: ctx.logger });
+  const drive = drivePlugin({ store: ctx.stores.drive, blobs, directory: ctx.stores.directory });
   const handler = createDavHandler({
     notifier,
     basePath: '/dav',
@@ -34,8 +35,8 @@ export async function mountDrive(setup: ServiceSetup): Promise<Service> {
     serverRoot: true,
     plugins: [
       principalsPlugin({ directory: ctx.stores.directory }),
-      drivePlugin({ store: ctx.stores.drive, blobs, directory: ctx.stores.directory }),
-      caldavPlugin({ store: calendars, directory: ctx.stores.directory, usage: ctx.stores.usage }),
+      drive,
+      caldavPlugin({ store: calendars, directory: ctx.stores.directory, usage: ctx.stores.usage, drive: drive.backend }),
     ],
   });
   http.mount(

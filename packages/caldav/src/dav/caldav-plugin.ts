@@ -14,6 +14,7 @@ import {
   renderResponses,
   statusResponse,
   textOf,
+  type DavBackend,
   type DavContext,
   type DavPlugin,
   type DavResource,
@@ -27,6 +28,7 @@ import { zoneForTzid, type Zone } from '../icalendar/zones.js';
 import { renderAddressData } from '../vcard/vcard.js';
 import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
 import { GroupwareBackend, type GroupwareData } from './groupware-backend.js';
+import { HomeFiles } from './home-files.js';
 import { ADDRESSBOOKS, APPLE_ICAL, CALDAV, CALENDARS, CARDDAV, CS, READ_FREE_BUSY, cal, card, cs } from './names.js';
 
 export interface CaldavPluginOptions {
@@ -34,7 +36,13 @@ export interface CaldavPluginOptions {
   readonly directory: DirectoryStore;
   readonly objects?: CalendarObjects;
   readonly usage?: UsageStore;
+  /** The drive backend, mounted at `files`: the homes' plain collections and files are kept in it. */
+  readonly drive?: DavBackend;
 }
+
+/** Hidden folders of a drive home holding the plain members of its calendar and address-book homes. */
+export const CALENDAR_HOME_FOLDER = '.calendar-home';
+export const ADDRESSBOOK_HOME_FOLDER = '.addressbook-home';
 
 /** A sync-token (RFC 6578 §4): a URI naming the collection and its change counter, valid on every node. */
 const SYNC_PREFIX = 'https://palabre.org/ns/sync/';
@@ -62,6 +70,10 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
   const objects = options.objects ?? new CalendarObjects({ store: options.store });
   const calendars = new GroupwareBackend({ kind: 'calendar', store: options.store, objects, directory: options.directory, usage: options.usage });
   const addressBooks = new GroupwareBackend({ kind: 'addressbook', store: options.store, objects, directory: options.directory, usage: options.usage });
+  if (options.drive) {
+    calendars.files = new HomeFiles(options.drive, 'files', CALENDARS, CALENDAR_HOME_FOLDER, (ctx, home, name, o) => calendars.makeTypedInHome(ctx, home, name, o));
+    addressBooks.files = new HomeFiles(options.drive, 'files', ADDRESSBOOKS, ADDRESSBOOK_HOME_FOLDER, (ctx, home, name, o) => addressBooks.makeTypedInHome(ctx, home, name, o));
+  }
   const ours = (r: DavResource) => r.backend === calendars || r.backend === addressBooks;
   const dataOf = (r: DavResource) => (ours(r) ? (r.data as GroupwareData) : null);
   const collectionOf = (r: DavResource) => {
@@ -87,6 +99,12 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
       host.addPrivilege({ name: READ_FREE_BUSY, parent: 'read', description: 'Read free/busy time' });
       host.addCompliance('calendar-access', { mount: CALENDARS });
       host.addCompliance('addressbook', { mount: ADDRESSBOOKS });
+      // The folders keeping the homes' files are the homes' business, not something to show in the drive.
+      host.on('filterMembers', (_ctx, collection, members) =>
+        collection.path.segments[0] === 'files' && collection.path.segments.length === 2
+          ? members.filter((m) => m.path.segments.length !== 3 || (m.path.segments[2] !== CALENDAR_HOME_FOLDER && m.path.segments[2] !== ADDRESSBOOK_HOME_FOLDER))
+          : members,
+      );
 
       host.addMethod('MKCALENDAR', (ctx) => extendedMkcol(ctx, { root: cal('mkcalendar'), responseRoot: cal('mkcalendar-response'), resourceTypes: [cal('calendar')] }), { mount: CALENDARS });
 
@@ -224,7 +242,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
                 yield addressBooks.objectResource(resource, { ...hit.object, data: hit.data });
               }
             })(),
-            () => (truncated ? statusResponse(ctx.dav.hrefOf(resource), 507) : ''),
+            () => (truncated ? statusResponse(ctx.href(resource.path, true), 507) : ''),
           );
         },
       });
@@ -322,7 +340,8 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
        */
       async function syncCollection(ctx: DavContext, resource: DavResource, body: XmlElement): Promise<void> {
         const coll = collectionOf(resource)!;
-        depthOf(ctx, ['0'], '0');
+        // RFC 6578 asks for Depth 0; python-caldav and others send 1: the answer is the same.
+        depthOf(ctx, ['0', '1', 'infinity'], '0');
         const tokenEl = child(body, DAV, 'sync-token');
         const token = tokenEl ? textOf(tokenEl).trim() : '';
         const level = child(body, DAV, 'sync-level');
@@ -357,12 +376,12 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           for (const c of part) {
             const r = c.kind === 'put' ? found.get(davPath([...resource.path.segments, c.name]).key) : undefined;
             if (r) present.push(r);
-            else if (token) gone += statusResponse(ctx.dav.href(davPath([...resource.path.segments, c.name]), false), 404);
+            else if (token) gone += statusResponse(ctx.href(davPath([...resource.path.segments, c.name]), false), 404);
           }
           await out.write(await renderResponses(ctx, present, request, { minimal }));
           await out.write(gone);
         }
-        if (changes.truncated) await out.write(statusResponse(ctx.dav.hrefOf(resource), 507));
+        if (changes.truncated) await out.write(statusResponse(ctx.href(resource.path, true), 507));
         await out.write(`<d:sync-token>${syncToken(coll.collection.id, changes.seq)}</d:sync-token>`);
         await out.end();
       }
@@ -398,7 +417,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
         await out.write(await renderResponses(ctx, batch, request, { minimal }));
         if (over) {
           // Without a change log to continue from, a cut listing could not be resumed: the client is told to ask for more.
-          await out.write(`<d:response>${hrefXml(ctx.dav.hrefOf(resource))}<d:status>HTTP/1.1 507 Insufficient Storage</d:status><d:error><d:number-of-matches-within-limits/></d:error></d:response>`);
+          await out.write(`<d:response>${hrefXml(ctx.href(resource.path, true))}<d:status>HTTP/1.1 507 Insufficient Storage</d:status><d:error><d:number-of-matches-within-limits/></d:error></d:response>`);
         }
         await out.write(`<d:sync-token>${syncToken(coll.collection.id, seq)}</d:sync-token>`);
         await out.end();

@@ -33,6 +33,7 @@ import {
 import { CalendarObjects } from '../calendar-objects.js';
 import { CalendarDataError, CALENDAR_KINDS } from '../icalendar/calendar-object.js';
 import { CardDataError } from '../vcard/vcard.js';
+import type { HomeFiles } from './home-files.js';
 import { ADDRESSBOOKS, CALDAV, CALENDARS, CARDDAV, DIRECTORY_BOOK, READ_FREE_BUSY, SHARED_PREFIX, cal, card, cs } from './names.js';
 
 /** How the caller may use a home, a collection or an object. */
@@ -93,6 +94,8 @@ const unquote = (etag: string | undefined) => (etag === undefined || etag === '*
 export class GroupwareBackend implements DavBackend {
   readonly mount: string;
   readonly compliance: readonly string[];
+  /** Plain collections and files of the homes (set by the plugin when a drive is there to keep them). */
+  files: HomeFiles | null = null;
 
   constructor(readonly options: GroupwareBackendOptions) {
     this.mount = options.kind === 'calendar' ? CALENDARS : ADDRESSBOOKS;
@@ -216,6 +219,11 @@ export class GroupwareBackend implements DavBackend {
     const home = this.home(owner, access);
     if (segment === undefined) return access === 'free-busy' ? { resource: null, parent: null } : { resource: home, parent: this.root() };
     const collection = await this.collectionAt(ctx, owner, access, segment);
+    if (!collection && access === 'owner' && this.files) {
+      // Not a calendar or an address book: one of the home's plain collections or files, or a new name.
+      const found = await this.files.lookup(ctx, path);
+      if (found.resource || found.parent || objectName !== undefined) return found;
+    }
     if (objectName === undefined) return { resource: collection, parent: access === 'free-busy' ? null : home };
     if (!collection || more.length) return { resource: null, parent: null };
     const data = this.data(collection) as Extract<GroupwareData, { kind: 'collection' }>;
@@ -270,7 +278,15 @@ export class GroupwareBackend implements DavBackend {
       const book = await this.directoryBook(owner);
       if (book) out.push(this.collectionResource(owner, this.bookName, book, null, 'read', false));
     }
+    if (this.files) out.push(...(await this.files.homeMembers(ctx, davPath([this.mount, owner.address]))));
     return out;
+  }
+
+  /** A calendar or an address book asked for where the home's files would take a plain collection. */
+  async makeTypedInHome(ctx: DavContext, homePath: DavPath, name: string, options: NewCollectionOptions): Promise<DavResource> {
+    const { resource: home } = await this.lookup(ctx, homePath);
+    if (!home || this.data(home).kind !== 'home') throw new DavError(409, 'no such home');
+    return this.makeCollection(ctx, home, name, options);
   }
 
   private async *objectPages(collection: DavResource, collectionId: string): AsyncIterable<readonly DavResource[]> {
