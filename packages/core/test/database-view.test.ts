@@ -51,12 +51,14 @@ describe('blobs a backup copies', () => {
   });
 });
 
-/** A drive file holding `text`'s blob, in a fresh account's home. */
+/** A drive file named `name` holding the blob of that name, in one account's home. */
 async function addFile(db: Database, name: string): Promise<string> {
   const stores = createCoreStores(db);
-  const account =
-    (await stores.directory.findAccount('view@ms.example.tg')) ??
-    (await stores.directory.createDomain({ name: 'ms.example.tg' }).then(() => stores.directory.createAccount({ address: 'view@ms.example.tg', displayName: 'View' })));
+  let account = await stores.directory.findAccount('view@ms.example.tg');
+  if (!account) {
+    await stores.directory.createDomain({ name: 'ms.example.tg' });
+    account = await stores.directory.createAccount({ address: 'view@ms.example.tg', displayName: 'View' });
+  }
   const home = await stores.drive.ensureHome(account);
   await stores.drive.writeFile(home.rootId, name, { blobId: blob(name), size: name.length });
   return blob(name);
