@@ -1,4 +1,6 @@
-import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -77,6 +79,21 @@ describe('FsBlobStore holds (what a backup takes before its database snapshot)',
     expect(await readdir(holds)).toHaveLength(1);
     await next.release();
     expect(await readdir(holds)).toEqual([]);
+  });
+
+  it('stops holding at once when its holder on this machine was killed', async () => {
+    const store = open();
+    const { id } = await store.put('bytes');
+    const dead = await store.hold('backup');
+    // The hold file as a process that has since died wrote it.
+    const child = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => child.once('exit', r));
+    const holds = join(dir, '.holds');
+    const [file] = await readdir(holds);
+    await writeFile(join(holds, file!), `${JSON.stringify({ owner: 'backup', pid: child.pid, host: hostname(), since: new Date().toISOString() })}\n`);
+    await open().delete(id);
+    expect(await dead.get(id).then(text, () => 'destroyed')).toBe('destroyed');
+    await dead.release();
   });
 
   it('leaves parked blobs alone while another hold is still live', async () => {

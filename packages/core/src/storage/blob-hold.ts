@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors.js';
@@ -10,8 +10,9 @@ const HOLDS = '.holds';
 /** Blobs deleted while a hold was live: `<root>/.held/<id>`. */
 const HELD = '.held';
 /**
- * A hold is live while its file was touched this recently. The holder touches it every minute, so a
- * holder killed with -9 stops holding after ten minutes without anyone cleaning up.
+ * A hold is live while its file was touched this recently and, on the machine that wrote it, its
+ * process runs. The holder touches it every minute, so a holder killed with -9 on another node of a
+ * shared folder stops holding after ten minutes without anyone cleaning up.
  */
 export const HOLD_TTL_MS = 10 * 60_000;
 const HOLD_RENEW_MS = 60_000;
@@ -54,10 +55,11 @@ export class BlobHolds {
     const dir = join(this.root, HOLDS);
     let count = 0;
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const s = await stat(join(dir, name)).catch(() => null);
+      const path = join(dir, name);
+      const s = await stat(path).catch(() => null);
       if (!s) continue;
-      if (now - s.mtimeMs < HOLD_TTL_MS) count++;
-      else if (removeStale) await rm(join(dir, name), { force: true });
+      if (now - s.mtimeMs < HOLD_TTL_MS && !(await heldByDeadProcess(path))) count++;
+      else if (removeStale) await rm(path, { force: true });
     }
     return count;
   }
@@ -111,5 +113,19 @@ export class BlobHolds {
         if ((await this.liveHolds(Date.now())) === 0) await rm(join(this.root, HELD), { recursive: true, force: true });
       },
     };
+  }
+}
+
+/** A hold written on this machine by a process that is gone (killed with -9): it holds nothing any more. */
+async function heldByDeadProcess(path: string): Promise<boolean> {
+  const owner = await readFile(path, 'utf8')
+    .then((text) => JSON.parse(text) as { pid?: unknown; host?: unknown })
+    .catch(() => null);
+  if (!owner || owner.host !== hostname() || !Number.isSafeInteger(owner.pid)) return false;
+  try {
+    process.kill(owner.pid as number, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
