@@ -77,12 +77,13 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   const { config, dest } = options;
   const say = options.progress ?? (() => undefined);
   const started = new Date();
-  await mkdir(join(dest, SNAPSHOTS), { recursive: true });
+  await mkdir(dest, { recursive: true });
   const unlock = await lockDest(dest);
   let db: Database | null = null;
   const holds: Partial<Record<BlobFeature, BlobHold>> = {};
   let view: DatabaseView | null = null;
   try {
+    await mkdir(join(dest, SNAPSHOTS), { recursive: true });
     const removedIncomplete = await cleanIncomplete(dest);
     if (removedIncomplete.length) say(`removed ${removedIncomplete.length} incomplete snapshot(s) left by a backup that did not finish: ${removedIncomplete.join(', ')}`);
 
