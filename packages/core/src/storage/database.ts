@@ -399,7 +399,7 @@ export class Database {
     return Number(rows[0]!.n) === 0;
   }
 
-  /** The database engine's version: PostgreSQL's server_version_num (150020 for 15.20), SQLite's library version. */
+  /** The database engine's version and major number: the PostgreSQL server's (pg_dump must be as recent), or SQLite's library. */
   async serverVersion(): Promise<{ text: string; major: number }> {
     if (this.dialect === 'sqlite') {
       const text = String((await this.select<{ v: string }>('SELECT sqlite_version() AS v'))[0]!.v);
