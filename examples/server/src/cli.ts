@@ -9,6 +9,7 @@ import {
   ALIAS_USAGE,
   APP_PASSWORD_USAGE,
   AUDIT_USAGE,
+  BACKUP_USAGE,
   DKIM_USAGE,
   DOCTOR_USAGE,
   DOMAIN_USAGE,
@@ -17,6 +18,7 @@ import {
   MAILBOX_USAGE,
   MIGRATE_USAGE,
   QUEUE_USAGE,
+  RESTORE_USAGE,
   SERVE_USAGE,
   USER_USAGE,
   VACATION_USAGE,
@@ -39,6 +41,8 @@ usage:
   ${QUEUE_USAGE}
   ${MAILBOX_USAGE}
   ${MIGRATE_USAGE}
+  ${BACKUP_USAGE}
+  ${RESTORE_USAGE}
 
 Every command takes --data DIR (default ./data) and --config FILE.json; DATABASE_URL=postgres://…
 selects PostgreSQL instead of SQLite in the data folder.`;
@@ -149,6 +153,14 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
       close = () => ctx.close();
       const count = workerCount(config);
       return count > 1 ? await runPrimary(ctx, io, count, format) : await serveCommand(ctx, io);
+    }
+    if (command === 'backup' || command === 'restore') {
+      const { backupCommand } = await import('./commands/backup.js');
+      if (args.includes('--help') || args.includes('-h')) {
+        io.out(command === 'backup' ? BACKUP_USAGE : RESTORE_USAGE);
+        return 0;
+      }
+      return await backupCommand(command, args, { data, configFile, env, io });
     }
     const load = ADMIN_COMMANDS[command];
     if (!load) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

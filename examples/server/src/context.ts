@@ -38,6 +38,11 @@ export function describeDatabase(config: PalabreConfig): string {
   return `SQLite ${sqliteFileIn(config.dataDir)}`;
 }
 
+/** Where a feature's blob store keeps its bytes inside the data folder (`<data>/blobs/mail`, `…/drive`). */
+export function blobFolderIn(dataDir: string, feature: 'mail' | 'drive'): string {
+  return join(dataDir, 'blobs', feature);
+}
+
 /**
  * Open everything a command needs. Migrations run here (idempotent, serialised across processes), so
  * every command works on a fresh data folder or database.
@@ -53,7 +58,7 @@ export async function openContext(
     migrate: options.migrate ?? true,
   });
   const stores = createCoreStores(db, { logger });
-  const blobs = { mail: createFsBlobStore(join(config.dataDir, 'blobs', 'mail')), drive: createFsBlobStore(join(config.dataDir, 'blobs', 'drive')) };
+  const blobs = { mail: createFsBlobStore(blobFolderIn(config.dataDir, 'mail')), drive: createFsBlobStore(blobFolderIn(config.dataDir, 'drive')) };
   const authenticator = createAuthenticator({
     directory: stores.directory,
     throttle: stores.throttle,

@@ -8,6 +8,12 @@ export const APP_PASSWORD_USAGE = `palabre app-password add EMAIL --label LABEL
        palabre app-password list EMAIL
        palabre app-password revoke EMAIL ID|LABEL`;
 
+export const BACKUP_USAGE = `palabre backup DEST [--keep N]
+       palabre backup verify DEST [--snapshot ID]
+       palabre backup list DEST`;
+
+export const RESTORE_USAGE = 'palabre restore SRC --data DIR [--snapshot ID] [--force]';
+
 export const AUDIT_USAGE = 'palabre audit [--type TYPE] [--actor EMAIL] [--since ISO-DATE] [--limit N]';
 
 export const DKIM_USAGE = `palabre dkim generate DOMAIN [--selector NAME] [--algorithm rsa|ed25519]

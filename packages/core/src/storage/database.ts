@@ -7,6 +7,7 @@ import { PalabreError, UnavailableError } from '../errors.js';
 import type { Logger } from '../ports/logger.js';
 import { silentLogger } from '../ports/logger.js';
 import { toStorageError } from './driver-errors.js';
+import { blobIdsInView, sqliteFileView, vacuumInto, type DatabaseView, type ExportedView } from './database-view.js';
 import { Mutex } from './mutex.js';
 import { ALL_ENTITIES, ALL_MIGRATIONS } from './registry.js';
 
@@ -103,7 +104,7 @@ export class Database {
     readonly dataSource: DataSource,
     readonly dialect: Dialect,
     private readonly log: Logger,
-    sqliteFile?: string,
+    private readonly sqliteFile?: string,
   ) {
     if (dialect === 'sqlite') {
       const raw = (dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
@@ -340,6 +341,72 @@ export class Database {
 
   async hasPendingMigrations(): Promise<boolean> {
     return this.run(() => this.dataSource.showMigrations(), 'checking migrations');
+  }
+
+  /**
+   * SQLite: a consistent copy of the whole database written to `file` (which must not exist) while
+   * writers carry on, and a view over that copy (see vacuumInto). For backups.
+   */
+  async snapshotInto(file: string): Promise<DatabaseView> {
+    if (this.dialect !== 'sqlite' || !this.sqliteFile || this.sqliteFile === ':memory:') {
+      throw new PalabreError('internal', 'snapshotInto() copies a SQLite database file; PostgreSQL exports a snapshot');
+    }
+    await vacuumInto(this.sqliteFile, file);
+    return sqliteFileView(file);
+  }
+
+  /**
+   * PostgreSQL: a read-only REPEATABLE READ transaction on a connection of its own, its snapshot
+   * exported for `pg_dump --snapshot`; the view reads in that same snapshot until close(). For backups.
+   */
+  async exportSnapshot(): Promise<ExportedView> {
+    if (this.dialect !== 'postgres') throw new PalabreError('internal', 'exportSnapshot() is for PostgreSQL; SQLite copies with snapshotInto()');
+    const runner = this.dataSource.createQueryRunner();
+    let name: string;
+    try {
+      await runner.connect();
+      await runner.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      name = ((await runner.query('SELECT pg_export_snapshot() AS name')) as { name: string }[])[0]!.name;
+    } catch (error) {
+      await runner.release().catch(() => undefined);
+      throw toStorageError(error, 'exporting a database snapshot');
+    }
+    return {
+      name,
+      referencedBlobs: (feature) =>
+        blobIdsInView(async (sql, params) => {
+          try {
+            return await runner.query(this.sql(sql), params);
+          } catch (error) {
+            throw toStorageError(error, 'listing the blobs of a snapshot');
+          }
+        }, feature),
+      close: async () => {
+        await runner.query('COMMIT').catch(() => undefined);
+        await runner.release();
+      },
+    };
+  }
+
+  /** Whether the database holds no table at all (where a restore may go). */
+  async isEmpty(): Promise<boolean> {
+    const sql =
+      this.dialect === 'sqlite'
+        ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE type IN ('table', 'view')"
+        : `SELECT COUNT(*) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+           WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND s.nspname <> 'information_schema' AND s.nspname NOT LIKE 'pg$_%' ESCAPE '$'`;
+    const rows = await this.select<{ n: number | string }>(sql, [], 'checking whether the database is empty');
+    return Number(rows[0]!.n) === 0;
+  }
+
+  /** The database engine's version and major number: the PostgreSQL server's (pg_dump must be as recent), or SQLite's library. */
+  async serverVersion(): Promise<{ text: string; major: number }> {
+    if (this.dialect === 'sqlite') {
+      const text = String((await this.select<{ v: string }>('SELECT sqlite_version() AS v'))[0]!.v);
+      return { text, major: Number(text.split('.')[0]) };
+    }
+    const rows = await this.select<{ v: string; n: string }>("SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n");
+    return { text: rows[0]!.v, major: Math.floor(Number(rows[0]!.n) / 10_000) };
   }
 
   /** `?` placeholders become `$1…` on PostgreSQL, so hot-path SQL is written once. */

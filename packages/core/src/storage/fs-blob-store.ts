@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { InvalidInputError, NotFoundError, TooLargeError, UnavailableError, PalabreError } from '../errors.js';
 import type { BlobEntry, BlobInfo, BlobSource, BlobStore, ByteRange, PutBlobOptions } from '../ports/blob-store.js';
+import { BlobHolds, type BlobHold } from './blob-hold.js';
 
 const BLOB_ID = /^[0-9a-f]{64}$/;
 const TMP = '.tmp';
@@ -91,6 +92,8 @@ export class FsBlobStore implements BlobStore {
   private readonly syncReadBytes: number;
   /** Blob id → [size, until when] for blobs this store has just written. */
   private readonly knownSizes = new Map<string, [number, number]>();
+  /** Backups' holds on this folder (hold(), and delete() setting blobs aside while one is live). */
+  private readonly holdsOf: BlobHolds;
 
   constructor(
     readonly root: string,
@@ -100,6 +103,7 @@ export class FsBlobStore implements BlobStore {
     this.reverifyAfterMs = options.reverifyAfterMs ?? 10 * 60_000;
     this.maxContentBytes = options.cacheBytes ?? 64 * 1024 * 1024;
     this.syncReadBytes = options.syncReadBytes ?? 64 * 1024;
+    this.holdsOf = new BlobHolds(root, (id) => this.pathOf(id));
   }
 
   private cachedContent(id: string): Buffer | null {
@@ -490,9 +494,21 @@ export class FsBlobStore implements BlobStore {
     this.forgetHandle(id);
     this.uncache(id);
     this.knownSizes.delete(id);
+    // A backup copying this folder may still need the bytes (its database snapshot may predate the
+    // delete): while one holds the folder, the blob is set aside for it instead of destroyed.
+    if (await this.holdsOf.live()) return this.holdsOf.park(id);
     await unlink(this.pathOf(id)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
+  }
+
+  /**
+   * Keep every blob of this folder readable (through the hold) until release(), even if it is deleted
+   * meanwhile, by this or any other process sharing the folder: what a backup takes before its
+   * database snapshot, so that every blob the snapshot refers to can still be copied.
+   */
+  hold(owner: string): Promise<BlobHold> {
+    return this.holdsOf.hold(owner);
   }
 
   /** Let go of cached descriptors and contents (the store stays usable: it opens files again as needed). */
