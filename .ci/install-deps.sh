@@ -26,3 +26,16 @@ MAIL_DEPS="$(dirname "$0")/../../shared/conformance/mail/install-deps.sh"
 missing=0
 for bin in swaks mbsync openssl smtp-source smtp-sink dovecot postfix; do command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing=1; done
 if [ "$missing" = 1 ] && [ -f "$MAIL_DEPS" ]; then bash "$MAIL_DEPS"; fi
+
+# Calendars and contacts (issue 13): the python3-caldav and vdirsyncer clients the conformance run and
+# tests drive, and the Radicale, Xandikos and Cyrus references of `npm run bench caldav`.
+caldav=()
+for pkg in python3-caldav vdirsyncer python3-radicale xandikos cyrus-imapd cyrus-caldav cyrus-admin sasl2-bin; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || caldav+=("$pkg")
+done
+if [ ${#caldav[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${caldav[@]}"
+fi
+# Debian's cyrus-imapd starts a system instance on the standard ports; tests and benches run their own.
+if [ -f /run/cyrus-master.pid ]; then kill "$(cat /run/cyrus-master.pid)" 2>/dev/null || true; fi
