@@ -113,3 +113,40 @@ export async function waitForLine(child: ReturnType<typeof spawn>, pattern: RegE
     });
   });
 }
+
+/** A `palabre serve` child with only its HTTP listener, on a site's data, ready (healthz answers). */
+export interface ServedHttp {
+  readonly port: number;
+  readonly origin: string;
+  /** Everything the server printed so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function serveHttp(site: Site, extraArgs: string[] = []): Promise<ServedHttp> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0', ...extraArgs], {
+    env: site.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stderr!.on('data', (d: Buffer) => (out += d));
+  for (let i = 0; !(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false)); i++) {
+    if (child.exitCode !== null || i > 300) {
+      child.kill('SIGKILL');
+      throw new Error(`palabre serve did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}

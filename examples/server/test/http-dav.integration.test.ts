@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { expectContinue } from '@palabre/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, freePort, makeSite, runBin, type Site } from './helpers.js';
+import { makeSite, runBin, serveHttp, type ServedHttp, type Site } from './helpers.js';
 
 const USER = 'awa@sante.gouv.tg';
 const PASS = 'A long enough passphrase';
@@ -15,32 +14,19 @@ const auth = (user = USER, pass = PASS) => `Basic ${Buffer.from(`${user}:${pass}
  */
 describe('palabre serve: DAV requests on the HTTP port', () => {
   let site: Site;
-  let child: ChildProcess;
+  let served: ServedHttp;
   let port: number;
-  let out = '';
   beforeAll(async () => {
     site = await makeSite('sqlite');
     const env = { ...site.env, DATABASE_URL: '' };
     for (const argv of [['domain', 'add', 'sante.gouv.tg'], ['user', 'add', USER, '--password', PASS], ['user', 'add', OTHER, '--password', PASS, '--quota', '1000']]) {
       expect((await runBin(['--data', site.dataDir, ...argv], { env })).code).toBe(0);
     }
-    port = await freePort();
-    child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d: Buffer) => (out += d));
-    child.stderr!.on('data', (d: Buffer) => (out += d));
-    for (let i = 0; !(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false)); i++) {
-      if (child.exitCode !== null || i > 300) throw new Error(`palabre serve did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    served = await serveHttp({ ...site, env });
+    port = served.port;
   }, 120_000);
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await served?.stop();
     await site?.cleanup();
   });
 
@@ -50,14 +36,14 @@ describe('palabre serve: DAV requests on the HTTP port', () => {
   const put100 = (path: string, body: Buffer, authorization?: string) =>
     expectContinue(`http://127.0.0.1:${port}`, 'PUT', path, body, authorization ? { authorization } : {});
   /** How many answers to PUT the server has logged (pino lines of dav.request). */
-  const putsLogged = () => out.split('\n').filter((line) => line.includes('"msg":"dav.request"') && line.includes('"method":"PUT"')).length;
+  const putsLogged = () => served.output().split('\n').filter((line) => line.includes('"msg":"dav.request"') && line.includes('"method":"PUT"')).length;
   /** Wait (bounded) until the server has logged its answer to `count` PUTs. */
   const putsAnswered = async (count: number) => {
     for (let i = 0; i < 500; i++) {
       if (putsLogged() >= count) return;
       await new Promise((r) => setTimeout(r, 10));
     }
-    throw new Error(`no answer to PUT #${count} logged:\n${out.slice(-2000)}`);
+    throw new Error(`no answer to PUT #${count} logged:\n${served.output().slice(-2000)}`);
   };
 
   it('never commits a PUT whose body runs past its Content-Length while the client is told 400', async () => {

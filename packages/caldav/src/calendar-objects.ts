@@ -12,6 +12,7 @@ import { calendarIndex } from './icalendar/calendar-index.js';
 import { indexAnswers, matchesCalendarFilter, prefilterOf, type CompFilter } from './icalendar/calendar-filter.js';
 import { CalendarDataError, DEFAULT_CALENDAR_LIMITS, parseCalendarObject, parseICalendar, type CalendarLimits, type ParsedCalendar } from './icalendar/calendar-object.js';
 import { busyPeriods, freeBusyCalendar } from './icalendar/free-busy.js';
+import { EXPORT_TAIL, PRODUCT_ID, exportHead, splitCalendar } from './icalendar/calendar-export.js';
 import { vtimezoneZone, zoneForTzid, UTC_ZONE, type Zone } from './icalendar/zones.js';
 import { cardIndex, cardPrefilter, matchesCardFilter, parseVCard, DEFAULT_CARD_LIMITS, type CardFilter, type CardLimits } from './vcard/vcard.js';
 
@@ -151,7 +152,37 @@ export class CalendarObjects {
       }
     }
     const now = this.clock.now().getTime();
-    return freeBusyCalendar(busyPeriods(parsed, range.start, range.end, zone), range.start, range.end, now, '-//Palabre//CalDAV//FR');
+    return freeBusyCalendar(busyPeriods(parsed, range.start, range.end, zone), range.start, range.end, now, PRODUCT_ID);
+  }
+
+  /**
+   * A whole collection as one stream: an address book as its vCards one after the other (RFC 6350 §3.1),
+   * a calendar as one VCALENDAR. The calendar is read twice, page by page — its time zones first, then
+   * its components — so memory stays bounded however big it is.
+   */
+  async *exportCollection(collection: CalendarCollection): AsyncIterable<string> {
+    const pages = async function* (store: CalendarStore) {
+      let after: string | null = null;
+      for (;;) {
+        const page = await store.listObjects(collection.id, { after, limit: PAGE, withData: true });
+        if (page.length) yield page;
+        if (page.length < PAGE) return;
+        after = page[page.length - 1]!.name;
+      }
+    };
+    if (collection.kind === 'addressbook') {
+      for await (const page of pages(this.store)) yield page.map((o) => (o.data ?? '').replace(/\r?\n?$/, '\r\n')).join('');
+      return;
+    }
+    const zones = new Map<string, string>();
+    for await (const page of pages(this.store)) {
+      for (const o of page) for (const [tzid, block] of splitCalendar(o.data ?? '').zones) if (!zones.has(tzid)) zones.set(tzid, block);
+    }
+    const tzid = collection.timezone ? /^TZID[:;][^\r\n]*/im.exec(collection.timezone)?.[0].replace(/^TZID[^:]*:/i, '').trim() : null;
+    yield exportHead({ productId: PRODUCT_ID, name: collection.displayName ?? collection.name, description: collection.description, timezoneId: tzid ?? null });
+    yield [...zones.values()].join('');
+    for await (const page of pages(this.store)) yield page.map((o) => splitCalendar(o.data ?? '').components.join('')).join('');
+    yield EXPORT_TAIL;
   }
 }
 

@@ -22,6 +22,7 @@ export { DAV_PRIVILEGES, privilegesXml, aceXml, iso } from './properties.js';
 export type { PrivilegeDefinition } from './properties.js';
 export { parsePropertyUpdate, toPatch } from './proppatch.js';
 export { DavError, PropertyPatchError, toDavError, DAV } from './errors.js';
+export { USER_CONTENT_CSP, dispositionOf, isActiveType } from './content-disposition.js';
 export type { DavErrorOptions } from './errors.js';
 export { DAV_LOG_EVENTS } from './log-events.js';
 export type { DavLogEvent } from './log-events.js';

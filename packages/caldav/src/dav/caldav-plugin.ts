@@ -29,6 +29,7 @@ import { renderAddressData } from '../vcard/vcard.js';
 import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
 import { GroupwareBackend, type GroupwareData } from './groupware-backend.js';
 import { HomeFiles } from './home-files.js';
+import { exportOnGet } from './collection-export.js';
 import { ADDRESSBOOKS, APPLE_ICAL, CALDAV, CALENDARS, CARDDAV, CS, READ_FREE_BUSY, cal, card, cs } from './names.js';
 
 export interface CaldavPluginOptions {
@@ -106,6 +107,9 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           : members,
       );
 
+      for (const mount of [CALENDARS, ADDRESSBOOKS]) {
+        for (const method of ['GET', 'HEAD']) host.addMethod(method, (ctx, next) => exportOnGet(ctx, next, objects, ours), { mount });
+      }
       host.addMethod('MKCALENDAR', (ctx) => extendedMkcol(ctx, { root: cal('mkcalendar'), responseRoot: cal('mkcalendar-response'), resourceTypes: [cal('calendar')] }), { mount: CALENDARS });
 
       // ------------------------------------------------------------ principals: where the homes are

@@ -2,6 +2,7 @@ import ICAL from 'ical.js';
 import type { ObjectIndex } from '@palabre/core';
 import { searchFold } from '../icalendar/calendar-index.js';
 import { valuesMatch, type TextMatch } from '../icalendar/text-match.js';
+import { foldLine } from '../content-lines.js';
 
 /**
  * vCards of an address book (RFC 6352, vCard 3.0 RFC 2426 and 4.0 RFC 6350): checked, stored byte for
@@ -233,25 +234,5 @@ function serialize(card: ICAL.Component, version: VCardVersion): string {
   const design = version === '4.0' ? ICAL.design.vcard : ICAL.design.vcard3;
   const unfolded = ICAL.stringify.component(card.toJSON(), design).replace(/\r?\n[ \t]/g, '').split(/\r?\n/);
   const lines = unfolded.map((line) => (/^(?:[\w-]+\.)?(?:PHOTO|LOGO|SOUND|KEY)(?:;[^:]*)?:data:/i.test(line) ? line.replace(/\\,/g, ',') : line));
-  return `${lines.filter(Boolean).map(fold).join('\r\n')}\r\n`;
-}
-
-/** RFC 6350 §3.2: lines longer than 75 octets are folded, never inside a UTF-8 sequence. */
-function fold(line: string): string {
-  if (Buffer.byteLength(line) <= 75) return line;
-  const parts: string[] = [];
-  let current = '';
-  let size = 0;
-  for (const ch of line) {
-    const n = Buffer.byteLength(ch);
-    if (size + n > (parts.length ? 74 : 75)) {
-      parts.push(current);
-      current = '';
-      size = 0;
-    }
-    current += ch;
-    size += n;
-  }
-  parts.push(current);
-  return parts.join('\r\n ');
+  return `${lines.filter(Boolean).map(foldLine).join('\r\n')}\r\n`;
 }

@@ -1,0 +1,57 @@
+import { conditionalOf, DavError, USER_CONTENT_CSP, type DavContext, type DavResource } from '@palabre/webdav';
+import type { CalendarObjects } from '../calendar-objects.js';
+import type { GroupwareData } from './groupware-backend.js';
+
+/**
+ * GET (and HEAD) of a calendar or an address book: the whole collection as one file, for the clients
+ * that subscribe to a calendar by URL (Thunderbird, GNOME, Outlook's "internet calendar") and for a user
+ * saving a copy. A home and everything else keep the engine's own GET.
+ */
+export async function exportOnGet(ctx: DavContext, next: () => Promise<void>, objects: CalendarObjects, ours: (r: DavResource) => boolean): Promise<void> {
+  const { resource } = await ctx.dav.lookup(ctx, ctx.path);
+  const data = resource && ours(resource) ? (resource.data as GroupwareData) : null;
+  if (!resource || data?.kind !== 'collection') return next();
+  // A colleague's calendar is there for free-busy only: its content is as absent as a calendar that is not.
+  if (!resource.privileges.has('read') && !resource.privileges.has('all')) throw new DavError(404, 'no such resource');
+  const res = ctx.res;
+  if (resource.etag) res.setHeader('etag', resource.etag);
+  if (resource.lastModified) res.setHeader('last-modified', resource.lastModified.toUTCString());
+  if (conditionalOf(ctx, resource, true) === 'not-modified') {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
+  const calendar = data.collection.kind === 'calendar';
+  const file = `${(data.collection.displayName ?? data.collection.name).replace(/[^\p{L}\p{N} ._-]+/gu, '_').slice(0, 100) || 'export'}.${calendar ? 'ics' : 'vcf'}`;
+  res.statusCode = 200;
+  res.setHeader('content-type', calendar ? 'text/calendar; charset=utf-8' : 'text/vcard; charset=utf-8');
+  res.setHeader('content-security-policy', USER_CONTENT_CSP);
+  // RFC 6266: the ASCII fallback and the UTF-8 name.
+  res.setHeader('content-disposition', `attachment; filename="${file.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(file)}`);
+  if (ctx.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  for await (const chunk of objects.exportCollection(data.collection)) {
+    if (chunk && !res.write(chunk)) await drained(res);
+    if (res.destroyed) return;
+  }
+  res.end();
+}
+
+/** Back-pressure: wait for the socket to take more, or fail when the client went away. */
+function drained(res: DavContext['res']): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => done();
+    // A download the client cut short is an expected event (499, logged at info), not a failure.
+    const onClose = () => done(new DavError(499, 'the download was interrupted'));
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
