@@ -32,9 +32,10 @@ const ALLOWED = {
   webdav: ['@palabre/core'],
   mail: ['@palabre/core'],
   caldav: ['@palabre/core', '@palabre/webdav'],
-  server: ['@palabre/core', '@palabre/core/storage', '@palabre/auth', '@palabre/webdav', '@palabre/caldav', '@palabre/mail'],
+  web: ['@palabre/core', '@palabre/webdav'],
+  server: ['@palabre/core', '@palabre/core/storage', '@palabre/auth', '@palabre/webdav', '@palabre/caldav', '@palabre/mail', '@palabre/web'],
 };
-const SUBPATHS = new Set(['@palabre/core', '@palabre/core/storage', '@palabre/core/testing', '@palabre/auth', '@palabre/webdav', '@palabre/caldav', '@palabre/mail']);
+const SUBPATHS = new Set(['@palabre/core', '@palabre/core/storage', '@palabre/core/testing', '@palabre/auth', '@palabre/webdav', '@palabre/caldav', '@palabre/mail', '@palabre/web']);
 const DRIVERS = new Set(['typeorm', 'better-sqlite3', 'pg', 'pg-query-stream']);
 
 function* files(dir) {

@@ -30,7 +30,8 @@ export function parseAutodiscoverRequest(body: Uint8Array): AutodiscoverRequest 
   if (!request) throw new AutodiscoverError('no Request element');
   const schema = child(request, REQUEST_NS, 'AcceptableResponseSchema');
   // Only the Outlook schema: the mobilesync one asks for ActiveSync, which is not served here.
-  if (schema && textOf(schema).trim() !== OUTLOOK_RESPONSE_NS) throw new AutodiscoverError('only the Outlook response schema is served here');
+  if (schema && textOf(schema).trim() !== OUTLOOK_RESPONSE_NS)
+    throw new AutodiscoverError('only the Outlook response schema is served here');
   const address = child(request, REQUEST_NS, 'EMailAddress');
   if (!address || elements(address).length) throw new AutodiscoverError('no EMailAddress');
   return { emailAddress: textOf(address).trim() };
@@ -106,7 +107,10 @@ export function autodiscoverErrorXml(now: Date): string {
 const SUPPORTED_V2 = 'AutodiscoverV1';
 
 /** Autodiscover v2: where the POX endpoint is, or Microsoft's InvalidProtocol error (status 400). */
-export function autodiscoverJson(endpoints: OnboardingEndpoints, protocolName: string | null): { status: number; body: Record<string, string> } {
+export function autodiscoverJson(
+  endpoints: OnboardingEndpoints,
+  protocolName: string | null,
+): { status: number; body: Record<string, string> } {
   const origin = httpOrigin(endpoints);
   if (!protocolName || protocolName.toLowerCase() !== SUPPORTED_V2.toLowerCase() || !origin) {
     return {

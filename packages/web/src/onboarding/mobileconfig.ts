@@ -28,7 +28,10 @@ function nameUuid(name: string): string {
 
 /** `mail.gouv.tg` → `tg.gouv.mail`: the reverse-DNS style Apple's identifiers use. */
 function reverseDns(hostname: string): string {
-  const labels = hostname.toLowerCase().split('.').filter((l) => /^[a-z0-9-]+$/.test(l));
+  const labels = hostname
+    .toLowerCase()
+    .split('.')
+    .filter((l) => /^[a-z0-9-]+$/.test(l));
   return labels.length ? labels.reverse().join('.') : 'localhost';
 }
 

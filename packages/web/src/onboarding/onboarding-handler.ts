@@ -4,7 +4,14 @@ import { toWebError, WebError } from '../errors.js';
 import { dropUnreadBody, readSmallBody } from '../http-body.js';
 import { WEB_LOG_EVENTS } from '../log-events.js';
 import { autoconfigXml } from './autoconfig.js';
-import { AutodiscoverError, autodiscoverErrorXml, autodiscoverJson, autodiscoverXml, MAX_AUTODISCOVER_BODY, parseAutodiscoverRequest } from './autodiscover.js';
+import {
+  AutodiscoverError,
+  autodiscoverErrorXml,
+  autodiscoverJson,
+  autodiscoverXml,
+  MAX_AUTODISCOVER_BODY,
+  parseAutodiscoverRequest,
+} from './autodiscover.js';
 import type { CmsSigner } from './cms-signature.js';
 import type { OnboardingEndpoints } from './endpoints.js';
 import { mobileconfigPlist } from './mobileconfig.js';
@@ -78,7 +85,14 @@ export function createOnboardingHandler(options: OnboardingHandlerOptions): Onbo
   const log = options.logger ?? silentLogger;
   const endpoints = () => (typeof options.endpoints === 'function' ? options.endpoints() : options.endpoints);
 
-  const send = (req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}) => {
+  const send = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string | Buffer,
+    headers: Record<string, string> = {},
+  ) => {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     dropUnreadBody(req, res);
     res.writeHead(status, {
@@ -146,13 +160,23 @@ export function createOnboardingHandler(options: OnboardingHandlerOptions): Onbo
           const headers: Record<string, string | readonly string[]> = {};
           if (outcome.status === 401) headers['www-authenticate'] = options.authenticator.challenges();
           if (outcome.status === 429) headers['retry-after'] = String(Math.max(1, Math.ceil((outcome.retryAfterMs ?? 1000) / 1000)));
-          const message = { 401: 'sign in with your address and password', 403: 'use HTTPS to sign in', 429: 'too many failed sign-ins; try again later', 503: 'the directory cannot be reached' }[outcome.status];
+          const message = {
+            401: 'sign in with your address and password',
+            403: 'use HTTPS to sign in',
+            429: 'too many failed sign-ins; try again later',
+            503: 'the directory cannot be reached',
+          }[outcome.status];
           throw new WebError(outcome.status, message, { headers });
         }
         const principal = outcome.principal;
-        const plist = Buffer.from(mobileconfigPlist(endpoints(), { address: principal.address, displayName: principal.displayName }, { organization }), 'utf8');
+        const plist = Buffer.from(
+          mobileconfigPlist(endpoints(), { address: principal.address, displayName: principal.displayName }, { organization }),
+          'utf8',
+        );
         const body = options.signer ? await options.signer.sign(plist) : plist;
-        send(req, res, 200, 'application/x-apple-aspen-config', body, { 'content-disposition': 'attachment; filename="palabre.mobileconfig"' });
+        send(req, res, 200, 'application/x-apple-aspen-config', body, {
+          'content-disposition': 'attachment; filename="palabre.mobileconfig"',
+        });
         return principal.address.slice(principal.address.lastIndexOf('@') + 1);
       }
     }
@@ -171,7 +195,8 @@ export function createOnboardingHandler(options: OnboardingHandlerOptions): Onbo
     let domain: string | undefined;
     try {
       if (!route) throw new WebError(404, 'not found');
-      if (!METHODS[route].includes(method)) throw new WebError(405, `${METHODS[route].join(', ')} only`, { headers: { allow: METHODS[route].join(', ') } });
+      if (!METHODS[route].includes(method))
+        throw new WebError(405, `${METHODS[route].join(', ')} only`, { headers: { allow: METHODS[route].join(', ') } });
       domain = await answer(route, req, res, url);
       requestLog.info({ status: res.statusCode, domain }, WEB_LOG_EVENTS.onboarding);
     } catch (error) {

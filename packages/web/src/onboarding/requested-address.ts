@@ -29,7 +29,10 @@ export function requestedAddress(raw: string | null | undefined): ParsedAddress 
 export function domainOfHost(req: IncomingMessage): string | null {
   const host = req.headers.host;
   if (!host || host.length > 300) return null;
-  const name = host.replace(/:\d{1,5}$/, '').replace(/\.$/, '').toLowerCase();
+  const name = host
+    .replace(/:\d{1,5}$/, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   const bare = name.replace(/^(autoconfig|autodiscover)\./, '');
   try {
     return normalizeDomain(bare);
