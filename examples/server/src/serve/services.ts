@@ -4,6 +4,7 @@ import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
 import { mountDrive } from './drive.js';
+import { mountOnboarding } from './onboarding.js';
 import { periodicJob } from './periodic.js';
 
 /** How often mail blobs that no mailbox or queued message holds any more are collected. */
@@ -25,6 +26,7 @@ export interface ServiceSetup {
  */
 export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   const services: Service[] = [await mountDrive(setup)];
+  await mountOnboarding(setup);
   const { ctx } = setup;
   const { ports } = ctx.config;
   // Mail's libraries (SPF/DKIM/DMARC, SMTP, IMAP, TLS generation) load only when a mail listener is on:
