@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { generate } from 'selfsigned';
-import { checkCertificate, checkHostname, checkMailDomain, type DoctorResolver } from '../src/doctor/checks.js';
+import { parseConfig } from '@palabre/core';
+import {
+  checkCertificate,
+  checkHostname,
+  checkMailDomain,
+  configuredSrv,
+  DEFAULT_SRV,
+  recordsToPublish,
+  type DoctorResolver,
+} from '../src/doctor/checks.js';
 
 function fakeDns(records: Record<string, unknown[]>): DoctorResolver {
   const answer = (key: string) => async () => {
@@ -24,14 +33,20 @@ describe('palabre doctor', () => {
       'TXT sante.gouv.tg': [['v=spf1 mx ', '-all']],
       'TXT _dmarc.sante.gouv.tg': [['v=DMARC1; p=reject']],
       'TXT _mta-sts.sante.gouv.tg': [['v=STSv1; id=1']],
-      ...Object.fromEntries(['_submissions._tcp', '_submission._tcp', '_imaps._tcp', '_caldavs._tcp', '_carddavs._tcp'].map((s) => [`SRV ${s}.sante.gouv.tg`, [{ name: 'mail.gouv.tg', port: 1, priority: 0, weight: 1 }]])),
+      ...Object.fromEntries(
+        DEFAULT_SRV.map(([s, port]) => [`SRV ${s}.sante.gouv.tg`, [{ name: 'mail.gouv.tg', port, priority: 0, weight: 1 }]]),
+      ),
     });
     const findings = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg');
     expect(findings.filter((f) => f.verdict !== 'ok')).toEqual([]);
   });
 
   it('says what to publish when records are missing or weak', async () => {
-    const dns = fakeDns({ 'MX sante.gouv.tg': [], 'TXT sante.gouv.tg': [['v=spf1 +all'], ['google-site-verification=x']], 'TXT _dmarc.sante.gouv.tg': [['v=DMARC1; p=none']] });
+    const dns = fakeDns({
+      'MX sante.gouv.tg': [],
+      'TXT sante.gouv.tg': [['v=spf1 +all'], ['google-site-verification=x']],
+      'TXT _dmarc.sante.gouv.tg': [['v=DMARC1; p=none']],
+    });
     const findings = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg');
     const text = findings.map((f) => `${f.verdict} ${f.message} ${f.fix ?? ''}`).join('\n');
     expect(text).toMatch(/fail no MX record.*sante\.gouv\.tg\. MX 10 mail\.gouv\.tg\./);
@@ -41,8 +56,13 @@ describe('palabre doctor', () => {
   });
 
   it('reports a DNS outage as a failure, not as missing records', async () => {
-    const broken: DoctorResolver = { ...fakeDns({}), resolveMx: async () => Promise.reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })) };
-    expect(await checkMailDomain(broken, 'sante.gouv.tg', 'mail.gouv.tg')).toEqual([expect.objectContaining({ verdict: 'fail', message: expect.stringContaining('DNS lookups failed') })]);
+    const broken: DoctorResolver = {
+      ...fakeDns({}),
+      resolveMx: async () => Promise.reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })),
+    };
+    expect(await checkMailDomain(broken, 'sante.gouv.tg', 'mail.gouv.tg')).toEqual([
+      expect.objectContaining({ verdict: 'fail', message: expect.stringContaining('DNS lookups failed') }),
+    ]);
   });
 
   it('checks that the server name resolves forward and back', async () => {
@@ -67,7 +87,35 @@ describe('palabre doctor', () => {
     expect(text).toMatch(/fail certificate does not name imap\.gouv\.tg/);
     expect(text).toMatch(/fail the private key does not match/);
     expect(text).toMatch(/warn self-signed/);
-    expect(checkCertificate(Buffer.from(pems.cert), Buffer.from(pems.private), 'mail.gouv.tg', false, new Date(Date.now() + 20 * 86_400_000))[0]).toMatchObject({ verdict: 'fail', message: expect.stringContaining('expired') });
+    expect(
+      checkCertificate(Buffer.from(pems.cert), Buffer.from(pems.private), 'mail.gouv.tg', false, new Date(Date.now() + 20 * 86_400_000))[0],
+    ).toMatchObject({ verdict: 'fail', message: expect.stringContaining('expired') });
     expect(checkCertificate(Buffer.from('garbage'), Buffer.from('x'), 'a', false)[0]?.verdict).toBe('fail');
+  });
+
+  it('prints the records of the listeners as configured, and checks SRV ports against them', async () => {
+    const config = parseConfig({
+      hostname: 'mail.gouv.tg',
+      ports: { http: 443, imap: 143, imaps: 993, submission: 587, submissions: 465 },
+    });
+    expect(recordsToPublish(config, true, 'interieur.gouv.tg')).toEqual([
+      'interieur.gouv.tg. MX 10 mail.gouv.tg.',
+      '_submissions._tcp.interieur.gouv.tg. SRV 0 1 465 mail.gouv.tg.',
+      '_submission._tcp.interieur.gouv.tg. SRV 0 1 587 mail.gouv.tg.',
+      '_imaps._tcp.interieur.gouv.tg. SRV 0 1 993 mail.gouv.tg.',
+      '_imap._tcp.interieur.gouv.tg. SRV 0 1 143 mail.gouv.tg.',
+      '_caldavs._tcp.interieur.gouv.tg. SRV 0 1 443 mail.gouv.tg.',
+      '_carddavs._tcp.interieur.gouv.tg. SRV 0 1 443 mail.gouv.tg.',
+      '_caldavs._tcp.interieur.gouv.tg. TXT "path=/dav/"',
+      '_carddavs._tcp.interieur.gouv.tg. TXT "path=/dav/"',
+      'autoconfig.interieur.gouv.tg. CNAME mail.gouv.tg.',
+      'autodiscover.interieur.gouv.tg. CNAME mail.gouv.tg.',
+    ]);
+    const dns = fakeDns({ 'SRV _imaps._tcp.interieur.gouv.tg': [{ name: 'mail.gouv.tg', port: 994, priority: 0, weight: 1 }] });
+    const findings = await checkMailDomain(dns, 'interieur.gouv.tg', 'mail.gouv.tg', configuredSrv(config, true));
+    expect(findings.find((f) => f.message.startsWith('_imaps._tcp'))).toMatchObject({
+      verdict: 'warn',
+      fix: '_imaps._tcp.interieur.gouv.tg. SRV 0 1 993 mail.gouv.tg.',
+    });
   });
 });

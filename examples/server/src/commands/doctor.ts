@@ -2,21 +2,41 @@ import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { noMorePositionals, parse, UsageError } from '../args.js';
 import type { Context } from '../context.js';
-import { checkCertificate, checkHostname, checkMailDomain, configFindings, type DoctorResolver, type Finding } from '../doctor/checks.js';
+import {
+  checkCertificate,
+  checkHostname,
+  checkMailDomain,
+  configFindings,
+  configuredSrv,
+  recordsToPublish,
+  type DoctorResolver,
+  type Finding,
+} from '../doctor/checks.js';
+import { isLoopbackHost } from '../config.js';
 import type { Output } from '../output.js';
 import { loadTls } from '../serve/tls.js';
 import { DOCTOR_USAGE } from './usage.js';
-
 
 const MARK: Record<Finding['verdict'], string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
 
 /** Check what a deployment needs outside Palabre: DNS records for mail and discovery, TLS, config. */
 export async function doctorCommand(ctx: Context, argv: string[], io: Output, resolver?: DoctorResolver): Promise<number> {
-  const { values, positionals } = parse(argv, { domain: { type: 'string' }, resolver: { type: 'string' }, 'no-dns': { type: 'boolean' } }, DOCTOR_USAGE);
+  const { values, positionals } = parse(
+    argv,
+    { domain: { type: 'string' }, resolver: { type: 'string' }, 'no-dns': { type: 'boolean' } },
+    DOCTOR_USAGE,
+  );
   noMorePositionals(positionals, 0, DOCTOR_USAGE);
   const findings: Finding[] = [...configFindings(ctx.config)];
   const tls = await loadTls(ctx.config);
   findings.push(...checkCertificate(tls.cert, tls.key, ctx.config.hostname, tls.selfSigned));
+  // HTTPS exactly when serve turns it on: a certificate is configured, or the listener is not loopback-only.
+  const httpTls = Boolean(ctx.config.tls.certFile) || !isLoopbackHost(ctx.config.host);
+  const hosted = values.domain ? [values.domain] : (await ctx.stores.directory.listDomains()).flatMap((d) => [d.name, ...d.aliases]);
+  for (const domain of hosted) {
+    io.out(`DNS records to publish for ${domain}:`);
+    for (const line of recordsToPublish(ctx.config, httpTls, domain)) io.out(`  ${line}`);
+  }
   if (!values['no-dns']) {
     let dns = resolver;
     if (!dns) {
@@ -27,9 +47,9 @@ export async function doctorCommand(ctx: Context, argv: string[], io: Output, re
       }
       dns = r;
     }
-    const domains = values.domain ? [values.domain] : (await ctx.stores.directory.listDomains()).map((d) => d.name);
     findings.push(...(await checkHostname(dns, ctx.config.hostname)));
-    for (const domain of domains) findings.push(...(await checkMailDomain(dns, domain, ctx.config.hostname)));
+    const services = configuredSrv(ctx.config, httpTls);
+    for (const domain of hosted) findings.push(...(await checkMailDomain(dns, domain, ctx.config.hostname, services)));
   }
   for (const f of findings) {
     io.out(`${MARK[f.verdict]}  ${f.subject}: ${f.message}`);

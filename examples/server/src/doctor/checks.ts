@@ -36,43 +36,135 @@ async function lookup<T>(query: () => Promise<T[]>): Promise<T[]> {
 const sameName = (a: string, b: string) => a.replace(/\.$/, '').toLowerCase() === b.replace(/\.$/, '').toLowerCase();
 
 /** Records a mail domain needs so that its mail is delivered, trusted and found by mail apps. */
-export async function checkMailDomain(resolver: DoctorResolver, domain: string, hostname: string): Promise<Finding[]> {
+/** SRV services (RFC 6186, RFC 8314, RFC 6764) and their ports, when no configuration says otherwise. */
+export const DEFAULT_SRV: readonly (readonly [string, number])[] = [
+  ['_submissions._tcp', 465],
+  ['_submission._tcp', 587],
+  ['_imaps._tcp', 993],
+  ['_caldavs._tcp', 443],
+  ['_carddavs._tcp', 443],
+];
+
+/**
+ * The SRV services of the listeners this configuration really opens: implicit TLS and STARTTLS ports for
+ * IMAP and submission, CalDAV/CardDAV over HTTPS (`_caldavs`) or, without TLS, plain HTTP (`_caldav`).
+ */
+export function configuredSrv(config: PalabreConfig, httpTls: boolean): [string, number][] {
+  const { ports } = config;
+  const dav = httpTls ? ['_caldavs._tcp', '_carddavs._tcp'] : ['_caldav._tcp', '_carddav._tcp'];
+  const all: [string, number][] = [
+    ['_submissions._tcp', ports.submissions],
+    ['_submission._tcp', ports.submission],
+    ['_imaps._tcp', ports.imaps],
+    ['_imap._tcp', ports.imap],
+    ...dav.map((s): [string, number] => [s, ports.http]),
+  ];
+  return all.filter(([, port]) => port !== 0);
+}
+
+/** Zone-file lines a hosted domain (or domain alias) publishes so that mail flows and apps set themselves up. */
+export function recordsToPublish(config: PalabreConfig, httpTls: boolean, domain: string): string[] {
+  const host = `${config.hostname}.`;
+  const lines = [`${domain}. MX 10 ${host}`];
+  for (const [service, port] of configuredSrv(config, httpTls)) lines.push(`${service}.${domain}. SRV 0 1 ${port} ${host}`);
+  // RFC 6764 §4: where the DAV context path is, so clients need not probe /.well-known first.
+  if (config.ports.http !== 0)
+    for (const s of httpTls ? ['_caldavs', '_carddavs'] : ['_caldav', '_carddav']) lines.push(`${s}._tcp.${domain}. TXT "path=/dav/"`);
+  // Thunderbird asks autoconfig.<domain>, Outlook autodiscover.<domain>: both answered on the HTTP port.
+  if (config.ports.http !== 0) lines.push(`autoconfig.${domain}. CNAME ${host}`, `autodiscover.${domain}. CNAME ${host}`);
+  return lines;
+}
+
+export async function checkMailDomain(
+  resolver: DoctorResolver,
+  domain: string,
+  hostname: string,
+  services: readonly (readonly [string, number])[] = DEFAULT_SRV,
+): Promise<Finding[]> {
   const out: Finding[] = [];
   const subject = domain;
   try {
     const mx = await lookup(() => resolver.resolveMx(domain));
-    if (mx.length === 0) out.push({ verdict: 'fail', subject, message: 'no MX record: other servers cannot deliver to this domain', fix: `${domain}. MX 10 ${hostname}.` });
+    if (mx.length === 0)
+      out.push({
+        verdict: 'fail',
+        subject,
+        message: 'no MX record: other servers cannot deliver to this domain',
+        fix: `${domain}. MX 10 ${hostname}.`,
+      });
     else if (!mx.some((r) => sameName(r.exchange, hostname))) {
-      out.push({ verdict: 'warn', subject, message: `MX points to ${mx.map((r) => r.exchange).join(', ')}, not ${hostname} (fine if a gateway relays to us)` });
+      out.push({
+        verdict: 'warn',
+        subject,
+        message: `MX points to ${mx.map((r) => r.exchange).join(', ')}, not ${hostname} (fine if a gateway relays to us)`,
+      });
     } else out.push({ verdict: 'ok', subject, message: `MX ${hostname}` });
 
     const txt = (await lookup(() => resolver.resolveTxt(domain))).map((parts) => parts.join(''));
     const spf = txt.filter((t) => /^v=spf1(\s|$)/i.test(t));
-    if (spf.length === 0) out.push({ verdict: 'fail', subject, message: 'no SPF record: receivers cannot tell our mail from forgeries', fix: `${domain}. TXT "v=spf1 mx -all"` });
-    else if (spf.length > 1) out.push({ verdict: 'fail', subject, message: 'several SPF records: receivers treat that as a permanent error (RFC 7208 §4.5)', fix: 'merge them into one' });
-    else if (/[+?]all\b/i.test(spf[0]!) || !/[-~]all\b/i.test(spf[0]!)) out.push({ verdict: 'warn', subject, message: `SPF "${spf[0]}" does not end in -all or ~all: anyone may send as ${domain}`, fix: `${domain}. TXT "v=spf1 mx -all"` });
+    if (spf.length === 0)
+      out.push({
+        verdict: 'fail',
+        subject,
+        message: 'no SPF record: receivers cannot tell our mail from forgeries',
+        fix: `${domain}. TXT "v=spf1 mx -all"`,
+      });
+    else if (spf.length > 1)
+      out.push({
+        verdict: 'fail',
+        subject,
+        message: 'several SPF records: receivers treat that as a permanent error (RFC 7208 §4.5)',
+        fix: 'merge them into one',
+      });
+    else if (/[+?]all\b/i.test(spf[0]!) || !/[-~]all\b/i.test(spf[0]!))
+      out.push({
+        verdict: 'warn',
+        subject,
+        message: `SPF "${spf[0]}" does not end in -all or ~all: anyone may send as ${domain}`,
+        fix: `${domain}. TXT "v=spf1 mx -all"`,
+      });
     else out.push({ verdict: 'ok', subject, message: `SPF ${spf[0]}` });
 
     const dmarc = (await lookup(() => resolver.resolveTxt(`_dmarc.${domain}`))).map((p) => p.join('')).filter((t) => /^v=DMARC1/i.test(t));
-    if (dmarc.length === 0) out.push({ verdict: 'fail', subject, message: 'no DMARC policy: forged mail in our name is not rejected', fix: `_dmarc.${domain}. TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@${domain}"` });
-    else if (/\bp=none\b/i.test(dmarc[0]!)) out.push({ verdict: 'warn', subject, message: 'DMARC p=none only monitors; move to quarantine or reject once reports are clean' });
+    if (dmarc.length === 0)
+      out.push({
+        verdict: 'fail',
+        subject,
+        message: 'no DMARC policy: forged mail in our name is not rejected',
+        fix: `_dmarc.${domain}. TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@${domain}"`,
+      });
+    else if (/\bp=none\b/i.test(dmarc[0]!))
+      out.push({ verdict: 'warn', subject, message: 'DMARC p=none only monitors; move to quarantine or reject once reports are clean' });
     else out.push({ verdict: 'ok', subject, message: `DMARC ${dmarc[0]}` });
 
     const sts = (await lookup(() => resolver.resolveTxt(`_mta-sts.${domain}`))).map((p) => p.join(''));
-    if (!sts.some((t) => /^v=STSv1/i.test(t))) out.push({ verdict: 'warn', subject, message: 'no MTA-STS: senders may fall back to unencrypted delivery', fix: `_mta-sts.${domain}. TXT "v=STSv1; id=${new Date().toISOString().slice(0, 10).replace(/-/g, '')}" and serve https://mta-sts.${domain}/.well-known/mta-sts.txt` });
+    if (!sts.some((t) => /^v=STSv1/i.test(t)))
+      out.push({
+        verdict: 'warn',
+        subject,
+        message: 'no MTA-STS: senders may fall back to unencrypted delivery',
+        fix: `_mta-sts.${domain}. TXT "v=STSv1; id=${new Date().toISOString().slice(0, 10).replace(/-/g, '')}" and serve https://mta-sts.${domain}/.well-known/mta-sts.txt`,
+      });
     else out.push({ verdict: 'ok', subject, message: 'MTA-STS published' });
 
     // RFC 6186 / RFC 8314 / RFC 6764: how mail, calendar and contact apps find the servers by themselves.
-    for (const [service, port] of [
-      ['_submissions._tcp', 465],
-      ['_submission._tcp', 587],
-      ['_imaps._tcp', 993],
-      ['_caldavs._tcp', 443],
-      ['_carddavs._tcp', 443],
-    ] as const) {
+    for (const [service, port] of services) {
       const srv = await lookup(() => resolver.resolveSrv(`${service}.${domain}`));
-      if (srv.length === 0) out.push({ verdict: 'warn', subject, message: `no ${service} SRV record: apps must be told the server by hand`, fix: `${service}.${domain}. SRV 0 1 ${port} ${hostname}.` });
-      else out.push({ verdict: 'ok', subject, message: `${service} → ${srv[0]!.name}:${srv[0]!.port}` });
+      if (srv.length === 0)
+        out.push({
+          verdict: 'warn',
+          subject,
+          message: `no ${service} SRV record: apps must be told the server by hand`,
+          fix: `${service}.${domain}. SRV 0 1 ${port} ${hostname}.`,
+        });
+      else if (!srv.some((r) => sameName(r.name, hostname) && r.port === port)) {
+        out.push({
+          verdict: 'warn',
+          subject,
+          message: `${service} → ${srv[0]!.name}:${srv[0]!.port}, but the listener is ${hostname}:${port}`,
+          fix: `${service}.${domain}. SRV 0 1 ${port} ${hostname}.`,
+        });
+      } else out.push({ verdict: 'ok', subject, message: `${service} → ${srv[0]!.name}:${srv[0]!.port}` });
     }
   } catch (error) {
     out.push({ verdict: 'fail', subject, message: `DNS lookups failed: ${(error as Error).message}` });
@@ -85,12 +177,18 @@ export async function checkHostname(resolver: DoctorResolver, hostname: string):
   const out: Finding[] = [];
   try {
     const addresses = [...(await lookup(() => resolver.resolve4(hostname))), ...(await lookup(() => resolver.resolve6(hostname)))];
-    if (addresses.length === 0) return [{ verdict: 'fail', subject: hostname, message: 'the server name does not resolve', fix: `${hostname}. A <public address>` }];
+    if (addresses.length === 0)
+      return [{ verdict: 'fail', subject: hostname, message: 'the server name does not resolve', fix: `${hostname}. A <public address>` }];
     out.push({ verdict: 'ok', subject: hostname, message: `resolves to ${addresses.join(', ')}` });
     for (const ip of addresses) {
       const names = await lookup(() => resolver.reverse(ip));
       if (!names.some((n) => sameName(n, hostname))) {
-        out.push({ verdict: 'warn', subject: hostname, message: `reverse DNS of ${ip} is ${names.join(', ') || 'missing'}: many receivers distrust mail from it`, fix: `ask the network provider for PTR ${ip} → ${hostname}` });
+        out.push({
+          verdict: 'warn',
+          subject: hostname,
+          message: `reverse DNS of ${ip} is ${names.join(', ') || 'missing'}: many receivers distrust mail from it`,
+          fix: `ask the network provider for PTR ${ip} → ${hostname}`,
+        });
       } else out.push({ verdict: 'ok', subject: hostname, message: `reverse DNS of ${ip} matches` });
     }
   } catch (error) {
@@ -112,26 +210,60 @@ export function checkCertificate(cert: Buffer, key: Buffer, hostname: string, se
   const expires = new Date(x509.validTo);
   const days = Math.floor((expires.getTime() - now.getTime()) / 86_400_000);
   if (days < 0) out.push({ verdict: 'fail', subject, message: `certificate expired on ${expires.toISOString().slice(0, 10)}` });
-  else if (days < 30) out.push({ verdict: 'warn', subject, message: `certificate expires in ${days} days (${expires.toISOString().slice(0, 10)})`, fix: 'renew it' });
+  else if (days < 30)
+    out.push({
+      verdict: 'warn',
+      subject,
+      message: `certificate expires in ${days} days (${expires.toISOString().slice(0, 10)})`,
+      fix: 'renew it',
+    });
   else out.push({ verdict: 'ok', subject, message: `certificate valid until ${expires.toISOString().slice(0, 10)}` });
   if (new Date(x509.validFrom) > now) out.push({ verdict: 'fail', subject, message: `certificate not valid before ${x509.validFrom}` });
-  if (!x509.checkHost(hostname)) out.push({ verdict: 'fail', subject, message: `certificate does not name ${hostname} (${x509.subjectAltName ?? x509.subject})`, fix: `a certificate for ${hostname}` });
+  if (!x509.checkHost(hostname))
+    out.push({
+      verdict: 'fail',
+      subject,
+      message: `certificate does not name ${hostname} (${x509.subjectAltName ?? x509.subject})`,
+      fix: `a certificate for ${hostname}`,
+    });
   else out.push({ verdict: 'ok', subject, message: `certificate names ${hostname}` });
   try {
-    if (!x509.checkPrivateKey(createPrivateKey(key))) out.push({ verdict: 'fail', subject, message: 'the private key does not match the certificate' });
+    if (!x509.checkPrivateKey(createPrivateKey(key)))
+      out.push({ verdict: 'fail', subject, message: 'the private key does not match the certificate' });
   } catch (error) {
     out.push({ verdict: 'fail', subject, message: `cannot read the private key: ${(error as Error).message}` });
   }
   if (selfSigned) {
-    out.push({ verdict: 'warn', subject, message: 'self-signed certificate: every app will warn (iOS refuses it for calendars)', fix: 'set tls.certFile and tls.keyFile to a certificate from the administration\'s CA or ACME' });
+    out.push({
+      verdict: 'warn',
+      subject,
+      message: 'self-signed certificate: every app will warn (iOS refuses it for calendars)',
+      fix: "set tls.certFile and tls.keyFile to a certificate from the administration's CA or ACME",
+    });
   }
   return out;
 }
 
 export function configFindings(config: PalabreConfig): Finding[] {
   const out: Finding[] = [];
-  if (config.allowInsecureAuth) out.push({ verdict: 'warn', subject: 'config', message: 'allowInsecureAuth is on: passwords may cross the network in clear', fix: 'remove allowInsecureAuth outside local development' });
-  if (!config.databaseUrl) out.push({ verdict: 'warn', subject: 'config', message: 'embedded SQLite: fine for one node; use PostgreSQL (DATABASE_URL) to run several' });
-  if (config.hostname === 'localhost') out.push({ verdict: 'warn', subject: 'config', message: 'hostname is localhost: set the public name (--hostname or "hostname" in the config file)' });
+  if (config.allowInsecureAuth)
+    out.push({
+      verdict: 'warn',
+      subject: 'config',
+      message: 'allowInsecureAuth is on: passwords may cross the network in clear',
+      fix: 'remove allowInsecureAuth outside local development',
+    });
+  if (!config.databaseUrl)
+    out.push({
+      verdict: 'warn',
+      subject: 'config',
+      message: 'embedded SQLite: fine for one node; use PostgreSQL (DATABASE_URL) to run several',
+    });
+  if (config.hostname === 'localhost')
+    out.push({
+      verdict: 'warn',
+      subject: 'config',
+      message: 'hostname is localhost: set the public name (--hostname or "hostname" in the config file)',
+    });
   return out;
 }
