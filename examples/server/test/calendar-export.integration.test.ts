@@ -111,7 +111,7 @@ describe.each(siteKinds)('calendar and address-book export on GET (%s)', (kind) 
       body: '<?xml version="1.0"?><D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:set><D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype></D:prop></D:set></D:mkcol>',
     });
     expect(made.status).toBe(201);
-    for (const [name, fn] of [['a', 'Awa Diallo'], ['b', 'Kofi Mensah']]) {
+    for (const [name, fn] of [['a', 'Awa Diallo'], ['b', 'Kofi Mensah']] as const) {
       const card = `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:${name}\r\nFN:${fn}\r\nN:${fn.split(' ')[1]};${fn.split(' ')[0]};;;\r\nEND:VCARD\r\n`;
       expect((await dav('PUT', `/addressbooks/${USER}/equipe/${name}.vcf`, { body: card, headers: { 'content-type': 'text/vcard' } })).status).toBe(201);
     }

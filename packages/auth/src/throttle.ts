@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import type { FailureWindow, ThrottleStore } from '@palabre/core';
+import { clientNetwork, type FailureWindow, type ThrottleStore } from '@palabre/core';
 
 export interface ThrottlePolicy {
   /**
@@ -57,26 +56,8 @@ export type ThrottleVerdict =
   | { readonly allowed: true; readonly deviceFailures: number }
   | { readonly allowed: false; readonly retryAfterMs: number; readonly locked: boolean; readonly key: ThrottleKey };
 
-/**
- * The client's network as throttling counts it: an IPv4 address, or the /64 of an IPv6 address (one
- * customer's prefix: an attacker picks any of its 2^64 addresses at will, and a phone changes its own
- * within it). IPv4-mapped IPv6 is IPv4.
- */
-export function clientNetwork(ip: string): string {
-  const text = ip.slice(0, 64);
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(text);
-  if (mapped) return mapped[1]!;
-  if (isIP(text) !== 6) return text.toLowerCase();
-  const [head = '', tail = ''] = text.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  // An embedded IPv4 tail takes two groups; it never reaches the first four anyway.
-  const groups = text.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, ''))
-    .join(':')}::/64`;
-}
+/** The client's network as throttling counts it (IPv4 address, IPv6 /64): one rule with connection limits. */
+export { clientNetwork };
 
 const MAX_NAME = 320;
 const nameKey = (n: string) => n.toLowerCase().slice(0, MAX_NAME);

@@ -65,8 +65,6 @@ export const smtpConfigSchema = v.object({
     hostedDomainPolicy: withDefault(v.picklist(['reject', 'quarantine', 'none']), 'reject'),
   }),
   limits: section({
-    /** Concurrent connections from one IP address (0: no limit). */
-    connectionsPerIp: withDefault(int(0), 50),
     /** New connections per IP per minute (0: no limit). */
     connectionRatePerIp: withDefault(int(0), 600),
     /** Messages per IP per hour on the MX port (0: no limit). */
@@ -78,6 +76,8 @@ export const smtpConfigSchema = v.object({
     /** Concurrent SMTP sessions per listener. */
     maxClients: withDefault(int(1), 2000),
   }),
+  /** A session whose client sends nothing this long gets 421 and is closed (RFC 5321 §4.5.3.2: 5 minutes). */
+  idleTimeoutMs: withDefault(positive, 5 * 60_000),
   outbound: section({
     /** Deferred mail is bounced after this long (RFC 5321 §4.5.4.1 suggests 4-5 days). */
     maxQueueMs: withDefault(positive, 5 * 24 * 3600_000),
@@ -132,6 +132,42 @@ export const configSchema = v.object({
   imap: section({
     /** Offer COMPRESS=DEFLATE (RFC 4978): for phones on slow links; a LAN-only site may turn it off. */
     compress: withDefault(v.boolean(), true),
+    /** A connection that has not logged in and sends nothing this long gets BYE and is closed. */
+    preAuthTimeoutMs: withDefault(positive, 60_000),
+    /** Idle time of a logged-in connection outside IDLE before BYE (RFC 9051 §5.4: at least 30 minutes). */
+    authTimeoutMs: withDefault(int(30 * 60_000), 30 * 60_000),
+  }),
+  /**
+   * Concurrent connections, shared by every listener of a process (HTTP, SMTP, submission, IMAP, admin):
+   * descriptors are one pool. Over the limit, a connection is refused at once (SMTP 421, IMAP BYE, HTTP
+   * 503), one line is logged per minute and palabre_connections_refused_total counts them.
+   */
+  connections: section({
+    /** From one IPv4 address or IPv6 /64; 0: no limit. Loopback is not exempt. */
+    perAddress: withDefault(int(0), 200),
+    /** In all; 0: no limit (the open-files limit then decides, badly). */
+    global: withDefault(int(0), 20_000),
+    /** Networks (CIDR) without the per-address limit: a ministry's NAT, a load balancer, a proxy. */
+    exempt: withDefault(v.array(v.string()), []),
+  }),
+  /** HTTP listener timeouts: a connection timed out is closed and its descriptor released. */
+  http: section({
+    /** Whole request header section within this long of the connection or the previous request. */
+    headersTimeoutMs: withDefault(positive, 60_000),
+    /** Whole request, body included, within this long; 0: none (uploads of large files stream for long). */
+    requestTimeoutMs: withDefault(int(0), 0),
+    /** An idle keep-alive connection is closed after this long. */
+    keepAliveTimeoutMs: withDefault(positive, 65_000),
+    /** A connection with no byte either way this long is closed, even mid-request (a stalled upload). */
+    idleTimeoutMs: withDefault(positive, 5 * 60_000),
+  }),
+  /**
+   * The operations listener: /metrics (Prometheus), /healthz, /readyz. On loopback by default: metrics
+   * say much about the site. Port 0 turns it off.
+   */
+  admin: section({
+    host: withDefault(v.string(), '127.0.0.1'),
+    port: withDefault(port, 9465),
   }),
   /** Allow passwords over unencrypted connections from loopback (local development only). */
   allowInsecureAuth: withDefault(v.boolean(), false),

@@ -208,3 +208,24 @@ export {
   instanceOverlaps,
   objectEtag,
 } from './calendar/calendar-rules.js';
+export type {
+  Metrics,
+  MetricDefinition,
+  GaugeDefinition,
+  HistogramDefinition,
+  MetricLabels,
+  MetricAggregation,
+  Counter,
+  Gauge,
+  Histogram,
+} from './ports/metrics.js';
+export { noopMetrics, LATENCY_BUCKETS, secondsSince } from './ports/metrics.js';
+export { normalizeIp, networkMatcher, clientNetwork } from './network.js';
+export {
+  ConnectionGate,
+  guardServer,
+  DEFAULT_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_CONNECTIONS_GLOBAL,
+  CONNECTION_LOG_EVENTS,
+} from './connection-gate.js';
+export type { ConnectionGateOptions, ConnectionRefusal, GateVerdict } from './connection-gate.js';

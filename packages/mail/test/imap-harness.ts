@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
-import type { Notifier } from '@palabre/core';
+import { ConnectionGate, type Notifier } from '@palabre/core';
 import type { Database } from '@palabre/core/storage';
 import { FsBlobStore, SqlDirectoryStore, SqlMailStore, SqlUsageStore, createMailTransportStores } from '@palabre/core/storage';
 import { MemoryNotifier, memoryLogger, sqliteBackend, testAuthenticator, type MemoryLogger, type TestBackend } from '@palabre/core/testing';
@@ -95,7 +95,7 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
     tls: cert,
     allowInsecureAuth: options.allowInsecureAuth ?? true,
     ...(options.limits ? { limits: options.limits } : {}),
-    ...(options.maxConnectionsPerIp ? { maxConnectionsPerIp: options.maxConnectionsPerIp } : {}),
+    ...(options.maxConnectionsPerIp ? { connections: new ConnectionGate({ perAddress: options.maxConnectionsPerIp }) } : {}),
     ...(options.compress !== undefined ? { compress: options.compress } : {}),
   });
   const { port } = await server.listen({ port: 0, host: '127.0.0.1' });

@@ -275,7 +275,7 @@ describe('IMAP hostile input', () => {
       await tight.raw();
       const third = net.connect({ port: tight.port, host: '127.0.0.1' });
       const data = await new Promise<string>((resolve) => third.once('data', (d) => resolve(d.toString())));
-      expect(data).toBe('* BYE Too many connections from your address\r\n');
+      expect(data).toBe('* BYE [UNAVAILABLE] Too many connections from your address\r\n');
       third.destroy();
     } finally {
       await tight.close();

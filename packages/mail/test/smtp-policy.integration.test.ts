@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
+import { ConnectionGate } from '@palabre/core';
 import { skipWithout, testAuthenticator } from '@palabre/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmtpServer } from '../src/index.js';
@@ -75,14 +76,14 @@ describe('rate limits', () => {
   });
 
   it('limits concurrent connections per IP', async () => {
-    f = await startSmtpFixture({ limits: { connectionsPerIp: 2 } });
+    f = await startSmtpFixture({ connections: new ConnectionGate({ perAddress: 2 }) });
     const a = await RawSmtp.connect(f.mxPort);
     const b = await RawSmtp.connect(f.mxPort);
     const c = await RawSmtp.connect(f.mxPort);
     expect(a.greeting.code).toBe(220);
     expect(b.greeting.code).toBe(220);
     expect(c.greeting.code).toBe(421);
-    expect(c.greeting.text).toMatch(/^4\.7\.0 too many concurrent connections/);
+    expect(c.greeting.text).toMatch(/^4\.7\.0 \S+ too many concurrent connections from your address/);
     a.c.close();
     await new Promise((r) => setTimeout(r, 100));
     const d = await RawSmtp.connect(f.mxPort);

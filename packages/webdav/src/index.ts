@@ -9,6 +9,7 @@ export {
   destinationOf,
   ifHeaderOf,
   conditionalOf,
+  answeredNotModified,
   readXmlBody,
   ifMatchOf,
   preferMinimal,

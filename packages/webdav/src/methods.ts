@@ -6,7 +6,7 @@ import { extendedMkcol } from './extended-mkcol.js';
 import { nameOf, parentOf } from './href.js';
 import { parseEtagList } from './conditional.js';
 import { parseRange } from './range.js';
-import { conditionalOf, depthOf, ifHeaderOf, ifMatchOf, readXmlBody, requirePrivilege } from './request.js';
+import { answeredNotModified, conditionalOf, depthOf, ifHeaderOf, ifMatchOf, readXmlBody, requirePrivilege } from './request.js';
 import type { DavContext, DavResource } from './resource.js';
 import { clark, escapeAttr, escapeText } from './xml-codec.js';
 
@@ -30,13 +30,7 @@ export async function getMethod(ctx: DavContext): Promise<void> {
   requirePrivilege(ctx, resource, 'read');
   const head = ctx.method === 'HEAD';
   const res = ctx.res;
-  if (resource.etag) res.setHeader('etag', resource.etag);
-  if (resource.lastModified) res.setHeader('last-modified', resource.lastModified.toUTCString());
-  if (conditionalOf(ctx, resource, true) === 'not-modified') {
-    res.statusCode = 304;
-    res.end();
-    return;
-  }
+  if (answeredNotModified(ctx, resource)) return;
   if (resource.collection) return collectionIndex(ctx, resource, head);
   if (!resource.backend.read) throw new DavError(405, 'this resource has no content');
   const size = resource.contentLength ?? 0;

@@ -94,6 +94,20 @@ export async function ifHeaderOf(ctx: DavContext, resource: DavResource | null, 
   return submittedTokens(lists);
 }
 
+/**
+ * A GET or HEAD's validators (ETag, Last-Modified) set on the answer; true when the conditional headers
+ * made it a 304, already sent.
+ */
+export function answeredNotModified(ctx: DavContext, resource: DavResource): boolean {
+  const res = ctx.res;
+  if (resource.etag) res.setHeader('etag', resource.etag);
+  if (resource.lastModified) res.setHeader('last-modified', resource.lastModified.toUTCString());
+  if (conditionalOf(ctx, resource, true) !== 'not-modified') return false;
+  res.statusCode = 304;
+  res.end();
+  return true;
+}
+
 /** If-Match / If-None-Match / If-(Un)Modified-Since. */
 export function conditionalOf(ctx: DavContext, resource: DavResource | null, safe: boolean): 'proceed' | 'not-modified' {
   const outcome = evaluateConditional(ctx.req.headers, resource, safe);

@@ -1,4 +1,4 @@
-import { conditionalOf, DavError, USER_CONTENT_CSP, type DavContext, type DavResource } from '@palabre/webdav';
+import { answeredNotModified, DavError, USER_CONTENT_CSP, type DavContext, type DavResource } from '@palabre/webdav';
 import type { CalendarObjects } from '../calendar-objects.js';
 import type { GroupwareData } from './groupware-backend.js';
 
@@ -14,13 +14,7 @@ export async function exportOnGet(ctx: DavContext, next: () => Promise<void>, ob
   // A colleague's calendar is there for free-busy only: its content is as absent as a calendar that is not.
   if (!resource.privileges.has('read') && !resource.privileges.has('all')) throw new DavError(404, 'no such resource');
   const res = ctx.res;
-  if (resource.etag) res.setHeader('etag', resource.etag);
-  if (resource.lastModified) res.setHeader('last-modified', resource.lastModified.toUTCString());
-  if (conditionalOf(ctx, resource, true) === 'not-modified') {
-    res.statusCode = 304;
-    res.end();
-    return;
-  }
+  if (answeredNotModified(ctx, resource)) return;
   const calendar = data.collection.kind === 'calendar';
   const file = `${(data.collection.displayName ?? data.collection.name).replace(/[^\p{L}\p{N} ._-]+/gu, '_').slice(0, 100) || 'export'}.${calendar ? 'ics' : 'vcf'}`;
   res.statusCode = 200;

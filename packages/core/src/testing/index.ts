@@ -34,3 +34,5 @@ export { MemoryCalendarStore } from './calendar/memory-calendar-store.js';
 export { calendarStoreContract, simpleIndex } from './calendar/calendar-store.contract.js';
 export type { CalendarContractExtra } from './calendar/calendar-store.contract.js';
 export { expectContinue } from './expect-continue.js';
+export { memoryMetrics } from './memory-metrics.js';
+export type { MemoryMetrics } from './memory-metrics.js';

@@ -1,6 +1,8 @@
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
 import {
+  ConnectionGate,
+  guardServer,
   silentLogger,
   systemClock,
   type Authenticator,
@@ -9,9 +11,11 @@ import {
   type DirectoryStore,
   type Logger,
   type MailStore,
+  type Metrics,
   type Notifier,
 } from '@palabre/core';
 import { commandRegistry } from './commands/index.js';
+import { imapMeasures } from './imap-metrics.js';
 import { MailboxHub } from './mailbox-hub.js';
 import { DEFAULT_LIMITS, Session, type ImapLimits } from './session.js';
 
@@ -36,10 +40,12 @@ export interface ImapServerOptions {
   /** Accept passwords without TLS (local development on loopback only). */
   readonly allowInsecureAuth?: boolean;
   readonly limits?: Partial<ImapLimits>;
-  /** Concurrent connections in all (0 = unlimited). */
-  readonly maxConnections?: number;
-  /** Concurrent connections from one address (0 = unlimited; offices behind NAT share one address). */
-  readonly maxConnectionsPerIp?: number;
+  /**
+   * Concurrent connection limits, shared with the process's other listeners (default: a gate of this
+   * server's own with the default limits). Offices behind NAT share one address: see its `exempt`.
+   */
+  readonly connections?: ConnectionGate;
+  readonly metrics?: Metrics;
   /**
    * Offer RFC 4978 COMPRESS=DEFLATE (default true): worth it on slow and metered links (phones), a
    * cost on a LAN, where it roughly doubles a small request's round trip for clients that take it.
@@ -59,7 +65,7 @@ export interface ImapListenOptions {
 export interface ImapServer {
   /** Start a listener; may be called once per port (143 and 993 share sessions' notifications). */
   listen(options: ImapListenOptions): Promise<AddressInfo>;
-  /** Serve an already accepted socket (for embedding behind another listener). */
+  /** Serve an already accepted socket (for embedding behind another listener, which applies its own connection limits). */
   handle(socket: Socket, options?: { implicitTls?: boolean }): void;
   /** Stop listening, say BYE to every session, wait up to `graceMs`, then cut the rest. */
   close(graceMs?: number): Promise<void>;
@@ -79,7 +85,8 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     : null;
   const hub = new MailboxHub(options.store, options.notifier ?? null, log);
   const sessions = new Set<Session>();
-  const perIp = new Map<string, number>();
+  const gate = options.connections ?? new ConnectionGate({ logger: options.logger, metrics: options.metrics });
+  const measures = imapMeasures(options.metrics);
   const listeners: Server[] = [];
   const commands = commandRegistry();
   let closing = false;
@@ -98,12 +105,9 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     compress: options.compress ?? true,
     commands,
     greeting: options.greeting ?? 'Palabre IMAP4rev2 server ready',
+    measures,
     onClose: (session: Session) => {
-      if (!sessions.delete(session)) return;
-      const ip = session.ip ?? '';
-      const n = (perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) perIp.delete(ip);
-      else perIp.set(ip, n);
+      if (sessions.delete(session)) measures.connections.dec();
     },
   };
 
@@ -116,11 +120,9 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       setTimeout(() => socket.destroy(), 1000).unref();
     };
     if (closing) return refuse('Server shutting down');
-    if (options.maxConnections && sessions.size >= options.maxConnections) return refuse('Too many connections');
-    if (options.maxConnectionsPerIp && (perIp.get(ip) ?? 0) >= options.maxConnectionsPerIp) return refuse('Too many connections from your address');
     const session = new Session(context, socket, opts.implicitTls ?? false);
     sessions.add(session);
-    perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+    measures.connections.inc();
     log.debug({ ip, implicitTls: opts.implicitTls ?? false }, 'imap.connect');
     session.run().catch((error: unknown) => {
       log.error({ err: (error as Error)?.message }, 'imap.server-bug');
@@ -139,7 +141,11 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
           )
         : createNetServer((socket) => handle(socket));
       server.on('tlsClientError', (error: Error) => log.debug({ err: error.message }, 'imap.starttls-failed'));
-      server.maxConnections = options.maxConnections || 0 || Number.MAX_SAFE_INTEGER;
+      // Counted before the TLS handshake of an implicit-TLS listener (a client that never finishes one
+      // holds a descriptor too); over the limit, a BYE greeting in the clear, nothing before a handshake.
+      guardServer(server, gate, implicit ? 'imaps' : 'imap', (reason) =>
+        implicit ? null : `* BYE [UNAVAILABLE] ${reason === 'global' ? 'Too many connections' : 'Too many connections from your address'}\r\n`,
+      );
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(listen.port, listen.host ?? '127.0.0.1', () => {

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { createInflateRaw } from 'node:zlib';
-import type { Authenticator, BlobStore, Clock, DirectoryStore, Logger, MailStore, Principal } from '@palabre/core';
+import { secondsSince, type Authenticator, type BlobStore, type Clock, type DirectoryStore, type Logger, type MailStore, type Principal } from '@palabre/core';
 import { ArgReader, type Segment } from './arguments.js';
 import { capabilities } from './capabilities.js';
 import type { CommandDef, CommandResult, SessionState } from './command.js';
@@ -11,6 +11,7 @@ import { CommandReader, type CommandHead, type LiteralDecision, type ReaderLimit
 import { ImapError, bad, no, toImapError } from './errors.js';
 import { InputReader } from './input-reader.js';
 import type { MailboxHub } from './mailbox-hub.js';
+import type { ImapMeasures } from './imap-metrics.js';
 import { decodeMutf7, encodeMutf7 } from './mutf7.js';
 import { ResponseWriter } from './response-writer.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
@@ -56,6 +57,7 @@ export interface SessionContext {
   readonly greeting: string;
   /** Called when the session is over (for the server's bookkeeping). */
   readonly onClose: (session: Session) => void;
+  readonly measures: ImapMeasures;
 }
 
 const PREFIX = /^\S+ (?:[Uu][Ii][Dd] )?[A-Za-z0-9=-]+/;
@@ -98,6 +100,8 @@ export class Session {
   private timedSocket: Socket | null = null;
   private closed = false;
   idling = false;
+  /** Counted in the IDLE gauge (so that closing mid-IDLE takes it out once). */
+  private idleCounted = false;
 
   constructor(
     readonly ctx: SessionContext,
@@ -218,6 +222,7 @@ export class Session {
     this.state = 'logout';
     this.selected?.close();
     this.selected = null;
+    this.countIdle(false);
     this.wake();
     this.writer.close();
     this.input.detach();
@@ -284,6 +289,7 @@ export class Session {
     const prefix = PREFIX.exec(first.toString('latin1'))!;
     r.skipTo(prefix[0].length);
     let result: CommandResult | void;
+    const start = performance.now();
     try {
       const args = def.parse(r, this);
       result = await def.run(this, args, head.tag);
@@ -296,11 +302,13 @@ export class Session {
         const tail = await this.finishStreamed().catch(() => null);
         if (tail instanceof ImapError && !(error instanceof ImapError)) error = tail;
       }
+      this.ctx.measures.command(def.name, toImapError(error).error.status, secondsSince(start));
       if (this.closed) return;
       await this.fail(head, error);
       await this.afterCommand(def);
       return;
     }
+    this.ctx.measures.command(def.name, 'OK', secondsSince(start));
     if (this.closed || (this.state as SessionState) === 'logout') {
       if (!this.closed) await this.writer.line(`${head.tag} OK ${def.name} completed`);
       return;
@@ -430,7 +438,15 @@ export class Session {
 
   setIdling(on: boolean): void {
     this.idling = on;
+    this.countIdle(on && !this.closed);
     this.armTimeout();
+  }
+
+  private countIdle(on: boolean): void {
+    if (on === this.idleCounted) return;
+    this.idleCounted = on;
+    if (on) this.ctx.measures.idle.inc();
+    else this.ctx.measures.idle.dec();
   }
 
   // ------------------------------------------------------------------ transports

@@ -1,15 +1,18 @@
 import { hostname as osHostname } from 'node:os';
 import {
   causeChain,
+  noopMetrics,
   silentLogger,
   systemClock,
   type BlobStore,
   type ClaimedJob,
   type Clock,
+  type Counter,
   type DirectoryStore,
   type JobCompletion,
   type Logger,
   type MailDelivery,
+  type Metrics,
   type NewOutboundMessage,
   type OutboundQueue,
   type RecipientOutcome,
@@ -20,6 +23,7 @@ import { deliverLocally } from '../delivery/local-delivery.js';
 import { analyzeMessage } from '../mime/analyze.js';
 import { RecipientResolver } from '../delivery/recipient-resolver.js';
 import type { SmtpLogEvent } from '../smtp/log-events.js';
+import { deliveryCounter } from '../smtp/smtp-metrics.js';
 import { nextAttemptAt } from './backoff.js';
 import { buildDsn, DSN_FULL_LIMIT } from './dsn.js';
 import { lookupMx, type MxAnswer } from './mx.js';
@@ -62,6 +66,8 @@ export interface QueueWorkerOptions {
   readonly lookupMx?: (domain: string) => Promise<MxAnswer>;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** Counts deliveries (`palabre_mail_deliveries_total{via="queue"}`). */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -82,6 +88,7 @@ export class QueueWorker {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private readonly active = new Set<Promise<void>>();
+  private readonly deliveries: Counter;
 
   constructor(private readonly options: QueueWorkerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'smtp-queue' });
@@ -89,6 +96,7 @@ export class QueueWorker {
     this.resolver = new RecipientResolver(options.directory);
     this.dns = options.dns ?? cachingResolver();
     this.sts = new MtaStsCache(this.dns);
+    this.deliveries = deliveryCounter(options.metrics ?? noopMetrics);
     this.name = (options.workerName ?? `${osHostname()}:${process.pid}`).slice(0, 60);
   }
 
@@ -202,6 +210,9 @@ export class QueueWorker {
       return;
     }
     const delivered = final.filter((o) => o.status === 'delivered').length;
+    if (delivered) this.deliveries.inc({ via: 'queue', result: 'delivered' }, delivered);
+    if (pending.length) this.deliveries.inc({ via: 'queue', result: 'deferred' }, pending.length);
+    if (failed.length) this.deliveries.inc({ via: 'queue', result: 'bounced' }, failed.length);
     if (delivered) this.event('info', { ...log, recipients: delivered }, 'queue.delivered');
     if (pending.length) this.event('info', { ...log, recipients: pending.length, retryAt: retryAt.toISOString(), reason: pending[0]!.diagnostic }, 'queue.deferred');
     if (failed.length) this.event('info', { ...log, recipients: failed.length, reason: failed[0]!.diagnostic, bounce: Boolean(completion.enqueue?.length) }, 'queue.bounced');

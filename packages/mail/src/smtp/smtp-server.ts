@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import {
+  ConnectionGate,
+  guardServer,
   isPalabreError,
+  networkMatcher,
+  noopMetrics,
+  normalizeIp,
+  secondsSince,
   silentLogger,
   systemClock,
   type Authenticator,
@@ -13,6 +19,7 @@ import {
   type DkimKeyStore,
   type Logger,
   type MailDelivery,
+  type Metrics,
   type OutboundQueue,
   type Principal,
   type RateLimitStore,
@@ -25,15 +32,15 @@ import { Intake, type AcceptedRecipient, type DmarcHandling } from '../delivery/
 import { RecipientResolver } from '../delivery/recipient-resolver.js';
 import { VacationResponder } from '../delivery/vacation-responder.js';
 import { Outbox } from '../outbound/outbox.js';
-import { ConnectionLimits, networkMatcher, normalizeIp } from './connection-limits.js';
+import { ConnectionRate } from './connection-limits.js';
 import type { SmtpLogEvent } from './log-events.js';
 import { MAX_LINE_CHARS, receiveMessage } from './message-receiver.js';
 import { logSmtpError, SmtpError, toSmtpError } from './smtp-error.js';
+import { smtpMetrics, type SmtpMeasuredCommand } from './smtp-metrics.js';
 
 export interface SmtpLimits {
   readonly maxMessageBytes: number;
   readonly maxRecipients: number;
-  readonly connectionsPerIp: number;
   readonly connectionRatePerIp: number;
   readonly messagesPerIpPerHour: number;
   readonly messagesPerUserPerHour: number;
@@ -43,12 +50,13 @@ export interface SmtpLimits {
   readonly maxHeaderBytes?: number;
   /** Failed AUTH attempts in one session before it is closed (default 3). */
   readonly authFailuresPerSession?: number;
+  /** A client that sends nothing this long gets 421 and is disconnected (default 5 minutes, RFC 5321 §4.5.3.2). */
+  readonly idleTimeoutMs?: number;
 }
 
 export const DEFAULT_SMTP_LIMITS: SmtpLimits = {
   maxMessageBytes: 50 * 1024 * 1024,
   maxRecipients: 100,
-  connectionsPerIp: 50,
   connectionRatePerIp: 600,
   messagesPerIpPerHour: 3600,
   messagesPerUserPerHour: 500,
@@ -91,6 +99,12 @@ export interface SmtpServerOptions {
   readonly spoolDir?: string;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /**
+   * Concurrent connection limits, shared with the process's other listeners (default: a gate of this
+   * listener's own with the default limits).
+   */
+  readonly connections?: ConnectionGate;
+  readonly metrics?: Metrics;
 }
 
 export interface SmtpListener {
@@ -105,7 +119,6 @@ export interface SmtpListener {
 
 interface SessionState {
   ip: string;
-  admitted: boolean;
   recipients: AcceptedRecipient[];
   authFailures: number;
   log: Logger;
@@ -129,7 +142,10 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
   const event = (level: 'debug' | 'info' | 'warn' | 'error', fields: Record<string, unknown>, name: SmtpLogEvent) => log[level](fields, name);
   const resolver = new RecipientResolver(options.directory);
   const trusted = networkMatcher(options.trustedNetworks ?? []);
-  const connections = new ConnectionLimits(limits.connectionsPerIp, limits.connectionRatePerIp);
+  const connectionRate = new ConnectionRate(limits.connectionRatePerIp);
+  const gate = options.connections ?? new ConnectionGate({ logger: options.logger, metrics: options.metrics });
+  const listenerName = options.implicitTls ? 'submissions' : role === 'mx' ? 'smtp' : 'submission';
+  const measure = smtpMetrics(options.metrics ?? noopMetrics, role);
   const maxQueueMs = options.maxQueueMs ?? 5 * 24 * 3600_000;
   const queue = options.queue && options.onQueued ? noticing(options.queue, options.onQueued) : (options.queue ?? null);
   const outbox = queue ? new Outbox({ blobs: options.blobs, queue, dkimKeys: options.dkimKeys ?? undefined, clock, maxQueueMs }) : null;
@@ -157,7 +173,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id);
     if (!s) {
-      s = { ip: normalizeIp(session.remoteAddress), admitted: false, recipients: [], authFailures: 0, log: log.child({ session: session.id }) };
+      s = { ip: normalizeIp(session.remoteAddress), recipients: [], authFailures: 0, log: log.child({ session: session.id }) };
       sessions.set(session.id, s);
     }
     return s;
@@ -177,6 +193,15 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     if (!localRate || max <= 0) return false;
     const { count } = await localRate.hit(key, cost, clock.now(), 3600_000);
     return count > max;
+  };
+
+  /** The handler's callback, counting the reply it gives and how long it took. */
+  const timed = <A extends unknown[]>(command: SmtpMeasuredCommand, reply: (error?: Error | null, ...rest: A) => void) => {
+    const start = performance.now();
+    return (error?: Error | null, ...rest: A): void => {
+      measure.command(command, error ? ((error as { responseCode?: number }).responseCode ?? 451) : 250, secondsSince(start));
+      reply(error, ...rest);
+    };
   };
 
   // The MX takes mail for local users only: no AUTH there, so no password guessing on port 25 either.
@@ -202,31 +227,30 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     hideREQUIRETLS: true,
     maxClients: limits.maxClients,
     maxRecipients: limits.maxRecipients,
-    socketTimeout: 300_000,
+    socketTimeout: limits.idleTimeoutMs ?? 300_000,
     closeTimeout: 30_000,
     disableReverseLookup: true,
     logger: false,
 
     onConnect(session, callback) {
       const s = state(session);
-      const refused = connections.admit(s.ip);
-      if (refused) {
-        event('info', { ip: s.ip, reason: refused }, 'smtp.connect-refused');
-        return callback(new SmtpError(421, '4.7.0', `${refused} from your address, try again later`));
+      if (connectionRate.exceeded(s.ip)) {
+        event('info', { ip: s.ip, reason: 'too many connections per minute' }, 'smtp.connect-refused');
+        measure.command('connect', 421);
+        return callback(new SmtpError(421, '4.7.0', 'too many connections per minute from your address, try again later'));
       }
-      s.admitted = true;
+      measure.command('connect', 220);
       event('debug', { ip: s.ip, session: session.id }, 'smtp.connect');
       callback();
     },
 
     onClose(session) {
-      const s = sessions.get(session.id);
-      if (s?.admitted) connections.release(s.ip);
       sessions.delete(session.id);
       event('debug', { session: session.id }, 'smtp.disconnect');
     },
 
-    onAuth(auth: SMTPServerAuthentication, session, callback) {
+    onAuth(auth: SMTPServerAuthentication, session, reply) {
+      const callback = timed('auth', reply);
       const s = state(session);
       const fail = (error: SmtpError) => {
         s.authFailures++;
@@ -268,7 +292,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
         });
     },
 
-    onMailFrom(address: SMTPServerAddress, session, callback) {
+    onMailFrom(address: SMTPServerAddress, session, reply) {
+      const callback = timed('mail', reply);
       const s = state(session);
       s.recipients = [];
       const run = async (): Promise<void> => {
@@ -301,7 +326,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
       );
     },
 
-    onRcptTo(address: SMTPServerAddress, session, callback) {
+    onRcptTo(address: SMTPServerAddress, session, reply) {
+      const callback = timed('rcpt', reply);
       const s = state(session);
       const run = async (): Promise<void> => {
         for (const key of Object.keys(address.args || {})) {
@@ -351,8 +377,11 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
       );
     },
 
-    onData(stream, session, callback) {
+    onData(stream, session, reply) {
       const s = state(session);
+      // Timed from the end of the data (smtp-server ends the stream at the dot): what the client waits for.
+      let callback = reply;
+      stream.once('end', () => (callback = timed('data', reply)));
       const run = async (): Promise<string> => {
         const received = await receiveMessage(stream, {
           maxHeaderBytes: limits.maxHeaderBytes ?? 256 * 1024,
@@ -384,6 +413,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
             received,
           );
           s.log.info({ id: result.id, size: received.size, delivered: result.delivered, queued: result.queued, deferred: result.deferred }, 'smtp.accepted');
+          measure.delivered(result);
           return `Ok: queued as ${result.id}`;
         } finally {
           await received.body.dispose();
@@ -420,6 +450,14 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     }
   };
   server.on('error', (error) => event('warn', { err: (error as Error).message }, 'smtp.error'));
+  // Counted when the kernel hands the socket over, before the TLS handshake of an implicit-TLS listener
+  // (a client that never finishes one holds a descriptor too). Over the limit: 421 in the clear, or
+  // nothing on implicit TLS, where no byte can be sent before the handshake.
+  guardServer(server.server, gate, listenerName, (reason) =>
+    options.implicitTls
+      ? null
+      : `421 4.7.0 ${options.hostname} ${reason === 'global' ? 'too many connections' : 'too many concurrent connections from your address'}, try again later\r\n`,
+  );
 
   return {
     role,
