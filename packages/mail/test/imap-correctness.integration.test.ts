@@ -44,6 +44,16 @@ describe('IMAP correctness against the RFCs', () => {
     r.close();
   });
 
+  it('after SELECT (CONDSTORE) without ENABLE, STORE responses carry MODSEQ too, and UNCHANGEDSINCE reports MODIFIED', async () => {
+    r = await session();
+    expect((await r.cmd('a', 'SELECT INBOX (CONDSTORE)')).untagged).toContainEqual(expect.stringMatching(/^\* OK \[HIGHESTMODSEQ \d+\]/));
+    const store = await r.cmd('b', 'STORE 1 +FLAGS (\\Seen)');
+    expect(store.untagged).toEqual([expect.stringMatching(/^\* 1 FETCH \((?=.*MODSEQ \(\d+\)).*\)$/)]);
+    const stale = await r.cmd('c', 'STORE 1 (UNCHANGEDSINCE 1) -FLAGS (\\Seen)');
+    expect(stale.tagged).toMatch(/^c OK \[MODIFIED 1\]/);
+    r.close();
+  });
+
   it('SEARCH MODSEQ with an entry name and type (RFC 7162 §3.1.5) parses', async () => {
     r = await session();
     await r.cmd('a', 'SELECT INBOX');
