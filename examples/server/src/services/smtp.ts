@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConnectionGate, MailDelivery } from '@palabre/core';
+import type { ConnectionGate, MailDelivery, MalwareScanner } from '@palabre/core';
 import { createMailTransportStores } from '@palabre/core/storage';
 import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
+import { mailFilters } from './mail-filters.js';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
 import { loadTls } from '../serve/tls.js';
@@ -12,6 +13,8 @@ export interface SmtpWiring {
   readonly delivery: MailDelivery;
   /** Connection limits shared with the process's other listeners. */
   readonly connections: ConnectionGate;
+  /** The malware scanner shared with the drive, if one is configured. */
+  readonly malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null;
 }
 
 function listenerService(name: string, listener: SmtpListener, host: string, port: number, describe: (port: number) => string): Service {
@@ -52,6 +55,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     dns,
     logger: logger.child({ service: 'smtp-queue' }),
   });
+  const filters = mailFilters(config, logger, wiring.malware);
   const common = {
     hostname: config.hostname,
     tls: { key: tls.key, cert: tls.cert },
@@ -73,6 +77,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     maxQueueMs: smtp.outbound.maxQueueMs,
     spoolDir,
     connections: wiring.connections,
+    filters: filters.list,
     logger: logger.child({ service: 'smtp' }),
   };
   const services: Service[] = [];
@@ -95,7 +100,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
       worker.start();
     },
     stop: (graceMs) => worker.stop(graceMs),
-    banner: () => [`outbound: ${smtp.smarthost ? `through ${smtp.smarthost.host}:${smtp.smarthost.port}` : 'direct to MX hosts'}, queue in the database`],
+    banner: () => [`outbound: ${smtp.smarthost ? `through ${smtp.smarthost.host}:${smtp.smarthost.port}` : 'direct to MX hosts'}, queue in the database`, ...filters.banner],
   });
   return services;
 }
