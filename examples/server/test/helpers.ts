@@ -125,7 +125,7 @@ export interface ServedHttp {
 
 export async function serveHttp(site: Site, extraArgs: string[] = []): Promise<ServedHttp> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0', ...extraArgs], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0', '--admin-port', '0', ...extraArgs], {
     env: site.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

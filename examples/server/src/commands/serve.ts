@@ -9,6 +9,9 @@ import type { Service } from '../serve/service.js';
 import { loadTls, type TlsMaterial } from '../serve/tls.js';
 import { mountServices } from '../serve/services.js';
 import { HousekeepingService } from '../serve/housekeeping.js';
+import { AdminService } from '../serve/admin-service.js';
+import { prepareReadiness, readinessChecks } from '../serve/readiness.js';
+import { registerStoreGauges } from '../serve/store-gauges.js';
 import { SERVE_USAGE } from './usage.js';
 
 
@@ -19,6 +22,7 @@ export const SERVE_OPTIONS = {
   'smtp-port': { type: 'string' },
   'submission-port': { type: 'string' },
   'imap-port': { type: 'string' },
+  'admin-port': { type: 'string' },
   'allow-insecure-auth': { type: 'boolean' },
   workers: { type: 'string' },
   'log-format': { type: 'string' },
@@ -36,6 +40,11 @@ export interface StartOptions {
   background?: boolean;
   /** Do not print the connection details (a worker process: the primary prints them). */
   quiet?: boolean;
+  /**
+   * The Prometheus text of `ctx.metrics`, for the admin listener started here; absent in a worker
+   * (its primary serves the admin listener for all of them) or when `admin.port` is 0.
+   */
+  scrape?: { scrape(): Promise<string>; contentType: string };
 }
 
 /** Start every listener the packages provide; resolves once all are listening. */
@@ -51,11 +60,15 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
     tls,
     logger: logger.child({ service: 'http' }),
     productLine: 'Palabre: mail, calendars, contacts and files for the administration.',
+    metrics: ctx.metrics,
   });
+  // Read from the shared stores: one process of a node measures them.
+  if (background) registerStoreGauges(ctx);
   const services: Service[] = [];
   const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config), background });
   if (config.ports.http !== 0) services.push(http);
   services.push(...extra);
+  if (options.scrape && config.admin.port !== 0) services.push(await adminService(ctx, options.scrape));
   const housekeeping = new HousekeepingService(ctx);
   const started: Service[] = [];
   try {
@@ -103,6 +116,19 @@ async function tlsBanner(config: Context['config'], httpTls: TlsMaterial | null,
   return lines;
 }
 
+/** The operations listener of this process (or, with `scrape` aggregating workers, of a primary). */
+export async function adminService(ctx: Context, scrape: NonNullable<StartOptions['scrape']>): Promise<AdminService> {
+  await prepareReadiness(ctx);
+  return new AdminService({
+    host: ctx.config.admin.host,
+    port: ctx.config.admin.port,
+    logger: ctx.logger.child({ service: 'admin' }),
+    scrape: () => scrape.scrape(),
+    contentType: scrape.contentType,
+    readiness: readinessChecks(ctx),
+  });
+}
+
 /** Resolves on the first SIGTERM or SIGINT (listening starts at once, so no request is lost). */
 export function stopSignal(logger: Context['logger']): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -118,10 +144,10 @@ export function stopSignal(logger: Context['logger']): Promise<void> {
 }
 
 /** `palabre serve` in one process: run until SIGTERM or SIGINT, then shut down gracefully. */
-export async function serveCommand(ctx: Context, io: Output): Promise<number> {
+export async function serveCommand(ctx: Context, io: Output, scrape?: StartOptions['scrape']): Promise<number> {
   // Listen for signals before anything starts, so a stop request during start-up is not lost.
   const stopRequested = stopSignal(ctx.logger);
-  const server = await startServer(ctx, io);
+  const server = await startServer(ctx, io, { scrape });
   await stopRequested;
   await server.stop();
   ctx.logger.info({}, 'server.stopped');

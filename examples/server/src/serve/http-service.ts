@@ -1,7 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Logger } from '@palabre/core';
+import { noopMetrics, type Logger, type Metrics } from '@palabre/core';
+import { httpMeasures } from './http-metrics.js';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -23,6 +24,8 @@ export interface HttpServiceOptions {
   logger: Logger;
   /** Shown on the root page. */
   productLine: string;
+  /** Requests by method and status class, and their latency. */
+  metrics?: Metrics;
 }
 
 /**
@@ -101,7 +104,11 @@ export class HttpService implements Service {
   }
 
   async start(): Promise<void> {
-    const handler = (req: IncomingMessage, res: ServerResponse) => this.route(req, res);
+    const measure = httpMeasures(this.options.metrics ?? noopMetrics);
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      measure(req, res);
+      this.route(req, res);
+    };
     const server = this.options.tls
       ? createHttpsServer({ cert: this.options.tls.cert, key: this.options.tls.key, minVersion: 'TLSv1.2' }, handler)
       : createHttpServer(handler);

@@ -26,6 +26,7 @@ export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: 
     authenticator: ctx.authenticator,
     notifier: await ctx.notifier(),
     logger: logger.child({ service: 'imap' }),
+    metrics: ctx.metrics,
     tls: { key: tls.key, cert: tls.cert },
     allowInsecureAuth: insecureAuth,
     compress: config.imap.compress,

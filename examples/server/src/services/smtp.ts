@@ -48,6 +48,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     mtaSts: smtp.outbound.mtaSts,
     smarthost: smtp.smarthost ?? null,
     dns,
+    metrics: ctx.metrics,
     logger: logger.child({ service: 'smtp-queue' }),
   });
   const common = {
@@ -70,6 +71,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     trustedNetworks: smtp.trustedNetworks,
     maxQueueMs: smtp.outbound.maxQueueMs,
     spoolDir,
+    metrics: ctx.metrics,
     logger: logger.child({ service: 'smtp' }),
   };
   const services: Service[] = [];

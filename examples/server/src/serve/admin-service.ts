@@ -1,0 +1,103 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from '@palabre/core';
+import type { Service } from './service.js';
+import type { ReadinessCheck } from './readiness.js';
+import { runReadiness } from './readiness.js';
+
+export interface AdminServiceOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  /** The Prometheus exposition text of this process (or of every worker, aggregated by the primary). */
+  scrape(): Promise<string>;
+  contentType: string;
+  readiness: readonly ReadinessCheck[];
+}
+
+/**
+ * The operations listener, apart from the users' ports (loopback by default: metrics tell much about
+ * a site): `/metrics` for Prometheus, `/healthz` (the process answers: restart it if not) and
+ * `/readyz` (the database and the blob stores answer: send it traffic only then; 503 names the reason).
+ */
+export class AdminService implements Service {
+  readonly name = 'admin';
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  private boundPort = 0;
+
+  constructor(private readonly options: AdminServiceOptions) {}
+
+  get port(): number {
+    return this.boundPort || this.options.port;
+  }
+
+  get origin(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    return `http://${host}:${this.port}`;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return send(405, 'method not allowed\n');
+    }
+    if (path === '/healthz') return send(200, 'ok\n');
+    if (path === '/readyz') {
+      const results = await runReadiness(this.options.readiness);
+      const failed = results.filter((r) => !r.ok);
+      if (failed.length) this.options.logger.warn({ failed: failed.map((r) => `${r.name}: ${r.detail}`) }, 'admin.not-ready');
+      return send(failed.length ? 503 : 200, results.map((r) => `${r.name}: ${r.ok ? 'ok' : r.detail}\n`).join(''));
+    }
+    if (path === '/metrics') return send(200, await this.options.scrape(), this.options.contentType);
+    return send(404, 'not found: /metrics, /healthz, /readyz\n');
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => {
+      this.route(req, res).catch((error: unknown) => {
+        this.options.logger.error({ err: (error as Error)?.message, path: req.url }, 'admin.error');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('internal error\n');
+      });
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.maxHeadersCount = 50;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.boundPort = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, graceMs);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  banner(): string[] {
+    return [`admin:     ${this.origin}/metrics, /healthz, /readyz (operations only: keep it off the users' networks)`];
+  }
+}
