@@ -12,6 +12,8 @@ import { HousekeepingService } from '../serve/housekeeping.js';
 import { AdminService } from '../serve/admin-service.js';
 import { prepareReadiness, readinessChecks } from '../serve/readiness.js';
 import { registerStoreGauges } from '../serve/store-gauges.js';
+import { prepareOpenFiles } from '../serve/open-files.js';
+import { ConnectionGate } from '@palabre/core';
 import { SERVE_USAGE } from './usage.js';
 
 
@@ -54,6 +56,15 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
   // TLS on every listener unless this is local development on loopback with no certificate given.
   const wantTls = Boolean(config.tls.certFile) || !isLoopbackHost(config.host);
   const tls: TlsMaterial | null = wantTls ? await loadTls(config) : null;
+  // One gate for every listener of this process: they share its descriptors. Its global limit stays
+  // below what RLIMIT_NOFILE leaves, so refusing (logged, counted) comes before running out.
+  const connections = new ConnectionGate({
+    perAddress: config.connections.perAddress,
+    global: await prepareOpenFiles(config.connections.global, logger),
+    exempt: config.connections.exempt,
+    logger,
+    metrics: ctx.metrics,
+  });
   const http = new HttpService({
     host: config.host,
     port: config.ports.http,
@@ -61,14 +72,16 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
     logger: logger.child({ service: 'http' }),
     productLine: 'Palabre: mail, calendars, contacts and files for the administration.',
     metrics: ctx.metrics,
+    connections,
+    timeouts: config.http,
   });
   // Read from the shared stores: one process of a node measures them.
   if (background) registerStoreGauges(ctx);
   const services: Service[] = [];
-  const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config), background });
+  const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config), background, connections });
   if (config.ports.http !== 0) services.push(http);
   services.push(...extra);
-  if (options.scrape && config.admin.port !== 0) services.push(await adminService(ctx, options.scrape));
+  if (options.scrape && config.admin.port !== 0) services.push(await adminService(ctx, options.scrape, connections));
   const housekeeping = new HousekeepingService(ctx);
   const started: Service[] = [];
   try {
@@ -117,7 +130,7 @@ async function tlsBanner(config: Context['config'], httpTls: TlsMaterial | null,
 }
 
 /** The operations listener of this process (or, with `scrape` aggregating workers, of a primary). */
-export async function adminService(ctx: Context, scrape: NonNullable<StartOptions['scrape']>): Promise<AdminService> {
+export async function adminService(ctx: Context, scrape: NonNullable<StartOptions['scrape']>, connections?: ConnectionGate): Promise<AdminService> {
   await prepareReadiness(ctx);
   return new AdminService({
     host: ctx.config.admin.host,
@@ -126,6 +139,7 @@ export async function adminService(ctx: Context, scrape: NonNullable<StartOption
     scrape: () => scrape.scrape(),
     contentType: scrape.contentType,
     readiness: readinessChecks(ctx),
+    connections,
   });
 }
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Logger } from '@palabre/core';
+import { guardServer, type ConnectionGate, type Logger } from '@palabre/core';
 import type { Service } from './service.js';
 import type { ReadinessCheck } from './readiness.js';
 import { runReadiness } from './readiness.js';
@@ -13,6 +13,8 @@ export interface AdminServiceOptions {
   scrape(): Promise<string>;
   contentType: string;
   readiness: readonly ReadinessCheck[];
+  /** The process's connection limits, shared with the users' listeners (config `connections`). */
+  connections?: ConnectionGate;
 }
 
 /**
@@ -66,6 +68,9 @@ export class AdminService implements Service {
         res.end('internal error\n');
       });
     });
+    if (this.options.connections) {
+      guardServer(server, this.options.connections, 'admin', () => 'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    }
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.maxHeadersCount = 50;
