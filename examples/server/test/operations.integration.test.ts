@@ -102,7 +102,10 @@ describe.each(kinds)('the admin listener on %s', (kind) => {
     expect(await ready.text()).toBe('database: ok\nblobs-mail: ok\nblobs-drive: ok\n');
     expect(ready.status).toBe(200);
     // Not on the users' port, and nothing but GET/HEAD.
-    expect((await fetch(`http://127.0.0.1:${ports.http}/metrics`)).status).toBe(404);
+    const usersPort = await fetch(`http://127.0.0.1:${ports.http}/metrics`);
+    expect(usersPort.status).toBe(404);
+    // Plain HTTP on loopback development: no HSTS (RFC 6797 §7.2, and it would lock browsers out).
+    expect(usersPort.headers.get('strict-transport-security')).toBeNull();
     expect((await fetch(`${admin}/metrics`, { method: 'POST', body: 'x' })).status).toBe(405);
 
     // Hostile bytes on the admin port: a precise 400/431, and the listener keeps answering.

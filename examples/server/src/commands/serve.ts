@@ -6,10 +6,11 @@ import type { Output } from '../output.js';
 import { ensureDemoAccount } from '../serve/demo.js';
 import { HttpService } from '../serve/http-service.js';
 import type { Service } from '../serve/service.js';
-import { loadTls, type TlsMaterial } from '../serve/tls.js';
+import { loadTls, TlsCertificates, type TlsMaterial } from '../serve/tls.js';
 import { mountServices } from '../serve/services.js';
 import { HousekeepingService } from '../serve/housekeeping.js';
 import { AdminService } from '../serve/admin-service.js';
+import { RedirectService } from '../serve/redirect-service.js';
 import { prepareReadiness, readinessChecks } from '../serve/readiness.js';
 import { registerStoreGauges } from '../serve/store-gauges.js';
 import { prepareOpenFiles } from '../serve/open-files.js';
@@ -25,6 +26,7 @@ export const SERVE_OPTIONS = {
   'submission-port': { type: 'string' },
   'imap-port': { type: 'string' },
   'admin-port': { type: 'string' },
+  'http-redirect-port': { type: 'string' },
   'allow-insecure-auth': { type: 'boolean' },
   workers: { type: 'string' },
   'log-format': { type: 'string' },
@@ -55,7 +57,11 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
   const { config, logger } = ctx;
   // TLS on every listener unless this is local development on loopback with no certificate given.
   const wantTls = Boolean(config.tls.certFile) || !isLoopbackHost(config.host);
-  const tls: TlsMaterial | null = wantTls ? await loadTls(config) : null;
+  const { ports } = config;
+  const mailOn = [ports.smtp, ports.submission, ports.submissions, ports.imap, ports.imaps].some((p) => p !== 0);
+  // One certificate store for every TLS listener: reloaded on SIGHUP and when its files change.
+  const certificates = wantTls || mailOn ? await TlsCertificates.open(config, logger) : null;
+  const tls: TlsMaterial | null = wantTls ? certificates!.material : null;
   // One gate for every listener of this process: they share its descriptors. Its global limit stays
   // below what RLIMIT_NOFILE leaves, so refusing (logged, counted) comes before running out.
   const connections = new ConnectionGate({
@@ -74,13 +80,32 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
     metrics: ctx.metrics,
     connections,
     timeouts: config.http,
+    ...(tls && certificates ? { SNICallback: certificates.SNICallback } : {}),
+    hstsMaxAgeSeconds: config.tls.hstsMaxAgeSeconds,
   });
+  if (tls) certificates!.onReload((material) => http.setSecureContext(material));
   // Read from the shared stores: one process of a node measures them.
   if (background) registerStoreGauges(ctx);
   const services: Service[] = [];
-  const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config), background, connections });
+  const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config), background, connections, certificates });
   if (config.ports.http !== 0) services.push(http);
   services.push(...extra);
+  // Plain HTTP only to send clients to HTTPS: without HTTPS there is nowhere to send them.
+  if (config.ports.httpRedirect !== 0 && tls && config.ports.http !== 0) {
+    services.push(
+      new RedirectService({
+        host: config.host,
+        port: config.ports.httpRedirect,
+        httpsPort: () => http.port,
+        hostname: config.hostname,
+        acmeWebroot: config.tls.acmeWebroot,
+        logger: logger.child({ service: 'http-redirect' }),
+        connections,
+      }),
+    );
+  } else if (config.ports.httpRedirect !== 0) {
+    logger.warn({ port: config.ports.httpRedirect }, 'server.redirect-off');
+  }
   if (options.scrape && config.admin.port !== 0) services.push(await adminService(ctx, options.scrape, connections));
   const housekeeping = new HousekeepingService(ctx);
   const started: Service[] = [];
@@ -97,15 +122,22 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
   const banner: string[] = ['', 'Palabre is running.', `  data:      ${describeDatabase(config)}; files and messages in ${config.dataDir}/blobs`];
   for (const service of started) for (const line of service.banner(demo?.address)) banner.push(`  ${line}`);
   if (!started.some((s) => s !== housekeeping)) banner.push('  (every listener is disabled: give a port other than 0)');
-  for (const line of await tlsBanner(config, tls, started)) banner.push(`  ${line}`);
+  for (const line of await tlsBanner(config, tls, started, certificates)) banner.push(`  ${line}`);
   if (demo) banner.push('', 'Sign in from a mail, calendar or file app with:', `  user:      ${demo.address}`, `  password:  ${demo.password}`);
   banner.push('');
   if (!options.quiet) for (const line of banner) io.out(line);
   logger.info({ services: started.map((s) => s.name) }, 'server.started');
+  // `systemctl reload` (ExecReload sends SIGHUP) and renewals written to disk: new handshakes get the
+  // new certificate, connections already open are left alone.
+  const onHangup = () => void certificates?.reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
+  certificates?.watch();
   return {
     services: started,
     banner,
     async stop() {
+      process.off('SIGHUP', onHangup);
+      certificates?.close();
       for (const s of [...started].reverse()) await s.stop(10_000).catch(() => undefined);
     },
   };
@@ -118,14 +150,22 @@ const MAIL_SERVICES = new Set(['smtp', 'submission', 'submissions', 'imap']);
  * loopback, while SMTP and IMAP always offer STARTTLS (with the configured or the self-signed
  * certificate): one line that said "TLS: off" for all of them was wrong for mail.
  */
-async function tlsBanner(config: Context['config'], httpTls: TlsMaterial | null, started: readonly Service[]): Promise<string[]> {
+async function tlsBanner(
+  config: Context['config'],
+  httpTls: TlsMaterial | null,
+  started: readonly Service[],
+  certificates: TlsCertificates | null,
+): Promise<string[]> {
   const lines: string[] = [];
   const http = started.some((s) => s.name === 'http');
   const mail = started.some((s) => MAIL_SERVICES.has(s.name));
   const describe = (m: TlsMaterial) => (m.selfSigned ? `the self-signed certificate ${m.source} (apps will ask you to trust it)` : `the certificate ${m.source}`);
   if (http && httpTls) lines.push(`TLS:       HTTPS with ${describe(httpTls)}`);
   if (http && !httpTls) lines.push('TLS:       HTTP without TLS (local development on loopback: passwords are accepted only from this machine)');
-  if (mail) lines.push(`${http ? '           ' : 'TLS:       '}SMTP and IMAP: TLS with ${describe(httpTls ?? (await loadTls(config)))}`);
+  if (mail) lines.push(`${http ? '           ' : 'TLS:       '}SMTP and IMAP: TLS with ${describe(httpTls ?? certificates?.material ?? (await loadTls(config)))}`);
+  const sni = certificates?.sniNames ?? [];
+  if (sni.length && (mail || httpTls)) lines.push(`           by host name (SNI): ${sni.join(', ')}; reloaded on SIGHUP and when the files change`);
+  else if (certificates && (mail || httpTls)) lines.push('           reloaded on SIGHUP and when the files change');
   return lines;
 }
 

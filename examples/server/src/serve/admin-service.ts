@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { guardServer, type ConnectionGate, type Logger } from '@palabre/core';
 import type { Service } from './service.js';
+import { SmallHttpServer } from './small-http-server.js';
 import type { ReadinessCheck } from './readiness.js';
 import { runReadiness } from './readiness.js';
 
@@ -24,14 +24,12 @@ export interface AdminServiceOptions {
  */
 export class AdminService implements Service {
   readonly name = 'admin';
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  private boundPort = 0;
+  private readonly listener = new SmallHttpServer();
 
   constructor(private readonly options: AdminServiceOptions) {}
 
   get port(): number {
-    return this.boundPort || this.options.port;
+    return this.listener.port || this.options.port;
   }
 
   get origin(): string {
@@ -69,37 +67,21 @@ export class AdminService implements Service {
       });
     });
     if (this.options.connections) {
-      guardServer(server, this.options.connections, 'admin', () => 'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      guardServer(
+        server,
+        this.options.connections,
+        'admin',
+        () => 'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      );
     }
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.maxHeadersCount = 50;
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.boundPort = (server.address() as AddressInfo).port;
-    this.server = server;
+    await this.listener.listen(server, this.options.port, this.options.host);
   }
 
-  async stop(graceMs: number): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const timer = setTimeout(() => {
-      for (const socket of this.sockets) socket.destroy();
-    }, graceMs);
-    await closed;
-    clearTimeout(timer);
+  stop(graceMs: number): Promise<void> {
+    return this.listener.stop(graceMs);
   }
 
   banner(): string[] {

@@ -52,6 +52,11 @@ export async function runPrimary(ctx: Context, io: Output, count: number, logFor
 
   let stopping = false;
   const workers = new Map<Worker, number>();
+  // `systemctl reload` signals the primary only: each worker reloads its own certificates.
+  const relayHangup = () => {
+    for (const worker of workers.keys()) worker.process.kill('SIGHUP');
+  };
+  process.on('SIGHUP', relayHangup);
   const fork = (index: number) => {
     // Workers write to the same stdout as the primary: they take its log format.
     const worker = cluster.fork({ PALABRE_WORKER_INDEX: String(index), PALABRE_LOG_FORMAT: logFormat });
@@ -104,6 +109,7 @@ export async function runPrimary(ctx: Context, io: Output, count: number, logFor
   for (const line of banner) io.out(line.replace('Palabre is running.', `Palabre is running (${count} worker processes).`));
 
   await stopRequested;
+  process.off('SIGHUP', relayHangup);
   stopping = true;
   await admin?.stop(1000);
   await Promise.all(

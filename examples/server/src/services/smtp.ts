@@ -5,17 +5,27 @@ import { createMailTransportStores } from '@palabre/core/storage';
 import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
-import { loadTls } from '../serve/tls.js';
+import type { TlsCertificates } from '../serve/tls.js';
 
 export interface SmtpWiring {
   /** The mailbox store SMTP files local mail into. */
   readonly delivery: MailDelivery;
   /** Connection limits shared with the process's other listeners. */
   readonly connections: ConnectionGate;
+  /** The process's certificates: reloads reach every SMTP listener's STARTTLS and implicit TLS. */
+  readonly certificates: TlsCertificates;
 }
 
-function listenerService(name: string, listener: SmtpListener, host: string, port: number, describe: (port: number) => string): Service {
+function listenerService(
+  name: string,
+  listener: SmtpListener,
+  host: string,
+  port: number,
+  describe: (port: number) => string,
+  certificates: TlsCertificates,
+): Service {
   let bound = port;
+  certificates.onReload((material) => listener.setSecureContext(material));
   return {
     name,
     async start() {
@@ -34,7 +44,7 @@ function listenerService(name: string, listener: SmtpListener, host: string, por
 export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: SmtpWiring): Promise<Service[]> {
   const { config, logger } = ctx;
   const smtp = config.smtp;
-  const tls = await loadTls(config);
+  const tls = wiring.certificates.material;
   const stores = createMailTransportStores(ctx.db);
   const spoolDir = join(config.dataDir, 'spool');
   await rm(spoolDir, { recursive: true, force: true }); // bodies of sessions a crash cut short
@@ -55,7 +65,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
   });
   const common = {
     hostname: config.hostname,
-    tls: { key: tls.key, cert: tls.cert },
+    tls: { key: tls.key, cert: tls.cert, SNICallback: wiring.certificates.SNICallback },
     allowInsecureAuth: insecureAuth,
     directory: ctx.stores.directory,
     blobs: ctx.blobs.mail,
@@ -81,15 +91,15 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
   const host = config.host;
   if (config.ports.smtp !== 0) {
     const mx = createSmtpServer({ ...common, role: 'mx' });
-    services.push(listenerService('smtp', mx, host, config.ports.smtp, (p) => `SMTP (MX): ${host}:${p} (STARTTLS)`));
+    services.push(listenerService('smtp', mx, host, config.ports.smtp, (p) => `SMTP (MX): ${host}:${p} (STARTTLS)`, wiring.certificates));
   }
   if (config.ports.submission !== 0) {
     const sub = createSmtpServer({ ...common, role: 'submission' });
-    services.push(listenerService('submission', sub, host, config.ports.submission, (p) => `submission: ${host}:${p} (STARTTLS, then AUTH PLAIN/LOGIN)`));
+    services.push(listenerService('submission', sub, host, config.ports.submission, (p) => `submission: ${host}:${p} (STARTTLS, then AUTH PLAIN/LOGIN)`, wiring.certificates));
   }
   if (config.ports.submissions !== 0) {
     const subs = createSmtpServer({ ...common, role: 'submission', implicitTls: true });
-    services.push(listenerService('submissions', subs, host, config.ports.submissions, (p) => `submission: ${host}:${p} (implicit TLS)`));
+    services.push(listenerService('submissions', subs, host, config.ports.submissions, (p) => `submission: ${host}:${p} (implicit TLS)`, wiring.certificates));
   }
   services.push({
     name: 'smtp-queue',
