@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { sqliteFileIn } from '@palabre/core/storage';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '@palabre/core/testing';
-import { BIN, freePort, makeSite, waitForLine, type Site } from './helpers.js';
+import { freePort, makeSite, spawnServe, waitForLine, type Site } from './helpers.js';
 import { parsePrometheusText, sampleSum } from './prometheus-text.js';
 
 const USER = 'awa@sante.gouv.tg';
@@ -32,29 +32,7 @@ async function serve(
     imap: await freePort(),
     admin: await freePort(),
   };
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'serve',
-      '--data',
-      site.dataDir,
-      '--host',
-      '127.0.0.1',
-      '--http-port',
-      String(ports.http),
-      '--smtp-port',
-      String(ports.smtp),
-      '--submission-port',
-      String(ports.submission),
-      '--imap-port',
-      String(ports.imap),
-      '--admin-port',
-      String(ports.admin),
-      ...extra,
-    ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawnServe(site.dataDir, ports, env, extra);
   const banner = await waitForLine(child, /server\.started/);
   return { child, ports, banner };
 }
@@ -236,28 +214,7 @@ describe('the admin listener of palabre serve --workers 2', () => {
   it('adds up the series of every worker', async () => {
     const site = await makeSite('sqlite');
     const ports = { http: await freePort(), admin: await freePort() };
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'serve',
-        '--data',
-        site.dataDir,
-        '--workers',
-        '2',
-        '--http-port',
-        String(ports.http),
-        '--smtp-port',
-        '0',
-        '--submission-port',
-        '0',
-        '--imap-port',
-        '0',
-        '--admin-port',
-        String(ports.admin),
-      ],
-      { env: { ...site.env, DATABASE_URL: '', PALABRE_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawnServe(site.dataDir, { http: ports.http, admin: ports.admin }, { ...site.env, DATABASE_URL: '' }, ['--workers', '2']);
     try {
       const banner = await waitForLine(child, /Palabre is running \(2 worker processes\)[\s\S]*password:/);
       expect(banner).toContain(`admin:     http://127.0.0.1:${ports.admin}/metrics`);
@@ -288,57 +245,13 @@ describe('the admin listener', () => {
       const taken = await freePort();
       const blocker = (await import('node:net')).createServer().listen(taken, '127.0.0.1');
       await new Promise((r) => blocker.once('listening', r));
-      const child = spawn(
-        process.execPath,
-        [
-          BIN,
-          'serve',
-          '--data',
-          site.dataDir,
-          '--http-port',
-          '0',
-          '--smtp-port',
-          '0',
-          '--submission-port',
-          '0',
-          '--imap-port',
-          '0',
-          '--admin-port',
-          String(taken),
-        ],
-        {
-          env: { ...site.env, DATABASE_URL: '' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
+      const child = spawnServe(site.dataDir, { admin: taken }, { ...site.env, DATABASE_URL: '' });
       const out = await waitForLine(child, /cannot start admin/).catch((error: Error) => error.message);
       expect(out).toMatch(/cannot start admin: .*EADDRINUSE/);
       await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
       expect(child.exitCode).not.toBe(0);
       blocker.close();
-      const off = spawn(
-        process.execPath,
-        [
-          BIN,
-          'serve',
-          '--data',
-          site.dataDir,
-          '--http-port',
-          '0',
-          '--smtp-port',
-          '0',
-          '--submission-port',
-          '0',
-          '--imap-port',
-          '0',
-          '--admin-port',
-          '0',
-        ],
-        {
-          env: { ...site.env, DATABASE_URL: '', PALABRE_LOG_FORMAT: 'json' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
+      const off = spawnServe(site.dataDir, {}, { ...site.env, DATABASE_URL: '' });
       const banner = await waitForLine(off, /server\.started/);
       off.kill('SIGTERM');
       await new Promise((r) => off.once('exit', r));

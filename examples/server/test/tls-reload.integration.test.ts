@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from 'selfsigned';
-import { BIN, freePort, makeSite, waitForLine, type Site } from './helpers.js';
+import { freePort, makeSite, spawnServe, waitForLine, type Site } from './helpers.js';
 
 interface Pem {
   cert: string;
@@ -162,29 +162,10 @@ describe('palabre serve TLS certificates', () => {
       }),
     );
     Object.assign(ports, { http: await freePort(), imap: await freePort(), smtp: await freePort(), redirect: await freePort() });
-    child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'serve',
-        '--data',
-        site.dataDir,
-        '--host',
-        '127.0.0.1',
-        '--http-port',
-        String(ports.http),
-        '--smtp-port',
-        String(ports.smtp),
-        '--submission-port',
-        '0',
-        '--imap-port',
-        String(ports.imap),
-        '--admin-port',
-        '0',
-        '--http-redirect-port',
-        String(ports.redirect),
-      ],
-      { env: { ...site.env, DATABASE_URL: '', PALABRE_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    child = spawnServe(
+      site.dataDir,
+      { http: ports.http, smtp: ports.smtp, imap: ports.imap, 'http-redirect': ports.redirect },
+      { ...site.env, DATABASE_URL: '' },
     );
     child.stdout!.on('data', (d: Buffer) => (output += d));
     child.stderr!.on('data', (d: Buffer) => (output += d));
@@ -327,30 +308,7 @@ describe('palabre serve with HTTPS: the plain HTTP port redirects, HTTPS answers
       }),
     );
     Object.assign(ports, { https: await freePort(), redirect: await freePort() });
-    child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'serve',
-        '--data',
-        site.dataDir,
-        '--host',
-        '127.0.0.1',
-        '--http-port',
-        String(ports.https),
-        '--http-redirect-port',
-        String(ports.redirect),
-        '--smtp-port',
-        '0',
-        '--submission-port',
-        '0',
-        '--imap-port',
-        '0',
-        '--admin-port',
-        '0',
-      ],
-      { env: { ...site.env, DATABASE_URL: '', PALABRE_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    child = spawnServe(site.dataDir, { http: ports.https, 'http-redirect': ports.redirect }, { ...site.env, DATABASE_URL: '' });
     const banner = await waitForLine(child, /server\.started/);
     expect(banner).toContain(`redirect:  http://127.0.0.1:${ports.redirect}/ answers 308 to HTTPS`);
   }, 120_000);
