@@ -21,6 +21,11 @@ if [ ${#webdav[@]} -gt 0 ]; then
 fi
 # Debian's apache2 starts a server on port 80; the benchmark runs its own on loopback.
 if [ -f /var/run/apache2/apache2.pid ]; then apache2ctl stop 2>/dev/null || true; fi
+# systemd-analyze checks the shipped unit (examples/server/deploy/palabre.service).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 systemd
+fi
 # Mail conformance clients and the Postfix + Dovecot reference (shared/conformance/mail/install-deps.sh).
 MAIL_DEPS="$(dirname "$0")/../../shared/conformance/mail/install-deps.sh"
 missing=0

@@ -123,10 +123,33 @@ export const configSchema = v.object({
     submissions: withDefault(port, 0),
     imap: withDefault(port, 1143),
     imaps: withDefault(port, 0),
+    /**
+     * Plain HTTP that only answers `308` to the HTTPS listener (and serves ACME HTTP-01 challenges from
+     * `tls.acmeWebroot`); started when HTTPS is on. 0: off; 80 in production.
+     */
+    httpRedirect: withDefault(port, 0),
   }),
   tls: section({
+    /** The default certificate (PEM, the chain after the leaf), for clients that name no host or an unknown one. */
     certFile: v.optional(v.string()),
     keyFile: v.optional(v.string()),
+    /**
+     * More certificates, chosen by the host name a client asks for (SNI): each serves the DNS names of
+     * its subjectAltName (wildcards one label deep), the first listed winning a name two share. Every
+     * file is read again on SIGHUP and when it changes on disk; a pair that does not load is refused
+     * and the previous one kept.
+     */
+    certificates: withDefault(v.array(v.object({ certFile: v.string(), keyFile: v.string() })), []),
+    /**
+     * certbot's `--webroot -w DIR`: `/.well-known/acme-challenge/TOKEN` on the redirect listener is
+     * served from `DIR/.well-known/acme-challenge/TOKEN` instead of redirected.
+     */
+    acmeWebroot: v.optional(v.string()),
+    /**
+     * `Strict-Transport-Security: max-age=…` on every HTTPS answer of the HTTP listener (RFC 6797): browsers then refuse plain
+     * HTTP and certificate warnings for this host. Seconds; 0: not sent.
+     */
+    hstsMaxAgeSeconds: withDefault(int(0), 31_536_000),
   }),
   smtp: v.optional(smtpConfigSchema, {} as never),
   imap: section({

@@ -6,7 +6,7 @@ import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } fro
 import { mailFilters } from './mail-filters.js';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
-import { loadTls } from '../serve/tls.js';
+import type { TlsCertificates } from '../serve/tls.js';
 
 export interface SmtpWiring {
   /** The mailbox store SMTP files local mail into. */
@@ -15,10 +15,20 @@ export interface SmtpWiring {
   readonly connections: ConnectionGate;
   /** The malware scanner shared with the drive, if one is configured. */
   readonly malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null;
+  /** The process's certificates: reloads reach every SMTP listener's STARTTLS and implicit TLS. */
+  readonly certificates: TlsCertificates;
 }
 
-function listenerService(name: string, listener: SmtpListener, host: string, port: number, describe: (port: number) => string): Service {
+function listenerService(
+  name: string,
+  listener: SmtpListener,
+  host: string,
+  port: number,
+  describe: (port: number) => string,
+  certificates: TlsCertificates,
+): Service {
   let bound = port;
+  certificates.onReload((material) => listener.setSecureContext(material));
   return {
     name,
     async start() {
@@ -37,7 +47,7 @@ function listenerService(name: string, listener: SmtpListener, host: string, por
 export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: SmtpWiring): Promise<Service[]> {
   const { config, logger } = ctx;
   const smtp = config.smtp;
-  const tls = await loadTls(config);
+  const tls = wiring.certificates.material;
   const stores = createMailTransportStores(ctx.db);
   const spoolDir = join(config.dataDir, 'spool');
   await rm(spoolDir, { recursive: true, force: true }); // bodies of sessions a crash cut short
@@ -53,12 +63,13 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     mtaSts: smtp.outbound.mtaSts,
     smarthost: smtp.smarthost ?? null,
     dns,
+    metrics: ctx.metrics,
     logger: logger.child({ service: 'smtp-queue' }),
   });
   const filters = mailFilters(config, logger, wiring.malware);
   const common = {
     hostname: config.hostname,
-    tls: { key: tls.key, cert: tls.cert },
+    tls: { key: tls.key, cert: tls.cert, SNICallback: wiring.certificates.SNICallback },
     allowInsecureAuth: insecureAuth,
     directory: ctx.stores.directory,
     blobs: ctx.blobs.mail,
@@ -76,6 +87,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     trustedNetworks: smtp.trustedNetworks,
     maxQueueMs: smtp.outbound.maxQueueMs,
     spoolDir,
+    metrics: ctx.metrics,
     connections: wiring.connections,
     filters: filters.list,
     logger: logger.child({ service: 'smtp' }),
@@ -84,15 +96,15 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
   const host = config.host;
   if (config.ports.smtp !== 0) {
     const mx = createSmtpServer({ ...common, role: 'mx' });
-    services.push(listenerService('smtp', mx, host, config.ports.smtp, (p) => `SMTP (MX): ${host}:${p} (STARTTLS)`));
+    services.push(listenerService('smtp', mx, host, config.ports.smtp, (p) => `SMTP (MX): ${host}:${p} (STARTTLS)`, wiring.certificates));
   }
   if (config.ports.submission !== 0) {
     const sub = createSmtpServer({ ...common, role: 'submission' });
-    services.push(listenerService('submission', sub, host, config.ports.submission, (p) => `submission: ${host}:${p} (STARTTLS, then AUTH PLAIN/LOGIN)`));
+    services.push(listenerService('submission', sub, host, config.ports.submission, (p) => `submission: ${host}:${p} (STARTTLS, then AUTH PLAIN/LOGIN)`, wiring.certificates));
   }
   if (config.ports.submissions !== 0) {
     const subs = createSmtpServer({ ...common, role: 'submission', implicitTls: true });
-    services.push(listenerService('submissions', subs, host, config.ports.submissions, (p) => `submission: ${host}:${p} (implicit TLS)`));
+    services.push(listenerService('submissions', subs, host, config.ports.submissions, (p) => `submission: ${host}:${p} (implicit TLS)`, wiring.certificates));
   }
   services.push({
     name: 'smtp-queue',
