@@ -39,3 +39,12 @@ if [ ${#caldav[@]} -gt 0 ]; then
 fi
 # Debian's cyrus-imapd starts a system instance on the standard ports; tests and benches run their own.
 if [ -f /run/cyrus-master.pid ]; then kill "$(cat /run/cyrus-master.pid)" 2>/dev/null || true; fi
+
+# cyrus-imapd and dovecot-imapd both provide imap-server and conflict: installing Cyrus removes
+# Dovecot's IMAP daemon, which the anchor and `palabre migrate mail`'s tests need. Keep an unpacked
+# copy of dovecot-imapd beside it (Dovecot is pointed at it with `service imap { executable }`).
+if [ ! -x /usr/lib/dovecot/imap ] && [ ! -x /opt/dovecot-imapd/usr/lib/dovecot/imap ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download dovecot-imapd >/dev/null 2>&1) && mkdir -p /opt/dovecot-imapd && dpkg-deb -x "$tmp"/dovecot-imapd_*.deb /opt/dovecot-imapd
+  rm -rf "$tmp"
+fi
