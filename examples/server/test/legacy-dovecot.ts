@@ -155,6 +155,7 @@ service anvil {
   } catch (error) {
     await stop();
     const log = await readFile(join(dir, 'dovecot.log'), 'utf8').catch(() => '');
+    await rm(dir, { recursive: true, force: true });
     throw new Error(`${(error as Error).message}\n${output}\n${log}`);
   }
   return {

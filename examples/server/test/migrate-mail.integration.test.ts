@@ -85,7 +85,7 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
   let legacy: LegacyDovecot;
   beforeAll(async () => {
     legacy = await startLegacyDovecot(AGENTS);
-    for (const a of AGENTS) await seedAccount(legacy.imapPort, a.address, a.password, PER_ACCOUNT);
+    await Promise.all(AGENTS.map((a) => seedAccount(legacy.imapPort, a.address, a.password, PER_ACCOUNT)));
   }, 600_000);
   afterAll(async () => legacy?.stop());
 

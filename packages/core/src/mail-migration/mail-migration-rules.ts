@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import type { MailMigrationCursor, MailMigrationCursorInput } from './mail-migration-store.js';
+import type { MailMigrationCopy, MailMigrationCursor, MailMigrationCursorInput } from './mail-migration-store.js';
 
 /** Longest legacy folder name kept (the mailbox name column's size). */
 export const MAX_MIGRATION_FOLDER_LENGTH = 1000;
@@ -34,4 +34,14 @@ export function mergeCursor(existing: MailMigrationCursor | null, next: MailMigr
 export function compareCursors(a: MailMigrationCursor, b: MailMigrationCursor): number {
   if (a.source !== b.source) return a.source < b.source ? -1 : 1;
   return a.folder < b.folder ? -1 : a.folder > b.folder ? 1 : 0;
+}
+
+/** The checks every store applies before recording copies: UIDs are non-zero 32-bit numbers. */
+export function checkCopies(copies: readonly MailMigrationCopy[]): readonly MailMigrationCopy[] {
+  for (const c of copies) {
+    counter(c.legacyUid, 'a legacy UID', 0xffffffff);
+    counter(c.targetUid, 'a target UID', 0xffffffff);
+    if (c.legacyUid === 0 || c.targetUid === 0) throw new InvalidInputError('UIDs start at 1');
+  }
+  return copies;
 }

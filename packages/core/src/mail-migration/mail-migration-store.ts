@@ -36,6 +36,21 @@ export interface MailMigrationStore {
    * InvalidInputError for negative or non-integer counters, an empty source or folder.
    */
   saveCursor(cursor: MailMigrationCursorInput): Promise<MailMigrationCursor>;
-  /** Forget the cursors of an account (one source when given): the next run re-scans with dedupe. */
+  /** Forget the cursors (and copies) of an account, one source when given: the next run re-scans with dedupe. */
   forget(accountId: string, source?: string): Promise<number>;
+
+  /**
+   * Which target UID each legacy UID of a folder was copied to, so a later run can bring flags
+   * changed on the legacy side since. Recording a legacy UID again replaces its target UID.
+   */
+  recordCopies(accountId: string, source: string, folder: string, copies: readonly MailMigrationCopy[]): Promise<void>;
+  /** The copies of a folder, by legacy UID ascending. */
+  listCopies(accountId: string, source: string, folder: string): Promise<MailMigrationCopy[]>;
+  /** Drop a folder's copies (its UIDVALIDITY changed: legacy UIDs now name other messages). */
+  clearCopies(accountId: string, source: string, folder: string): Promise<void>;
+}
+
+export interface MailMigrationCopy {
+  readonly legacyUid: number;
+  readonly targetUid: number;
 }

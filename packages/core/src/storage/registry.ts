@@ -33,6 +33,7 @@ import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devices.js';
 import { MAIL_MIGRATION_ENTITIES } from './mail-migration/entities.js';
 import { MailMigration1796000420000 } from './mail-migration/1796000420000-mail-migration.js';
+import { MailMigrationCopies1796000420001 } from './mail-migration/1796000420001-mail-migration-copies.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -77,4 +78,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Calendar1796000300000,
   KnownDevices1796000310000,
   MailMigration1796000420000,
+  MailMigrationCopies1796000420001,
 ];

@@ -37,4 +37,25 @@ export const MailMigrationCursorEntity = new EntitySchema<MailMigrationCursorRow
   ],
 });
 
-export const MAIL_MIGRATION_ENTITIES = [MailMigrationCursorEntity] as const;
+export interface MailMigrationCopyRow {
+  accountId: string;
+  source: string;
+  folder: string;
+  legacyUid: number;
+  targetUid: number;
+}
+
+export const MailMigrationCopyEntity = new EntitySchema<MailMigrationCopyRow>({
+  name: 'MailMigrationCopy',
+  tableName: 'mail_migration_copies',
+  columns: {
+    accountId: { type: 'varchar', length: 36, name: 'account_id', primary: true },
+    source: { type: 'varchar', length: 255, primary: true },
+    folder: { type: 'varchar', length: 1000, primary: true },
+    legacyUid: { type: 'bigint', name: 'legacy_uid', primary: true },
+    targetUid: big('target_uid'),
+  },
+  foreignKeys: [{ target: 'Account', columnNames: ['accountId'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
+});
+
+export const MAIL_MIGRATION_ENTITIES = [MailMigrationCursorEntity, MailMigrationCopyEntity] as const;

@@ -1,9 +1,12 @@
-import type { MailMigrationCursor, MailMigrationCursorInput, MailMigrationStore } from '../../mail-migration/mail-migration-store.js';
-import { checkCursor, compareCursors } from '../../mail-migration/mail-migration-rules.js';
+import type { MailMigrationCopy, MailMigrationCursor, MailMigrationCursorInput, MailMigrationStore } from '../../mail-migration/mail-migration-store.js';
+import { checkCopies, checkCursor, compareCursors } from '../../mail-migration/mail-migration-rules.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { Database } from '../database.js';
 import { returnedRows } from '../repositories/returned-rows.js';
-import { MailMigrationCursorEntity, type MailMigrationCursorRow } from './entities.js';
+import { MailMigrationCopyEntity, MailMigrationCursorEntity, type MailMigrationCursorRow } from './entities.js';
+
+/** Rows per INSERT when recording copies (4 parameters each, well under every driver's limit). */
+const COPY_BATCH = 200;
 
 export class SqlMailMigrationStore implements MailMigrationStore {
   constructor(
@@ -53,7 +56,11 @@ export class SqlMailMigrationStore implements MailMigrationStore {
   }
 
   async forget(accountId: string, source?: string): Promise<number> {
-    return this.db.run(async (m) => {
+    return this.db.transaction(async (m) => {
+      await m.query(
+        this.db.sql(`DELETE FROM mail_migration_copies WHERE account_id = ?${source === undefined ? '' : ' AND source = ?'}`),
+        source === undefined ? [accountId] : [accountId, source],
+      );
       const rows = returnedRows(
         await m.query(
           this.db.sql(`DELETE FROM mail_migration_cursors WHERE account_id = ?${source === undefined ? '' : ' AND source = ?'} RETURNING folder`),
@@ -61,7 +68,38 @@ export class SqlMailMigrationStore implements MailMigrationStore {
         ),
       );
       return rows.length;
-    }, 'forgetting mail migration cursors');
+    }, { what: 'forgetting mail migration cursors' });
+  }
+
+  async recordCopies(accountId: string, source: string, folder: string, copies: readonly MailMigrationCopy[]): Promise<void> {
+    checkCopies(copies);
+    if (copies.length === 0) return;
+    await this.db.transaction(
+      async (m) => {
+        for (let i = 0; i < copies.length; i += COPY_BATCH) {
+          const batch = copies.slice(i, i + COPY_BATCH);
+          await m.query(
+            this.db.sql(
+              `INSERT INTO mail_migration_copies (account_id, source, folder, legacy_uid, target_uid) VALUES ${batch.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+               ON CONFLICT (account_id, source, folder, legacy_uid) DO UPDATE SET target_uid = excluded.target_uid`,
+            ),
+            batch.flatMap((c) => [accountId, source, folder, c.legacyUid, c.targetUid]),
+          );
+        }
+      },
+      { what: 'recording migrated messages' },
+    );
+  }
+
+  async listCopies(accountId: string, source: string, folder: string): Promise<MailMigrationCopy[]> {
+    return this.db.run(async (m) => {
+      const rows = await m.find(MailMigrationCopyEntity, { where: { accountId, source, folder }, order: { legacyUid: 'ASC' } });
+      return rows.map((r) => ({ legacyUid: Number(r.legacyUid), targetUid: Number(r.targetUid) }));
+    }, 'listing migrated messages');
+  }
+
+  async clearCopies(accountId: string, source: string, folder: string): Promise<void> {
+    await this.db.run((m) => m.delete(MailMigrationCopyEntity, { accountId, source, folder }), 'clearing migrated messages');
   }
 }
 

@@ -79,6 +79,32 @@ export function mailMigrationStoreContract(name: string, subject: ContractSubjec
       expect(await store.listCursors(extra.accounts[0])).toEqual([]);
     });
 
+    it('records which target UID each legacy UID went to, replaces, clears per folder', async () => {
+      const [a, b] = extra.accounts;
+      expect(await store.listCopies(a, SRC, 'INBOX')).toEqual([]);
+      await store.recordCopies(a, SRC, 'INBOX', Array.from({ length: 450 }, (_, i) => ({ legacyUid: 1000 - i, targetUid: i + 1 })));
+      await store.recordCopies(a, SRC, 'INBOX', [{ legacyUid: 1000, targetUid: 0xffffffff }]);
+      await store.recordCopies(a, SRC, 'Sent', [{ legacyUid: 7, targetUid: 3 }]);
+      await store.recordCopies(b, SRC, 'INBOX', [{ legacyUid: 7, targetUid: 9 }]);
+      await store.recordCopies(a, SRC, 'INBOX', []);
+      const inbox = await store.listCopies(a, SRC, 'INBOX');
+      expect(inbox).toHaveLength(450);
+      expect(inbox[0]).toEqual({ legacyUid: 551, targetUid: 450 });
+      expect(inbox.at(-1)).toEqual({ legacyUid: 1000, targetUid: 0xffffffff });
+      await store.clearCopies(a, SRC, 'INBOX');
+      expect(await store.listCopies(a, SRC, 'INBOX')).toEqual([]);
+      expect(await store.listCopies(a, SRC, 'Sent')).toEqual([{ legacyUid: 7, targetUid: 3 }]);
+      expect(await store.listCopies(b, SRC, 'INBOX')).toEqual([{ legacyUid: 7, targetUid: 9 }]);
+      for (const bad of [{ legacyUid: 0, targetUid: 1 }, { legacyUid: 1, targetUid: -1 }, { legacyUid: 2 ** 32, targetUid: 1 }]) {
+        await expectKind(store.recordCopies(a, SRC, 'INBOX', [bad]), 'invalid');
+      }
+      expect(await store.listCopies(a, SRC, 'INBOX')).toEqual([]);
+      await store.saveCursor(cursor({ folder: 'Sent' }));
+      await store.forget(a);
+      expect(await store.listCopies(a, SRC, 'Sent')).toEqual([]);
+      expect(await store.listCopies(b, SRC, 'INBOX')).toHaveLength(1);
+    });
+
     it('forgets one account (one source when given), not the others', async () => {
       await store.saveCursor(cursor());
       await store.saveCursor(cursor({ folder: 'Sent' }));
