@@ -122,7 +122,33 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
 
       const second = await p.site.run('migrate', 'mail', '--from', from, '--csv', csv, '--tls-ca', legacy.caFile);
       expect(second.code).toBe(0);
-      expect(second.out).toContain('0 message(s) copied, 0 already there');
+      expect(second.out).toContain('0 message(s) copied, 0 already there, flags brought over for 0');
+
+      // Agents keep reading on the legacy server until the cutover: the next run brings the flags over.
+      const c = theirs(legacy, AGENTS[1]!);
+      await c.connect();
+      let changed = 0;
+      // (Each database's run toggles them the other way: the legacy server is shared.)
+      const on = ['\\Seen', 'Traite_OK'];
+      const off = ['\\Seen', '$Label1'];
+      const edits: [string, string[], string[]][] = kind === 'sqlite' ? [['INBOX', on, []], ['Projets/2024/Q1', [], off]] : [['INBOX', [], on], ['Projets/2024/Q1', off, []]];
+      for (const [folder, add, remove] of edits) {
+        const lock = await c.getMailboxLock(folder);
+        try {
+          const before = await c.fetchAll('1:*', { uid: true, flags: true });
+          changed += before.filter((m) => add.some((f) => !m.flags!.has(f)) || remove.some((f) => m.flags!.has(f))).length;
+          if (add.length) await c.messageFlagsAdd('1:*', add);
+          if (remove.length) await c.messageFlagsRemove('1:*', remove);
+        } finally {
+          lock.release();
+        }
+      }
+      await c.logout();
+      expect(changed).toBeGreaterThan(5);
+      const synced = await p.site.run('migrate', 'mail', '--from', from, '--csv', csv, '--tls-ca', legacy.caFile);
+      expect(synced.code).toBe(0);
+      expect(synced.out).toContain(`0 message(s) copied, 0 already there, flags brought over for ${changed}`);
+      expect((await differences(p, legacy, AGENTS[1]!)).diff).toEqual([]);
 
       // A run that died between APPEND and its cursor write (here: cursors forgotten) copies nothing twice.
       const migrations = new SqlMailMigrationStore(p.ctx.db);

@@ -43,7 +43,7 @@ const firstLine = async (file: string, what: string): Promise<string> => {
 };
 
 const summaryOf = (r: AccountReport) =>
-  `${r.address}: ${r.status === 'ok' ? 'done' : 'FAILED'}, ${r.folders.length} folder(s), ${r.copied} copied, ${r.skipped} already there${r.messageErrors.length ? `, ${r.messageErrors.length} message(s) not copied` : ''}${r.errors.length ? ` — ${r.errors.join('; ')}` : ''}`;
+  `${r.address}: ${r.status === 'ok' ? 'done' : 'FAILED'}, ${r.folders.length} folder(s), ${r.copied} copied, ${r.skipped} already there${r.flagsUpdated ? `, flags brought over for ${r.flagsUpdated}` : ''}${r.messageErrors.length ? `, ${r.messageErrors.length} message(s) not copied` : ''}${r.errors.length ? ` — ${r.errors.join('; ')}` : ''}`;
 
 /**
  * `palabre migrate mail`: copy every agent's mailboxes from the legacy IMAP server. Safe to re-run
@@ -106,7 +106,7 @@ async function migrateMail(ctx: Context, argv: string[], io: Output): Promise<nu
     const document = { source: source.id, finishedAt: new Date().toISOString(), accounts: run.accounts, csvProblems: problems };
     await writeFile(values.report, `${JSON.stringify(document, null, 2)}\n`);
   }
-  io.out(`${run.accounts.length - run.failed} account(s) done, ${run.failed} failed; ${run.copied} message(s) copied, ${run.skipped} already there${values.report ? `; report in ${values.report}` : ''}`);
+  io.out(`${run.accounts.length - run.failed} account(s) done, ${run.failed} failed; ${run.copied} message(s) copied, ${run.skipped} already there, flags brought over for ${run.flagsUpdated}${values.report ? `; report in ${values.report}` : ''}`);
   if (run.failed) io.err(`palabre: ${run.failed} account(s) not finished: run the same command again to resume them`);
   return run.failed || problems.length ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 import { ImapFlow } from 'imapflow';
-import { isPalabreError, parseFlags, type BlobStore, type DirectoryStore, type MailMigrationStore, type MailStore, type Mailbox } from '@palabre/core';
+import { isPalabreError, parseFlags, type BlobStore, type UidSet, type DirectoryStore, type MailMigrationStore, type MailStore, type Mailbox } from '@palabre/core';
 import { newMessageOf, putAnalysed } from '@palabre/mail';
 import { planFolders, type LegacyFolder, type PlannedFolder } from './folder-map.js';
 import type { LegacySource } from './legacy-source.js';
@@ -39,6 +39,8 @@ export interface FolderReport {
   copied: number;
   /** Already in the target (found by the cursor or by dedupe). */
   skipped: number;
+  /** Messages copied by an earlier run whose flags changed on the legacy side since, brought over. */
+  flagsUpdated: number;
   error?: string;
 }
 
@@ -51,6 +53,7 @@ export interface AccountReport {
   notCopied: { legacy: string; reason: string }[];
   copied: number;
   skipped: number;
+  flagsUpdated: number;
   /** Message-level problems that do not stop the account (too large, refused by our store). */
   messageErrors: string[];
   /** Why the account failed: login refused, connection lost, a folder refused. */
@@ -87,7 +90,7 @@ function storableFlags(flags: Iterable<string> | undefined): string[] {
 }
 
 export function emptyReport(address: string, line?: number): AccountReport {
-  return { address, line, status: 'ok', folders: [], notCopied: [], copied: 0, skipped: 0, messageErrors: [], errors: [] };
+  return { address, line, status: 'ok', folders: [], notCopied: [], copied: 0, skipped: 0, flagsUpdated: 0, messageErrors: [], errors: [] };
 }
 
 /**
@@ -149,7 +152,7 @@ export async function copyAccount(deps: MailMigrationDeps, who: LegacyLogin, opt
     const mailboxes = new Map((await deps.mail.ensureMailboxes(account.id)).map((m) => [m.name, m]));
     const subscriptions = new Set(await deps.mail.listSubscriptions(account.id));
     for (const folder of plan.folders) {
-      const folderReport: FolderReport = { legacy: folder.legacy, target: folder.target, copied: 0, skipped: 0 };
+      const folderReport: FolderReport = { legacy: folder.legacy, target: folder.target, copied: 0, skipped: 0, flagsUpdated: 0 };
       report.folders.push(folderReport);
       try {
         let target = mailboxes.get(folder.target) ?? (await deps.mail.getMailbox(account.id, folder.target));
@@ -204,6 +207,8 @@ async function copyFolder(
   let copiedTotal = resume ? cursor.copied : 0;
   const save = () =>
     deps.migrations.saveCursor({ accountId, source, folder: folder.legacy, uidValidity, lastUid, mailboxId: target.id, lastTargetUid, copied: copiedTotal });
+  if (!resume) await deps.migrations.clearCopies(accountId, source, folder.legacy);
+  else if (lastUid > 0 && opened.exists > 0) await syncFlags(deps, client, accountId, source, folder, target, lastUid, folderReport, report);
   if (opened.exists === 0 || opened.uidNext <= lastUid + 1) {
     if (!resume) await save();
     return;
@@ -231,6 +236,7 @@ async function copyFolder(
     if (report.messageErrors.length < MAX_REPORTED_MESSAGE_ERRORS) report.messageErrors.push(`${folder.legacy} UID ${text}`);
   };
   for (let i = 0; i < pending.length; ) {
+    const copies: { legacyUid: number; targetUid: number }[] = [];
     const batch: typeof pending = [];
     let bytes = 0;
     while (i < pending.length && batch.length < BATCH_MESSAGES && (batch.length === 0 || bytes + pending[i]!.size <= BATCH_BYTES)) {
@@ -268,6 +274,7 @@ async function copyFolder(
         const twin = already.get(dedupeKey(stored.blob.id, m.internalDate))?.shift();
         if (twin !== undefined) {
           lastTargetUid = Math.max(lastTargetUid, twin);
+          copies.push({ legacyUid: m.uid, targetUid: twin });
           folderReport.skipped++;
           report.skipped++;
           options.onMessage?.(report.address, 'skipped');
@@ -276,6 +283,7 @@ async function copyFolder(
         try {
           const result = await deps.mail.append(target.id, newMessageOf(stored, { internalDate: m.internalDate, flags: m.flags }), accountId);
           lastTargetUid = Math.max(lastTargetUid, result.uid);
+          copies.push({ legacyUid: m.uid, targetUid: result.uid });
         } catch (error) {
           if (!isPalabreError(error, 'invalid') && !isPalabreError(error, 'too-large')) throw error;
           messageError(`${m.uid}: refused (${error.message})`);
@@ -289,6 +297,62 @@ async function copyFolder(
     }
     // Everything up to here is in the target (or reported): the next run starts after it.
     lastUid = pending[i - 1]!.uid;
+    await deps.migrations.recordCopies(accountId, source, folder.legacy, copies);
     await save();
+  }
+}
+
+const flagKey = (flags: readonly string[]) => flags.map((f) => f.toLowerCase()).sort().join(' ');
+
+/** Consecutive UIDs as ranges, for one STORE per flag set. */
+function rangesOf(uids: number[]): UidSet {
+  const sorted = [...uids].sort((a, b) => a - b);
+  const out: [number, number][] = [];
+  for (const u of sorted) {
+    const last = out.at(-1);
+    if (last && last[1] + 1 === u) last[1] = u;
+    else out.push([u, u]);
+  }
+  return out;
+}
+
+/**
+ * Bring over flags changed on the legacy side since an earlier run copied the messages (agents keep
+ * reading mail until the cutover): one FETCH FLAGS of the copied UIDs, compared with ours, one STORE
+ * per distinct flag set. Messages expunged on the legacy side stay here.
+ */
+async function syncFlags(
+  deps: MailMigrationDeps,
+  client: ImapFlow,
+  accountId: string,
+  source: string,
+  folder: PlannedFolder,
+  target: Mailbox,
+  lastUid: number,
+  folderReport: FolderReport,
+  report: AccountReport,
+): Promise<void> {
+  const copies = await deps.migrations.listCopies(accountId, source, folder.legacy);
+  if (copies.length === 0) return;
+  const legacy = new Map<number, string[]>();
+  for await (const m of client.fetch(`1:${lastUid}`, { uid: true, flags: true }, { uid: true })) {
+    if (m.uid <= lastUid) legacy.set(m.uid, storableFlags(m.flags));
+  }
+  const ours = new Map<number, readonly string[]>();
+  for await (const r of deps.mail.fetch(target.id, accountId, [[1, 0xffffffff]])) ours.set(r.uid, r.flags);
+  const changes = new Map<string, { flags: string[]; uids: number[] }>();
+  for (const c of copies) {
+    const theirs = legacy.get(c.legacyUid);
+    const mine = ours.get(c.targetUid);
+    if (!theirs || !mine || flagKey(theirs) === flagKey(mine)) continue;
+    const k = flagKey(theirs);
+    const group = changes.get(k) ?? { flags: theirs, uids: [] };
+    group.uids.push(c.targetUid);
+    changes.set(k, group);
+  }
+  for (const { flags, uids } of changes.values()) {
+    const result = await deps.mail.storeFlags(target.id, accountId, rangesOf(uids), 'replace', flags);
+    folderReport.flagsUpdated += result.updated.length;
+    report.flagsUpdated += result.updated.length;
   }
 }

@@ -14,6 +14,7 @@ export interface MigrationRun {
   readonly failed: number;
   readonly copied: number;
   readonly skipped: number;
+  readonly flagsUpdated: number;
 }
 
 /** Copy every listed account, `jobs` at a time; one account's failure never stops the others. */
@@ -31,7 +32,7 @@ export async function runMailMigration(deps: MailMigrationDeps, logins: readonly
         report = await copyAccount(deps, as, options);
       } catch (error) {
         // Our side failed (database, disk): reported like any other failure of this account.
-        report = { address: who.address, line: who.line, status: 'failed', folders: [], notCopied: [], copied: 0, skipped: 0, messageErrors: [], errors: [(error as Error).message ?? String(error)] };
+        report = { address: who.address, line: who.line, status: 'failed', folders: [], notCopied: [], copied: 0, skipped: 0, flagsUpdated: 0, messageErrors: [], errors: [(error as Error).message ?? String(error)] };
       }
       reports[i] = report;
       options.onAccount?.(report, ++done);
@@ -43,5 +44,6 @@ export async function runMailMigration(deps: MailMigrationDeps, logins: readonly
     failed: reports.filter((r) => r.status === 'failed').length,
     copied: reports.reduce((n, r) => n + r.copied, 0),
     skipped: reports.reduce((n, r) => n + r.skipped, 0),
+    flagsUpdated: reports.reduce((n, r) => n + r.flagsUpdated, 0),
   };
 }
