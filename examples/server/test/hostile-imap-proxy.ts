@@ -68,7 +68,9 @@ export async function startHostileProxy(options: {
         flood();
       } else {
         // Garbage where the literal was announced, then the rest of the session as the server sent it.
-        client.write(Buffer.from(`${before}BODY[] {x}\r\n)))((( "\r\n* 1 FETCH (((((((\r\n${text.slice(at + marker![0].length)}`, 'latin1'));
+        client.write(
+          Buffer.from(`${before}BODY[] {x}\r\n)))((( "\r\n* 1 FETCH (((((((\r\n${text.slice(at + marker![0].length)}`, 'latin1'),
+        );
       }
     });
   });

@@ -14,7 +14,8 @@ const run = promisify(execFile);
  * cyrus-imapd (which conflicts with it) is installed too.
  */
 export function dovecotImapDir(): string | null {
-  for (const dir of ['/usr/lib/dovecot', '/opt/dovecot-imapd/usr/lib/dovecot']) if (existsSync(join(dir, 'imap')) && existsSync(join(dir, 'imap-login'))) return dir;
+  for (const dir of ['/usr/lib/dovecot', '/opt/dovecot-imapd/usr/lib/dovecot'])
+    if (existsSync(join(dir, 'imap')) && existsSync(join(dir, 'imap-login'))) return dir;
   return null;
 }
 
@@ -60,11 +61,28 @@ export async function startLegacyDovecot(users: readonly { address: string; pass
   await chown(mail, uid, gid);
   await mkdir(join(dir, 'run'));
   await run('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=legacy.sante.gouv.tg',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:FALSE',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '30',
+    '-subj',
+    '/CN=legacy.sante.gouv.tg',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-addext',
+    'basicConstraints=critical,CA:FALSE',
+    '-keyout',
+    join(dir, 'key.pem'),
+    '-out',
+    join(dir, 'cert.pem'),
   ]);
-  await writeFile(join(dir, 'users'), users.map((u) => `${u.address}:{PLAIN}${u.password}:${uid}:${gid}::${mail}/${u.address}::\n`).join(''));
+  await writeFile(
+    join(dir, 'users'),
+    users.map((u) => `${u.address}:{PLAIN}${u.password}:${uid}:${gid}::${mail}/${u.address}::\n`).join(''),
+  );
   const masterUser = 'migration';
   const masterPassword = 'Maître des clés 2026';
   await writeFile(join(dir, 'masters'), `${masterUser}:{PLAIN}${masterPassword}\n`);
@@ -150,8 +168,16 @@ service anvil {
     await new Promise((r) => child.once('exit', r));
   };
   try {
-    await waitForPort(imapPort, () => child.exitCode !== null, () => output);
-    await waitForPort(imapsPort, () => child.exitCode !== null, () => output);
+    await waitForPort(
+      imapPort,
+      () => child.exitCode !== null,
+      () => output,
+    );
+    await waitForPort(
+      imapsPort,
+      () => child.exitCode !== null,
+      () => output,
+    );
   } catch (error) {
     await stop();
     const log = await readFile(join(dir, 'dovecot.log'), 'utf8').catch(() => '');

@@ -3,10 +3,31 @@ import { ImapFlow } from 'imapflow';
 
 /** Seeding the legacy server and listing either side through IMAP, for the migration tests. */
 
-export const FOLDERS = ['INBOX', 'Sent Messages', 'Drafts', 'Deleted Messages', 'Junk', 'Archive', 'Projets', 'Projets/2024', 'Projets/2024/Q1', 'Été 2025', 'Refusé'];
+export const FOLDERS = [
+  'INBOX',
+  'Sent Messages',
+  'Drafts',
+  'Deleted Messages',
+  'Junk',
+  'Archive',
+  'Projets',
+  'Projets/2024',
+  'Projets/2024/Q1',
+  'Été 2025',
+  'Refusé',
+];
 /** The legacy server's special folders under our names. */
 export const OUR_NAME: Record<string, string> = { 'Sent Messages': 'Sent', 'Deleted Messages': 'Trash' };
-const FLAG_SETS = [[], ['\\Seen'], ['\\Seen', '\\Answered'], ['\\Flagged'], ['\\Seen', '$Label1'], ['\\Draft', 'Urgent'], ['\\Seen', '\\Deleted'], ['$Forwarded', 'Dossier_suivi', '\\Seen']];
+const FLAG_SETS = [
+  [],
+  ['\\Seen'],
+  ['\\Seen', '\\Answered'],
+  ['\\Flagged'],
+  ['\\Seen', '$Label1'],
+  ['\\Draft', 'Urgent'],
+  ['\\Seen', '\\Deleted'],
+  ['$Forwarded', 'Dossier_suivi', '\\Seen'],
+];
 
 export function message(account: string, n: number): Buffer {
   const kind = n % 4;
@@ -14,14 +35,29 @@ export function message(account: string, n: number): Buffer {
   const head = `From: Agent ${n % 7} <agent${n % 7}@legacy.sante.gouv.tg>\r\nTo: ${account}\r\nSubject: ${subject}\r\nDate: Mon, ${1 + (n % 28)} Jan 2024 10:${String(n % 60).padStart(2, '0')}:00 +0000\r\nMessage-ID: <${n}.${account}@legacy>\r\nMIME-Version: 1.0\r\n`;
   if (kind === 2) {
     return Buffer.from(
-      `${head}Content-Type: multipart/mixed; boundary="b${n}"\r\n\r\n--b${n}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nBonjour, pièce jointe n°${n}.\r\n--b${n}\r\nContent-Type: application/octet-stream; name="f${n}.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.alloc(300 + n, n % 256).toString('base64').replace(/.{76}/g, '$&\r\n')}\r\n--b${n}--\r\n`,
+      `${head}Content-Type: multipart/mixed; boundary="b${n}"\r\n\r\n--b${n}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nBonjour, pièce jointe n°${n}.\r\n--b${n}\r\nContent-Type: application/octet-stream; name="f${n}.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.alloc(
+        300 + n,
+        n % 256,
+      )
+        .toString('base64')
+        .replace(/.{76}/g, '$&\r\n')}\r\n--b${n}--\r\n`,
     );
   }
-  return Buffer.from(`${head}Content-Type: text/plain; charset=utf-8\r\n\r\nCorps du message ${n} pour ${account}.\r\n${'ligne\r\n'.repeat(n % 30)}`);
+  return Buffer.from(
+    `${head}Content-Type: text/plain; charset=utf-8\r\n\r\nCorps du message ${n} pour ${account}.\r\n${'ligne\r\n'.repeat(n % 30)}`,
+  );
 }
 
 export function legacyClient(port: number, user: string, password: string): ImapFlow {
-  const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, auth: { user, pass: password }, logger: false, disableAutoIdle: true });
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user, pass: password },
+    logger: false,
+    disableAutoIdle: true,
+  });
   c.on('error', () => undefined);
   return c;
 }
@@ -71,7 +107,9 @@ export async function listAccount(client: ImapFlow, rename: Record<string, strin
         if ((client.mailbox as { exists: number }).exists > 0) {
           for await (const m of client.fetch('1:*', { uid: true, flags: true, internalDate: true, source: true })) {
             const flags = [...(m.flags ?? [])].filter((x) => x !== '\\Recent').sort();
-            messages.push(`${createHash('sha256').update(m.source!).digest('hex')} ${new Date(m.internalDate!).toISOString()} ${flags.join(' ')}`);
+            messages.push(
+              `${createHash('sha256').update(m.source!).digest('hex')} ${new Date(m.internalDate!).toISOString()} ${flags.join(' ')}`,
+            );
           }
         }
       } finally {

@@ -37,27 +37,52 @@ interface Palabre {
 async function palabre(kind: 'sqlite' | 'postgres'): Promise<Palabre> {
   const site = await makeSite(kind);
   const imap = await freePort();
-  const config = loadConfig({ data: site.dataDir, env: site.env, overrides: { hostname: 'mail.sante.gouv.tg', ports: { http: await freePort(), imap, smtp: 0, submission: 0 } } });
+  const config = loadConfig({
+    data: site.dataDir,
+    env: site.env,
+    overrides: { hostname: 'mail.sante.gouv.tg', ports: { http: await freePort(), imap, smtp: 0, submission: 0 } },
+  });
   const ctx = await openContext(config, silentLogger);
   await ctx.stores.directory.createDomain({ name: DOMAIN });
-  for (const a of AGENTS) await ctx.stores.directory.createAccount({ address: a.address, passwordHash: await ctx.credentials.hashNewPassword(PASS, a.address) });
+  for (const a of AGENTS)
+    await ctx.stores.directory.createAccount({ address: a.address, passwordHash: await ctx.credentials.hashNewPassword(PASS, a.address) });
   const server = await startServer(ctx, capture(), { background: false, quiet: true });
   return { site, ctx, server, imap };
 }
 
 const ours = (p: Palabre, user: string) => {
-  const c = new ImapFlow({ host: '127.0.0.1', port: p.imap, secure: false, auth: { user, pass: PASS }, logger: false, disableAutoIdle: true, tls: { rejectUnauthorized: false } });
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: p.imap,
+    secure: false,
+    auth: { user, pass: PASS },
+    logger: false,
+    disableAutoIdle: true,
+    tls: { rejectUnauthorized: false },
+  });
   c.on('error', () => undefined);
   return c;
 };
 const theirs = (legacy: LegacyDovecot, a: { address: string; password: string }) => {
-  const c = new ImapFlow({ host: '127.0.0.1', port: legacy.imapPort, secure: false, doSTARTTLS: false, auth: { user: a.address, pass: a.password }, logger: false, disableAutoIdle: true });
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: legacy.imapPort,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: a.address, pass: a.password },
+    logger: false,
+    disableAutoIdle: true,
+  });
   c.on('error', () => undefined);
   return c;
 };
 
 /** Both sides listed through IMAP: the differences, as lines (none expected). */
-async function differences(p: Palabre, legacy: LegacyDovecot, a: { address: string; password: string }): Promise<{ diff: string[]; count: number }> {
+async function differences(
+  p: Palabre,
+  legacy: LegacyDovecot,
+  a: { address: string; password: string },
+): Promise<{ diff: string[]; count: number }> {
   const before = await listAccount(theirs(legacy, a), OUR_NAME);
   const after = await listAccount(ours(p, a.address));
   const diff: string[] = [];
@@ -102,13 +127,33 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
 
     it('copies every folder, flag, keyword, internal date and byte; a second run copies nothing', async () => {
       const csv = join(p.site.dataDir, 'agents.csv');
-      await writeFile(csv, `adresse;identifiant;mot de passe\n${AGENTS.slice(0, 3).map((a) => `${a.address};${a.address};${a.password}`).join('\n')}\n`);
+      await writeFile(
+        csv,
+        `adresse;identifiant;mot de passe\n${AGENTS.slice(0, 3)
+          .map((a) => `${a.address};${a.address};${a.password}`)
+          .join('\n')}\n`,
+      );
       const report = join(p.site.dataDir, 'report.json');
       const from = `imaps://127.0.0.1:${legacy.imapsPort}`;
-      const first = await p.site.run('migrate', 'mail', '--from', from, '--csv', csv, '--jobs', '2', '--report', report, '--tls-ca', legacy.caFile);
+      const first = await p.site.run(
+        'migrate',
+        'mail',
+        '--from',
+        from,
+        '--csv',
+        csv,
+        '--jobs',
+        '2',
+        '--report',
+        report,
+        '--tls-ca',
+        legacy.caFile,
+      );
       expect(first.err).toBe('');
       expect(first.code).toBe(0);
-      const written = JSON.parse(await readFile(report, 'utf8')) as { accounts: { address: string; status: string; copied: number; folders: { legacy: string; target: string }[]; errors: string[] }[] };
+      const written = JSON.parse(await readFile(report, 'utf8')) as {
+        accounts: { address: string; status: string; copied: number; folders: { legacy: string; target: string }[]; errors: string[] }[];
+      };
       expect(written.accounts.map((a) => [a.address, a.status, a.errors])).toEqual(AGENTS.slice(0, 3).map((a) => [a.address, 'ok', []]));
       expect(written.accounts[0]!.folders.find((f) => f.legacy === 'Sent Messages')!.target).toBe('Sent');
       let total = 0;
@@ -131,7 +176,16 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       // (Each database's run toggles them the other way: the legacy server is shared.)
       const on = ['\\Seen', 'Traite_OK'];
       const off = ['\\Seen', '$Label1'];
-      const edits: [string, string[], string[]][] = kind === 'sqlite' ? [['INBOX', on, []], ['Projets/2024/Q1', [], off]] : [['INBOX', [], on], ['Projets/2024/Q1', off, []]];
+      const edits: [string, string[], string[]][] =
+        kind === 'sqlite'
+          ? [
+              ['INBOX', on, []],
+              ['Projets/2024/Q1', [], off],
+            ]
+          : [
+              ['INBOX', [], on],
+              ['Projets/2024/Q1', off, []],
+            ];
       for (const [folder, add, remove] of edits) {
         const lock = await c.getMailboxLock(folder);
         try {
@@ -169,7 +223,20 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       const refused = await p.site.run('migrate', 'mail', '--from', from, '--csv', csv, '--tls-ca', legacy.caFile);
       expect(refused.code).toBe(1);
       expect(refused.err).toContain('no legacy password');
-      const run = await p.site.run('migrate', 'mail', '--from', from, '--csv', csv, '--tls-ca', legacy.caFile, '--master-user', legacy.masterUser, '--master-password-file', secret);
+      const run = await p.site.run(
+        'migrate',
+        'mail',
+        '--from',
+        from,
+        '--csv',
+        csv,
+        '--tls-ca',
+        legacy.caFile,
+        '--master-user',
+        legacy.masterUser,
+        '--master-password-file',
+        secret,
+      );
       expect(run.err).toBe('');
       expect(run.code).toBe(0);
       expect((await differences(p, legacy, AGENTS[3]!)).diff).toEqual([]);
@@ -196,7 +263,7 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
     });
 
     it('a wrong password, a refused folder and a connection dropped mid-copy fail their account only; a re-run finishes them', async () => {
-      const [awa, kofi, yao, ama] = AGENTS as [typeof AGENTS[0], typeof AGENTS[0], typeof AGENTS[0], typeof AGENTS[0]];
+      const [awa, kofi, yao, ama] = AGENTS as [(typeof AGENTS)[0], (typeof AGENTS)[0], (typeof AGENTS)[0], (typeof AGENTS)[0]];
       const refused = legacy.maildir(yao.address, 'Refusé'.normalize('NFC'));
       // Dovecot stores the name in modified UTF-7 on disk.
       const onDisk = join(refused, '..', '.Refus&AOk-');
@@ -216,6 +283,8 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
           ca: await readFile(legacy.caFile),
           jobs: 4,
           maxMessageBytes: 10 * 1024 * 1024,
+          // Small windows: a folder is read and copied in several rounds, the kick lands mid-window.
+          window: 7,
           onMessage: (address) => {
             if (address === ama.address && ++seen === 10 && !kicked) {
               kicked = true;
@@ -242,7 +311,16 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       // Fixed input: the same command again finishes every account, with nothing twice.
       const csv = join(p.site.dataDir, 'agents.csv');
       await writeFile(csv, AGENTS.map((a) => `${a.address},${a.address},${a.password}`).join('\r\n'));
-      const again = await p.site.run('migrate', 'mail', '--from', `imaps://127.0.0.1:${legacy.imapsPort}`, '--csv', csv, '--tls-ca', legacy.caFile);
+      const again = await p.site.run(
+        'migrate',
+        'mail',
+        '--from',
+        `imaps://127.0.0.1:${legacy.imapsPort}`,
+        '--csv',
+        csv,
+        '--tls-ca',
+        legacy.caFile,
+      );
       expect(again.err).toBe('');
       expect(again.code).toBe(0);
       for (const a of AGENTS) expect((await differences(p, legacy, a)).diff).toEqual([]);
@@ -250,7 +328,13 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
 
     it('a legacy server sending an oversized or malformed literal fails that account, not the run', async () => {
       for (const attack of ['oversized-literal', 'malformed-fetch'] as const) {
-        proxy = await startHostileProxy({ upstreamPort: legacy.imapPort, cert: join(legacy.dir, 'cert.pem'), key: join(legacy.dir, 'key.pem'), attack, connections: [1] });
+        proxy = await startHostileProxy({
+          upstreamPort: legacy.imapPort,
+          cert: join(legacy.dir, 'cert.pem'),
+          key: join(legacy.dir, 'key.pem'),
+          attack,
+          connections: [1],
+        });
         const before = await p.ctx.stores.directory.findAccount(AGENTS[0]!.address);
         const mail = new SqlMailStore(p.ctx.db, { blobs: p.ctx.blobs.mail, usage: p.ctx.stores.usage });
         // The folder copied first, whose first message the attacker corrupts.
@@ -258,16 +342,38 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
         const uidNext = archive!.uidNext;
         await new SqlMailMigrationStore(p.ctx.db).forget(before!.id);
         const csv = join(p.site.dataDir, 'hostile.csv');
-        await writeFile(csv, `${AGENTS[0]!.address};${AGENTS[0]!.address};${AGENTS[0]!.password}\n${AGENTS[1]!.address};${AGENTS[1]!.address};${AGENTS[1]!.password}\n`);
+        await writeFile(
+          csv,
+          `${AGENTS[0]!.address};${AGENTS[0]!.address};${AGENTS[0]!.password}\n${AGENTS[1]!.address};${AGENTS[1]!.address};${AGENTS[1]!.password}\n`,
+        );
         const report = join(p.site.dataDir, 'hostile.json');
-        const run = await p.site.run('migrate', 'mail', '--from', `imaps://127.0.0.1:${proxy.port}`, '--csv', csv, '--tls-ca', legacy.caFile, '--jobs', '1', '--report', report, '--max-message-size', '1M');
+        const run = await p.site.run(
+          'migrate',
+          'mail',
+          '--from',
+          `imaps://127.0.0.1:${proxy.port}`,
+          '--csv',
+          csv,
+          '--tls-ca',
+          legacy.caFile,
+          '--jobs',
+          '1',
+          '--report',
+          report,
+          '--max-message-size',
+          '1M',
+        );
         expect(run.code).toBe(1);
-        const accounts = (JSON.parse(await readFile(report, 'utf8')) as { accounts: { address: string; status: string; errors: string[] }[] }).accounts;
+        const accounts = (
+          JSON.parse(await readFile(report, 'utf8')) as { accounts: { address: string; status: string; errors: string[] }[] }
+        ).accounts;
         expect(accounts[0], JSON.stringify(accounts[0])).toMatchObject({ address: AGENTS[0]!.address, status: 'failed' });
         expect(proxy.attacked, JSON.stringify(accounts[0])).toBe(1);
         expect(accounts[0]!.errors.join()).not.toBe('');
         expect(accounts[1]).toMatchObject({ address: AGENTS[1]!.address, status: 'ok' });
-        expect(accounts[0]!.errors.join()).toMatch(attack === 'oversized-literal' ? /Literal size 200000000 exceeds maximum allowed size of 1048576/ : /did not send message UID 1/);
+        expect(accounts[0]!.errors.join()).toMatch(
+          attack === 'oversized-literal' ? /Literal size 200000000 exceeds maximum allowed size of 1048576/ : /did not send message UID 1/,
+        );
         // Nothing was stored from the corrupted response.
         expect((await mail.getMailbox(before!.id, 'Archive'))!.uidNext).toBe(uidNext);
         await proxy.close();
@@ -276,7 +382,16 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       // Straight to the legacy server, the same command finishes the account.
       const csv = join(p.site.dataDir, 'again.csv');
       await writeFile(csv, `${AGENTS[0]!.address};${AGENTS[0]!.address};${AGENTS[0]!.password}\n`);
-      const again = await p.site.run('migrate', 'mail', '--from', `imaps://127.0.0.1:${legacy.imapsPort}`, '--csv', csv, '--tls-ca', legacy.caFile);
+      const again = await p.site.run(
+        'migrate',
+        'mail',
+        '--from',
+        `imaps://127.0.0.1:${legacy.imapsPort}`,
+        '--csv',
+        csv,
+        '--tls-ca',
+        legacy.caFile,
+      );
       expect(again.code).toBe(0);
       expect((await differences(p, legacy, AGENTS[0]!)).diff).toEqual([]);
     }, 600_000);

@@ -1,5 +1,14 @@
 import { ImapFlow } from 'imapflow';
-import { isPalabreError, parseFlags, type BlobStore, type UidSet, type DirectoryStore, type MailMigrationStore, type MailStore, type Mailbox } from '@palabre/core';
+import {
+  isPalabreError,
+  parseFlags,
+  type BlobStore,
+  type UidSet,
+  type DirectoryStore,
+  type MailMigrationStore,
+  type MailStore,
+  type Mailbox,
+} from '@palabre/core';
 import { newMessageOf, putAnalysed } from '@palabre/mail';
 import { planFolders, type LegacyFolder, type PlannedFolder } from './folder-map.js';
 import type { LegacySource } from './legacy-source.js';
@@ -31,6 +40,8 @@ export interface CopyOptions {
   /** Called after every message stored or skipped (progress bars, tests). */
   readonly onMessage?: (address: string, event: 'copied' | 'skipped') => void;
   readonly signal?: AbortSignal;
+  /** UIDs whose details are read and copied before the next ones are asked for (default 1000). */
+  readonly window?: number;
 }
 
 export interface FolderReport {
@@ -63,6 +74,8 @@ export interface AccountReport {
 /** How many messages one FETCH of bodies asks for, and how many announced bytes. */
 const BATCH_MESSAGES = 50;
 const BATCH_BYTES = 8 * 1024 * 1024;
+/** UIDs whose details (size, flags, date) are read and copied before the next ones are asked for. */
+const WINDOW = 1000;
 const MAX_REPORTED_MESSAGE_ERRORS = 100;
 
 /** A message as the dedupe index knows it: the content hash (our blob id) and internal date. */
@@ -144,9 +157,13 @@ export async function copyAccount(deps: MailMigrationDeps, who: LegacyLogin, opt
     }
     const listed = await client.list();
     const plan = planFolders(
-      listed.map(
-        (l): LegacyFolder => ({ path: l.path, delimiter: l.delimiter ?? null, flags: l.flags, specialUse: l.specialUseSource === 'name' ? null : (l.specialUse ?? null), subscribed: l.subscribed }),
-      ),
+      listed.map((l): LegacyFolder => ({
+        path: l.path,
+        delimiter: l.delimiter ?? null,
+        flags: l.flags,
+        specialUse: l.specialUseSource === 'name' ? null : (l.specialUse ?? null),
+        subscribed: l.subscribed,
+      })),
     );
     report.notCopied.push(...plan.skipped);
     const mailboxes = new Map((await deps.mail.ensureMailboxes(account.id)).map((m) => [m.name, m]));
@@ -206,22 +223,28 @@ async function copyFolder(
   let lastTargetUid = resume ? cursor.lastTargetUid : 0;
   let copiedTotal = resume ? cursor.copied : 0;
   const save = () =>
-    deps.migrations.saveCursor({ accountId, source, folder: folder.legacy, uidValidity, lastUid, mailboxId: target.id, lastTargetUid, copied: copiedTotal });
+    deps.migrations.saveCursor({
+      accountId,
+      source,
+      folder: folder.legacy,
+      uidValidity,
+      lastUid,
+      mailboxId: target.id,
+      lastTargetUid,
+      copied: copiedTotal,
+    });
   if (!resume) await deps.migrations.clearCopies(accountId, source, folder.legacy);
-  else if (lastUid > 0 && opened.exists > 0) await syncFlags(deps, client, accountId, source, folder, target, lastUid, folderReport, report);
+  else if (lastUid > 0 && opened.exists > 0)
+    await syncFlags(deps, client, accountId, source, folder, target, lastUid, folderReport, report);
   if (opened.exists === 0 || opened.uidNext <= lastUid + 1) {
     if (!resume) await save();
     return;
   }
-  // What the legacy server has above the cursor: UID, size, flags, date (no bodies yet).
-  const pending: { uid: number; size: number; flags: string[]; internalDate: Date }[] = [];
-  for await (const m of client.fetch(`${lastUid + 1}:*`, { uid: true, size: true, flags: true, internalDate: true }, { uid: true })) {
-    // `n:*` also answers the last message when every UID is below n (RFC 9051 §6.4.8).
-    if (m.uid <= lastUid) continue;
-    pending.push({ uid: m.uid, size: m.size ?? 0, flags: storableFlags(m.flags), internalDate: new Date(m.internalDate ?? Date.now()) });
-  }
-  pending.sort((a, b) => a.uid - b.uid);
-  if (pending.length === 0) return;
+  // The UIDs above the cursor, one number each (`n:*` also answers the last message when every UID
+  // is below n, RFC 9051 §6.4.8); their details are read a window at a time.
+  const found = await client.search({ uid: `${lastUid + 1}:*` }, { uid: true });
+  const above = [...new Set(found || [])].filter((u) => u > lastUid).sort((a, b) => a - b);
+  if (above.length === 0) return;
 
   // Target messages that a previous run may have appended without recording it in the cursor.
   const already = new Map<string, number[]>();
@@ -235,74 +258,107 @@ async function copyFolder(
   const messageError = (text: string) => {
     if (report.messageErrors.length < MAX_REPORTED_MESSAGE_ERRORS) report.messageErrors.push(`${folder.legacy} UID ${text}`);
   };
-  for (let i = 0; i < pending.length; ) {
-    const copies: { legacyUid: number; targetUid: number }[] = [];
-    const batch: typeof pending = [];
-    let bytes = 0;
-    while (i < pending.length && batch.length < BATCH_MESSAGES && (batch.length === 0 || bytes + pending[i]!.size <= BATCH_BYTES)) {
-      const m = pending[i++]!;
-      if (m.size > options.maxMessageBytes) {
-        messageError(`${m.uid}: ${m.size} bytes, above the ${options.maxMessageBytes}-byte limit: not copied`);
-        continue;
-      }
-      batch.push(m);
-      bytes += m.size;
+  const window = Math.max(1, options.window ?? WINDOW);
+  for (let w = 0; w < above.length; w += window) {
+    // UID, size, flags, date of this window (no bodies yet).
+    const pending: { uid: number; size: number; flags: string[]; internalDate: Date }[] = [];
+    for await (const m of client.fetch(
+      uidSetText(above.slice(w, w + window)),
+      { uid: true, size: true, flags: true, internalDate: true },
+      { uid: true },
+    )) {
+      if (m.uid <= lastUid) continue;
+      pending.push({ uid: m.uid, size: m.size ?? 0, flags: storableFlags(m.flags), internalDate: new Date(m.internalDate ?? Date.now()) });
     }
-    if (batch.length > 0) {
-      const byUid = new Map(batch.map((m) => [m.uid, m]));
-      const bodies = new Map<number, Buffer>();
-      for await (const m of client.fetch(batch.map((m) => m.uid).join(','), { uid: true, source: true }, { uid: true })) {
-        if (byUid.has(m.uid) && m.source) bodies.set(m.uid, m.source);
+    pending.sort((a, b) => a.uid - b.uid);
+    await copyWindow(pending);
+  }
+
+  async function copyWindow(pending: { uid: number; size: number; flags: string[]; internalDate: Date }[]): Promise<void> {
+    for (let i = 0; i < pending.length;) {
+      const copies: { legacyUid: number; targetUid: number }[] = [];
+      const batch: typeof pending = [];
+      let bytes = 0;
+      while (i < pending.length && batch.length < BATCH_MESSAGES && (batch.length === 0 || bytes + pending[i]!.size <= BATCH_BYTES)) {
+        const m = pending[i++]!;
+        if (m.size > options.maxMessageBytes) {
+          messageError(`${m.uid}: ${m.size} bytes, above the ${options.maxMessageBytes}-byte limit: not copied`);
+          continue;
+        }
+        batch.push(m);
+        bytes += m.size;
       }
-      for (const m of batch) {
-        const body = bodies.get(m.uid);
-        // Listed but not sent (a response we could not read, or expunged since): this folder stops
-        // here, unfinished, and the next run asks again.
-        if (!body) throw new Error(`the legacy server did not send message UID ${m.uid}`);
-        if (body.length === 0) {
-          messageError(`${m.uid}: empty message, not copied`);
-          continue;
+      if (batch.length > 0) {
+        const byUid = new Map(batch.map((m) => [m.uid, m]));
+        const bodies = new Map<number, Buffer>();
+        for await (const m of client.fetch(batch.map((m) => m.uid).join(','), { uid: true, source: true }, { uid: true })) {
+          if (byUid.has(m.uid) && m.source) bodies.set(m.uid, m.source);
         }
-        let stored;
-        try {
-          stored = await putAnalysed(deps.blobs, [body], { maxBytes: options.maxMessageBytes });
-        } catch (error) {
-          if (!isPalabreError(error, 'too-large')) throw error;
-          messageError(`${m.uid}: larger than the ${options.maxMessageBytes}-byte limit: not copied`);
-          continue;
+        for (const m of batch) {
+          const body = bodies.get(m.uid);
+          // Listed but not sent (a response we could not read, or expunged since): this folder stops
+          // here, unfinished, and the next run asks again.
+          if (!body) throw new Error(`the legacy server did not send message UID ${m.uid}`);
+          if (body.length === 0) {
+            messageError(`${m.uid}: empty message, not copied`);
+            continue;
+          }
+          let stored;
+          try {
+            stored = await putAnalysed(deps.blobs, [body], { maxBytes: options.maxMessageBytes });
+          } catch (error) {
+            if (!isPalabreError(error, 'too-large')) throw error;
+            messageError(`${m.uid}: larger than the ${options.maxMessageBytes}-byte limit: not copied`);
+            continue;
+          }
+          const twin = already.get(dedupeKey(stored.blob.id, m.internalDate))?.shift();
+          if (twin !== undefined) {
+            lastTargetUid = Math.max(lastTargetUid, twin);
+            copies.push({ legacyUid: m.uid, targetUid: twin });
+            folderReport.skipped++;
+            report.skipped++;
+            options.onMessage?.(report.address, 'skipped');
+            continue;
+          }
+          try {
+            const result = await deps.mail.append(
+              target.id,
+              newMessageOf(stored, { internalDate: m.internalDate, flags: m.flags }),
+              accountId,
+            );
+            lastTargetUid = Math.max(lastTargetUid, result.uid);
+            copies.push({ legacyUid: m.uid, targetUid: result.uid });
+          } catch (error) {
+            if (!isPalabreError(error, 'invalid') && !isPalabreError(error, 'too-large')) throw error;
+            messageError(`${m.uid}: refused (${error.message})`);
+            continue;
+          }
+          folderReport.copied++;
+          report.copied++;
+          copiedTotal++;
+          options.onMessage?.(report.address, 'copied');
         }
-        const twin = already.get(dedupeKey(stored.blob.id, m.internalDate))?.shift();
-        if (twin !== undefined) {
-          lastTargetUid = Math.max(lastTargetUid, twin);
-          copies.push({ legacyUid: m.uid, targetUid: twin });
-          folderReport.skipped++;
-          report.skipped++;
-          options.onMessage?.(report.address, 'skipped');
-          continue;
-        }
-        try {
-          const result = await deps.mail.append(target.id, newMessageOf(stored, { internalDate: m.internalDate, flags: m.flags }), accountId);
-          lastTargetUid = Math.max(lastTargetUid, result.uid);
-          copies.push({ legacyUid: m.uid, targetUid: result.uid });
-        } catch (error) {
-          if (!isPalabreError(error, 'invalid') && !isPalabreError(error, 'too-large')) throw error;
-          messageError(`${m.uid}: refused (${error.message})`);
-          continue;
-        }
-        folderReport.copied++;
-        report.copied++;
-        copiedTotal++;
-        options.onMessage?.(report.address, 'copied');
       }
+      // Everything up to here is in the target (or reported): the next run starts after it.
+      lastUid = pending[i - 1]!.uid;
+      await deps.migrations.recordCopies(accountId, source, folder.legacy, copies);
+      await save();
     }
-    // Everything up to here is in the target (or reported): the next run starts after it.
-    lastUid = pending[i - 1]!.uid;
-    await deps.migrations.recordCopies(accountId, source, folder.legacy, copies);
-    await save();
   }
 }
 
-const flagKey = (flags: readonly string[]) => flags.map((f) => f.toLowerCase()).sort().join(' ');
+const flagKey = (flags: readonly string[]) =>
+  flags
+    .map((f) => f.toLowerCase())
+    .sort()
+    .join(' ');
+
+/** A UID set in IMAP syntax (`1:50,52`) for ascending UIDs. */
+function uidSetText(uids: number[]): string {
+  return rangesOf(uids)
+    .map(([a, b]) => (a === b ? String(a) : `${a}:${b}`))
+    .join(',');
+}
 
 /** Consecutive UIDs as ranges, for one STORE per flag set. */
 function rangesOf(uids: number[]): UidSet {

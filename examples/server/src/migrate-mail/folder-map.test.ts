@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { planFolders, type LegacyFolder } from './folder-map.js';
 
-const f = (path: string, flags: string[] = [], delimiter: string | null = '.', subscribed = true): LegacyFolder => ({ path, delimiter, flags, subscribed });
+const f = (path: string, flags: string[] = [], delimiter: string | null = '.', subscribed = true): LegacyFolder => ({
+  path,
+  delimiter,
+  flags,
+  subscribed,
+});
 
 describe('planFolders', () => {
   it('lands special-use folders in ours, their children under them, with our delimiter', () => {

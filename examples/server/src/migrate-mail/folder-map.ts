@@ -60,7 +60,9 @@ export function planFolders(legacy: readonly LegacyFolder[]): FolderPlan {
   const claimed = new Set<string>();
   const attrs = (f: LegacyFolder) => new Set([...f.flags, ...(f.specialUse ? [f.specialUse] : [])].map((a) => a.toLowerCase()));
   // Special-use folders first, so their children (listed before or after them) find the move.
-  const ordered = [...legacy].sort((a, b) => Number([...attrs(b)].some((x) => OUR_SPECIAL.has(x))) - Number([...attrs(a)].some((x) => OUR_SPECIAL.has(x))));
+  const ordered = [...legacy].sort(
+    (a, b) => Number([...attrs(b)].some((x) => OUR_SPECIAL.has(x))) - Number([...attrs(a)].some((x) => OUR_SPECIAL.has(x))),
+  );
   const seen = new Set<string>();
   for (const f of ordered) {
     if (seen.has(f.path)) continue;
@@ -68,7 +70,10 @@ export function planFolders(legacy: readonly LegacyFolder[]): FolderPlan {
     const a = attrs(f);
     const virtual = [...a].find((x) => VIRTUAL.has(x));
     if (virtual) {
-      skipped.push({ legacy: f.path, reason: `virtual folder (${virtual === '\\all' ? '\\All' : '\\Flagged'}): its messages are copied from their own folders` });
+      skipped.push({
+        legacy: f.path,
+        reason: `virtual folder (${virtual === '\\all' ? '\\All' : '\\Flagged'}): its messages are copied from their own folders`,
+      });
       continue;
     }
     let parts = convert(f.path, f.delimiter);
@@ -83,7 +88,9 @@ export function planFolders(legacy: readonly LegacyFolder[]): FolderPlan {
       parts = [ours.name];
     } else {
       // The longest moved ancestor wins.
-      const parent = moved.filter((m) => m.legacy.length < parts.length && m.legacy.every((p, i) => p === parts[i])).sort((x, y) => y.legacy.length - x.legacy.length)[0];
+      const parent = moved
+        .filter((m) => m.legacy.length < parts.length && m.legacy.every((p, i) => p === parts[i]))
+        .sort((x, y) => y.legacy.length - x.legacy.length)[0];
       if (parent) parts = [...parent.target, ...parts.slice(parent.legacy.length)];
     }
     folders.push({
@@ -95,6 +102,10 @@ export function planFolders(legacy: readonly LegacyFolder[]): FolderPlan {
     });
   }
   // Parents before children: the order mailboxes are created in.
-  folders.sort((x, y) => x.target.split(MAILBOX_DELIMITER).length - y.target.split(MAILBOX_DELIMITER).length || (x.target < y.target ? -1 : x.target > y.target ? 1 : 0));
+  folders.sort(
+    (x, y) =>
+      x.target.split(MAILBOX_DELIMITER).length - y.target.split(MAILBOX_DELIMITER).length ||
+      (x.target < y.target ? -1 : x.target > y.target ? 1 : 0),
+  );
   return { folders, skipped };
 }

@@ -18,9 +18,12 @@ export function parseSource(text: string): LegacySource {
     throw new UsageError(`--from takes imaps://host[:port] (or imap://host[:port] for STARTTLS), not ${JSON.stringify(text)}`);
   }
   const scheme = url.protocol.replace(/:$/, '').toLowerCase();
-  if (scheme !== 'imaps' && scheme !== 'imap') throw new UsageError(`--from takes imaps://host[:port] (or imap://host[:port] for STARTTLS), not ${url.protocol}`);
-  if (url.username || url.password) throw new UsageError('--from names the server only: credentials come from the CSV file (or --master-user and --master-password-file)');
-  if ((url.pathname && url.pathname !== '/') || url.search || url.hash) throw new UsageError('--from names the server only (imaps://host[:port]), without a path');
+  if (scheme !== 'imaps' && scheme !== 'imap')
+    throw new UsageError(`--from takes imaps://host[:port] (or imap://host[:port] for STARTTLS), not ${url.protocol}`);
+  if (url.username || url.password)
+    throw new UsageError('--from names the server only: credentials come from the CSV file (or --master-user and --master-password-file)');
+  if ((url.pathname && url.pathname !== '/') || url.search || url.hash)
+    throw new UsageError('--from names the server only (imaps://host[:port]), without a path');
   if (!url.hostname) throw new UsageError('--from needs a host name');
   const implicitTls = scheme === 'imaps';
   const port = url.port ? Number(url.port) : implicitTls ? 993 : 143;

@@ -6,7 +6,9 @@ const read = (text: string, master = false) => readLoginsCsv(Readable.from([Buff
 
 describe('readLoginsCsv', () => {
   it('reads address;login;password rows after an optional header, keeping passwords exactly', async () => {
-    const { logins, problems } = await read('\ufeffadresse;identifiant;mot de passe\r\nawa@sante.gouv.tg;awa.legacy; a b;c \r\nkofi@sante.gouv.tg;;"x;""y"\r\n');
+    const { logins, problems } = await read(
+      '\ufeffadresse;identifiant;mot de passe\r\nawa@sante.gouv.tg;awa.legacy; a b;c \r\nkofi@sante.gouv.tg;;"x;""y"\r\n',
+    );
     expect(problems).toEqual([]);
     expect(logins).toEqual([
       { address: 'awa@sante.gouv.tg', login: 'awa.legacy', password: ' a b', line: 2 },
@@ -21,6 +23,9 @@ describe('readLoginsCsv', () => {
     expect(plain.problems.map((p) => p.line)).toEqual([1, 2]);
     const master = await read(text, true);
     expect(master.logins.map((l) => l.line)).toEqual([1]);
-    expect(master.problems.map((p) => p.message)).toEqual(['not an address: "not an address"', 'AWA@sante.gouv.tg is already on an earlier line']);
+    expect(master.problems.map((p) => p.message)).toEqual([
+      'not an address: "not an address"',
+      'AWA@sante.gouv.tg is already on an earlier line',
+    ]);
   });
 });

@@ -18,7 +18,11 @@ export interface MigrationRun {
 }
 
 /** Copy every listed account, `jobs` at a time; one account's failure never stops the others. */
-export async function runMailMigration(deps: MailMigrationDeps, logins: readonly LegacyLogin[], options: MigrationRunOptions): Promise<MigrationRun> {
+export async function runMailMigration(
+  deps: MailMigrationDeps,
+  logins: readonly LegacyLogin[],
+  options: MigrationRunOptions,
+): Promise<MigrationRun> {
   const reports: AccountReport[] = new Array(logins.length);
   let next = 0;
   let done = 0;
@@ -26,13 +30,26 @@ export async function runMailMigration(deps: MailMigrationDeps, logins: readonly
     while (next < logins.length) {
       const i = next++;
       const who = logins[i]!;
-      const as = options.master ? { ...who, login: `${who.login}${options.master.separator ?? '*'}${options.master.user}`, password: options.master.password } : who;
+      const as = options.master
+        ? { ...who, login: `${who.login}${options.master.separator ?? '*'}${options.master.user}`, password: options.master.password }
+        : who;
       let report: AccountReport;
       try {
         report = await copyAccount(deps, as, options);
       } catch (error) {
         // Our side failed (database, disk): reported like any other failure of this account.
-        report = { address: who.address, line: who.line, status: 'failed', folders: [], notCopied: [], copied: 0, skipped: 0, flagsUpdated: 0, messageErrors: [], errors: [(error as Error).message ?? String(error)] };
+        report = {
+          address: who.address,
+          line: who.line,
+          status: 'failed',
+          folders: [],
+          notCopied: [],
+          copied: 0,
+          skipped: 0,
+          flagsUpdated: 0,
+          messageErrors: [],
+          errors: [(error as Error).message ?? String(error)],
+        };
       }
       reports[i] = report;
       options.onAccount?.(report, ++done);

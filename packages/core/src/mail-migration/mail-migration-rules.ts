@@ -11,8 +11,10 @@ const counter = (value: number, what: string, max = Number.MAX_SAFE_INTEGER): vo
 
 /** The checks every store applies before writing a cursor. */
 export function checkCursor(input: MailMigrationCursorInput): MailMigrationCursorInput {
-  if (!input.source || input.source.length > MAX_MIGRATION_SOURCE_LENGTH) throw new InvalidInputError(`a migration source is 1 to ${MAX_MIGRATION_SOURCE_LENGTH} characters`);
-  if (!input.folder || input.folder.length > MAX_MIGRATION_FOLDER_LENGTH) throw new InvalidInputError(`a legacy folder name is 1 to ${MAX_MIGRATION_FOLDER_LENGTH} characters`);
+  if (!input.source || input.source.length > MAX_MIGRATION_SOURCE_LENGTH)
+    throw new InvalidInputError(`a migration source is 1 to ${MAX_MIGRATION_SOURCE_LENGTH} characters`);
+  if (!input.folder || input.folder.length > MAX_MIGRATION_FOLDER_LENGTH)
+    throw new InvalidInputError(`a legacy folder name is 1 to ${MAX_MIGRATION_FOLDER_LENGTH} characters`);
   if (!input.accountId || !input.mailboxId) throw new InvalidInputError('a migration cursor names its account and target mailbox');
   // RFC 9051: UIDVALIDITY and UIDs are non-zero 32-bit numbers (0 here: nothing copied yet).
   counter(input.uidValidity, 'UIDVALIDITY', 0xffffffff);

@@ -11,7 +11,11 @@ export interface AnalysedBlob {
  * Write a message to the blob store and analyse it in the same pass, so it is never read back: SMTP
  * delivery, IMAP APPEND and `palabre migrate mail` all store messages through this.
  */
-export async function putAnalysed(blobs: BlobStore, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutBlobOptions = {}): Promise<AnalysedBlob> {
+export async function putAnalysed(
+  blobs: BlobStore,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: PutBlobOptions = {},
+): Promise<AnalysedBlob> {
   const analyzer = new MimeAnalyzer();
   async function* tapped(): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {

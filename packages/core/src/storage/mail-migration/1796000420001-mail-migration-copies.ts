@@ -11,7 +11,13 @@ export class MailMigrationCopies1796000420001 implements MigrationInterface {
     await q.createTable(
       table(
         'mail_migration_copies',
-        [key(col.ref('account_id')), key(col.text('source', 255)), key(col.text('folder', 1000)), key(col.ms('legacy_uid')), col.ms('target_uid')],
+        [
+          key(col.ref('account_id')),
+          key(col.text('source', 255)),
+          key(col.text('folder', 1000)),
+          key(col.ms('legacy_uid')),
+          col.ms('target_uid'),
+        ],
         { foreignKeys: [[['account_id'], 'accounts', ['id'], 'CASCADE']] },
       ),
     );

@@ -1,4 +1,9 @@
-import type { MailMigrationCopy, MailMigrationCursor, MailMigrationCursorInput, MailMigrationStore } from '../../mail-migration/mail-migration-store.js';
+import type {
+  MailMigrationCopy,
+  MailMigrationCursor,
+  MailMigrationCursorInput,
+  MailMigrationStore,
+} from '../../mail-migration/mail-migration-store.js';
 import { checkCopies, checkCursor, compareCursors } from '../../mail-migration/mail-migration-rules.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { Database } from '../database.js';
@@ -56,19 +61,24 @@ export class SqlMailMigrationStore implements MailMigrationStore {
   }
 
   async forget(accountId: string, source?: string): Promise<number> {
-    return this.db.transaction(async (m) => {
-      await m.query(
-        this.db.sql(`DELETE FROM mail_migration_copies WHERE account_id = ?${source === undefined ? '' : ' AND source = ?'}`),
-        source === undefined ? [accountId] : [accountId, source],
-      );
-      const rows = returnedRows(
+    return this.db.transaction(
+      async (m) => {
         await m.query(
-          this.db.sql(`DELETE FROM mail_migration_cursors WHERE account_id = ?${source === undefined ? '' : ' AND source = ?'} RETURNING folder`),
+          this.db.sql(`DELETE FROM mail_migration_copies WHERE account_id = ?${source === undefined ? '' : ' AND source = ?'}`),
           source === undefined ? [accountId] : [accountId, source],
-        ),
-      );
-      return rows.length;
-    }, { what: 'forgetting mail migration cursors' });
+        );
+        const rows = returnedRows(
+          await m.query(
+            this.db.sql(
+              `DELETE FROM mail_migration_cursors WHERE account_id = ?${source === undefined ? '' : ' AND source = ?'} RETURNING folder`,
+            ),
+            source === undefined ? [accountId] : [accountId, source],
+          ),
+        );
+        return rows.length;
+      },
+      { what: 'forgetting mail migration cursors' },
+    );
   }
 
   async recordCopies(accountId: string, source: string, folder: string, copies: readonly MailMigrationCopy[]): Promise<void> {

@@ -38,13 +38,19 @@ export function mailMigrationStoreContract(name: string, subject: ContractSubjec
       const saved = await store.saveCursor(cursor());
       expect(saved).toMatchObject({ folder: 'INBOX', uidValidity: 1700000000, lastUid: 10, lastTargetUid: 7, copied: 10 });
       expect(saved.updatedAt).toBeInstanceOf(Date);
-      await store.saveCursor(cursor({ folder: 'Archives.2019', mailboxId: extra.mailboxes[0][1], uidValidity: 0xffffffff, lastUid: 0xffffffff }));
+      await store.saveCursor(
+        cursor({ folder: 'Archives.2019', mailboxId: extra.mailboxes[0][1], uidValidity: 0xffffffff, lastUid: 0xffffffff }),
+      );
       await store.saveCursor(cursor({ folder: 'Boîte', source: 'imaps://other:993' }));
       await store.saveCursor(cursor({ accountId: extra.accounts[1], mailboxId: extra.mailboxes[1][0] }));
       const got = await store.getCursor(extra.accounts[0], SRC, 'Archives.2019');
       expect(got).toMatchObject({ uidValidity: 0xffffffff, lastUid: 0xffffffff, mailboxId: extra.mailboxes[0][1] });
       expect((await store.listCursors(extra.accounts[0], SRC)).map((c) => c.folder)).toEqual(['Archives.2019', 'INBOX']);
-      expect((await store.listCursors(extra.accounts[0])).map((c) => `${c.source} ${c.folder}`)).toEqual([`${SRC} Archives.2019`, `${SRC} INBOX`, 'imaps://other:993 Boîte']);
+      expect((await store.listCursors(extra.accounts[0])).map((c) => `${c.source} ${c.folder}`)).toEqual([
+        `${SRC} Archives.2019`,
+        `${SRC} INBOX`,
+        'imaps://other:993 Boîte',
+      ]);
       expect(await store.listCursors(extra.accounts[1])).toHaveLength(1);
     });
 
@@ -68,12 +74,22 @@ export function mailMigrationStoreContract(name: string, subject: ContractSubjec
       await store.saveCursor(cursor({ lastUid: 50 }));
       const fresh = await store.saveCursor(cursor({ uidValidity: 1800000000, lastUid: 3, lastTargetUid: 60, copied: 53 }));
       expect(fresh).toMatchObject({ uidValidity: 1800000000, lastUid: 3, lastTargetUid: 60, copied: 53 });
-      const moved = await store.saveCursor(cursor({ uidValidity: 1800000000, lastUid: 1, mailboxId: extra.mailboxes[0][1], lastTargetUid: 0 }));
+      const moved = await store.saveCursor(
+        cursor({ uidValidity: 1800000000, lastUid: 1, mailboxId: extra.mailboxes[0][1], lastTargetUid: 0 }),
+      );
       expect(moved).toMatchObject({ lastUid: 1, mailboxId: extra.mailboxes[0][1] });
     });
 
     it('refuses counters outside IMAP ranges and empty names, storing nothing', async () => {
-      for (const bad of [{ lastUid: -1 }, { uidValidity: 0x100000000 }, { lastTargetUid: 1.5 }, { copied: Number.NaN }, { folder: '' }, { source: '' }, { folder: 'x'.repeat(1001) }]) {
+      for (const bad of [
+        { lastUid: -1 },
+        { uidValidity: 0x100000000 },
+        { lastTargetUid: 1.5 },
+        { copied: Number.NaN },
+        { folder: '' },
+        { source: '' },
+        { folder: 'x'.repeat(1001) },
+      ]) {
         await expectKind(store.saveCursor(cursor(bad)), 'invalid');
       }
       expect(await store.listCursors(extra.accounts[0])).toEqual([]);
@@ -82,7 +98,12 @@ export function mailMigrationStoreContract(name: string, subject: ContractSubjec
     it('records which target UID each legacy UID went to, replaces, clears per folder', async () => {
       const [a, b] = extra.accounts;
       expect(await store.listCopies(a, SRC, 'INBOX')).toEqual([]);
-      await store.recordCopies(a, SRC, 'INBOX', Array.from({ length: 450 }, (_, i) => ({ legacyUid: 1000 - i, targetUid: i + 1 })));
+      await store.recordCopies(
+        a,
+        SRC,
+        'INBOX',
+        Array.from({ length: 450 }, (_, i) => ({ legacyUid: 1000 - i, targetUid: i + 1 })),
+      );
       await store.recordCopies(a, SRC, 'INBOX', [{ legacyUid: 1000, targetUid: 0xffffffff }]);
       await store.recordCopies(a, SRC, 'Sent', [{ legacyUid: 7, targetUid: 3 }]);
       await store.recordCopies(b, SRC, 'INBOX', [{ legacyUid: 7, targetUid: 9 }]);
@@ -95,7 +116,11 @@ export function mailMigrationStoreContract(name: string, subject: ContractSubjec
       expect(await store.listCopies(a, SRC, 'INBOX')).toEqual([]);
       expect(await store.listCopies(a, SRC, 'Sent')).toEqual([{ legacyUid: 7, targetUid: 3 }]);
       expect(await store.listCopies(b, SRC, 'INBOX')).toEqual([{ legacyUid: 7, targetUid: 9 }]);
-      for (const bad of [{ legacyUid: 0, targetUid: 1 }, { legacyUid: 1, targetUid: -1 }, { legacyUid: 2 ** 32, targetUid: 1 }]) {
+      for (const bad of [
+        { legacyUid: 0, targetUid: 1 },
+        { legacyUid: 1, targetUid: -1 },
+        { legacyUid: 2 ** 32, targetUid: 1 },
+      ]) {
         await expectKind(store.recordCopies(a, SRC, 'INBOX', [bad]), 'invalid');
       }
       expect(await store.listCopies(a, SRC, 'INBOX')).toEqual([]);

@@ -1,4 +1,9 @@
-import type { MailMigrationCopy, MailMigrationCursor, MailMigrationCursorInput, MailMigrationStore } from '../../mail-migration/mail-migration-store.js';
+import type {
+  MailMigrationCopy,
+  MailMigrationCursor,
+  MailMigrationCursorInput,
+  MailMigrationStore,
+} from '../../mail-migration/mail-migration-store.js';
 import { checkCopies, checkCursor, compareCursors, mergeCursor } from '../../mail-migration/mail-migration-rules.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 
@@ -51,7 +56,9 @@ export class MemoryMailMigrationStore implements MailMigrationStore {
   }
 
   async listCopies(accountId: string, source: string, folder: string): Promise<MailMigrationCopy[]> {
-    return [...(this.copies.get(key(accountId, source, folder)) ?? new Map<number, number>())].sort((a, b) => a[0] - b[0]).map(([legacyUid, targetUid]) => ({ legacyUid, targetUid }));
+    return [...(this.copies.get(key(accountId, source, folder)) ?? new Map<number, number>())]
+      .sort((a, b) => a[0] - b[0])
+      .map(([legacyUid, targetUid]) => ({ legacyUid, targetUid }));
   }
 
   async clearCopies(accountId: string, source: string, folder: string): Promise<void> {
