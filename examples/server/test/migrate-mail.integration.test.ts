@@ -108,6 +108,9 @@ const noDovecot = skipWithout('dovecot', 'doveadm', 'openssl') || (!dovecotImapD
 
 describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
   let legacy: LegacyDovecot;
+  /** `palabre migrate mail` from the legacy server's TLS port, trusting its certificate. */
+  const migrate = (p: Palabre, csv: string, ...extra: string[]) =>
+    p.site.run('migrate', 'mail', '--from', `imaps://127.0.0.1:${legacy.imapsPort}`, '--csv', csv, '--tls-ca', legacy.caFile, ...extra);
   beforeAll(async () => {
     legacy = await startLegacyDovecot(AGENTS);
     await Promise.all(AGENTS.map((a) => seedAccount(legacy.imapPort, a.address, a.password, PER_ACCOUNT)));
@@ -134,21 +137,7 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
           .join('\n')}\n`,
       );
       const report = join(p.site.dataDir, 'report.json');
-      const from = `imaps://127.0.0.1:${legacy.imapsPort}`;
-      const first = await p.site.run(
-        'migrate',
-        'mail',
-        '--from',
-        from,
-        '--csv',
-        csv,
-        '--jobs',
-        '2',
-        '--report',
-        report,
-        '--tls-ca',
-        legacy.caFile,
-      );
+      const first = await migrate(p, csv, '--jobs', '2', '--report', report);
       expect(first.err).toBe('');
       expect(first.code).toBe(0);
       const written = JSON.parse(await readFile(report, 'utf8')) as {
@@ -165,7 +154,7 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       }
       expect(written.accounts.reduce((n, a) => n + a.copied, 0)).toBe(total);
 
-      const second = await p.site.run('migrate', 'mail', '--from', from, '--csv', csv, '--tls-ca', legacy.caFile);
+      const second = await migrate(p, csv);
       expect(second.code).toBe(0);
       expect(second.out).toContain('0 message(s) copied, 0 already there, flags brought over for 0');
 
@@ -199,7 +188,7 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       }
       await c.logout();
       expect(changed).toBeGreaterThan(5);
-      const synced = await p.site.run('migrate', 'mail', '--from', from, '--csv', csv, '--tls-ca', legacy.caFile);
+      const synced = await migrate(p, csv);
       expect(synced.code).toBe(0);
       expect(synced.out).toContain(`0 message(s) copied, 0 already there, flags brought over for ${changed}`);
       expect((await differences(p, legacy, AGENTS[1]!)).diff).toEqual([]);
@@ -208,7 +197,7 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       const migrations = new SqlMailMigrationStore(p.ctx.db);
       const awa = (await p.ctx.stores.directory.findAccount(AGENTS[0]!.address))!;
       expect(await migrations.forget(awa.id)).toBeGreaterThan(5);
-      const third = await p.site.run('migrate', 'mail', '--from', from, '--csv', csv, '--tls-ca', legacy.caFile);
+      const third = await migrate(p, csv);
       expect(third.code).toBe(0);
       expect(third.out).toContain(`0 message(s) copied, ${PER_ACCOUNT + 2} already there`);
       expect((await differences(p, legacy, AGENTS[0]!)).diff).toEqual([]);
@@ -219,24 +208,10 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       await writeFile(csv, `${AGENTS[3]!.address};${AGENTS[3]!.address};\n`);
       const secret = join(p.site.dataDir, 'master-password');
       await writeFile(secret, `${legacy.masterPassword}\n`);
-      const from = `imaps://127.0.0.1:${legacy.imapsPort}`;
-      const refused = await p.site.run('migrate', 'mail', '--from', from, '--csv', csv, '--tls-ca', legacy.caFile);
+      const refused = await migrate(p, csv);
       expect(refused.code).toBe(1);
       expect(refused.err).toContain('no legacy password');
-      const run = await p.site.run(
-        'migrate',
-        'mail',
-        '--from',
-        from,
-        '--csv',
-        csv,
-        '--tls-ca',
-        legacy.caFile,
-        '--master-user',
-        legacy.masterUser,
-        '--master-password-file',
-        secret,
-      );
+      const run = await migrate(p, csv, '--master-user', legacy.masterUser, '--master-password-file', secret);
       expect(run.err).toBe('');
       expect(run.code).toBe(0);
       expect((await differences(p, legacy, AGENTS[3]!)).diff).toEqual([]);
@@ -311,16 +286,7 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       // Fixed input: the same command again finishes every account, with nothing twice.
       const csv = join(p.site.dataDir, 'agents.csv');
       await writeFile(csv, AGENTS.map((a) => `${a.address},${a.address},${a.password}`).join('\r\n'));
-      const again = await p.site.run(
-        'migrate',
-        'mail',
-        '--from',
-        `imaps://127.0.0.1:${legacy.imapsPort}`,
-        '--csv',
-        csv,
-        '--tls-ca',
-        legacy.caFile,
-      );
+      const again = await migrate(p, csv);
       expect(again.err).toBe('');
       expect(again.code).toBe(0);
       for (const a of AGENTS) expect((await differences(p, legacy, a)).diff).toEqual([]);
@@ -382,16 +348,7 @@ describe.skipIf(noDovecot)('palabre migrate mail from a real Dovecot', () => {
       // Straight to the legacy server, the same command finishes the account.
       const csv = join(p.site.dataDir, 'again.csv');
       await writeFile(csv, `${AGENTS[0]!.address};${AGENTS[0]!.address};${AGENTS[0]!.password}\n`);
-      const again = await p.site.run(
-        'migrate',
-        'mail',
-        '--from',
-        `imaps://127.0.0.1:${legacy.imapsPort}`,
-        '--csv',
-        csv,
-        '--tls-ca',
-        legacy.caFile,
-      );
+      const again = await migrate(p, csv);
       expect(again.code).toBe(0);
       expect((await differences(p, legacy, AGENTS[0]!)).diff).toEqual([]);
     }, 600_000);

@@ -1,7 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { col, table } from '../migrations/table-helpers.js';
-
-const key = (c: ReturnType<typeof col.text>) => ({ ...c, isPrimary: true });
+import { col, primary as key, table } from '../migrations/table-helpers.js';
 
 /** Mail migration cursors (palabre migrate mail): mirrors storage/mail-migration/entities.ts exactly. */
 export class MailMigration1796000420000 implements MigrationInterface {

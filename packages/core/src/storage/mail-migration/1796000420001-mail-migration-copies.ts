@@ -1,7 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { col, table } from '../migrations/table-helpers.js';
-
-const key = (c: ReturnType<typeof col.text>) => ({ ...c, isPrimary: true });
+import { col, primary as key, table } from '../migrations/table-helpers.js';
 
 /** Legacy UID → target UID of every migrated message, for bringing later flag changes over. */
 export class MailMigrationCopies1796000420001 implements MigrationInterface {
