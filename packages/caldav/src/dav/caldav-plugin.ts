@@ -23,7 +23,7 @@ import {
 } from '@palabre/webdav';
 import { CalendarObjects, parseTimeRange, zoneOfCollection, zoneOfTimezoneText } from '../calendar-objects.js';
 import { renderCalendarData, wantsWholeObject } from '../icalendar/calendar-data.js';
-import { parseCalendarObject } from '../icalendar/calendar-object.js';
+import { CalendarDataError, parseCalendarObject } from '../icalendar/calendar-object.js';
 import { zoneForTzid, type Zone } from '../icalendar/zones.js';
 import { renderAddressData } from '../vcard/vcard.js';
 import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
@@ -169,7 +169,13 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           const request = parseCalendarDataRequest(requested);
           if (wantsWholeObject(request)) return text;
           const zone = (ctx.memo.get(MEMO_ZONE) as Zone | undefined) ?? zoneOfCollection(d.collection);
-          return renderCalendarData(text, request, zone, parseCalendarObject(text, undefined, { ...objects.calendarLimits, maxBytes: Number.MAX_SAFE_INTEGER }));
+          try {
+            return renderCalendarData(text, request, zone, parseCalendarObject(text, undefined, { ...objects.calendarLimits, maxBytes: Number.MAX_SAFE_INTEGER }));
+          } catch (error) {
+            // This object's part of the answer only: a 403 propstat with the precondition.
+            if (error instanceof CalendarDataError) throw new DavError(403, error.message, { condition: cal(error.condition) });
+            throw error;
+          }
         },
       });
       host.addProperty<Map<string, string>>({
@@ -204,7 +210,11 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           const tzid = child(body, CALDAV, 'timezone-id');
           const collectionResource = isObject(resource) ? (await ctx.dav.lookup(ctx, davPath(resource.path.segments.slice(0, -1)))).resource! : resource;
           const coll = collectionOf(collectionResource)!;
-          const zone = (tz ? zoneOfTimezoneText(textOf(tz)) : null) ?? (tzid ? zoneForTzid(textOf(tzid)) : null) ?? zoneOfCollection(coll.collection);
+          // RFC 4791 §7.8 and RFC 7809 §5.2: a query time zone that is none is refused, not silently replaced.
+          const asked = tz ? zoneOfTimezoneText(textOf(tz)) : tzid ? zoneForTzid(textOf(tzid).trim()) : null;
+          if (tz && !asked) throw new DavError(403, 'CALDAV:timezone must be a VCALENDAR holding one VTIMEZONE', { condition: cal('valid-calendar-data') });
+          if (tzid && !asked) throw new DavError(403, 'CALDAV:timezone-id names no time zone this server knows', { condition: cal('valid-timezone') });
+          const zone = asked ?? zoneOfCollection(coll.collection);
           ctx.memo.set(MEMO_ZONE, zone);
           const wantsData = request.mode === 'prop' && request.names.includes(cal('calendar-data'));
           // Depth 0 on the calendar itself (Windows 10 Calendar, MSFT-*) is read as Depth 1.

@@ -225,7 +225,8 @@ export class GroupwareBackend implements DavBackend {
       if (found.resource || found.parent || objectName !== undefined) return found;
     }
     if (objectName === undefined) return { resource: collection, parent: access === 'free-busy' ? null : home };
-    if (!collection || more.length) return { resource: null, parent: null };
+    // Free-busy only: the objects are not there at all (a 403 for a name that exists would tell which do).
+    if (!collection || more.length || access === 'free-busy') return { resource: null, parent: null };
     const data = this.data(collection) as Extract<GroupwareData, { kind: 'collection' }>;
     const object = await this.store.getObject(data.collection.id, objectName);
     return { resource: object ? this.objectResource(collection, object) : null, parent: collection };
