@@ -42,7 +42,7 @@ export function loadConfig(sources: ConfigSources = {}): PalabreConfig {
   const env = sources.env ?? process.env;
   const cwd = sources.cwd ?? process.cwd();
   const dataDir = resolve(cwd, sources.data ?? env.PALABRE_DATA ?? './data');
-  const file = sources.config ?? env.PALABRE_CONFIG ?? (existsSync(join(dataDir, 'palabre.json')) ? join(dataDir, 'palabre.json') : undefined);
+  const file = sources.config ?? (env.PALABRE_CONFIG || undefined) ?? (existsSync(join(dataDir, 'palabre.json')) ? join(dataDir, 'palabre.json') : undefined);
   let fromFile: Record<string, unknown> = {};
   if (file) {
     const path = isAbsolute(file) ? file : resolve(cwd, file);

@@ -144,7 +144,7 @@ export function guardServer(server: Server, gate: ConnectionGate, listener: stri
       const socket = args[0] as Socket;
       const verdict = gate.admit(socket, listener);
       if (!verdict.admitted) {
-        closeRefused(socket, refuse(verdict.reason));
+        closeWithAnswer(socket, refuse(verdict.reason));
         return true;
       }
     }
@@ -152,10 +152,15 @@ export function guardServer(server: Server, gate: ConnectionGate, listener: stri
   } as unknown as Server['emit'];
 }
 
-/** Longest a refused socket is kept for its answer to leave. */
-const REFUSED_LINGER_MS = 2000;
+/** Longest a closing socket is kept for its last answer to leave. */
+const CLOSING_LINGER_MS = 2000;
 
-function closeRefused(socket: Socket, answer: string | null): void {
+/**
+ * Send a last answer (or nothing) and release the descriptor within a bounded time, whatever the
+ * client does: `end()` alone keeps a socket until the peer sends its FIN, so a client that never
+ * closes (half-open, or gone without a RST) would hold the descriptor for ever.
+ */
+export function closeWithAnswer(socket: Socket, answer: string | null): void {
   socket.on('error', () => undefined);
   if (answer === null) {
     socket.destroy();
@@ -164,5 +169,5 @@ function closeRefused(socket: Socket, answer: string | null): void {
   // Read and drop what the client sends, so that its FIN is seen and the socket closes at once.
   socket.resume();
   socket.end(answer, () => socket.destroy());
-  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  setTimeout(() => socket.destroy(), CLOSING_LINGER_MS).unref();
 }

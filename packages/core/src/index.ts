@@ -223,6 +223,7 @@ export { noopMetrics, LATENCY_BUCKETS, secondsSince } from './ports/metrics.js';
 export { normalizeIp, networkMatcher, clientNetwork } from './network.js';
 export {
   ConnectionGate,
+  closeWithAnswer,
   guardServer,
   DEFAULT_CONNECTIONS_PER_ADDRESS,
   DEFAULT_CONNECTIONS_GLOBAL,

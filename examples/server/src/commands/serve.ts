@@ -9,6 +9,8 @@ import type { Service } from '../serve/service.js';
 import { loadTls, type TlsMaterial } from '../serve/tls.js';
 import { mountServices } from '../serve/services.js';
 import { HousekeepingService } from '../serve/housekeeping.js';
+import { prepareOpenFiles } from '../serve/open-files.js';
+import { ConnectionGate } from '@palabre/core';
 import { SERVE_USAGE } from './usage.js';
 
 
@@ -45,15 +47,25 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
   // TLS on every listener unless this is local development on loopback with no certificate given.
   const wantTls = Boolean(config.tls.certFile) || !isLoopbackHost(config.host);
   const tls: TlsMaterial | null = wantTls ? await loadTls(config) : null;
+  // One gate for every listener of this process: they share its descriptors. Its global limit stays
+  // below what RLIMIT_NOFILE leaves, so refusing (logged, counted) comes before running out.
+  const connections = new ConnectionGate({
+    perAddress: config.connections.perAddress,
+    global: await prepareOpenFiles(config.connections.global, logger),
+    exempt: config.connections.exempt,
+    logger,
+  });
   const http = new HttpService({
     host: config.host,
     port: config.ports.http,
     tls,
     logger: logger.child({ service: 'http' }),
     productLine: 'Palabre: mail, calendars, contacts and files for the administration.',
+    connections,
+    timeouts: config.http,
   });
   const services: Service[] = [];
-  const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config), background });
+  const extra = await mountServices({ ctx, http, tls, insecureAuth: insecureAuthAllowed(config), background, connections });
   if (config.ports.http !== 0) services.push(http);
   services.push(...extra);
   const housekeeping = new HousekeepingService(ctx);

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Logger } from '@palabre/core';
+import { closeWithAnswer, ConnectionGate, guardServer, type Logger, type PalabreConfig } from '@palabre/core';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -23,7 +23,17 @@ export interface HttpServiceOptions {
   logger: Logger;
   /** Shown on the root page. */
   productLine: string;
+  /** Connection limits shared with the process's other listeners (default: a gate of this listener's own). */
+  connections?: ConnectionGate;
+  /** Header, request, keep-alive and idle bounds (config `http`). */
+  timeouts?: PalabreConfig['http'];
 }
+
+/** Node's defaults for what `timeouts` leaves out (the same as config `http`'s). */
+const DEFAULT_TIMEOUTS: PalabreConfig['http'] = { headersTimeoutMs: 60_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 65_000, idleTimeoutMs: 5 * 60_000 };
+
+/** A refused plain-HTTP connection's whole answer: cheap, and said before the parser ever runs. */
+const BUSY_ANSWER = 'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n';
 
 /**
  * The HTTP(S) listener. Features mount handlers under path prefixes (the drive under `/dav/files/`,
@@ -102,24 +112,36 @@ export class HttpService implements Service {
 
   async start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.route(req, res);
+    const t = { ...DEFAULT_TIMEOUTS, ...this.options.timeouts };
+    // node:http checks header and request timeouts only this often (default 30 s: a half-open
+    // connection then lived up to 90 s past a 60 s bound).
+    const checking = { connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(t.headersTimeoutMs / 4))) };
     const server = this.options.tls
-      ? createHttpsServer({ cert: this.options.tls.cert, key: this.options.tls.key, minVersion: 'TLSv1.2' }, handler)
-      : createHttpServer(handler);
+      ? createHttpsServer({ ...checking, cert: this.options.tls.cert, key: this.options.tls.key, minVersion: 'TLSv1.2' }, handler)
+      : createHttpServer(checking, handler);
     // `Expect: 100-continue` is answered by the handler that owns the request (the DAV engine once the
     // request is authenticated, authorised and within quota), not by node:http before anything is checked.
     server.on('checkContinue', handler);
-    // Slow-loris and idle bounds; uploads stream, so no overall request timeout beyond headers.
-    server.headersTimeout = 60_000;
-    server.requestTimeout = 0;
-    server.keepAliveTimeout = 65_000;
+    // Slow-loris and idle bounds; uploads stream, so by default no overall request timeout beyond
+    // headers, but a connection with no byte either way for `idleTimeoutMs` is destroyed (node:http
+    // destroys a timed-out socket when no 'timeout' listener is set).
+    server.headersTimeout = t.headersTimeoutMs;
+    server.requestTimeout = t.requestTimeoutMs;
+    server.keepAliveTimeout = t.keepAliveTimeoutMs;
+    server.timeout = t.idleTimeoutMs;
     server.maxHeadersCount = 200;
+    const gate = this.options.connections ?? new ConnectionGate({ logger: this.options.logger });
+    // TLS: nothing can be said before the handshake, so a refused socket is simply closed.
+    guardServer(server, gate, this.scheme, () => (this.options.tls ? null : BUSY_ANSWER));
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    server.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+    // A malformed request or one whose headers timed out: answered, then the descriptor released
+    // even when the client never closes its side (a half-open connection held it for ever).
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      closeWithAnswer(socket, socket.writable ? `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n` : null);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

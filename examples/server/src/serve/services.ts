@@ -1,3 +1,4 @@
+import type { ConnectionGate } from '@palabre/core';
 import { SqlMailStore, createMailTransportStores } from '@palabre/core/storage';
 import type { Context } from '../context.js';
 import type { HttpService } from './http-service.js';
@@ -18,6 +19,8 @@ export interface ServiceSetup {
   readonly insecureAuth: boolean;
   /** Run periodic background jobs (garbage collection): true in exactly one process of a node. */
   readonly background: boolean;
+  /** The process's connection limits, shared by every listener. */
+  readonly connections: ConnectionGate;
 }
 
 /**
@@ -34,8 +37,8 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   if ([ports.smtp, ports.submission, ports.submissions, ports.imap, ports.imaps].every((p) => p === 0)) return services;
   const [{ smtpServices }, { imapServices }] = await Promise.all([import('../services/smtp.js'), import('../services/imap.js')]);
   const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
-  services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore })));
-  services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore })));
+  services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore, connections: setup.connections })));
+  services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore, connections: setup.connections })));
   // Expunged and bounced messages leave their blobs behind (shared by recipients and copies, so no
   // single EXPUNGE may delete one): collected here once nothing holds them.
   const { collectMailGarbage } = await import('@palabre/mail');

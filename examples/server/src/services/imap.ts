@@ -1,4 +1,4 @@
-import type { MailStore } from '@palabre/core';
+import type { ConnectionGate, MailStore } from '@palabre/core';
 import { createImapServer } from '@palabre/mail';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
@@ -7,6 +7,8 @@ import { loadTls } from '../serve/tls.js';
 export interface ImapWiring {
   /** The mailbox store SMTP delivers into. */
   readonly store: MailStore;
+  /** Connection limits shared with the process's other listeners. */
+  readonly connections: ConnectionGate;
 }
 
 /**
@@ -30,6 +32,7 @@ export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: 
     allowInsecureAuth: insecureAuth,
     compress: config.imap.compress,
     limits: { maxMessageBytes: config.smtp.maxMessageBytes },
+    connections: wiring.connections,
   });
   const host = config.host;
   const bound: string[] = [];

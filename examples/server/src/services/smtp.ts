@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MailDelivery } from '@palabre/core';
+import type { ConnectionGate, MailDelivery } from '@palabre/core';
 import { createMailTransportStores } from '@palabre/core/storage';
 import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
 import type { Context } from '../context.js';
@@ -10,6 +10,8 @@ import { loadTls } from '../serve/tls.js';
 export interface SmtpWiring {
   /** The mailbox store SMTP files local mail into. */
   readonly delivery: MailDelivery;
+  /** Connection limits shared with the process's other listeners. */
+  readonly connections: ConnectionGate;
 }
 
 function listenerService(name: string, listener: SmtpListener, host: string, port: number, describe: (port: number) => string): Service {
@@ -65,11 +67,12 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     rateLimits: stores.rateLimits,
     usage: ctx.stores.usage,
     dns,
-    limits: { ...smtp.limits, maxMessageBytes: smtp.maxMessageBytes, maxRecipients: smtp.maxRecipients },
+    limits: { ...smtp.limits, maxMessageBytes: smtp.maxMessageBytes, maxRecipients: smtp.maxRecipients, idleTimeoutMs: smtp.idleTimeoutMs },
     dmarc: smtp.dmarc,
     trustedNetworks: smtp.trustedNetworks,
     maxQueueMs: smtp.outbound.maxQueueMs,
     spoolDir,
+    connections: wiring.connections,
     logger: logger.child({ service: 'smtp' }),
   };
   const services: Service[] = [];
