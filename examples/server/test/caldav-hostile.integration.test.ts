@@ -188,6 +188,23 @@ describe.each(siteKinds)('CalDAV/CardDAV attacked (%s)', (kind) => {
     expect((await dav('DELETE', `/calendars/${ALICE}/travail/big-daily.ics`)).status).toBe(204);
   });
 
+  it('bounds a calendar-query expanding many big daily events: the response, not the server, gives way', async () => {
+    await dav('MKCALENDAR', `/calendars/${ALICE}/many-big/`);
+    const description = `DESCRIPTION:${'m'.repeat(400 * 1024)}`;
+    for (let i = 0; i < 40; i++) expect((await put(`/calendars/${ALICE}/many-big/e${i}.ics`, event(`many-big-${i}`, ['RRULE:FREQ=DAILY;COUNT=36', description]))).status).toBe(201);
+    // 40 objects × 36 instances × 400 KB, each just under the bound of one object: 600 MB in one batch of responses.
+    const res = await report(`/calendars/${ALICE}/many-big/`, query('<C:comp-filter name="VEVENT"><C:time-range start="20260101T000000Z" end="20300101T000000Z"/></C:comp-filter>', '<C:calendar-data><C:expand start="20260101T000000Z" end="20300101T000000Z"/></C:calendar-data>'));
+    expect(res.status).toBe(207);
+    const text = await res.text();
+    expect(text.length).toBeLessThan(200 * 1024 * 1024);
+    expect(text).toContain('</d:multistatus>');
+    expect(text).toMatch(/<d:status>HTTP\/1\.1 403 Forbidden<\/d:status><d:error><C:max-instances\/><\/d:error>/);
+    // Every object is answered, with its instances or with the refusal.
+    expect(text.match(/<d:response>/g)).toHaveLength(40);
+    await alive();
+    expect((await dav('DELETE', `/calendars/${ALICE}/many-big/`)).status).toBe(204);
+  });
+
   it('refuses invalid time ranges with 403 valid-filter, answers the widest one, and refuses unknown time zones', async () => {
     for (const range of ['start="99999999T999999Z" end="20270101T000000Z"', 'start="20270101T000000Z" end="20260101T000000Z"', 'start="yesterday"', 'start="2026-01-01T00:00:00Z" end="2027-01-01T00:00:00Z"']) {
       // RFC 4791 §7.8: a filter's time-range that is not one is CALDAV:valid-filter.

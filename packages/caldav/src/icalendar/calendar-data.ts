@@ -51,13 +51,20 @@ function setTime(c: ICAL.Component, name: string, ms: number, isDate: boolean): 
  * instances pass this, before they are built.
  */
 export const MAX_EXPANDED_BYTES = 16 * 1024 * 1024;
+/** Bytes of expanded instances one request may come to, over all its objects. */
+export const MAX_EXPANDED_BYTES_PER_REQUEST = 64 * 1024 * 1024;
+
+/** What is left of a request's expansion bytes (shared by the objects of one report). */
+export interface ExpansionBudget {
+  left: number;
+}
 
 /**
  * Instances overlapping the range as components of their own: DTSTART/DTEND in UTC (dates stay dates),
  * RECURRENCE-ID on each, no RRULE/RDATE/EXDATE, no VTIMEZONE (RFC 4791 §9.6.5). Floating times are
  * read in `zone` first.
  */
-function expanded(parsed: ParsedCalendar, range: TimeRange, zone: Zone | null): ICAL.Component {
+function expanded(parsed: ParsedCalendar, range: TimeRange, zone: Zone | null, budget: ExpansionBudget | undefined): ICAL.Component {
   const start = range.start ?? Number.MIN_SAFE_INTEGER;
   const end = range.end ?? Number.MAX_SAFE_INTEGER;
   const e = expand(parsed, { floatingZone: zone, until: end, maxSteps: 50_000, maxOccurrences: 10_000 });
@@ -72,7 +79,9 @@ function expanded(parsed: ParsedCalendar, range: TimeRange, zone: Zone | null): 
     if (size === undefined) sizes.set(o.component, (size = o.component.toString().length));
     bytes += size;
     if (bytes > MAX_EXPANDED_BYTES) throw new CalendarDataError('max-instances', `the instances of this object in the range pass ${MAX_EXPANDED_BYTES} bytes: ask for a shorter range`);
+    if (budget && bytes > budget.left) throw new CalendarDataError('max-instances', 'the instances of this report pass what one response holds: ask for a shorter range or fewer objects');
   }
+  if (budget) budget.left -= bytes;
   for (const o of wanted) {
     const c = new ICAL.Component(structuredClone(o.component.toJSON()));
     for (const name of ['rrule', 'rdate', 'exdate', 'duration', 'dtend', 'due']) c.removeAllProperties(name);
@@ -116,10 +125,10 @@ function select(c: ICAL.Component, s: CompSelection): ICAL.Component {
 }
 
 /** The calendar-data to return for one object. `data` is the stored text, returned untouched when nothing else is asked. */
-export function renderCalendarData(data: string, request: CalendarDataRequest, zone: Zone | null, parsed?: ParsedCalendar): string {
+export function renderCalendarData(data: string, request: CalendarDataRequest, zone: Zone | null, parsed?: ParsedCalendar, budget?: ExpansionBudget): string {
   if (wantsWholeObject(request)) return data;
   const p = parsed ?? parseCalendarObject(data);
-  let root = request.expand ? expanded(p, request.expand, zone) : request.limitRecurrenceSet ? limited(p, request.limitRecurrenceSet, zone) : p.root;
+  let root = request.expand ? expanded(p, request.expand, zone, budget) : request.limitRecurrenceSet ? limited(p, request.limitRecurrenceSet, zone) : p.root;
   if (request.select) root = select(root, request.select);
   return root.toString().replace(/\r?\n/g, '\r\n').replace(/(\r\n)?$/, '\r\n');
 }
