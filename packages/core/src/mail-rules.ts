@@ -255,7 +255,12 @@ export function searchField(text: string, field: SearchField): string {
   return text.split('\n')[SEARCH_FIELDS.indexOf(field)] ?? '';
 }
 
-/** The analysis' sent date (`date`, ms), if any. */
+/**
+ * The sent date SEARCH compares by day: the Date header's date and time as written (`dateWritten`,
+ * read as UTC, RFC 9051 §6.4.4 "disregarding time and timezone"); analyses made before it was recorded
+ * have only the instant (`date`).
+ */
 export function sentDateOf(data: Readonly<Record<string, unknown>>): number | null {
-  return typeof data.date === 'number' && Number.isFinite(data.date) ? data.date : null;
+  for (const value of [data.dateWritten, data.date]) if (typeof value === 'number' && Number.isFinite(value)) return value;
+  return null;
 }

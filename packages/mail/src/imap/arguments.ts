@@ -71,6 +71,17 @@ export class ArgReader {
     return t && this.pos < t.length ? t[this.pos]! : -1;
   }
 
+  /**
+   * A quoted string or a literal starts here: `"`, `{`, or `~{` (literal8). A `~` followed by anything
+   * else is an ATOM-CHAR (`~foo` is a mailbox name), not a literal.
+   */
+  private atString(): boolean {
+    const c = this.peek();
+    if (c === DQUOTE || c === 0x7b) return true;
+    const t = this.text();
+    return c === 0x7e && t !== null && t[this.pos + 1] === 0x7b;
+  }
+
   atEnd(): boolean {
     const t = this.text();
     return this.seg >= this.segments.length - 1 && t !== null && this.pos >= t.length;
@@ -193,8 +204,7 @@ export class ArgReader {
   }
 
   astringBytes(what = 'string'): Buffer {
-    const c = this.peek();
-    if (c === DQUOTE || c === 0x7b || c === 0x7e) return this.stringBytes(what);
+    if (this.atString()) return this.stringBytes(what);
     const a = this.run(isAstringChar);
     if (!a) throw new SyntaxError(`Expected ${what}`);
     return Buffer.from(a, 'latin1');
@@ -216,8 +226,7 @@ export class ArgReader {
 
   /** list-mailbox: a string, or list-chars including wildcards. */
   listMailbox(): Buffer {
-    const c = this.peek();
-    if (c === DQUOTE || c === 0x7b || c === 0x7e) return this.stringBytes('mailbox pattern');
+    if (this.atString()) return this.stringBytes('mailbox pattern');
     const a = this.run(isListChar);
     if (!a) throw new SyntaxError('Expected a mailbox pattern');
     return Buffer.from(a, 'latin1');

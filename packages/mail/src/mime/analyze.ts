@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { MessageAnalysis } from '@palabre/core';
 import { parseAddressList, type EnvelopeAddress } from './addresses.js';
-import { parseMessageDate } from './dates.js';
+import { parseMessageDateParts } from './dates.js';
 import { decodeEncodedWords } from './encoded-words.js';
 import { fieldValue, parseFields, parseStructured, type HeaderField, type ParsedStructuredValue } from './header-block.js';
 import { imapString, nstring } from './imap-strings.js';
@@ -303,13 +303,17 @@ export class MimeAnalyzer {
       body: renderBody(root, false),
       bodystructure: renderBody(root, true),
       parts: toNode(root),
-      date: parseMessageDate(fieldValue(fields, 'date')),
+      ...sentDates(parseMessageDateParts(fieldValue(fields, 'date'))),
       messageId: fieldValue(fields, 'message-id')?.trim() || null,
       search: { subject: decoded('subject'), from: decoded('from'), to: decoded('to'), cc: decoded('cc'), bcc: decoded('bcc') },
       ...(this.limits.size ? { limits: [...this.limits].sort() } : {}),
     };
     return { headerBytes, data, header: header && header.length === headerBytes ? header : null, size };
   }
+}
+
+function sentDates(parts: { utc: number; written: number } | null): { date: number | null; dateWritten: number | null } {
+  return { date: parts?.utc ?? null, dateWritten: parts?.written ?? null };
 }
 
 function clip(text: string): string {

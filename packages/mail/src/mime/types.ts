@@ -26,8 +26,10 @@ export type AnalysisData = {
   readonly body: string;
   readonly bodystructure: string;
   readonly parts: PartNode;
-  /** Sent date (Date header) in ms, for SENTBEFORE/SENTON/SENTSINCE. */
+  /** Sent date (Date header), the instant in ms. */
   readonly date: number | null;
+  /** The Date header's date and time as written, read as UTC (ms), for SENTBEFORE/SENTON/SENTSINCE. */
+  readonly dateWritten: number | null;
   readonly messageId: string | null;
   /** Decoded text for SEARCH FROM/TO/CC/BCC/SUBJECT. */
   readonly search: { readonly subject: string; readonly from: string; readonly to: string; readonly cc: string; readonly bcc: string };

@@ -27,7 +27,10 @@ function parseList(r: ArgReader, s: Session): ListArgs {
       if (!SELECT_OPTIONS.has(o)) throw new SyntaxError(`Unknown LIST selection option ${o.slice(0, 20)}`);
       select.add(o);
     }
-    if (select.has('RECURSIVEMATCH') && select.size === 1) throw new SyntaxError('RECURSIVEMATCH needs another selection option');
+    // RFC 5258 §3: RECURSIVEMATCH alone, or with only REMOTE (which selects nothing by itself), is BAD.
+    if (select.has('RECURSIVEMATCH') && ![...select].some((o) => o !== 'RECURSIVEMATCH' && o !== 'REMOTE')) {
+      throw new SyntaxError('RECURSIVEMATCH needs a selection option other than REMOTE');
+    }
     r.sp();
   }
   const reference = s.decodeName(r.astringBytes('reference'));
@@ -83,26 +86,31 @@ async function list(s: Session, args: ListArgs, lsub: boolean): Promise<void> {
   const lines: { path: string; attrs: string[]; childInfo: boolean; entry: TreeEntry | undefined }[] = [];
   if (bySubscription) {
     const names = new Set([...subscriptions].filter(matches));
-    // RECURSIVEMATCH: parents of subscribed names, with CHILDINFO.
-    const parents = new Set<string>();
-    if (args.select.has('RECURSIVEMATCH')) {
-      for (const sub of subscriptions) {
-        const parts = sub.split(MAILBOX_DELIMITER);
-        for (let i = 1; i < parts.length; i++) {
-          const p = parts.slice(0, i).join(MAILBOX_DELIMITER);
-          if (matches(p) && !names.has(p)) parents.add(p);
-        }
+    // Ancestors of subscribed names, with whether a subscribed descendant is hidden by the pattern.
+    const ancestors = new Map<string, boolean>();
+    for (const sub of subscriptions) {
+      const parts = sub.split(MAILBOX_DELIMITER);
+      for (let i = 1; i < parts.length; i++) {
+        const p = parts.slice(0, i).join(MAILBOX_DELIMITER);
+        ancestors.set(p, (ancestors.get(p) ?? false) || !matches(sub));
       }
     }
+    // RECURSIVEMATCH (RFC 5258 §3; RFC 9051 §6.3.9.6's table): every listed name with a descendant
+    // meeting the selection criteria gets CHILDINFO, and matching names that do not meet them are
+    // listed for it. LSUB (RFC 3501 §6.3.9): an unsubscribed parent of a subscribed name the pattern
+    // does not reach ("%") is listed as \Noselect instead.
+    const recursive = args.select.has('RECURSIVEMATCH');
+    const parents = new Set<string>();
+    for (const [p, hidden] of ancestors) if (matches(p) && !names.has(p) && (recursive || (lsub && hidden))) parents.add(p);
     for (const name of [...names, ...parents].sort()) {
       const entry = tree.get(name);
-      const subscribed = names.has(name) || subscriptions.has(name);
-      lines.push({
-        path: name,
-        attrs: attributes(entry, { children: hasChildren(tree, name), subscribed: subscribed && wantSubscribed && !lsub, nonexistent: !entry && !lsub }),
-        childInfo: parents.has(name),
-        entry,
-      });
+      const subscribed = names.has(name);
+      // LSUB keeps the RFC 3348 child attributes beside \Noselect (clients collapse trees with them).
+      const children = hasChildren(tree, name) ? '\\HasChildren' : '\\HasNoChildren';
+      const attrs = lsub
+        ? [...(!subscribed || !entry?.mailbox ? ['\\Noselect'] : []), children]
+        : attributes(entry, { children: hasChildren(tree, name), subscribed: subscribed && wantSubscribed, nonexistent: !entry });
+      lines.push({ path: name, attrs, childInfo: recursive && ancestors.has(name), entry });
     }
   } else {
     for (const [path, entry] of [...tree].sort(([a], [b]) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0))) {
@@ -112,8 +120,7 @@ async function list(s: Session, args: ListArgs, lsub: boolean): Promise<void> {
     }
   }
   for (const line of lines) {
-    let attrs = line.attrs;
-    if (lsub) attrs = attrs.filter((a) => a === '\\Noselect' || a === '\\HasChildren' || a === '\\HasNoChildren');
+    const attrs = line.attrs;
     const extra = line.childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
     await s.untagged(`${verb} (${attrs.join(' ')}) "${MAILBOX_DELIMITER}" ${s.encodeName(line.path)}${extra}`);
     if (args.status && line.entry?.mailbox && line.entry.rights.includes('r')) await writeStatus(s, line.entry.mailbox, line.path, args.status);
