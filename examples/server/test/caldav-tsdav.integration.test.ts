@@ -1,30 +1,13 @@
 import ICAL from 'ical.js';
 import { DAVClient, type DAVCalendar, type DAVCalendarObject } from 'tsdav';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
+import { PARIS_VTIMEZONE as PARIS, makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
 
 const USER = 'cabinet@finances.gouv.test';
 const PASS = 'A long enough passphrase';
 
 type Client = DAVClient;
 
-const PARIS = [
-  'BEGIN:VTIMEZONE',
-  'TZID:Europe/Paris',
-  'BEGIN:STANDARD',
-  'DTSTART:19701025T030000',
-  'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU',
-  'TZOFFSETFROM:+0200',
-  'TZOFFSETTO:+0100',
-  'END:STANDARD',
-  'BEGIN:DAYLIGHT',
-  'DTSTART:19700329T020000',
-  'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU',
-  'TZOFFSETFROM:+0100',
-  'TZOFFSETTO:+0200',
-  'END:DAYLIGHT',
-  'END:VTIMEZONE',
-];
 
 const ics = (uid: string, summary: string, extra: string[] = [], start = 'DTSTART;TZID=Europe/Paris:20261207T100000') =>
   ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//tsdav test//EN', ...PARIS, 'BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20261201T090000Z', start, 'DURATION:PT1H', `SUMMARY:${summary}`, ...extra, 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
