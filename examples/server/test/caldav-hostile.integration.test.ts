@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
+import { PARIS_VTIMEZONE, makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
 
 /**
  * CalDAV/CardDAV written as the attacker, against a listening `palabre serve`: every request gets a
@@ -221,6 +221,44 @@ describe.each(siteKinds)('CalDAV/CardDAV attacked (%s)', (kind) => {
     await refusedWith(await put(`/calendars/${ALICE}/perso/mars.ics`, event('mars', [], 'DTSTART;TZID=Mars/Olympus_Mons:20261207T090000')), 403, 'valid-calendar-data');
     const manyRules = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//a//EN', 'BEGIN:VTIMEZONE', 'TZID:Bomb', ...Array.from({ length: 10_000 }, (_, i) => `BEGIN:STANDARD\r\nDTSTART:${1000 + (i % 8000)}0101T000000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nEND:STANDARD`), 'END:VTIMEZONE', ...event('tz-bomb', [], 'DTSTART;TZID=Bomb:20261207T090000').split('\r\n').slice(3)];
     await refusedWith(await put(`/calendars/${ALICE}/perso/tz-bomb.ics`, manyRules.join('\r\n')), 403, 'valid-calendar-object-resource');
+    await unchanged();
+  });
+
+  it('refuses 5,000 attendees and a calendar time zone that is none or a bomb, on MKCALENDAR and PROPPATCH', async () => {
+    const attendees = Array.from({ length: 5000 }, (_, i) => `ATTENDEE;CN=Agent ${i};PARTSTAT=NEEDS-ACTION:mailto:agent${i}@interieur.gouv.test`);
+    await refusedWith(await put(`/calendars/${ALICE}/perso/crowd.ics`, event('crowd', attendees)), 403, 'valid-calendar-object-resource');
+    const vcal = (inner: string[]) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//a//EN', ...inner, 'END:VCALENDAR', ''].join('\r\n');
+    const garbage = 'BEGIN:VTIMEZONE but not iCalendar at all';
+    const bomb = vcal(['BEGIN:VTIMEZONE', 'TZID:Bomb', ...Array.from({ length: 2000 }, (_, i) => `BEGIN:STANDARD\r\nDTSTART:${1000 + i}0101T000000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nEND:STANDARD`), 'END:VTIMEZONE']);
+    const two = vcal(['BEGIN:VTIMEZONE', 'TZID:A', 'BEGIN:STANDARD', 'DTSTART:19700101T000000', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0100', 'END:STANDARD', 'END:VTIMEZONE', 'BEGIN:VEVENT', 'UID:x', 'DTSTART:20260101T000000Z', 'END:VEVENT']);
+    const escape = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+    for (const [i, tz] of [garbage, bomb, two].entries()) {
+      const made = await dav('MKCALENDAR', `/calendars/${ALICE}/tz-${i}/`, { headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="${C}"><D:set><D:prop><C:calendar-timezone>${escape(tz)}</C:calendar-timezone></D:prop></D:set></C:mkcalendar>` });
+      expect(made.status).toBe(403);
+      expect(await made.text()).toMatch(/valid-calendar-data/);
+      const patched = await dav('PROPPATCH', `/calendars/${ALICE}/perso/`, { headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:C="${C}"><D:set><D:prop><C:calendar-timezone>${escape(tz)}</C:calendar-timezone></D:prop></D:set></D:propertyupdate>` });
+      expect(patched.status).toBe(207);
+      expect(await patched.text()).toMatch(/HTTP\/1\.1 403[\s\S]*valid-calendar-data/);
+    }
+    expect((await listing(`/calendars/${ALICE}/`, ALICE)).filter((h) => /tz-\d/.test(h!))).toEqual([]);
+    // What Apple Calendar and Thunderbird send is kept.
+    const paris = vcal(PARIS_VTIMEZONE);
+    const good = await dav('MKCALENDAR', `/calendars/${ALICE}/tz-paris/`, { headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="${C}"><D:set><D:prop><C:calendar-timezone>${escape(paris)}</C:calendar-timezone></D:prop></D:set></C:mkcalendar>` });
+    expect(good.status).toBe(201);
+    const read = await dav('PROPFIND', `/calendars/${ALICE}/tz-paris/`, { headers: { depth: '0' }, body: `<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:C="${C}"><D:prop><C:calendar-timezone/></D:prop></D:propfind>` });
+    expect(await read.text()).toContain('TZID:Europe/Paris');
+    expect((await dav('DELETE', `/calendars/${ALICE}/tz-paris/`)).status).toBe(204);
+    const made = await dav('MKCALENDAR', `/calendars/${ALICE}/vfoo/`, { headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="${C}"><D:set><D:prop><C:supported-calendar-component-set><C:comp name="VFOO"/></C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>` });
+    expect(made.status).toBe(403);
+    expect(await made.text()).toMatch(/supported-calendar-component/);
+    await unchanged();
+  });
+
+  it('refuses a sync-collection limit that is no positive number with 400', async () => {
+    for (const n of ['0', '-1', 'many', '1e400', '']) {
+      const res = await report(`/calendars/${ALICE}/perso/`, `<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:limit><D:nresults>${n}</D:nresults></D:limit><D:prop><D:getetag/></D:prop></D:sync-collection>`, ALICE, { depth: '0' });
+      expect(res.status).toBe(400);
+    }
     await unchanged();
   });
 

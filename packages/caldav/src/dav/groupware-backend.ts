@@ -30,7 +30,7 @@ import {
   type Privilege,
   type WriteRequest,
 } from '@palabre/webdav';
-import { CalendarObjects } from '../calendar-objects.js';
+import { CalendarObjects, isCalendarTimezone } from '../calendar-objects.js';
 import { CalendarDataError, CALENDAR_KINDS } from '../icalendar/calendar-object.js';
 import { CardDataError } from '../vcard/vcard.js';
 import type { HomeFiles } from './home-files.js';
@@ -395,6 +395,8 @@ export class GroupwareBackend implements DavBackend {
     }
     if (name.startsWith(SHARED_PREFIX) || name === this.bookName) throw new DavError(403, 'this name is reserved');
     const fields = collectionFields(this.options.kind, options?.properties ?? []);
+    // Nothing made when a property of the body is refused (RFC 4791 §5.3.1.1: MKCALENDAR is atomic).
+    if (fields.refused.size) throw new PropertyPatchError(fields.refused);
     let made: CalendarCollection;
     try {
       made = await this.store.createCollection(data.owner.id, {
@@ -523,7 +525,7 @@ function collectionFields(kind: CollectionKind, patch: readonly PropertyPatch[],
     } else if (kind === 'calendar' && p.name === cal('calendar-timezone')) {
       out.timezone = value;
       out.touched.add('timezone');
-      if (value && !/BEGIN:VTIMEZONE/i.test(value)) out.refused.set(p.name, { status: 403, condition: cal('valid-calendar-data') });
+      if (value && !isCalendarTimezone(value)) out.refused.set(p.name, { status: 403, condition: cal('valid-calendar-data') });
     } else if (kind === 'calendar' && p.name === cal('supported-calendar-component-set')) {
       if (patching) out.refused.set(p.name, { status: 403, condition: `{${DAV}}cannot-modify-protected-property` });
       else if (p.op === 'set') {
