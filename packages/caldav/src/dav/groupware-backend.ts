@@ -19,6 +19,8 @@ import {
   READ_WRITE,
   davPath,
   findVisibleAccount,
+  parseXml,
+  textOf,
   virtualCollection,
   type Ace,
   type DavBackend,
@@ -537,19 +539,9 @@ function collectionFields(kind: CollectionKind, patch: readonly PropertyPatch[],
   return out;
 }
 
-/** The text inside a serialized property element (`<d:displayname …>Agenda</d:displayname>`), entities decoded. */
-export function textOfSerialized(xml: string): string {
-  const inner = xml.replace(/^<[^>]*>/, '').replace(/<\/[^>]*>\s*$/, '');
-  if (/^<[^>]*\/>$/.test(xml.trim())) return '';
-  return inner
-    .replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(Number(n)))
-    .replace(/&#x([0-9a-f]+);/gi, (_, n) => String.fromCodePoint(parseInt(n, 16)))
-    .replace(/&amp;/g, '&');
+/** The text inside a serialized property element (`<displayname xmlns="DAV:">Agenda</displayname>`), read by the engine's XML codec. */
+function textOfSerialized(xml: string): string {
+  return textOf(parseXml(xml));
 }
 
 async function readWhole(request: WriteRequest, limit: number, kind: CollectionKind): Promise<Buffer> {
