@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
+import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, freePort, makeSite, waitForLine, type Site } from './helpers.js';
 
@@ -47,7 +48,7 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
   let clamd: Clamd;
   let child: ChildProcess;
   let banner = '';
-  const ports = { http: 0, smtp: 0 };
+  const ports = { http: 0, smtp: 0, imap: 0 };
   const auth = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`;
 
   beforeAll(async () => {
@@ -59,6 +60,7 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
       expect((await site.run(...argv)).code).toBe(0);
     ports.http = await freePort();
     ports.smtp = await freePort();
+    ports.imap = await freePort();
     await writeFile(
       join(site.dataDir, 'palabre.json'),
       JSON.stringify({
@@ -108,6 +110,35 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
     const head = `From: ami@example.org\r\nTo: ${USER}\r\nSubject: test\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
     expect((await smtp(ports.smtp, envelope, `${head}${GTUBE}`)).at(-2)).toMatch(/^550 5\.7\.1 message refused as spam/);
     expect((await smtp(ports.smtp, envelope, `${head}${EICAR}`)).at(-2)).toMatch(/^550 5\.7\.1 message refused: malware found/);
+  });
+
+  it('teaches rspamd what a user moves into Junk and out of it, after the MOVE has answered', async () => {
+    const envelope = ['EHLO client.example.org', 'MAIL FROM:<ami@example.org>', `RCPT TO:<${USER}>`];
+    const body = 'Bonjour, voici le compte rendu de la réunion de lundi sur le budget du ministère et les suites à donner.';
+    const head = `From: Ami <ami@example.org>\r\nTo: ${USER}\r\nSubject: Compte rendu\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
+    expect((await smtp(ports.smtp, envelope, `${head}${body}`)).at(-2)).toMatch(/^250 /);
+    const before = (await rspamd.stat()).learned;
+    const imap = new ImapFlow({ host: '127.0.0.1', port: ports.imap, secure: false, auth: { user: USER, pass: PASS }, tls: { rejectUnauthorized: false }, logger: false });
+    await imap.connect();
+    try {
+      await imap.mailboxOpen('INBOX');
+      expect(await imap.messageMove('1:*', 'Junk')).toBeTruthy();
+      let learned = before;
+      for (let i = 0; i < 100 && learned === before; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        learned = (await rspamd.stat()).learned;
+      }
+      expect(learned).toBe(before + 1);
+      await imap.mailboxOpen('Junk');
+      await imap.messageMove('1:*', 'INBOX');
+      for (let i = 0; i < 100 && learned === before + 1; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        learned = (await rspamd.stat()).learned;
+      }
+      expect(learned).toBe(before + 2);
+    } finally {
+      await imap.logout();
+    }
   });
 
   it('refuses an EICAR upload to the drive with 403 and keeps nothing; a clean upload is stored', async () => {

@@ -33,3 +33,5 @@ export { RspamdClient, RspamdFilter, DEFAULT_SPAM_POLICY } from './filters/rspam
 export type { RspamdOptions, RspamdAnswer, SpamDisposition } from './filters/rspamd.js';
 export { ClamdFilter } from './filters/clamd-filter.js';
 export type { MessageFilter, FilterInput, FilterVerdict, FailMode } from './filters/message-filter.js';
+export { QueuedJunkTraining, junkLesson } from './imap/junk-training.js';
+export type { JunkTraining, SpamLearner, QueuedJunkTrainingOptions } from './imap/junk-training.js';

@@ -1,5 +1,6 @@
 import type { ConnectionGate, MailStore } from '@palabre/core';
-import { createImapServer } from '@palabre/mail';
+import { createImapServer, QueuedJunkTraining } from '@palabre/mail';
+import { spamClient } from './mail-filters.js';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
 import type { TlsCertificates } from '../serve/tls.js';
@@ -36,6 +37,7 @@ export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: 
     compress: config.imap.compress,
     limits: { maxMessageBytes: config.smtp.maxMessageBytes },
     connections: wiring.connections,
+    ...junkTraining(ctx, wiring.store),
   });
   wiring.certificates.onReload((material) => server.setSecureContext(material));
   const host = config.host;
@@ -57,4 +59,11 @@ export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: 
       banner: () => bound,
     },
   ];
+}
+
+/** With an rspamd controller configured, what users move into and out of Junk teaches it. */
+function junkTraining(ctx: Context, store: MailStore): { junkTraining?: QueuedJunkTraining } {
+  const learner = ctx.config.spam.rspamd?.controllerUrl ? spamClient(ctx.config) : null;
+  if (!learner) return {};
+  return { junkTraining: new QueuedJunkTraining({ store, blobs: ctx.blobs.mail, learner, logger: ctx.logger.child({ service: 'imap' }) }) };
 }

@@ -19,7 +19,6 @@ export function mailFilters(
   const banner: string[] = [];
   const log = logger.child({ service: 'mail-filters' });
   const unavailable = (filter: string) => (error: Error) => log.warn({ filter, err: error.message }, 'filter.unavailable');
-  let rspamd: RspamdClient | null = null;
   const spam = config.spam.rspamd;
   if (spam) {
     rspamd = new RspamdClient({
@@ -39,4 +38,11 @@ export function mailFilters(
     banner.push(`malware:   clamd at ${av.socket ?? `${av.host}:${av.port}`} (fail-${malware.failMode}; mail and drive uploads)`);
   } else banner.push('malware:   no scanning (give antivirus.clamd in the config)');
   return { list, banner, rspamd };
+}
+
+/** The rspamd client of config `spam.rspamd`, or null. */
+export function spamClient(config: PalabreConfig): RspamdClient | null {
+  const spam = config.spam.rspamd;
+  if (!spam) return null;
+  return new RspamdClient({ url: spam.url, controllerUrl: spam.controllerUrl, password: spam.password, timeoutMs: spam.timeoutMs, failMode: spam.failMode, hostname: config.hostname });
 }

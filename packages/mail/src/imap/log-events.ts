@@ -18,6 +18,8 @@ export const IMAP_LOG_EVENTS = [
   'imap.timeout',
   'imap.idle-notify-failed',
   'imap.socket-error',
+  'imap.junk-training-dropped',
+  'imap.junk-training-failed',
 ] as const;
 
 export type ImapLogEvent = (typeof IMAP_LOG_EVENTS)[number];

@@ -1,3 +1,4 @@
+import type { JunkTraining } from './junk-training.js';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import {
@@ -47,6 +48,8 @@ export interface ImapServerOptions {
    * server's own with the default limits). Offices behind NAT share one address: see its `exempt`.
    */
   readonly connections?: ConnectionGate;
+  /** Moves into and out of Junk teach the spam filter (e.g. a QueuedJunkTraining over rspamd). */
+  readonly junkTraining?: JunkTraining;
   readonly metrics?: Metrics;
   /**
    * Offer RFC 4978 COMPRESS=DEFLATE (default true): worth it on slow and metered links (phones), a
@@ -114,6 +117,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     commands,
     greeting: options.greeting ?? 'Palabre IMAP4rev2 server ready',
     measures,
+    training: options.junkTraining,
     onClose: (session: Session) => {
       if (sessions.delete(session)) measures.connections.dec();
     },

@@ -7,6 +7,7 @@ import { secondsSince, type Authenticator, type BlobStore, type Clock, type Dire
 import { ArgReader, type Segment } from './arguments.js';
 import { capabilities } from './capabilities.js';
 import type { CommandDef, CommandResult, SessionState } from './command.js';
+import type { JunkTraining } from './junk-training.js';
 import { CommandReader, type CommandHead, type LiteralDecision, type ReaderLimits } from './command-reader.js';
 import { ImapError, bad, no, toImapError } from './errors.js';
 import { InputReader } from './input-reader.js';
@@ -61,6 +62,8 @@ export interface SessionContext {
   /** Called when the session is over (for the server's bookkeeping). */
   readonly onClose: (session: Session) => void;
   readonly measures: ImapMeasures;
+  /** Moves into and out of Junk teach the spam filter (none: nothing learns). */
+  readonly training?: JunkTraining;
 }
 
 const PREFIX = /^\S+ (?:[Uu][Ii][Dd] )?[A-Za-z0-9=-]+/;

@@ -6,6 +6,7 @@ import { ImapError, no } from '../errors.js';
 import { toUidSet } from '../selected-mailbox.js';
 import { formatSet } from '../sequence-set.js';
 import type { Session } from '../session.js';
+import { junkLesson } from '../junk-training.js';
 
 interface CopyArgs {
   readonly set: string;
@@ -43,6 +44,15 @@ function mapQuota(error: unknown): never {
   throw error;
 }
 
+/** A user filing into Junk (or out of it) teaches the spam filter, after the answer, never before. */
+async function teach(s: Session, fromId: string, to: { id: string; specialUse: import('@palabre/core').SpecialUse | null }, uids: readonly number[]): Promise<void> {
+  const training = s.ctx.training;
+  if (!training || uids.length === 0 || fromId === to.id) return;
+  const from = await s.store.getMailboxById(fromId).catch(() => null);
+  const lesson = from ? junkLesson(from.specialUse, to.specialUse) : null;
+  if (lesson) training.learn(lesson, to.id, s.user.accountId, uids);
+}
+
 async function copy(s: Session, args: CopyArgs, byUid: boolean, move: boolean) {
   const sel = s.selected!;
   if (move && (sel.readOnly || !sel.can('t') || !sel.can('e'))) throw no(sel.readOnly ? 'READ-ONLY' : 'NOPERM', 'Moving out of this mailbox is not permitted');
@@ -54,6 +64,7 @@ async function copy(s: Session, args: CopyArgs, byUid: boolean, move: boolean) {
   if (!move) {
     const result = await s.store.copy(sel.id, uids, dest.mailbox.id, viewer).catch(mapQuota);
     s.ctx.hub.touched(dest.mailbox.id);
+    await teach(s, sel.id, dest.mailbox, result.mapping.map(([, b]) => b));
     if (!result.mapping.length) {
       if (!byUid) throw no('EXPUNGEISSUED', 'Some of the requested messages no longer exist');
       return undefined;
@@ -62,6 +73,7 @@ async function copy(s: Session, args: CopyArgs, byUid: boolean, move: boolean) {
   }
   const result = await s.store.move(sel.id, uids, dest.mailbox.id, viewer).catch(mapQuota);
   if (dest.mailbox.id !== sel.id) s.ctx.hub.touched(dest.mailbox.id);
+  await teach(s, sel.id, dest.mailbox, result.mapping.map(([, b]) => b));
   if (result.mapping.length) {
     await s.untagged(`OK [${copyUid(result)}] Moved`);
   }
