@@ -192,6 +192,39 @@ export const configSchema = v.object({
     host: withDefault(v.string(), '127.0.0.1'),
     port: withDefault(port, 9465),
   }),
+  /** Spam filtering of every message, inbound and submitted (absent: no scanning, said in the banner). */
+  spam: section({
+    rspamd: v.optional(
+      v.object({
+        /** rspamd's normal worker, e.g. `http://127.0.0.1:11333`. */
+        url: v.pipe(v.string(), v.regex(/^https?:\/\//, 'an http:// or https:// URL')),
+        /** Its controller worker, for learning from what users move into and out of Junk. */
+        controllerUrl: v.optional(v.pipe(v.string(), v.regex(/^https?:\/\//, 'an http:// or https:// URL'))),
+        password: v.optional(v.string()),
+        timeoutMs: withDefault(positive, 15_000),
+        /** rspamd unreachable or silent: `open` lets mail through (marked), `closed` answers 451. */
+        failMode: withDefault(v.picklist(['open', 'closed']), 'open'),
+        /** What each rspamd action does: reject (550), defer (451), junk (file in Junk), accept. */
+        actions: withDefault(v.record(v.string(), v.picklist(['reject', 'defer', 'junk', 'accept'])), {}),
+      }),
+    ),
+  }),
+  /** Malware scanning of mail and drive uploads with ClamAV's clamd. */
+  antivirus: section({
+    clamd: v.optional(
+      v.object({
+        /** clamd's LocalSocket, or `host` and `port` (TCPSocket). */
+        socket: v.optional(v.string()),
+        host: v.optional(v.string()),
+        port: v.optional(port),
+        timeoutMs: withDefault(positive, 30_000),
+        /** Bytes scanned at most (clamd's StreamMaxLength); larger content passes marked as not scanned. */
+        maxBytes: withDefault(positive, 25 * 1024 * 1024),
+        /** clamd unreachable: `closed` answers 451 / refuses the upload, `open` lets it through. */
+        failMode: withDefault(v.picklist(['open', 'closed']), 'closed'),
+      }),
+    ),
+  }),
   /** Allow passwords over unencrypted connections from loopback (local development only). */
   allowInsecureAuth: withDefault(v.boolean(), false),
   auth: section({

@@ -220,6 +220,9 @@ export type {
   Histogram,
 } from './ports/metrics.js';
 export { noopMetrics, LATENCY_BUCKETS, secondsSince } from './ports/metrics.js';
+export type { MalwareScanner, ScanResult } from './ports/malware-scanner.js';
+export { ClamdScanner } from './antivirus/clamd-scanner.js';
+export type { ClamdOptions } from './antivirus/clamd-scanner.js';
 export { normalizeIp, networkMatcher, clientNetwork } from './network.js';
 export {
   ConnectionGate,

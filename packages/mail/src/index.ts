@@ -29,6 +29,5 @@ export { collectMailGarbage, MAIL_GC_LOG_EVENTS } from './mail-blob-gc.js';
 export type { MailGcOptions, MailGcResult } from './mail-blob-gc.js';
 export { RspamdClient, RspamdFilter, DEFAULT_SPAM_POLICY } from './filters/rspamd.js';
 export type { RspamdOptions, RspamdAnswer, SpamDisposition } from './filters/rspamd.js';
-export { ClamdScanner, ClamdFilter } from './filters/clamd.js';
-export type { ClamdOptions, ClamdResult } from './filters/clamd.js';
+export { ClamdFilter } from './filters/clamd-filter.js';
 export type { MessageFilter, FilterInput, FilterVerdict, FailMode } from './filters/message-filter.js';

@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:net';
-import { skipWithout } from '@palabre/core/testing';
+
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClamdFilter, ClamdScanner, RspamdClient, RspamdFilter, type MessageFilter } from '../src/index.js';
+import { ClamdScanner } from '@palabre/core';
+import { ClamdFilter, RspamdClient, RspamdFilter, type MessageFilter } from '../src/index.js';
 import { RawSmtp } from './helpers/raw-smtp.js';
-import { EICAR, GTUBE, startClamd, startRspamd, type Clamd, type Rspamd } from './helpers/scanners.js';
+import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
 import { PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 
 /**
@@ -114,15 +115,13 @@ describe.skipIf(missing)('SMTP with rspamd and clamd on loopback', () => {
     expect(mx.text).toMatch(/^5\.7\.1 message refused: malware found \(Palabre\.Test\.EICAR/);
     expect(fx.delivery.messages).toHaveLength(0);
 
-    const submitted = fx
-      .submitter()
-      .sendMail({
-        from: 'awa@sante.gouv.tg',
-        to: 'kofi@finances.gouv.tg',
-        subject: 'virus',
-        text: 'x',
-        attachments: [{ filename: 'eicar.com', content: Buffer.from(EICAR, 'latin1') }],
-      });
+    const submitted = fx.submitter().sendMail({
+      from: 'awa@sante.gouv.tg',
+      to: 'kofi@finances.gouv.tg',
+      subject: 'virus',
+      text: 'x',
+      attachments: [{ filename: 'eicar.com', content: Buffer.from(EICAR, 'latin1') }],
+    });
     await expect(submitted).rejects.toMatchObject({ responseCode: 550 });
     expect(fx.delivery.messages).toHaveLength(0);
     expect(await fx.queue.list()).toHaveLength(0);
@@ -137,14 +136,12 @@ describe.skipIf(missing)('SMTP with rspamd and clamd on loopback', () => {
       fx.submitter().sendMail({ from: 'awa@sante.gouv.tg', to: 'kofi@finances.gouv.tg', subject: 'spam', text: GTUBE }),
     ).rejects.toMatchObject({ responseCode: 550 });
     expect(fx.delivery.messages).toHaveLength(0);
-    await fx
-      .submitter()
-      .sendMail({
-        from: 'awa@sante.gouv.tg',
-        to: 'kofi@finances.gouv.tg',
-        subject: 'note',
-        text: 'Merci pour la note de ce matin, je la relis ce soir.',
-      });
+    await fx.submitter().sendMail({
+      from: 'awa@sante.gouv.tg',
+      to: 'kofi@finances.gouv.tg',
+      subject: 'note',
+      text: 'Merci pour la note de ce matin, je la relis ce soir.',
+    });
     const { text } = await stored(fx);
     expect(text).not.toMatch(/^X-Spam-/m);
   });

@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConnectionGate, MailDelivery } from '@palabre/core';
+import type { ConnectionGate, MailDelivery, MalwareScanner } from '@palabre/core';
 import { createMailTransportStores } from '@palabre/core/storage';
 import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
+import { mailFilters } from './mail-filters.js';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
 import type { TlsCertificates } from '../serve/tls.js';
@@ -14,6 +15,8 @@ export interface SmtpWiring {
   readonly connections: ConnectionGate;
   /** The process's certificates: reloads reach every SMTP listener's STARTTLS and implicit TLS. */
   readonly certificates: TlsCertificates;
+  /** The malware scanner shared with the drive, if one is configured. */
+  readonly malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null;
 }
 
 function listenerService(
@@ -63,6 +66,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     metrics: ctx.metrics,
     logger: logger.child({ service: 'smtp-queue' }),
   });
+  const filters = mailFilters(config, logger, wiring.malware);
   const common = {
     hostname: config.hostname,
     tls: { key: tls.key, cert: tls.cert, SNICallback: wiring.certificates.SNICallback },
@@ -85,6 +89,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     spoolDir,
     metrics: ctx.metrics,
     connections: wiring.connections,
+    filters: filters.list,
     logger: logger.child({ service: 'smtp' }),
   };
   const services: Service[] = [];
@@ -107,7 +112,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
       worker.start();
     },
     stop: (graceMs) => worker.stop(graceMs),
-    banner: () => [`outbound: ${smtp.smarthost ? `through ${smtp.smarthost.host}:${smtp.smarthost.port}` : 'direct to MX hosts'}, queue in the database`],
+    banner: () => [`outbound: ${smtp.smarthost ? `through ${smtp.smarthost.host}:${smtp.smarthost.port}` : 'direct to MX hosts'}, queue in the database`, ...filters.banner],
   });
   return services;
 }

@@ -36,3 +36,5 @@ export type { CalendarContractExtra } from './calendar/calendar-store.contract.j
 export { expectContinue } from './expect-continue.js';
 export { memoryMetrics } from './memory-metrics.js';
 export type { MemoryMetrics } from './memory-metrics.js';
+export { startRspamd, startClamd, EICAR, GTUBE } from './scanner-daemons.js';
+export type { Rspamd, Clamd, Daemon } from './scanner-daemons.js';

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import type { FailMode, FilterInput, FilterVerdict, MessageFilter } from './message-filter.js';
+import type { MalwareScanner, ScanResult } from '../ports/malware-scanner.js';
 
 export interface ClamdOptions {
   /** A Unix socket (clamd's LocalSocket), or `host` + `port` (TCPSocket). */
@@ -12,9 +12,6 @@ export interface ClamdOptions {
   readonly maxBytes?: number;
 }
 
-export type ClamdResult =
-  { readonly kind: 'clean' } | { readonly kind: 'infected'; readonly signature: string } | { readonly kind: 'too-large' };
-
 /** clamd's INSTREAM chunks are at most this long (its StreamMaxLength is checked on their sum). */
 const CHUNK = 64 * 1024;
 
@@ -23,7 +20,7 @@ const CHUNK = 64 * 1024;
  * its length as 4 bytes big-endian, then a zero length; the answer is `stream: OK`, `stream: <name>
  * FOUND` or an `ERROR` line, NUL-terminated. Throws when clamd cannot be reached or answers an error.
  */
-export class ClamdScanner {
+export class ClamdScanner implements MalwareScanner {
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
 
@@ -33,7 +30,7 @@ export class ClamdScanner {
     this.maxBytes = options.maxBytes ?? 25 * 1024 * 1024;
   }
 
-  async scan(content: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<ClamdResult> {
+  async scan(content: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<ScanResult> {
     const socket = this.options.socket
       ? connect({ path: this.options.socket })
       : connect({ host: this.options.host!, port: this.options.port! });
@@ -86,7 +83,7 @@ export class ClamdScanner {
   }
 }
 
-function parseAnswer(text: string): ClamdResult {
+function parseAnswer(text: string): ScanResult {
   if (/^stream: OK$/.test(text)) return { kind: 'clean' };
   const found = /^stream: (.+) FOUND$/.exec(text);
   if (found) return { kind: 'infected', signature: found[1]!.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) };
@@ -117,34 +114,4 @@ function once(socket: Socket, event: 'connect'): Promise<void> {
 
 function write(socket: Socket, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => socket.write(data, (error) => (error ? reject(error) : resolve())));
-}
-
-/**
- * Malware scanning of mail: an infected message is refused at SMTP time (inbound and submission
- * alike), a message too large to scan passes with a header saying so, and clamd unreachable follows
- * the fail mode (closed: 451, the client retries).
- */
-export class ClamdFilter implements MessageFilter {
-  readonly name = 'clamd';
-
-  constructor(
-    private readonly scanner: ClamdScanner,
-    private readonly failMode: FailMode = 'closed',
-    private readonly onError?: (error: Error) => void,
-  ) {}
-
-  async scan(input: FilterInput): Promise<FilterVerdict> {
-    let result: ClamdResult;
-    try {
-      result = await this.scanner.scan(input.message());
-    } catch (error) {
-      this.onError?.(error as Error);
-      if (this.failMode === 'open') return { action: 'accept', headers: 'X-Virus-Scanned: not scanned (scanner unavailable)\r\n' };
-      return { action: 'defer', code: '4.7.1', reason: 'the message could not be scanned for malware now, try again later' };
-    }
-    if (result.kind === 'infected')
-      return { action: 'reject', code: '5.7.1', reason: `message refused: malware found (${result.signature})` };
-    if (result.kind === 'too-large') return { action: 'accept', headers: 'X-Virus-Scanned: not scanned (too large)\r\n' };
-    return { action: 'accept', headers: 'X-Virus-Scanned: clean (ClamAV)\r\n' };
-  }
 }
