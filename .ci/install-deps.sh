@@ -45,6 +45,15 @@ fi
 # Debian's cyrus-imapd starts a system instance on the standard ports; tests and benches run their own.
 if [ -f /run/cyrus-master.pid ]; then kill "$(cat /run/cyrus-master.pid)" 2>/dev/null || true; fi
 
+# cyrus-imapd and dovecot-imapd both provide imap-server and conflict: installing Cyrus removes
+# Dovecot's IMAP daemon, which the anchor and `palabre migrate mail`'s tests need. Keep an unpacked
+# copy of dovecot-imapd beside it (Dovecot is pointed at it with `service imap { executable }`).
+if [ ! -x /usr/lib/dovecot/imap ] && [ ! -x /opt/dovecot-imapd/usr/lib/dovecot/imap ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download dovecot-imapd >/dev/null 2>&1) && mkdir -p /opt/dovecot-imapd && dpkg-deb -x "$tmp"/dovecot-imapd_*.deb /opt/dovecot-imapd
+  rm -rf "$tmp"
+fi
+
 # Mail protection (issue 14): rspamd and ClamAV's clamd, started by the tests on loopback with their
 # own configuration in a temp folder (no signature download here: tests build a database of their own).
 protect=()

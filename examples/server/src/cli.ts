@@ -175,7 +175,8 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
       return 0;
     }
     const config = loadConfig({ data, config: configFile, env });
-    const ctx = await openContext(config, silentLogger, { migrate: command !== 'migrate' });
+    // Plain `palabre migrate` applies the migrations itself (and reports them); `migrate mail` needs the schema first.
+    const ctx = await openContext(config, silentLogger, { migrate: command !== 'migrate' || args[0] === 'mail' });
     close = () => ctx.close();
     return await (await load())(ctx, args, io);
   } catch (error) {

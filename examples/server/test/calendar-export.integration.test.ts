@@ -1,29 +1,12 @@
 import ICAL from 'ical.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
+import { PARIS_VTIMEZONE as PARIS, makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
 
 const USER = 'secretariat@interieur.gouv.test';
 const OTHER = 'agent@interieur.gouv.test';
 const PASS = 'A long enough passphrase';
 const auth = (user = USER) => `Basic ${Buffer.from(`${user}:${PASS}`).toString('base64')}`;
 
-const PARIS = [
-  'BEGIN:VTIMEZONE',
-  'TZID:Europe/Paris',
-  'BEGIN:STANDARD',
-  'DTSTART:19701025T030000',
-  'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU',
-  'TZOFFSETFROM:+0200',
-  'TZOFFSETTO:+0100',
-  'END:STANDARD',
-  'BEGIN:DAYLIGHT',
-  'DTSTART:19700329T020000',
-  'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU',
-  'TZOFFSETFROM:+0100',
-  'TZOFFSETTO:+0200',
-  'END:DAYLIGHT',
-  'END:VTIMEZONE',
-];
 const event = (uid: string, summary: string, zone = true) =>
   [
     'BEGIN:VCALENDAR',

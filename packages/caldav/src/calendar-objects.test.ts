@@ -3,7 +3,7 @@ import { MemoryCalendarStore, MemoryDirectoryStore, MemoryUsageStore, fixedClock
 import type { CalendarCollection } from '@palabre/core';
 import { CalendarObjects, parseTimeRange, zoneOfCollection } from './calendar-objects.js';
 import type { CompFilter } from './icalendar/calendar-filter.js';
-import { CalendarDataError } from './icalendar/calendar-object.js';
+import { CalendarDataError, parseCalendarObject } from './icalendar/calendar-object.js';
 import { CardDataError } from './vcard/vcard.js';
 
 const cal = (...lines: string[]) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN', ...lines, 'END:VCALENDAR', ''].join('\r\n');
@@ -79,5 +79,30 @@ describe('CalendarObjects', () => {
     expect(() => parseTimeRange('2026-01-01', undefined)).toThrow(CalendarDataError);
     expect(() => parseTimeRange(undefined, undefined)).toThrow(CalendarDataError);
     expect(() => parseTimeRange('20260102T000000Z', '20260101T000000Z')).toThrow(CalendarDataError);
+  });
+});
+
+describe('time zones an object names', () => {
+  const at = (tzid: string, zone: string[] = []) => cal(...zone, 'BEGIN:VEVENT', 'UID:z', `DTSTART;TZID=${tzid}:20260105T090000`, 'END:VEVENT');
+  // What clients send without a VTIMEZONE (RFC 7809), Outlook's and Windows' names, offsets in the name.
+  it.each(['Europe/Paris', 'Europe/Paris ', 'Africa/Lome', 'US/Eastern', 'W. Europe Standard Time', '"(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"', 'GMT+0100', 'Etc/GMT-1', '/freeassociation.sourceforge.net/Tzfile/Europe/Paris'])('accepts TZID=%s', (tzid) => {
+    expect(() => parseCalendarObject(at(tzid))).not.toThrow();
+  });
+  it('accepts any TZID its own VTIMEZONE defines', () => {
+    expect(() => parseCalendarObject(at('Mon fuseau', ['BEGIN:VTIMEZONE', 'TZID:Mon fuseau', 'BEGIN:STANDARD', 'DTSTART:19700101T000000', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0100', 'END:STANDARD', 'END:VTIMEZONE']))).not.toThrow();
+  });
+  it('refuses a TZID that names no zone with valid-calendar-data (it would be read as floating time)', () => {
+    expect(() => parseCalendarObject(at('Mars/Olympus_Mons'))).toThrow(expect.objectContaining({ condition: 'valid-calendar-data' }));
+  });
+});
+
+describe('the shape of an object', () => {
+  const withInside = (inside: string[]) => cal('BEGIN:VEVENT', 'UID:s', 'DTSTART:20260105T090000Z', ...inside, 'END:VEVENT');
+  it('accepts a VEVENT > PARTICIPANT > VLOCATION (RFC 9073)', () => {
+    expect(() => parseCalendarObject(withInside(['BEGIN:PARTICIPANT', 'UID:p', 'PARTICIPANT-TYPE:ACTIVE', 'BEGIN:VLOCATION', 'UID:l', 'NAME:Salle', 'END:VLOCATION', 'END:PARTICIPANT']))).not.toThrow();
+  });
+  it('refuses deeper nesting and thousands of nested components', () => {
+    expect(() => parseCalendarObject(withInside(['BEGIN:X-A', 'BEGIN:X-B', 'BEGIN:X-C', 'END:X-C', 'END:X-B', 'END:X-A']))).toThrow(expect.objectContaining({ condition: 'valid-calendar-data' }));
+    expect(() => parseCalendarObject(withInside(['BEGIN:X-A', ...Array.from({ length: 6000 }, () => 'BEGIN:X-B\r\nEND:X-B'), 'END:X-A']))).toThrow(expect.objectContaining({ condition: 'valid-calendar-object-resource' }));
   });
 });

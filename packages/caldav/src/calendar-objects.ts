@@ -201,6 +201,28 @@ export function zoneOfTimezoneText(text: string | null): Zone | null {
   }
 }
 
+/**
+ * A CALDAV:calendar-timezone value as RFC 4791 §5.2.2 has it: an iCalendar object holding exactly one
+ * VTIMEZONE and nothing else, within the object limits. It is read again by every query of the
+ * calendar, so what is stored must be small and readable.
+ */
+export function isCalendarTimezone(text: string): boolean {
+  try {
+    const root = parseICalendar(text, { ...DEFAULT_CALENDAR_LIMITS, maxBytes: 256 * 1024 });
+    const children = root.getAllSubcomponents();
+    if (children.length !== 1 || children[0]!.name !== 'vtimezone') return false;
+    const vtz = children[0]!;
+    const tzid = vtz.getFirstPropertyValue('tzid');
+    const observances = vtz.getAllSubcomponents();
+    if (typeof tzid !== 'string' || !tzid.trim() || observances.length === 0 || observances.length > DEFAULT_CALENDAR_LIMITS.maxObservances) return false;
+    if (observances.some((o) => o.name !== 'standard' && o.name !== 'daylight')) return false;
+    vtimezoneZone(tzid, vtz);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function zoneOfCollection(collection: CalendarCollection): Zone {
   return zoneOfTimezoneText(collection.timezone) ?? UTC_ZONE;
 }

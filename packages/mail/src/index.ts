@@ -17,6 +17,8 @@ export type { MxAnswer, Destination } from './outbound/mx.js';
 export { analyzeMessage, MimeAnalyzer, MAX_MIME_DEPTH, MAX_MIME_PARTS, MAX_PART_HEADER_BYTES } from './mime/analyze.js';
 export type { AnalyzedMessage, AnalyzeOptions, MessageSource } from './mime/analyze.js';
 export type { AnalysisData, PartNode } from './mime/types.js';
+export { putAnalysed, newMessageOf } from './mime/analysed-blob.js';
+export type { AnalysedBlob } from './mime/analysed-blob.js';
 export { createImapServer } from './imap/server.js';
 export type { ImapServer, ImapServerOptions, ImapListenOptions, ImapTlsOptions } from './imap/server.js';
 export { DEFAULT_LIMITS as DEFAULT_IMAP_LIMITS } from './imap/session.js';

@@ -82,6 +82,7 @@ export async function renderResponses(ctx: DavContext, batch: readonly DavResour
     let found = '';
     let missing = '';
     let forbidden = '';
+    let refused = '';
     const names = request.mode === 'prop' ? request.names : [...defs.keys()];
     for (const name of names) {
       const def = defs.get(name);
@@ -92,8 +93,17 @@ export async function renderResponses(ctx: DavContext, batch: readonly DavResour
         if (request.mode === 'prop') forbidden += tag.empty;
         continue;
       }
-      let value = def.get(ctx, r, prepared.get(def.name), requestedEl(def.name));
-      if (value instanceof Promise) value = await value;
+      let value;
+      try {
+        value = def.get(ctx, r, prepared.get(def.name), requestedEl(def.name));
+        if (value instanceof Promise) value = await value;
+      } catch (error) {
+        // A property this resource cannot give as asked (an expansion past its bounds): refused in its own
+        // propstat with its precondition, the other properties and resources answered as usual.
+        if (!(error instanceof DavError) || error.status >= 500) throw error;
+        refused += propstatOf(tag.empty, error, tagOf);
+        continue;
+      }
       if (value === undefined) {
         // A live property the backend lets clients set and keeps with the dead ones ({DAV:}displayname).
         const stored = dead.get(r)?.find((p) => p.name === def.name);
@@ -121,12 +131,19 @@ export async function renderResponses(ctx: DavContext, batch: readonly DavResour
     }
     if (options.minimal) missing = '';
     xml += `<d:response>${hrefXml(k === 0 && options.firstHref ? options.firstHref : ctx.href(r.path, r.collection))}`;
-    if (found || (!missing && !forbidden)) xml += `<d:propstat><d:prop>${found}</d:prop>${statusXml(200)}</d:propstat>`;
+    if (found || (!missing && !forbidden && !refused)) xml += `<d:propstat><d:prop>${found}</d:prop>${statusXml(200)}</d:propstat>`;
+    xml += refused;
     if (forbidden) xml += `<d:propstat><d:prop>${forbidden}</d:prop>${statusXml(403)}</d:propstat>`;
     if (missing) xml += `<d:propstat><d:prop>${missing}</d:prop>${statusXml(404)}</d:propstat>`;
     xml += '</d:response>';
   }
   return xml;
+}
+
+/** One property refused by its getter: RFC 4918 §14.22 lets a propstat carry the DAV:error. */
+function propstatOf(prop: string, error: DavError, tagOf: (name: string) => { empty: string }): string {
+  const condition = error.condition ? `<d:error>${tagOf(error.condition).empty}</d:error>` : '';
+  return `<d:propstat><d:prop>${prop}</d:prop>${statusXml(error.status)}${condition}<d:responsedescription>${escapeText(error.message)}</d:responsedescription></d:propstat>`;
 }
 
 /** A <d:response> with a status and no properties (a multiget href that does not exist, a sync deletion). */

@@ -45,7 +45,11 @@ export const MAILBOX_USAGE = `palabre mailbox list EMAIL
        palabre mailbox share EMAIL MAILBOX (ADDRESS | group:NAME | anyone) RIGHTS
        palabre mailbox unshare EMAIL MAILBOX (ADDRESS | group:NAME | anyone)`;
 
-export const MIGRATE_USAGE = 'palabre migrate';
+export const MIGRATE_MAIL_USAGE = `palabre migrate mail --from imaps://host[:port] --csv FILE [--jobs N] [--report FILE.json]
+         [--master-user USER --master-password-file FILE] [--tls-ca FILE.pem] [--max-message-size 50M]`;
+
+export const MIGRATE_USAGE = `palabre migrate
+       ${MIGRATE_MAIL_USAGE}`;
 
 export const QUEUE_USAGE = `palabre queue list [--user EMAIL] [--limit N]
        palabre queue flush`;

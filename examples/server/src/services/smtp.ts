@@ -13,10 +13,10 @@ export interface SmtpWiring {
   readonly delivery: MailDelivery;
   /** Connection limits shared with the process's other listeners. */
   readonly connections: ConnectionGate;
-  /** The process's certificates: reloads reach every SMTP listener's STARTTLS and implicit TLS. */
-  readonly certificates: TlsCertificates;
   /** The malware scanner shared with the drive, if one is configured. */
   readonly malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null;
+  /** The process's certificates: reloads reach every SMTP listener's STARTTLS and implicit TLS. */
+  readonly certificates: TlsCertificates;
 }
 
 function listenerService(

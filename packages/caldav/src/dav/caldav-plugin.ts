@@ -22,8 +22,8 @@ import {
   type XmlElement,
 } from '@palabre/webdav';
 import { CalendarObjects, parseTimeRange, zoneOfCollection, zoneOfTimezoneText } from '../calendar-objects.js';
-import { renderCalendarData, wantsWholeObject } from '../icalendar/calendar-data.js';
-import { parseCalendarObject } from '../icalendar/calendar-object.js';
+import { MAX_EXPANDED_BYTES_PER_REQUEST, renderCalendarData, wantsWholeObject, type ExpansionBudget } from '../icalendar/calendar-data.js';
+import { CalendarDataError, parseCalendarObject } from '../icalendar/calendar-object.js';
 import { zoneForTzid, type Zone } from '../icalendar/zones.js';
 import { renderAddressData } from '../vcard/vcard.js';
 import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
@@ -56,6 +56,28 @@ function parseSyncToken(token: string): { collectionId: string; seq: number } | 
 }
 
 const MEMO_ZONE = Symbol('caldav.query-zone');
+const MEMO_EXPANSION = Symbol('caldav.expansion-budget');
+/** Stored bytes of the objects rendered together into one string of a multistatus. */
+const BATCH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Resources in runs of at most `count` and, by their stored size, about `bytes`: a batch of 500 objects of
+ * 2 MiB each would be rendered as one 1 GB string, past what V8 holds.
+ */
+function* sizedBatches<T extends DavResource>(list: readonly T[], count = BATCH, bytes = BATCH_BYTES): Generator<T[]> {
+  let run: T[] = [];
+  let size = 0;
+  for (const r of list) {
+    if (run.length && (run.length >= count || size + (r.contentLength ?? 0) > bytes)) {
+      yield run;
+      run = [];
+      size = 0;
+    }
+    run.push(r);
+    size += r.contentLength ?? 0;
+  }
+  if (run.length) yield run;
+}
 /** Responses rendered per batch of a report. */
 const BATCH = 500;
 /** Hrefs of one multiget. */
@@ -169,7 +191,15 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           const request = parseCalendarDataRequest(requested);
           if (wantsWholeObject(request)) return text;
           const zone = (ctx.memo.get(MEMO_ZONE) as Zone | undefined) ?? zoneOfCollection(d.collection);
-          return renderCalendarData(text, request, zone, parseCalendarObject(text, undefined, { ...objects.calendarLimits, maxBytes: Number.MAX_SAFE_INTEGER }));
+          let budget = ctx.memo.get(MEMO_EXPANSION) as ExpansionBudget | undefined;
+          if (!budget) ctx.memo.set(MEMO_EXPANSION, (budget = { left: MAX_EXPANDED_BYTES_PER_REQUEST }));
+          try {
+            return renderCalendarData(text, request, zone, parseCalendarObject(text, undefined, { ...objects.calendarLimits, maxBytes: Number.MAX_SAFE_INTEGER }), budget);
+          } catch (error) {
+            // This object's part of the answer only: a 403 propstat with the precondition.
+            if (error instanceof CalendarDataError) throw new DavError(403, error.message, { condition: cal(error.condition) });
+            throw error;
+          }
         },
       });
       host.addProperty<Map<string, string>>({
@@ -204,7 +234,11 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           const tzid = child(body, CALDAV, 'timezone-id');
           const collectionResource = isObject(resource) ? (await ctx.dav.lookup(ctx, davPath(resource.path.segments.slice(0, -1)))).resource! : resource;
           const coll = collectionOf(collectionResource)!;
-          const zone = (tz ? zoneOfTimezoneText(textOf(tz)) : null) ?? (tzid ? zoneForTzid(textOf(tzid)) : null) ?? zoneOfCollection(coll.collection);
+          // RFC 4791 §7.8 and RFC 7809 §5.2: a query time zone that is none is refused, not silently replaced.
+          const asked = tz ? zoneOfTimezoneText(textOf(tz)) : tzid ? zoneForTzid(textOf(tzid).trim()) : null;
+          if (tz && !asked) throw new DavError(403, 'CALDAV:timezone must be a VCALENDAR holding one VTIMEZONE', { condition: cal('valid-calendar-data') });
+          if (tzid && !asked) throw new DavError(403, 'CALDAV:timezone-id names no time zone this server knows', { condition: cal('valid-timezone') });
+          const zone = asked ?? zoneOfCollection(coll.collection);
           ctx.memo.set(MEMO_ZONE, zone);
           const wantsData = request.mode === 'prop' && request.names.includes(cal('calendar-data'));
           // Depth 0 on the calendar itself (Windows 10 Calendar, MSFT-*) is read as Depth 1.
@@ -286,10 +320,12 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
         const minimal = preferMinimal(ctx);
         const out = new XmlStream(ctx.res, ctx.dav.namespaces);
         let batch: DavResource[] = [];
+        let bytes = 0;
         let started = false;
         const flush = async () => {
           const xml = await renderResponses(ctx, batch, request, { minimal });
           batch = [];
+          bytes = 0;
           if (!started) {
             out.begin(207);
             started = true;
@@ -298,7 +334,8 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
         };
         for await (const r of resources) {
           batch.push(r);
-          if (batch.length >= BATCH) await flush();
+          bytes += r.contentLength ?? 0;
+          if (batch.length >= BATCH || bytes >= BATCH_BYTES) await flush();
         }
         await flush();
         await out.write(trailer());
@@ -330,7 +367,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
             else if (!r.privileges.has('read') && !r.privileges.has('all')) missing += statusResponse(hrefs[k]!, 403);
             else readable.push(r);
           }
-          await out.write(await renderResponses(ctx, readable, request, { minimal }));
+          for (const run of sizedBatches(readable)) await out.write(await renderResponses(ctx, run, request, { minimal }));
           await out.write(missing);
         }
         await out.end();
@@ -382,7 +419,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
             if (r) present.push(r);
             else if (token) gone += statusResponse(ctx.href(davPath([...resource.path.segments, c.name]), false), 404);
           }
-          await out.write(await renderResponses(ctx, present, request, { minimal }));
+          for (const run of sizedBatches(present)) await out.write(await renderResponses(ctx, run, request, { minimal }));
           await out.write(gone);
         }
         if (changes.truncated) await out.write(statusResponse(ctx.href(resource.path, true), 507));
@@ -411,11 +448,14 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
         const out = new XmlStream(ctx.res, ctx.dav.namespaces);
         let batch: DavResource[] = [];
         out.begin(207);
+        let bytes = 0;
         for await (const m of members) {
           batch.push(m);
-          if (batch.length >= BATCH) {
+          bytes += m.contentLength ?? 0;
+          if (batch.length >= BATCH || bytes >= BATCH_BYTES) {
             await out.write(await renderResponses(ctx, batch, request, { minimal }));
             batch = [];
+            bytes = 0;
           }
         }
         await out.write(await renderResponses(ctx, batch, request, { minimal }));

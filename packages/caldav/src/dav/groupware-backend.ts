@@ -19,6 +19,8 @@ import {
   READ_WRITE,
   davPath,
   findVisibleAccount,
+  parseXml,
+  textOf,
   virtualCollection,
   type Ace,
   type DavBackend,
@@ -30,7 +32,7 @@ import {
   type Privilege,
   type WriteRequest,
 } from '@palabre/webdav';
-import { CalendarObjects } from '../calendar-objects.js';
+import { CalendarObjects, isCalendarTimezone } from '../calendar-objects.js';
 import { CalendarDataError, CALENDAR_KINDS } from '../icalendar/calendar-object.js';
 import { CardDataError } from '../vcard/vcard.js';
 import type { HomeFiles } from './home-files.js';
@@ -225,7 +227,8 @@ export class GroupwareBackend implements DavBackend {
       if (found.resource || found.parent || objectName !== undefined) return found;
     }
     if (objectName === undefined) return { resource: collection, parent: access === 'free-busy' ? null : home };
-    if (!collection || more.length) return { resource: null, parent: null };
+    // Free-busy only: the objects are not there at all (a 403 for a name that exists would tell which do).
+    if (!collection || more.length || access === 'free-busy') return { resource: null, parent: null };
     const data = this.data(collection) as Extract<GroupwareData, { kind: 'collection' }>;
     const object = await this.store.getObject(data.collection.id, objectName);
     return { resource: object ? this.objectResource(collection, object) : null, parent: collection };
@@ -394,6 +397,8 @@ export class GroupwareBackend implements DavBackend {
     }
     if (name.startsWith(SHARED_PREFIX) || name === this.bookName) throw new DavError(403, 'this name is reserved');
     const fields = collectionFields(this.options.kind, options?.properties ?? []);
+    // Nothing made when a property of the body is refused (RFC 4791 §5.3.1.1: MKCALENDAR is atomic).
+    if (fields.refused.size) throw new PropertyPatchError(fields.refused);
     let made: CalendarCollection;
     try {
       made = await this.store.createCollection(data.owner.id, {
@@ -522,7 +527,7 @@ function collectionFields(kind: CollectionKind, patch: readonly PropertyPatch[],
     } else if (kind === 'calendar' && p.name === cal('calendar-timezone')) {
       out.timezone = value;
       out.touched.add('timezone');
-      if (value && !/BEGIN:VTIMEZONE/i.test(value)) out.refused.set(p.name, { status: 403, condition: cal('valid-calendar-data') });
+      if (value && !isCalendarTimezone(value)) out.refused.set(p.name, { status: 403, condition: cal('valid-calendar-data') });
     } else if (kind === 'calendar' && p.name === cal('supported-calendar-component-set')) {
       if (patching) out.refused.set(p.name, { status: 403, condition: `{${DAV}}cannot-modify-protected-property` });
       else if (p.op === 'set') {
@@ -534,19 +539,9 @@ function collectionFields(kind: CollectionKind, patch: readonly PropertyPatch[],
   return out;
 }
 
-/** The text inside a serialized property element (`<d:displayname …>Agenda</d:displayname>`), entities decoded. */
-export function textOfSerialized(xml: string): string {
-  const inner = xml.replace(/^<[^>]*>/, '').replace(/<\/[^>]*>\s*$/, '');
-  if (/^<[^>]*\/>$/.test(xml.trim())) return '';
-  return inner
-    .replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(Number(n)))
-    .replace(/&#x([0-9a-f]+);/gi, (_, n) => String.fromCodePoint(parseInt(n, 16)))
-    .replace(/&amp;/g, '&');
+/** The text inside a serialized property element (`<displayname xmlns="DAV:">Agenda</displayname>`), read by the engine's XML codec. */
+function textOfSerialized(xml: string): string {
+  return textOf(parseXml(xml));
 }
 
 async function readWhole(request: WriteRequest, limit: number, kind: CollectionKind): Promise<Buffer> {

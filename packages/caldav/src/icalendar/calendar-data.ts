@@ -1,6 +1,6 @@
 import ICAL from 'ical.js';
 import type { TimeRange } from '@palabre/core';
-import { parseCalendarObject, type ParsedCalendar } from './calendar-object.js';
+import { CalendarDataError, parseCalendarObject, type ParsedCalendar } from './calendar-object.js';
 import { expand, type Occurrence } from './recurrence.js';
 import type { Zone } from './zones.js';
 
@@ -46,18 +46,43 @@ function setTime(c: ICAL.Component, name: string, ms: number, isDate: boolean): 
 }
 
 /**
+ * Bytes of instances one expanded object may come to. A 1 MB event repeating daily, expanded over 30
+ * years, would be 10 GB of components built in memory: refused with CALDAV:max-instances once its
+ * instances pass this, before they are built.
+ */
+export const MAX_EXPANDED_BYTES = 16 * 1024 * 1024;
+/** Bytes of expanded instances one request may come to, over all its objects. */
+export const MAX_EXPANDED_BYTES_PER_REQUEST = 64 * 1024 * 1024;
+
+/** What is left of a request's expansion bytes (shared by the objects of one report). */
+export interface ExpansionBudget {
+  left: number;
+}
+
+/**
  * Instances overlapping the range as components of their own: DTSTART/DTEND in UTC (dates stay dates),
  * RECURRENCE-ID on each, no RRULE/RDATE/EXDATE, no VTIMEZONE (RFC 4791 §9.6.5). Floating times are
  * read in `zone` first.
  */
-function expanded(parsed: ParsedCalendar, range: TimeRange, zone: Zone | null): ICAL.Component {
+function expanded(parsed: ParsedCalendar, range: TimeRange, zone: Zone | null, budget: ExpansionBudget | undefined): ICAL.Component {
   const start = range.start ?? Number.MIN_SAFE_INTEGER;
   const end = range.end ?? Number.MAX_SAFE_INTEGER;
   const e = expand(parsed, { floatingZone: zone, until: end, maxSteps: 50_000, maxOccurrences: 10_000 });
   const out = new ICAL.Component(['vcalendar', [], []]);
   for (const prop of parsed.root.getAllProperties()) out.addProperty(ICAL.Property.fromString(prop.toICALString()));
   const overlaps = (o: Occurrence) => (o.end > o.start ? o.start < end && o.end > start : start <= o.start && o.start < end);
-  for (const o of e.occurrences.filter(overlaps)) {
+  const wanted = e.occurrences.filter(overlaps);
+  const sizes = new Map<ICAL.Component, number>();
+  let bytes = 0;
+  for (const o of wanted) {
+    let size = sizes.get(o.component);
+    if (size === undefined) sizes.set(o.component, (size = o.component.toString().length));
+    bytes += size;
+    if (bytes > MAX_EXPANDED_BYTES) throw new CalendarDataError('max-instances', `the instances of this object in the range pass ${MAX_EXPANDED_BYTES} bytes: ask for a shorter range`);
+    if (budget && bytes > budget.left) throw new CalendarDataError('max-instances', 'the instances of this report pass what one response holds: ask for a shorter range or fewer objects');
+  }
+  if (budget) budget.left -= bytes;
+  for (const o of wanted) {
     const c = new ICAL.Component(structuredClone(o.component.toJSON()));
     for (const name of ['rrule', 'rdate', 'exdate', 'duration', 'dtend', 'due']) c.removeAllProperties(name);
     if (parsed.kind === 'VTODO' && !o.component.hasProperty('dtstart')) {
@@ -100,10 +125,10 @@ function select(c: ICAL.Component, s: CompSelection): ICAL.Component {
 }
 
 /** The calendar-data to return for one object. `data` is the stored text, returned untouched when nothing else is asked. */
-export function renderCalendarData(data: string, request: CalendarDataRequest, zone: Zone | null, parsed?: ParsedCalendar): string {
+export function renderCalendarData(data: string, request: CalendarDataRequest, zone: Zone | null, parsed?: ParsedCalendar, budget?: ExpansionBudget): string {
   if (wantsWholeObject(request)) return data;
   const p = parsed ?? parseCalendarObject(data);
-  let root = request.expand ? expanded(p, request.expand, zone) : request.limitRecurrenceSet ? limited(p, request.limitRecurrenceSet, zone) : p.root;
+  let root = request.expand ? expanded(p, request.expand, zone, budget) : request.limitRecurrenceSet ? limited(p, request.limitRecurrenceSet, zone) : p.root;
   if (request.select) root = select(root, request.select);
   return root.toString().replace(/\r?\n/g, '\r\n').replace(/(\r\n)?$/, '\r\n');
 }

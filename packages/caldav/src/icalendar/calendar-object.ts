@@ -1,5 +1,6 @@
 import ICAL from 'ical.js';
 import type { ComponentKind } from '@palabre/core';
+import { fixedOffsetZone, zoneForTzid } from './zones.js';
 
 /**
  * A calendar object resource (RFC 4791 §4.1) read once and checked before anything is stored: one
@@ -13,6 +14,7 @@ export type CalendarCondition =
   | 'valid-calendar-object-resource'
   | 'supported-calendar-component'
   | 'max-resource-size'
+  | 'max-instances'
   | 'valid-calendar-timezone';
 
 export class CalendarDataError extends Error {
@@ -81,9 +83,33 @@ export function parseICalendar(text: string, limits: CalendarLimits = DEFAULT_CA
     fail('valid-calendar-data', `not iCalendar: ${String((error as Error).message).slice(0, 120)}`);
   }
   if (!Array.isArray(parsed) || typeof parsed[0] !== 'string') fail('valid-calendar-data', 'one VCALENDAR is expected');
+  checkShape(parsed, limits);
   const root = new ICAL.Component(parsed as unknown[]);
   if (root.name !== 'vcalendar') fail('valid-calendar-data', 'the data must be a VCALENDAR');
   return root;
+}
+
+/**
+ * Nesting as deep as RFC 5545 and its extensions go (VCALENDAR > VEVENT > PARTICIPANT > VLOCATION) and
+ * a bounded number of components in all, read from the parsed jCal before any component is built: a
+ * VEVENT holding 90,000 X-components, or X-components 40,000 deep, is refused instead of stored
+ * (rendering one recurses through every level).
+ */
+const MAX_NESTING = 4;
+
+function checkShape(jcal: unknown[], limits: CalendarLimits): void {
+  const maxTotal = limits.maxComponents * 5;
+  let total = 0;
+  const stack: [unknown[], number][] = [[jcal, 1]];
+  while (stack.length) {
+    const [component, depth] = stack.pop()!;
+    if (depth > MAX_NESTING) fail('valid-calendar-data', `components nest at most ${MAX_NESTING} deep`);
+    const children = component[2];
+    if (!Array.isArray(children)) continue;
+    total += children.length;
+    if (total > maxTotal) fail('valid-calendar-object-resource', `at most ${maxTotal} components in one object`);
+    for (const c of children) if (Array.isArray(c)) stack.push([c, depth + 1]);
+  }
 }
 
 /** Check every date and duration of a component can be read (ical.js reads values lazily). */
@@ -117,6 +143,22 @@ function checkComponent(c: ICAL.Component, limits: CalendarLimits): void {
   for (const k of kids) {
     if (k.getAllProperties().length > limits.maxProperties) fail('valid-calendar-data', `a component has at most ${limits.maxProperties} properties`);
     if (k.getAllSubcomponents().length > 0 && k.name === 'valarm') fail('valid-calendar-data', 'an alarm holds no components');
+  }
+}
+
+/**
+ * Every TZID a time names is a zone: one of the object's VTIMEZONEs (RFC 5545 §3.2.19), one RFC 7809 lets
+ * a client leave out (IANA, Windows names), or an offset spelled in the name. Anything else would be read
+ * as floating time and land hours away from where its writer meant it.
+ */
+function checkTzids(c: ICAL.Component, timezones: ReadonlyMap<string, ICAL.Component>): void {
+  for (const name of TIME_PROPERTIES) {
+    for (const prop of c.getAllProperties(name)) {
+      const tzid = prop.getFirstParameter('tzid');
+      if (typeof tzid !== 'string' || !tzid) continue;
+      if (timezones.has(tzid.trim()) || zoneForTzid(tzid) || fixedOffsetZone(tzid)) continue;
+      fail('valid-calendar-data', `TZID ${tzid.slice(0, 60)} is no time zone: send its VTIMEZONE`);
+    }
   }
 }
 
@@ -168,6 +210,7 @@ export function parseCalendarObject(text: string, allowed: readonly ComponentKin
   for (const c of items) {
     if (uidOf(c) !== uid) fail('valid-calendar-object-resource', 'all components of an object share one UID (RFC 4791 §4.1)');
     checkComponent(c, limits);
+    checkTzids(c, timezones);
     if (kind === 'VEVENT' && !c.hasProperty('dtstart')) fail('valid-calendar-data', 'a VEVENT needs a DTSTART');
     const rid = c.getFirstProperty('recurrence-id');
     if (!rid) {

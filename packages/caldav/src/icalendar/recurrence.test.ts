@@ -232,3 +232,27 @@ describe('time zone names clients write', () => {
     expect(zoneForTzid('x'.repeat(1000))).toBeNull();
   });
 });
+
+describe('rules that match rarely or never', () => {
+  // ical.js walks day by day or year by year (up to year 20000) for these: without a work bound one
+  // next() costs seconds of CPU, and an object can carry four such rules.
+  it.each([
+    ['a BYSETPOS past the yearly set', 'RRULE:FREQ=YEARLY;BYMONTH=2;BYDAY=5MO;BYSETPOS=5'],
+    ['a leap-day Monday, daily', 'RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO'],
+    ['a leap-day Monday, hourly', 'RRULE:FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO'],
+    ['a BYSETPOS past the monthly set', 'RRULE:FREQ=MONTHLY;BYSETPOS=40;BYDAY=MO'],
+  ])('stop within the work budget on %s, known up to where they got', (_name, rule) => {
+    const parsed = parseCalendarObject(event('DTSTART:20260105T090000Z', rule, rule, rule, rule));
+    const e = expand(parsed, { until: Date.UTC(9999, 0, 1), maxOccurrences: 10_000, maxSteps: 50_000, maxWork: 2000 });
+    expect(e.complete).toBe(false);
+    expect(e.occurrences[0]!.start).toBe(Date.UTC(2026, 0, 5, 9));
+    expect(e.completeUntil).not.toBeNull();
+    expect(e.occurrences.every((o) => o.start < e.completeUntil!)).toBe(true);
+  });
+
+  it('still expands a rare rule that fits the budget (a leap-day birthday)', () => {
+    const e = expand(parseCalendarObject(event('DTSTART;VALUE=DATE:20280229', 'RRULE:FREQ=YEARLY;COUNT=3')), {});
+    expect(e.complete).toBe(true);
+    expect(e.occurrences.map((o) => iso(o.start))).toEqual(['2028-02-29T00:00:00Z', '2032-02-29T00:00:00Z', '2036-02-29T00:00:00Z']);
+  });
+});

@@ -32,6 +32,8 @@ export interface ExpandOptions {
   readonly maxOccurrences?: number;
   /** RRULE steps at most (each is bounded: rules that can never match are refused first). */
   readonly maxSteps?: number;
+  /** ical.js iterator work at most (see boundedIterator): rules that match once in decades cost one step each. */
+  readonly maxWork?: number;
   /** The zone floating times and dates are read in (the calendar's or the query's), making every time an instant. */
   readonly floatingZone?: Zone | null;
 }
@@ -205,6 +207,41 @@ function withImpliedParts(rule: ICAL.Recur, start: ICAL.Time): ICAL.Recur {
   return copy;
 }
 
+/** ical.js ran out of the work an expansion may take. */
+class RuleWorkExceeded extends Error {}
+
+/** Work units of an expansion: a daily series of some 70 years, a monthly one of 60. */
+export const DEFAULT_RULE_WORK = 25_000;
+
+/**
+ * An ical.js iterator whose inner loops are counted. One `next()` of a rule that matches rarely or
+ * never (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO, a BYSETPOS past the set) walks day by day or year
+ * by year for up to 18,000 years, seconds of CPU in one call: every elementary step takes from the
+ * budget what it walks (`next_second`, under every frequency, one unit; a month's or a year's set of
+ * days, a unit per day), and the walk stops with RuleWorkExceeded when it is spent.
+ */
+const RULE_STEP_COST: Readonly<Record<string, number>> = { next_second: 1, next_month: 31, expand_year_days: 366 };
+
+function boundedIterator(rule: ICAL.Recur, seed: ICAL.Time, budget: { left: number }): ICAL.RecurIterator {
+  const iterator = new ICAL.RecurIterator({ rule, dtstart: seed, initialized: true } as ConstructorParameters<typeof ICAL.RecurIterator>[0]);
+  const counted = iterator as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const [name, cost] of Object.entries(RULE_STEP_COST)) {
+    const inner = counted[name]!;
+    counted[name] = function (this: unknown, ...args: unknown[]) {
+      if ((budget.left -= cost) < 0) throw new RuleWorkExceeded();
+      return inner.apply(this, args);
+    };
+  }
+  try {
+    (iterator as unknown as { init(): void }).init();
+  } catch (error) {
+    // ical.js's own "no instance can ever match": an iterator that yields nothing (as its constructor does).
+    if ((error as Error)?.constructor?.name !== 'InvalidRecurrenceRuleError') throw error;
+    (iterator as unknown as { completed: boolean }).completed = true;
+  }
+  return iterator;
+}
+
 interface Candidate {
   readonly local: number;
   readonly start: number;
@@ -217,6 +254,7 @@ interface Candidate {
 export function expand(parsed: ParsedCalendar, options: ExpandOptions = {}): Expansion {
   const maxOccurrences = options.maxOccurrences ?? 1000;
   const maxSteps = options.maxSteps ?? 20_000;
+  const work = { left: options.maxWork ?? DEFAULT_RULE_WORK };
   const until = options.until ?? Number.MAX_SAFE_INTEGER;
   const frame = new Frame(zoneResolver(parsed), options.floatingZone ?? null);
   const master = parsed.master;
@@ -299,11 +337,19 @@ export function expand(parsed: ParsedCalendar, options: ExpandOptions = {}): Exp
     }
     let iterator: ICAL.RecurIterator;
     try {
-      iterator = withImpliedParts(rule, dtstart.time).iterator(seed);
-    } catch {
+      iterator = boundedIterator(withImpliedParts(rule, dtstart.time), seed, work);
+    } catch (error) {
+      if (error instanceof RuleWorkExceeded) {
+        // Not even the first instance after DTSTART within the budget: the series is known up to DTSTART.
+        candidates.push({ local: startLocal, start: first.ms });
+        complete = false;
+        stoppedAt = stoppedAt === null ? startLocal + 1 : Math.min(stoppedAt, startLocal + 1);
+        continue;
+      }
       throw new CalendarDataError('valid-calendar-data', 'an RRULE that cannot be expanded');
     }
     let count = 0;
+    let ruleLast = startLocal;
     for (;;) {
       if (++steps > maxSteps) {
         complete = false;
@@ -312,7 +358,13 @@ export function expand(parsed: ParsedCalendar, options: ExpandOptions = {}): Exp
       let next: ICAL.Time | null;
       try {
         next = iterator.next();
-      } catch {
+      } catch (error) {
+        if (error instanceof RuleWorkExceeded) {
+          // The rule's next instance is further than the work allowed: known up to the last one found.
+          complete = false;
+          stoppedAt = stoppedAt === null ? ruleLast + 1 : Math.min(stoppedAt, ruleLast + 1);
+          break;
+        }
         throw new CalendarDataError('valid-calendar-data', 'an RRULE that cannot be expanded');
       }
       if (!next) break;
@@ -323,6 +375,7 @@ export function expand(parsed: ParsedCalendar, options: ExpandOptions = {}): Exp
         break;
       }
       candidates.push({ local, start: toStart(local) });
+      ruleLast = local;
       count++;
     }
   }

@@ -19,7 +19,7 @@ import { SmtpError } from '../smtp/smtp-error.js';
 import { newMessageId, receivedHeader, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
 import { deliverLocally } from './local-delivery.js';
 import { readOriginator, type Originator } from './originator.js';
-import { MimeAnalyzer } from '../mime/analyze.js';
+import { putAnalysed } from '../mime/analysed-blob.js';
 import type { RecipientResolver, ResolvedRecipient } from './recipient-resolver.js';
 import type { VacationResponder } from './vacation-responder.js';
 import type { FilterRefusal, FilterVerdict, MessageFilter } from '../filters/message-filter.js';
@@ -161,13 +161,10 @@ export class Intake {
 
     // Submission: the one signed blob serves local and remote recipients alike.
     const finalParts = envelope.role === 'submission' && this.options.outbox ? await this.options.outbox.sign(parts, signDomain) : parts;
-    // The MIME analysis rides along the one write: the message is never read back.
-    const analyzer = new MimeAnalyzer();
     // A small message (body still in memory) goes to the blob store as one buffer: one write, not one per part.
     const small = finalParts.every((p) => Buffer.isBuffer(p) || p === bodyStream) ? received.body.buffered() : null;
     const whole = small ? Buffer.concat(finalParts.map((p) => (Buffer.isBuffer(p) ? p : small))) : null;
-    const blob = await this.options.blobs.put(tap(whole ? [whole] : concatParts(finalParts), (chunk) => analyzer.write(chunk)));
-    const analysis = analyzer.finish();
+    const { blob, analysis } = await putAnalysed(this.options.blobs, whole ? [whole] : concatParts(finalParts));
     const headerSection = whole && analysis.headerBytes > 0 ? whole.subarray(0, analysis.headerBytes) : undefined;
 
     if (locals.length > 0) {
@@ -353,11 +350,4 @@ function aligned(a: string, b: string): boolean {
 function authenticatedFor(domain: string, envelope: Envelope, checked: AuthCheckResult): boolean {
   if (checked.dkimPass.some((d) => aligned(d.toLowerCase(), domain))) return true;
   return checked.spf === 'pass' && envelope.sender !== '' && aligned(domainOf(envelope.sender).toLowerCase(), domain);
-}
-
-async function* tap(source: AsyncIterable<Buffer> | Iterable<Buffer>, each: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    each(chunk);
-    yield chunk;
-  }
 }
