@@ -87,6 +87,8 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
         '0',
         '--imap-port',
         '0',
+        '--admin-port',
+        '0',
       ],
       { env: site.env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
