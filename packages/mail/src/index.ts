@@ -29,3 +29,8 @@ export { AUTHENTICATED_CAPABILITIES } from './imap/capabilities.js';
 export { granteeOf as aclGranteeOf, identifierOf as aclIdentifierOf } from './imap/acl-identifiers.js';
 export { collectMailGarbage, MAIL_GC_LOG_EVENTS } from './mail-blob-gc.js';
 export type { MailGcOptions, MailGcResult } from './mail-blob-gc.js';
+export { RspamdClient, RspamdFilter, DEFAULT_SPAM_POLICY } from './filters/rspamd.js';
+export type { RspamdOptions, RspamdAnswer, SpamDisposition } from './filters/rspamd.js';
+export { ClamdScanner, ClamdFilter } from './filters/clamd.js';
+export type { ClamdOptions, ClamdResult } from './filters/clamd.js';
+export type { MessageFilter, FilterInput, FilterVerdict, FailMode } from './filters/message-filter.js';

@@ -37,6 +37,7 @@ import type { SmtpLogEvent } from './log-events.js';
 import { MAX_LINE_CHARS, receiveMessage } from './message-receiver.js';
 import { logSmtpError, SmtpError, toSmtpError } from './smtp-error.js';
 import { smtpMetrics, type SmtpMeasuredCommand } from './smtp-metrics.js';
+import type { MessageFilter } from '../filters/message-filter.js';
 
 export interface SmtpLimits {
   readonly maxMessageBytes: number;
@@ -97,6 +98,8 @@ export interface SmtpServerOptions {
   readonly maxQueueMs?: number;
   /** Where bodies larger than a few hundred KiB wait between DATA and the blob store. */
   readonly spoolDir?: string;
+  /** Scanners every message passes before the 250 (rspamd, ClamAV), in order. */
+  readonly filters?: readonly MessageFilter[];
   readonly logger?: Logger;
   readonly clock?: Clock;
   /**
@@ -167,6 +170,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     maxQueueMs,
     clock,
     logger: options.logger,
+    filters: options.filters,
+    onFiltered: (filter, action) => measure.filtered(filter, action),
   });
   const spoolDir = options.spoolDir ?? join(tmpdir(), 'palabre-smtp-spool');
   const sessions = new Map<string, SessionState>();
