@@ -21,6 +21,11 @@ if [ ${#webdav[@]} -gt 0 ]; then
 fi
 # Debian's apache2 starts a server on port 80; the benchmark runs its own on loopback.
 if [ -f /var/run/apache2/apache2.pid ]; then apache2ctl stop 2>/dev/null || true; fi
+# systemd-analyze checks the shipped unit (examples/server/deploy/palabre.service).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 systemd
+fi
 # Mail conformance clients and the Postfix + Dovecot reference (shared/conformance/mail/install-deps.sh).
 MAIL_DEPS="$(dirname "$0")/../../shared/conformance/mail/install-deps.sh"
 missing=0
@@ -39,3 +44,28 @@ if [ ${#caldav[@]} -gt 0 ]; then
 fi
 # Debian's cyrus-imapd starts a system instance on the standard ports; tests and benches run their own.
 if [ -f /run/cyrus-master.pid ]; then kill "$(cat /run/cyrus-master.pid)" 2>/dev/null || true; fi
+
+# cyrus-imapd and dovecot-imapd both provide imap-server and conflict: installing Cyrus removes
+# Dovecot's IMAP daemon, which the anchor and `palabre migrate mail`'s tests need. Keep an unpacked
+# copy of dovecot-imapd beside it (Dovecot is pointed at it with `service imap { executable }`).
+if [ ! -x /usr/lib/dovecot/imap ] && [ ! -x /opt/dovecot-imapd/usr/lib/dovecot/imap ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download dovecot-imapd >/dev/null 2>&1) && mkdir -p /opt/dovecot-imapd && dpkg-deb -x "$tmp"/dovecot-imapd_*.deb /opt/dovecot-imapd
+  rm -rf "$tmp"
+fi
+
+# Mail protection (issue 14): rspamd and ClamAV's clamd, started by the tests on loopback with their
+# own configuration in a temp folder (no signature download here: tests build a database of their own).
+protect=()
+for pkg in rspamd clamav-daemon clamav sieve-connect; do dpkg -s "$pkg" >/dev/null 2>&1 || protect+=("$pkg"); done
+if [ ${#protect[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${protect[@]}"
+fi
+# Debian starts system instances (rspamd on 11333/11334, clamd, freshclam); tests run their own.
+for svc in rspamd clamav-daemon clamav-freshclam; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
+done
+for pidfile in /run/rspamd/rspamd.pid /run/clamav/clamd.pid /run/clamav/freshclam.pid; do
+  if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+done

@@ -15,7 +15,7 @@ run_one() { # run_one NAME [DATABASE_URL]
   [ -n "$dburl" ] || unset DATABASE_URL
   $PALABRE domain add "${U#*@}" --data "$data" > /dev/null
   $PALABRE user add "$U" --password "$P" --data "$data" > /dev/null
-  $PALABRE serve --data "$data" --host 127.0.0.1 --http-port "$port" --smtp-port 0 --submission-port 0 --imap-port 0 > "$data/out" 2>&1 &
+  $PALABRE serve --data "$data" --host 127.0.0.1 --http-port "$port" --smtp-port 0 --submission-port 0 --imap-port 0 --admin-port 0 > "$data/out" 2>&1 &
   local pid=$!
   for _ in $(seq 1 150); do
     curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break

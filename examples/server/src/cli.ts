@@ -135,7 +135,9 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
             smtp: port(values['smtp-port'], 'smtp-port'),
             submission: port(values['submission-port'], 'submission-port'),
             imap: port(values['imap-port'], 'imap-port'),
+            httpRedirect: port(values['http-redirect-port'], 'http-redirect-port'),
           },
+          admin: { port: port(values['admin-port'], 'admin-port') },
         },
       });
       const formatFlag = values['log-format'];
@@ -149,10 +151,14 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
       });
       const { isWorkerProcess, runPrimary, runWorker, workerCount } = await import('./serve/cluster.js');
       if (isWorkerProcess()) return await runWorker(config, logger, io);
-      const ctx = await openContext(config, logger);
-      close = () => ctx.close();
       const count = workerCount(config);
-      return count > 1 ? await runPrimary(ctx, io, count, format) : await serveCommand(ctx, io);
+      // One process: it measures itself. Several: each worker measures itself and the primary's admin
+      // listener aggregates them (see cluster.ts).
+      const { createPrometheusMetrics } = await import('./serve/prometheus-metrics.js');
+      const metrics = config.admin.port !== 0 && count <= 1 ? createPrometheusMetrics() : undefined;
+      const ctx = await openContext(config, logger, { metrics });
+      close = () => ctx.close();
+      return count > 1 ? await runPrimary(ctx, io, count, format) : await serveCommand(ctx, io, metrics);
     }
     if (command === 'backup' || command === 'restore') {
       const { backupCommand } = await import('./commands/backup.js');
@@ -169,7 +175,8 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
       return 0;
     }
     const config = loadConfig({ data, config: configFile, env });
-    const ctx = await openContext(config, silentLogger, { migrate: command !== 'migrate' });
+    // Plain `palabre migrate` applies the migrations itself (and reports them); `migrate mail` needs the schema first.
+    const ctx = await openContext(config, silentLogger, { migrate: command !== 'migrate' || args[0] === 'mail' });
     close = () => ctx.close();
     return await (await load())(ctx, args, io);
   } catch (error) {

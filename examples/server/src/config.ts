@@ -62,6 +62,7 @@ export function loadConfig(sources: ConfigSources = {}): PalabreConfig {
       submission: envPort(env, 'PALABRE_SUBMISSION_PORT'),
       imap: envPort(env, 'PALABRE_IMAP_PORT'),
     },
+    admin: { port: envPort(env, 'PALABRE_ADMIN_PORT') },
   };
   const merged = merge(merge(merge({}, fromFile), fromEnv), { ...(sources.overrides ?? {}), dataDir });
   const parsed = checkConfig(merged);

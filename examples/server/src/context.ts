@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { createAuthenticator, createCredentialService, type CredentialService, type PalabreAuthenticator } from '@palabre/auth';
-import { createMemoryNotifier, type Clock, type Logger, type Notifier, type PalabreConfig } from '@palabre/core';
+import { createMemoryNotifier, noopMetrics, type Clock, type Logger, type Metrics, type Notifier, type PalabreConfig } from '@palabre/core';
 import {
   createCoreStores,
   createDataSource,
@@ -19,6 +19,8 @@ export interface Context {
   /** One blob store per feature: each collects its own garbage and must never see the others' blobs. */
   readonly blobs: { readonly mail: FsBlobStore; readonly drive: FsBlobStore };
   readonly logger: Logger;
+  /** Where every service measures (Prometheus on the admin listener of `palabre serve`; nothing elsewhere). */
+  readonly metrics: Metrics;
   readonly authenticator: PalabreAuthenticator;
   readonly credentials: CredentialService;
   notifier(): Promise<Notifier>;
@@ -50,7 +52,13 @@ export function blobFolderIn(dataDir: string, feature: 'mail' | 'drive'): string
 export async function openContext(
   config: PalabreConfig,
   logger: Logger,
-  options: { migrate?: boolean; notifier?: () => Promise<Notifier>; /** Login throttling's time (tests of hour-long attacks). */ clock?: Clock } = {},
+  options: {
+    migrate?: boolean;
+    notifier?: () => Promise<Notifier>;
+    /** Login throttling's time (tests of hour-long attacks). */
+    clock?: Clock;
+    metrics?: Metrics;
+  } = {},
 ): Promise<Context> {
   const db = await createDataSource({
     ...(config.databaseUrl ? { postgres: { url: config.databaseUrl } } : { sqlite: { file: sqliteFileIn(config.dataDir) } }),
@@ -59,11 +67,13 @@ export async function openContext(
   });
   const stores = createCoreStores(db, { logger });
   const blobs = { mail: createFsBlobStore(blobFolderIn(config.dataDir, 'mail')), drive: createFsBlobStore(blobFolderIn(config.dataDir, 'drive')) };
+  const metrics = options.metrics ?? noopMetrics;
   const authenticator = createAuthenticator({
     directory: stores.directory,
     throttle: stores.throttle,
     audit: stores.audit,
     logger,
+    metrics,
     ...(options.clock ? { clock: options.clock } : {}),
     argon2: config.auth.argon2,
     ldap: config.auth.ldap,
@@ -90,6 +100,7 @@ export async function openContext(
     stores,
     blobs,
     logger,
+    metrics,
     authenticator,
     credentials,
     notifier() {

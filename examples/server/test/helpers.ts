@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -125,14 +125,42 @@ export interface ServedHttp {
 
 export async function serveHttp(site: Site, extraArgs: string[] = []): Promise<ServedHttp> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0', ...extraArgs], {
-    env: site.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'serve',
+      '--data',
+      site.dataDir,
+      '--host',
+      '127.0.0.1',
+      '--http-port',
+      String(port),
+      '--smtp-port',
+      '0',
+      '--submission-port',
+      '0',
+      '--imap-port',
+      '0',
+      '--admin-port',
+      '0',
+      ...extraArgs,
+    ],
+    {
+      env: site.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
   child.stderr!.on('data', (d: Buffer) => (out += d));
-  for (let i = 0; !(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false)); i++) {
+  for (
+    let i = 0;
+    !(await fetch(`http://127.0.0.1:${port}/healthz`)
+      .then((r) => r.ok)
+      .catch(() => false));
+    i++
+  ) {
     if (child.exitCode !== null || i > 300) {
       child.kill('SIGKILL');
       throw new Error(`palabre serve did not start: ${out}`);
@@ -149,6 +177,27 @@ export async function serveHttp(site: Site, extraArgs: string[] = []): Promise<S
       await new Promise((r) => child.once('exit', r));
     },
   };
+}
+
+export type ServeListener = 'http' | 'smtp' | 'submission' | 'imap' | 'admin' | 'http-redirect';
+
+/**
+ * `palabre serve` in a child process on `dataDir`, bound to loopback: each listener on the port given,
+ * every other one off (port 0), JSON log lines; `args` go after (`--workers 2`…).
+ */
+export function spawnServe(
+  dataDir: string,
+  ports: Partial<Record<ServeListener, number>>,
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+): ChildProcess {
+  const listeners: ServeListener[] = ['http', 'smtp', 'submission', 'imap', 'admin'];
+  const portArgs = listeners.flatMap((name) => [`--${name}-port`, String(ports[name] ?? 0)]);
+  if (ports['http-redirect'] !== undefined) portArgs.push('--http-redirect-port', String(ports['http-redirect']));
+  return spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', ...portArgs, ...args], {
+    env: { PALABRE_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Europe/Paris as Apple and Thunderbird send it with an event, for CalDAV tests. */

@@ -7,6 +7,7 @@ import {
   MemoryThrottleStore,
   manualClock,
   memoryLogger,
+  memoryMetrics,
   testBackends,
   type ManualClock,
   type MemoryLogger,
@@ -57,8 +58,8 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
 
   const types = async () => (await f.audit.list({ limit: 1000 })).map((e) => e.type).reverse();
   /** Another node (or this one restarted) on the same stores, with its own throttling policy. */
-  const withPolicy = (throttlePolicy: Partial<ThrottlePolicy>) =>
-    createAuthenticator({ directory: f.directory, audit: f.audit, throttle: f.throttle, clock, argon2: weak, throttlePolicy });
+  const withPolicy = (throttlePolicy: Partial<ThrottlePolicy>, metrics = memoryMetrics()) =>
+    createAuthenticator({ directory: f.directory, audit: f.audit, throttle: f.throttle, clock, argon2: weak, throttlePolicy, metrics });
 
   it('accepts the right password (any case, domain alias), records the login and audits it', async () => {
     const r = await auth.verifyPassword('AWA@ms.gouv.tg', PASSWORD, ctx);
@@ -134,7 +135,8 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
   });
 
   it('backs off exponentially per account and address, then locks, and unlocks after the lockout', async () => {
-    auth = withPolicy({ accountFreeFailures: 3, accountLockoutFailures: 6, lockoutMs: 600_000, baseDelayMs: 1000, ipFreeFailures: 1000, ipBlockFailures: 1000 });
+    const metrics = memoryMetrics();
+    auth = withPolicy({ accountFreeFailures: 3, accountLockoutFailures: 6, lockoutMs: 600_000, baseDelayMs: 1000, ipFreeFailures: 1000, ipBlockFailures: 1000 }, metrics);
     for (let i = 0; i < 3; i++) expect((await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx)).ok).toBe(false);
     // 4th attempt straight away: must wait 1 s; even the right password is not checked.
     const throttled = await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx);
@@ -149,6 +151,10 @@ describe.each(fixtures)('authenticator on %s', (_name, make) => {
     clock.advance(4000);
     await auth.verifyPassword('awa@sante.gouv.tg', 'guess', ctx); // 6th failure: locked
     expect(await types()).toContain('auth.locked');
+    // Measured as it is audited: 6 wrong passwords, 2 throttled attempts, one lockout, by protocol.
+    expect(metrics.value('palabre_auth_failures_total', { protocol: 'imap', reason: 'invalid-credentials' })).toBe(6);
+    expect(metrics.value('palabre_auth_failures_total', { protocol: 'imap', reason: 'throttled' })).toBe(2);
+    expect(metrics.value('palabre_auth_lockouts_total', { protocol: 'imap' })).toBe(1);
     clock.advance(60_000);
     expect(await auth.verifyPassword('awa@sante.gouv.tg', PASSWORD, ctx)).toMatchObject({ ok: false, reason: 'throttled' });
     clock.advance(600_000);

@@ -12,6 +12,7 @@ import {
   type DirectoryStore,
   type LdapConfig,
   type Logger,
+  type Metrics,
   type ThrottleStore,
   normalizeDomain,
   parseAddress,
@@ -19,6 +20,7 @@ import {
   systemClock,
   toPrincipal,
 } from '@palabre/core';
+import { authMeasures } from './auth-metrics.js';
 import { CredentialCache, ExpiringSet } from './credential-cache.js';
 import { LdapPasswordSource } from './ldap.js';
 import type { AuthLogEvent } from './log-events.js';
@@ -32,6 +34,8 @@ export interface AuthenticatorOptions {
   audit: AuditLog;
   clock?: Clock;
   logger?: Logger;
+  /** Refusals and lockouts (palabre_auth_failures_total, palabre_auth_lockouts_total). */
+  metrics?: Metrics;
   argon2?: Argon2Config;
   throttlePolicy?: Partial<ThrottlePolicy>;
   /** Per-domain directory binds (keys: domain names, any form). Other domains use local hashes. */
@@ -72,6 +76,7 @@ export class PalabreAuthenticator implements Authenticator {
   private readonly decisions = new Map<string, { principal: Principal; method: SuccessMethod; until: number }>();
   private readonly decisionTtlMs: number;
   private readonly ldap = new Map<string, LdapPasswordSource>();
+  private readonly measures: ReturnType<typeof authMeasures>;
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.clock = options.clock ?? systemClock;
@@ -81,6 +86,7 @@ export class PalabreAuthenticator implements Authenticator {
     this.cache = new CredentialCache(options.cacheTtlMs ?? 5 * 60_000);
     this.recentSuccesses = new ExpiringSet(options.cacheTtlMs ?? 5 * 60_000);
     this.decisionTtlMs = options.decisionTtlMs ?? 30_000;
+    this.measures = authMeasures(options.metrics);
     for (const [domain, config] of Object.entries(options.ldap ?? {})) this.ldap.set(normalizeDomain(domain), new LdapPasswordSource(config));
   }
 
@@ -120,10 +126,12 @@ export class PalabreAuthenticator implements Authenticator {
     if (countFailure) {
       const { justLocked } = await this.throttle.failure(attempt ?? { name: null, ip: context.ip ?? null }, now);
       if (justLocked) {
+        this.measures.lockout(context.protocol);
         this.event('warn', 'auth.locked', { protocol: context.protocol, ip: context.ip });
         await this.audit('auth.locked', actor, context, `locked for ${Math.round(this.throttle.policy.lockoutMs / 60000)} min`);
       }
     }
+    this.measures.failure(context.protocol, reason);
     this.event('info', 'auth.failure', { protocol: context.protocol, ip: context.ip, reason });
     await this.audit('auth.failure', actor, context, reason);
     return { ok: false, reason };
@@ -191,6 +199,7 @@ export class PalabreAuthenticator implements Authenticator {
     // The owner's app password (100 bits: nothing to guess) passes the lock meant for guessers.
     const verdict = await this.throttle.check(attempt, now, isOwnAppPassword);
     if (!verdict.allowed) {
+      this.measures.failure(context.protocol, 'throttled');
       this.event('info', 'auth.throttled', { protocol: context.protocol, ip: context.ip, key: verdict.key });
       await this.audit('auth.throttled', actor, context, `${verdict.key} ${verdict.locked ? 'locked' : 'back-off'} ${Math.ceil(verdict.retryAfterMs / 1000)} s`);
       return { ok: false, reason: 'throttled', retryAfterMs: verdict.retryAfterMs };
@@ -274,6 +283,7 @@ export class PalabreAuthenticator implements Authenticator {
     const now = this.clock.now();
     const verdict = await this.throttle.check({ name: null, ip: context.ip ?? null }, now);
     if (!verdict.allowed) {
+      this.measures.failure(context.protocol, 'throttled');
       await this.audit('auth.throttled', 'bearer', context, `ip back-off ${Math.ceil(verdict.retryAfterMs / 1000)} s`);
       return { ok: false, reason: 'throttled', retryAfterMs: verdict.retryAfterMs };
     }

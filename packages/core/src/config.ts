@@ -123,10 +123,33 @@ export const configSchema = v.object({
     submissions: withDefault(port, 0),
     imap: withDefault(port, 1143),
     imaps: withDefault(port, 0),
+    /**
+     * Plain HTTP that only answers `308` to the HTTPS listener (and serves ACME HTTP-01 challenges from
+     * `tls.acmeWebroot`); started when HTTPS is on. 0: off; 80 in production.
+     */
+    httpRedirect: withDefault(port, 0),
   }),
   tls: section({
+    /** The default certificate (PEM, the chain after the leaf), for clients that name no host or an unknown one. */
     certFile: v.optional(v.string()),
     keyFile: v.optional(v.string()),
+    /**
+     * More certificates, chosen by the host name a client asks for (SNI): each serves the DNS names of
+     * its subjectAltName (wildcards one label deep), the first listed winning a name two share. Every
+     * file is read again on SIGHUP and when it changes on disk; a pair that does not load is refused
+     * and the previous one kept.
+     */
+    certificates: withDefault(v.array(v.object({ certFile: v.string(), keyFile: v.string() })), []),
+    /**
+     * certbot's `--webroot -w DIR`: `/.well-known/acme-challenge/TOKEN` on the redirect listener is
+     * served from `DIR/.well-known/acme-challenge/TOKEN` instead of redirected.
+     */
+    acmeWebroot: v.optional(v.string()),
+    /**
+     * `Strict-Transport-Security: max-age=…` on every HTTPS answer of the HTTP listener (RFC 6797): browsers then refuse plain
+     * HTTP and certificate warnings for this host. Seconds; 0: not sent.
+     */
+    hstsMaxAgeSeconds: withDefault(int(0), 31_536_000),
   }),
   smtp: v.optional(smtpConfigSchema, {} as never),
   imap: section({
@@ -168,6 +191,39 @@ export const configSchema = v.object({
   admin: section({
     host: withDefault(v.string(), '127.0.0.1'),
     port: withDefault(port, 9465),
+  }),
+  /** Spam filtering of every message, inbound and submitted (absent: no scanning, said in the banner). */
+  spam: section({
+    rspamd: v.optional(
+      v.object({
+        /** rspamd's normal worker, e.g. `http://127.0.0.1:11333`. */
+        url: v.pipe(v.string(), v.regex(/^https?:\/\//, 'an http:// or https:// URL')),
+        /** Its controller worker, for learning from what users move into and out of Junk. */
+        controllerUrl: v.optional(v.pipe(v.string(), v.regex(/^https?:\/\//, 'an http:// or https:// URL'))),
+        password: v.optional(v.string()),
+        timeoutMs: withDefault(positive, 15_000),
+        /** rspamd unreachable or silent: `open` lets mail through (marked), `closed` answers 451. */
+        failMode: withDefault(v.picklist(['open', 'closed']), 'open'),
+        /** What each rspamd action does: reject (550), defer (451), junk (file in Junk), accept. */
+        actions: withDefault(v.record(v.string(), v.picklist(['reject', 'defer', 'junk', 'accept'])), {}),
+      }),
+    ),
+  }),
+  /** Malware scanning of mail and drive uploads with ClamAV's clamd. */
+  antivirus: section({
+    clamd: v.optional(
+      v.object({
+        /** clamd's LocalSocket, or `host` and `port` (TCPSocket). */
+        socket: v.optional(v.string()),
+        host: v.optional(v.string()),
+        port: v.optional(port),
+        timeoutMs: withDefault(positive, 30_000),
+        /** Bytes scanned at most (clamd's StreamMaxLength); larger content passes marked as not scanned. */
+        maxBytes: withDefault(positive, 25 * 1024 * 1024),
+        /** clamd unreachable: `closed` answers 451 / refuses the upload, `open` lets it through. */
+        failMode: withDefault(v.picklist(['open', 'closed']), 'closed'),
+      }),
+    ),
   }),
   /** Allow passwords over unencrypted connections from loopback (local development only). */
   allowInsecureAuth: withDefault(v.boolean(), false),

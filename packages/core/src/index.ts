@@ -208,6 +208,8 @@ export {
   instanceOverlaps,
   objectEtag,
 } from './calendar/calendar-rules.js';
+export type { MailMigrationCopy, MailMigrationCursor, MailMigrationCursorInput, MailMigrationStore } from './mail-migration/mail-migration-store.js';
+export { MAX_MIGRATION_FOLDER_LENGTH, MAX_MIGRATION_SOURCE_LENGTH } from './mail-migration/mail-migration-rules.js';
 export type {
   Metrics,
   MetricDefinition,
@@ -220,6 +222,9 @@ export type {
   Histogram,
 } from './ports/metrics.js';
 export { noopMetrics, LATENCY_BUCKETS, secondsSince } from './ports/metrics.js';
+export type { MalwareScanner, ScanResult } from './ports/malware-scanner.js';
+export { ClamdScanner } from './antivirus/clamd-scanner.js';
+export type { ClamdOptions } from './antivirus/clamd-scanner.js';
 export { normalizeIp, networkMatcher, clientNetwork } from './network.js';
 export {
   ConnectionGate,

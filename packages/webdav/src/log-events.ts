@@ -18,6 +18,10 @@ export const DAV_LOG_EVENTS = [
   'dav.lock.released',
   /** A drive write: kind (put, mkcol, delete, move, copy, proppatch), path, size. */
   'drive.changed',
+  /** An upload refused because the malware scanner found something (signature, blob). */
+  'drive.malware-refused',
+  /** The malware scanner could not answer for an upload (refused or let through by the fail mode). */
+  'drive.scan-unavailable',
   /** Garbage collection of blobs no node references any more. */
   'drive.gc.done',
   'drive.gc.failed',

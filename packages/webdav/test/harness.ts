@@ -150,7 +150,7 @@ export async function spawnPalabre(dataDir: string): Promise<{ child: ChildProce
   });
   const child = spawn(
     process.execPath,
-    [PALABRE_CLI, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0'],
+    [PALABRE_CLI, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0', '--admin-port', '0'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } },
   );
   let out = '';

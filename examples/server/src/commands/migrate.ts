@@ -1,16 +1,112 @@
-import { noMorePositionals, parse } from '../args.js';
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { SqlMailMigrationStore, SqlMailStore } from '@palabre/core/storage';
+import { noMorePositionals, parse, parseSize, UsageError } from '../args.js';
 import type { Context } from '../context.js';
 import { describeDatabase } from '../context.js';
+import { progressBar } from '../import/progress.js';
+import type { AccountReport } from '../migrate-mail/copy-account.js';
+import { parseSource } from '../migrate-mail/legacy-source.js';
+import { readLoginsCsv } from '../migrate-mail/logins-csv.js';
+import { runMailMigration } from '../migrate-mail/run-migration.js';
 import type { Output } from '../output.js';
-import { MIGRATE_USAGE } from './usage.js';
-
+import { MIGRATE_MAIL_USAGE, MIGRATE_USAGE } from './usage.js';
 
 /** Migrations also run at every start; this applies them ahead of a rolling upgrade of several nodes. */
 export async function migrateCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
+  if (argv[0] === 'mail') return migrateMail(ctx, argv.slice(1), io);
   const { positionals } = parse(argv, {}, MIGRATE_USAGE);
   noMorePositionals(positionals, 0, MIGRATE_USAGE);
   const applied = await ctx.db.migrate();
   for (const name of applied) io.out(`applied ${name}`);
   io.out(`${describeDatabase(ctx.config)}: schema up to date (${ctx.db.dataSource.migrations.length} migrations)`);
   return 0;
+}
+
+const MAIL_OPTIONS = {
+  from: { type: 'string' },
+  csv: { type: 'string' },
+  jobs: { type: 'string' },
+  report: { type: 'string' },
+  'master-user': { type: 'string' },
+  'master-password-file': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'max-message-size': { type: 'string' },
+} as const;
+
+const firstLine = async (file: string, what: string): Promise<string> => {
+  const text = (await readFile(file, 'utf8').catch((error: Error) => {
+    throw new UsageError(`cannot read ${what} ${file}: ${error.message}`);
+  })).split(/\r?\n/)[0]!;
+  if (!text) throw new UsageError(`${what} ${file} is empty`);
+  return text;
+};
+
+const summaryOf = (r: AccountReport) =>
+  `${r.address}: ${r.status === 'ok' ? 'done' : 'FAILED'}, ${r.folders.length} folder(s), ${r.copied} copied, ${r.skipped} already there${r.flagsUpdated ? `, flags brought over for ${r.flagsUpdated}` : ''}${r.messageErrors.length ? `, ${r.messageErrors.length} message(s) not copied` : ''}${r.errors.length ? ` — ${r.errors.join('; ')}` : ''}`;
+
+/**
+ * `palabre migrate mail`: copy every agent's mailboxes from the legacy IMAP server. Safe to re-run
+ * (only what is new is copied); the exit code is 1 when any account failed, after all the others.
+ */
+async function migrateMail(ctx: Context, argv: string[], io: Output): Promise<number> {
+  const { values, positionals } = parse(argv, MAIL_OPTIONS, MIGRATE_MAIL_USAGE);
+  noMorePositionals(positionals, 0, MIGRATE_MAIL_USAGE);
+  if (!values.from) throw new UsageError(`say where the mail is with --from imaps://host[:port]\nusage: ${MIGRATE_MAIL_USAGE}`);
+  if (!values.csv) throw new UsageError(`give the agents with --csv FILE (address;login;password)\nusage: ${MIGRATE_MAIL_USAGE}`);
+  const source = parseSource(values.from);
+  const jobs = values.jobs === undefined ? 4 : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError('--jobs takes a number of accounts copied at once, from 1 to 64');
+  if ((values['master-user'] === undefined) !== (values['master-password-file'] === undefined)) {
+    throw new UsageError('--master-user and --master-password-file go together (the master password is never given on the command line)');
+  }
+  const master = values['master-user'] ? { user: values['master-user'], password: await firstLine(values['master-password-file']!, 'the master password file') } : undefined;
+  const maxMessageBytes = values['max-message-size'] === undefined ? ctx.config.smtp.maxMessageBytes : parseSize(values['max-message-size']);
+  if (maxMessageBytes === null || maxMessageBytes < 1024) throw new UsageError('--max-message-size takes a size such as 50M');
+  const ca = values['tls-ca'] ? await readFile(values['tls-ca']).catch((error: Error) => {
+    throw new UsageError(`cannot read --tls-ca ${values['tls-ca']}: ${error.message}`);
+  }) : undefined;
+
+  const { logins, problems } = await readLoginsCsv(createReadStream(values.csv), { master: Boolean(master) });
+  for (const p of problems) io.err(`${values.csv}:${p.line}: ${p.message}`);
+  if (logins.length === 0) {
+    io.err(`palabre: ${values.csv} names no account to migrate`);
+    return 1;
+  }
+
+  const mail = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
+  const deps = { directory: ctx.stores.directory, mail, migrations: new SqlMailMigrationStore(ctx.db), blobs: ctx.blobs.mail };
+  let copied = 0;
+  let failed = 0;
+  const bar = io.interactive ? progressBar(logins.length, 'accounts', (t) => process.stderr.write(t), true) : null;
+  let accountsDone = 0;
+  const redraw = () => bar?.(accountsDone, `${copied.toLocaleString('en')} messages copied, ${failed} account(s) failed`);
+  io.out(`migrating ${logins.length} account(s) from ${source.id}, ${jobs} at a time`);
+  const run = await runMailMigration(deps, logins, {
+    source,
+    jobs,
+    master,
+    maxMessageBytes,
+    ca,
+    onMessage: (_, event) => {
+      if (event === 'copied') copied++;
+      redraw();
+    },
+    onAccount: (report, done) => {
+      accountsDone = done;
+      if (report.status === 'failed') failed++;
+      if (bar) {
+        redraw();
+        if (report.status === 'failed') process.stderr.write(`\r\u001b[K${summaryOf(report)}\n`);
+      } else io.out(summaryOf(report));
+    },
+  });
+  if (bar) process.stderr.write('\n');
+  if (values.report) {
+    const document = { source: source.id, finishedAt: new Date().toISOString(), accounts: run.accounts, csvProblems: problems };
+    await writeFile(values.report, `${JSON.stringify(document, null, 2)}\n`);
+  }
+  io.out(`${run.accounts.length - run.failed} account(s) done, ${run.failed} failed; ${run.copied} message(s) copied, ${run.skipped} already there, flags brought over for ${run.flagsUpdated}${values.report ? `; report in ${values.report}` : ''}`);
+  if (run.failed) io.err(`palabre: ${run.failed} account(s) not finished: run the same command again to resume them`);
+  return run.failed || problems.length ? 1 : 0;
 }

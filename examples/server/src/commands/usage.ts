@@ -45,13 +45,17 @@ export const MAILBOX_USAGE = `palabre mailbox list EMAIL
        palabre mailbox share EMAIL MAILBOX (ADDRESS | group:NAME | anyone) RIGHTS
        palabre mailbox unshare EMAIL MAILBOX (ADDRESS | group:NAME | anyone)`;
 
-export const MIGRATE_USAGE = 'palabre migrate';
+export const MIGRATE_MAIL_USAGE = `palabre migrate mail --from imaps://host[:port] --csv FILE [--jobs N] [--report FILE.json]
+         [--master-user USER --master-password-file FILE] [--tls-ca FILE.pem] [--max-message-size 50M]`;
+
+export const MIGRATE_USAGE = `palabre migrate
+       ${MIGRATE_MAIL_USAGE}`;
 
 export const QUEUE_USAGE = `palabre queue list [--user EMAIL] [--limit N]
        palabre queue flush`;
 
 export const SERVE_USAGE =
-  'palabre serve [--data DIR] [--host H] [--http-port N] [--smtp-port N] [--submission-port N] [--imap-port N] [--hostname NAME] [--workers N] [--log-format human|json]';
+  'palabre serve [--data DIR] [--host H] [--http-port N] [--smtp-port N] [--submission-port N] [--imap-port N] [--admin-port N] [--http-redirect-port N] [--hostname NAME] [--workers N] [--log-format human|json]';
 
 export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-stdin | --no-password] [--name NAME] [--department D] [--quota SIZE]
        palabre user list [--domain D] [--limit N]

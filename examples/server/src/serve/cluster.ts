@@ -1,7 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Logger, PalabreConfig } from '@palabre/core';
-import { startServer, stopSignal } from '../commands/serve.js';
+import { adminService, startServer, stopSignal } from '../commands/serve.js';
+import type { Service } from './service.js';
 import { isLoopbackHost } from '../config.js';
 import { openContext, type Context } from '../context.js';
 import type { LogFormat } from '../log-output.js';
@@ -34,10 +35,28 @@ export async function runPrimary(ctx: Context, io: Output, count: number, logFor
     await loadTls(config);
   }
   await ensureDemoAccount(ctx);
-  await ctx.close();
+  // The admin listener lives here, not in the workers (which share ports round-robin: a scrape would
+  // reach one of them): it asks every worker for its series and adds them up (prom-client's cluster
+  // aggregation, by each metric's `aggregate`), and checks readiness on the primary's own connection.
+  let admin: Service | null = null;
+  if (config.admin.port !== 0) {
+    const { default: client } = await import('prom-client');
+    const aggregator = new client.AggregatorRegistry();
+    admin = await adminService(ctx, { scrape: () => aggregator.clusterMetrics(), contentType: aggregator.contentType });
+    await admin.start().catch((error: unknown) => {
+      throw new Error(`cannot start admin: ${(error as Error).message}`);
+    });
+  } else {
+    await ctx.close();
+  }
 
   let stopping = false;
   const workers = new Map<Worker, number>();
+  // `systemctl reload` signals the primary only: each worker reloads its own certificates.
+  const relayHangup = () => {
+    for (const worker of workers.keys()) worker.process.kill('SIGHUP');
+  };
+  process.on('SIGHUP', relayHangup);
   const fork = (index: number) => {
     // Workers write to the same stdout as the primary: they take its log format.
     const worker = cluster.fork({ PALABRE_WORKER_INDEX: String(index), PALABRE_LOG_FORMAT: logFormat });
@@ -76,14 +95,23 @@ export async function runPrimary(ctx: Context, io: Output, count: number, logFor
   const failure = ready.find((r) => r.palabre === 'failed');
   if (failure && failure.palabre === 'failed') {
     stopping = true;
+    await admin?.stop(1000);
     for (const worker of workers.keys()) worker.kill('SIGTERM');
     throw new Error(failure.error);
   }
   const first = ready[0] as { banner: string[] };
-  for (const line of first.banner) io.out(line.replace('Palabre is running.', `Palabre is running (${count} worker processes).`));
+  const banner = [...first.banner];
+  if (admin) {
+    // After the workers' lines, before the blank line and the sign-in details.
+    const at = banner.findIndex((line, i) => i > 1 && !line.startsWith('  '));
+    banner.splice(at < 0 ? banner.length : at, 0, ...admin.banner().map((line) => `  ${line}`));
+  }
+  for (const line of banner) io.out(line.replace('Palabre is running.', `Palabre is running (${count} worker processes).`));
 
   await stopRequested;
+  process.off('SIGHUP', relayHangup);
   stopping = true;
+  await admin?.stop(1000);
   await Promise.all(
     [...workers.keys()].map(
       (worker) =>
@@ -105,7 +133,16 @@ export async function runPrimary(ctx: Context, io: Output, count: number, logFor
 export async function runWorker(config: PalabreConfig, logger: Logger, io: Output): Promise<number> {
   const index = Number(process.env.PALABRE_WORKER_INDEX ?? '1');
   const log = logger.child({ worker: index });
+  let metrics;
+  if (config.admin.port !== 0) {
+    // Answer the primary's scrapes with this registry (prom-client listens for them in every worker).
+    const [{ createPrometheusMetrics }, { default: client }] = await Promise.all([import('./prometheus-metrics.js'), import('prom-client')]);
+    metrics = createPrometheusMetrics();
+    client.AggregatorRegistry.setRegistries([metrics.registry]);
+    new client.AggregatorRegistry(); // eslint-disable-line no-new -- its constructor installs the worker's answering listener
+  }
   const ctx = await openContext(config, log, {
+    metrics,
     migrate: false,
     notifier: config.databaseUrl ? undefined : async () => new IpcNotifier(),
   });

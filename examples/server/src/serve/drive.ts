@@ -4,6 +4,7 @@ import { SqlCalendarStore } from '@palabre/core/storage';
 import { collectDriveGarbage, createDavHandler, drivePlugin, principalsPlugin } from '@palabre/webdav';
 import { periodicJob } from './periodic.js';
 import type { Service } from './service.js';
+import type { MalwareScanner } from '@palabre/core';
 import type { ServiceSetup } from './services.js';
 
 /** How often the drive's unreferenced blobs are collected (and once at start). */
@@ -17,13 +18,13 @@ const GC_INTERVAL_MS = 60 * 60_000;
  * in a blob store of their own (`<data>/blobs/drive`) so that its garbage collection never looks at
  * mail's blobs (`<data>/blobs/mail`); calendar objects and cards are kept in the database.
  */
-export async function mountDrive(setup: ServiceSetup): Promise<Service> {
+export async function mountDrive(setup: ServiceSetup, malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null = null): Promise<Service> {
   const { ctx, http, tls, insecureAuth } = setup;
   const logger = ctx.logger.child({ service: 'dav' });
   const blobs = ctx.blobs.drive;
   const notifier = await ctx.notifier();
   const calendars = new SqlCalendarStore(ctx.db, { notifier, logger: ctx.logger });
-  const drive = drivePlugin({ store: ctx.stores.drive, blobs, directory: ctx.stores.directory });
+  const drive = drivePlugin({ store: ctx.stores.drive, blobs, directory: ctx.stores.directory, ...(malware ? { malware } : {}) });
   const handler = createDavHandler({
     notifier,
     basePath: '/dav',

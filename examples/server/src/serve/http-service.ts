@@ -1,7 +1,9 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
-import { closeWithAnswer, ConnectionGate, guardServer, type Logger, type PalabreConfig } from '@palabre/core';
+import { closeWithAnswer, ConnectionGate, guardServer, noopMetrics, type Logger, type Metrics, type PalabreConfig } from '@palabre/core';
+import { httpMeasures } from './http-metrics.js';
 import type { Service } from './service.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -23,6 +25,12 @@ export interface HttpServiceOptions {
   logger: Logger;
   /** Shown on the root page. */
   productLine: string;
+  /** Requests by method and status class, and their latency. */
+  metrics?: Metrics;
+  /** `Strict-Transport-Security` max-age on HTTPS answers (RFC 6797); 0 or absent: none. */
+  hstsMaxAgeSeconds?: number;
+  /** A certificate per host name (TLS SNI); without an answer, `tls`. */
+  SNICallback?: TlsOptions['SNICallback'];
   /** Connection limits shared with the process's other listeners (default: a gate of this listener's own). */
   connections?: ConnectionGate;
   /** Header, request, keep-alive and idle bounds (config `http`). */
@@ -111,13 +119,19 @@ export class HttpService implements Service {
   }
 
   async start(): Promise<void> {
-    const handler = (req: IncomingMessage, res: ServerResponse) => this.route(req, res);
+    const measure = httpMeasures(this.options.metrics ?? noopMetrics);
+    const hsts = this.options.tls && this.options.hstsMaxAgeSeconds ? `max-age=${this.options.hstsMaxAgeSeconds}` : null;
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      measure(req, res);
+      if (hsts) res.setHeader('strict-transport-security', hsts);
+      this.route(req, res);
+    };
     const t = { ...DEFAULT_TIMEOUTS, ...this.options.timeouts };
     // node:http checks header and request timeouts only this often (default 30 s: a half-open
     // connection then lived up to 90 s past a 60 s bound).
     const checking = { connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(t.headersTimeoutMs / 4))) };
     const server = this.options.tls
-      ? createHttpsServer({ ...checking, cert: this.options.tls.cert, key: this.options.tls.key, minVersion: 'TLSv1.2' }, handler)
+      ? createHttpsServer({ ...checking, cert: this.options.tls.cert, key: this.options.tls.key, minVersion: 'TLSv1.2', SNICallback: this.options.SNICallback }, handler)
       : createHttpServer(checking, handler);
     // `Expect: 100-continue` is answered by the handler that owns the request (the DAV engine once the
     // request is authenticated, authorised and within quota), not by node:http before anything is checked.
@@ -165,6 +179,11 @@ export class HttpService implements Service {
     }, graceMs);
     await closed;
     clearTimeout(timer);
+  }
+
+  /** A renewed default certificate: the next handshake uses it, open connections keep theirs. */
+  setSecureContext(tls: Pick<TlsMaterial, 'cert' | 'key'>): void {
+    if (this.options.tls) (this.server as unknown as HttpsServer | null)?.setSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
   }
 
   banner(user?: string): string[] {

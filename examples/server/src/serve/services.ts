@@ -1,9 +1,9 @@
-import type { ConnectionGate } from '@palabre/core';
+import { ClamdScanner, type ConnectionGate, type MalwareScanner, type PalabreConfig } from '@palabre/core';
 import { SqlMailStore, createMailTransportStores } from '@palabre/core/storage';
 import type { Context } from '../context.js';
 import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
-import type { TlsMaterial } from './tls.js';
+import type { TlsCertificates, TlsMaterial } from './tls.js';
 import { mountDrive } from './drive.js';
 import { mountOnboarding } from './onboarding.js';
 import { periodicJob } from './periodic.js';
@@ -15,6 +15,8 @@ export interface ServiceSetup {
   readonly ctx: Context;
   readonly http: HttpService;
   readonly tls: TlsMaterial | null;
+  /** Every TLS listener's certificates (null when none speaks TLS); mail listeners always do. */
+  readonly certificates: TlsCertificates | null;
   /** Plaintext passwords accepted (local development on loopback, or explicitly allowed). */
   readonly insecureAuth: boolean;
   /** Run periodic background jobs (garbage collection): true in exactly one process of a node. */
@@ -28,7 +30,9 @@ export interface ServiceSetup {
  * returns any listeners of its own (SMTP, IMAP). Features arrive with their issues.
  */
 export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
-  const services: Service[] = [await mountDrive(setup)];
+  // One malware scanner for mail and drive uploads alike (config `antivirus.clamd`).
+  const malware = malwareScanner(setup.ctx.config);
+  const services: Service[] = [await mountDrive(setup, malware)];
   await mountOnboarding(setup);
   const { ctx } = setup;
   const { ports } = ctx.config;
@@ -37,8 +41,8 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   if ([ports.smtp, ports.submission, ports.submissions, ports.imap, ports.imaps].every((p) => p === 0)) return services;
   const [{ smtpServices }, { imapServices }] = await Promise.all([import('../services/smtp.js'), import('../services/imap.js')]);
   const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
-  services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore, connections: setup.connections })));
-  services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore, connections: setup.connections })));
+  services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore, connections: setup.connections, certificates: setup.certificates!, malware })));
+  services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore, connections: setup.connections, certificates: setup.certificates! })));
   // Expunged and bounced messages leave their blobs behind (shared by recipients and copies, so no
   // single EXPUNGE may delete one): collected here once nothing holds them.
   const { collectMailGarbage } = await import('@palabre/mail');
@@ -54,4 +58,11 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
     ),
   );
   return services;
+}
+
+/** clamd as configured, with its fail mode; null when no antivirus is configured. */
+export function malwareScanner(config: PalabreConfig): { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null {
+  const av = config.antivirus.clamd;
+  if (!av) return null;
+  return { scanner: new ClamdScanner({ socket: av.socket, host: av.host, port: av.port, timeoutMs: av.timeoutMs, maxBytes: av.maxBytes }), failMode: av.failMode };
 }

@@ -2,13 +2,15 @@ import type { ConnectionGate, MailStore } from '@palabre/core';
 import { createImapServer } from '@palabre/mail';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
-import { loadTls } from '../serve/tls.js';
+import type { TlsCertificates } from '../serve/tls.js';
 
 export interface ImapWiring {
   /** The mailbox store SMTP delivers into. */
   readonly store: MailStore;
   /** Connection limits shared with the process's other listeners. */
   readonly connections: ConnectionGate;
+  /** The process's certificates: reloads reach this server's STARTTLS and implicit-TLS listeners. */
+  readonly certificates: TlsCertificates;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface ImapWiring {
 export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: ImapWiring): Promise<Service[]> {
   const { config, logger } = ctx;
   if (config.ports.imap === 0 && config.ports.imaps === 0) return [];
-  const tls = await loadTls(config);
+  const tls = wiring.certificates.material;
   const server = createImapServer({
     store: wiring.store,
     blobs: ctx.blobs.mail,
@@ -28,12 +30,14 @@ export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: 
     authenticator: ctx.authenticator,
     notifier: await ctx.notifier(),
     logger: logger.child({ service: 'imap' }),
-    tls: { key: tls.key, cert: tls.cert },
+    metrics: ctx.metrics,
+    tls: { key: tls.key, cert: tls.cert, SNICallback: wiring.certificates.SNICallback },
     allowInsecureAuth: insecureAuth,
     compress: config.imap.compress,
     limits: { maxMessageBytes: config.smtp.maxMessageBytes },
     connections: wiring.connections,
   });
+  wiring.certificates.onReload((material) => server.setSecureContext(material));
   const host = config.host;
   const bound: string[] = [];
   return [

@@ -1,21 +1,34 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConnectionGate, MailDelivery } from '@palabre/core';
+import type { ConnectionGate, MailDelivery, MalwareScanner } from '@palabre/core';
 import { createMailTransportStores } from '@palabre/core/storage';
 import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
+import { mailFilters } from './mail-filters.js';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
-import { loadTls } from '../serve/tls.js';
+import type { TlsCertificates } from '../serve/tls.js';
 
 export interface SmtpWiring {
   /** The mailbox store SMTP files local mail into. */
   readonly delivery: MailDelivery;
   /** Connection limits shared with the process's other listeners. */
   readonly connections: ConnectionGate;
+  /** The malware scanner shared with the drive, if one is configured. */
+  readonly malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null;
+  /** The process's certificates: reloads reach every SMTP listener's STARTTLS and implicit TLS. */
+  readonly certificates: TlsCertificates;
 }
 
-function listenerService(name: string, listener: SmtpListener, host: string, port: number, describe: (port: number) => string): Service {
+function listenerService(
+  name: string,
+  listener: SmtpListener,
+  host: string,
+  port: number,
+  describe: (port: number) => string,
+  certificates: TlsCertificates,
+): Service {
   let bound = port;
+  certificates.onReload((material) => listener.setSecureContext(material));
   return {
     name,
     async start() {
@@ -34,7 +47,7 @@ function listenerService(name: string, listener: SmtpListener, host: string, por
 export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: SmtpWiring): Promise<Service[]> {
   const { config, logger } = ctx;
   const smtp = config.smtp;
-  const tls = await loadTls(config);
+  const tls = wiring.certificates.material;
   const stores = createMailTransportStores(ctx.db);
   const spoolDir = join(config.dataDir, 'spool');
   await rm(spoolDir, { recursive: true, force: true }); // bodies of sessions a crash cut short
@@ -50,11 +63,13 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     mtaSts: smtp.outbound.mtaSts,
     smarthost: smtp.smarthost ?? null,
     dns,
+    metrics: ctx.metrics,
     logger: logger.child({ service: 'smtp-queue' }),
   });
+  const filters = mailFilters(config, logger, wiring.malware);
   const common = {
     hostname: config.hostname,
-    tls: { key: tls.key, cert: tls.cert },
+    tls: { key: tls.key, cert: tls.cert, SNICallback: wiring.certificates.SNICallback },
     allowInsecureAuth: insecureAuth,
     directory: ctx.stores.directory,
     blobs: ctx.blobs.mail,
@@ -72,22 +87,24 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     trustedNetworks: smtp.trustedNetworks,
     maxQueueMs: smtp.outbound.maxQueueMs,
     spoolDir,
+    metrics: ctx.metrics,
     connections: wiring.connections,
+    filters: filters.list,
     logger: logger.child({ service: 'smtp' }),
   };
   const services: Service[] = [];
   const host = config.host;
   if (config.ports.smtp !== 0) {
     const mx = createSmtpServer({ ...common, role: 'mx' });
-    services.push(listenerService('smtp', mx, host, config.ports.smtp, (p) => `SMTP (MX): ${host}:${p} (STARTTLS)`));
+    services.push(listenerService('smtp', mx, host, config.ports.smtp, (p) => `SMTP (MX): ${host}:${p} (STARTTLS)`, wiring.certificates));
   }
   if (config.ports.submission !== 0) {
     const sub = createSmtpServer({ ...common, role: 'submission' });
-    services.push(listenerService('submission', sub, host, config.ports.submission, (p) => `submission: ${host}:${p} (STARTTLS, then AUTH PLAIN/LOGIN)`));
+    services.push(listenerService('submission', sub, host, config.ports.submission, (p) => `submission: ${host}:${p} (STARTTLS, then AUTH PLAIN/LOGIN)`, wiring.certificates));
   }
   if (config.ports.submissions !== 0) {
     const subs = createSmtpServer({ ...common, role: 'submission', implicitTls: true });
-    services.push(listenerService('submissions', subs, host, config.ports.submissions, (p) => `submission: ${host}:${p} (implicit TLS)`));
+    services.push(listenerService('submissions', subs, host, config.ports.submissions, (p) => `submission: ${host}:${p} (implicit TLS)`, wiring.certificates));
   }
   services.push({
     name: 'smtp-queue',
@@ -95,7 +112,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
       worker.start();
     },
     stop: (graceMs) => worker.stop(graceMs),
-    banner: () => [`outbound: ${smtp.smarthost ? `through ${smtp.smarthost.host}:${smtp.smarthost.port}` : 'direct to MX hosts'}, queue in the database`],
+    banner: () => [`outbound: ${smtp.smarthost ? `through ${smtp.smarthost.host}:${smtp.smarthost.port}` : 'direct to MX hosts'}, queue in the database`, ...filters.banner],
   });
   return services;
 }

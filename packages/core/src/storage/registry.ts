@@ -31,6 +31,9 @@ import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.
 import { CALENDAR_ENTITIES } from './calendar/entities.js';
 import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devices.js';
+import { MAIL_MIGRATION_ENTITIES } from './mail-migration/entities.js';
+import { MailMigration1796000420000 } from './mail-migration/1796000420000-mail-migration.js';
+import { MailMigrationCopies1796000420001 } from './mail-migration/1796000420001-mail-migration-copies.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -61,6 +64,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   RateCounterEntity,
   ...MAIL_ENTITIES,
   ...CALENDAR_ENTITIES,
+  ...MAIL_MIGRATION_ENTITIES,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
@@ -73,4 +77,6 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MailSearch1796000200001,
   Calendar1796000300000,
   KnownDevices1796000310000,
+  MailMigration1796000420000,
+  MailMigrationCopies1796000420001,
 ];

@@ -11,7 +11,17 @@ import { delimiter, join } from 'node:path';
 export const INSTALL_COMMAND = 'sudo bash .ci/install-deps.sh';
 
 /** Programs that come in another program's Debian package, so the summary names what to install. */
-const DEBIAN_PACKAGE: Readonly<Record<string, string>> = { slapadd: 'slapd', slappasswd: 'slapd', 'smtp-source': 'postfix', 'smtp-sink': 'postfix', 'sieve-connect': 'sieve-connect' };
+const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
+  dovecot: 'dovecot-imapd',
+  doveadm: 'dovecot-core',
+  slapadd: 'slapd',
+  slappasswd: 'slapd',
+  'smtp-source': 'postfix',
+  'smtp-sink': 'postfix',
+  'sieve-connect': 'sieve-connect',
+  'systemd-analyze': 'systemd',
+  clamd: 'clamav-daemon',
+};
 
 const SYSTEM_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
 const found = new Map<string, boolean>();

@@ -19,9 +19,10 @@ import { SmtpError } from '../smtp/smtp-error.js';
 import { newMessageId, receivedHeader, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
 import { deliverLocally } from './local-delivery.js';
 import { readOriginator, type Originator } from './originator.js';
-import { MimeAnalyzer } from '../mime/analyze.js';
+import { putAnalysed } from '../mime/analysed-blob.js';
 import type { RecipientResolver, ResolvedRecipient } from './recipient-resolver.js';
 import type { VacationResponder } from './vacation-responder.js';
+import type { FilterRefusal, FilterVerdict, MessageFilter } from '../filters/message-filter.js';
 
 export interface DmarcHandling {
   readonly honorReject: boolean;
@@ -43,6 +44,10 @@ export interface IntakeOptions {
   readonly maxQueueMs: number;
   readonly clock: Clock;
   readonly logger?: Logger;
+  /** Scanners run in order on every message before it is stored or queued (rspamd, ClamAV). */
+  readonly filters?: readonly MessageFilter[];
+  /** Told of each filter's decision (metrics). */
+  readonly onFiltered?: (filter: string, action: FilterVerdict['action']) => void;
 }
 
 export interface AcceptedRecipient {
@@ -78,6 +83,8 @@ export interface IntakeResult {
 
 /** Fields that mean something only when we add them: a client's copy is dropped (RFC 8601 §5). */
 const OURS_MX = new Set(['return-path', 'delivered-to', 'x-original-to']);
+/** What our filters write: a sender's own `X-Spam-Status: No` must not pass for our verdict. */
+const OURS_FILTERS = new Set(['x-spam-status', 'x-spam-action', 'x-spam-symbols', 'x-spam-checker', 'x-virus-scanned']);
 
 /**
  * What happens between the end of DATA and the 250: authentication checks and policy (MX), sender
@@ -110,6 +117,7 @@ export class Intake {
           throw new SmtpError(550, '5.7.1', `you may not send as ${safeAddress(address)} (From:/Sender: must be your own address or alias)`);
         }
       }
+      await this.filter(envelope, id, received);
       signDomain = domainOf(originator.from[0]!);
       let added = '';
       if (!header.has('message-id')) added += `Message-ID: ${newMessageId(this.options.hostname)}\r\n`;
@@ -126,13 +134,19 @@ export class Intake {
       const { verdict, reason } = await this.policy(envelope, originator, checked);
       if (verdict === 'reject') throw new SmtpError(550, '5.7.1', reason);
       if (verdict === 'quarantine') mailbox = '\\Junk';
+      const filtered = await this.filter(envelope, id, received);
+      if (filtered.junk) mailbox = '\\Junk';
       const authservId = this.options.hostname.toLowerCase();
       headerOut = header.toBuffer(
-        (f) => OURS_MX.has(f.name) || (f.name === 'authentication-results' && f.value.split(';')[0]!.trim().toLowerCase() === authservId),
+        (f) =>
+          OURS_MX.has(f.name) ||
+          (OURS_FILTERS.has(f.name) && (this.options.filters?.length ?? 0) > 0) ||
+          (f.name === 'authentication-results' && f.value.split(';')[0]!.trim().toLowerCase() === authservId),
       );
       parts.push(
         Buffer.from(`Return-Path: <${envelope.sender ? safeAddress(envelope.sender) : ''}>\r\n`),
         Buffer.from(checked.headers),
+        Buffer.from(filtered.headers),
         Buffer.from(this.received(envelope, id, now)),
         headerOut,
       );
@@ -147,13 +161,10 @@ export class Intake {
 
     // Submission: the one signed blob serves local and remote recipients alike.
     const finalParts = envelope.role === 'submission' && this.options.outbox ? await this.options.outbox.sign(parts, signDomain) : parts;
-    // The MIME analysis rides along the one write: the message is never read back.
-    const analyzer = new MimeAnalyzer();
     // A small message (body still in memory) goes to the blob store as one buffer: one write, not one per part.
     const small = finalParts.every((p) => Buffer.isBuffer(p) || p === bodyStream) ? received.body.buffered() : null;
     const whole = small ? Buffer.concat(finalParts.map((p) => (Buffer.isBuffer(p) ? p : small))) : null;
-    const blob = await this.options.blobs.put(tap(whole ? [whole] : concatParts(finalParts), (chunk) => analyzer.write(chunk)));
-    const analysis = analyzer.finish();
+    const { blob, analysis } = await putAnalysed(this.options.blobs, whole ? [whole] : concatParts(finalParts));
     const headerSection = whole && analysis.headerBytes > 0 ? whole.subarray(0, analysis.headerBytes) : undefined;
 
     if (locals.length > 0) {
@@ -219,6 +230,33 @@ export class Intake {
       this.log.info({ id, recipients: queued }, 'queue.enqueued');
     }
     return { id, delivered, deferred, queued };
+  }
+
+  /**
+   * The filters, in order: the first refusal ends the scan with its SMTP reply (5xx reject, 4xx
+   * defer); the fields they add are kept for the MX copy (submission adds none: what the spam filter
+   * thought of an outgoing message is not the recipient's business).
+   */
+  private async filter(envelope: Envelope, id: string, received: ReceivedMessage): Promise<{ junk: boolean; headers: string }> {
+    let junk = false;
+    let headers = '';
+    for (const f of this.options.filters ?? []) {
+      const verdict = await f.scan({ id, envelope, size: received.size, message: () => concatParts([received.header, () => received.body.stream()]) });
+      this.options.onFiltered?.(f.name, verdict.action);
+      if (verdict.action === 'accept' || verdict.action === 'junk') {
+        if (verdict.action === 'junk') {
+          junk = true;
+          this.log.info({ id, filter: f.name, action: 'junk' }, 'delivery.filtered');
+        }
+        if (envelope.role === 'mx' && verdict.headers) headers += verdict.headers;
+        continue;
+      }
+      const refusal = verdict as FilterRefusal;
+      this.log.info({ id, filter: f.name, action: refusal.action, reason: refusal.reason, role: envelope.role, ip: envelope.ip }, 'delivery.filtered');
+      const reject = refusal.action === 'reject';
+      throw new SmtpError(reject ? 550 : 451, refusal.code ?? (reject ? '5.7.1' : '4.7.1'), refusal.reason);
+    }
+    return { junk, headers };
   }
 
   private received(envelope: Envelope, id: string, now: Date): string {
@@ -312,11 +350,4 @@ function aligned(a: string, b: string): boolean {
 function authenticatedFor(domain: string, envelope: Envelope, checked: AuthCheckResult): boolean {
   if (checked.dkimPass.some((d) => aligned(d.toLowerCase(), domain))) return true;
   return checked.spf === 'pass' && envelope.sender !== '' && aligned(domainOf(envelope.sender).toLowerCase(), domain);
-}
-
-async function* tap(source: AsyncIterable<Buffer> | Iterable<Buffer>, each: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    each(chunk);
-    yield chunk;
-  }
 }

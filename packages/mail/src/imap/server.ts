@@ -1,5 +1,5 @@
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import {
   ConnectionGate,
   guardServer,
@@ -24,6 +24,8 @@ export interface ImapTlsOptions {
   readonly cert: string | Buffer;
   /** Oldest protocol accepted (default TLSv1.2). */
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** A certificate per server name (SNI), for STARTTLS and implicit TLS; without an answer, `key`/`cert`. */
+  readonly SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
 }
 
 export interface ImapServerOptions {
@@ -71,6 +73,11 @@ export interface ImapServer {
   close(graceMs?: number): Promise<void>;
   /** Open sessions. */
   readonly connections: number;
+  /**
+   * A new default certificate (renewed on disk): the next STARTTLS and implicit-TLS handshake use it;
+   * sessions already open keep theirs. Throws, changing nothing, if the key and certificate are unusable.
+   */
+  setSecureContext(tls: Pick<ImapTlsOptions, 'key' | 'cert'>): void;
 }
 
 /**
@@ -80,9 +87,9 @@ export interface ImapServer {
 export function createImapServer(options: ImapServerOptions): ImapServer {
   const log = (options.logger ?? silentLogger).child({ component: 'imap' });
   const limits: ImapLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const secureContext: SecureContext | null = options.tls
-    ? createSecureContext({ key: options.tls.key, cert: options.tls.cert, minVersion: options.tls.minVersion ?? 'TLSv1.2' })
-    : null;
+  const minVersion = options.tls?.minVersion ?? 'TLSv1.2';
+  const secureContext: SecureContext | null = options.tls ? createSecureContext({ key: options.tls.key, cert: options.tls.cert, minVersion }) : null;
+  const implicitServers: TlsServer[] = [];
   const hub = new MailboxHub(options.store, options.notifier ?? null, log);
   const sessions = new Set<Session>();
   const gate = options.connections ?? new ConnectionGate({ logger: options.logger, metrics: options.metrics });
@@ -101,6 +108,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     clock: options.clock ?? systemClock,
     limits,
     tls: secureContext,
+    sni: options.tls?.SNICallback,
     insecureAuth: options.allowInsecureAuth ?? false,
     compress: options.compress ?? true,
     commands,
@@ -136,10 +144,11 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       if (implicit && !secureContext) throw new Error('an implicit TLS listener needs a certificate (tls option)');
       const server: Server = implicit
         ? createTlsServer(
-            { key: options.tls!.key, cert: options.tls!.cert, minVersion: options.tls!.minVersion ?? 'TLSv1.2' },
+            { key: options.tls!.key, cert: options.tls!.cert, minVersion, ...(options.tls!.SNICallback ? { SNICallback: options.tls!.SNICallback } : {}) },
             (socket: TLSSocket) => handle(socket, { implicitTls: true }),
           )
         : createNetServer((socket) => handle(socket));
+      if (implicit) implicitServers.push(server as TlsServer);
       server.on('tlsClientError', (error: Error) => log.debug({ err: error.message }, 'imap.starttls-failed'));
       // Counted before the TLS handshake of an implicit-TLS listener (a client that never finishes one
       // holds a descriptor too); over the limit, a BYE greeting in the clear, nothing before a handshake.
@@ -178,6 +187,13 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     },
     get connections() {
       return sessions.size;
+    },
+    setSecureContext(tls) {
+      if (!secureContext) throw new Error('this IMAP server was created without TLS');
+      // Built first: a bad pair throws here, before any listener changed.
+      const next = createSecureContext({ key: tls.key, cert: tls.cert, minVersion });
+      for (const server of implicitServers) server.setSecureContext({ key: tls.key, cert: tls.cert, minVersion });
+      context.tls = next;
     },
   };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import { createInflateRaw } from 'node:zlib';
 import { secondsSince, type Authenticator, type BlobStore, type Clock, type DirectoryStore, type Logger, type MailStore, type Principal } from '@palabre/core';
 import { ArgReader, type Segment } from './arguments.js';
@@ -50,7 +50,10 @@ export interface SessionContext {
   readonly log: Logger;
   readonly clock: Clock;
   readonly limits: ImapLimits;
-  readonly tls: SecureContext | null;
+  /** The current certificate: replaced by the server's setSecureContext (a reload), read at each STARTTLS. */
+  tls: SecureContext | null;
+  /** Chooses a certificate by the client's server name (SNI); none: `tls` for every name. */
+  readonly sni?: TLSSocketOptions['SNICallback'];
   readonly insecureAuth: boolean;
   readonly compress: boolean;
   readonly commands: ReadonlyMap<string, CommandDef<any>>;
@@ -462,7 +465,7 @@ export class Session {
       // also what the socket stream holds
     }
     plain.removeAllListeners('timeout');
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.ctx.tls });
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.ctx.tls, ...(this.ctx.sni ? { SNICallback: this.ctx.sni } : {}) });
     await new Promise<void>((resolve, reject) => {
       secure.once('secure', resolve);
       secure.once('error', reject);

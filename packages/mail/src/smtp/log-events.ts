@@ -15,6 +15,8 @@ export const SMTP_LOG_EVENTS = [
   'delivery.local',
   'delivery.deferred',
   'delivery.duplicate',
+  'delivery.filtered',
+  'filter.unavailable',
   'delivery.vacation-sent',
   'delivery.vacation-skipped',
   'auth-results.checked',

@@ -19,7 +19,15 @@ export function smtpMetrics(metrics: Metrics, role: 'mx' | 'submission') {
     buckets: LATENCY_BUCKETS,
   });
   const deliveries = deliveryCounter(metrics);
+  const filtered = metrics.counter({
+    name: 'palabre_mail_filter_verdicts_total',
+    help: 'Decisions of the mail filters (rspamd, clamd) by listener role, filter and action.',
+    labels: ['role', 'filter', 'action'],
+  });
   return {
+    filtered(filter: string, action: string): void {
+      filtered.inc({ role, filter, action });
+    },
     command(command: SmtpMeasuredCommand, code: number, seconds?: number): void {
       commands.inc({ role, command, reply: replyClass(code) });
       if (seconds !== undefined) latency.observe({ role, command }, seconds);

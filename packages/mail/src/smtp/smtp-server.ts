@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import {
   ConnectionGate,
@@ -37,6 +38,7 @@ import type { SmtpLogEvent } from './log-events.js';
 import { MAX_LINE_CHARS, receiveMessage } from './message-receiver.js';
 import { logSmtpError, SmtpError, toSmtpError } from './smtp-error.js';
 import { smtpMetrics, type SmtpMeasuredCommand } from './smtp-metrics.js';
+import type { MessageFilter } from '../filters/message-filter.js';
 
 export interface SmtpLimits {
   readonly maxMessageBytes: number;
@@ -72,7 +74,12 @@ export interface SmtpServerOptions {
   /** Our name: greeting, Received, Authentication-Results authserv-id, Message-ID. */
   readonly hostname: string;
   /** Certificate for STARTTLS / implicit TLS; null: no TLS offered. */
-  readonly tls: { readonly key: Buffer | string; readonly cert: Buffer | string } | null;
+  readonly tls: {
+    readonly key: Buffer | string;
+    readonly cert: Buffer | string;
+    /** A certificate per server name (SNI), for STARTTLS and implicit TLS; without an answer, `key`/`cert`. */
+    readonly SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+  } | null;
   /** AUTH before TLS (loopback development only). */
   readonly allowInsecureAuth?: boolean;
   readonly directory: DirectoryStore;
@@ -97,6 +104,8 @@ export interface SmtpServerOptions {
   readonly maxQueueMs?: number;
   /** Where bodies larger than a few hundred KiB wait between DATA and the blob store. */
   readonly spoolDir?: string;
+  /** Scanners every message passes before the 250 (rspamd, ClamAV), in order. */
+  readonly filters?: readonly MessageFilter[];
   readonly logger?: Logger;
   readonly clock?: Clock;
   /**
@@ -115,6 +124,11 @@ export interface SmtpListener {
   close(graceMs?: number): Promise<void>;
   /** The underlying smtp-server instance (for embedding: `server.connect(socket)`). */
   readonly server: SMTPServer;
+  /**
+   * A new default certificate (renewed on disk): the next STARTTLS or implicit-TLS handshake uses it;
+   * sessions already open keep theirs. Throws, changing nothing, if the key and certificate are unusable.
+   */
+  setSecureContext(tls: { readonly key: Buffer | string; readonly cert: Buffer | string }): void;
 }
 
 interface SessionState {
@@ -167,6 +181,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     maxQueueMs,
     clock,
     logger: options.logger,
+    filters: options.filters,
+    onFiltered: (filter, action) => measure.filtered(filter, action),
   });
   const spoolDir = options.spoolDir ?? join(tmpdir(), 'palabre-smtp-spool');
   const sessions = new Map<string, SessionState>();
@@ -215,6 +231,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     banner: 'ESMTP Palabre',
     secure: Boolean(options.implicitTls && options.tls),
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    ...(options.tls?.SNICallback ? { SNICallback: options.tls.SNICallback } : {}),
     hideSTARTTLS: !options.tls || Boolean(options.implicitTls),
     size: limits.maxMessageBytes,
     rejectOversized: true,
@@ -462,6 +479,12 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
   return {
     role,
     server,
+    setSecureContext(tls) {
+      if (!options.tls) throw new Error('this SMTP server was created without TLS');
+      // smtp-server empties its contexts before building the new one: a bad pair must throw here first.
+      createSecureContext({ key: tls.key, cert: tls.cert });
+      server.updateSecureContext({ key: tls.key, cert: tls.cert });
+    },
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         const onError = (error: Error) => reject(error);

@@ -9,6 +9,7 @@ import {
   type DriveSpace,
   type DriveStore,
   type GrantAccess,
+  type MalwareScanner,
   type PropertyPatch,
 } from '@palabre/core';
 import type { Readable } from 'node:stream';
@@ -56,6 +57,11 @@ export interface DriveBackendOptions {
   maxUploadBytes?: number;
   /** Verify the SHA-256 of every whole download against its blob id (default true). */
   verifyDownloads?: boolean;
+  /**
+   * Scan every upload before it becomes a file (ClamAV): infected → 403, scanner unreachable → 503
+   * with fail mode `closed`, through with `open`. The refused bytes stay unreferenced until the GC.
+   */
+  malware?: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' };
 }
 
 const WRITABLE: ReadonlySet<string> = new Set([`{${DAV}}displayname`]);
@@ -335,6 +341,7 @@ export class DriveBackend implements DavBackend {
     if (request.expectedLength !== null && blob.size !== request.expectedLength) {
       throw new DavError(400, `received ${blob.size} bytes, ${request.expectedLength} announced`);
     }
+    await this.scan(ctx, blob.id);
     // The bytes are durable; the metadata commit makes them the file. Not if the client can no longer hear so.
     assertAnswerable(ctx.req, ctx.res);
     const expect =
@@ -353,6 +360,23 @@ export class DriveBackend implements DavBackend {
       return { resource: this.resourceOf(space, out.node, [...names, name], access), created: out.created };
     } catch (error) {
       throw mapConflict(error);
+    }
+  }
+
+  private async scan(ctx: DavContext, blobId: string): Promise<void> {
+    const malware = this.options.malware;
+    if (!malware) return;
+    let result;
+    try {
+      result = await malware.scanner.scan(await this.options.blobs.get(blobId));
+    } catch (error) {
+      ctx.log.warn({ err: (error as Error).message }, 'drive.scan-unavailable');
+      if (malware.failMode === 'open') return;
+      throw new DavError(503, 'the file cannot be scanned for malware now, try again later', { cause: error });
+    }
+    if (result.kind === 'infected') {
+      ctx.log.warn({ signature: result.signature, blob: blobId }, 'drive.malware-refused');
+      throw new DavError(403, `the file was refused: malware found (${result.signature})`);
     }
   }
 

@@ -1,8 +1,7 @@
 import { TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
-import { col, table } from '../migrations/table-helpers.js';
+import { col, primary as key, table } from '../migrations/table-helpers.js';
 
 const text = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'text', isNullable: nullable });
-const key = (column: TableColumnOptions): TableColumnOptions => ({ ...column, isPrimary: true });
 const unique = (name: string, columnNames: string[]) => new TableIndex({ name, columnNames, isUnique: true });
 
 /** Calendars and address books (CalDAV, CardDAV): mirrors storage/calendar/entities.ts exactly. */

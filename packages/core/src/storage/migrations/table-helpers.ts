@@ -26,6 +26,9 @@ export const col = {
   }),
 };
 
+/** The column as part of the table's primary key (composite keys). */
+export const primary = (column: TableColumnOptions): TableColumnOptions => ({ ...column, isPrimary: true });
+
 export function table(
   name: string,
   columns: TableColumnOptions[],

@@ -1,5 +1,5 @@
 import { isPalabreError } from '@palabre/core';
-import { MimeAnalyzer } from '../../mime/analyze.js';
+import { newMessageOf, putAnalysed } from '../../mime/analysed-blob.js';
 import { ArgReader, type LiteralPart, type Segment } from '../arguments.js';
 import { AUTHENTICATED, defineCommand } from '../command.js';
 import { ImapError, no } from '../errors.js';
@@ -74,31 +74,16 @@ export const appendCommand = defineCommand<AppendArgs>({
   },
   async run(s, args) {
     const dest = await destination(s, args.mailbox);
-    const analyzer = new MimeAnalyzer();
     const message = args.message;
     const source: AsyncIterable<Buffer> | Buffer[] = message.kind === 'stream' ? (message.stream as AsyncIterable<Buffer>) : [message.data];
-    async function* tapped(): AsyncGenerator<Buffer> {
-      for await (const chunk of source) {
-        analyzer.write(chunk);
-        yield chunk;
-      }
-    }
-    const blob = await s.ctx.blobs.put(tapped(), { maxBytes: s.ctx.limits.maxMessageBytes });
-    const analysis = analyzer.finish();
+    const stored = await putAnalysed(s.ctx.blobs, source, { maxBytes: s.ctx.limits.maxMessageBytes });
     const tail = await s.finishStreamed();
     if (tail) throw tail;
-    if (blob.size === 0) throw no('CANNOT', 'Empty messages are not stored');
+    if (stored.blob.size === 0) throw no('CANNOT', 'Empty messages are not stored');
     try {
       const result = await s.store.append(
         dest.mailbox.id,
-        {
-          blobId: blob.id,
-          size: blob.size,
-          internalDate: args.date ?? s.ctx.clock.now(),
-          analysis: { headerBytes: analysis.headerBytes, data: analysis.data },
-          header: analysis.header,
-          flags: allowedFlags(args.flags, dest.rights),
-        },
+        newMessageOf(stored, { internalDate: args.date ?? s.ctx.clock.now(), flags: allowedFlags(args.flags, dest.rights) }),
         s.user.accountId,
       );
       s.ctx.hub.touched(dest.mailbox.id);

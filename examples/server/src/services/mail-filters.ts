@@ -1,0 +1,42 @@
+import type { Logger, MalwareScanner, PalabreConfig } from '@palabre/core';
+import { ClamdFilter, DEFAULT_SPAM_POLICY, RspamdClient, RspamdFilter, type MessageFilter } from '@palabre/mail';
+
+export interface MailFilters {
+  readonly list: MessageFilter[];
+  /** Banner lines: what scans mail, or that nothing does. */
+  readonly banner: string[];
+  /** The rspamd client, when learning is configured (IMAP moves into and out of Junk teach it). */
+  readonly rspamd: RspamdClient | null;
+}
+
+/** The configured scanners (config `spam`, `antivirus`), shared by the MX and submission listeners. */
+export function mailFilters(
+  config: PalabreConfig,
+  logger: Logger,
+  malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null,
+): MailFilters {
+  const list: MessageFilter[] = [];
+  const banner: string[] = [];
+  const log = logger.child({ service: 'mail-filters' });
+  const unavailable = (filter: string) => (error: Error) => log.warn({ filter, err: error.message }, 'filter.unavailable');
+  let rspamd: RspamdClient | null = null;
+  const spam = config.spam.rspamd;
+  if (spam) {
+    rspamd = new RspamdClient({
+      url: spam.url,
+      controllerUrl: spam.controllerUrl,
+      password: spam.password,
+      timeoutMs: spam.timeoutMs,
+      failMode: spam.failMode,
+      hostname: config.hostname,
+    });
+    list.push(new RspamdFilter(rspamd, { ...DEFAULT_SPAM_POLICY, ...spam.actions }, unavailable('rspamd')));
+    banner.push(`spam:      rspamd at ${spam.url} (fail-${spam.failMode}${spam.controllerUrl ? '; learns from Junk moves' : ''})`);
+  } else banner.push('spam:      no scanning (give spam.rspamd in the config)');
+  const av = config.antivirus.clamd;
+  if (av && malware) {
+    list.push(new ClamdFilter(malware.scanner, malware.failMode, unavailable('clamd')));
+    banner.push(`malware:   clamd at ${av.socket ?? `${av.host}:${av.port}`} (fail-${malware.failMode}; mail and drive uploads)`);
+  } else banner.push('malware:   no scanning (give antivirus.clamd in the config)');
+  return { list, banner, rspamd };
+}

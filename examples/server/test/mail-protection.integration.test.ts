@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, freePort, makeSite, waitForLine, type Site } from './helpers.js';
+
+/**
+ * Issue 14 §1–2 through `palabre serve` as configured by an operator (config `spam.rspamd`,
+ * `antivirus.clamd`), with real rspamd and clamd: the banner says what scans, GTUBE and EICAR are
+ * refused at the MX, EICAR uploaded to the drive is refused with 403 and is not there afterwards.
+ */
+const USER = 'agent@interieur.gouv.test';
+const PASS = 'Une phrase de passe assez longue';
+
+/** One SMTP transaction over a raw socket: the replies, in order. */
+function smtp(port: number, lines: string[], data: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const replies: string[] = [];
+    let buf = '';
+    const script = [...lines, 'DATA', `${data}\r\n.`, 'QUIT'];
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 2);
+        if (/^\d{3} /.test(line)) {
+          replies.push(line);
+          const next = script.shift();
+          if (next !== undefined) socket.write(`${next}\r\n`);
+        }
+      }
+    });
+    socket.on('close', () => resolve(replies));
+    socket.on('error', reject);
+    setTimeout(() => socket.destroy(), 60_000).unref();
+  });
+}
+
+describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and clamd', () => {
+  let site: Site;
+  let rspamd: Rspamd;
+  let clamd: Clamd;
+  let child: ChildProcess;
+  let banner = '';
+  const ports = { http: 0, smtp: 0 };
+  const auth = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`;
+
+  beforeAll(async () => {
+    [rspamd, clamd, site] = await Promise.all([startRspamd(), startClamd(), makeSite('sqlite')]);
+    for (const argv of [
+      ['domain', 'add', 'interieur.gouv.test'],
+      ['user', 'add', USER, '--password', PASS],
+    ])
+      expect((await site.run(...argv)).code).toBe(0);
+    ports.http = await freePort();
+    ports.smtp = await freePort();
+    await writeFile(
+      join(site.dataDir, 'palabre.json'),
+      JSON.stringify({
+        spam: { rspamd: { url: rspamd.url, controllerUrl: rspamd.controllerUrl, password: rspamd.password } },
+        antivirus: { clamd: { socket: clamd.socket } },
+      }),
+    );
+    child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'serve',
+        '--data',
+        site.dataDir,
+        '--host',
+        '127.0.0.1',
+        '--hostname',
+        'mail.interieur.gouv.test',
+        '--http-port',
+        String(ports.http),
+        '--smtp-port',
+        String(ports.smtp),
+        '--submission-port',
+        '0',
+        '--imap-port',
+        '0',
+      ],
+      { env: site.env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    banner = await waitForLine(child, /Palabre is running[\s\S]*\n\n/);
+  }, 180_000);
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    await Promise.all([rspamd?.close(), clamd?.close(), site?.cleanup()]);
+  });
+
+  it('says in the banner what scans mail and uploads', () => {
+    expect(banner).toContain(`spam:      rspamd at ${rspamd.url} (fail-open; learns from Junk moves)`);
+    expect(banner).toContain(`malware:   clamd at ${clamd.socket} (fail-closed; mail and drive uploads)`);
+  });
+
+  it('refuses GTUBE and EICAR at the MX', async () => {
+    const envelope = ['EHLO client.example.org', 'MAIL FROM:<ami@example.org>', `RCPT TO:<${USER}>`];
+    const head = `From: ami@example.org\r\nTo: ${USER}\r\nSubject: test\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
+    expect((await smtp(ports.smtp, envelope, `${head}${GTUBE}`)).at(-2)).toMatch(/^550 5\.7\.1 message refused as spam/);
+    expect((await smtp(ports.smtp, envelope, `${head}${EICAR}`)).at(-2)).toMatch(/^550 5\.7\.1 message refused: malware found/);
+  });
+
+  it('refuses an EICAR upload to the drive with 403 and keeps nothing; a clean upload is stored', async () => {
+    const url = `http://127.0.0.1:${ports.http}/dav/files/${USER}/rapport.com`;
+    const bad = await fetch(url, { method: 'PUT', headers: { authorization: auth }, body: EICAR });
+    expect(bad.status).toBe(403);
+    expect(await bad.text()).toMatch(/malware found \(Palabre\.Test\.EICAR/);
+    expect((await fetch(url, { headers: { authorization: auth } })).status).toBe(404);
+    const good = await fetch(url.replace('rapport.com', 'rapport.txt'), {
+      method: 'PUT',
+      headers: { authorization: auth },
+      body: 'un rapport propre',
+    });
+    expect(good.status).toBe(201);
+    expect(await (await fetch(url.replace('rapport.com', 'rapport.txt'), { headers: { authorization: auth } })).text()).toBe(
+      'un rapport propre',
+    );
+  });
+});

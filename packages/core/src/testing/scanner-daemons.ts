@@ -1,0 +1,161 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The EICAR test string (eicar.org): every antivirus' "this is a test" file. */
+export const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
+/** rspamd's GTUBE pattern: rejected by any rspamd whatever its rules. */
+export const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not come up within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface Daemon {
+  readonly dir: string;
+  close(): Promise<void>;
+}
+
+export interface Rspamd extends Daemon {
+  readonly url: string;
+  readonly controllerUrl: string;
+  readonly password: string;
+  /** The controller's counters (`/stat`). */
+  stat(): Promise<{ scanned: number; learned: number }>;
+}
+
+/**
+ * Debian's rspamd with its stock rules, run on loopback from a temp folder: our own workers' ports,
+ * no greylisting (tests are not a day long), DNS pointed at a closed port so that network lookups
+ * fail at once, Bayes in the machine's Redis (the only backend rspamd 3 has for it).
+ */
+export async function startRspamd(): Promise<Rspamd> {
+  const dir = await mkdtemp(join(tmpdir(), 'palabre-rspamd-'));
+  const [normal, controller, proxy, fuzzy] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const password = 'palabre-test';
+  for (const sub of ['local.d', 'override.d', 'run', 'db', 'log']) await mkdir(join(dir, sub));
+  const files: Record<string, string> = {
+    'local.d/worker-normal.inc': `bind_socket = "127.0.0.1:${normal}";\ncount = 1;\n`,
+    'local.d/worker-controller.inc': `bind_socket = "127.0.0.1:${controller}";\npassword = "${password}";\nenable_password = "${password}";\ncount = 1;\n`,
+    'override.d/worker-proxy.inc': `bind_socket = "127.0.0.1:${proxy}";\ncount = 1;\n`,
+    'override.d/worker-fuzzy.inc': `bind_socket = "127.0.0.1:${fuzzy}";\ncount = -1;\n`,
+    'local.d/redis.conf': 'servers = "127.0.0.1:6379";\n',
+    'local.d/classifier-bayes.conf': 'min_learns = 1;\nmin_tokens = 1;\n',
+    'local.d/greylist.conf': 'enabled = false;\n',
+    'local.d/options.inc': 'dns { nameserver = ["127.0.0.1:1"]; timeout = 0.2s; retransmits = 0; }\n',
+    'local.d/logging.inc': `type = "file";\nfilename = "${join(dir, 'log', 'rspamd.log')}";\nlevel = "error";\n`,
+  };
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  const child = spawn(
+    'rspamd',
+    [
+      '-f',
+      '-i',
+      '-c',
+      '/etc/rspamd/rspamd.conf',
+      `--var=LOCAL_CONFDIR=${dir}`,
+      `--var=RUNDIR=${join(dir, 'run')}`,
+      `--var=DBDIR=${join(dir, 'db')}`,
+      `--var=LOGDIR=${join(dir, 'log')}`,
+    ],
+    { cwd: dir, stdio: 'ignore' },
+  );
+  const url = `http://127.0.0.1:${normal}`;
+  const controllerUrl = `http://127.0.0.1:${controller}`;
+  const ping = (base: string) =>
+    fetch(`${base}/ping`).then(
+      (r) => r.ok,
+      () => false,
+    );
+  try {
+    await until(async () => (await ping(url)) && (await ping(controllerUrl)), 90_000, 'rspamd');
+  } catch (error) {
+    await stop(child);
+    throw error;
+  }
+  return {
+    dir,
+    url,
+    controllerUrl,
+    password,
+    async stat() {
+      const s = (await (await fetch(`${controllerUrl}/stat`, { headers: { Password: password } })).json()) as {
+        scanned: number;
+        learned: number;
+      };
+      return { scanned: s.scanned, learned: s.learned };
+    },
+    async close() {
+      await stop(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Clamd extends Daemon {
+  readonly socket: string;
+}
+
+/**
+ * Debian's clamd on a Unix socket in a temp folder, with a signature database made for the test (no
+ * download exists here): EICAR, found in raw bytes and in decoded MIME parts alike.
+ */
+export async function startClamd(): Promise<Clamd> {
+  const dir = await mkdtemp(join(tmpdir(), 'palabre-clamd-'));
+  await mkdir(join(dir, 'db'));
+  await writeFile(join(dir, 'db', 'palabre-test.ndb'), `Palabre.Test.EICAR:0:*:${Buffer.from(EICAR, 'latin1').toString('hex')}\n`);
+  const socket = join(dir, 'clamd.sock');
+  await writeFile(
+    join(dir, 'clamd.conf'),
+    [
+      `LocalSocket ${socket}`,
+      `DatabaseDirectory ${join(dir, 'db')}`,
+      'Foreground yes',
+      `LogFile ${join(dir, 'clamd.log')}`,
+      'StreamMaxLength 10M',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('clamd', ['-c', join(dir, 'clamd.conf')], { cwd: dir, stdio: 'ignore' });
+  try {
+    await until(() => existsSync(socket), 60_000, 'clamd');
+  } catch (error) {
+    await stop(child);
+    throw error;
+  }
+  return {
+    dir,
+    socket,
+    async close() {
+      await stop(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
