@@ -67,7 +67,7 @@ export interface ExpansionBudget {
 function expanded(parsed: ParsedCalendar, range: TimeRange, zone: Zone | null, budget: ExpansionBudget | undefined): ICAL.Component {
   const start = range.start ?? Number.MIN_SAFE_INTEGER;
   const end = range.end ?? Number.MAX_SAFE_INTEGER;
-  const e = expand(parsed, { floatingZone: zone, until: end, maxSteps: 50_000, maxOccurrences: 10_000 });
+  const e = expand(parsed, { floatingZone: zone, until: end, from: range.start ?? undefined, maxSteps: 50_000, maxOccurrences: 10_000 });
   const out = new ICAL.Component(['vcalendar', [], []]);
   for (const prop of parsed.root.getAllProperties()) out.addProperty(ICAL.Property.fromString(prop.toICALString()));
   const overlaps = (o: Occurrence) => (o.end > o.start ? o.start < end && o.end > start : start <= o.start && o.start < end);

@@ -42,6 +42,8 @@ interface Context {
   readonly zone: Zone | null;
   occurrences?: Occurrence[];
   complete?: boolean;
+  /** The `from` the occurrences were expanded with (undefined: from DTSTART). */
+  from?: number;
 }
 
 const lo = (r: TimeRange) => r.start ?? Number.MIN_SAFE_INTEGER;
@@ -89,9 +91,11 @@ export function textValues(p: ICAL.Property): string[] {
   return p.getValues().map((v) => (Array.isArray(v) ? v.join(';') : String(v)));
 }
 
-function occurrencesOf(ctx: Context, until: number): Occurrence[] {
-  if (!ctx.occurrences) {
-    const e = expand(ctx.parsed, { floatingZone: ctx.zone, until, maxSteps: CHECK_STEPS, maxOccurrences: 1_000_000 });
+function occurrencesOf(ctx: Context, until: number, from?: number): Occurrence[] {
+  // Expanded once per object for its first range; a later range starting earlier expands again.
+  if (!ctx.occurrences || (ctx.from !== undefined && (from === undefined || from < ctx.from))) {
+    ctx.from = from;
+    const e = expand(ctx.parsed, { floatingZone: ctx.zone, until, from, maxSteps: CHECK_STEPS, maxOccurrences: 1_000_000 });
     ctx.occurrences = e.occurrences;
     ctx.complete = e.complete || (e.completeUntil !== null && e.completeUntil >= until);
   }
@@ -103,7 +107,8 @@ function componentInRange(ctx: Context, c: ICAL.Component, range: TimeRange): bo
   if (name === 'VALARM') return alarmInRange(ctx, c, range);
   if (name !== 'VEVENT' && name !== 'VTODO' && name !== 'VJOURNAL' && name !== 'VFREEBUSY' && name !== 'VAVAILABILITY') return true;
   const until = hi(range) === Number.MAX_SAFE_INTEGER ? hi(range) : hi(range) + 1;
-  const occurrences = occurrencesOf(ctx, until).filter((o) => o.component === c);
+  const from = lo(range) === Number.MIN_SAFE_INTEGER ? undefined : lo(range);
+  const occurrences = occurrencesOf(ctx, until, from).filter((o) => o.component === c);
   if (name === 'VTODO') {
     if (todoWithoutDates(c)) return true;
     if (!c.hasProperty('dtstart') && !c.hasProperty('due')) return todoByCompletion(ctx, c, range);

@@ -20,7 +20,7 @@ export function busyPeriods(objects: readonly ParsedCalendar[], start: number, e
   const periods: BusyPeriod[] = [];
   for (const parsed of objects) {
     if (parsed.kind === 'VEVENT') {
-      const e = expand(parsed, { floatingZone: zone, until: end, maxSteps: 50_000, maxOccurrences: 100_000 });
+      const e = expand(parsed, { floatingZone: zone, until: end, from: start, maxSteps: 50_000, maxOccurrences: 100_000 });
       for (const o of e.occurrences) {
         const c = o.component;
         if (String(c.getFirstPropertyValue('transp') ?? 'OPAQUE').toUpperCase() === 'TRANSPARENT') continue;

@@ -256,3 +256,32 @@ describe('rules that match rarely or never', () => {
     expect(e.occurrences.map((o) => iso(o.start))).toEqual(['2028-02-29T00:00:00Z', '2032-02-29T00:00:00Z', '2036-02-29T00:00:00Z']);
   });
 });
+
+describe('open-ended series asked about far from DTSTART', () => {
+  const window = { start: Date.UTC(2090, 5, 25), end: Date.UTC(2090, 6, 10) };
+  const paris = zoneForTzid('Europe/Paris');
+  // The same occurrences inside the window whether the series is walked from DTSTART (with all the work
+  // it needs) or started near the window: only the walk's cost differs.
+  it.each([
+    ['daily in Paris', ['DTSTART;TZID=Europe/Paris:20200101T090000', 'DURATION:PT1H', 'RRULE:FREQ=DAILY']],
+    ['every third day', ['DTSTART:20200101T120000Z', 'DURATION:PT30M', 'RRULE:FREQ=DAILY;INTERVAL=3']],
+    ['Mondays and Wednesdays in New York', ['DTSTART;TZID=America/New_York:20200106T083000', 'DURATION:PT1H', 'RRULE:FREQ=WEEKLY;BYDAY=MO,WE']],
+    ['every two weeks', ['DTSTART;TZID=Africa/Lome:20200103T100000', 'DURATION:PT1H', 'RRULE:FREQ=WEEKLY;INTERVAL=2']],
+    ['every five hours', ['DTSTART:20200101T000000Z', 'DURATION:PT10M', 'RRULE:FREQ=HOURLY;INTERVAL=5']],
+    ['daily with UNTIL, an EXDATE and an override in the window', ['DTSTART:20200101T080000Z', 'DURATION:PT1H', 'RRULE:FREQ=DAILY;UNTIL=20900705T080000Z', 'EXDATE:20900628T080000Z']],
+  ])('%s', (_name, lines) => {
+    const parsed = parseCalendarObject(event(...lines));
+    const inWindow = (os: { start: number; end: number }[]) => os.filter((o) => o.start < window.end && o.end > window.start).map((o) => [iso(o.start), iso(o.end)]);
+    const near = expand(parsed, { until: window.end, from: window.start, floatingZone: paris });
+    const walked = expand(parsed, { until: window.end, floatingZone: paris, maxSteps: 1_000_000, maxOccurrences: 1_000_000, maxWork: 10_000_000 });
+    expect(inWindow(near.occurrences).length).toBeGreaterThan(0);
+    expect(inWindow(near.occurrences)).toEqual(inWindow(walked.occurrences));
+  });
+
+  it('answers them within the default work, where a walk from DTSTART would run out of it', () => {
+    const parsed = parseCalendarObject(event('DTSTART:20200101T120000Z', 'DURATION:PT1H', 'RRULE:FREQ=DAILY'));
+    expect(expand(parsed, { until: window.end, maxSteps: 1_000_000, maxOccurrences: 1_000_000 }).occurrences.some((o) => o.start >= window.start)).toBe(false);
+    const near = expand(parsed, { until: window.end, from: window.start });
+    expect(near.occurrences.filter((o) => o.start >= window.start).map((o) => iso(o.start))[0]).toBe('2090-06-25T12:00:00Z');
+  });
+});

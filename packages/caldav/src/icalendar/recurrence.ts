@@ -36,7 +36,16 @@ export interface ExpandOptions {
   readonly maxWork?: number;
   /** The zone floating times and dates are read in (the calendar's or the query's), making every time an instant. */
   readonly floatingZone?: Zone | null;
+  /**
+   * Occurrences wanted from here on (a query's window start): simple open-ended rules (see skipAhead)
+   * start iterating near it instead of at DTSTART; instances starting more than SKIP_MARGIN_MS before
+   * it may then be missing.
+   */
+  readonly from?: number;
 }
+
+/** How far before `from` a skipped-ahead daily or weekly series starts again: covers alarms and instances up to a year long. */
+export const SKIP_MARGIN_MS = 400 * DAY;
 
 export interface Expansion {
   readonly occurrences: Occurrence[];
@@ -242,6 +251,35 @@ function boundedIterator(rule: ICAL.Recur, seed: ICAL.Time, budget: { left: numb
   return iterator;
 }
 
+/**
+ * Whole periods a rule may skip to reach `fromLocal`: only for rules whose instances repeat every
+ * period in wall-clock time whatever the date (FREQ=HOURLY/DAILY without BY parts, WEEKLY with plain
+ * BYDAY days including DTSTART's), without COUNT (the count needs every instance). A daily series from
+ * 2020 asked about 2090 would otherwise walk 25,000 days per object per query.
+ */
+function skipAhead(rule: ICAL.Recur, start: ICAL.Time, fromLocal: number, startLocal: number): { days: number; hours: number } | null {
+  if (rule.count) return null;
+  const parts = rule.parts as Record<string, unknown[] | undefined>;
+  const used = Object.keys(parts).filter((k) => Array.isArray(parts[k]) && parts[k]!.length > 0);
+  const interval = rule.interval || 1;
+  let periodHours: number;
+  if (rule.freq === 'HOURLY' && used.length === 0) periodHours = interval;
+  else if (rule.freq === 'DAILY' && used.length === 0) periodHours = 24 * interval;
+  else if (rule.freq === 'WEEKLY' && used.every((k) => k === 'BYDAY')) {
+    const days = (parts.BYDAY ?? []) as string[];
+    const names = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'];
+    if (days.some((d) => !names.includes(d))) return null;
+    if (days.length && !days.includes(names[start.dayOfWeek() - 1]!)) return null;
+    periodHours = 24 * 7 * interval;
+  } else return null;
+  // Hourly series restart a week before (a 400-day margin would be thousands of instances).
+  const margin = rule.freq === 'HOURLY' ? 7 * DAY : SKIP_MARGIN_MS;
+  const k = Math.floor((fromLocal - margin - startLocal) / (periodHours * 3600_000));
+  if (k <= 0) return null;
+  const hours = k * periodHours;
+  return { days: Math.floor(hours / 24), hours: hours % 24 };
+}
+
 interface Candidate {
   readonly local: number;
   readonly start: number;
@@ -335,9 +373,16 @@ export function expand(parsed: ParsedCalendar, options: ExpandOptions = {}): Exp
       candidates.push({ local: startLocal, start: first.ms });
       continue;
     }
+    let ruleSeed = seed;
+    const skip = options.from !== undefined ? skipAhead(rule, dtstart.time, options.from + 15 * 3600_000, startLocal) : null;
+    if (skip) {
+      // Wall-clock periods: the seed moves by whole days and hours of local time, so DST does not shift it.
+      ruleSeed = seed.clone();
+      ruleSeed.adjust(skip.days, skip.hours, 0, 0);
+    }
     let iterator: ICAL.RecurIterator;
     try {
-      iterator = boundedIterator(withImpliedParts(rule, dtstart.time), seed, work);
+      iterator = boundedIterator(withImpliedParts(rule, dtstart.time), ruleSeed, work);
     } catch (error) {
       if (error instanceof RuleWorkExceeded) {
         // Not even the first instance after DTSTART within the budget: the series is known up to DTSTART.
