@@ -86,7 +86,7 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
         '--submission-port',
         '0',
         '--imap-port',
-        '0',
+        String(ports.imap),
         '--admin-port',
         '0',
       ],
@@ -120,7 +120,14 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
     const head = `From: Ami <ami@example.org>\r\nTo: ${USER}\r\nSubject: Compte rendu\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
     expect((await smtp(ports.smtp, envelope, `${head}${body}`)).at(-2)).toMatch(/^250 /);
     const before = (await rspamd.stat()).learned;
-    const imap = new ImapFlow({ host: '127.0.0.1', port: ports.imap, secure: false, auth: { user: USER, pass: PASS }, tls: { rejectUnauthorized: false }, logger: false });
+    const imap = new ImapFlow({
+      host: '127.0.0.1',
+      port: ports.imap,
+      secure: false,
+      auth: { user: USER, pass: PASS },
+      tls: { rejectUnauthorized: false },
+      logger: false,
+    });
     await imap.connect();
     try {
       await imap.mailboxOpen('INBOX');

@@ -20,15 +20,8 @@ export function mailFilters(
   const log = logger.child({ service: 'mail-filters' });
   const unavailable = (filter: string) => (error: Error) => log.warn({ filter, err: error.message }, 'filter.unavailable');
   const spam = config.spam.rspamd;
-  if (spam) {
-    rspamd = new RspamdClient({
-      url: spam.url,
-      controllerUrl: spam.controllerUrl,
-      password: spam.password,
-      timeoutMs: spam.timeoutMs,
-      failMode: spam.failMode,
-      hostname: config.hostname,
-    });
+  const rspamd = spamClient(config);
+  if (spam && rspamd) {
     list.push(new RspamdFilter(rspamd, { ...DEFAULT_SPAM_POLICY, ...spam.actions }, unavailable('rspamd')));
     banner.push(`spam:      rspamd at ${spam.url} (fail-${spam.failMode}${spam.controllerUrl ? '; learns from Junk moves' : ''})`);
   } else banner.push('spam:      no scanning (give spam.rspamd in the config)');
@@ -44,5 +37,12 @@ export function mailFilters(
 export function spamClient(config: PalabreConfig): RspamdClient | null {
   const spam = config.spam.rspamd;
   if (!spam) return null;
-  return new RspamdClient({ url: spam.url, controllerUrl: spam.controllerUrl, password: spam.password, timeoutMs: spam.timeoutMs, failMode: spam.failMode, hostname: config.hostname });
+  return new RspamdClient({
+    url: spam.url,
+    controllerUrl: spam.controllerUrl,
+    password: spam.password,
+    timeoutMs: spam.timeoutMs,
+    failMode: spam.failMode,
+    hostname: config.hostname,
+  });
 }
