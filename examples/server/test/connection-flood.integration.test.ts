@@ -4,7 +4,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, freePort, makeSite, waitForLine, type Site } from './helpers.js';
+import { freePort, makeSite, serveArgs, spawnServe, waitForLine, type Site } from './helpers.js';
 
 /**
  * Issue 11, defect 5, from the attacker's side: one address opens thousands of idle sockets to HTTP,
@@ -97,30 +97,7 @@ describe.skipIf(!hasProc)('palabre serve under a connection flood from one addre
         smtp: { idleTimeoutMs: PRE_AUTH_TIMEOUT_MS },
       }),
     );
-    child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'serve',
-        '--data',
-        site.dataDir,
-        '--host',
-        '127.0.0.1',
-        '--http-port',
-        String(ports.http),
-        '--imap-port',
-        String(ports.imap),
-        '--smtp-port',
-        String(ports.smtp),
-        '--submission-port',
-        '0',
-        '--admin-port',
-        '0',
-        '--log-format',
-        'json',
-      ],
-      { env: site.env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    child = spawnServe(site.dataDir, { http: ports.http, imap: ports.imap, smtp: ports.smtp }, site.env, ['--log-format', 'json']);
     child.stdout!.on('data', (d: Buffer) => (output += d));
     child.stderr!.on('data', (d: Buffer) => (output += d));
     await waitForLine(child, /server\.started/);
@@ -202,29 +179,11 @@ describe.skipIf(!hasProc || !prlimit)('palabre serve started with too few descri
       await writeFile(join(site.dataDir, 'palabre.json'), JSON.stringify({ connections: { global: 3000 } }));
       const child = spawn(
         prlimit!,
-        [
-          '--nofile=700:700',
-          process.execPath,
-          BIN,
-          'serve',
-          '--data',
-          site.dataDir,
-          '--host',
-          '127.0.0.1',
-          '--http-port',
-          String(port),
-          '--smtp-port',
-          '0',
-          '--submission-port',
-          '0',
-          '--imap-port',
-          '0',
-          '--admin-port',
-          '0',
-          '--log-format',
-          'json',
-        ],
-        { env: site.env, stdio: ['ignore', 'pipe', 'pipe'] },
+        ['--nofile=700:700', process.execPath, ...serveArgs(site.dataDir, { http: port }, ['--log-format', 'json'])],
+        {
+          env: site.env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
       );
       try {
         const seen = await waitForLine(child, /server\.started/);

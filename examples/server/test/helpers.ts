@@ -191,13 +191,18 @@ export function spawnServe(
   env: NodeJS.ProcessEnv,
   args: string[] = [],
 ): ChildProcess {
-  const listeners: ServeListener[] = ['http', 'smtp', 'submission', 'imap', 'admin'];
-  const portArgs = listeners.flatMap((name) => [`--${name}-port`, String(ports[name] ?? 0)]);
-  if (ports['http-redirect'] !== undefined) portArgs.push('--http-redirect-port', String(ports['http-redirect']));
-  return spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', ...portArgs, ...args], {
+  return spawn(process.execPath, serveArgs(dataDir, ports, args), {
     env: { PALABRE_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/** The node arguments of spawnServe, for a child started through another program (`prlimit … node …`). */
+export function serveArgs(dataDir: string, ports: Partial<Record<ServeListener, number>>, args: string[] = []): string[] {
+  const listeners: ServeListener[] = ['http', 'smtp', 'submission', 'imap', 'admin'];
+  const portArgs = listeners.flatMap((name) => [`--${name}-port`, String(ports[name] ?? 0)]);
+  if (ports['http-redirect'] !== undefined) portArgs.push('--http-redirect-port', String(ports['http-redirect']));
+  return [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', ...portArgs, ...args];
 }
 
 /** Europe/Paris as Apple and Thunderbird send it with an event, for CalDAV tests. */

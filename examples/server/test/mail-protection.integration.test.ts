@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, freePort, makeSite, waitForLine, type Site } from './helpers.js';
+import { freePort, makeSite, spawnServe, waitForLine, type Site } from './helpers.js';
 
 /**
  * Issue 14 §1–2 through `palabre serve` as configured by an operator (config `spam.rspamd`,
@@ -68,30 +68,10 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
         antivirus: { clamd: { socket: clamd.socket } },
       }),
     );
-    child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'serve',
-        '--data',
-        site.dataDir,
-        '--host',
-        '127.0.0.1',
-        '--hostname',
-        'mail.interieur.gouv.test',
-        '--http-port',
-        String(ports.http),
-        '--smtp-port',
-        String(ports.smtp),
-        '--submission-port',
-        '0',
-        '--imap-port',
-        String(ports.imap),
-        '--admin-port',
-        '0',
-      ],
-      { env: site.env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    child = spawnServe(site.dataDir, { http: ports.http, smtp: ports.smtp, imap: ports.imap }, site.env, [
+      '--hostname',
+      'mail.interieur.gouv.test',
+    ]);
     banner = await waitForLine(child, /Palabre is running[\s\S]*\n\n/);
   }, 180_000);
   afterAll(async () => {

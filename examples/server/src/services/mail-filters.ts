@@ -5,8 +5,6 @@ export interface MailFilters {
   readonly list: MessageFilter[];
   /** Banner lines: what scans mail, or that nothing does. */
   readonly banner: string[];
-  /** The rspamd client, when learning is configured (IMAP moves into and out of Junk teach it). */
-  readonly rspamd: RspamdClient | null;
 }
 
 /** The configured scanners (config `spam`, `antivirus`), shared by the MX and submission listeners. */
@@ -30,7 +28,7 @@ export function mailFilters(
     list.push(new ClamdFilter(malware.scanner, malware.failMode, unavailable('clamd')));
     banner.push(`malware:   clamd at ${av.socket ?? `${av.host}:${av.port}`} (fail-${malware.failMode}; mail and drive uploads)`);
   } else banner.push('malware:   no scanning (give antivirus.clamd in the config)');
-  return { list, banner, rspamd };
+  return { list, banner };
 }
 
 /** The rspamd client of config `spam.rspamd`, or null. */
