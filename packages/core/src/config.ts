@@ -73,6 +73,12 @@ export const smtpConfigSchema = v.object({
     messagesPerUserPerHour: withDefault(int(0), 500),
     /** Recipients per user per hour on submission, counted across nodes (0: no limit). */
     recipientsPerUserPerHour: withDefault(int(0), 2000),
+    /**
+     * Messages and recipients per hour from all the accounts of one domain together, counted across
+     * nodes (0: no limit): the ceiling that holds when many accounts are compromised at once.
+     */
+    messagesPerDomainPerHour: withDefault(int(0), 50_000),
+    recipientsPerDomainPerHour: withDefault(int(0), 200_000),
     /** Concurrent SMTP sessions per listener. */
     maxClients: withDefault(int(1), 2000),
   }),

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { ConnectionGate } from '@palabre/core';
-import { skipWithout, testAuthenticator } from '@palabre/core/testing';
+import { MemoryAuditLog, skipWithout, testAuthenticator } from '@palabre/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmtpServer } from '../src/index.js';
 import { QueueWorker } from '../src/outbound/queue-worker.js';
@@ -73,6 +73,42 @@ describe('rate limits', () => {
     await send();
     await expect(send()).rejects.toMatchObject({ responseCode: 451 });
     expect(f.delivery.inbox(f.kofi.id)).toHaveLength(2);
+  });
+
+  it('throttles a domain whose accounts together send too much, and reports each ceiling once', async () => {
+    const audit = new MemoryAuditLog();
+    f = await startSmtpFixture({ audit, limits: { messagesPerUserPerHour: 3, messagesPerDomainPerHour: 4 } });
+    let n = 0;
+    const send = (from: string) =>
+      f!.submitter(from).sendMail({ envelope: { from, to: ['kofi@finances.gouv.tg'] }, raw: `From: ${from}\r\nSubject: s${++n}\r\n\r\nx\r\n` });
+    for (let i = 0; i < 3; i++) await send('awa@sante.gouv.tg');
+    // awa's own ceiling: refused, reported once however often she retries.
+    for (let i = 0; i < 3; i++) await expect(send('awa@sante.gouv.tg')).rejects.toMatchObject({ responseCode: 451, response: expect.stringMatching(/4\.7\.1 your message rate limit/) });
+    // Her refused attempts did not use up the domain's allowance: fatou still gets the fourth.
+    await send('fatou@sante.gouv.tg');
+    await expect(send('fatou@sante.gouv.tg')).rejects.toMatchObject({ responseCode: 451, response: expect.stringMatching(/4\.7\.1 your domain's message rate limit/) });
+    await expect(send('fatou@sante.gouv.tg')).rejects.toMatchObject({ responseCode: 451 });
+    // Another domain is not affected.
+    await f.submitter('kofi@finances.gouv.tg').sendMail({ envelope: { from: 'kofi@finances.gouv.tg', to: ['awa@sante.gouv.tg'] }, raw: 'From: kofi@finances.gouv.tg\r\nSubject: k\r\n\r\nx\r\n' });
+    expect(f.delivery.inbox(f.kofi.id)).toHaveLength(4);
+
+    const reports = await audit.list({ type: 'mail.rate-limited' });
+    expect(reports.map((r) => [r.actor, r.target, r.detail]).sort()).toEqual([
+      ['awa@sante.gouv.tg', 'awa@sante.gouv.tg', 'account: more than 3 messages per hour'],
+      ['fatou@sante.gouv.tg', 'sante.gouv.tg', 'domain sante.gouv.tg: more than 4 messages per hour'],
+    ]);
+    expect(f.logger.records.filter((r) => r.event === 'smtp.send-rate-exceeded')).toHaveLength(2);
+  });
+
+  it('limits recipients per user per hour and reports it', async () => {
+    const audit = new MemoryAuditLog();
+    f = await startSmtpFixture({ audit, limits: { recipientsPerUserPerHour: 2 } });
+    const info = await f.submitter().sendMail({ envelope: { from: 'awa@sante.gouv.tg', to: ['a@example.org', 'b@example.org', 'c@example.org'] }, raw: 'From: awa@sante.gouv.tg\r\nSubject: r\r\n\r\nx\r\n' });
+    expect(info.accepted).toEqual(['a@example.org', 'b@example.org']);
+    expect(info.rejected).toEqual(['c@example.org']);
+    expect(info.rejectedErrors?.[0]).toMatchObject({ responseCode: 451, response: expect.stringMatching(/4\.7\.1 your recipient rate limit/) });
+    expect((await f.queue.list()).flatMap((e) => e.recipients)).toHaveLength(2);
+    expect((await audit.list({ type: 'mail.rate-limited' })).map((r) => r.detail)).toEqual(['account: more than 2 recipients per hour']);
   });
 
   it('limits concurrent connections per IP', async () => {

@@ -80,6 +80,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     dkimKeys: stores.dkimKeys,
     vacations: stores.vacations,
     rateLimits: stores.rateLimits,
+    audit: ctx.stores.audit,
     usage: ctx.stores.usage,
     dns,
     limits: { ...smtp.limits, maxMessageBytes: smtp.maxMessageBytes, maxRecipients: smtp.maxRecipients, idleTimeoutMs: smtp.idleTimeoutMs },

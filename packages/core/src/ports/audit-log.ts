@@ -17,6 +17,7 @@ export const AUDIT_EVENT_TYPES = [
   'alias.changed',
   'mailbox.shared',
   'access.denied',
+  'mail.rate-limited',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

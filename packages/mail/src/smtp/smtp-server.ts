@@ -13,6 +13,7 @@ import {
   secondsSince,
   silentLogger,
   systemClock,
+  type AuditLog,
   type Authenticator,
   type BlobStore,
   type Clock,
@@ -38,6 +39,7 @@ import type { SmtpLogEvent } from './log-events.js';
 import { MAX_LINE_CHARS, receiveMessage } from './message-receiver.js';
 import { logSmtpError, SmtpError, toSmtpError } from './smtp-error.js';
 import { smtpMetrics, type SmtpMeasuredCommand } from './smtp-metrics.js';
+import { SendRate } from './send-rate.js';
 import type { MessageFilter } from '../filters/message-filter.js';
 
 export interface SmtpLimits {
@@ -47,6 +49,9 @@ export interface SmtpLimits {
   readonly messagesPerIpPerHour: number;
   readonly messagesPerUserPerHour: number;
   readonly recipientsPerUserPerHour: number;
+  /** Submissions from every account of one domain together (0: no limit). */
+  readonly messagesPerDomainPerHour: number;
+  readonly recipientsPerDomainPerHour: number;
   readonly maxClients: number;
   /** Header section kept in memory for parsing (default 256 KiB). */
   readonly maxHeaderBytes?: number;
@@ -63,6 +68,8 @@ export const DEFAULT_SMTP_LIMITS: SmtpLimits = {
   messagesPerIpPerHour: 3600,
   messagesPerUserPerHour: 500,
   recipientsPerUserPerHour: 2000,
+  messagesPerDomainPerHour: 50_000,
+  recipientsPerDomainPerHour: 200_000,
   maxClients: 2000,
 };
 
@@ -94,6 +101,8 @@ export interface SmtpServerOptions {
   readonly vacations?: VacationStore | null;
   /** Per-user limits shared by every node (database-backed in the server). */
   readonly rateLimits?: RateLimitStore | null;
+  /** Where a sending limit reached is reported (`mail.rate-limited`). */
+  readonly audit?: AuditLog | null;
   /** RCPT-time quota check (452 4.2.2 before the client sends DATA). */
   readonly usage?: UsageStore | null;
   readonly dns?: DnsResolver;
@@ -205,11 +214,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     if (ipCounters.size > 50_000) for (const [k, v] of ipCounters) if (v.window < window) ipCounters.delete(k);
     return count > limits.messagesPerIpPerHour;
   };
-  const userRate = async (key: string, cost: number, max: number): Promise<boolean> => {
-    if (!localRate || max <= 0) return false;
-    const { count } = await localRate.hit(key, cost, clock.now(), 3600_000);
-    return count > max;
-  };
+  const sendRate = new SendRate({ store: localRate, limits, clock, logger: log, audit: options.audit, metrics: options.metrics ?? noopMetrics });
 
   /** The handler's callback, counting the reply it gives and how long it took. */
   const timed = <A extends unknown[]>(command: SmtpMeasuredCommand, reply: (error?: Error | null, ...rest: A) => void) => {
@@ -326,9 +331,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
           if (!(await resolver.maySendAs(principal.accountId, sender))) {
             throw new SmtpError(553, '5.7.1', 'sender address is not yours (use your own address or one of your aliases)');
           }
-          if (await userRate(`smtp-msg:${principal.accountId}`, 1, limits.messagesPerUserPerHour)) {
-            throw new SmtpError(451, '4.7.1', 'message rate limit reached, try again later');
-          }
+          const exceeded = await sendRate.hit(principal, 'messages', 1, s.ip);
+          if (exceeded) throw new SmtpError(451, '4.7.1', `${exceeded.scope === 'domain' ? 'your domain\'s' : 'your'} message rate limit reached, try again later`);
         } else if (!session.user && overIpMessageRate(s.ip)) {
           throw new SmtpError(451, '4.7.1', 'too many messages from your address, try again later');
         }
@@ -377,9 +381,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
             }
             break;
         }
-        if (principal && role === 'submission' && (await userRate(`smtp-rcpt:${principal.accountId}`, 1, limits.recipientsPerUserPerHour))) {
-          throw new SmtpError(451, '4.7.1', 'recipient rate limit reached, try again later');
-        }
+        const exceeded = principal && role === 'submission' ? await sendRate.hit(principal, 'recipients', 1, s.ip) : null;
+        if (exceeded) throw new SmtpError(451, '4.7.1', `${exceeded.scope === 'domain' ? 'your domain\'s' : 'your'} recipient rate limit reached, try again later`);
         const dsn = (address as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
         s.recipients = s.recipients.filter((r) => r.resolved.address !== resolved.address);
         s.recipients.push({ resolved, notify: (dsn?.notify as AcceptedRecipient['notify']) ?? null, orcpt: dsn?.orcpt ?? null });

@@ -60,6 +60,8 @@ export async function startSmtpFixture(over: Partial<SmtpServerOptions> = {}): P
   await directory.createDomain({ name: 'finances.gouv.tg' });
   const awa = await directory.createAccount({ address: 'awa@sante.gouv.tg', displayName: 'Awa Diallo' });
   const kofi = await directory.createAccount({ address: 'kofi@finances.gouv.tg', displayName: 'Kofi Mensah' });
+  // A second account of awa's domain, for what is counted per domain.
+  await directory.createAccount({ address: 'fatou@sante.gouv.tg', displayName: 'Fatou Sow' });
   await directory.addAlias('direction@sante.gouv.tg', awa.id);
   const group = await directory.createGroup({ name: 'tous', domain: 'sante.gouv.tg', address: 'tous@sante.gouv.tg' });
   await directory.addGroupMember(group.id, { accountId: awa.id });
@@ -80,7 +82,7 @@ export async function startSmtpFixture(over: Partial<SmtpServerOptions> = {}): P
     directory,
     blobs,
     delivery,
-    authenticator: testAuthenticator(directory, { 'awa@sante.gouv.tg': PASSWORD, 'kofi@finances.gouv.tg': PASSWORD }),
+    authenticator: testAuthenticator(directory, { 'awa@sante.gouv.tg': PASSWORD, 'kofi@finances.gouv.tg': PASSWORD, 'fatou@sante.gouv.tg': PASSWORD }),
     queue,
     dkimKeys,
     vacations,
