@@ -4,6 +4,11 @@
 // deliver), runs alternating between the two; then medians and ratios.
 // Env: BENCH_RUNS (1), BENCH_PHASES ("smtp deliver"), SMTP_MSGS, SMTP_CONC, MSG_SIZE, DELIVER_MSGS
 // (passed to bench.sh). Nothing here asserts a speed: the machine is shared; read the ratios.
+// Then the same acceptance with scanning on (BENCH_SCAN=0 skips it): Debian's rspamd and clamd on
+// loopback, Palabre calling both before its 250, Postfix calling the same rspamd as a milter, whose
+// antivirus module calls the same clamd.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { ratioTable, runBench, startPalabre, startReference } from './_mail-bench.mjs';
 
 const runs = Math.max(1, Number(process.env.BENCH_RUNS || 1));
@@ -53,3 +58,47 @@ ratioTable(`palabre / reference (median of ${runs} run${runs > 1 ? 's' : ''})`, 
   ['SMTP 250 -> IDLE client p50 ms', 'deliver.smtp-to-imap', 'p50', 'lower'],
   ['SMTP 250 -> IDLE client p99 ms', 'deliver.smtp-to-imap', 'p99', 'lower'],
 ]);
+
+const onPath = (program) => spawnSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0;
+if (process.env.BENCH_SCAN === '0') {
+  console.log('\n# scanning benchmark skipped (BENCH_SCAN=0)');
+} else if (!onPath('rspamd') || !onPath('clamd')) {
+  console.log('\n# scanning benchmark skipped: rspamd and clamd are not installed (bash .ci/install-deps.sh)');
+} else {
+  const { startClamd, startRspamd } = await import('@palabre/core/testing');
+  const clamd = await startClamd();
+  const rspamd = await startRspamd({ clamdSocket: clamd.socket });
+  const scanConfig = { ...config, spam: { rspamd: { url: rspamd.url } }, antivirus: { clamd: { socket: clamd.socket } } };
+  const scanOurs = [];
+  const scanReference = [];
+  try {
+    for (let run = 1; run <= runs; run++) {
+      console.log(`\n# scanning, run ${run} of ${runs}`);
+      const ref = startReference(instance);
+      if (ref) {
+        const postfixConfig = join(instance.dir, 'postfix', 'etc');
+        spawnSync('postconf', ['-c', postfixConfig, '-e', `smtpd_milters=inet:${rspamd.milter}`, 'milter_default_action=tempfail', 'milter_protocol=6'], { stdio: 'inherit' });
+        spawnSync('postfix', ['-c', postfixConfig, 'reload'], { stdio: 'inherit' });
+        await new Promise((r) => setTimeout(r, 2000));
+        scanReference.push(runBench(`reference (Postfix + rspamd milter + clamd), run ${run}`, { ...ref, phases: ['smtp'] }));
+        ref.stop();
+      }
+      const palabre = await startPalabre(scanConfig);
+      if (palabre) {
+        scanOurs.push(runBench(`palabre serve (rspamd + clamd), run ${run}`, { ...palabre, phases: ['smtp'] }));
+        await palabre.stop();
+      }
+    }
+    const stat = await rspamd.stat();
+    console.log(`\n# rspamd scanned ${stat.scanned} messages in all`);
+  } finally {
+    await rspamd.close();
+    await clamd.close();
+  }
+  ratioTable(`with rspamd and ClamAV scanning: palabre / Postfix + rspamd milter (median of ${runs} run${runs > 1 ? 's' : ''})`, medians(scanOurs), medians(scanReference), [
+    ['accepted msg/s (smtp-source, 10 sessions)', 'smtp.smtp-source', 'acceptMsgS', 'higher'],
+    ['visible over IMAP msg/s (smtp-source)', 'smtp.smtp-source', 'deliveredMsgS', 'higher'],
+    ['accepted msg/s (nodemailer pool)', 'smtp.nodemailer-pool', 'acceptMsgS', 'higher'],
+    ['per message p50 ms (nodemailer)', 'smtp.nodemailer-pool', 'p50', 'lower'],
+  ]);
+}

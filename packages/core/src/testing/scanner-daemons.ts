@@ -47,6 +47,8 @@ export interface Rspamd extends Daemon {
   readonly url: string;
   readonly controllerUrl: string;
   readonly password: string;
+  /** The proxy worker in milter mode, scanning in-process (`host:port` for Postfix's `smtpd_milters`). */
+  readonly milter: string;
   /** The controller's counters (`/stat`). */
   stat(): Promise<{ scanned: number; learned: number }>;
 }
@@ -56,7 +58,7 @@ export interface Rspamd extends Daemon {
  * no greylisting (tests are not a day long), DNS pointed at a closed port so that network lookups
  * fail at once, Bayes in the machine's Redis (the only backend rspamd 3 has for it).
  */
-export async function startRspamd(): Promise<Rspamd> {
+export async function startRspamd(options: { readonly clamdSocket?: string } = {}): Promise<Rspamd> {
   const dir = await mkdtemp(join(tmpdir(), 'palabre-rspamd-'));
   const [normal, controller, proxy, fuzzy] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const password = 'palabre-test';
@@ -64,7 +66,9 @@ export async function startRspamd(): Promise<Rspamd> {
   const files: Record<string, string> = {
     'local.d/worker-normal.inc': `bind_socket = "127.0.0.1:${normal}";\ncount = 1;\n`,
     'local.d/worker-controller.inc': `bind_socket = "127.0.0.1:${controller}";\npassword = "${password}";\nenable_password = "${password}";\ncount = 1;\n`,
-    'override.d/worker-proxy.inc': `bind_socket = "127.0.0.1:${proxy}";\ncount = 1;\n`,
+    // Merged with Debian's milter defaults; self_scan: the proxy scans itself instead of forwarding
+    // to a normal worker on rspamd's default port.
+    'local.d/worker-proxy.inc': `bind_socket = "127.0.0.1:${proxy}";\ncount = 1;\nupstream "local" { default = yes; self_scan = yes; }\n`,
     'override.d/worker-fuzzy.inc': `bind_socket = "127.0.0.1:${fuzzy}";\ncount = -1;\n`,
     'local.d/redis.conf': 'servers = "127.0.0.1:6379";\n',
     'local.d/classifier-bayes.conf': 'min_learns = 1;\nmin_tokens = 1;\n',
@@ -72,6 +76,10 @@ export async function startRspamd(): Promise<Rspamd> {
     'local.d/options.inc': 'dns { nameserver = ["127.0.0.1:1"]; timeout = 0.2s; retransmits = 0; }\n',
     'local.d/logging.inc': `type = "file";\nfilename = "${join(dir, 'log', 'rspamd.log')}";\nlevel = "error";\n`,
   };
+  if (options.clamdSocket) {
+    // The whole message, not only attachments: the same bytes our own clamd filter sends.
+    files['local.d/antivirus.conf'] = `clamav {\n  type = "clamav";\n  servers = "${options.clamdSocket}";\n  action = "reject";\n  scan_mime_parts = false;\n  symbol = "CLAM_VIRUS";\n}\n`;
+  }
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
   const child = spawn(
     'rspamd',
@@ -105,6 +113,7 @@ export async function startRspamd(): Promise<Rspamd> {
     url,
     controllerUrl,
     password,
+    milter: `127.0.0.1:${proxy}`,
     async stat() {
       const s = (await (await fetch(`${controllerUrl}/stat`, { headers: { Password: password } })).json()) as {
         scanned: number;

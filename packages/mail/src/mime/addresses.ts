@@ -247,7 +247,10 @@ export function isStrictMailboxList(value: string): boolean {
   };
   const angleAddr = (): boolean => {
     i++; // "<"
-    if (!addrSpec() || !special('>')) return false;
+    // Nothing between the brackets and the address: readers disagree on a comment there (mailauth
+    // reads `<a@x.example(c@d.example)>` as the domain `x.example(c@d.example)`).
+    if (tokens[i]?.gap) return false;
+    if (!addrSpec() || !special('>') || tokens[i]!.gap) return false;
     i++;
     return true;
   };
