@@ -53,6 +53,13 @@ if [ ! -x /usr/lib/dovecot/imap ] && [ ! -x /opt/dovecot-imapd/usr/lib/dovecot/i
   (cd "$tmp" && apt-get download dovecot-imapd >/dev/null 2>&1) && mkdir -p /opt/dovecot-imapd && dpkg-deb -x "$tmp"/dovecot-imapd_*.deb /opt/dovecot-imapd
   rm -rf "$tmp"
 fi
+# The shared anchor (../shared/conformance/mail/anchor, used by `npm run bench mail-*`) runs Dovecot
+# with its default paths: link the unpacked daemon and plugins there (files dpkg does not own).
+if [ -d /opt/dovecot-imapd/usr/lib/dovecot ] && [ -d /usr/lib/dovecot ]; then
+  (cd /opt/dovecot-imapd/usr/lib/dovecot && find . -type f) | while read -r f; do
+    [ -e "/usr/lib/dovecot/$f" ] || { mkdir -p "$(dirname "/usr/lib/dovecot/$f")"; ln -s "/opt/dovecot-imapd/usr/lib/dovecot/$f" "/usr/lib/dovecot/$f"; }
+  done
+fi
 
 # Mail protection (issue 14): rspamd and ClamAV's clamd, started by the tests on loopback with their
 # own configuration in a temp folder (no signature download here: tests build a database of their own).
