@@ -20,6 +20,7 @@ function fakeDns(records: Record<string, unknown[]>): DoctorResolver {
     resolveMx: (n) => answer(`MX ${n}`)(),
     resolveTxt: (n) => answer(`TXT ${n}`)(),
     resolveSrv: (n) => answer(`SRV ${n}`)(),
+    resolveCname: (n) => answer(`CNAME ${n}`)(),
     resolve4: (n) => answer(`A ${n}`)(),
     resolve6: (n) => answer(`AAAA ${n}`)(),
     reverse: (ip) => answer(`PTR ${ip}`)(),
@@ -36,9 +37,36 @@ describe('palabre doctor', () => {
       ...Object.fromEntries(
         DEFAULT_SRV.map(([s, port]) => [`SRV ${s}.sante.gouv.tg`, [{ name: 'mail.gouv.tg', port, priority: 0, weight: 1 }]]),
       ),
+      'TXT _caldavs._tcp.sante.gouv.tg': [['path=/dav/']],
+      'TXT _carddavs._tcp.sante.gouv.tg': [['path=/dav/']],
+      'CNAME autoconfig.sante.gouv.tg': ['mail.gouv.tg.'],
+      // A and not CNAME: the same address as the server is good enough.
+      'A autodiscover.sante.gouv.tg': ['192.0.2.25'],
+      'A mail.gouv.tg': ['192.0.2.25'],
     });
     const findings = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg');
     expect(findings.filter((f) => f.verdict !== 'ok')).toEqual([]);
+    expect(findings.map((f) => f.message)).toEqual(
+      expect.arrayContaining(['_caldavs._tcp.sante.gouv.tg TXT path=/dav/', 'autoconfig.sante.gouv.tg → mail.gouv.tg', "autodiscover.sante.gouv.tg resolves to mail.gouv.tg's address"]),
+    );
+  });
+
+  it('says when the DAV path records or the discovery names point elsewhere', async () => {
+    const dns = fakeDns({
+      'TXT _caldavs._tcp.sante.gouv.tg': [['path=/remote.php/dav/']],
+      'CNAME autoconfig.sante.gouv.tg': ['old-mail.sante.gouv.tg.'],
+      'A autodiscover.sante.gouv.tg': ['198.51.100.7'],
+      'A mail.gouv.tg': ['192.0.2.25'],
+    });
+    const findings = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg');
+    const text = findings.map((f) => `${f.verdict} ${f.message} | ${f.fix ?? ''}`).join('\n');
+    expect(text).toContain('warn _caldavs._tcp.sante.gouv.tg TXT says path=/remote.php/dav/, but Palabre serves /dav/ | _caldavs._tcp.sante.gouv.tg. TXT "path=/dav/"');
+    expect(text).toContain('warn no _carddavs._tcp.sante.gouv.tg TXT path record');
+    expect(text).toContain('warn autoconfig.sante.gouv.tg is a CNAME to old-mail.sante.gouv.tg., not mail.gouv.tg | autoconfig.sante.gouv.tg. CNAME mail.gouv.tg.');
+    expect(text).toContain('warn autodiscover.sante.gouv.tg resolves to 198.51.100.7, not to mail.gouv.tg');
+    // Without an HTTP listener there is nothing to point at.
+    const mailOnly = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg', [['_imaps._tcp', 993]]);
+    expect(mailOnly.some((f) => /autoconfig|TXT path/.test(f.message))).toBe(false);
   });
 
   it('says what to publish when records are missing or weak', async () => {

@@ -6,6 +6,7 @@ export interface DoctorResolver {
   resolveMx(name: string): Promise<{ exchange: string; priority: number }[]>;
   resolveTxt(name: string): Promise<string[][]>;
   resolveSrv(name: string): Promise<{ name: string; port: number; priority: number; weight: number }[]>;
+  resolveCname(name: string): Promise<string[]>;
   resolve4(name: string): Promise<string[]>;
   resolve6(name: string): Promise<string[]>;
   reverse(ip: string): Promise<string[]>;
@@ -166,10 +167,41 @@ export async function checkMailDomain(
         });
       } else out.push({ verdict: 'ok', subject, message: `${service} → ${srv[0]!.name}:${srv[0]!.port}` });
     }
+    const dav = services.map(([service]) => service).filter((s) => /^_(cal|card)davs?\._tcp$/.test(s));
+    for (const service of dav) out.push(await checkDavPath(resolver, `${service}.${domain}`, subject));
+    // Thunderbird asks autoconfig.<domain>, Outlook autodiscover.<domain>; both are answered on the
+    // HTTP listener, which is open exactly when the DAV services are.
+    if (dav.length > 0) for (const name of ['autoconfig', 'autodiscover']) out.push(await checkPointsHere(resolver, `${name}.${domain}`, hostname, subject));
   } catch (error) {
     out.push({ verdict: 'fail', subject, message: `DNS lookups failed: ${(error as Error).message}` });
   }
   return out;
+}
+
+const DAV_PATH = '/dav/';
+
+/** RFC 6764 §4: the TXT record beside a CalDAV/CardDAV SRV names the context path. */
+async function checkDavPath(resolver: DoctorResolver, name: string, subject: string): Promise<Finding> {
+  const fix = `${name}. TXT "path=${DAV_PATH}"`;
+  const paths = (await lookup(() => resolver.resolveTxt(name)))
+    .map((parts) => parts.join(''))
+    .filter((t) => t.startsWith('path='))
+    .map((t) => t.slice('path='.length));
+  if (paths.length === 0) return { verdict: 'warn', subject, message: `no ${name} TXT path record: clients probe /.well-known first`, fix };
+  if (!paths.includes(DAV_PATH)) return { verdict: 'warn', subject, message: `${name} TXT says path=${paths[0]}, but Palabre serves ${DAV_PATH}`, fix };
+  return { verdict: 'ok', subject, message: `${name} TXT path=${DAV_PATH}` };
+}
+
+/** A discovery name must reach this server: a CNAME to it, or the same addresses. */
+async function checkPointsHere(resolver: DoctorResolver, name: string, hostname: string, subject: string): Promise<Finding> {
+  const fix = `${name}. CNAME ${hostname}.`;
+  const cname = await lookup(() => resolver.resolveCname(name));
+  if (cname.some((c) => sameName(c, hostname))) return { verdict: 'ok', subject, message: `${name} → ${hostname}` };
+  if (cname.length > 0) return { verdict: 'warn', subject, message: `${name} is a CNAME to ${cname[0]}, not ${hostname}`, fix };
+  const [theirs, ours] = await Promise.all([lookup(() => resolver.resolve4(name)), lookup(() => resolver.resolve4(hostname))]);
+  if (theirs.length > 0 && theirs.some((a) => ours.includes(a))) return { verdict: 'ok', subject, message: `${name} resolves to ${hostname}'s address` };
+  if (theirs.length > 0) return { verdict: 'warn', subject, message: `${name} resolves to ${theirs.join(', ')}, not to ${hostname}`, fix };
+  return { verdict: 'warn', subject, message: `${name} does not resolve: apps cannot set themselves up from the address alone`, fix };
 }
 
 /** The server's own name: it must resolve, and its addresses must resolve back to it (FCrDNS). */
