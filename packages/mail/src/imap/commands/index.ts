@@ -10,6 +10,7 @@ import { appendCommand } from './append.js';
 import { fetchCommand, uidFetchCommand } from './fetch.js';
 import { storeCommand, uidStoreCommand } from './store.js';
 import { searchCommand, uidSearchCommand } from './search.js';
+import { sortCommand, threadCommand, uidSortCommand, uidThreadCommand } from './sort.js';
 import { copyCommand, moveCommand, uidCopyCommand, uidMoveCommand } from './copy-move.js';
 import { expungeCommand, uidExpungeCommand } from './expunge.js';
 import { idleCommand } from './idle.js';
@@ -48,6 +49,10 @@ export const ALL_COMMANDS: readonly CommandDef<any>[] = [
   uidStoreCommand,
   searchCommand,
   uidSearchCommand,
+  sortCommand,
+  uidSortCommand,
+  threadCommand,
+  uidThreadCommand,
   copyCommand,
   uidCopyCommand,
   moveCommand,

@@ -112,36 +112,46 @@ async function matches(s: Session, sel: SelectedMailbox, c: Candidate, key: Sear
   }
 }
 
-async function headerOf(s: Session, row: MessageRecord): Promise<Buffer> {
+export async function headerOf(s: Session, row: MessageRecord): Promise<Buffer> {
   if (row.headerBytes === 0) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   for await (const c of await s.ctx.blobs.get(row.blobId, { start: 0, end: row.headerBytes - 1 })) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
 
-async function runSearch(s: Session, query: SearchQuery, byUid: boolean, tag: string): Promise<void> {
+/**
+ * The messages of the selected mailbox that match `key`, in mailbox order, with what SORT and THREAD
+ * read of them besides (`extra`). SEARCH's one evaluator: SORT and THREAD select with it too.
+ */
+export async function findMessages(s: Session, key: SearchKey, extra: { header?: boolean; analysis?: boolean } = {}): Promise<{ row: MessageRecord; seq: number }[]> {
   const sel = s.selected!;
   const sets: Compiled = { uidSets: new Map(), seqSets: new Map() };
-  compileSets(query.key, sel, s, sets);
-  const needs = searchNeeds(query.key);
+  compileSets(key, sel, s, sets);
+  const needs = searchNeeds(key);
   if (needs.modseq) s.condstore = true;
   const now = s.ctx.clock.now().getTime();
-  const found: { uid: number; seq: number; modseq: number }[] = [];
+  const found: { row: MessageRecord; seq: number }[] = [];
   const all = sel.uids.toArray();
   if (all.length) {
-    const required = requiredEnvelopeText(query.key);
+    const required = requiredEnvelopeText(key);
     const rows = s.store.fetch(sel.id, s.user.accountId, toUidSet(all), {
-      header: needs.header,
-      analysis: needs.analysis,
+      header: needs.header || Boolean(extra.header),
+      analysis: needs.analysis || Boolean(extra.analysis),
       search: needs.search,
       ...(required && !required.includes('\n') ? { textContains: foldSearchText(required) } : {}),
     });
     for await (const row of rows) {
       const seq = sel.uids.seqOf(row.uid);
       if (!seq) continue;
-      if (await matches(s, sel, { row, seq, body: new Map() }, query.key, sets, now)) found.push({ uid: row.uid, seq, modseq: row.modseq });
+      if (await matches(s, sel, { row, seq, body: new Map() }, key, sets, now)) found.push({ row, seq });
     }
   }
+  return found;
+}
+
+async function runSearch(s: Session, query: SearchQuery, byUid: boolean, tag: string): Promise<void> {
+  const needs = searchNeeds(query.key);
+  const found = (await findMessages(s, query.key)).map(({ row, seq }) => ({ uid: row.uid, seq, modseq: row.modseq }));
   const ids = found.map((f) => (byUid ? f.uid : f.seq));
   const highest = needs.modseq && found.length ? Math.max(...found.map((f) => f.modseq)) : null;
   if (query.returns === null) {
