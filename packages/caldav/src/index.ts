@@ -15,5 +15,7 @@ export type { Zone } from './icalendar/zones.js';
 export { renderCalendarData } from './icalendar/calendar-data.js';
 export { busyPeriods, freeBusyCalendar } from './icalendar/free-busy.js';
 export { parseVCard, cardIndex, renderAddressData, CardDataError } from './vcard/vcard.js';
+export { syncDirectoryBook, syncDirectoryBooks, accountCard, groupCard } from './vcard/directory-book.js';
+export type { DirectoryBookOptions, DirectoryBookOutcome } from './vcard/directory-book.js';
 export type { ParsedCard, VCardVersion } from './vcard/vcard.js';
 export { wellKnownHandler, isWellKnownDav } from './dav/well-known.js';

@@ -1,5 +1,5 @@
 import { createHttpAuthenticator } from '@palabre/auth';
-import { caldavPlugin, isWellKnownDav, wellKnownHandler } from '@palabre/caldav';
+import { caldavPlugin, isWellKnownDav, syncDirectoryBooks, wellKnownHandler } from '@palabre/caldav';
 import { SqlCalendarStore } from '@palabre/core/storage';
 import { collectDriveGarbage, createDavHandler, drivePlugin, principalsPlugin } from '@palabre/webdav';
 import { periodicJob } from './periodic.js';
@@ -9,6 +9,8 @@ import type { ServiceSetup } from './services.js';
 
 /** How often the drive's unreferenced blobs are collected (and once at start). */
 const GC_INTERVAL_MS = 60 * 60_000;
+/** How often each domain's address list (`annuaire`) is brought up to date with the directory (and once at start). */
+const DIRECTORY_BOOK_INTERVAL_MS = 15 * 60_000;
 
 /**
  * One DAV engine under `/dav/` on the HTTP port: the drive (homes at `/dav/files/<address>/`, group
@@ -18,7 +20,7 @@ const GC_INTERVAL_MS = 60 * 60_000;
  * in a blob store of their own (`<data>/blobs/drive`) so that its garbage collection never looks at
  * mail's blobs (`<data>/blobs/mail`); calendar objects and cards are kept in the database.
  */
-export async function mountDrive(setup: ServiceSetup, malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null = null): Promise<Service> {
+export async function mountDrive(setup: ServiceSetup, malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } | null = null): Promise<Service[]> {
   const { ctx, http, tls, insecureAuth } = setup;
   const logger = ctx.logger.child({ service: 'dav' });
   const blobs = ctx.blobs.drive;
@@ -55,5 +57,12 @@ export async function mountDrive(setup: ServiceSetup, malware: { readonly scanne
   http.mount('/.well-known/caldav', wellKnown, undefined, (path) => isWellKnownDav(path));
   http.mount('/.well-known/carddav', wellKnown, undefined, (path) => isWellKnownDav(path));
 
-  return periodicJob('drive', GC_INTERVAL_MS, setup.background, () => collectDriveGarbage({ store: ctx.stores.drive, blobs, logger }));
+  return [
+    periodicJob('drive', GC_INTERVAL_MS, setup.background, () => collectDriveGarbage({ store: ctx.stores.drive, blobs, logger })),
+    periodicJob('directory-books', DIRECTORY_BOOK_INTERVAL_MS, setup.background, () =>
+      syncDirectoryBooks({ directory: ctx.stores.directory, store: calendars, logger }).catch((error: unknown) => {
+        logger.warn({ err: (error as Error).message }, 'carddav.directory-sync-failed');
+      }),
+    ),
+  ];
 }

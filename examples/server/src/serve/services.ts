@@ -32,7 +32,7 @@ export interface ServiceSetup {
 export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   // One malware scanner for mail and drive uploads alike (config `antivirus.clamd`).
   const malware = malwareScanner(setup.ctx.config);
-  const services: Service[] = [await mountDrive(setup, malware)];
+  const services: Service[] = [...(await mountDrive(setup, malware))];
   await mountOnboarding(setup);
   const { ctx } = setup;
   const { ports } = ctx.config;
