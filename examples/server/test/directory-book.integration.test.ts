@@ -95,7 +95,7 @@ describe.each(siteKinds)('the directory address book under palabre serve (%s)', 
     await served.stop();
     for (const argv of [['user', 'remove', KOFI], ['user', 'add', 'yao@sante.gouv.test', '--password', PASS, '--name', 'Yao Nouveau']]) {
       const r = await site.run(...argv);
-      expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(0);
     }
     served = await serveHttp(site);
     for (let i = 0; i < 100; i++) {
