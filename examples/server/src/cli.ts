@@ -135,6 +135,7 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
             smtp: port(values['smtp-port'], 'smtp-port'),
             submission: port(values['submission-port'], 'submission-port'),
             imap: port(values['imap-port'], 'imap-port'),
+            sieve: port(values['sieve-port'], 'sieve-port'),
             httpRedirect: port(values['http-redirect-port'], 'http-redirect-port'),
           },
           admin: { port: port(values['admin-port'], 'admin-port') },

@@ -142,6 +142,8 @@ export async function serveHttp(site: Site, extraArgs: string[] = []): Promise<S
       '0',
       '--imap-port',
       '0',
+      '--sieve-port',
+      '0',
       '--admin-port',
       '0',
       ...extraArgs,
@@ -179,7 +181,7 @@ export async function serveHttp(site: Site, extraArgs: string[] = []): Promise<S
   };
 }
 
-export type ServeListener = 'http' | 'smtp' | 'submission' | 'imap' | 'admin' | 'http-redirect';
+export type ServeListener = 'http' | 'smtp' | 'submission' | 'imap' | 'sieve' | 'admin' | 'http-redirect';
 
 /**
  * `palabre serve` in a child process on `dataDir`, bound to loopback: each listener on the port given,
@@ -199,7 +201,7 @@ export function spawnServe(
 
 /** The node arguments of spawnServe, for a child started through another program (`prlimit … node …`). */
 export function serveArgs(dataDir: string, ports: Partial<Record<ServeListener, number>>, args: string[] = []): string[] {
-  const listeners: ServeListener[] = ['http', 'smtp', 'submission', 'imap', 'admin'];
+  const listeners: ServeListener[] = ['http', 'smtp', 'submission', 'imap', 'sieve', 'admin'];
   const portArgs = listeners.flatMap((name) => [`--${name}-port`, String(ports[name] ?? 0)]);
   if (ports['http-redirect'] !== undefined) portArgs.push('--http-redirect-port', String(ports['http-redirect']));
   return [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', ...portArgs, ...args];

@@ -55,7 +55,7 @@ export const QUEUE_USAGE = `palabre queue list [--user EMAIL] [--limit N]
        palabre queue flush`;
 
 export const SERVE_USAGE =
-  'palabre serve [--data DIR] [--host H] [--http-port N] [--smtp-port N] [--submission-port N] [--imap-port N] [--admin-port N] [--http-redirect-port N] [--hostname NAME] [--workers N] [--log-format human|json]';
+  'palabre serve [--data DIR] [--host H] [--http-port N] [--smtp-port N] [--submission-port N] [--imap-port N] [--sieve-port N] [--admin-port N] [--http-redirect-port N] [--hostname NAME] [--workers N] [--log-format human|json]';
 
 export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-stdin | --no-password] [--name NAME] [--department D] [--quota SIZE]
        palabre user list [--domain D] [--limit N]
