@@ -61,7 +61,7 @@ export const MANAGESIEVE_LOG_EVENTS = ['managesieve.listening', 'managesieve.log
 
 /** A quoted string or a literal, as ManageSieve writes strings (RFC 5804 §4). */
 function quote(s: string): string {
-  if (/^[^"\\\r\n\u0000]*$/.test(s) && Buffer.byteLength(s) < 1024) return `"${s}"`;
+  if (/^[^\r\n\u0000]*$/.test(s) && Buffer.byteLength(s) < 1024) return `"${s.replace(/["\\]/g, '\\$&')}"`;
   return `{${Buffer.byteLength(s)}}\r\n${s}`;
 }
 
