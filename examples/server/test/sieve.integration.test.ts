@@ -128,6 +128,15 @@ describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through pal
       ['user', 'add', OTHER, '--password', PASS],
     ])
       expect((await site.run(...argv)).code).toBe(0);
+    // The administrator's domain script runs before every user's: it discards what it forbids.
+    const domainFile = join(site.dataDir, 'domain.sieve');
+    await writeFile(domainFile, 'if header :contains "subject" "interdit" {\n  discard\n  stop;\n}\n');
+    const refused = await site.run('sieve', 'domain', 'set', 'interieur.gouv.test', domainFile);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/line 3, column 3: unknown test "stop"/);
+    await writeFile(domainFile, 'if header :contains "subject" "interdit" {\n  discard;\n  stop;\n}\n');
+    expect((await site.run('sieve', 'domain', 'set', 'interieur.gouv.test', domainFile)).code).toBe(0);
+    expect((await site.run('sieve', 'domain', 'show', 'interieur.gouv.test')).out).toContain('discard;');
     [ports.smtp, ports.imap, ports.sieve] = [await freePort(), await freePort(), await freePort()];
     child = spawnServe(site.dataDir, ports, site.env, ['--hostname', 'mail.interieur.gouv.test']);
     banner = await waitForLine(child, /Palabre is running[\s\S]*\n\n/);
@@ -186,6 +195,42 @@ describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through pal
     const got = await sieveConnect(ports.sieve, ['--download', '--remotesieve', 'regles', '--localsieve', '-']);
     expect(got.out).toContain('fileinto :flags');
   }, 60_000);
+
+  const mx = (to: string, subject: string, extra = '') =>
+    smtp(ports.smtp, ['EHLO client.example.org', 'MAIL FROM:<ami@example.org>', `RCPT TO:<${to}>`], `${extra}From: Ami <ami@example.org>\r\nTo: ${to}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.org>\r\n\r\nBonjour.`);
+  const subjects = async (user: string, mailbox = 'INBOX'): Promise<string[]> => {
+    const imap = new ImapFlow({ host: '127.0.0.1', port: ports.imap, secure: false, auth: { user, pass: PASS }, tls: { rejectUnauthorized: false }, logger: false });
+    await imap.connect();
+    try {
+      const box = await imap.mailboxOpen(mailbox);
+      return box.exists === 0 ? [] : (await imap.fetchAll('1:*', { envelope: true })).map((m) => m.envelope!.subject!);
+    } finally {
+      await imap.logout();
+    }
+  };
+
+  it('runs the domain script first: what it discards never reaches the mailbox', async () => {
+    expect((await mx(USER, 'Contenu interdit')).at(-2)).toMatch(/^250 /);
+    expect(await subjects(USER)).not.toContain('Contenu interdit');
+  }, 60_000);
+
+  it('redirects through the queue, and a message that already went round is kept, not redirected again', async () => {
+    const { c } = await RawSieve.open(ports.sieve);
+    expect(await c.command(`AUTHENTICATE "PLAIN" "${plain(OTHER, PASS)}"\r\n`)).toMatch(/^OK/m);
+    const script = `redirect "${USER}";`;
+    expect(await c.command(`PUTSCRIPT "fwd" {${script.length}+}\r\n${script}\r\n`)).toMatch(/^OK/m);
+    expect(await c.command('SETACTIVE "fwd"\r\n')).toMatch(/^OK/m);
+    c.close();
+    expect((await mx(OTHER, 'Pour transfert')).at(-2)).toMatch(/^250 /);
+    expect((await mx(OTHER, 'Deja transfere', `X-Palabre-Sieve-Redirected: ${OTHER}\r\n`)).at(-2)).toMatch(/^250 /);
+    let got: string[] = [];
+    for (let i = 0; i < 100 && !got.includes('Pour transfert'); i++) {
+      got = await subjects(USER);
+      if (!got.includes('Pour transfert')) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(got).toContain('Pour transfert');
+    expect(await subjects(OTHER)).toEqual(['Deja transfere']);
+  }, 90_000);
 
   describe('the ManageSieve port against an attacker', () => {
     const login = async (c: RawSieve) => c.command(`AUTHENTICATE "PLAIN" "${plain(USER, PASS)}"\r\n`);

@@ -70,3 +70,14 @@ export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-st
 export const VACATION_USAGE = `palabre vacation set EMAIL --subject TEXT --message TEXT [--from DATE] [--until DATE] [--days N]
        palabre vacation off EMAIL
        palabre vacation show EMAIL`;
+
+export const SIEVE_USAGE = `palabre sieve put EMAIL NAME FILE [--activate]
+       palabre sieve list EMAIL
+       palabre sieve show EMAIL NAME
+       palabre sieve activate EMAIL NAME
+       palabre sieve deactivate EMAIL
+       palabre sieve remove EMAIL NAME
+       palabre sieve check FILE
+       palabre sieve domain set DOMAIN FILE
+       palabre sieve domain show DOMAIN
+       palabre sieve domain clear DOMAIN`;
