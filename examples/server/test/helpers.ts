@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,3 +225,30 @@ export const PARIS_VTIMEZONE = [
   'END:DAYLIGHT',
   'END:VTIMEZONE',
 ];
+
+/** One SMTP transaction over a raw socket: the replies, in order. */
+export function smtp(port: number, lines: string[], data: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const replies: string[] = [];
+    let buf = '';
+    const script = [...lines, 'DATA', `${data}\r\n.`, 'QUIT'];
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 2);
+        if (/^\d{3} /.test(line)) {
+          replies.push(line);
+          const next = script.shift();
+          if (next !== undefined) socket.write(`${next}\r\n`);
+        }
+      }
+    });
+    socket.on('close', () => resolve(replies));
+    socket.on('error', reject);
+    setTimeout(() => socket.destroy(), 60_000).unref();
+  });
+}
