@@ -169,7 +169,8 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
   const secureContext: SecureContext | null = options.tls ? createSecureContext({ key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' }) : null;
   const gate = options.connections ?? new ConnectionGate({ logger: options.logger });
   const listeners: Server[] = [];
-  const sockets = new Set<Socket>();
+  /** Open connections, each with its current socket (the TLS one after STARTTLS): BYE goes over it. */
+  const sockets = new Set<{ socket: Socket }>();
 
   function handle(raw: Socket): void {
     let socket: Socket = raw;
@@ -183,7 +184,8 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
     let closed = false;
     let sasl: { resolve: (line: string | null) => void } | null = null;
     const ip = raw.remoteAddress ?? '';
-    sockets.add(raw);
+    const conn = { socket: raw };
+    sockets.add(conn);
     const passwordsAllowed = () => secure || (options.allowInsecureAuth ?? false);
 
     const write = (text: string) => {
@@ -225,6 +227,8 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
       write(`${quote(challenge)}\r\n`);
       const line = await new Promise<string | null>((resolve) => {
         sasl = { resolve };
+        // The command's run paused the socket: the client's answer must still come in.
+        socket.resume();
         pump();
       });
       if (line === null) throw new ProtocolError('BYE', null, 'connection closed');
@@ -303,11 +307,17 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
           buffer = Buffer.alloc(0);
           socket.removeAllListeners('data');
           const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext });
-          await new Promise<void>((resolve, reject) => {
-            tlsSocket.once('secure', resolve);
-            tlsSocket.once('error', reject);
+          const ok = await new Promise<boolean>((resolve) => {
+            tlsSocket.once('secure', () => resolve(true));
+            tlsSocket.once('error', () => resolve(false));
           });
+          if (!ok) {
+            // No TLS and no way back to plaintext: the connection ends.
+            tlsSocket.destroy();
+            return close();
+          }
           socket = tlsSocket;
+          conn.socket = tlsSocket;
           secure = true;
           attach();
           // RFC 5804 §2.2: capabilities again, as they may have changed.
@@ -376,7 +386,7 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
     };
 
     const pump = () => {
-      if (busy || closed) return;
+      if (closed) return;
       if (sasl) {
         const nl = buffer.indexOf('\n');
         if (nl < 0) {
@@ -390,7 +400,7 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
         s.resolve(line);
         return;
       }
-      if (buffer.length === 0 || buffer.length < need) return;
+      if (busy || buffer.length === 0 || buffer.length < need) return;
       const parsed = parseCommand(buffer, limits);
       if (parsed.kind === 'incomplete') {
         need = parsed.need;
@@ -441,7 +451,7 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
       socket.on('close', () => {
         closed = true;
         clearTimeout(idle);
-        sockets.delete(raw);
+        sockets.delete(conn);
         sasl?.resolve(null);
       });
     };
@@ -468,9 +478,9 @@ export function createManageSieveServer(options: ManageSieveServerOptions): Mana
     },
     async close() {
       const stopped = listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-      for (const s of sockets) {
-        if (s.writable) s.end('BYE "Server shutting down"\r\n');
-        setTimeout(() => s.destroy(), 1000).unref();
+      for (const { socket } of sockets) {
+        if (socket.writable) socket.end('BYE "Server shutting down"\r\n');
+        setTimeout(() => socket.destroy(), 1000).unref();
       }
       await Promise.all(stopped);
       log.info({}, 'managesieve.closed');
