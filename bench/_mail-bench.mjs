@@ -92,7 +92,7 @@ export async function startPalabre(config = {}) {
   palabre(['domain', 'add', 'example.test']);
   palabre(['user', 'add', user, '--password-stdin'], pass);
   const [smtpPort, subPort, imapPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const args = [cli, '--data', data, 'serve', '--hostname', 'mail.example.test', '--smtp-port', smtpPort, '--submission-port', subPort, '--imap-port', imapPort, '--http-port', httpPort].map(String);
+  const args = [cli, '--data', data, 'serve', '--hostname', 'mail.example.test', '--smtp-port', smtpPort, '--submission-port', subPort, '--imap-port', imapPort, '--sieve-port', 0, '--http-port', httpPort].map(String);
   const server = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, LOG_LEVEL: 'warn' },

@@ -22,6 +22,7 @@ import {
   SERVE_USAGE,
   USER_USAGE,
   VACATION_USAGE,
+  SIEVE_USAGE,
 } from './commands/usage.js';
 
 const USAGE = `Palabre: mail, calendars, contacts and files for the administration.
@@ -38,6 +39,7 @@ usage:
   ${DOCTOR_USAGE}
   ${DKIM_USAGE}
   ${VACATION_USAGE}
+  ${SIEVE_USAGE}
   ${QUEUE_USAGE}
   ${MAILBOX_USAGE}
   ${MIGRATE_USAGE}
@@ -61,6 +63,7 @@ const ADMIN_COMMANDS: Record<string, () => Promise<Command>> = {
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
   dkim: async () => (await import('./commands/dkim.js')).dkimCommand,
   vacation: async () => (await import('./commands/vacation.js')).vacationCommand,
+  sieve: async () => (await import('./commands/sieve.js')).sieveCommand,
   queue: async () => (await import('./commands/queue.js')).queueCommand,
   mailbox: async () => (await import('./commands/mailbox.js')).mailboxCommand,
   migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
@@ -135,6 +138,7 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
             smtp: port(values['smtp-port'], 'smtp-port'),
             submission: port(values['submission-port'], 'submission-port'),
             imap: port(values['imap-port'], 'imap-port'),
+            sieve: port(values['sieve-port'], 'sieve-port'),
             httpRedirect: port(values['http-redirect-port'], 'http-redirect-port'),
           },
           admin: { port: port(values['admin-port'], 'admin-port') },

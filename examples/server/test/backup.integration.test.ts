@@ -31,7 +31,7 @@ async function serve(dataDir: string, env: NodeJS.ProcessEnv): Promise<Server> {
   const [http, smtp, imap] = [await freePort(), await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
-    [BIN, 'serve', '--data', dataDir, '--http-port', String(http), '--smtp-port', String(smtp), '--submission-port', '0', '--imap-port', String(imap), '--admin-port', '0'],
+    [BIN, 'serve', '--data', dataDir, '--http-port', String(http), '--smtp-port', String(smtp), '--submission-port', '0', '--imap-port', String(imap), '--sieve-port', '0', '--admin-port', '0'],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout!.resume();

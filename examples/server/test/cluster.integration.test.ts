@@ -29,7 +29,7 @@ describe('palabre serve --workers 2', () => {
     ports = { http: await freePort(), smtp: await freePort(), imap: await freePort() };
     child = spawn(
       process.execPath,
-      [BIN, 'serve', '--data', site.dataDir, '--workers', '2', '--http-port', String(ports.http), '--smtp-port', String(ports.smtp), '--submission-port', '0', '--imap-port', String(ports.imap), '--admin-port', '0'],
+      [BIN, 'serve', '--data', site.dataDir, '--workers', '2', '--http-port', String(ports.http), '--smtp-port', String(ports.smtp), '--submission-port', '0', '--imap-port', String(ports.imap), '--sieve-port', '0', '--admin-port', '0'],
       { env: { ...site.env, DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     await waitForLine(child, /Palabre is running \(2 worker processes\)/);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +142,8 @@ export async function serveHttp(site: Site, extraArgs: string[] = []): Promise<S
       '0',
       '--imap-port',
       '0',
+      '--sieve-port',
+      '0',
       '--admin-port',
       '0',
       ...extraArgs,
@@ -179,7 +181,7 @@ export async function serveHttp(site: Site, extraArgs: string[] = []): Promise<S
   };
 }
 
-export type ServeListener = 'http' | 'smtp' | 'submission' | 'imap' | 'admin' | 'http-redirect';
+export type ServeListener = 'http' | 'smtp' | 'submission' | 'imap' | 'sieve' | 'admin' | 'http-redirect';
 
 /**
  * `palabre serve` in a child process on `dataDir`, bound to loopback: each listener on the port given,
@@ -199,7 +201,7 @@ export function spawnServe(
 
 /** The node arguments of spawnServe, for a child started through another program (`prlimit … node …`). */
 export function serveArgs(dataDir: string, ports: Partial<Record<ServeListener, number>>, args: string[] = []): string[] {
-  const listeners: ServeListener[] = ['http', 'smtp', 'submission', 'imap', 'admin'];
+  const listeners: ServeListener[] = ['http', 'smtp', 'submission', 'imap', 'sieve', 'admin'];
   const portArgs = listeners.flatMap((name) => [`--${name}-port`, String(ports[name] ?? 0)]);
   if (ports['http-redirect'] !== undefined) portArgs.push('--http-redirect-port', String(ports['http-redirect']));
   return [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', ...portArgs, ...args];
@@ -223,3 +225,30 @@ export const PARIS_VTIMEZONE = [
   'END:DAYLIGHT',
   'END:VTIMEZONE',
 ];
+
+/** One SMTP transaction over a raw socket: the replies, in order. */
+export function smtp(port: number, lines: string[], data: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const replies: string[] = [];
+    let buf = '';
+    const script = [...lines, 'DATA', `${data}\r\n.`, 'QUIT'];
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 2);
+        if (/^\d{3} /.test(line)) {
+          replies.push(line);
+          const next = script.shift();
+          if (next !== undefined) socket.write(`${next}\r\n`);
+        }
+      }
+    });
+    socket.on('close', () => resolve(replies));
+    socket.on('error', reject);
+    setTimeout(() => socket.destroy(), 60_000).unref();
+  });
+}

@@ -1,11 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeSite, spawnServe, waitForLine, type Site } from './helpers.js';
+import { freePort, makeSite, smtp, spawnServe, waitForLine, type Site } from './helpers.js';
 
 /**
  * Issue 14 §1–2 through `palabre serve` as configured by an operator (config `spam.rspamd`,
@@ -14,33 +13,6 @@ import { freePort, makeSite, spawnServe, waitForLine, type Site } from './helper
  */
 const USER = 'agent@interieur.gouv.test';
 const PASS = 'Une phrase de passe assez longue';
-
-/** One SMTP transaction over a raw socket: the replies, in order. */
-function smtp(port: number, lines: string[], data: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    const replies: string[] = [];
-    let buf = '';
-    const script = [...lines, 'DATA', `${data}\r\n.`, 'QUIT'];
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\r\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 2);
-        if (/^\d{3} /.test(line)) {
-          replies.push(line);
-          const next = script.shift();
-          if (next !== undefined) socket.write(`${next}\r\n`);
-        }
-      }
-    });
-    socket.on('close', () => resolve(replies));
-    socket.on('error', reject);
-    setTimeout(() => socket.destroy(), 60_000).unref();
-  });
-}
 
 describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and clamd', () => {
   let site: Site;

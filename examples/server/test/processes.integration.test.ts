@@ -77,7 +77,7 @@ describe('palabre serve', () => {
     const site = await makeSite('sqlite');
     try {
       const port = await freePort();
-      const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0', '--admin-port', '0'], {
+      const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--http-port', String(port), '--smtp-port', '0', '--submission-port', '0', '--imap-port', '0', '--sieve-port', '0', '--admin-port', '0'], {
         env: { ...site.env, DATABASE_URL: '' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -111,7 +111,7 @@ describe('palabre serve console', () => {
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     const child = spawn(
       process.execPath,
-      [BIN, 'serve', '--data', site.dataDir, '--http-port', String(ports[0]), '--smtp-port', String(ports[1]), '--submission-port', '0', '--imap-port', String(ports[2]), '--admin-port', '0', ...extra],
+      [BIN, 'serve', '--data', site.dataDir, '--http-port', String(ports[0]), '--smtp-port', String(ports[1]), '--submission-port', '0', '--imap-port', String(ports[2]), '--sieve-port', '0', '--admin-port', '0', ...extra],
       { env: { ...site.env, DATABASE_URL: '', PALABRE_LOG_FORMAT: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -174,7 +174,7 @@ describe('palabre serve with mail', () => {
       for (const id of [kept.id, orphan.id]) await utimes(pathOf(id), long, long);
 
       const imap = await freePort();
-      const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--http-port', '0', '--smtp-port', '0', '--submission-port', '0', '--imap-port', String(imap), '--admin-port', '0'], {
+      const child = spawn(process.execPath, [BIN, 'serve', '--data', site.dataDir, '--http-port', '0', '--smtp-port', '0', '--submission-port', '0', '--imap-port', String(imap), '--sieve-port', '0', '--admin-port', '0'], {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -129,6 +129,8 @@ export const configSchema = v.object({
     submissions: withDefault(port, 0),
     imap: withDefault(port, 1143),
     imaps: withDefault(port, 0),
+    /** ManageSieve (RFC 5804), started with IMAP; 0: off. */
+    sieve: withDefault(port, 4190),
     /**
      * Plain HTTP that only answers `308` to the HTTPS listener (and serves ACME HTTP-01 challenges from
      * `tls.acmeWebroot`); started when HTTPS is on. 0: off; 80 in production.

@@ -25,6 +25,7 @@ export const SERVE_OPTIONS = {
   'smtp-port': { type: 'string' },
   'submission-port': { type: 'string' },
   'imap-port': { type: 'string' },
+  'sieve-port': { type: 'string' },
   'admin-port': { type: 'string' },
   'http-redirect-port': { type: 'string' },
   'allow-insecure-auth': { type: 'boolean' },

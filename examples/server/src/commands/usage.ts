@@ -55,7 +55,7 @@ export const QUEUE_USAGE = `palabre queue list [--user EMAIL] [--limit N]
        palabre queue flush`;
 
 export const SERVE_USAGE =
-  'palabre serve [--data DIR] [--host H] [--http-port N] [--smtp-port N] [--submission-port N] [--imap-port N] [--admin-port N] [--http-redirect-port N] [--hostname NAME] [--workers N] [--log-format human|json]';
+  'palabre serve [--data DIR] [--host H] [--http-port N] [--smtp-port N] [--submission-port N] [--imap-port N] [--sieve-port N] [--admin-port N] [--http-redirect-port N] [--hostname NAME] [--workers N] [--log-format human|json]';
 
 export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-stdin | --no-password] [--name NAME] [--department D] [--quota SIZE]
        palabre user list [--domain D] [--limit N]
@@ -70,3 +70,14 @@ export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-st
 export const VACATION_USAGE = `palabre vacation set EMAIL --subject TEXT --message TEXT [--from DATE] [--until DATE] [--days N]
        palabre vacation off EMAIL
        palabre vacation show EMAIL`;
+
+export const SIEVE_USAGE = `palabre sieve put EMAIL NAME FILE [--activate]
+       palabre sieve list EMAIL
+       palabre sieve show EMAIL NAME
+       palabre sieve activate EMAIL NAME
+       palabre sieve deactivate EMAIL
+       palabre sieve remove EMAIL NAME
+       palabre sieve check FILE
+       palabre sieve domain set DOMAIN FILE
+       palabre sieve domain show DOMAIN
+       palabre sieve domain clear DOMAIN`;

@@ -43,6 +43,10 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
   services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore, connections: setup.connections, certificates: setup.certificates!, malware })));
   services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore, connections: setup.connections, certificates: setup.certificates! })));
+  if (ports.imap !== 0 || ports.imaps !== 0) {
+    const { manageSieveServices } = await import('../services/managesieve.js');
+    services.push(...manageSieveServices(ctx, setup.insecureAuth, { connections: setup.connections, certificates: setup.certificates! }));
+  }
   // Expunged and bounced messages leave their blobs behind (shared by recipients and copies, so no
   // single EXPUNGE may delete one): collected here once nothing holds them.
   const { collectMailGarbage } = await import('@palabre/mail');

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionGate, MailDelivery, MalwareScanner } from '@palabre/core';
-import { createMailTransportStores } from '@palabre/core/storage';
+import { createMailTransportStores, SqlSieveScriptStore } from '@palabre/core/storage';
 import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
 import { mailFilters } from './mail-filters.js';
 import type { Context } from '../context.js';
@@ -79,6 +79,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     onQueued: () => worker.kick(),
     dkimKeys: stores.dkimKeys,
     vacations: stores.vacations,
+    sieveScripts: new SqlSieveScriptStore(ctx.db),
     rateLimits: stores.rateLimits,
     audit: ctx.stores.audit,
     usage: ctx.stores.usage,

@@ -1,6 +1,6 @@
 import type { Principal } from '../directory.js';
 
-export type AuthProtocol = 'dav' | 'smtp' | 'imap' | 'cli' | 'http';
+export type AuthProtocol = 'dav' | 'smtp' | 'imap' | 'managesieve' | 'cli' | 'http';
 
 export interface AuthContext {
   readonly protocol: AuthProtocol;

@@ -34,6 +34,8 @@ import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devi
 import { MAIL_MIGRATION_ENTITIES } from './mail-migration/entities.js';
 import { MailMigration1796000420000 } from './mail-migration/1796000420000-mail-migration.js';
 import { MailMigrationCopies1796000420001 } from './mail-migration/1796000420001-mail-migration-copies.js';
+import { SIEVE_ENTITIES } from './sieve/entities.js';
+import { Sieve1796000430000 } from './sieve/1796000430000-sieve.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -65,6 +67,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ...MAIL_ENTITIES,
   ...CALENDAR_ENTITIES,
   ...MAIL_MIGRATION_ENTITIES,
+  ...SIEVE_ENTITIES,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
@@ -79,4 +82,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   KnownDevices1796000310000,
   MailMigration1796000420000,
   MailMigrationCopies1796000420001,
+  Sieve1796000430000,
 ];

@@ -36,6 +36,9 @@ export type { CalendarContractExtra } from './calendar/calendar-store.contract.j
 export { MemoryMailMigrationStore } from './mail-migration/memory-mail-migration-store.js';
 export { mailMigrationStoreContract } from './mail-migration/mail-migration-store.contract.js';
 export type { MailMigrationContractExtra } from './mail-migration/mail-migration-store.contract.js';
+export { MemorySieveScriptStore } from './sieve/memory-sieve-script-store.js';
+export { sieveScriptStoreContract } from './sieve/sieve-script-store.contract.js';
+export type { SieveContractExtra } from './sieve/sieve-script-store.contract.js';
 export { expectContinue } from './expect-continue.js';
 export { memoryMetrics } from './memory-metrics.js';
 export type { MemoryMetrics } from './memory-metrics.js';

@@ -23,6 +23,7 @@ import { putAnalysed } from '../mime/analysed-blob.js';
 import type { RecipientResolver, ResolvedRecipient } from './recipient-resolver.js';
 import type { VacationResponder } from './vacation-responder.js';
 import type { FilterRefusal, FilterVerdict, MessageFilter } from '../filters/message-filter.js';
+import type { SieveDelivery, SieveMessageInput, SievePlan } from '../sieve/sieve-delivery.js';
 
 export interface DmarcHandling {
   readonly honorReject: boolean;
@@ -46,6 +47,8 @@ export interface IntakeOptions {
   readonly logger?: Logger;
   /** Scanners run in order on every message before it is stored or queued (rspamd, ClamAV). */
   readonly filters?: readonly MessageFilter[];
+  /** Users' and domains' Sieve scripts, run per local recipient of MX mail after the filters. */
+  readonly sieve?: SieveDelivery | null;
   /** Told of each filter's decision (metrics). */
   readonly onFiltered?: (filter: string, action: FilterVerdict['action']) => void;
 }
@@ -174,8 +177,51 @@ export class Intake {
         if (r.resolved.kind !== 'local') continue;
         for (const a of r.resolved.accounts) if (!accountIds.has(a.id)) accountIds.set(a.id, r.resolved.address);
       }
-      const targets: DeliveryTarget[] = [...accountIds.keys()].map((accountId) => (mailbox ? { accountId, mailbox } : { accountId }));
-      const outcome = await deliverLocally(this.options.delivery, this.options.directory, { blobId: blob.id, size: blob.size, receivedAt: now, analysis, header: headerSection, ...retry }, targets);
+      const base = (accountId: string): DeliveryTarget => (mailbox ? { accountId, mailbox } : { accountId });
+      const plans = new Map<string, SievePlan>();
+      const sieveInput: SieveMessageInput = {
+        header,
+        envelopeFrom: envelope.sender,
+        size: blob.size,
+        body: async () => readUpTo(bodyStream(), 1024 * 1024),
+        open: () => concatParts([() => this.blobStream(blob.id)]),
+      };
+      if (this.options.sieve && envelope.role === 'mx') {
+        for (const [accountId, address] of accountIds) {
+          try {
+            plans.set(accountId, await this.options.sieve.plan({ accountId, address }, sieveInput, base(accountId)));
+          } catch (error) {
+            // Scripts unreadable (database down): the message is filed as if there were none, never lost.
+            this.log.warn({ id, accountId, err: (error as Error).message }, 'sieve.failed');
+          }
+        }
+        const rejections = [...accountIds.keys()].map((a) => plans.get(a)?.reject ?? null);
+        // Every recipient refuses: say so in the SMTP reply, the best place for it (RFC 5429 §2.1).
+        if (rejections.length > 0 && rejections.every(Boolean) && remotes.length === 0) {
+          this.log.info({ id, accounts: rejections.length }, 'sieve.rejected');
+          throw new SmtpError(550, '5.7.1', rejections[0]!.reason.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').slice(0, 400) || 'message refused by the recipient');
+        }
+      }
+      // Round 0 is each account's first mailbox (the only one without Sieve); extra fileinto copies follow.
+      const rounds: DeliveryTarget[][] = [];
+      for (const accountId of accountIds.keys()) {
+        const list = plans.get(accountId)?.targets ?? [base(accountId)];
+        list.forEach((t, i) => (rounds[i] ??= []).push(t));
+      }
+      const targets = rounds[0] ?? [];
+      const message = { blobId: blob.id, size: blob.size, receivedAt: now, analysis, header: headerSection, ...retry };
+      const outcome = await deliverLocally(this.options.delivery, this.options.directory, message, targets);
+      for (let i = 1; i < rounds.length; i++) {
+        const more = await deliverLocally(this.options.delivery, this.options.directory, { ...message, ...(retry.dedupeKey ? { dedupeKey: `${retry.dedupeKey}:${i}` } : {}) }, rounds[i]!);
+        if (more.full.length > 0) this.log.info({ id, accounts: more.full.length }, 'sieve.copy-skipped-full');
+      }
+      for (const [accountId, plan] of plans) {
+        const full = outcome.full.some((f) => f.accountId === accountId);
+        if (!plan.scripted || full) continue;
+        await this.options.sieve!.act({ accountId, address: accountIds.get(accountId)! }, sieveInput, plan, true, this.options.vacation ?? null).catch((error: unknown) => {
+          this.log.warn({ id, accountId, err: (error as Error).message }, 'sieve.failed');
+        });
+      }
       delivered = outcome.results.length;
       if (outcome.results.some((r) => r.duplicate)) this.log.info({ id, accounts: outcome.results.filter((r) => r.duplicate).length }, 'delivery.duplicate');
       const permanent = outcome.full.filter((f) => f.permanent);
@@ -205,7 +251,8 @@ export class Intake {
       }
       this.log.info({ id, accounts: delivered, size: blob.size, role: envelope.role }, 'delivery.local');
       if (this.options.vacation && envelope.role === 'mx') {
-        const recipients = [...accountIds.entries()].filter(([accountId]) => !outcome.full.some((f) => f.accountId === accountId));
+        // An account whose Sieve script ran answers through the script's vacation only.
+        const recipients = [...accountIds.entries()].filter(([accountId]) => !outcome.full.some((f) => f.accountId === accountId) && !plans.get(accountId)?.scripted);
         void this.options.vacation.respond({ header, sender: envelope.sender, accounts: recipients.map(([accountId]) => accountId) }).catch((error: unknown) => {
           this.log.warn({ id, err: (error as Error).message }, 'delivery.vacation-skipped');
         });
@@ -257,6 +304,10 @@ export class Intake {
       throw new SmtpError(reject ? 550 : 451, refusal.code ?? (reject ? '5.7.1' : '4.7.1'), refusal.reason);
     }
     return { junk, headers };
+  }
+
+  private async *blobStream(blobId: string): AsyncIterable<Uint8Array> {
+    yield* await this.options.blobs.get(blobId);
   }
 
   private received(envelope: Envelope, id: string, now: Date): string {
@@ -315,6 +366,17 @@ export class Intake {
     }
     return { verdict: 'accept', reason: '' };
   }
+}
+
+async function readUpTo(stream: AsyncIterable<Uint8Array>, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    chunks.push(Buffer.from(chunk));
+    size += chunk.length;
+    if (size >= max) break;
+  }
+  return Buffer.concat(chunks).subarray(0, max);
 }
 
 /** How long after a delivery the same transaction sent again counts as the client's retry. */

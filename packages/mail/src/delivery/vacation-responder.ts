@@ -84,33 +84,48 @@ export class VacationResponder {
         this.log.debug({ accountId, reason: 'already answered' }, 'delivery.vacation-skipped');
         continue;
       }
-      const messageId = request.header.get('message-id');
-      const original = request.header.get('subject');
-      const subject = settings.subject || (original ? `Auto: ${original}` : 'Auto reply');
-      const name = account.displayName ? `${headerPhrase(account.displayName)} ` : '';
-      const head = [
-        `From: ${name}<${account.address}>`,
-        `To: <${safeAddress(request.sender)}>`,
-        `Subject: ${/^[\x20-\x7e]*$/.test(subject) ? subject : encodeWord(subject, 'Q', 60)}`,
-        `Date: ${rfc5322Date(now)}`,
-        `Message-ID: ${newMessageId(this.options.hostname)}`,
-        ...(messageId && /^<[^<>\s]{1,900}>$/.test(messageId) ? [`In-Reply-To: ${messageId}`, `References: ${messageId}`] : []),
-        'Auto-Submitted: auto-replied',
-        'Precedence: bulk',
-        'MIME-Version: 1.0',
-        'Content-Type: text/plain; charset=utf-8',
-        'Content-Transfer-Encoding: base64',
-      ].join('\r\n');
-      const body = (Buffer.from(settings.body.replace(/\n/g, '\r\n')).toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
-      await this.options.outbox.send({
-        sender: '',
-        recipients: [{ address: request.sender, notify: ['NEVER'] }],
-        parts: [Buffer.from(`${head}\r\n\r\n${body}\r\n`)],
-        signDomain: account.address.slice(account.address.lastIndexOf('@') + 1),
-        accountId,
-      });
-      this.log.info({ accountId }, 'delivery.vacation-sent');
+      await this.sendReply({ accountId, header: request.header, sender: request.sender, subject: settings.subject, body: settings.body, from: null });
     }
+  }
+
+  /**
+   * One out-of-office reply, from the null sender, through the outbox (DKIM-signed, queued): the
+   * built-in vacation and Sieve's vacation action (RFC 5230) both answer this way.
+   */
+  async sendReply(reply: { accountId: string; header: HeaderSection; sender: string; subject: string | null; body: string; from: string | null }): Promise<void> {
+    const { accountId, header } = reply;
+    const now = this.options.clock.now();
+    const account = await this.options.directory.getAccount(accountId);
+    const messageId = header.get('message-id');
+    const original = header.get('subject');
+    const subject = (reply.subject || (original ? `Auto: ${original}` : 'Auto reply')).replace(/[\r\n]+/g, ' ').slice(0, 250);
+    const name = account.displayName ? `${headerPhrase(account.displayName)} ` : '';
+    // RFC 5230 §4.4: :from must be one of the account's own addresses, else ours is used.
+    const fromAddress = reply.from && /^[^\s<>@"]+@[^\s<>@]+$/.test(reply.from.replace(/^.*<([^>]*)>.*$/, '$1')) ? reply.from.replace(/^.*<([^>]*)>.*$/, '$1') : account.address;
+    const aliases = (await this.options.directory.listAliases(accountId)).map((a) => a.address.toLowerCase());
+    const from = [account.address.toLowerCase(), ...aliases].includes(fromAddress.toLowerCase()) ? fromAddress : account.address;
+    const head = [
+      `From: ${name}<${from}>`,
+      `To: <${safeAddress(reply.sender)}>`,
+      `Subject: ${/^[\x20-\x7e]*$/.test(subject) ? subject : encodeWord(subject, 'Q', 60)}`,
+      `Date: ${rfc5322Date(now)}`,
+      `Message-ID: ${newMessageId(this.options.hostname)}`,
+      ...(messageId && /^<[^<>\s]{1,900}>$/.test(messageId) ? [`In-Reply-To: ${messageId}`, `References: ${messageId}`] : []),
+      'Auto-Submitted: auto-replied',
+      'Precedence: bulk',
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: base64',
+    ].join('\r\n');
+    const body = (Buffer.from(reply.body.replace(/\r?\n/g, '\r\n')).toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+    await this.options.outbox.send({
+      sender: '',
+      recipients: [{ address: reply.sender, notify: ['NEVER'] }],
+      parts: [Buffer.from(`${head}\r\n\r\n${body}\r\n`)],
+      signDomain: account.address.slice(account.address.lastIndexOf('@') + 1),
+      accountId,
+    });
+    this.log.info({ accountId }, 'delivery.vacation-sent');
   }
 }
 

@@ -27,12 +27,14 @@ import {
   type RateLimitStore,
   type UsageStore,
   type VacationStore,
+  type SieveScriptStore,
 } from '@palabre/core';
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { cachingResolver } from '../auth-results/dns-resolver.js';
 import { Intake, type AcceptedRecipient, type DmarcHandling } from '../delivery/intake.js';
 import { RecipientResolver } from '../delivery/recipient-resolver.js';
 import { VacationResponder } from '../delivery/vacation-responder.js';
+import { SieveDelivery } from '../sieve/sieve-delivery.js';
 import { Outbox } from '../outbound/outbox.js';
 import { ConnectionRate } from './connection-limits.js';
 import type { SmtpLogEvent } from './log-events.js';
@@ -99,6 +101,8 @@ export interface SmtpServerOptions {
   readonly onQueued?: () => void;
   readonly dkimKeys?: DkimKeyStore | null;
   readonly vacations?: VacationStore | null;
+  /** Users' and domains' Sieve scripts (RFC 5228), run at local delivery of MX mail. */
+  readonly sieveScripts?: SieveScriptStore | null;
   /** Per-user limits shared by every node (database-backed in the server). */
   readonly rateLimits?: RateLimitStore | null;
   /** Where a sending limit reached is reported (`mail.rate-limited`). */
@@ -176,7 +180,12 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     outbox && options.vacations
       ? new VacationResponder({ vacations: options.vacations, directory: options.directory, outbox, hostname: options.hostname, clock, logger: options.logger })
       : null;
+  const sieve =
+    options.sieveScripts && options.vacations
+      ? new SieveDelivery({ scripts: options.sieveScripts, directory: options.directory, vacations: options.vacations, outbox, hostname: options.hostname, clock, logger: options.logger })
+      : null;
   const intake = new Intake({
+    sieve,
     hostname: options.hostname,
     directory: options.directory,
     resolver,

@@ -1,0 +1,268 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { skipWithout } from '@palabre/core/testing';
+import { ImapFlow } from 'imapflow';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, makeSite, smtp, spawnServe, waitForLine, type Site } from './helpers.js';
+
+/**
+ * Issue 14 §3 through `palabre serve`: sieve-connect (Debian) uploads and activates a script over
+ * ManageSieve, a message then delivered through the MX is filed as the script says (seen over
+ * IMAP), and the ManageSieve port holds against an attacker.
+ */
+const USER = 'agent@interieur.gouv.test';
+const OTHER = 'chef@interieur.gouv.test';
+const PASS = 'Une phrase de passe assez longue';
+
+/** A raw ManageSieve connection: `send` writes bytes, `until` waits for a final OK/NO/BYE line. */
+class RawSieve {
+  private buf = '';
+  private waiters: (() => void)[] = [];
+  closed = false;
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.buf += d;
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on('error', () => undefined);
+  }
+  static async open(port: number): Promise<{ c: RawSieve; greeting: string }> {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const c = new RawSieve(socket);
+    return { c, greeting: await c.response() };
+  }
+  send(text: string | Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(text);
+  }
+  /** Everything up to and including the next line that starts with OK, NO or BYE. */
+  async response(timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = /^(?:OK|NO|BYE)\b.*\r\n/m.exec(this.buf);
+      if (m) {
+        const end = m.index + m[0].length;
+        const out = this.buf.slice(0, end);
+        this.buf = this.buf.slice(end);
+        return out;
+      }
+      if (this.closed) return `${this.buf}<closed>`;
+      if (Date.now() > deadline) throw new Error(`no response; got ${JSON.stringify(this.buf.slice(0, 300))}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  }
+  async command(text: string): Promise<string> {
+    this.send(text);
+    return this.response();
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+function sieveConnect(port: number, args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('sieve-connect', ['--server', '127.0.0.1', '--port', String(port), '--user', USER, '--passwordfd', '0', '--notlsverify', ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.stdin.end(`${PASS}\n`);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+const plain = (user: string, pass: string) => Buffer.from(`\u0000${user}\u0000${pass}`).toString('base64');
+
+describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through palabre serve', () => {
+  let site: Site;
+  let child: ChildProcess;
+  let banner = '';
+  const ports = { smtp: 0, imap: 0, sieve: 0 };
+
+  beforeAll(async () => {
+    site = await makeSite('sqlite');
+    for (const argv of [
+      ['domain', 'add', 'interieur.gouv.test'],
+      ['user', 'add', USER, '--password', PASS],
+      ['user', 'add', OTHER, '--password', PASS],
+    ])
+      expect((await site.run(...argv)).code).toBe(0);
+    // The administrator's domain script runs before every user's: it discards what it forbids.
+    const domainFile = join(site.dataDir, 'domain.sieve');
+    await writeFile(domainFile, 'if header :contains "subject" "interdit" {\n  discard\n  stop;\n}\n');
+    const refused = await site.run('sieve', 'domain', 'set', 'interieur.gouv.test', domainFile);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/line 3, column 3: unknown test "stop"/);
+    await writeFile(domainFile, 'if header :contains "subject" "interdit" {\n  discard;\n  stop;\n}\n');
+    expect((await site.run('sieve', 'domain', 'set', 'interieur.gouv.test', domainFile)).code).toBe(0);
+    expect((await site.run('sieve', 'domain', 'show', 'interieur.gouv.test')).out).toContain('discard;');
+    [ports.smtp, ports.imap, ports.sieve] = [await freePort(), await freePort(), await freePort()];
+    child = spawnServe(site.dataDir, ports, site.env, ['--hostname', 'mail.interieur.gouv.test']);
+    banner = await waitForLine(child, /Palabre is running[\s\S]*\n\n/);
+  }, 180_000);
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    await site?.cleanup();
+  });
+
+  it('prints the ManageSieve listener in the banner', () => {
+    expect(banner).toContain(`ManageSieve: 127.0.0.1:${ports.sieve}`);
+  });
+
+  it('sieve-connect uploads and activates a script; mail through the MX is filed as it says', async () => {
+    const file = join(site.dataDir, 'rules.sieve');
+    await writeFile(file, 'require ["fileinto", "imap4flags"];\nif header :contains "subject" "rapport" {\n  fileinto :flags "\\\\Flagged" "Archive";\n  stop;\n}\n');
+    const up = await sieveConnect(ports.sieve, ['--upload', '--localsieve', file, '--remotesieve', 'regles']);
+    expect(up.code, up.out).toBe(0);
+    const act = await sieveConnect(ports.sieve, ['--activate', '--remotesieve', 'regles']);
+    expect(act.code, act.out).toBe(0);
+    const list = await sieveConnect(ports.sieve, ['--list']);
+    expect(list.out).toMatch(/regles\s+<-\s*active|regles.*ACTIVE|regles/);
+
+    const head = (subject: string) => `From: Ami <ami@example.org>\r\nTo: ${USER}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.org>\r\n\r\n`;
+    for (const subject of ['Le rapport mensuel', 'Autre chose']) {
+      const replies = await smtp(ports.smtp, ['EHLO client.example.org', 'MAIL FROM:<ami@example.org>', `RCPT TO:<${USER}>`], `${head(subject)}Bonjour.`);
+      expect(replies.at(-2), replies.join('\n')).toMatch(/^250 /);
+    }
+
+    const imap = new ImapFlow({ host: '127.0.0.1', port: ports.imap, secure: false, auth: { user: USER, pass: PASS }, tls: { rejectUnauthorized: false }, logger: false });
+    await imap.connect();
+    try {
+      const archive = await imap.mailboxOpen('Archive');
+      expect(archive.exists).toBe(1);
+      const [msg] = await imap.fetchAll('1:*', { envelope: true, flags: true });
+      expect(msg!.envelope!.subject).toBe('Le rapport mensuel');
+      expect([...msg!.flags!]).toContain('\\Flagged');
+      const inbox = await imap.mailboxOpen('INBOX');
+      expect(inbox.exists).toBe(1);
+      const [other] = await imap.fetchAll('1:*', { envelope: true });
+      expect(other!.envelope!.subject).toBe('Autre chose');
+    } finally {
+      await imap.logout();
+    }
+  }, 120_000);
+
+  it('refuses an invalid script with its line number, and keeps the stored one', async () => {
+    const file = join(site.dataDir, 'bad.sieve');
+    await writeFile(file, 'require "fileinto";\nif true {\n  fileinto "x"\n}\n');
+    const up = await sieveConnect(ports.sieve, ['--upload', '--localsieve', file, '--remotesieve', 'regles']);
+    expect(up.code).not.toBe(0);
+    expect(up.out).toMatch(/line 4/);
+    const got = await sieveConnect(ports.sieve, ['--download', '--remotesieve', 'regles', '--localsieve', '-']);
+    expect(got.out).toContain('fileinto :flags');
+  }, 60_000);
+
+  const mx = (to: string, subject: string, extra = '') =>
+    smtp(ports.smtp, ['EHLO client.example.org', 'MAIL FROM:<ami@example.org>', `RCPT TO:<${to}>`], `${extra}From: Ami <ami@example.org>\r\nTo: ${to}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.org>\r\n\r\nBonjour.`);
+  const subjects = async (user: string, mailbox = 'INBOX'): Promise<string[]> => {
+    const imap = new ImapFlow({ host: '127.0.0.1', port: ports.imap, secure: false, auth: { user, pass: PASS }, tls: { rejectUnauthorized: false }, logger: false });
+    await imap.connect();
+    try {
+      const box = await imap.mailboxOpen(mailbox);
+      return box.exists === 0 ? [] : (await imap.fetchAll('1:*', { envelope: true })).map((m) => m.envelope!.subject!);
+    } finally {
+      await imap.logout();
+    }
+  };
+
+  it('runs the domain script first: what it discards never reaches the mailbox', async () => {
+    expect((await mx(USER, 'Contenu interdit')).at(-2)).toMatch(/^250 /);
+    expect(await subjects(USER)).not.toContain('Contenu interdit');
+  }, 60_000);
+
+  it('redirects through the queue, and a message that already went round is kept, not redirected again', async () => {
+    const { c } = await RawSieve.open(ports.sieve);
+    expect(await c.command(`AUTHENTICATE "PLAIN" "${plain(OTHER, PASS)}"\r\n`)).toMatch(/^OK/m);
+    const script = `redirect "${USER}";`;
+    expect(await c.command(`PUTSCRIPT "fwd" {${script.length}+}\r\n${script}\r\n`)).toMatch(/^OK/m);
+    expect(await c.command('SETACTIVE "fwd"\r\n')).toMatch(/^OK/m);
+    c.close();
+    expect((await mx(OTHER, 'Pour transfert')).at(-2)).toMatch(/^250 /);
+    expect((await mx(OTHER, 'Deja transfere', `X-Palabre-Sieve-Redirected: ${OTHER}\r\n`)).at(-2)).toMatch(/^250 /);
+    let got: string[] = [];
+    for (let i = 0; i < 100 && !got.includes('Pour transfert'); i++) {
+      got = await subjects(USER);
+      if (!got.includes('Pour transfert')) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(got).toContain('Pour transfert');
+    expect(await subjects(OTHER)).toEqual(['Deja transfere']);
+  }, 90_000);
+
+  describe('the ManageSieve port against an attacker', () => {
+    const login = async (c: RawSieve) => c.command(`AUTHENTICATE "PLAIN" "${plain(USER, PASS)}"\r\n`);
+
+    it('answers garbage with NO and unauthenticated commands with NO, then hangs up on a flood of them', async () => {
+      const { c, greeting } = await RawSieve.open(ports.sieve);
+      expect(greeting).toMatch(/"IMPLEMENTATION" "Palabre"[\s\S]*"VERSION" "1.0"[\s\S]*OK/);
+      expect(greeting).toMatch(/"STARTTLS"/);
+      expect(await c.command('\u0001\u0002 garbage\r\n')).toMatch(/^NO "Syntax error/m);
+      expect(await c.command('LISTSCRIPTS\r\n')).toMatch(/^NO "Authenticate first"/m);
+      expect(await c.command('GETSCRIPT "regles"\r\n')).toMatch(/^NO "Authenticate first"/m);
+      expect(await c.command('PUTSCRIPT "x" {5+}\r\nkeep;\r\n')).toMatch(/^NO "Authenticate first"/m);
+      let last = '';
+      for (let i = 0; i < 12 && !c.closed; i++) last = await c.command('FROB\r\n');
+      expect(last).toMatch(/BYE|<closed>/);
+      c.close();
+    });
+
+    it('refuses an oversized literal and an overlong line by closing, storing nothing', async () => {
+      const { c } = await RawSieve.open(ports.sieve);
+      expect(await c.command(`PUTSCRIPT "big" {${10 * 1024 * 1024}+}\r\n`)).toMatch(/^BYE "literal larger than/m);
+      c.close();
+      const second = await RawSieve.open(ports.sieve);
+      second.c.send(`NOOP "${'a'.repeat(20_000)}`);
+      expect(await second.c.response()).toMatch(/^BYE "line too long"/m);
+      second.c.close();
+    });
+
+    it('throttles password guessing: BYE after a few failures on a connection', async () => {
+      const { c } = await RawSieve.open(ports.sieve);
+      const answers: string[] = [];
+      for (let i = 0; i < 4 && !c.closed; i++) answers.push(await c.command(`AUTHENTICATE "PLAIN" "${plain(USER, `wrong-${i}`)}"\r\n`));
+      expect(answers[0]).toMatch(/^NO/m);
+      expect(answers.at(-1)).toMatch(/^BYE "Too many authentication failures"|<closed>/m);
+      c.close();
+    });
+
+    it('validates PUTSCRIPT and CHECKSCRIPT with line numbers; bounds 1,000 nested ifs; works with {n} literals', async () => {
+      const { c } = await RawSieve.open(ports.sieve);
+      const hello = await login(c);
+      if (/ENCRYPT-NEEDED/.test(hello)) return; // plaintext refused here: sieve-connect covered the TLS path
+      expect(hello).toMatch(/^OK/m);
+      const deep = 'if true {'.repeat(1000) + 'keep;' + '}'.repeat(1000);
+      expect(await c.command(`PUTSCRIPT "deep" {${deep.length}+}\r\n${deep}\r\n`)).toMatch(/^NO "line 1, column \d+: (blocks|tests) nested deeper than 32"/m);
+      const bad = 'keep;\r\nfrobnicate;\r\n';
+      expect(await c.command(`CHECKSCRIPT {${bad.length}}\r\n${bad}\r\n`)).toMatch(/^NO "line 2, column 1: unknown command/m);
+      expect(await c.command('LISTSCRIPTS\r\n')).not.toMatch(/"deep"/);
+      const script = 'redirect "chef@interieur.gouv.test";';
+      expect(await c.command(`PUTSCRIPT "loop" {${script.length}}\r\n${script}\r\n`)).toMatch(/^OK/m);
+      expect(await c.command('HAVESPACE "loop" 999999999\r\n')).toMatch(/^NO \(QUOTA\/MAXSIZE\)/m);
+      expect(await c.command('DELETESCRIPT "regles"\r\n')).toMatch(/^NO \(ACTIVE\)/m);
+      expect(await c.command('RENAMESCRIPT "loop" "regles"\r\n')).toMatch(/^NO \(ALREADYEXISTS\)/m);
+      expect(await c.command('GETSCRIPT "nope"\r\n')).toMatch(/^NO \(NONEXISTENT\)/m);
+      expect(await c.command('GETSCRIPT "loop"\r\n')).toContain(script);
+      expect(await c.command('NOOP "t1"\r\n')).toMatch(/^OK \(TAG "t1"\)/m);
+      expect(await c.command('UNAUTHENTICATE\r\n')).toMatch(/^OK/m);
+      expect(await c.command('LISTSCRIPTS\r\n')).toMatch(/^NO "Authenticate first"/m);
+      expect(await c.command('LOGOUT\r\n')).toMatch(/^OK/m);
+    });
+  });
+});

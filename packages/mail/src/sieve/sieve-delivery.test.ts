@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { fixedClock, MemoryBlobStore, MemoryDirectoryStore, MemoryOutboundQueue, MemorySieveScriptStore, MemoryVacationStore } from '@palabre/core/testing';
+import { VacationResponder } from '../delivery/vacation-responder.js';
+import { Outbox } from '../outbound/outbox.js';
+import { HeaderSection } from '../smtp/header-section.js';
+import { MAX_REDIRECT_HOPS, REDIRECT_MARK, SieveDelivery, type SieveMessageInput } from './sieve-delivery.js';
+
+async function setup(script: string, domainScript?: string) {
+  const clock = fixedClock('2026-12-07T10:00:00Z');
+  const directory = new MemoryDirectoryStore();
+  const domain = await directory.createDomain({ name: 'interieur.gouv.test' });
+  const account = await directory.createAccount({ address: 'agent@interieur.gouv.test' });
+  const scripts = new MemorySieveScriptStore();
+  await scripts.put(account.id, 'main', script);
+  await scripts.setActive(account.id, 'main');
+  if (domainScript) await scripts.setDomainScript(domain.id, domainScript);
+  const queue = new MemoryOutboundQueue(clock);
+  const blobs = new MemoryBlobStore();
+  const outbox = new Outbox({ blobs, queue, clock, maxQueueMs: 86_400_000 });
+  const vacations = new MemoryVacationStore(clock);
+  const sieve = new SieveDelivery({ scripts, directory, vacations, outbox, hostname: 'mail.interieur.gouv.test', clock });
+  const responder = new VacationResponder({ vacations, directory, outbox, hostname: 'mail.interieur.gouv.test', clock });
+  return { sieve, queue, account, responder, blobs };
+}
+
+function input(extraHeaders = ''): SieveMessageInput {
+  const header = `${extraHeaders}From: Ami <ami@example.org>\r\nTo: agent@interieur.gouv.test\r\nSubject: Bonjour\r\nMessage-ID: <a@example.org>\r\n\r\n`;
+  return {
+    header: HeaderSection.parse(Buffer.from(header)),
+    envelopeFrom: 'ami@example.org',
+    size: 100,
+    body: async () => Buffer.from('Le mot est banane.\r\n'),
+    open: async function* () {
+      yield Buffer.from(`${header}Le mot est banane.\r\n`);
+    },
+  };
+}
+
+describe('SieveDelivery', () => {
+  it('redirects through the outbox with a loop mark, and refuses to redirect a message it already redirected', async () => {
+    const { sieve, queue, account, responder, blobs } = await setup('redirect "chef@example.net";');
+    const to = { accountId: account.id, address: account.address };
+    const plan = await sieve.plan(to, input(), { accountId: account.id });
+    expect(plan.targets).toEqual([]);
+    expect(plan.redirects).toEqual(['chef@example.net']);
+    await sieve.act(to, input(), plan, true, responder);
+    const [job] = await queue.list();
+    expect(job!.recipients[0]!.address).toBe('chef@example.net');
+    expect(job!.message.sender).toBe('ami@example.org');
+    expect((await blobs.read(job!.message.blobId)).toString()).toMatch(new RegExp(`^${REDIRECT_MARK}: agent@interieur.gouv.test\r\n`));
+
+    const looped = await sieve.plan(to, input(`${REDIRECT_MARK}: agent@interieur.gouv.test\r\n`), { accountId: account.id });
+    expect(looped.redirects).toEqual([]);
+    expect(looped.targets).toEqual([{ accountId: account.id }]);
+    const hops = Array.from({ length: MAX_REDIRECT_HOPS }, (_, i) => `${REDIRECT_MARK}: other${i}@example.net\r\n`).join('');
+    expect((await sieve.plan(to, input(hops), { accountId: account.id })).redirects).toEqual([]);
+  });
+
+  it('files into mailboxes with flags after the domain script; body tests read the body', async () => {
+    const { sieve, account } = await setup('require ["body","fileinto","imap4flags"]; if body :contains "banane" { fileinto :flags "\\\\Flagged" "Fruits"; }', 'require "fileinto"; fileinto :copy "Archive";'.replace(' :copy', ''));
+    const plan = await sieve.plan({ accountId: account.id, address: account.address }, input(), { accountId: account.id });
+    expect(plan.targets).toEqual([
+      { accountId: account.id, mailbox: 'Archive', flags: [] },
+      { accountId: account.id, mailbox: 'Fruits', flags: ['\\Flagged'] },
+    ]);
+  });
+
+  it('answers a vacation once per sender and handle, and sends a refusal notice after the 250', async () => {
+    const { sieve, queue, account, responder } = await setup('require "vacation"; vacation :days 2 :subject "Absent" "Je suis absent.";');
+    const to = { accountId: account.id, address: account.address };
+    for (let i = 0; i < 3; i++) await sieve.act(to, input(), await sieve.plan(to, input(), { accountId: account.id }), true, responder);
+    const jobs = await queue.list();
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.message.sender).toBe('');
+    // A list message gets no vacation reply (RFC 5230 §4.6, the rules vacationSkipReason holds).
+    await sieve.act(to, input('List-Id: <l.example.org>\r\n'), await sieve.plan(to, input('List-Id: <l.example.org>\r\n'), { accountId: account.id }), true, responder);
+    expect(await queue.list()).toHaveLength(1);
+
+    const rejecting = await setup('require "reject"; reject "Plus à cette adresse.";');
+    const them = { accountId: rejecting.account.id, address: rejecting.account.address };
+    const plan = await rejecting.sieve.plan(them, input(), { accountId: rejecting.account.id });
+    expect(plan.reject).toEqual({ reason: 'Plus à cette adresse.', ereject: false });
+    await rejecting.sieve.act(them, input(), plan, true, rejecting.responder);
+    const [notice] = await rejecting.queue.list();
+    expect(notice!.recipients[0]!.address).toBe('ami@example.org');
+    expect(notice!.message.sender).toBe('');
+  });
+});

@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import { silentLogger, type Clock, type DeliveryTarget, type DirectoryStore, type Logger, type SieveScriptStore, type VacationStore } from '@palabre/core';
+import { TtlCache } from '../delivery/ttl-cache.js';
+import type { VacationResponder } from '../delivery/vacation-responder.js';
+import { vacationSkipReason } from '../delivery/vacation-responder.js';
+import { decodeCharset } from '../mime/charsets.js';
+import { decodeQp } from '../mime/transfer-decode.js';
+import type { Outbox } from '../outbound/outbox.js';
+import type { HeaderSection } from '../smtp/header-section.js';
+import { newMessageId, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
+import { runSieve, type SieveAction } from './interpret.js';
+import { DEFAULT_SIEVE_LIMITS, SieveSyntaxError, type SieveLimits } from './parse.js';
+import { compileSieve, type CompiledSieve } from './validate.js';
+
+/**
+ * Sieve at local delivery. It runs per recipient, after the message-level filters (rspamd, ClamAV
+ * in MessageFilter): those judge the message once for everyone and may refuse it before any user
+ * rule sees it, while a Sieve script is one account's wish and needs the account (its scripts, its
+ * addresses, its mailboxes). So it sits between the filters' verdict and MailDelivery, in the intake.
+ */
+
+/** Marks a message we redirected; a message that already carries our mark for an account is not redirected again. */
+export const REDIRECT_MARK = 'X-Palabre-Sieve-Redirected';
+/** A message redirected this many times (by any account) is only kept: loops across accounts end. */
+export const MAX_REDIRECT_HOPS = 3;
+
+export interface SieveRecipient {
+  readonly accountId: string;
+  /** The RCPT TO that reached this account. */
+  readonly address: string;
+}
+
+export interface SievePlan {
+  readonly targets: readonly DeliveryTarget[];
+  readonly reject: { readonly reason: string; readonly ereject: boolean } | null;
+  readonly redirects: readonly string[];
+  readonly vacation: Extract<SieveAction, { type: 'vacation' }> | null;
+  /** True when a script ran (the built-in vacation then stays silent for this account). */
+  readonly scripted: boolean;
+}
+
+export interface SieveDeliveryOptions {
+  readonly scripts: SieveScriptStore;
+  readonly directory: DirectoryStore;
+  readonly vacations: VacationStore;
+  readonly outbox: Outbox | null;
+  readonly hostname: string;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  readonly limits?: SieveLimits;
+}
+
+export interface SieveMessageInput {
+  readonly header: HeaderSection;
+  readonly envelopeFrom: string;
+  readonly size: number;
+  /** The body bytes, read only when a script tests `body`; at most 1 MiB of it is looked at. */
+  readonly body: () => Promise<Buffer>;
+  /** The message as stored, for redirect. */
+  readonly open: () => AsyncIterable<Uint8Array>;
+}
+
+const BODY_LIMIT = 1024 * 1024;
+
+export class SieveDelivery {
+  private readonly log: Logger;
+  private readonly compiled = new TtlCache<CompiledSieve | null>();
+  private readonly limits: SieveLimits;
+
+  constructor(private readonly options: SieveDeliveryOptions) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'sieve' });
+    this.limits = options.limits ?? DEFAULT_SIEVE_LIMITS;
+  }
+
+  /** The domain's script then the account's active one (cached 5 s, a change applies within that). */
+  private async scriptsFor(accountId: string): Promise<CompiledSieve[]> {
+    const account = await this.options.directory.getAccount(accountId);
+    const domain = await this.compiled.get(`d:${account.domainId}`, 5_000, async () => this.compile(await this.options.scripts.getDomainScript(account.domainId), `domain ${account.domainId}`));
+    const own = await this.compiled.get(`a:${accountId}`, 5_000, async () => this.compile((await this.options.scripts.getActive(accountId))?.content ?? null, `account ${accountId}`));
+    return [domain, own].filter((s): s is CompiledSieve => s !== null);
+  }
+
+  private compile(text: string | null, owner: string): CompiledSieve | null {
+    if (text === null) return null;
+    try {
+      return compileSieve(text, this.limits);
+    } catch (error) {
+      // Stored scripts were validated on upload; one that no longer compiles (a limit lowered) is skipped.
+      if (error instanceof SieveSyntaxError) {
+        this.log.warn({ owner, err: error.message }, 'sieve.invalid-script');
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  /** What the scripts decide for one recipient. A failure to read scripts files the message normally. */
+  async plan(recipient: SieveRecipient, message: SieveMessageInput, base: DeliveryTarget): Promise<SievePlan> {
+    const none: SievePlan = { targets: [base], reject: null, redirects: [], vacation: null, scripted: false };
+    const scripts = await this.scriptsFor(recipient.accountId);
+    if (scripts.length === 0) return none;
+    const body = scripts.some((s) => s.usesBody) ? bodyText(message.header, (await message.body()).subarray(0, BODY_LIMIT)) : undefined;
+    const outcome = runSieve(scripts, { header: message.header, envelopeFrom: message.envelopeFrom, envelopeTo: recipient.address, size: message.size, body, now: this.options.clock.now() }, this.limits);
+    if (outcome.error) this.log.info({ accountId: recipient.accountId, err: outcome.error }, 'sieve.runtime-error');
+    const targets: DeliveryTarget[] = [];
+    let reject: SievePlan['reject'] = null;
+    const redirects: string[] = [];
+    let vacation: SievePlan['vacation'] = null;
+    for (const a of outcome.actions) {
+      if (a.type === 'keep') targets.push({ ...base, flags: a.flags });
+      else if (a.type === 'fileinto') targets.push({ accountId: recipient.accountId, mailbox: a.mailbox, flags: a.flags });
+      else if (a.type === 'reject') reject = { reason: a.reason, ereject: a.ereject };
+      else if (a.type === 'redirect') redirects.push(a.address);
+      else if (a.type === 'vacation') vacation = a;
+    }
+    // A redirect that would loop is dropped and the message kept instead: it is never lost.
+    if (redirects.length > 0) {
+      const account = await this.options.directory.getAccount(recipient.accountId);
+      const marks = message.header.getAll(REDIRECT_MARK.toLowerCase()).map((v) => v.trim().toLowerCase());
+      if (marks.length >= MAX_REDIRECT_HOPS || marks.includes(account.address.toLowerCase())) {
+        this.log.info({ accountId: recipient.accountId, hops: marks.length }, 'sieve.redirect-loop');
+        redirects.length = 0;
+        if (!targets.some((t) => t.mailbox === base.mailbox)) targets.push(base);
+      }
+    }
+    return { targets, reject, redirects, vacation, scripted: true };
+  }
+
+  /** Carry out what is not a mailbox write: redirects, the vacation reply, a late rejection notice. */
+  async act(recipient: SieveRecipient, message: SieveMessageInput, plan: SievePlan, late: boolean, responder: VacationResponder | null): Promise<void> {
+    const outbox = this.options.outbox;
+    if (!outbox) return;
+    const account = await this.options.directory.getAccount(recipient.accountId);
+    const domain = account.address.slice(account.address.lastIndexOf('@') + 1);
+    for (const to of plan.redirects) {
+      // RFC 5228 §4.2: the envelope sender stays; our mark lets the next hop see the loop.
+      await outbox.send({
+        sender: message.envelopeFrom,
+        recipients: [{ address: to }],
+        parts: [Buffer.from(`${REDIRECT_MARK}: ${safeAddress(account.address)}\r\n`), message.open],
+        signDomain: domain,
+        accountId: recipient.accountId,
+      });
+      this.log.info({ accountId: recipient.accountId }, 'sieve.redirected');
+    }
+    if (plan.reject && late && message.envelopeFrom) await this.sendRejection(recipient, message, plan.reject.reason, domain);
+    if (plan.vacation && responder) {
+      const v = plan.vacation;
+      const own = [account.address, ...(await this.options.directory.listAliases(recipient.accountId)).map((a) => a.address.toLowerCase()), ...v.addresses.map((a) => a.toLowerCase())];
+      const reason = vacationSkipReason(message.header, message.envelopeFrom, own.map((a) => a.toLowerCase()));
+      if (reason) {
+        this.log.debug({ accountId: recipient.accountId, reason }, 'delivery.vacation-skipped');
+        return;
+      }
+      // One reply per sender and :handle per :days (RFC 5230 §4.2), in the store every node shares.
+      const handle = createHash('sha256').update(v.handle).digest('hex').slice(0, 16);
+      const key = `sieve-${handle}:${message.envelopeFrom}`.slice(0, 512);
+      if (!(await this.options.vacations.shouldReply(recipient.accountId, key, this.options.clock.now(), v.days * 86_400_000))) return;
+      await responder.sendReply({ accountId: recipient.accountId, header: message.header, sender: message.envelopeFrom, subject: v.subject, body: v.reason, from: v.from });
+    }
+  }
+
+  /** RFC 5429 §2.1: after the 250, a refusal is a message to the envelope sender, from the null sender. */
+  private async sendRejection(recipient: SieveRecipient, message: SieveMessageInput, reason: string, domain: string): Promise<void> {
+    const now = this.options.clock.now();
+    const subject = message.header.get('subject');
+    const text = [
+      `Your message to <${safeAddress(recipient.address)}> was refused by the recipient's filter:`,
+      '',
+      reason.replace(/\r?\n/g, '\r\n').slice(0, 4000),
+      '',
+      ...(subject ? [`Subject of the refused message: ${subject.replace(/[\r\n]/g, ' ').slice(0, 200)}`] : []),
+    ].join('\r\n');
+    const head = [
+      `From: Mail Delivery System <MAILER-DAEMON@${this.options.hostname}>`,
+      `To: <${safeAddress(message.envelopeFrom)}>`,
+      'Subject: Message refused',
+      `Date: ${rfc5322Date(now)}`,
+      `Message-ID: ${newMessageId(this.options.hostname)}`,
+      'Auto-Submitted: auto-replied',
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: 8bit',
+    ].join('\r\n');
+    await this.options.outbox!.send({
+      sender: '',
+      recipients: [{ address: message.envelopeFrom, notify: ['NEVER'] }],
+      parts: [Buffer.from(`${head}\r\n\r\n${text}\r\n`)],
+      signDomain: domain,
+      accountId: recipient.accountId,
+    });
+    this.log.info({ accountId: recipient.accountId }, 'sieve.rejected');
+  }
+}
+
+/**
+ * The body as `body` sees it (RFC 5173): the raw bytes, and for a single-part text message its
+ * decoded text. Multipart bodies are matched on their raw text (a known simplification).
+ */
+function bodyText(header: HeaderSection, body: Buffer): { raw: string; parts: { contentType: string; text: string }[] } {
+  const raw = body.toString('latin1');
+  const type = (header.get('content-type') ?? 'text/plain').toLowerCase();
+  const contentType = type.split(';')[0]!.trim();
+  const charset = /charset="?([^";\s]+)"?/i.exec(type)?.[1] ?? null;
+  const cte = (header.get('content-transfer-encoding') ?? '').trim().toLowerCase();
+  if (!contentType.startsWith('text/')) return { raw, parts: [{ contentType, text: raw }] };
+  const decoded = cte === 'base64' ? Buffer.from(body.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64') : cte === 'quoted-printable' ? decodeQp(body) : body;
+  return { raw, parts: [{ contentType, text: decodeCharset(decoded, charset) }] };
+}
