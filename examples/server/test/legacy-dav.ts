@@ -87,6 +87,8 @@ export type Fault =
 
 export interface FaultRule {
   readonly method?: string;
+  /** The Depth header it applies to (discovery asks Depth 0, listings Depth 1). */
+  readonly depth?: string;
   readonly path: RegExp;
   readonly fault: Fault;
   /** Requests this rule answered. */
@@ -121,7 +123,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     close: () => new Promise((r) => server.close(() => r())),
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const rule = proxy.rules.find((r) => (!r.method || r.method === req.method) && r.path.test(req.url ?? ''));
+    const rule = proxy.rules.find((r) => (!r.method || r.method === req.method) && (!r.depth || r.depth === req.headers.depth) && r.path.test(req.url ?? ''));
     if (rule) rule.hits++;
     const fault = rule?.fault;
     if (fault?.kind === 'status') {

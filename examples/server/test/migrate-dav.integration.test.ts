@@ -240,6 +240,7 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
           () =>
             proxy.add({
               method: 'PROPFIND',
+              depth: '1',
               path: /^\/awa\/$/,
               fault: {
                 kind: 'answer',
@@ -254,6 +255,7 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
           () =>
             proxy.add({
               method: 'PROPFIND',
+              depth: '1',
               path: /^\/awa\/$/,
               fault: {
                 kind: 'answer',
@@ -270,12 +272,12 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
         ],
         [
           'a calendar on another host',
-          () => proxy.add({ method: 'PROPFIND', path: /^\/awa\/$/, fault: { kind: 'answer', status: 207, body: multistatus(calendarResponse(`${elsewhere.origin}/awa/reunions/`)) } }),
+          () => proxy.add({ method: 'PROPFIND', depth: '1', path: /^\/awa\/$/, fault: { kind: 'answer', status: 207, body: multistatus(calendarResponse(`${elsewhere.origin}/awa/reunions/`)) } }),
           /outside the home/,
         ],
         [
           'a calendar up the tree',
-          () => proxy.add({ method: 'PROPFIND', path: /^\/awa\/$/, fault: { kind: 'answer', status: 207, body: multistatus(calendarResponse('/awa/../kofi/reunions/')) } }),
+          () => proxy.add({ method: 'PROPFIND', depth: '1', path: /^\/awa\/$/, fault: { kind: 'answer', status: 207, body: multistatus(calendarResponse('/awa/../kofi/reunions/')) } }),
           /outside the home/,
         ],
         [

@@ -1,4 +1,4 @@
-import { DAVClient, type DAVCalendar, type DAVCollection, type DAVObject } from 'tsdav';
+import { DAVClient, type DAVCalendar, type DAVObject } from 'tsdav';
 import {
   CALENDAR_COMPONENTS,
   isPalabreError,
@@ -9,11 +9,11 @@ import {
   type DirectoryStore,
 } from '@palabre/core';
 import { CalendarDataError, CardDataError, type CalendarObjects } from '@palabre/caldav';
-import { escapeText } from '@palabre/webdav';
+import { attribute, child, elements, escapeText, textOf, type XmlElement } from '@palabre/webdav';
 import type { LegacyLogin } from '../migrate-mail/copy-account.js';
 import type { DavSource } from './dav-source.js';
 import { LegacyError, legacyFetch, memberName, sameOrigin } from './legacy-http.js';
-import { listMembers } from './propfind-members.js';
+import { listMembers, type MemberListing } from './propfind-members.js';
 
 export interface DavMigrationDeps {
   readonly directory: DirectoryStore;
@@ -55,6 +55,8 @@ export interface DavAccountReport {
   skipped: number;
   /** Objects Palabre refused or that the legacy server listed wrongly: the account is not finished. */
   objectErrors: string[];
+  /** What was not there to copy (a server without CardDAV). */
+  notes: string[];
   errors: string[];
 }
 
@@ -65,13 +67,13 @@ const APPLE_ICAL = 'http://apple.com/ns/ical/';
 const COLOR = `{${APPLE_ICAL}}calendar-color`;
 
 export function emptyDavReport(address: string, line?: number): DavAccountReport {
-  return { address, line, status: 'ok', collections: [], copied: 0, updated: 0, skipped: 0, objectErrors: [], errors: [] };
+  return { address, line, status: 'ok', collections: [], copied: 0, updated: 0, skipped: 0, objectErrors: [], notes: [], errors: [] };
 }
 
 const describe = (error: unknown): string => (error instanceof LegacyError ? error.message : ((error as Error)?.message ?? String(error)).split('\n')[0]!.slice(0, 300));
 
-/** tsdav hands text properties as strings, or `{ _cdata }` / `{ _text }` objects, depending on the server's XML. */
-function textOf(value: unknown): string | null {
+/** tsdav hands calendar data as a string, or a `{ _cdata }` / `{ _text }` object, depending on the server's XML. */
+function dataOf(value: unknown): string | null {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     const v = value as { _cdata?: unknown; _text?: unknown };
@@ -109,7 +111,7 @@ export async function copyDavAccount(deps: DavMigrationDeps, who: LegacyLogin, o
 
   for (const kind of ['calendar', 'addressbook'] as const) {
     let client: DAVClient;
-    let collections: DAVCollection[];
+    let listed: MemberListing;
     let home: URL;
     try {
       client = new DAVClient({
@@ -119,43 +121,52 @@ export async function copyDavAccount(deps: DavMigrationDeps, who: LegacyLogin, o
         defaultAccountType: kind === 'calendar' ? 'caldav' : 'carddav',
         fetch,
       });
-      await client.login();
+      try {
+        await client.login();
+      } catch (error) {
+        // A server without CardDAV (or CalDAV) has no home of that kind: nothing of it to copy.
+        if (!(error instanceof LegacyError) && /cannot find (homeUrl|principalUrl)/.test((error as Error).message ?? '')) {
+          report.notes.push(`no ${kind === 'calendar' ? 'calendar' : 'address book'} home on the legacy server`);
+          continue;
+        }
+        throw error;
+      }
       home = sameOrigin(origin, client.account?.homeUrl ?? origin.href);
-      collections = kind === 'calendar' ? await client.fetchCalendars() : await client.fetchAddressBooks();
+      // The home's members with their properties, by our own PROPFIND Depth 1: tsdav's fetchCalendars
+      // asks every calendar for its reports, so one refused calendar would fail them all.
+      listed = await listMembers(http, home, { user: who.login, password: who.password }, kind === 'calendar' ? CALENDAR_PROPS : BOOK_PROPS);
     } catch (error) {
       if (error instanceof LegacyError && error.reason === 'login') return fail(error.message);
-      // A server without CardDAV (or CalDAV) has no such home: nothing to copy of that kind.
-      if (!(error instanceof LegacyError) && /cannot find homeUrl|no account|principal/i.test((error as Error).message ?? '')) continue;
       return fail(`${kind === 'calendar' ? 'calendars' : 'address books'}: ${describe(error)}`);
     }
-    for (const legacy of collections) {
-      const url = new URL(legacy.url);
-      const name = memberName(origin, home, legacy.url);
-      const collectionReport: CollectionReport = { kind, legacy: url.pathname, target: name ?? '', copied: 0, updated: 0, skipped: 0 };
+    for (const href of listed.outside) fail(`the legacy server listed ${JSON.stringify(href)} outside the home ${home.pathname}: not followed`);
+    const wanted = kind === 'calendar' ? 'calendar' : 'addressbook';
+    for (const member of listed.members) {
+      const type = member.prop && child(member.prop, DAV, 'resourcetype');
+      if (!member.collection || !type || !child(type, kind === 'calendar' ? CALDAV : CARDDAV, wanted)) continue;
+      const url = member.url;
+      const name = member.name;
+      const collectionReport: CollectionReport = { kind, legacy: url.pathname, target: name, copied: 0, updated: 0, skipped: 0 };
       report.collections.push(collectionReport);
-      if (!name) {
-        collectionReport.error = `the legacy server listed ${JSON.stringify(legacy.url.slice(0, 200))} outside the home ${home.pathname}: not followed`;
-        fail(collectionReport.error);
-        continue;
-      }
+      const legacy = { url: url.href };
       try {
-        const target = await ensureCollection(deps, account.id, kind, name, legacy);
+        const target = await ensureCollection(deps, account.id, kind, name, propertiesOf(kind, member.prop!));
         // The members by PROPFIND Depth 1 (calendar-query and addressbook-query are where legacy servers
         // differ and break: Xandikos 0.2.8 answers 500 to tsdav's addressbook-query), their data by
         // multiget, a batch at a time.
         const listed = await listMembers(http, url, { user: who.login, password: who.password });
         for (const href of listed.outside) objectError(`${url.pathname}: the legacy server listed ${JSON.stringify(href)} outside the collection: not followed`);
         const hrefs = listed.members.filter((m) => !m.collection).map((m) => m.url.pathname);
-        const objects: DAVObject[] = [];
+        const here = await objectsHere(deps, target);
+        const seen = new Set<string>();
         for (let i = 0; i < hrefs.length; i += MULTIGET_BATCH) {
           const objectUrls = hrefs.slice(i, i + MULTIGET_BATCH);
-          objects.push(
-            ...(kind === 'calendar'
+          const objects =
+            kind === 'calendar'
               ? await client.fetchCalendarObjects({ calendar: legacy as DAVCalendar, objectUrls, urlFilter: () => true })
-              : await client.fetchVCards({ addressBook: legacy, objectUrls, urlFilter: () => true })),
-          );
+              : await client.fetchVCards({ addressBook: legacy, objectUrls, urlFilter: () => true });
+          await copyObjects(deps, target, url, objects, { here, seen }, collectionReport, report, options, objectError);
         }
-        await copyObjects(deps, target, url, objects, collectionReport, report, options, objectError);
       } catch (error) {
         collectionReport.error = describe(error);
         fail(`${url.pathname}: ${collectionReport.error}`);
@@ -167,13 +178,49 @@ export async function copyDavAccount(deps: DavMigrationDeps, who: LegacyLogin, o
   return report;
 }
 
+interface LegacyProperties {
+  readonly displayName: string | null;
+  readonly description: string | null;
+  readonly timezone: string | null;
+  readonly color: string | null;
+  readonly components: ComponentKind[];
+}
+
+const CALDAV = 'urn:ietf:params:xml:ns:caldav';
+const CARDDAV = 'urn:ietf:params:xml:ns:carddav';
+const DAV = 'DAV:';
+const CALENDAR_PROPS = [
+  { ns: DAV, name: 'displayname' },
+  { ns: CALDAV, name: 'calendar-description' },
+  { ns: CALDAV, name: 'calendar-timezone' },
+  { ns: CALDAV, name: 'supported-calendar-component-set' },
+  { ns: APPLE_ICAL, name: 'calendar-color' },
+];
+const BOOK_PROPS = [
+  { ns: DAV, name: 'displayname' },
+  { ns: CARDDAV, name: 'addressbook-description' },
+];
+
+function propertiesOf(kind: CollectionKind, prop: XmlElement): LegacyProperties {
+  const text = (ns: string, name: string) => {
+    const el = child(prop, ns, name);
+    return el ? textOf(el).trim() || null : null;
+  };
+  const set = child(prop, CALDAV, 'supported-calendar-component-set');
+  const components = set
+    ? elements(set)
+        .filter((c) => c.ns === CALDAV && c.name === 'comp')
+        .map((c) => (attribute(c, '', 'name') ?? '').toUpperCase())
+        .filter((c): c is ComponentKind => (CALENDAR_COMPONENTS as readonly string[]).includes(c))
+    : [];
+  return kind === 'calendar'
+    ? { displayName: text(DAV, 'displayname'), description: text(CALDAV, 'calendar-description'), timezone: text(CALDAV, 'calendar-timezone'), color: text(APPLE_ICAL, 'calendar-color'), components }
+    : { displayName: text(DAV, 'displayname'), description: text(CARDDAV, 'addressbook-description'), timezone: null, color: null, components: [] };
+}
+
 /** The Palabre collection for a legacy one: found by name (a re-run) or made with its properties. */
-async function ensureCollection(deps: DavMigrationDeps, accountId: string, kind: CollectionKind, name: string, legacy: DAVCollection): Promise<CalendarCollection> {
-  const displayName = textOf(legacy.displayName) || null;
-  const description = textOf(legacy.description) || null;
-  const cal = legacy as DAVCalendar;
-  const timezone = kind === 'calendar' ? textOf(cal.timezone) || null : null;
-  const components = kind === 'calendar' ? (cal.components ?? []).map((c) => c.toUpperCase()).filter((c): c is ComponentKind => (CALENDAR_COMPONENTS as readonly string[]).includes(c)) : [];
+async function ensureCollection(deps: DavMigrationDeps, accountId: string, kind: CollectionKind, name: string, legacy: LegacyProperties): Promise<CalendarCollection> {
+  const { displayName, description, timezone, components } = legacy;
   let target = await deps.calendars.findCollection(accountId, name);
   if (target && target.kind !== kind) throw new Error(`a Palabre ${target.kind} is already named ${name}`);
   if (!target) {
@@ -188,7 +235,7 @@ async function ensureCollection(deps: DavMigrationDeps, accountId: string, kind:
   } else if (target.displayName !== displayName || target.description !== description || (kind === 'calendar' && target.timezone !== timezone)) {
     target = await deps.calendars.updateCollection(target.id, { displayName, description, ...(kind === 'calendar' ? { timezone } : {}) });
   }
-  const color = kind === 'calendar' ? textOf(cal.calendarColor) : null;
+  const color = legacy.color;
   if (color) {
     const value = `<calendar-color xmlns="${APPLE_ICAL}">${escapeText(color)}</calendar-color>`;
     const current = (await deps.calendars.collectionProperties([target.id])).get(target.id)?.find((p) => p.name === COLOR);
@@ -197,26 +244,30 @@ async function ensureCollection(deps: DavMigrationDeps, accountId: string, kind:
   return target;
 }
 
+/** What is in a collection already, name → data, a page at a time (one query per page, not per object). */
+async function objectsHere(deps: DavMigrationDeps, target: CalendarCollection): Promise<Map<string, string>> {
+  const here = new Map<string, string>();
+  for (let after: string | null = null; ;) {
+    const page = await deps.calendars.listObjects(target.id, { after, limit: 1000, withData: true });
+    for (const o of page) here.set(o.name, o.data ?? '');
+    if (page.length < 1000) return here;
+    after = page.at(-1)!.name;
+  }
+}
+
+/** One multiget's objects: each written unless its bytes are here already. */
 async function copyObjects(
   deps: DavMigrationDeps,
   target: CalendarCollection,
   collectionUrl: URL,
   objects: readonly DAVObject[],
+  { here, seen }: { here: Map<string, string>; seen: Set<string> },
   collectionReport: CollectionReport,
   report: DavAccountReport,
   options: DavCopyOptions,
   objectError: (text: string) => void,
 ): Promise<void> {
   const origin = options.source.url;
-  // What is here already, by name, a page at a time (one query per page, not per object).
-  const here = new Map<string, string>();
-  for (let after: string | null = null; ;) {
-    const page = await deps.calendars.listObjects(target.id, { after, limit: 1000, withData: true });
-    for (const o of page) here.set(o.name, o.data ?? '');
-    if (page.length < 1000) break;
-    after = page.at(-1)!.name;
-  }
-  const seen = new Set<string>();
   for (const o of objects) {
     const name = memberName(origin, collectionUrl, o.url);
     if (!name) {
@@ -225,7 +276,7 @@ async function copyObjects(
     }
     if (seen.has(name)) continue;
     seen.add(name);
-    const data = textOf(o.data);
+    const data = dataOf(o.data);
     if (!data) {
       objectError(`${collectionUrl.pathname}${name}: the legacy server sent no data`);
       continue;

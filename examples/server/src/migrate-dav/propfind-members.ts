@@ -12,6 +12,8 @@ export interface LegacyMember {
   readonly etag: string | null;
   readonly size: number | null;
   readonly modifiedAt: Date | null;
+  /** The properties the server answered with 200 (for the extra properties asked for). */
+  readonly prop: XmlElement | null;
 }
 
 export interface MemberListing {
@@ -20,8 +22,9 @@ export interface MemberListing {
   readonly outside: string[];
 }
 
-const PROPFIND_BODY =
-  '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/><D:getcontentlength/><D:getlastmodified/></D:prop></D:propfind>';
+/** `extra`: more properties to ask for, as `{ ns, name }`. */
+const propfindBody = (extra: readonly { ns: string; name: string }[]) =>
+  `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/><D:getcontentlength/><D:getlastmodified/>${extra.map((p) => `<${p.name} xmlns="${p.ns}"/>`).join('')}</D:prop></D:propfind>`;
 
 /** The 200 propstat's prop of a response, if any. */
 function okProp(response: XmlElement): XmlElement | undefined {
@@ -39,11 +42,16 @@ function okProp(response: XmlElement): XmlElement | undefined {
  * at a time, so no answer is larger than one folder), read by our XML codec, each href judged against
  * the collection before anything is asked about it.
  */
-export async function listMembers(http: LegacyHttpOptions, collection: URL, login: { user: string; password: string }): Promise<MemberListing> {
+export async function listMembers(
+  http: LegacyHttpOptions,
+  collection: URL,
+  login: { user: string; password: string },
+  extra: readonly { ns: string; name: string }[] = [],
+): Promise<MemberListing> {
   const { document } = await legacyXml(http, collection, {
     method: 'PROPFIND',
     headers: { depth: '1', 'content-type': 'application/xml; charset=utf-8', authorization: basicAuth(login.user, login.password) },
-    body: PROPFIND_BODY,
+    body: propfindBody(extra),
   });
   const members: LegacyMember[] = [];
   const outside: string[] = [];
@@ -82,6 +90,7 @@ export async function listMembers(http: LegacyHttpOptions, collection: URL, logi
       etag: etag ? textOf(etag).trim() || null : null,
       size: Number.isSafeInteger(size) && size >= 0 ? size : null,
       modifiedAt: when && !Number.isNaN(when.getTime()) ? when : null,
+      prop: prop ?? null,
     });
   }
   return { members, outside };
