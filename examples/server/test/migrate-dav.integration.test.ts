@@ -215,7 +215,7 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
       // Agents keep working on the legacy server until the cutover: a changed event is brought over, once.
       const cal = await client(legacy.url, 'yao', AGENTS[2]!.password, 'caldav');
       const home = cal.account!.homeUrl!;
-      const changed = event('yao-reunions-1@legacy.sante.gouv.tg', 1).replace('SUMMARY:Réunion n°1 ', 'SUMMARY:Réunion déplacée n°1 ');
+      const changed = event('yao-reunions-1@legacy.sante.gouv.tg', 1).replace('SUMMARY:Réunion n°1 ', `SUMMARY:Réunion déplacée (${kind}) n°1 `);
       await cal.updateCalendarObject({ calendarObject: { url: `${home}reunions/yao-reunions-1.ics`, data: changed } });
       const fourth = await migrate(csv);
       expect(fourth.out).toContain(`0 object(s) copied, 1 updated, ${seeded * AGENTS.length - 1} already there`);
