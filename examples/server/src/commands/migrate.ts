@@ -13,13 +13,16 @@ import { runMailMigration } from '../migrate-mail/run-migration.js';
 import type { Output } from '../output.js';
 import type { DavAccountReport } from '../migrate-dav/copy-dav-account.js';
 import { parseDavSource } from '../migrate-dav/dav-source.js';
-import { runDavMigration } from '../migrate-dav/run-dav-migration.js';
-import { MIGRATE_DAV_USAGE, MIGRATE_MAIL_USAGE, MIGRATE_USAGE } from './usage.js';
+import type { DriveAccountReport } from '../migrate-dav/copy-drive-account.js';
+import { runDavMigration, runDriveMigration } from '../migrate-dav/run-dav-migration.js';
+import { malwareScanner } from '../serve/services.js';
+import { MIGRATE_DAV_USAGE, MIGRATE_DRIVE_USAGE, MIGRATE_MAIL_USAGE, MIGRATE_USAGE } from './usage.js';
 
 /** Migrations also run at every start; this applies them ahead of a rolling upgrade of several nodes. */
 export async function migrateCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   if (argv[0] === 'mail') return migrateMail(ctx, argv.slice(1), io);
   if (argv[0] === 'dav') return migrateDav(ctx, argv.slice(1), io);
+  if (argv[0] === 'drive') return migrateDrive(ctx, argv.slice(1), io);
   const { positionals } = parse(argv, {}, MIGRATE_USAGE);
   noMorePositionals(positionals, 0, MIGRATE_USAGE);
   const applied = await ctx.db.migrate();
@@ -182,6 +185,67 @@ async function migrateDav(ctx: Context, argv: string[], io: Output): Promise<num
     await writeFile(values.report, `${JSON.stringify(document, null, 2)}\n`);
   }
   io.out(`${run.accounts.length - run.failed} account(s) done, ${run.failed} failed; ${run.copied} object(s) copied, ${run.updated} updated, ${run.skipped} already there${values.report ? `; report in ${values.report}` : ''}`);
+  if (run.failed) io.err(`palabre: ${run.failed} account(s) not finished: run the same command again to resume them`);
+  return run.failed || problems.length ? 1 : 0;
+}
+
+const DRIVE_OPTIONS = { ...DAV_OPTIONS, 'max-entries': { type: 'string' } } as const;
+
+const driveSummaryOf = (r: DriveAccountReport) =>
+  `${r.address}: ${r.status === 'ok' ? 'done' : 'FAILED'}, ${r.folders} folder(s) made, ${r.copied} file(s) copied, ${r.updated} updated, ${r.skipped} already there${r.itemErrors.length ? `, ${r.itemErrors.length} not copied (${r.itemErrors.slice(0, 3).join('; ')})` : ''}${r.errors.length ? ` — ${r.errors.join('; ')}` : ''}`;
+
+/**
+ * `palabre migrate drive`: copy every agent's tree from a legacy WebDAV server into their Palabre home.
+ * `--from` names each agent's tree with `{login}` or `{address}`. Safe to re-run (a file whose size and
+ * mtime match is skipped); exit code 1 when any account is not finished.
+ */
+async function migrateDrive(ctx: Context, argv: string[], io: Output): Promise<number> {
+  const { values, positionals } = parse(argv, DRIVE_OPTIONS, MIGRATE_DRIVE_USAGE);
+  noMorePositionals(positionals, 0, MIGRATE_DRIVE_USAGE);
+  if (!values.from) throw new UsageError(`say where each agent's files are with --from https://host/path/{login}/\nusage: ${MIGRATE_DRIVE_USAGE}`);
+  if (!values.csv) throw new UsageError(`give the agents with --csv FILE (address;login;password)\nusage: ${MIGRATE_DRIVE_USAGE}`);
+  // The template is checked as a URL with the placeholders filled in.
+  parseDavSource(values.from.replace(/\{(login|address)\}/g, 'x'));
+  const jobs = jobsOf(values.jobs);
+  const maxResponseBytes = values['max-response-size'] === undefined ? 64 * 1024 * 1024 : parseSize(values['max-response-size']);
+  if (maxResponseBytes === null || maxResponseBytes < 64 * 1024) throw new UsageError('--max-response-size takes a size such as 64M');
+  const maxEntries = values['max-entries'] === undefined ? undefined : Number(values['max-entries']);
+  if (maxEntries !== undefined && (!Number.isSafeInteger(maxEntries) || maxEntries < 1)) throw new UsageError('--max-entries takes a number of files and folders per account');
+  const { logins, problems } = await readLogins(values.csv, false, io);
+  if (logins.length === 0) return 1;
+
+  const malware = malwareScanner(ctx.config);
+  const deps = { directory: ctx.stores.directory, store: ctx.stores.drive, blobs: ctx.blobs.drive, logger: ctx.logger, ...(malware ? { malware } : {}) };
+  let files = 0;
+  let failed = 0;
+  let accountsDone = 0;
+  const bar = io.interactive ? progressBar(logins.length, 'accounts', (t) => process.stderr.write(t), true) : null;
+  const redraw = () => bar?.(accountsDone, `${files.toLocaleString('en')} files copied, ${failed} account(s) failed`);
+  io.out(`migrating the drives of ${logins.length} account(s) from ${values.from}, ${jobs} at a time`);
+  const run = await runDriveMigration(deps, logins, {
+    from: values.from,
+    jobs,
+    maxResponseBytes,
+    maxEntries,
+    onFile: (_, event) => {
+      if (event !== 'skipped') files++;
+      redraw();
+    },
+    onAccount: (report, done) => {
+      accountsDone = done;
+      if (report.status === 'failed') failed++;
+      if (bar) {
+        redraw();
+        if (report.status === 'failed') process.stderr.write(`\r\u001b[K${driveSummaryOf(report)}\n`);
+      } else io.out(driveSummaryOf(report));
+    },
+  });
+  if (bar) process.stderr.write('\n');
+  if (values.report) {
+    const document = { source: values.from, finishedAt: new Date().toISOString(), accounts: run.accounts, csvProblems: problems };
+    await writeFile(values.report, `${JSON.stringify(document, null, 2)}\n`);
+  }
+  io.out(`${run.accounts.length - run.failed} account(s) done, ${run.failed} failed; ${run.copied} file(s) copied, ${run.updated} updated, ${run.skipped} already there, ${run.bytes} bytes${values.report ? `; report in ${values.report}` : ''}`);
   if (run.failed) io.err(`palabre: ${run.failed} account(s) not finished: run the same command again to resume them`);
   return run.failed || problems.length ? 1 : 0;
 }
