@@ -184,3 +184,66 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
   return proxy;
 }
+
+/**
+ * Debian's Apache httpd with mod_dav_fs (the webdav anchor's configuration): a tree per user under
+ * `/<user>/`, Basic auth from an htpasswd file of `{SHA}` entries. Apache started as root serves as
+ * www-data, so the data folder is handed to it.
+ */
+export async function startApacheDav(users: readonly { user: string; password: string }[]): Promise<LegacyDav> {
+  const { createHash } = await import('node:crypto');
+  const { chown } = await import('node:fs/promises');
+  const { execFileSync } = await import('node:child_process');
+  const dir = await mkdtemp(join(tmpdir(), 'palabre-apache-'));
+  const port = await freePort();
+  for (const d of ['run', 'logs', 'lock', 'data', ...users.map((u) => `data/${u.user}`)]) await mkdir(join(dir, d), { recursive: true });
+  await writeFile(join(dir, 'htpasswd'), users.map((u) => `${u.user}:{SHA}${createHash('sha1').update(u.password).digest('base64')}\n`).join(''));
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    // mkdtemp makes the folder 0700: the www-data workers must reach the data below it.
+    const { chmod } = await import('node:fs/promises');
+    await chmod(dir, 0o755);
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'www-data']).toString().trim());
+    const [uid, gid] = [id('-u'), id('-g')];
+    for (const d of ['lock', 'data', ...users.map((u) => `data/${u.user}`)]) await chown(join(dir, d), uid, gid);
+  }
+  const m = '/usr/lib/apache2/modules';
+  const modules = ['mpm_event', 'authz_core', 'authn_core', 'authn_file', 'auth_basic', 'authz_user', 'dav', 'dav_fs', 'mime'];
+  await writeFile(
+    join(dir, 'httpd.conf'),
+    [
+      `ServerRoot "${dir}"`,
+      'ServerName 127.0.0.1',
+      `Listen 127.0.0.1:${port}`,
+      `PidFile ${dir}/run/httpd.pid`,
+      `DefaultRuntimeDir ${dir}/run`,
+      ...modules.map((x) => `LoadModule ${x}_module ${m}/mod_${x}.so`),
+      ...(asRoot ? ['User www-data', 'Group www-data'] : []),
+      `ErrorLog ${dir}/logs/error.log`,
+      'LogLevel warn',
+      'TypesConfig /etc/mime.types',
+      'StartServers 1',
+      'ThreadsPerChild 10',
+      'MaxRequestWorkers 20',
+      `DavLockDB ${dir}/lock/DavLock`,
+      `DocumentRoot ${dir}/data`,
+      `<Directory ${dir}/data>`,
+      '  Dav On',
+      '  AuthType Basic',
+      '  AuthName "legacy"',
+      '  AuthBasicProvider file',
+      `  AuthUserFile ${dir}/htpasswd`,
+      '  Require valid-user',
+      '</Directory>',
+      '',
+    ].join('\n'),
+  );
+  // In the foreground, so the test owns the PID and stops it (SIGTERM stops the workers too).
+  let log = '';
+  const child = spawn('apache2', ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  const url = `http://127.0.0.1:${port}/`;
+  await waitUp(url, child, () => log);
+  return { url, port, dir, stop: stopper(child, dir) };
+}
