@@ -229,6 +229,9 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
       const elsewhere = await startFaultProxy(legacy.url);
       elsewhere.add({ path: /.*/, fault: { kind: 'status', status: 500 } });
       const first = elsewhere.rules[0]!;
+      // In step with the legacy server first: then an attack that stored anything would show.
+      proxy.rules = [];
+      expect((await migrate(csv)).code).toBe(0);
       const calendarsBefore = await listing(`${served.origin}/`, AGENTS[0]!.address, PASS);
       const multistatus = (responses: string) =>
         `<?xml version="1.0" encoding="utf-8"?><multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">${responses}</multistatus>`;
@@ -249,6 +252,20 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
               },
             }),
           /refused: malformed XML/,
+        ],
+        [
+          'XML bomb in a multiget answer (read by tsdav)',
+          () =>
+            proxy.add({
+              method: 'REPORT',
+              path: /^\/awa\/reunions\/$/,
+              fault: {
+                kind: 'answer',
+                status: 207,
+                body: `<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><multistatus xmlns="DAV:"><response><href>/awa/reunions/x.ics</href><propstat><prop><getetag>&c;</getetag></prop><status>HTTP/1.1 200 OK</status></propstat></response></multistatus>`,
+              },
+            }),
+          /reunions\/: the legacy server's answer for \/awa\/reunions\/ was refused: malformed XML/,
         ],
         [
           'huge answer',

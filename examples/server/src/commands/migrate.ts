@@ -149,8 +149,8 @@ async function migrateDav(ctx: Context, argv: string[], io: Output): Promise<num
   if (!values.csv) throw new UsageError(`give the agents with --csv FILE (address;login;password)\nusage: ${MIGRATE_DAV_USAGE}`);
   const source = parseDavSource(values.from);
   const jobs = jobsOf(values.jobs);
-  const maxResponseBytes = values['max-response-size'] === undefined ? 256 * 1024 * 1024 : parseSize(values['max-response-size']);
-  if (maxResponseBytes === null || maxResponseBytes < 64 * 1024) throw new UsageError('--max-response-size takes a size such as 256M');
+  const maxResponseBytes = values['max-response-size'] === undefined ? 64 * 1024 * 1024 : parseSize(values['max-response-size']);
+  if (maxResponseBytes === null || maxResponseBytes < 64 * 1024) throw new UsageError('--max-response-size takes a size such as 64M');
   const { logins, problems } = await readLogins(values.csv, false, io);
   if (logins.length === 0) return 1;
 

@@ -2,6 +2,7 @@ import { DAVClient, type DAVCalendar, type DAVObject } from 'tsdav';
 import {
   CALENDAR_COMPONENTS,
   isPalabreError,
+  objectEtag,
   type CalendarCollection,
   type CalendarStore,
   type CollectionKind,
@@ -244,12 +245,15 @@ async function ensureCollection(deps: DavMigrationDeps, accountId: string, kind:
   return target;
 }
 
-/** What is in a collection already, name → data, a page at a time (one query per page, not per object). */
+/**
+ * What is in a collection already, name → ETag, a page at a time (one query per page, not per object).
+ * Our ETags are a hash of the bytes, so comparing them compares the bytes without reading them.
+ */
 async function objectsHere(deps: DavMigrationDeps, target: CalendarCollection): Promise<Map<string, string>> {
   const here = new Map<string, string>();
   for (let after: string | null = null; ;) {
-    const page = await deps.calendars.listObjects(target.id, { after, limit: 1000, withData: true });
-    for (const o of page) here.set(o.name, o.data ?? '');
+    const page = await deps.calendars.listObjects(target.id, { after, limit: 1000 });
+    for (const o of page) here.set(o.name, o.etag);
     if (page.length < 1000) return here;
     after = page.at(-1)!.name;
   }
@@ -282,7 +286,8 @@ async function copyObjects(
       continue;
     }
     const existing = here.get(name);
-    if (existing === data) {
+    const etag = objectEtag(data);
+    if (existing === etag) {
       collectionReport.skipped++;
       report.skipped++;
       options.onObject?.(report.address, 'skipped');
@@ -308,7 +313,7 @@ async function copyObjects(
     const event = existing === undefined ? 'copied' : 'updated';
     collectionReport[event]++;
     report[event]++;
-    here.set(name, data);
+    here.set(name, etag);
     options.onObject?.(report.address, event);
   }
 }
