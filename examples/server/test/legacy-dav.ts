@@ -5,7 +5,8 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clientsRequired } from '@palabre/core/testing';
-import { freePort } from './helpers.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { freePort, makeSite, serveHttp, type ServedHttp, type Site } from './helpers.js';
 
 /** Debian's python, the one Debian's radicale and xandikos packages install into. */
 const PYTHON = '/usr/bin/python3';
@@ -246,4 +247,25 @@ export async function startApacheDav(users: readonly { user: string; password: s
   const url = `http://127.0.0.1:${port}/`;
   await waitUp(url, child, () => log);
   return { url, port, dir, stop: stopper(child, dir) };
+}
+
+/** A Palabre site with the domain and the agents' accounts, served over HTTP (to list it as a client would). */
+export async function palabreWithAgents(kind: 'sqlite' | 'postgres', domain: string, addresses: readonly string[], password: string): Promise<{ site: Site; served: ServedHttp }> {
+  const site = await makeSite(kind);
+  expect((await site.run('domain', 'add', domain)).code).toBe(0);
+  for (const a of addresses) expect((await site.run('user', 'add', a, '--password', password)).code).toBe(0);
+  return { site, served: await serveHttp(site) };
+}
+
+/** The same, made before the tests of the calling block and removed after them. */
+export function palabreForBlock(kind: 'sqlite' | 'postgres', domain: string, addresses: readonly string[], password: string): { readonly site: Site; readonly served: ServedHttp } {
+  const held = {} as { site: Site; served: ServedHttp };
+  beforeAll(async () => {
+    Object.assign(held, await palabreWithAgents(kind, domain, addresses, password));
+  }, 120_000);
+  afterAll(async () => {
+    await held.served?.stop();
+    await held.site?.cleanup();
+  });
+  return held;
 }

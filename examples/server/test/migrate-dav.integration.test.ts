@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { DAVClient, type DAVCalendar } from 'tsdav';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipWithout } from '@palabre/core/testing';
-import { PARIS_VTIMEZONE as PARIS, makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
-import { noRadicale, startFaultProxy, startRadicale, startXandikos, type FaultProxy, type LegacyDav } from './legacy-dav.js';
+import { PARIS_VTIMEZONE as PARIS, siteKinds } from './helpers.js';
+import { noRadicale, palabreForBlock, startFaultProxy, startRadicale, startXandikos, type FaultProxy, type LegacyDav } from './legacy-dav.js';
 
 /**
  * `palabre migrate dav` from real legacy servers started by the test (Radicale, Xandikos), seeded
@@ -129,13 +129,6 @@ interface Report {
   accounts: { address: string; status: string; copied: number; updated: number; skipped: number; errors: string[]; objectErrors: string[]; collections: { target: string; error?: string }[] }[];
 }
 
-async function palabreSite(kind: 'sqlite' | 'postgres'): Promise<{ site: Site; served: ServedHttp }> {
-  const site = await makeSite(kind);
-  expect((await site.run('domain', 'add', DOMAIN)).code).toBe(0);
-  for (const a of AGENTS) expect((await site.run('user', 'add', a.address, '--password', PASS)).code).toBe(0);
-  return { site, served: await serveHttp(site) };
-}
-
 describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
   let legacy: LegacyDav;
   let proxy: FaultProxy;
@@ -151,20 +144,12 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
   });
 
   describe.each(siteKinds)('into %s', (kind) => {
-    let site: Site;
-    let served: ServedHttp;
-    beforeAll(async () => {
-      ({ site, served } = await palabreSite(kind));
-    }, 120_000);
-    afterAll(async () => {
-      await served?.stop();
-      await site?.cleanup();
-    });
-    const migrate = (csv: string, ...extra: string[]) => site.run('migrate', 'dav', '--from', proxy.url, '--csv', csv, ...extra);
+    const p = palabreForBlock(kind, DOMAIN, AGENTS.map((a) => a.address), PASS);
+    const migrate = (csv: string, ...extra: string[]) => p.site.run('migrate', 'dav', '--from', proxy.url, '--csv', csv, ...extra);
 
     it('copies every collection and object; a second run copies nothing; bad input fails one account and a re-run finishes it', async () => {
-      const csv = join(site.dataDir, 'agents.csv');
-      const report = join(site.dataDir, 'report.json');
+      const csv = join(p.site.dataDir, 'agents.csv');
+      const report = join(p.site.dataDir, 'report.json');
       // kofi: wrong legacy password; yao: a calendar the server refuses; ama: the connection cut mid-answer;
       // awa: one object Palabre refuses (its calendar data broken on the way).
       await writeFile(csv, csvOf(AGENTS.map((a) => (a.user === 'kofi' ? { ...a, password: 'not-the-password' } : a))));
@@ -203,7 +188,7 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
 
       for (const a of AGENTS) {
         const before = await listing(legacy.url, a.user, a.password);
-        const after = await listing(`${served.origin}/`, a.address, PASS);
+        const after = await listing(`${p.served.origin}/`, a.address, PASS);
         expect(differences(before, after)).toEqual([]);
         expect([...before.values()].reduce((n, m) => n + m.size, 0)).toBe(seeded);
       }
@@ -219,20 +204,20 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
       await cal.updateCalendarObject({ calendarObject: { url: `${home}reunions/yao-reunions-1.ics`, data: changed } });
       const fourth = await migrate(csv);
       expect(fourth.out).toContain(`0 object(s) copied, 1 updated, ${seeded * AGENTS.length - 1} already there`);
-      expect(differences(await listing(legacy.url, 'yao', AGENTS[2]!.password), await listing(`${served.origin}/`, AGENTS[2]!.address, PASS))).toEqual([]);
+      expect(differences(await listing(legacy.url, 'yao', AGENTS[2]!.password), await listing(`${p.served.origin}/`, AGENTS[2]!.address, PASS))).toEqual([]);
     }, 600_000);
 
     it('a hostile legacy server: XML bomb, huge answer, hrefs elsewhere and ../ are refused without following', async () => {
-      const csv = join(site.dataDir, 'one.csv');
+      const csv = join(p.site.dataDir, 'one.csv');
       await writeFile(csv, csvOf([AGENTS[0]!]));
-      const report = join(site.dataDir, 'hostile.json');
+      const report = join(p.site.dataDir, 'hostile.json');
       const elsewhere = await startFaultProxy(legacy.url);
       elsewhere.add({ path: /.*/, fault: { kind: 'status', status: 500 } });
       const first = elsewhere.rules[0]!;
       // In step with the legacy server first: then an attack that stored anything would show.
       proxy.rules = [];
       expect((await migrate(csv)).code).toBe(0);
-      const calendarsBefore = await listing(`${served.origin}/`, AGENTS[0]!.address, PASS);
+      const calendarsBefore = await listing(`${p.served.origin}/`, AGENTS[0]!.address, PASS);
       const multistatus = (responses: string) =>
         `<?xml version="1.0" encoding="utf-8"?><multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">${responses}</multistatus>`;
       const calendarResponse = (href: string) =>
@@ -330,7 +315,7 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
       expect(first.hits).toBe(0);
       await elsewhere.close();
       // Nothing of the attacks was stored: the account is as the first test left it.
-      expect(differences(calendarsBefore, await listing(`${served.origin}/`, AGENTS[0]!.address, PASS))).toEqual([]);
+      expect(differences(calendarsBefore, await listing(`${p.served.origin}/`, AGENTS[0]!.address, PASS))).toEqual([]);
     }, 300_000);
   });
 });
@@ -346,27 +331,19 @@ describe.skipIf(skipWithout('xandikos'))('palabre migrate dav from a real Xandik
   afterAll(async () => legacy?.stop());
 
   describe.each(siteKinds)('into %s', (kind) => {
-    let site: Site;
-    let served: ServedHttp;
-    beforeAll(async () => {
-      ({ site, served } = await palabreSite(kind));
-    }, 120_000);
-    afterAll(async () => {
-      await served?.stop();
-      await site?.cleanup();
-    });
+    const p = palabreForBlock(kind, DOMAIN, AGENTS.map((a) => a.address), PASS);
 
     it('copies every calendar, address book and object; a second run copies nothing', async () => {
-      const csv = join(site.dataDir, 'agents.csv');
+      const csv = join(p.site.dataDir, 'agents.csv');
       await writeFile(csv, csvOf([{ ...agent, user: 'user', password: 'any' }]));
-      const first = await site.run('migrate', 'dav', '--from', legacy.url, '--csv', csv);
+      const first = await p.site.run('migrate', 'dav', '--from', legacy.url, '--csv', csv);
       if (process.env.DEBUG_MIGRATE) console.log(first.out);
       expect(first.err).toBe('');
       expect(first.code).toBe(0);
       expect(first.out).toContain(`${seeded} object(s) copied`);
       const before = await listing(legacy.url, 'user', 'any');
-      expect(differences(before, await listing(`${served.origin}/`, agent.address, PASS))).toEqual([]);
-      const second = await site.run('migrate', 'dav', '--from', legacy.url, '--csv', csv);
+      expect(differences(before, await listing(`${p.served.origin}/`, agent.address, PASS))).toEqual([]);
+      const second = await p.site.run('migrate', 'dav', '--from', legacy.url, '--csv', csv);
       expect(second.code).toBe(0);
       expect(second.out).toContain(`0 object(s) copied, 0 updated, ${seeded} already there`);
     }, 300_000);

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipWithout } from '@palabre/core/testing';
 import { child, elements, parseXml, textOf } from '@palabre/webdav';
-import { makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
-import { startApacheDav, startFaultProxy, type FaultProxy, type LegacyDav } from './legacy-dav.js';
+import { siteKinds } from './helpers.js';
+import { palabreForBlock, startApacheDav, startFaultProxy, type FaultProxy, type LegacyDav } from './legacy-dav.js';
 
 /**
  * `palabre migrate drive` from Apache mod_dav started by the test: nested folders, a file of several
@@ -112,23 +112,12 @@ describe.skipIf(skipWithout('apache2'))('palabre migrate drive from Apache mod_d
   });
 
   describe.each(siteKinds)('into %s', (kind) => {
-    let site: Site;
-    let served: ServedHttp;
-    beforeAll(async () => {
-      site = await makeSite(kind);
-      expect((await site.run('domain', 'add', DOMAIN)).code).toBe(0);
-      for (const a of AGENTS) expect((await site.run('user', 'add', a.address, '--password', PASS)).code).toBe(0);
-      served = await serveHttp(site);
-    }, 120_000);
-    afterAll(async () => {
-      await served?.stop();
-      await site?.cleanup();
-    });
-    const migrate = (csv: string, ...extra: string[]) => site.run('migrate', 'drive', '--from', `${proxy.url}{login}/`, '--csv', csv, ...extra);
+    const p = palabreForBlock(kind, DOMAIN, AGENTS.map((a) => a.address), PASS);
+    const migrate = (csv: string, ...extra: string[]) => p.site.run('migrate', 'drive', '--from', `${proxy.url}{login}/`, '--csv', csv, ...extra);
 
     it('copies every folder and file with its bytes and mtime; bad input fails one account; re-runs finish it and then copy nothing', async () => {
-      const csv = join(site.dataDir, 'agents.csv');
-      const report = join(site.dataDir, 'report.json');
+      const csv = join(p.site.dataDir, 'agents.csv');
+      const report = join(p.site.dataDir, 'report.json');
       await writeFile(csv, csvOf(AGENTS.map((a) => (a.user === 'kofi' ? { ...a, password: 'wrong' } : a))));
       proxy.rules = [];
       const refused = proxy.add({ method: 'PROPFIND', path: new RegExp(`^/awa/${enc('Permanences')}/$`), fault: { kind: 'status', status: 403 } });
@@ -149,7 +138,7 @@ describe.skipIf(skipWithout('apache2'))('palabre migrate drive from Apache mod_d
       expect(by.get('yao')!.errors.join()).toMatch(/lost|terminated/);
       expect([...by.values()].map((a) => a.status)).toEqual(['failed', 'failed', 'failed']);
       // The file cut in the middle is not there, not even in part.
-      const yao = await walk(`${served.origin}/dav/files/${AGENTS[2]!.address}/`, AGENTS[2]!.address, PASS);
+      const yao = await walk(`${p.served.origin}/dav/files/${AGENTS[2]!.address}/`, AGENTS[2]!.address, PASS);
       expect(yao.has('Vidéos/présentation longue.bin')).toBe(false);
 
       proxy.rules = [];
@@ -160,7 +149,7 @@ describe.skipIf(skipWithout('apache2'))('palabre migrate drive from Apache mod_d
       for (const a of AGENTS) {
         const before = await walk(`${legacy.url}${a.user}/`, a.user, a.password);
         expect([...before.values()].filter((v) => !v.startsWith('folder'))).toHaveLength(files);
-        const after = await walk(`${served.origin}/dav/files/${a.address}/`, a.address, PASS);
+        const after = await walk(`${p.served.origin}/dav/files/${a.address}/`, a.address, PASS);
         expect(differences(before, after)).toEqual([]);
       }
       const third = await migrate(csv);

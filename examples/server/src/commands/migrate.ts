@@ -79,39 +79,11 @@ async function migrateMail(ctx: Context, argv: string[], io: Output): Promise<nu
 
   const mail = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
   const deps = { directory: ctx.stores.directory, mail, migrations: new SqlMailMigrationStore(ctx.db), blobs: ctx.blobs.mail };
-  let copied = 0;
-  let failed = 0;
-  const bar = io.interactive ? progressBar(logins.length, 'accounts', (t) => process.stderr.write(t), true) : null;
-  let accountsDone = 0;
-  const redraw = () => bar?.(accountsDone, `${copied.toLocaleString('en')} messages copied, ${failed} account(s) failed`);
   io.out(`migrating ${logins.length} account(s) from ${source.id}, ${jobs} at a time`);
-  const run = await runMailMigration(deps, logins, {
-    source,
-    jobs,
-    master,
-    maxMessageBytes,
-    ca,
-    onMessage: (_, event) => {
-      if (event === 'copied') copied++;
-      redraw();
-    },
-    onAccount: (report, done) => {
-      accountsDone = done;
-      if (report.status === 'failed') failed++;
-      if (bar) {
-        redraw();
-        if (report.status === 'failed') process.stderr.write(`\r\u001b[K${summaryOf(report)}\n`);
-      } else io.out(summaryOf(report));
-    },
+  return reportedRun(io, { count: logins.length, unit: 'messages', source: source.id, reportFile: values.report, problems, summaryOf }, async (hooks) => {
+    const run = await runMailMigration(deps, logins, { source, jobs, master, maxMessageBytes, ca, onMessage: (_, event) => hooks.onItem(event === 'copied'), onAccount: hooks.onAccount });
+    return { ...run, totals: `${run.copied} message(s) copied, ${run.skipped} already there, flags brought over for ${run.flagsUpdated}` };
   });
-  if (bar) process.stderr.write('\n');
-  if (values.report) {
-    const document = { source: source.id, finishedAt: new Date().toISOString(), accounts: run.accounts, csvProblems: problems };
-    await writeFile(values.report, `${JSON.stringify(document, null, 2)}\n`);
-  }
-  io.out(`${run.accounts.length - run.failed} account(s) done, ${run.failed} failed; ${run.copied} message(s) copied, ${run.skipped} already there, flags brought over for ${run.flagsUpdated}${values.report ? `; report in ${values.report}` : ''}`);
-  if (run.failed) io.err(`palabre: ${run.failed} account(s) not finished: run the same command again to resume them`);
-  return run.failed || problems.length ? 1 : 0;
 }
 
 const jobsOf = (text: string | undefined): number => {
@@ -156,37 +128,11 @@ async function migrateDav(ctx: Context, argv: string[], io: Output): Promise<num
 
   const calendars = new SqlCalendarStore(ctx.db, { notifier: await ctx.notifier(), logger: ctx.logger });
   const deps = { directory: ctx.stores.directory, calendars, objects: new CalendarObjects({ store: calendars }) };
-  let copied = 0;
-  let failed = 0;
-  let accountsDone = 0;
-  const bar = io.interactive ? progressBar(logins.length, 'accounts', (t) => process.stderr.write(t), true) : null;
-  const redraw = () => bar?.(accountsDone, `${copied.toLocaleString('en')} objects copied, ${failed} account(s) failed`);
   io.out(`migrating the calendars and address books of ${logins.length} account(s) from ${source.id}, ${jobs} at a time`);
-  const run = await runDavMigration(deps, logins, {
-    source,
-    jobs,
-    maxResponseBytes,
-    onObject: (_, event) => {
-      if (event !== 'skipped') copied++;
-      redraw();
-    },
-    onAccount: (report, done) => {
-      accountsDone = done;
-      if (report.status === 'failed') failed++;
-      if (bar) {
-        redraw();
-        if (report.status === 'failed') process.stderr.write(`\r\u001b[K${davSummaryOf(report)}\n`);
-      } else io.out(davSummaryOf(report));
-    },
+  return reportedRun(io, { count: logins.length, unit: 'objects', source: source.id, reportFile: values.report, problems, summaryOf: davSummaryOf }, async (hooks) => {
+    const run = await runDavMigration(deps, logins, { source, jobs, maxResponseBytes, onObject: (_, event) => hooks.onItem(event !== 'skipped'), onAccount: hooks.onAccount });
+    return { ...run, totals: `${run.copied} object(s) copied, ${run.updated} updated, ${run.skipped} already there` };
   });
-  if (bar) process.stderr.write('\n');
-  if (values.report) {
-    const document = { source: source.id, finishedAt: new Date().toISOString(), accounts: run.accounts, csvProblems: problems };
-    await writeFile(values.report, `${JSON.stringify(document, null, 2)}\n`);
-  }
-  io.out(`${run.accounts.length - run.failed} account(s) done, ${run.failed} failed; ${run.copied} object(s) copied, ${run.updated} updated, ${run.skipped} already there${values.report ? `; report in ${values.report}` : ''}`);
-  if (run.failed) io.err(`palabre: ${run.failed} account(s) not finished: run the same command again to resume them`);
-  return run.failed || problems.length ? 1 : 0;
 }
 
 const DRIVE_OPTIONS = { ...DAV_OPTIONS, 'max-entries': { type: 'string' } } as const;
@@ -216,19 +162,32 @@ async function migrateDrive(ctx: Context, argv: string[], io: Output): Promise<n
 
   const malware = malwareScanner(ctx.config);
   const deps = { directory: ctx.stores.directory, store: ctx.stores.drive, blobs: ctx.blobs.drive, logger: ctx.logger, ...(malware ? { malware } : {}) };
-  let files = 0;
+  io.out(`migrating the drives of ${logins.length} account(s) from ${values.from}, ${jobs} at a time`);
+  const from = values.from;
+  return reportedRun(io, { count: logins.length, unit: 'files', source: from, reportFile: values.report, problems, summaryOf: driveSummaryOf }, async (hooks) => {
+    const run = await runDriveMigration(deps, logins, { from, jobs, maxResponseBytes, maxEntries, onFile: (_, event) => hooks.onItem(event !== 'skipped'), onAccount: hooks.onAccount });
+    return { ...run, totals: `${run.copied} file(s) copied, ${run.updated} updated, ${run.skipped} already there, ${run.bytes} bytes` };
+  });
+}
+
+/**
+ * What every account migration shows: a progress bar on a terminal (failed accounts printed above it),
+ * one line per account otherwise, the JSON report, the totals, and exit code 1 while any account is
+ * not finished.
+ */
+async function reportedRun<R extends { readonly status: 'ok' | 'failed' }>(
+  io: Output,
+  o: { count: number; unit: string; source: string; reportFile?: string; problems: readonly unknown[]; summaryOf: (r: R) => string },
+  run: (hooks: { onItem: (copied: boolean) => void; onAccount: (report: R, done: number) => void }) => Promise<{ accounts: R[]; failed: number; totals: string }>,
+): Promise<number> {
+  let copied = 0;
   let failed = 0;
   let accountsDone = 0;
-  const bar = io.interactive ? progressBar(logins.length, 'accounts', (t) => process.stderr.write(t), true) : null;
-  const redraw = () => bar?.(accountsDone, `${files.toLocaleString('en')} files copied, ${failed} account(s) failed`);
-  io.out(`migrating the drives of ${logins.length} account(s) from ${values.from}, ${jobs} at a time`);
-  const run = await runDriveMigration(deps, logins, {
-    from: values.from,
-    jobs,
-    maxResponseBytes,
-    maxEntries,
-    onFile: (_, event) => {
-      if (event !== 'skipped') files++;
+  const bar = io.interactive ? progressBar(o.count, 'accounts', (t) => process.stderr.write(t), true) : null;
+  const redraw = () => bar?.(accountsDone, `${copied.toLocaleString('en')} ${o.unit} copied, ${failed} account(s) failed`);
+  const result = await run({
+    onItem: (isCopy) => {
+      if (isCopy) copied++;
       redraw();
     },
     onAccount: (report, done) => {
@@ -236,16 +195,16 @@ async function migrateDrive(ctx: Context, argv: string[], io: Output): Promise<n
       if (report.status === 'failed') failed++;
       if (bar) {
         redraw();
-        if (report.status === 'failed') process.stderr.write(`\r\u001b[K${driveSummaryOf(report)}\n`);
-      } else io.out(driveSummaryOf(report));
+        if (report.status === 'failed') process.stderr.write(`\r\u001b[K${o.summaryOf(report)}\n`);
+      } else io.out(o.summaryOf(report));
     },
   });
   if (bar) process.stderr.write('\n');
-  if (values.report) {
-    const document = { source: values.from, finishedAt: new Date().toISOString(), accounts: run.accounts, csvProblems: problems };
-    await writeFile(values.report, `${JSON.stringify(document, null, 2)}\n`);
+  if (o.reportFile) {
+    const document = { source: o.source, finishedAt: new Date().toISOString(), accounts: result.accounts, csvProblems: o.problems };
+    await writeFile(o.reportFile, `${JSON.stringify(document, null, 2)}\n`);
   }
-  io.out(`${run.accounts.length - run.failed} account(s) done, ${run.failed} failed; ${run.copied} file(s) copied, ${run.updated} updated, ${run.skipped} already there, ${run.bytes} bytes${values.report ? `; report in ${values.report}` : ''}`);
-  if (run.failed) io.err(`palabre: ${run.failed} account(s) not finished: run the same command again to resume them`);
-  return run.failed || problems.length ? 1 : 0;
+  io.out(`${result.accounts.length - result.failed} account(s) done, ${result.failed} failed; ${result.totals}${o.reportFile ? `; report in ${o.reportFile}` : ''}`);
+  if (result.failed) io.err(`palabre: ${result.failed} account(s) not finished: run the same command again to resume them`);
+  return result.failed || o.problems.length ? 1 : 0;
 }
