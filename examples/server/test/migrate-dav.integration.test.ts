@@ -91,7 +91,8 @@ async function listing(url: string, user: string, password: string): Promise<Map
   const uidOf = (s: string) => /^UID:(.*)$/m.exec(norm(s))?.[1] ?? '?';
   const cal = await client(url, user, password, 'caldav');
   for (const c of await cal.fetchCalendars()) {
-    const key = `${c.url.replace(/\/$/, '').split('/').pop()}/calendar ${String(c.displayName)} ${c.calendarColor ?? ''} ${[...(c.components ?? [])].sort().join(',')}`;
+    const zone = c.timezone ? (/^TZID:(.*)$/m.exec(c.timezone.replace(/\r\n/g, '\n'))?.[1] ?? 'unnamed zone') : 'no zone';
+    const key = `${c.url.replace(/\/$/, '').split('/').pop()}/calendar ${String(c.displayName)} ${c.calendarColor ?? ''} ${[...(c.components ?? [])].sort().join(',')} ${c.description || 'no description'} ${zone}`;
     const objects = await cal.fetchCalendarObjects({ calendar: c, filters: [{ 'comp-filter': { _attributes: { name: 'VCALENDAR' } } }], urlFilter: () => true });
     out.set(key, new Map(objects.map((o) => [uidOf(o.data), norm(o.data)])));
   }
@@ -191,6 +192,8 @@ describe.skipIf(noRadicale)('palabre migrate dav from a real Radicale', () => {
         const after = await listing(`${p.served.origin}/`, a.address, PASS);
         expect(differences(before, after)).toEqual([]);
         expect([...before.values()].reduce((n, m) => n + m.size, 0)).toBe(seeded);
+        // The comparison covers the properties: these are the seeded ones, not two empty sides.
+        expect([...after.keys()].join(' | ')).toContain('reunions/calendar Réunions de direction #1E88E5FF VEVENT,VTODO Agenda partagé du cabinet Europe/Paris');
       }
 
       const third = await migrate(csv);
@@ -324,7 +327,10 @@ describe.skipIf(skipWithout('xandikos'))('palabre migrate dav from a real Xandik
       expect(first.code).toBe(0);
       expect(first.out).toContain(`${seeded} object(s) copied`);
       const before = await listing(legacy.url, 'user', 'any');
-      expect(differences(before, await listing(`${p.served.origin}/`, agent.address, PASS))).toEqual([]);
+      const after = await listing(`${p.served.origin}/`, agent.address, PASS);
+      expect(differences(before, after)).toEqual([]);
+      // Xandikos 0.2.8 keeps only the display name of an MKCALENDAR body: the rest is compared empty on both sides.
+      expect([...after.keys()].join(' | ')).toContain('reunions/calendar Réunions de direction ');
       const second = await p.site.run('migrate', 'dav', '--from', legacy.url, '--csv', csv);
       expect(second.code).toBe(0);
       expect(second.out).toContain(`0 object(s) copied, 0 updated, ${seeded} already there`);
