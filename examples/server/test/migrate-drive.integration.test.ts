@@ -18,6 +18,8 @@ const PASS = 'Mot de passe Palabre 2026';
 const DOMAIN = 'sante.gouv.tg';
 const AGENTS = ['awa', 'kofi', 'yao'].map((n) => ({ address: `${n}@${DOMAIN}`, user: n, password: `legacy-${n}-secret` }));
 const BIG = 6 * 1024 * 1024 + 123;
+/** An agent whose Palabre quota (2 MiB) cannot hold the legacy tree. */
+const TIGHT = { address: `ama@${DOMAIN}`, user: 'ama', password: 'legacy-ama-secret' };
 
 const auth = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const enc = (path: string) => path.split('/').map(encodeURIComponent).join('/');
@@ -102,8 +104,8 @@ describe.skipIf(skipWithout('apache2'))('palabre migrate drive from Apache mod_d
   let proxy: FaultProxy;
   let files = 0;
   beforeAll(async () => {
-    legacy = await startApacheDav(AGENTS);
-    for (const a of AGENTS) files = await seed(legacy, a);
+    legacy = await startApacheDav([...AGENTS, TIGHT]);
+    for (const a of [...AGENTS, TIGHT]) files = await seed(legacy, a);
     proxy = await startFaultProxy(legacy.url);
   }, 300_000);
   afterAll(async () => {
@@ -155,6 +157,39 @@ describe.skipIf(skipWithout('apache2'))('palabre migrate drive from Apache mod_d
       const third = await migrate(csv);
       expect(third.code).toBe(0);
       expect(third.out).toContain(`0 file(s) copied, 0 updated, ${files * AGENTS.length} already there`);
+    }, 300_000);
+
+    it('a full quota and a hostile listing fail their account only, and store nothing of the hostile answer', async () => {
+      expect((await p.site.run('user', 'add', TIGHT.address, '--password', PASS, '--quota', '2M')).code).toBe(0);
+      const csv = join(p.site.dataDir, 'tight.csv');
+      const report = join(p.site.dataDir, 'tight.json');
+      await writeFile(csv, csvOf([TIGHT, AGENTS[0]!]));
+      const awaBefore = await walk(`${p.served.origin}/dav/files/${AGENTS[0]!.address}/`, AGENTS[0]!.address, PASS);
+      proxy.rules = [];
+      // A new folder on the legacy side whose listing is an XML bomb.
+      const made = await fetch(`${legacy.url}awa/Nouveau/`, { method: 'MKCOL', headers: { authorization: auth('awa', AGENTS[0]!.password) } });
+      expect(made.status).toBe(201);
+      const bomb = proxy.add({
+        method: 'PROPFIND',
+        path: /^\/awa\/Nouveau\/$/,
+        fault: {
+          kind: 'answer',
+          status: 207,
+          body: '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><multistatus xmlns="DAV:"><response><href>/awa/Nouveau/&b;</href></response></multistatus>',
+        },
+      });
+      const run = await migrate(csv, '--report', report);
+      expect(run.code).toBe(1);
+      expect(bomb.hits).toBeGreaterThan(0);
+      const doc = JSON.parse(await readFile(report, 'utf8')) as Report;
+      const [tight, awa] = doc.accounts;
+      expect(tight!.errors.join()).toMatch(/over its Palabre drive quota/);
+      expect(awa!.errors.join()).toMatch(/refused: malformed XML/);
+      const awaAfter = await walk(`${p.served.origin}/dav/files/${AGENTS[0]!.address}/`, AGENTS[0]!.address, PASS);
+      expect(differences(awaBefore, new Map([...awaAfter].filter(([path]) => path !== 'Nouveau/')))).toEqual([]);
+      expect([...awaAfter.keys()].filter((k) => k.startsWith('Nouveau/') && k !== 'Nouveau/')).toEqual([]);
+      proxy.rules = [];
+      await fetch(`${legacy.url}awa/Nouveau/`, { method: 'DELETE', headers: { authorization: auth('awa', AGENTS[0]!.password) } });
     }, 300_000);
   });
 });
