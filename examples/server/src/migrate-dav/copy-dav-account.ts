@@ -9,7 +9,7 @@ import {
   type ComponentKind,
   type DirectoryStore,
 } from '@palabre/core';
-import { CalendarDataError, CardDataError, type CalendarObjects } from '@palabre/caldav';
+import { CalendarDataError, CardDataError, isReservedCollectionName, type CalendarObjects } from '@palabre/caldav';
 import { attribute, child, elements, escapeText, textOf, type XmlElement } from '@palabre/webdav';
 import type { LegacyLogin } from '../migrate-mail/copy-account.js';
 import type { DavSource } from './dav-source.js';
@@ -146,7 +146,8 @@ export async function copyDavAccount(deps: DavMigrationDeps, who: LegacyLogin, o
       const type = member.prop && child(member.prop, DAV, 'resourcetype');
       if (!member.collection || !type || !child(type, kind === 'calendar' ? CALDAV : CARDDAV, wanted)) continue;
       const url = member.url;
-      const name = member.name;
+      // A legacy name that stands for something else here (`shared.…`, the directory's book) gets a prefix.
+      const name = isReservedCollectionName(member.name) ? `legacy-${member.name}` : member.name;
       const collectionReport: CollectionReport = { kind, legacy: url.pathname, target: name, copied: 0, updated: 0, skipped: 0 };
       report.collections.push(collectionReport);
       const legacy = { url: url.href };
