@@ -180,7 +180,7 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
     }
     const config = loadConfig({ data, config: configFile, env });
     // Plain `palabre migrate` applies the migrations itself (and reports them); `migrate mail` needs the schema first.
-    const ctx = await openContext(config, silentLogger, { migrate: command !== 'migrate' || args[0] === 'mail' });
+    const ctx = await openContext(config, silentLogger, { migrate: command !== 'migrate' || ['mail', 'dav', 'drive'].includes(args[0] ?? '') });
     close = () => ctx.close();
     return await (await load())(ctx, args, io);
   } catch (error) {

@@ -2,7 +2,7 @@ export { caldavPlugin, syncToken } from './dav/caldav-plugin.js';
 export type { CaldavPluginOptions } from './dav/caldav-plugin.js';
 export { GroupwareBackend, toGroupwareError } from './dav/groupware-backend.js';
 export type { GroupwareBackendOptions, GroupwareData, Access } from './dav/groupware-backend.js';
-export { CALDAV, CARDDAV, CS, APPLE_ICAL, CALENDARS, ADDRESSBOOKS, READ_FREE_BUSY } from './dav/names.js';
+export { CALDAV, CARDDAV, CS, APPLE_ICAL, CALENDARS, ADDRESSBOOKS, READ_FREE_BUSY, isReservedCollectionName } from './dav/names.js';
 export { CalendarObjects, parseTimeRange, zoneOfCollection, zoneOfTimezoneText } from './calendar-objects.js';
 export type { CalendarObjectsOptions, QueryHit } from './calendar-objects.js';
 export { parseCalendarObject, parseICalendar, CalendarDataError, DEFAULT_CALENDAR_LIMITS } from './icalendar/calendar-object.js';

@@ -48,8 +48,15 @@ export const MAILBOX_USAGE = `palabre mailbox list EMAIL
 export const MIGRATE_MAIL_USAGE = `palabre migrate mail --from imaps://host[:port] --csv FILE [--jobs N] [--report FILE.json]
          [--master-user USER --master-password-file FILE] [--tls-ca FILE.pem] [--max-message-size 50M]`;
 
+export const MIGRATE_DAV_USAGE = 'palabre migrate dav --from https://host[:port][/path/] --csv FILE [--jobs N] [--report FILE.json] [--max-response-size 64M]';
+
+export const MIGRATE_DRIVE_USAGE =
+  'palabre migrate drive --from https://host/path/{login}/ --csv FILE [--jobs N] [--report FILE.json] [--max-response-size 64M] [--max-entries N]';
+
 export const MIGRATE_USAGE = `palabre migrate
-       ${MIGRATE_MAIL_USAGE}`;
+       ${MIGRATE_MAIL_USAGE}
+       ${MIGRATE_DAV_USAGE}
+       ${MIGRATE_DRIVE_USAGE}`;
 
 export const QUEUE_USAGE = `palabre queue list [--user EMAIL] [--limit N]
        palabre queue flush`;

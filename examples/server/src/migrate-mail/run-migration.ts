@@ -1,3 +1,4 @@
+import { inParallel } from '../import/in-parallel.js';
 import { copyAccount, type AccountReport, type CopyOptions, type LegacyLogin, type MailMigrationDeps } from './copy-account.js';
 
 export interface MigrationRunOptions extends CopyOptions {
@@ -23,22 +24,18 @@ export async function runMailMigration(
   logins: readonly LegacyLogin[],
   options: MigrationRunOptions,
 ): Promise<MigrationRun> {
-  const reports: AccountReport[] = new Array(logins.length);
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    while (next < logins.length) {
-      const i = next++;
-      const who = logins[i]!;
+  const reports = await inParallel(
+    logins,
+    options.jobs,
+    async (who) => {
       const as = options.master
         ? { ...who, login: `${who.login}${options.master.separator ?? '*'}${options.master.user}`, password: options.master.password }
         : who;
-      let report: AccountReport;
       try {
-        report = await copyAccount(deps, as, options);
+        return await copyAccount(deps, as, options);
       } catch (error) {
         // Our side failed (database, disk): reported like any other failure of this account.
-        report = {
+        return {
           address: who.address,
           line: who.line,
           status: 'failed',
@@ -49,13 +46,11 @@ export async function runMailMigration(
           flagsUpdated: 0,
           messageErrors: [],
           errors: [(error as Error).message ?? String(error)],
-        };
+        } satisfies AccountReport;
       }
-      reports[i] = report;
-      options.onAccount?.(report, ++done);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.jobs, logins.length)) }, worker));
+    },
+    options.onAccount,
+  );
   return {
     accounts: reports,
     failed: reports.filter((r) => r.status === 'failed').length,

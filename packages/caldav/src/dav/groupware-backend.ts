@@ -36,7 +36,7 @@ import { CalendarObjects, isCalendarTimezone } from '../calendar-objects.js';
 import { CalendarDataError, CALENDAR_KINDS } from '../icalendar/calendar-object.js';
 import { CardDataError } from '../vcard/vcard.js';
 import type { HomeFiles } from './home-files.js';
-import { ADDRESSBOOKS, CALDAV, CALENDARS, CARDDAV, DIRECTORY_BOOK, READ_FREE_BUSY, SHARED_PREFIX, cal, card, cs } from './names.js';
+import { ADDRESSBOOKS, CALDAV, CALENDARS, CARDDAV, DIRECTORY_BOOK, READ_FREE_BUSY, SHARED_PREFIX, cal, card, cs, isReservedCollectionName } from './names.js';
 
 /** How the caller may use a home, a collection or an object. */
 export type Access = 'owner' | 'read-write' | 'read' | 'free-busy';
@@ -395,7 +395,7 @@ export class GroupwareBackend implements DavBackend {
     if (!types.includes(wanted) || types.some((t) => t !== wanted)) {
       throw new PropertyPatchError(new Map([[`{${DAV}}resourcetype`, { status: 403, condition: `{${DAV}}valid-resourcetype` }]]));
     }
-    if (name.startsWith(SHARED_PREFIX) || name === this.bookName) throw new DavError(403, 'this name is reserved');
+    if (isReservedCollectionName(name, this.bookName)) throw new DavError(403, 'this name is reserved');
     const fields = collectionFields(this.options.kind, options?.properties ?? []);
     // Nothing made when a property of the body is refused (RFC 4791 §5.3.1.1: MKCALENDAR is atomic).
     if (fields.refused.size) throw new PropertyPatchError(fields.refused);

@@ -23,3 +23,8 @@ export const DIRECTORY_BOOK = 'annuaire';
 
 /** Prefix of a shared collection's segment in the sharee's home: `shared.<collection id>`. */
 export const SHARED_PREFIX = 'shared.';
+
+/** Names no one may give a collection of their own: they stand for shared collections and the directory's book. */
+export function isReservedCollectionName(name: string, directoryBook: string = DIRECTORY_BOOK): boolean {
+  return name.startsWith(SHARED_PREFIX) || name === directoryBook;
+}

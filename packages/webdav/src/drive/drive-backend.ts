@@ -9,8 +9,11 @@ import {
   type DriveSpace,
   type DriveStore,
   type GrantAccess,
+  type Logger,
   type MalwareScanner,
   type PropertyPatch,
+  type WriteExpectation,
+  type WriteOutcome,
 } from '@palabre/core';
 import type { Readable } from 'node:stream';
 import { assertAnswerable, headerOf } from '../body.js';
@@ -314,70 +317,31 @@ export class DriveBackend implements DavBackend {
     const mtime = parseMtime(headerOf(ctx.req, 'x-oc-mtime'));
     const known = request.existing === undefined ? undefined : ((request.existing?.data as DriveData | undefined)?.node ?? null);
     const existing = known !== undefined ? known : ((await this.store.resolve(folder.id, [name]))[1] ?? null);
-    let limit = this.maxUpload;
-    const usage = await this.store.usage(space.id);
-    if (usage.quota !== null) {
-      const room = usage.quota - usage.used + (existing?.size ?? 0);
-      if (request.expectedLength !== null && request.expectedLength > room) {
-        throw new DavError(507, 'not enough space left in this drive', { condition: `{${DAV}}quota-not-exceeded` });
-      }
-      limit = Math.min(limit, Math.max(0, room));
-    }
-    if (request.expectedLength !== null && request.expectedLength > this.maxUpload) throw new DavError(413, `uploads are at most ${this.maxUpload} bytes`);
-    let blob;
+    const expect =
+      request.ifNoneMatchAny ? { presence: 'absent' as const } : request.ifMatch === '*' ? { presence: 'present' as const } : request.ifMatch ? { version: versionOfEtag(request.ifMatch, existing) } : {};
+    let out: WriteOutcome;
     try {
-      blob = await this.options.blobs.put(request.body, { maxBytes: limit });
+      out = await writeDriveFile(
+        { ...this.options, maxUploadBytes: this.maxUpload },
+        space,
+        folder,
+        name,
+        { body: request.body, expectedLength: request.expectedLength, contentType: request.contentType, modifiedAt: mtime, existing, expect },
+        // The bytes are durable; the metadata commit makes them the file. Not if the client can no longer hear so.
+        { log: ctx.log, beforeCommit: () => assertAnswerable(ctx.req, ctx.res) },
+      );
     } catch (error) {
-      if (isPalabreError(error, 'too-large')) {
-        throw limit < this.maxUpload
-          ? new DavError(507, 'not enough space left in this drive', { condition: `{${DAV}}quota-not-exceeded` })
-          : new DavError(413, `uploads are at most ${this.maxUpload} bytes`);
-      }
-      if ((error as { code?: string }).code === 'ECONNRESET' || (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' || ctx.req.destroyed) {
+      const code = (error as { code?: string }).code;
+      if (!(error instanceof DavError) && (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || ctx.req.destroyed)) {
         throw new DavError(499, 'the upload was interrupted', { cause: error });
       }
       throw error;
     }
-    if (request.expectedLength !== null && blob.size !== request.expectedLength) {
-      throw new DavError(400, `received ${blob.size} bytes, ${request.expectedLength} announced`);
-    }
-    await this.scan(ctx, blob.id);
-    // The bytes are durable; the metadata commit makes them the file. Not if the client can no longer hear so.
-    assertAnswerable(ctx.req, ctx.res);
-    const expect =
-      request.ifNoneMatchAny ? { presence: 'absent' as const } : request.ifMatch === '*' ? { presence: 'present' as const } : request.ifMatch ? { version: versionOfEtag(request.ifMatch, existing) } : {};
-    try {
-      const out = await this.store.writeFile(
-        folder.id,
-        name,
-        { blobId: blob.id, size: blob.size, contentType: contentTypeFor(name, request.contentType), ...(mtime ? { modifiedAt: mtime } : {}) },
-        expect,
-      );
-      if (mtime) ctx.res.setHeader('x-oc-mtime', 'accepted');
-      ctx.res.setHeader('oc-fileid', out.node.id);
-      ctx.log.info({ kind: 'put', path: `${parent.path.key}/${name}`, size: blob.size }, 'drive.changed');
-      const names = parent.path.segments.slice(2);
-      return { resource: this.resourceOf(space, out.node, [...names, name], access), created: out.created };
-    } catch (error) {
-      throw mapConflict(error);
-    }
-  }
-
-  private async scan(ctx: DavContext, blobId: string): Promise<void> {
-    const malware = this.options.malware;
-    if (!malware) return;
-    let result;
-    try {
-      result = await malware.scanner.scan(await this.options.blobs.get(blobId));
-    } catch (error) {
-      ctx.log.warn({ err: (error as Error).message }, 'drive.scan-unavailable');
-      if (malware.failMode === 'open') return;
-      throw new DavError(503, 'the file cannot be scanned for malware now, try again later', { cause: error });
-    }
-    if (result.kind === 'infected') {
-      ctx.log.warn({ signature: result.signature, blob: blobId }, 'drive.malware-refused');
-      throw new DavError(403, `the file was refused: malware found (${result.signature})`);
-    }
+    if (mtime) ctx.res.setHeader('x-oc-mtime', 'accepted');
+    ctx.res.setHeader('oc-fileid', out.node.id);
+    ctx.log.info({ kind: 'put', path: `${parent.path.key}/${name}`, size: out.node.size }, 'drive.changed');
+    const names = parent.path.segments.slice(2);
+    return { resource: this.resourceOf(space, out.node, [...names, name], access), created: out.created };
   }
 
   /** A client-set {DAV:}displayname is kept with the dead properties (Finder and GNOME Files rename by it). */
@@ -539,5 +503,90 @@ function mapConflict(error: unknown): unknown {
     default:
       if (isPalabreError(error, 'too-large')) return new DavError(507, (error as Error).message, { cause: error });
       return error;
+  }
+}
+
+/** What a drive write needs: the stores, the upload limit, the malware scanner. */
+export type DriveWriteOptions = Pick<DriveBackendOptions, 'store' | 'blobs' | 'malware' | 'maxUploadBytes'>;
+
+export interface DriveUpload {
+  /** The bytes, streamed: never held whole. */
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Announced size (Content-Length), checked against the quota first and against the bytes received after. */
+  readonly expectedLength: number | null;
+  readonly contentType: string | null;
+  readonly modifiedAt?: Date | null;
+  /** The node at the name now (null: none), for the quota's room (a replaced file frees its size). */
+  readonly existing: DriveNode | null;
+  readonly expect?: WriteExpectation;
+}
+
+/**
+ * The drive's one write path (PUT, and the drive migration): quota checked before and bounded during
+ * the upload, bytes streamed into the blob store, the malware scan, then the metadata commit that
+ * makes them the file. Throws DavError with the status a PUT answers (507, 413, 400, 403, 503).
+ */
+export async function writeDriveFile(
+  options: DriveWriteOptions,
+  space: DriveSpace,
+  folder: DriveNode,
+  name: string,
+  upload: DriveUpload,
+  hooks: { readonly log: Logger; readonly beforeCommit?: () => void },
+): Promise<WriteOutcome> {
+  const maxUpload = options.maxUploadBytes ?? 50 * 1024 ** 3;
+  let limit = maxUpload;
+  const usage = await options.store.usage(space.id);
+  if (usage.quota !== null) {
+    const room = usage.quota - usage.used + (upload.existing?.size ?? 0);
+    if (upload.expectedLength !== null && upload.expectedLength > room) {
+      throw new DavError(507, 'not enough space left in this drive', { condition: `{${DAV}}quota-not-exceeded` });
+    }
+    limit = Math.min(limit, Math.max(0, room));
+  }
+  if (upload.expectedLength !== null && upload.expectedLength > maxUpload) throw new DavError(413, `uploads are at most ${maxUpload} bytes`);
+  let blob;
+  try {
+    blob = await options.blobs.put(upload.body, { maxBytes: limit });
+  } catch (error) {
+    if (isPalabreError(error, 'too-large')) {
+      throw limit < maxUpload
+        ? new DavError(507, 'not enough space left in this drive', { condition: `{${DAV}}quota-not-exceeded` })
+        : new DavError(413, `uploads are at most ${maxUpload} bytes`);
+    }
+    throw error;
+  }
+  if (upload.expectedLength !== null && blob.size !== upload.expectedLength) {
+    throw new DavError(400, `received ${blob.size} bytes, ${upload.expectedLength} announced`);
+  }
+  await scanUpload(options, hooks.log, blob.id);
+  hooks.beforeCommit?.();
+  try {
+    return await options.store.writeFile(
+      folder.id,
+      name,
+      { blobId: blob.id, size: blob.size, contentType: contentTypeFor(name, upload.contentType), ...(upload.modifiedAt ? { modifiedAt: upload.modifiedAt } : {}) },
+      upload.expect ?? {},
+    );
+  } catch (error) {
+    throw mapConflict(error);
+  }
+}
+
+/** Infected → 403; scanner unreachable → 503 with fail mode `closed`, through with `open`. */
+async function scanUpload(options: DriveWriteOptions, log: Logger, blobId: string): Promise<void> {
+  const malware = options.malware;
+  if (!malware) return;
+  let result;
+  try {
+    result = await malware.scanner.scan(await options.blobs.get(blobId));
+  } catch (error) {
+    log.warn({ err: (error as Error).message }, 'drive.scan-unavailable');
+    if (malware.failMode === 'open') return;
+    throw new DavError(503, 'the file cannot be scanned for malware now, try again later', { cause: error });
+  }
+  if (result.kind === 'infected') {
+    log.warn({ signature: result.signature, blob: blobId }, 'drive.malware-refused');
+    throw new DavError(403, `the file was refused: malware found (${result.signature})`);
   }
 }
