@@ -1,4 +1,4 @@
-import { CLI_ACTOR, generatePassword } from '@palabre/auth';
+import { CLI_ACTOR } from '@palabre/auth';
 import { parseAddress } from '@palabre/core';
 import { formatSize, noMorePositionals, parse, parseSize, requirePositional, UsageError } from '../args.js';
 import type { Context } from '../context.js';
@@ -13,7 +13,6 @@ const passwordOptions = {
   'password-stdin': { type: 'boolean' },
 } as const;
 
-export { generatePassword };
 
 export async function userCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   const [sub, ...rest] = argv;
