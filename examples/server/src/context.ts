@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { createAuthenticator, createCredentialService, type CredentialService, type PalabreAuthenticator } from '@palabre/auth';
+import {
+  createAdministration,
+  createAuthenticator,
+  createCredentialService,
+  type Administration,
+  type CredentialService,
+  type PalabreAuthenticator,
+} from '@palabre/auth';
 import { createMemoryNotifier, noopMetrics, type Clock, type Logger, type Metrics, type Notifier, type PalabreConfig } from '@palabre/core';
 import {
   createCoreStores,
@@ -23,6 +30,8 @@ export interface Context {
   readonly metrics: Metrics;
   readonly authenticator: PalabreAuthenticator;
   readonly credentials: CredentialService;
+  /** Administration as functions (audit inside); the commands only parse and print. */
+  readonly admin: Administration;
   notifier(): Promise<Notifier>;
   close(): Promise<void>;
 }
@@ -93,6 +102,7 @@ export async function openContext(
     argon2: config.auth.argon2,
     policy: { minLength: config.auth.minPasswordLength },
   });
+  const admin = createAdministration({ directory: stores.directory, audit: stores.audit, credentials, drive: stores.drive });
   let notifier: Promise<Notifier> | null = null;
   return {
     config,
@@ -103,6 +113,7 @@ export async function openContext(
     metrics,
     authenticator,
     credentials,
+    admin,
     notifier() {
       notifier ??= options.notifier
         ? options.notifier()

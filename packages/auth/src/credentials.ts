@@ -40,14 +40,14 @@ export class CredentialService {
     return hashPassword(password, this.argon2);
   }
 
-  async setPassword(accountId: string, password: string, actor = 'cli'): Promise<void> {
+  async setPassword(accountId: string, password: string, actor = 'cli', protocol = 'cli'): Promise<void> {
     const account = await this.options.directory.getAccount(accountId);
     await this.options.directory.setPasswordHash(account.id, await this.hashNewPassword(password, account.address));
-    await this.options.audit.record({ type: 'password.changed', actor, ip: null, protocol: 'cli', target: account.address, detail: null });
+    await this.options.audit.record({ type: 'password.changed', actor, ip: null, protocol, target: account.address, detail: null });
   }
 
-  async issueAppPassword(accountId: string, label: string, actor = 'cli'): Promise<IssuedSecret> {
-    return this.issue(accountId, label, 'app-password', generateAppPassword(), null, actor);
+  async issueAppPassword(accountId: string, label: string, actor = 'cli', protocol = 'cli'): Promise<IssuedSecret> {
+    return this.issue(accountId, label, 'app-password', generateAppPassword(), null, actor, protocol);
   }
 
   async issueToken(accountId: string, label: string, expiresAt: Date | null = null, actor = 'cli'): Promise<IssuedSecret> {
@@ -61,6 +61,7 @@ export class CredentialService {
     secret: string,
     expiresAt: Date | null,
     actor: string,
+    protocol = 'cli',
   ): Promise<IssuedSecret> {
     const account = await this.options.directory.getAccount(accountId);
     const credential = await this.options.directory.addCredential({ accountId, kind, label, secretHash: secretHash(secret), expiresAt });
@@ -68,14 +69,14 @@ export class CredentialService {
       type: 'credential.created',
       actor,
       ip: null,
-      protocol: 'cli',
+      protocol,
       target: account.address,
       detail: `${kind} ${credential.id} "${credential.label}"`,
     });
     return { credential, secret };
   }
 
-  async revoke(accountId: string, credentialId: string, actor = 'cli'): Promise<void> {
+  async revoke(accountId: string, credentialId: string, actor = 'cli', protocol = 'cli'): Promise<void> {
     const account = await this.options.directory.getAccount(accountId);
     const existing = (await this.options.directory.listCredentials(accountId)).find((c) => c.id === credentialId || c.label === credentialId);
     if (!existing) throw new NotFoundError(`no app password or token "${credentialId}" for ${account.address}`);
@@ -84,7 +85,7 @@ export class CredentialService {
       type: 'credential.revoked',
       actor,
       ip: null,
-      protocol: 'cli',
+      protocol,
       target: account.address,
       detail: `${existing.kind} ${existing.id} "${existing.label}"`,
     });

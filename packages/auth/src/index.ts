@@ -25,3 +25,15 @@ export type { LdapVerdict } from './ldap.js';
 export { CredentialCache } from './credential-cache.js';
 export { AUTH_LOG_EVENTS } from './log-events.js';
 export type { AuthLogEvent } from './log-events.js';
+export { createAdministration, Administration, generatePassword } from './administration/administration.js';
+export type {
+  AdministrationOptions,
+  FolderGrantResult,
+  IssuedAppPassword,
+  MailboxShareResult,
+  MemberInput,
+  NewAccountInput,
+  PasswordResult,
+} from './administration/administration.js';
+export { CLI_ACTOR } from './administration/actor.js';
+export type { AdminActor, DomainAdministratorCheck } from './administration/actor.js';

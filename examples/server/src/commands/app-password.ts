@@ -1,6 +1,7 @@
 import { noMorePositionals, parse, requirePositional, UsageError } from '../args.js';
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
+import { CLI_ACTOR } from '@palabre/auth';
 import { accountByAddress } from './shared.js';
 import { APP_PASSWORD_USAGE } from './usage.js';
 
@@ -10,10 +11,11 @@ export async function appPasswordCommand(ctx: Context, argv: string[], io: Outpu
   switch (sub) {
     case 'add': {
       const { values, positionals } = parse(rest, { label: { type: 'string' } }, APP_PASSWORD_USAGE);
-      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', APP_PASSWORD_USAGE));
+      const address = requirePositional(positionals, 0, 'address', APP_PASSWORD_USAGE);
       noMorePositionals(positionals, 1, APP_PASSWORD_USAGE);
       if (!values.label) throw new UsageError(`name the device with --label (e.g. --label "iPhone Awa")\nusage: ${APP_PASSWORD_USAGE}`);
-      const issued = await ctx.credentials.issueAppPassword(account.id, values.label);
+      const issued = await ctx.admin.issueAppPassword(CLI_ACTOR, { address, label: values.label });
+      const account = issued.account;
       io.out(`app password for ${account.address} on "${issued.credential.label}":`);
       io.out('');
       io.out(`    ${issued.secret}`);
@@ -37,10 +39,10 @@ export async function appPasswordCommand(ctx: Context, argv: string[], io: Outpu
     }
     case 'revoke': {
       const { positionals } = parse(rest, {}, APP_PASSWORD_USAGE);
-      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', APP_PASSWORD_USAGE));
+      const address = requirePositional(positionals, 0, 'address', APP_PASSWORD_USAGE);
       const which = requirePositional(positionals, 1, 'app password id or label', APP_PASSWORD_USAGE);
       noMorePositionals(positionals, 2, APP_PASSWORD_USAGE);
-      await ctx.credentials.revoke(account.id, which);
+      await ctx.admin.revokeCredential(CLI_ACTOR, { address, credential: which });
       io.out(`revoked; devices using it must sign in again`);
       return 0;
     }

@@ -2,6 +2,7 @@ import { noMorePositionals, parse, parseSize, requirePositional, formatSize, Usa
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { displayDomain } from '@palabre/core';
+import { CLI_ACTOR } from '@palabre/auth';
 import { DOMAIN_USAGE } from './usage.js';
 
 
@@ -13,8 +14,7 @@ export async function domainCommand(ctx: Context, argv: string[], io: Output): P
       const { values, positionals } = parse(rest, { quota: { type: 'string' } }, DOMAIN_USAGE);
       const name = requirePositional(positionals, 0, 'domain name', DOMAIN_USAGE);
       noMorePositionals(positionals, 1, DOMAIN_USAGE);
-      const d = await dir.createDomain({ name, defaultQuotaBytes: values.quota === undefined ? null : parseSize(values.quota) });
-      await ctx.stores.audit.record({ type: 'domain.created', actor: 'cli', ip: null, protocol: 'cli', target: d.name, detail: null });
+      const d = await ctx.admin.createDomain(CLI_ACTOR, { name, defaultQuotaBytes: values.quota === undefined ? null : parseSize(values.quota) });
       io.out(`domain ${d.name} added${d.name !== displayDomain(d.name) ? ` (${displayDomain(d.name)})` : ''}`);
       return 0;
     }
@@ -32,8 +32,7 @@ export async function domainCommand(ctx: Context, argv: string[], io: Output): P
       const { positionals } = parse(rest, {}, DOMAIN_USAGE);
       const name = requirePositional(positionals, 0, 'domain name', DOMAIN_USAGE);
       noMorePositionals(positionals, 1, DOMAIN_USAGE);
-      await dir.removeDomain(name);
-      await ctx.stores.audit.record({ type: 'domain.removed', actor: 'cli', ip: null, protocol: 'cli', target: name, detail: null });
+      await ctx.admin.removeDomain(CLI_ACTOR, { name });
       io.out(`domain ${name} removed`);
       return 0;
     }
@@ -44,14 +43,14 @@ export async function domainCommand(ctx: Context, argv: string[], io: Output): P
         const domain = requirePositional(positionals, 0, 'domain', DOMAIN_USAGE);
         const alias = requirePositional(positionals, 1, 'alias domain', DOMAIN_USAGE);
         noMorePositionals(positionals, 2, DOMAIN_USAGE);
-        const d = await dir.addDomainAlias(domain, alias);
+        const d = await ctx.admin.addDomainAlias(CLI_ACTOR, { domain, alias });
         io.out(`${alias} is now an alias of ${d.name}`);
         return 0;
       }
       if (action === 'remove') {
         const alias = requirePositional(positionals, 0, 'alias domain', DOMAIN_USAGE);
         noMorePositionals(positionals, 1, DOMAIN_USAGE);
-        await dir.removeDomainAlias(alias);
+        await ctx.admin.removeDomainAlias(CLI_ACTOR, { alias });
         io.out(`domain alias ${alias} removed`);
         return 0;
       }

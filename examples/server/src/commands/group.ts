@@ -2,7 +2,7 @@ import { noMorePositionals, parse, requirePositional, UsageError } from '../args
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { NotFoundError, type Group } from '@palabre/core';
-import { accountByAddress } from './shared.js';
+import { CLI_ACTOR, type MemberInput } from '@palabre/auth';
 import { GROUP_USAGE } from './usage.js';
 
 
@@ -15,8 +15,6 @@ async function groupByName(ctx: Context, name: string): Promise<Group> {
 export async function groupCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   const [sub, ...rest] = argv;
   const dir = ctx.stores.directory;
-  const audit = (target: string, detail: string) =>
-    ctx.stores.audit.record({ type: 'group.changed', actor: 'cli', ip: null, protocol: 'cli', target, detail });
   switch (sub) {
     case 'add': {
       const { values, positionals } = parse(rest, { domain: { type: 'string' }, address: { type: 'string' }, description: { type: 'string' } }, GROUP_USAGE);
@@ -24,8 +22,7 @@ export async function groupCommand(ctx: Context, argv: string[], io: Output): Pr
       noMorePositionals(positionals, 1, GROUP_USAGE);
       const domain = values.domain ?? (values.address ? values.address.slice(values.address.lastIndexOf('@') + 1) : undefined);
       if (!domain) throw new UsageError(`a group belongs to a domain: give --domain\nusage: ${GROUP_USAGE}`);
-      const group = await dir.createGroup({ name, domain, address: values.address ?? null, description: values.description ?? null });
-      await audit(group.name, 'created');
+      const group = await ctx.admin.createGroup(CLI_ACTOR, { name, domain, address: values.address ?? null, description: values.description ?? null });
       io.out(`group ${group.name} added${group.address ? ` (mail to ${group.address} reaches every member)` : ''}`);
       return 0;
     }
@@ -41,10 +38,9 @@ export async function groupCommand(ctx: Context, argv: string[], io: Output): Pr
     }
     case 'remove': {
       const { positionals } = parse(rest, {}, GROUP_USAGE);
-      const group = await groupByName(ctx, requirePositional(positionals, 0, 'group name', GROUP_USAGE));
+      const name = requirePositional(positionals, 0, 'group name', GROUP_USAGE);
       noMorePositionals(positionals, 1, GROUP_USAGE);
-      await dir.removeGroup(group.id);
-      await audit(group.name, 'removed');
+      const group = await ctx.admin.removeGroup(CLI_ACTOR, { name });
       io.out(`group ${group.name} removed`);
       return 0;
     }
@@ -58,23 +54,17 @@ export async function groupCommand(ctx: Context, argv: string[], io: Output): Pr
       const [action, ...args] = rest;
       if (action !== 'add' && action !== 'remove') throw new UsageError(`usage: ${GROUP_USAGE}`);
       const { values, positionals } = parse(args, { group: { type: 'string' } }, GROUP_USAGE);
-      const group = await groupByName(ctx, requirePositional(positionals, 0, 'group name', GROUP_USAGE));
-      let ref: { accountId: string } | { groupId: string };
-      let label: string;
+      const name = requirePositional(positionals, 0, 'group name', GROUP_USAGE);
+      let member: MemberInput;
       if (values.group !== undefined) {
         noMorePositionals(positionals, 1, GROUP_USAGE);
-        const sub = await groupByName(ctx, values.group);
-        ref = { groupId: sub.id };
-        label = `group ${sub.name}`;
+        member = { group: values.group };
       } else {
-        const account = await accountByAddress(ctx, requirePositional(positionals, 1, 'member address (or --group NAME)', GROUP_USAGE));
+        member = { address: requirePositional(positionals, 1, 'member address (or --group NAME)', GROUP_USAGE) };
         noMorePositionals(positionals, 2, GROUP_USAGE);
-        ref = { accountId: account.id };
-        label = account.address;
       }
-      if (action === 'add') await dir.addGroupMember(group.id, ref);
-      else await dir.removeGroupMember(group.id, ref);
-      await audit(group.name, `${action === 'add' ? 'added' : 'removed'} ${label}`);
+      const input = { group: name, member };
+      const { group, label } = action === 'add' ? await ctx.admin.addGroupMember(CLI_ACTOR, input) : await ctx.admin.removeGroupMember(CLI_ACTOR, input);
       io.out(`${label} ${action === 'add' ? 'added to' : 'removed from'} ${group.name}`);
       return 0;
     }

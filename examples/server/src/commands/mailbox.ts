@@ -1,4 +1,5 @@
-import { effectiveRights, normalizeRights, type MailStore } from '@palabre/core';
+import { createAdministration, CLI_ACTOR } from '@palabre/auth';
+import { isPalabreError, type MailStore } from '@palabre/core';
 import { SqlMailStore } from '@palabre/core/storage';
 import { aclGranteeOf, aclIdentifierOf } from '@palabre/mail';
 import { noMorePositionals, parse, requirePositional, UsageError } from '../args.js';
@@ -34,26 +35,20 @@ export async function mailboxCommand(ctx: Context, argv: string[], io: Output): 
     }
     case 'share':
     case 'unshare': {
-      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'account address', MAILBOX_USAGE));
+      const address = requirePositional(positionals, 0, 'account address', MAILBOX_USAGE);
       const name = requirePositional(positionals, 1, 'mailbox', MAILBOX_USAGE);
       const identifier = requirePositional(positionals, 2, 'identifier', MAILBOX_USAGE);
       const rights = sub === 'share' ? requirePositional(positionals, 3, 'rights', MAILBOX_USAGE) : '';
       noMorePositionals(positionals, sub === 'share' ? 4 : 3, MAILBOX_USAGE);
-      await store.ensureMailboxes(account.id);
-      const mailbox = await store.getMailbox(account.id, name);
-      if (!mailbox) throw new UsageError(`${account.address} has no mailbox ${name}`);
-      let normal: string;
-      try {
-        normal = normalizeRights(rights);
-      } catch {
-        throw new UsageError('rights are letters among l r s w i p k x t e a (RFC 4314), e.g. lrswite');
-      }
+      const admin = createAdministration({ directory: dir, audit: ctx.stores.audit, credentials: ctx.credentials, mail: store });
       const grantee = await aclGranteeOf(dir, identifier);
-      if (grantee.kind === 'account' && grantee.id === account.id) throw new UsageError('the owner always has every right');
-      await store.setAcl(mailbox.id, grantee, normal);
-      await ctx.stores.audit.record({ type: 'mailbox.shared', actor: 'cli', ip: null, protocol: 'cli', target: `${account.address}/${mailbox.name}`, detail: `${identifier} ${normal || 'none'}`.slice(0, 500) });
-      const effective = grantee.kind === 'account' ? effectiveRights(account.id, await store.getAcl(mailbox.id), grantee.id, []) : normal;
-      io.out(normal ? `${identifier} now has "${effective}" on ${account.address}/${mailbox.name} (Shared/${account.address}/${mailbox.name} in mail apps)` : `${identifier} no longer has access to ${account.address}/${mailbox.name}`);
+      const shared = await admin.shareMailbox(CLI_ACTOR, { address, mailbox: name, grantee, identifier, rights }).catch((error: unknown) => {
+        // A mistyped mailbox, right or grantee is a usage mistake here (exit 2), as it always was.
+        const field = isPalabreError(error) ? error.detail?.field : undefined;
+        throw field === 'rights' || field === 'mailbox' || field === 'grantee' ? new UsageError((error as Error).message) : error;
+      });
+      const where = `${shared.account.address}/${shared.mailbox.name}`;
+      io.out(shared.rights ? `${identifier} now has "${shared.effective}" on ${where} (Shared/${where} in mail apps)` : `${identifier} no longer has access to ${where}`);
       return 0;
     }
     default:

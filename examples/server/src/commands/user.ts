@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { CLI_ACTOR } from '@palabre/auth';
 import { parseAddress } from '@palabre/core';
 import { formatSize, noMorePositionals, parse, parseSize, requirePositional, UsageError } from '../args.js';
 import type { Context } from '../context.js';
@@ -13,18 +13,10 @@ const passwordOptions = {
   'password-stdin': { type: 'boolean' },
 } as const;
 
-/** A password people can type: 4 groups of 5 letters and digits (~100 bits). */
-export function generatePassword(): string {
-  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
-  const bytes = randomBytes(20);
-  return Array.from(bytes, (b, i) => (i > 0 && i % 5 === 0 ? '-' : '') + alphabet[b & 31]).join('');
-}
 
 export async function userCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   const [sub, ...rest] = argv;
   const dir = ctx.stores.directory;
-  const audit = (type: 'account.created' | 'account.updated' | 'account.suspended' | 'account.removed', target: string, detail: string | null = null) =>
-    ctx.stores.audit.record({ type, actor: 'cli', ip: null, protocol: 'cli', target, detail });
 
   switch (sub) {
     case 'add': {
@@ -36,23 +28,18 @@ export async function userCommand(ctx: Context, argv: string[], io: Output): Pro
       const address = requirePositional(positionals, 0, 'address', USER_USAGE);
       noMorePositionals(positionals, 1, USER_USAGE);
       const { domain } = parseAddress(address);
-      let password = readPassword(values);
+      const password = readPassword(values);
       if (password !== undefined && values['no-password']) throw new UsageError('--no-password contradicts a password');
       const external = values['no-password'] || usesLdap(ctx.config, domain);
-      const generated = password === undefined && !external;
-      if (generated) password = generatePassword();
-      // Check the policy before creating anything: a refused password leaves no account behind.
-      const hash = password === undefined ? null : await ctx.credentials.hashNewPassword(password, address);
-      const account = await dir.createAccount({
+      const { account, generatedPassword } = await ctx.admin.createAccount(CLI_ACTOR, {
         address,
         displayName: values.name,
         department: values.department,
         quotaBytes: values.quota === undefined ? undefined : parseSize(values.quota),
-        passwordHash: hash,
+        password: password ?? (external ? null : undefined),
       });
-      await audit('account.created', account.address);
       io.out(`account ${account.address} added (quota ${formatSize(account.quotaBytes)})`);
-      if (generated) io.out(`password: ${password}    (shown once; change it with: palabre user passwd ${account.address})`);
+      if (generatedPassword) io.out(`password: ${generatedPassword}    (shown once; change it with: palabre user passwd ${account.address})`);
       else if (password === undefined) io.out('no local password: this account signs in through its directory (LDAP) or app passwords');
       return 0;
     }
@@ -94,43 +81,37 @@ export async function userCommand(ctx: Context, argv: string[], io: Output): Pro
     }
     case 'passwd': {
       const { values, positionals } = parse(rest, passwordOptions, USER_USAGE);
-      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', USER_USAGE));
+      const address = requirePositional(positionals, 0, 'address', USER_USAGE);
       noMorePositionals(positionals, 1, USER_USAGE);
-      let password = readPassword(values);
-      const generated = password === undefined;
-      if (generated) password = generatePassword();
-      await ctx.credentials.setPassword(account.id, password!);
+      const { account, generatedPassword } = await ctx.admin.setPassword(CLI_ACTOR, { address, password: readPassword(values) });
       io.out(`password of ${account.address} changed`);
-      if (generated) io.out(`password: ${password}    (shown once)`);
+      if (generatedPassword) io.out(`password: ${generatedPassword}    (shown once)`);
       return 0;
     }
     case 'suspend':
     case 'unsuspend': {
       const { positionals } = parse(rest, {}, USER_USAGE);
-      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', USER_USAGE));
+      const address = requirePositional(positionals, 0, 'address', USER_USAGE);
       noMorePositionals(positionals, 1, USER_USAGE);
-      await dir.updateAccount(account.id, { status: sub === 'suspend' ? 'suspended' : 'active' });
-      await audit(sub === 'suspend' ? 'account.suspended' : 'account.updated', account.address, sub === 'suspend' ? null : 'unsuspended');
+      const account = sub === 'suspend' ? await ctx.admin.suspendAccount(CLI_ACTOR, { address }) : await ctx.admin.unsuspendAccount(CLI_ACTOR, { address });
       io.out(`${account.address} ${sub === 'suspend' ? 'suspended: it can no longer sign in' : 'active again'}`);
       return 0;
     }
     case 'quota': {
       const { positionals } = parse(rest, {}, USER_USAGE);
-      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', USER_USAGE));
+      const address = requirePositional(positionals, 0, 'address', USER_USAGE);
       const quota = parseSize(requirePositional(positionals, 1, 'size', USER_USAGE));
       noMorePositionals(positionals, 2, USER_USAGE);
-      await dir.updateAccount(account.id, { quotaBytes: quota });
-      await audit('account.updated', account.address, `quota ${formatSize(quota)}`);
+      const account = await ctx.admin.setQuota(CLI_ACTOR, { address, quotaBytes: quota, detail: `quota ${formatSize(quota)}` });
       io.out(`quota of ${account.address}: ${formatSize(quota)}`);
       return 0;
     }
     case 'remove': {
       const { positionals } = parse(rest, {}, USER_USAGE);
-      const account = await accountByAddress(ctx, requirePositional(positionals, 0, 'address', USER_USAGE));
+      const address = requirePositional(positionals, 0, 'address', USER_USAGE);
       noMorePositionals(positionals, 1, USER_USAGE);
-      await dir.removeAccount(account.id);
-      await audit('account.removed', account.address);
-      io.out(`account ${account.address} removed`);
+      const removed = await ctx.admin.removeAccount(CLI_ACTOR, { address });
+      io.out(`account ${removed.address} removed`);
       return 0;
     }
     case 'import':

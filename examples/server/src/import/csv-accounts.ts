@@ -6,7 +6,7 @@ import {
   type AuditLog,
   type DirectoryStore,
 } from '@palabre/core';
-import type { CredentialService } from '@palabre/auth';
+import { createAdministration, type Administration, type AdminActor, type CredentialService } from '@palabre/auth';
 import { parseSize } from '../args.js';
 import { headerColumns, type Column } from './columns.js';
 import { csvRecords, type EncodingChoice, type Separator } from './csv.js';
@@ -63,6 +63,8 @@ export interface ImportDeps {
   directory: DirectoryStore;
   credentials: CredentialService;
   audit: AuditLog;
+  /** The administration functions to provision through (built from the three above when absent). */
+  admin?: Administration;
 }
 
 interface Row {
@@ -73,6 +75,8 @@ interface Row {
 }
 
 const MAX_PROBLEMS = 10_000;
+/** The import runs from the CLI; its audit events say `by import`. */
+const IMPORT_ACTOR: AdminActor = { kind: 'cli', via: 'import' };
 
 function splitList(value: string | undefined): string[] {
   // Group names and addresses hold none of these, so any of them separates.
@@ -140,6 +144,7 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
   const problems: ImportProblem[] = [];
   const warnings: ImportProblem[] = [];
   const groupsCreated: string[] = [];
+  const admin = deps.admin ?? createAdministration(deps);
   const knownGroups = new Set<string>();
   const seen = new Map<string, number>();
   const counts = { rowsRead: 0, created: 0, updated: 0, unchanged: 0, failed: 0, line: 0 };
@@ -157,9 +162,8 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
       if (!(await deps.directory.findGroup(name))) {
         const domain = row.address.slice(row.address.lastIndexOf('@') + 1);
         try {
-          await deps.directory.createGroup({ name, domain });
+          await admin.createGroup(IMPORT_ACTOR, { name, domain });
           groupsCreated.push(name);
-          await deps.audit.record({ type: 'group.changed', actor: 'cli', ip: null, protocol: 'cli', target: name, detail: 'created by import' });
         } catch (error) {
           // Another row or importer may have created it meanwhile; anything else is this row's problem.
           if (!isPalabreError(error, 'conflict')) throw error;
@@ -188,12 +192,12 @@ export async function importAccountsCsv(deps: ImportDeps, input: Readable, optio
     });
     const clean = rows.filter((r) => ready.has(r));
     try {
-      for (const outcome of await deps.directory.upsertAccounts(clean.map((r) => r.upsert))) counts[outcome]++;
+      for (const outcome of await admin.upsertAccounts(IMPORT_ACTOR, clean.map((r) => r.upsert))) counts[outcome]++;
     } catch {
       // One bad row fails its whole batch (a transaction): redo it row by row so the good rows go in.
       for (const row of clean) {
         try {
-          for (const outcome of await deps.directory.upsertAccounts([row.upsert])) counts[outcome]++;
+          for (const outcome of await admin.upsertAccounts(IMPORT_ACTOR, [row.upsert])) counts[outcome]++;
         } catch (error) {
           problem(row.line, describe(error));
         }

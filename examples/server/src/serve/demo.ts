@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { generatePassword, type AdminActor } from '@palabre/auth';
 import type { Context } from '../context.js';
-import { generatePassword } from '../commands/user.js';
 
 export interface DemoAccount {
   readonly address: string;
@@ -10,6 +10,8 @@ export interface DemoAccount {
 }
 
 const DEMO_FILE = 'demo-account.txt';
+/** `palabre serve` makes the demo account on a first start; audited as the CLI `by demo`. */
+const DEMO_ACTOR: AdminActor = { kind: 'cli', via: 'demo' };
 
 function demoDomain(hostname: string): string {
   return hostname.includes('.') && !/^[\d.]+$/.test(hostname) ? hostname : 'palabre.test';
@@ -23,15 +25,10 @@ function demoDomain(hostname: string): string {
 export async function ensureDemoAccount(ctx: Context): Promise<DemoAccount | null> {
   const file = join(ctx.config.dataDir, DEMO_FILE);
   if ((await ctx.stores.directory.listDomains()).length === 0) {
-    const domain = await ctx.stores.directory.createDomain({ name: demoDomain(ctx.config.hostname) });
+    const domain = await ctx.admin.createDomain(DEMO_ACTOR, { name: demoDomain(ctx.config.hostname) });
     const address = `demo@${domain.name}`;
     const password = generatePassword();
-    await ctx.stores.directory.createAccount({
-      address,
-      displayName: 'Demo User',
-      passwordHash: await ctx.credentials.hashNewPassword(password, address),
-    });
-    await ctx.stores.audit.record({ type: 'account.created', actor: 'serve', ip: null, protocol: 'cli', target: address, detail: 'demo account' });
+    await ctx.admin.createAccount(DEMO_ACTOR, { address, displayName: 'Demo User', password });
     await writeFile(file, `${address}\n${password}\n`, { mode: 0o600 });
     return { address, password };
   }
