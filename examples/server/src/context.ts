@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createAdministration,
@@ -7,7 +8,7 @@ import {
   type CredentialService,
   type PalabreAuthenticator,
 } from '@palabre/auth';
-import { createMemoryNotifier, noopMetrics, type Clock, type Logger, type Metrics, type Notifier, type PalabreConfig } from '@palabre/core';
+import { InvalidInputError, createMemoryNotifier, createSecretBox, noopMetrics, parseSecretKey, type Clock, type Logger, type Metrics, type Notifier, type PalabreConfig, type SecretBox } from '@palabre/core';
 import {
   createCoreStores,
   createDataSource,
@@ -32,6 +33,8 @@ export interface Context {
   readonly credentials: CredentialService;
   /** Administration as functions (audit inside); the commands only parse and print. */
   readonly admin: Administration;
+  /** Seals secrets kept in the database (DKIM private keys); null without `secrets.keyFile`. */
+  readonly secrets: SecretBox | null;
   notifier(): Promise<Notifier>;
   close(): Promise<void>;
 }
@@ -69,6 +72,7 @@ export async function openContext(
     metrics?: Metrics;
   } = {},
 ): Promise<Context> {
+  const secrets = config.secrets.keyFile ? loadSecretBox(config.secrets.keyFile) : null;
   const db = await createDataSource({
     ...(config.databaseUrl ? { postgres: { url: config.databaseUrl } } : { sqlite: { file: sqliteFileIn(config.dataDir) } }),
     logger,
@@ -114,6 +118,7 @@ export async function openContext(
     authenticator,
     credentials,
     admin,
+    secrets,
     notifier() {
       notifier ??= options.notifier
         ? options.notifier()
@@ -128,4 +133,23 @@ export async function openContext(
       await db.close();
     },
   };
+}
+
+/**
+ * The key-encryption key from its file. A key others on the machine can read protects nothing: such a
+ * file is refused, as ssh refuses a private key with loose permissions.
+ */
+export function loadSecretBox(file: string): SecretBox {
+  let text: string;
+  try {
+    if ((statSync(file).mode & 0o077) !== 0) throw new Error(`${file} is readable by other users: chmod 600 ${file}`);
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InvalidInputError(`secrets.keyFile: ${(error as Error).message}`);
+  }
+  try {
+    return createSecretBox(parseSecretKey(text));
+  } catch (error) {
+    throw new InvalidInputError(`secrets.keyFile ${file}: ${(error as Error).message}`);
+  }
 }

@@ -1,4 +1,6 @@
-import { createPublicKey, verify, createPrivateKey, sign } from 'node:crypto';
+import { createPublicKey, verify, createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { chmod, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { silentLogger } from '@palabre/core';
 import { createMailTransportStores } from '@palabre/core/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +16,42 @@ describe.each(siteKinds)('palabre dkim and vacation on %s', (kind) => {
     await site.run('user', 'add', 'awa@sante.gouv.tg', '--password', 'Le soleil de Lomé 2026');
   });
   afterEach(async () => site.cleanup());
+
+  it('seals DKIM keys with the configured key file, rotates to a fresh selector, and refuses a loose key file', async () => {
+    expect((await site.run('dkim', 'generate', 'sante.gouv.tg', '--selector', 'clear')).code).toBe(0);
+    const keyFile = join(site.dataDir, '..', `secret-${process.pid}-${Date.now()}.key`);
+    await writeFile(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    await writeFile(join(site.dataDir, 'palabre.json'), JSON.stringify({ secrets: { keyFile } }));
+    try {
+      const sealed = await site.run('dkim', 'seal');
+      expect(sealed).toMatchObject({ code: 0, out: expect.stringMatching(/^1 DKIM private key sealed with key [0-9a-f]{12}/) });
+      const rotated = await site.run('dkim', 'rotate', 'sante.gouv.tg');
+      expect(rotated.code, rotated.err).toBe(0);
+      expect(rotated.out).toMatch(/DKIM key palabre\d{8} made for sante\.gouv\.tg \(rsa-sha256\); it signs from now on, sealed in the database/);
+      expect(rotated.out).toContain('The previous key clear is retired');
+      const again = await site.run('dkim', 'rotate', 'sante.gouv.tg', '--algorithm', 'ed25519');
+      expect(again.out).toMatch(/DKIM key palabre\d{8}-2 made/);
+      const ctx = await openContext(loadConfig({ data: site.dataDir, env: site.env }), silentLogger);
+      try {
+        const key = await createMailTransportStores(ctx.db, { secrets: ctx.secrets }).dkimKeys.active('sante.gouv.tg');
+        expect(key?.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+        const rows = (await ctx.db.run((m) => m.query('SELECT private_key FROM dkim_keys'), 'test')) as { private_key: string }[];
+        expect(rows).toHaveLength(3);
+        expect(rows.every((r) => r.private_key.startsWith('sealed:v1:'))).toBe(true);
+      } finally {
+        await ctx.close();
+      }
+      // Without the key file the sealed keys are not usable, and the CLI says so.
+      await writeFile(join(site.dataDir, 'palabre.json'), '{}');
+      expect(await site.run('dkim', 'show', 'sante.gouv.tg')).toMatchObject({ code: 1, err: expect.stringContaining('sealed: configure secrets.keyFile') });
+      // A key file others can read is refused before anything is opened.
+      await chmod(keyFile, 0o644);
+      await writeFile(join(site.dataDir, 'palabre.json'), JSON.stringify({ secrets: { keyFile } }));
+      expect(await site.run('dkim', 'list')).toMatchObject({ code: 1, err: expect.stringContaining('readable by other users') });
+    } finally {
+      await rm(keyFile, { force: true });
+    }
+  });
 
   it('makes a DKIM key, prints the DNS record that matches it, and rotates', async () => {
     const made = await site.run('dkim', 'generate', 'sante.gouv.tg', '--selector', 's2026');

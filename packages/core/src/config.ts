@@ -137,6 +137,14 @@ export const configSchema = v.object({
      */
     httpRedirect: withDefault(port, 0),
   }),
+  secrets: section({
+    /**
+     * The key that seals secrets kept in the database (DKIM private keys): a file holding 32 random
+     * bytes as base64 or hex (`openssl rand -base64 32 > /etc/palabre/secret.key`, mode 0600), outside
+     * the data folder and its backups. Absent: those secrets are stored in clear (`palabre doctor` warns).
+     */
+    keyFile: v.optional(v.string()),
+  }),
   tls: section({
     /** The default certificate (PEM, the chain after the leaf), for clients that name no host or an unknown one. */
     certFile: v.optional(v.string()),

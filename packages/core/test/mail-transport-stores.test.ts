@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   MemoryDirectoryStore,
@@ -14,7 +14,7 @@ import {
 } from '../src/testing/index.js';
 import { SqlDirectoryStore, SqlDkimKeyStore, SqlOutboundQueue, SqlRateLimitStore, SqlVacationStore, createDataSource } from '../src/storage/index.js';
 import { createTestDatabase } from '../src/testing/postgres.js';
-import type { DirectoryStore } from '../src/index.js';
+import { createSecretBox, type DirectoryStore } from '../src/index.js';
 import { backends } from './harness.js';
 
 const T0 = new Date('2026-03-01T08:00:00Z');
@@ -47,6 +47,44 @@ for (const backend of backends) {
         const { db, cleanup } = await backend.open();
         return { subject: new SqlDkimKeyStore(db), cleanup };
       },
+    });
+    dkimKeyStoreContract(`${backend.name}, sealed`, {
+      make: async () => {
+        const { db, cleanup } = await backend.open();
+        return { subject: new SqlDkimKeyStore(db, createSecretBox(randomBytes(32))), cleanup };
+      },
+    });
+
+    it('seals DKIM private keys at rest: the database holds no usable key, and only the right key file opens it', async () => {
+      const { db, cleanup } = await backend.open();
+      try {
+        const box = createSecretBox(randomBytes(32));
+        const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+        const legacy = new SqlDkimKeyStore(db);
+        await legacy.add({ domain: 'old.gouv.tg', selector: 's1', algorithm: 'ed25519-sha256', privateKeyPem: pem, publicKey: 'A'.repeat(44) });
+        const sealed = new SqlDkimKeyStore(db, box);
+        await sealed.add({ domain: 'sante.gouv.tg', selector: 's1', algorithm: 'ed25519-sha256', privateKeyPem: pem, publicKey: 'A'.repeat(44) });
+        const raw = async () => (await db.run((m) => m.query('SELECT domain, private_key FROM dkim_keys ORDER BY domain'), 'test')) as { domain: string; private_key: string }[];
+        const rows = await raw();
+        expect(rows.find((r) => r.domain === 'sante.gouv.tg')!.private_key).toMatch(/^sealed:v1:/);
+        expect(rows.find((r) => r.domain === 'sante.gouv.tg')!.private_key).not.toContain('PRIVATE KEY');
+        // The store with the key reads both; keys written before the key file still work, then get sealed.
+        expect((await sealed.active('sante.gouv.tg'))!.privateKeyPem).toBe(pem);
+        expect((await sealed.active('old.gouv.tg'))!.privateKeyPem).toBe(pem);
+        expect(await sealed.countUnsealed()).toBe(1);
+        expect(await sealed.sealAll()).toBe(1);
+        expect((await raw()).every((r) => r.private_key.startsWith('sealed:v1:'))).toBe(true);
+        expect((await sealed.active('old.gouv.tg'))!.privateKeyPem).toBe(pem);
+        // Without the key, or with another one, nothing opens (and nothing is guessed).
+        await expect(legacy.active('sante.gouv.tg')).rejects.toMatchObject({ kind: 'unavailable' });
+        await expect(new SqlDkimKeyStore(db, createSecretBox(randomBytes(32))).active('sante.gouv.tg')).rejects.toMatchObject({ kind: 'unavailable' });
+        // A sealed key copied onto another domain's row does not open there.
+        const sante = (await raw()).find((r) => r.domain === 'sante.gouv.tg')!.private_key;
+        await db.run((m) => m.query(`UPDATE dkim_keys SET private_key = ${backend.name === 'postgres' ? '$1' : '?'} WHERE domain = 'old.gouv.tg'`, [sante]), 'test');
+        await expect(sealed.active('old.gouv.tg')).rejects.toMatchObject({ kind: 'unavailable' });
+      } finally {
+        await cleanup();
+      }
     });
     vacationStoreContract(backend.name, {
       make: async () => {

@@ -19,7 +19,7 @@ function printRecord(io: Output, key: Parameters<typeof dkimDnsRecord>[0]): void
 
 export async function dkimCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
   const [sub, ...rest] = argv;
-  const keys = createMailTransportStores(ctx.db).dkimKeys;
+  const keys = createMailTransportStores(ctx.db, { secrets: ctx.secrets }).dkimKeys;
   switch (sub) {
     case 'generate': {
       const { values, positionals } = parse(rest, { selector: { type: 'string' }, algorithm: { type: 'string' } }, DKIM_USAGE);
@@ -35,6 +35,35 @@ export async function dkimCommand(ctx: Context, argv: string[], io: Output): Pro
       io.out(`DKIM key ${key.selector} made for ${key.domain} (${key.algorithm}); mail from ${key.domain} is signed with it from now on.`);
       io.out('');
       printRecord(io, key);
+      return 0;
+    }
+    case 'rotate': {
+      // A new key with a selector of its own signs from now on; the old one is kept (retired) so that
+      // its DNS record can stay until mail signed with it has been verified.
+      const { values, positionals } = parse(rest, { algorithm: { type: 'string' } }, DKIM_USAGE);
+      const name = requirePositional(positionals, 0, 'domain', DKIM_USAGE);
+      noMorePositionals(positionals, 1, DKIM_USAGE);
+      const domain = await ctx.stores.directory.findDomain(name);
+      if (!domain) throw new UsageError(`${name} is not a hosted domain (palabre domain add ${name})`);
+      const previous = await keys.active(domain.name);
+      const algorithm = values.algorithm === 'ed25519' ? 'ed25519-sha256' : values.algorithm === 'rsa' ? 'rsa-sha256' : values.algorithm === undefined ? (previous?.algorithm ?? 'rsa-sha256') : null;
+      if (!algorithm) throw new UsageError(`--algorithm is rsa or ed25519\nusage: ${DKIM_USAGE}`);
+      const taken = new Set((await keys.list(domain.name)).map((k) => k.selector));
+      const base = `${ctx.config.smtp.outbound.dkimSelector}${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
+      let selector = base;
+      for (let n = 2; taken.has(selector); n++) selector = `${base}-${n}`;
+      const key = await keys.add({ domain: domain.name, selector, ...generateDkimKey(algorithm) });
+      io.out(`DKIM key ${key.selector} made for ${key.domain} (${key.algorithm}); it signs from now on${ctx.secrets ? ', sealed in the database' : ''}.`);
+      if (previous) io.out(`The previous key ${previous.selector} is retired: keep its DNS record a week, then palabre dkim remove ${key.domain} ${previous.selector}`);
+      io.out('');
+      printRecord(io, key);
+      return 0;
+    }
+    case 'seal': {
+      noMorePositionals(parse(rest, {}, DKIM_USAGE).positionals, 0, DKIM_USAGE);
+      if (!ctx.secrets) throw new UsageError('no secrets.keyFile in the configuration: nothing to seal with');
+      const sealed = await keys.sealAll();
+      io.out(`${sealed} DKIM private key${sealed === 1 ? '' : 's'} sealed with key ${ctx.secrets.keyId}`);
       return 0;
     }
     case 'show': {

@@ -1,3 +1,4 @@
+import { createMailTransportStores } from '@palabre/core/storage';
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { noMorePositionals, parse, UsageError } from '../args.js';
@@ -28,6 +29,14 @@ export async function doctorCommand(ctx: Context, argv: string[], io: Output, re
   );
   noMorePositionals(positionals, 0, DOCTOR_USAGE);
   const findings: Finding[] = [...configFindings(ctx.config)];
+  const unsealed = await createMailTransportStores(ctx.db, { secrets: ctx.secrets }).dkimKeys.countUnsealed();
+  if (unsealed > 0)
+    findings.push({
+      verdict: 'warn',
+      subject: 'config',
+      message: `${unsealed} DKIM private key${unsealed === 1 ? ' is' : 's are'} stored in clear in the database (and its backups)`,
+      fix: ctx.secrets ? 'palabre dkim seal' : 'openssl rand -base64 32 > /etc/palabre/secret.key; chmod 600 it; "secrets": { "keyFile": "/etc/palabre/secret.key" }; palabre dkim seal',
+    });
   const tls = await loadTls(ctx.config);
   findings.push(...checkCertificate(tls.cert, tls.key, ctx.config.hostname, tls.selfSigned));
   // HTTPS exactly when serve turns it on: a certificate is configured, or the listener is not loopback-only.

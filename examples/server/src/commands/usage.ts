@@ -19,6 +19,8 @@ export const AUDIT_USAGE = 'palabre audit [--type TYPE] [--actor EMAIL] [--since
 export const DKIM_USAGE = `palabre dkim generate DOMAIN [--selector NAME] [--algorithm rsa|ed25519]
        palabre dkim show DOMAIN
        palabre dkim list
+       palabre dkim rotate DOMAIN [--algorithm rsa|ed25519]
+       palabre dkim seal
        palabre dkim remove DOMAIN SELECTOR`;
 
 export const DOCTOR_USAGE = 'palabre doctor [--domain DOMAIN] [--resolver IP] [--no-dns]';

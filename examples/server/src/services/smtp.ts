@@ -48,7 +48,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
   const { config, logger } = ctx;
   const smtp = config.smtp;
   const tls = wiring.certificates.material;
-  const stores = createMailTransportStores(ctx.db);
+  const stores = createMailTransportStores(ctx.db, { secrets: ctx.secrets });
   const spoolDir = join(config.dataDir, 'spool');
   await rm(spoolDir, { recursive: true, force: true }); // bodies of sessions a crash cut short
   const dns = cachingResolver();

@@ -1,4 +1,5 @@
 import type { Clock } from '../ports/clock.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import type { Database } from './database.js';
 import { SqlDkimKeyStore } from './repositories/sql-dkim-key-store.js';
 import { SqlOutboundQueue } from './repositories/sql-outbound-queue.js';
@@ -13,10 +14,10 @@ export interface MailTransportStores {
 }
 
 /** The stores SMTP needs beyond the core ones: outbound queue, DKIM keys, vacation, rate limits. */
-export function createMailTransportStores(db: Database, options: { clock?: Clock } = {}): MailTransportStores {
+export function createMailTransportStores(db: Database, options: { clock?: Clock; secrets?: SecretBox | null } = {}): MailTransportStores {
   return {
     queue: new SqlOutboundQueue(db, options.clock),
-    dkimKeys: new SqlDkimKeyStore(db),
+    dkimKeys: new SqlDkimKeyStore(db, options.secrets ?? null),
     vacations: new SqlVacationStore(db, options.clock),
     rateLimits: new SqlRateLimitStore(db),
   };

@@ -1,12 +1,63 @@
 import { normalizeDomain } from '../../address.js';
-import { NotFoundError } from '../../errors.js';
+import { InvalidInputError, NotFoundError, UnavailableError } from '../../errors.js';
+import { isSealed, type SecretBox } from '../../secrets/secret-box.js';
 import { checkDkimKey, checkSelector } from '../../dkim-key-rules.js';
 import type { DkimAlgorithm, DkimKey, DkimKeyStore } from '../../ports/dkim-key-store.js';
 import type { Database } from '../database.js';
 import { DkimKeyEntity, type DkimKeyRow } from '../entities/mail-transport.js';
 
+/** The private key column holds at most this much (a sealed RSA-4096 key is about 4.4 KB). */
+const MAX_STORED = 8000;
+
+/**
+ * DKIM keys in the database. With a SecretBox, private keys are sealed before they are written and
+ * opened when read (keys written before one was configured are read as they are, and sealed by
+ * `sealAll`); without one they are stored in clear, which `palabre doctor` reports.
+ */
 export class SqlDkimKeyStore implements DkimKeyStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly secrets: SecretBox | null = null,
+  ) {}
+
+  private stored(key: { domain: string; selector: string; privateKeyPem: string }): string {
+    if (!this.secrets) return key.privateKeyPem;
+    const sealed = this.secrets.seal(key.privateKeyPem, sealContext(key.domain, key.selector));
+    if (sealed.length > MAX_STORED) throw new InvalidInputError('the DKIM private key is too large');
+    return sealed;
+  }
+
+  private toKey(row: DkimKeyRow): DkimKey {
+    let privateKeyPem = row.privateKey;
+    if (isSealed(privateKeyPem)) {
+      if (!this.secrets) throw new UnavailableError(`the DKIM key ${row.selector} of ${row.domain} is sealed: configure secrets.keyFile`);
+      privateKeyPem = this.secrets.open(privateKeyPem, sealContext(row.domain, row.selector));
+    }
+    return { ...toKey(row), privateKeyPem };
+  }
+
+  /** Seal every key still stored in clear (after a key file was configured); returns how many. */
+  async sealAll(): Promise<number> {
+    const secrets = this.secrets;
+    if (!secrets) throw new UnavailableError('no secret key configured (secrets.keyFile)');
+    return this.db.transaction(
+      async (m) => {
+        let sealed = 0;
+        for (const row of await m.find(DkimKeyEntity, {})) {
+          if (isSealed(row.privateKey)) continue;
+          await m.update(DkimKeyEntity, { domain: row.domain, selector: row.selector }, { privateKey: this.stored({ domain: row.domain, selector: row.selector, privateKeyPem: row.privateKey }) });
+          sealed++;
+        }
+        return sealed;
+      },
+      { what: 'sealing DKIM keys' },
+    );
+  }
+
+  /** How many private keys are stored in clear. */
+  async countUnsealed(): Promise<number> {
+    return this.db.run(async (m) => (await m.find(DkimKeyEntity, {})).filter((r) => !isSealed(r.privateKey)).length, 'counting DKIM keys');
+  }
 
   async add(input: Omit<DkimKey, 'active' | 'createdAt'> & { createdAt?: Date }): Promise<DkimKey> {
     const key = checkDkimKey(input);
@@ -17,7 +68,7 @@ export class SqlDkimKeyStore implements DkimKeyStore {
           domain: key.domain,
           selector: key.selector,
           algorithm: key.algorithm,
-          privateKey: key.privateKeyPem,
+          privateKey: this.stored(key),
           publicKey: key.publicKey,
           active: true,
           createdAt: key.createdAt.getTime(),
@@ -32,14 +83,14 @@ export class SqlDkimKeyStore implements DkimKeyStore {
     const name = normalizeDomain(domain);
     return this.db.run(async (m) => {
       const row = await m.findOne(DkimKeyEntity, { where: { domain: name, active: true } });
-      return row ? toKey(row) : null;
+      return row ? this.toKey(row) : null;
     }, 'reading a DKIM key');
   }
 
   async list(domain?: string): Promise<DkimKey[]> {
     const where = domain === undefined ? {} : { domain: normalizeDomain(domain) };
     return this.db.run(
-      async (m) => (await m.find(DkimKeyEntity, { where, order: { domain: 'ASC', createdAt: 'DESC' } })).map(toKey),
+      async (m) => (await m.find(DkimKeyEntity, { where, order: { domain: 'ASC', createdAt: 'DESC' } })).map((r) => this.toKey(r)),
       'listing DKIM keys',
     );
   }
@@ -53,6 +104,9 @@ export class SqlDkimKeyStore implements DkimKeyStore {
     }, 'removing a DKIM key');
   }
 }
+
+/** What a sealed key is bound to: it opens only as the key of this domain and selector. */
+const sealContext = (domain: string, selector: string) => `dkim:${domain}:${selector}`;
 
 function toKey(row: DkimKeyRow): DkimKey {
   return {

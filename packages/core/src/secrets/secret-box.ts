@@ -1,0 +1,60 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { InvalidInputError, UnavailableError } from '../errors.js';
+
+/**
+ * Secrets the server must keep but never store in clear (DKIM private keys): sealed with AES-256-GCM
+ * under a key-encryption key that lives outside the database (a file only the service account reads,
+ * or one a KMS agent writes). A stolen database dump or backup then holds no usable signing key.
+ * `context` is bound into the seal (GCM additional data): a value sealed for one row cannot be
+ * replayed into another.
+ */
+export interface SecretBox {
+  /** Short, public fingerprint of the key-encryption key: says which key sealed a value. */
+  readonly keyId: string;
+  seal(plain: string, context: string): string;
+  /** The plain text; UnavailableError when the value was sealed under another key or was altered. */
+  open(sealed: string, context: string): string;
+}
+
+const PREFIX = 'sealed:v1:';
+
+export const isSealed = (value: string): boolean => value.startsWith(PREFIX);
+
+/** A SecretBox over a 32-byte key (the content of the key file, decoded). */
+export function createSecretBox(key: Uint8Array): SecretBox {
+  if (key.length !== 32) throw new InvalidInputError('a secret key is 32 bytes (base64 or hex in its file)');
+  const kek = Buffer.from(key);
+  const keyId = createHash('sha256').update('palabre-secret-box').update(kek).digest('hex').slice(0, 12);
+  return {
+    keyId,
+    seal(plain, context) {
+      const nonce = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', kek, nonce);
+      cipher.setAAD(Buffer.from(context));
+      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+      return `${PREFIX}${keyId}:${nonce.toString('base64')}:${Buffer.concat([body, cipher.getAuthTag()]).toString('base64')}`;
+    },
+    open(sealed, context) {
+      const [id, nonce, data] = sealed.slice(PREFIX.length).split(':');
+      if (!isSealed(sealed) || !id || !nonce || !data) throw new UnavailableError('not a sealed secret');
+      if (id !== keyId) throw new UnavailableError(`sealed under key ${id.slice(0, 12)}, not the configured ${keyId}`);
+      const bytes = Buffer.from(data, 'base64');
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(nonce, 'base64'));
+        decipher.setAAD(Buffer.from(context));
+        decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+        return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]).toString('utf8');
+      } catch {
+        throw new UnavailableError('a sealed secret does not open: altered, or sealed for another row');
+      }
+    },
+  };
+}
+
+/** The key in a key file: 32 bytes written as base64 (44 characters) or hex (64), surrounding blanks ignored. */
+export function parseSecretKey(text: string): Buffer {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, 'hex');
+  if (/^[A-Za-z0-9+/]{43}=$/.test(t)) return Buffer.from(t, 'base64');
+  throw new InvalidInputError('a secret key file holds 32 random bytes as base64 or hex (openssl rand -base64 32)');
+}
