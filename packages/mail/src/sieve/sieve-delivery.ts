@@ -65,6 +65,8 @@ const BODY_LIMIT = 1024 * 1024;
 export class SieveDelivery {
   private readonly log: Logger;
   private readonly compiled = new TtlCache<CompiledSieve | null>();
+  /** An account's domain does not change: remembered a minute, so a delivery costs no directory read. */
+  private readonly domainOf = new TtlCache<string>();
   private readonly limits: SieveLimits;
 
   constructor(private readonly options: SieveDeliveryOptions) {
@@ -74,8 +76,8 @@ export class SieveDelivery {
 
   /** The domain's script then the account's active one (cached 5 s, a change applies within that). */
   private async scriptsFor(accountId: string): Promise<CompiledSieve[]> {
-    const account = await this.options.directory.getAccount(accountId);
-    const domain = await this.compiled.get(`d:${account.domainId}`, 5_000, async () => this.compile(await this.options.scripts.getDomainScript(account.domainId), `domain ${account.domainId}`));
+    const domainId = await this.domainOf.get(accountId, 60_000, async () => (await this.options.directory.getAccount(accountId)).domainId);
+    const domain = await this.compiled.get(`d:${domainId}`, 5_000, async () => this.compile(await this.options.scripts.getDomainScript(domainId), `domain ${domainId}`));
     const own = await this.compiled.get(`a:${accountId}`, 5_000, async () => this.compile((await this.options.scripts.getActive(accountId))?.content ?? null, `account ${accountId}`));
     return [domain, own].filter((s): s is CompiledSieve => s !== null);
   }
