@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { silentLogger, type Clock, type DeliveryTarget, type DirectoryStore, type Logger, type SieveScriptStore, type VacationStore } from '@palabre/core';
+import { silentLogger, type Clock, type DeliveryTarget, type DirectoryStore, type Logger, type MailStore, type SieveScriptStore, type VacationStore } from '@palabre/core';
 import { TtlCache } from '../delivery/ttl-cache.js';
 import type { VacationResponder } from '../delivery/vacation-responder.js';
 import { vacationSkipReason } from '../delivery/vacation-responder.js';
@@ -48,6 +48,8 @@ export interface SieveDeliveryOptions {
   readonly clock: Clock;
   readonly logger?: Logger;
   readonly limits?: SieveLimits;
+  /** To tell a fileinto of a missing mailbox (filed into INBOX by the store) in the log. */
+  readonly mailboxes?: Pick<MailStore, 'getMailbox'> | null;
 }
 
 export interface SieveMessageInput {
@@ -110,7 +112,12 @@ export class SieveDelivery {
     let vacation: SievePlan['vacation'] = null;
     for (const a of outcome.actions) {
       if (a.type === 'keep') targets.push({ ...base, flags: a.flags });
-      else if (a.type === 'fileinto') targets.push({ accountId: recipient.accountId, mailbox: a.mailbox, flags: a.flags });
+      else if (a.type === 'fileinto') {
+        // A missing mailbox is filed into INBOX by the store (RFC 5228 §4.1 allows keep instead); said here.
+        const exists = this.options.mailboxes ? (await this.options.mailboxes.getMailbox(recipient.accountId, a.mailbox).catch(() => null)) !== null : true;
+        if (!exists) this.log.info({ accountId: recipient.accountId }, 'sieve.fileinto-missing');
+        targets.push({ accountId: recipient.accountId, mailbox: a.mailbox, flags: a.flags });
+      }
       else if (a.type === 'reject') reject = { reason: a.reason, ereject: a.ereject };
       else if (a.type === 'redirect') redirects.push(a.address);
       else if (a.type === 'vacation') vacation = a;
