@@ -19,6 +19,18 @@ import { compileSieve, type CompiledSieve } from './validate.js';
  * addresses, its mailboxes). So it sits between the filters' verdict and MailDelivery, in the intake.
  */
 
+/** Every event Sieve at delivery logs (a closed set, as DESIGN asks). */
+export const SIEVE_LOG_EVENTS = [
+  'sieve.copy-skipped-full',
+  'sieve.failed',
+  'sieve.fileinto-missing',
+  'sieve.invalid-script',
+  'sieve.redirect-loop',
+  'sieve.redirected',
+  'sieve.rejected',
+  'sieve.runtime-error',
+] as const;
+
 /** Marks a message we redirected; a message that already carries our mark for an account is not redirected again. */
 export const REDIRECT_MARK = 'X-Palabre-Sieve-Redirected';
 /** A message redirected this many times (by any account) is only kept: loops across accounts end. */
