@@ -47,7 +47,10 @@ export interface SievePlan {
   readonly reject: { readonly reason: string; readonly ereject: boolean } | null;
   readonly redirects: readonly string[];
   readonly vacation: Extract<SieveAction, { type: 'vacation' }> | null;
-  /** True when a script ran (the built-in vacation then stays silent for this account). */
+  /**
+   * True when the account's own script ran: the built-in vacation then stays silent for it. A domain
+   * script alone does not silence it, so an administrator's rule never turns users' replies off.
+   */
   readonly scripted: boolean;
 }
 
@@ -89,11 +92,11 @@ export class SieveDelivery {
   }
 
   /** The domain's script then the account's active one (cached 5 s, a change applies within that). */
-  private async scriptsFor(accountId: string): Promise<CompiledSieve[]> {
+  private async scriptsFor(accountId: string): Promise<{ scripts: CompiledSieve[]; own: boolean }> {
     const domainId = await this.domainOf.get(accountId, 60_000, async () => (await this.options.directory.getAccount(accountId)).domainId);
     const domain = await this.compiled.get(`d:${domainId}`, 5_000, async () => this.compile(await this.options.scripts.getDomainScript(domainId), `domain ${domainId}`));
     const own = await this.compiled.get(`a:${accountId}`, 5_000, async () => this.compile((await this.options.scripts.getActive(accountId))?.content ?? null, `account ${accountId}`));
-    return [domain, own].filter((s): s is CompiledSieve => s !== null);
+    return { scripts: [domain, own].filter((s): s is CompiledSieve => s !== null), own: own !== null };
   }
 
   private compile(text: string | null, owner: string): CompiledSieve | null {
@@ -113,7 +116,7 @@ export class SieveDelivery {
   /** What the scripts decide for one recipient. A failure to read scripts files the message normally. */
   async plan(recipient: SieveRecipient, message: SieveMessageInput, base: DeliveryTarget): Promise<SievePlan> {
     const none: SievePlan = { targets: [base], reject: null, redirects: [], vacation: null, scripted: false };
-    const scripts = await this.scriptsFor(recipient.accountId);
+    const { scripts, own } = await this.scriptsFor(recipient.accountId);
     if (scripts.length === 0) return none;
     const body = scripts.some((s) => s.usesBody) ? bodyText(message.header, (await message.body()).subarray(0, BODY_LIMIT)) : undefined;
     const outcome = runSieve(scripts, { header: message.header, envelopeFrom: message.envelopeFrom, envelopeTo: recipient.address, size: message.size, body, now: this.options.clock.now() }, this.limits);
@@ -144,13 +147,13 @@ export class SieveDelivery {
         if (!targets.some((t) => t.mailbox === base.mailbox)) targets.push(base);
       }
     }
-    return { targets, reject, redirects, vacation, scripted: true };
+    return { targets, reject, redirects, vacation, scripted: own };
   }
 
   /** Carry out what is not a mailbox write: redirects, the vacation reply, a late rejection notice. */
   async act(recipient: SieveRecipient, message: SieveMessageInput, plan: SievePlan, late: boolean, responder: VacationResponder | null): Promise<void> {
     const outbox = this.options.outbox;
-    if (!outbox) return;
+    if (!outbox || (plan.redirects.length === 0 && !plan.reject && !plan.vacation)) return;
     const account = await this.options.directory.getAccount(recipient.accountId);
     const domain = account.address.slice(account.address.lastIndexOf('@') + 1);
     for (const to of plan.redirects) {
