@@ -41,7 +41,7 @@ export { parseSieve, SieveSyntaxError, DEFAULT_SIEVE_LIMITS } from './sieve/pars
 export type { SieveLimits } from './sieve/parse.js';
 export { runSieve } from './sieve/interpret.js';
 export type { SieveAction, SieveMessage, SieveOutcome } from './sieve/interpret.js';
-export { SieveDelivery, REDIRECT_MARK, MAX_REDIRECT_HOPS } from './sieve/sieve-delivery.js';
+export { SieveDelivery, REDIRECT_MARK, MAX_REDIRECT_HOPS, SIEVE_LOG_EVENTS } from './sieve/sieve-delivery.js';
 export type { SieveDeliveryOptions } from './sieve/sieve-delivery.js';
 export { createManageSieveServer, DEFAULT_MANAGESIEVE_LIMITS, MANAGESIEVE_LOG_EVENTS } from './managesieve/server.js';
 export type { ManageSieveServer, ManageSieveServerOptions, ManageSieveLimits } from './managesieve/server.js';

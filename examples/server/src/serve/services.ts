@@ -41,7 +41,7 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   if ([ports.smtp, ports.submission, ports.submissions, ports.imap, ports.imaps].every((p) => p === 0)) return services;
   const [{ smtpServices }, { imapServices }] = await Promise.all([import('../services/smtp.js'), import('../services/imap.js')]);
   const mailStore = new SqlMailStore(ctx.db, { blobs: ctx.blobs.mail, usage: ctx.stores.usage, notifier: await ctx.notifier(), logger: ctx.logger });
-  services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore, connections: setup.connections, certificates: setup.certificates!, malware })));
+  services.push(...(await smtpServices(ctx, setup.insecureAuth, { delivery: mailStore, mailboxes: mailStore, connections: setup.connections, certificates: setup.certificates!, malware })));
   services.push(...(await imapServices(ctx, setup.insecureAuth, { store: mailStore, connections: setup.connections, certificates: setup.certificates! })));
   if (ports.imap !== 0 || ports.imaps !== 0) {
     const { manageSieveServices } = await import('../services/managesieve.js');

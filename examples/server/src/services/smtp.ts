@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConnectionGate, MailDelivery, MalwareScanner } from '@palabre/core';
+import type { ConnectionGate, MailDelivery, MailStore, MalwareScanner } from '@palabre/core';
 import { createMailTransportStores, SqlSieveScriptStore } from '@palabre/core/storage';
 import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
 import { mailFilters } from './mail-filters.js';
@@ -11,6 +11,8 @@ import type { TlsCertificates } from '../serve/tls.js';
 export interface SmtpWiring {
   /** The mailbox store SMTP files local mail into. */
   readonly delivery: MailDelivery;
+  /** The mailbox store behind `delivery`, for Sieve's log of a fileinto to a missing mailbox. */
+  readonly mailboxes?: Pick<MailStore, 'getMailbox'>;
   /** Connection limits shared with the process's other listeners. */
   readonly connections: ConnectionGate;
   /** The malware scanner shared with the drive, if one is configured. */
@@ -80,6 +82,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     dkimKeys: stores.dkimKeys,
     vacations: stores.vacations,
     sieveScripts: new SqlSieveScriptStore(ctx.db),
+    mailboxes: wiring.mailboxes ?? null,
     rateLimits: stores.rateLimits,
     audit: ctx.stores.audit,
     usage: ctx.stores.usage,

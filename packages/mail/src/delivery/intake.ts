@@ -217,7 +217,7 @@ export class Intake {
       }
       for (const [accountId, plan] of plans) {
         const full = outcome.full.some((f) => f.accountId === accountId);
-        if (!plan.scripted || full) continue;
+        if (full) continue;
         await this.options.sieve!.act({ accountId, address: accountIds.get(accountId)! }, sieveInput, plan, true, this.options.vacation ?? null).catch((error: unknown) => {
           this.log.warn({ id, accountId, err: (error as Error).message }, 'sieve.failed');
         });

@@ -5,14 +5,16 @@ import { Outbox } from '../outbound/outbox.js';
 import { HeaderSection } from '../smtp/header-section.js';
 import { MAX_REDIRECT_HOPS, REDIRECT_MARK, SieveDelivery, type SieveMessageInput } from './sieve-delivery.js';
 
-async function setup(script: string, domainScript?: string) {
+async function setup(script: string | null, domainScript?: string) {
   const clock = fixedClock('2026-12-07T10:00:00Z');
   const directory = new MemoryDirectoryStore();
   const domain = await directory.createDomain({ name: 'interieur.gouv.test' });
   const account = await directory.createAccount({ address: 'agent@interieur.gouv.test' });
   const scripts = new MemorySieveScriptStore();
-  await scripts.put(account.id, 'main', script);
-  await scripts.setActive(account.id, 'main');
+  if (script !== null) {
+    await scripts.put(account.id, 'main', script);
+    await scripts.setActive(account.id, 'main');
+  }
   if (domainScript) await scripts.setDomainScript(domain.id, domainScript);
   const queue = new MemoryOutboundQueue(clock);
   const blobs = new MemoryBlobStore();
@@ -63,6 +65,14 @@ describe('SieveDelivery', () => {
       { accountId: account.id, mailbox: 'Archive', flags: [] },
       { accountId: account.id, mailbox: 'Fruits', flags: ['\\Flagged'] },
     ]);
+  });
+
+  it("a domain script alone leaves the built-in vacation on; the account's own script replaces it", async () => {
+    const domainOnly = await setup(null, 'keep;');
+    const to = { accountId: domainOnly.account.id, address: domainOnly.account.address };
+    expect((await domainOnly.sieve.plan(to, input(), { accountId: to.accountId })).scripted).toBe(false);
+    const own = await setup('keep;');
+    expect((await own.sieve.plan({ accountId: own.account.id, address: own.account.address }, input(), { accountId: own.account.id })).scripted).toBe(true);
   });
 
   it('answers a vacation once per sender and handle, and sends a refusal notice after the 250', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { silentLogger, type Clock, type DeliveryTarget, type DirectoryStore, type Logger, type SieveScriptStore, type VacationStore } from '@palabre/core';
+import { silentLogger, type Clock, type DeliveryTarget, type DirectoryStore, type Logger, type MailStore, type SieveScriptStore, type VacationStore } from '@palabre/core';
 import { TtlCache } from '../delivery/ttl-cache.js';
 import type { VacationResponder } from '../delivery/vacation-responder.js';
 import { vacationSkipReason } from '../delivery/vacation-responder.js';
@@ -19,6 +19,18 @@ import { compileSieve, type CompiledSieve } from './validate.js';
  * addresses, its mailboxes). So it sits between the filters' verdict and MailDelivery, in the intake.
  */
 
+/** Every event Sieve at delivery logs (a closed set, as DESIGN asks). */
+export const SIEVE_LOG_EVENTS = [
+  'sieve.copy-skipped-full',
+  'sieve.failed',
+  'sieve.fileinto-missing',
+  'sieve.invalid-script',
+  'sieve.redirect-loop',
+  'sieve.redirected',
+  'sieve.rejected',
+  'sieve.runtime-error',
+] as const;
+
 /** Marks a message we redirected; a message that already carries our mark for an account is not redirected again. */
 export const REDIRECT_MARK = 'X-Palabre-Sieve-Redirected';
 /** A message redirected this many times (by any account) is only kept: loops across accounts end. */
@@ -35,7 +47,10 @@ export interface SievePlan {
   readonly reject: { readonly reason: string; readonly ereject: boolean } | null;
   readonly redirects: readonly string[];
   readonly vacation: Extract<SieveAction, { type: 'vacation' }> | null;
-  /** True when a script ran (the built-in vacation then stays silent for this account). */
+  /**
+   * True when the account's own script ran: the built-in vacation then stays silent for it. A domain
+   * script alone does not silence it, so an administrator's rule never turns users' replies off.
+   */
   readonly scripted: boolean;
 }
 
@@ -48,6 +63,8 @@ export interface SieveDeliveryOptions {
   readonly clock: Clock;
   readonly logger?: Logger;
   readonly limits?: SieveLimits;
+  /** To tell a fileinto of a missing mailbox (filed into INBOX by the store) in the log. */
+  readonly mailboxes?: Pick<MailStore, 'getMailbox'> | null;
 }
 
 export interface SieveMessageInput {
@@ -65,6 +82,8 @@ const BODY_LIMIT = 1024 * 1024;
 export class SieveDelivery {
   private readonly log: Logger;
   private readonly compiled = new TtlCache<CompiledSieve | null>();
+  /** An account's domain does not change: remembered a minute, so a delivery costs no directory read. */
+  private readonly domainOf = new TtlCache<string>();
   private readonly limits: SieveLimits;
 
   constructor(private readonly options: SieveDeliveryOptions) {
@@ -73,11 +92,11 @@ export class SieveDelivery {
   }
 
   /** The domain's script then the account's active one (cached 5 s, a change applies within that). */
-  private async scriptsFor(accountId: string): Promise<CompiledSieve[]> {
-    const account = await this.options.directory.getAccount(accountId);
-    const domain = await this.compiled.get(`d:${account.domainId}`, 5_000, async () => this.compile(await this.options.scripts.getDomainScript(account.domainId), `domain ${account.domainId}`));
+  private async scriptsFor(accountId: string): Promise<{ scripts: CompiledSieve[]; own: boolean }> {
+    const domainId = await this.domainOf.get(accountId, 60_000, async () => (await this.options.directory.getAccount(accountId)).domainId);
+    const domain = await this.compiled.get(`d:${domainId}`, 5_000, async () => this.compile(await this.options.scripts.getDomainScript(domainId), `domain ${domainId}`));
     const own = await this.compiled.get(`a:${accountId}`, 5_000, async () => this.compile((await this.options.scripts.getActive(accountId))?.content ?? null, `account ${accountId}`));
-    return [domain, own].filter((s): s is CompiledSieve => s !== null);
+    return { scripts: [domain, own].filter((s): s is CompiledSieve => s !== null), own: own !== null };
   }
 
   private compile(text: string | null, owner: string): CompiledSieve | null {
@@ -97,7 +116,7 @@ export class SieveDelivery {
   /** What the scripts decide for one recipient. A failure to read scripts files the message normally. */
   async plan(recipient: SieveRecipient, message: SieveMessageInput, base: DeliveryTarget): Promise<SievePlan> {
     const none: SievePlan = { targets: [base], reject: null, redirects: [], vacation: null, scripted: false };
-    const scripts = await this.scriptsFor(recipient.accountId);
+    const { scripts, own } = await this.scriptsFor(recipient.accountId);
     if (scripts.length === 0) return none;
     const body = scripts.some((s) => s.usesBody) ? bodyText(message.header, (await message.body()).subarray(0, BODY_LIMIT)) : undefined;
     const outcome = runSieve(scripts, { header: message.header, envelopeFrom: message.envelopeFrom, envelopeTo: recipient.address, size: message.size, body, now: this.options.clock.now() }, this.limits);
@@ -108,7 +127,12 @@ export class SieveDelivery {
     let vacation: SievePlan['vacation'] = null;
     for (const a of outcome.actions) {
       if (a.type === 'keep') targets.push({ ...base, flags: a.flags });
-      else if (a.type === 'fileinto') targets.push({ accountId: recipient.accountId, mailbox: a.mailbox, flags: a.flags });
+      else if (a.type === 'fileinto') {
+        // A missing mailbox is filed into INBOX by the store (RFC 5228 §4.1 allows keep instead); said here.
+        const exists = this.options.mailboxes ? (await this.options.mailboxes.getMailbox(recipient.accountId, a.mailbox).catch(() => null)) !== null : true;
+        if (!exists) this.log.info({ accountId: recipient.accountId }, 'sieve.fileinto-missing');
+        targets.push({ accountId: recipient.accountId, mailbox: a.mailbox, flags: a.flags });
+      }
       else if (a.type === 'reject') reject = { reason: a.reason, ereject: a.ereject };
       else if (a.type === 'redirect') redirects.push(a.address);
       else if (a.type === 'vacation') vacation = a;
@@ -123,13 +147,13 @@ export class SieveDelivery {
         if (!targets.some((t) => t.mailbox === base.mailbox)) targets.push(base);
       }
     }
-    return { targets, reject, redirects, vacation, scripted: true };
+    return { targets, reject, redirects, vacation, scripted: own };
   }
 
   /** Carry out what is not a mailbox write: redirects, the vacation reply, a late rejection notice. */
   async act(recipient: SieveRecipient, message: SieveMessageInput, plan: SievePlan, late: boolean, responder: VacationResponder | null): Promise<void> {
     const outbox = this.options.outbox;
-    if (!outbox) return;
+    if (!outbox || (plan.redirects.length === 0 && !plan.reject && !plan.vacation)) return;
     const account = await this.options.directory.getAccount(recipient.accountId);
     const domain = account.address.slice(account.address.lastIndexOf('@') + 1);
     for (const to of plan.redirects) {

@@ -21,6 +21,7 @@ import {
   type DkimKeyStore,
   type Logger,
   type MailDelivery,
+  type MailStore,
   type Metrics,
   type OutboundQueue,
   type Principal,
@@ -103,6 +104,8 @@ export interface SmtpServerOptions {
   readonly vacations?: VacationStore | null;
   /** Users' and domains' Sieve scripts (RFC 5228), run at local delivery of MX mail. */
   readonly sieveScripts?: SieveScriptStore | null;
+  /** The mailbox store, when `delivery` is one: Sieve logs a fileinto of a missing mailbox. */
+  readonly mailboxes?: Pick<MailStore, 'getMailbox'> | null;
   /** Per-user limits shared by every node (database-backed in the server). */
   readonly rateLimits?: RateLimitStore | null;
   /** Where a sending limit reached is reported (`mail.rate-limited`). */
@@ -182,7 +185,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
       : null;
   const sieve =
     options.sieveScripts && options.vacations
-      ? new SieveDelivery({ scripts: options.sieveScripts, directory: options.directory, vacations: options.vacations, outbox, hostname: options.hostname, clock, logger: options.logger })
+      ? new SieveDelivery({ mailboxes: options.mailboxes ?? null, scripts: options.sieveScripts, directory: options.directory, vacations: options.vacations, outbox, hostname: options.hostname, clock, logger: options.logger })
       : null;
   const intake = new Intake({
     sieve,
