@@ -36,10 +36,13 @@ async function waitUp(url: string, child: ChildProcess, log: () => string): Prom
 
 function stopper(child: ChildProcess, dir: string) {
   return async () => {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      // A server still draining after 10 s is stopped for good (its PID is ours: we started it).
+      const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await gone;
+      clearTimeout(late);
     }
     await rm(dir, { recursive: true, force: true });
   };
@@ -121,7 +124,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       proxy.rules.push(r);
       return r;
     },
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        // Keep-alive connections (fetch's pool) would hold close() open until they time out.
+        server.closeAllConnections();
+      }),
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const rule = proxy.rules.find((r) => (!r.method || r.method === req.method) && (!r.depth || r.depth === req.headers.depth) && r.path.test(req.url ?? ''));
