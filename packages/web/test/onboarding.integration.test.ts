@@ -233,4 +233,28 @@ describe('onboarding on a real HTTP server', () => {
       ]);
     }
   });
+
+  it('signs with an ECDSA server key as well, verifiable by openssl', async () => {
+    if (skipWithout('openssl')) return;
+    const run = (...args: string[]) => execFileSync('openssl', args, { cwd: tmp, stdio: 'pipe' });
+    for (const curve of ['P-256', 'P-384']) {
+      const name = `ec-${curve}`;
+      run('req', '-x509', '-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', '/CN=mail.gouv.test', '-addext', 'subjectAltName=DNS:mail.gouv.test');
+      const ec = await CmsSigner.create({ cert: readFileSync(join(tmp, `${name}.pem`)), key: readFileSync(join(tmp, `${name}.key`)) });
+      const content = Buffer.from('<?xml version="1.0"?><plist version="1.0"><dict/></plist>');
+      writeFileSync(join(tmp, `${name}.der`), await ec.sign(content));
+      const out = execFileSync('openssl', ['cms', '-verify', '-inform', 'DER', '-in', join(tmp, `${name}.der`), '-CAfile', join(tmp, `${name}.pem`), '-purpose', 'any'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(out.equals(content), curve).toBe(true);
+      // One changed byte of the signed content and the signature no longer verifies.
+      const signed = readFileSync(join(tmp, `${name}.der`));
+      const at = signed.indexOf(Buffer.from('<dict/>'));
+      signed[at + 1] = 0x44;
+      writeFileSync(join(tmp, `${name}-bad.der`), signed);
+      expect(() => run('cms', '-verify', '-inform', 'DER', '-in', `${name}-bad.der`, '-CAfile', `${name}.pem`, '-purpose', 'any')).toThrow();
+    }
+    const ed = join(tmp, 'ed.key');
+    run('genpkey', '-algorithm', 'ed25519', '-out', ed);
+    run('req', '-x509', '-key', ed, '-out', 'ed.pem', '-days', '2', '-subj', '/CN=mail.gouv.test');
+    await expect(CmsSigner.create({ cert: readFileSync(join(tmp, 'ed.pem')), key: readFileSync(ed) })).rejects.toThrow(/RSA or ECDSA/);
+  });
 });
