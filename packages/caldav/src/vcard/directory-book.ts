@@ -1,4 +1,5 @@
 import { silentLogger, type Account, type CalendarStore, type DirectoryStore, type Domain, type Group, type Logger } from '@palabre/core';
+import { escapeTextValue, foldLine } from '../content-lines.js';
 import { DIRECTORY_BOOK } from '../dav/names.js';
 import { cardIndex, parseVCard } from './vcard.js';
 
@@ -18,39 +19,17 @@ export interface DirectoryBookOutcome {
   readonly unchanged: number;
 }
 
-/** RFC 6350 §3.4: backslash, comma, semicolon and line breaks are escaped in text values. */
-const text = (value: string): string => value.replace(/[\\,;]/g, (c) => `\\${c}`).replace(/\r\n|\r|\n/g, '\\n');
-
-/** RFC 6350 §3.2: lines folded at 75 octets, never inside a UTF-8 sequence. */
-function fold(line: string): string {
-  const out: string[] = [];
-  let current = '';
-  let bytes = 0;
-  for (const ch of line) {
-    const size = Buffer.byteLength(ch);
-    if (bytes + size > (out.length ? 74 : 75)) {
-      out.push(current);
-      current = '';
-      bytes = 0;
-    }
-    current += ch;
-    bytes += size;
-  }
-  out.push(current);
-  return out.join('\r\n ');
-}
-
-const card = (lines: readonly string[]): string => `${['BEGIN:VCARD', 'VERSION:4.0', ...lines, 'END:VCARD'].map(fold).join('\r\n')}\r\n`;
+const card = (lines: readonly string[]): string => `${['BEGIN:VCARD', 'VERSION:4.0', ...lines, 'END:VCARD'].map(foldLine).join('\r\n')}\r\n`;
 
 /** An agent's entry: name, addresses (primary first), organisation and department. */
 export function accountCard(account: Account, domain: Domain, aliases: readonly string[]): string {
   return card([
     `UID:urn:palabre:account:${account.id}`,
     'KIND:individual',
-    `FN:${text(account.displayName || account.address)}`,
-    `EMAIL;TYPE=work;PREF=1:${text(account.address)}`,
-    ...[...aliases].sort().map((a) => `EMAIL;TYPE=work:${text(a)}`),
-    `ORG:${text(domain.name)}${account.department ? `;${text(account.department)}` : ''}`,
+    `FN:${escapeTextValue(account.displayName || account.address)}`,
+    `EMAIL;TYPE=work;PREF=1:${escapeTextValue(account.address)}`,
+    ...[...aliases].sort().map((a) => `EMAIL;TYPE=work:${escapeTextValue(a)}`),
+    `ORG:${escapeTextValue(domain.name)}${account.department ? `;${escapeTextValue(account.department)}` : ''}`,
   ]);
 }
 
@@ -59,8 +38,8 @@ export function groupCard(group: Group): string {
   return card([
     `UID:urn:palabre:group:${group.id}`,
     'KIND:group',
-    `FN:${text(group.description || group.name)}`,
-    `EMAIL;TYPE=work:${text(group.address!)}`,
+    `FN:${escapeTextValue(group.description || group.name)}`,
+    `EMAIL;TYPE=work:${escapeTextValue(group.address!)}`,
   ]);
 }
 
