@@ -283,18 +283,19 @@ export class Administration {
   }
 
   async addGroupMember(actor: AdminActor, input: { group: string; member: MemberInput }): Promise<{ group: Group; label: string }> {
-    const group = await this.group(actor, input.group, 'change a group');
-    const { ref, label } = await this.member(actor, input.member, 'change a group');
-    await this.dir.addGroupMember(group.id, ref);
-    await this.gate.record(actor, 'group.changed', group.name, `added ${label}`);
-    return { group, label };
+    return this.changeMembership(actor, input, 'added');
   }
 
   async removeGroupMember(actor: AdminActor, input: { group: string; member: MemberInput }): Promise<{ group: Group; label: string }> {
+    return this.changeMembership(actor, input, 'removed');
+  }
+
+  private async changeMembership(actor: AdminActor, input: { group: string; member: MemberInput }, change: 'added' | 'removed') {
     const group = await this.group(actor, input.group, 'change a group');
     const { ref, label } = await this.member(actor, input.member, 'change a group');
-    await this.dir.removeGroupMember(group.id, ref);
-    await this.gate.record(actor, 'group.changed', group.name, `removed ${label}`);
+    if (change === 'added') await this.dir.addGroupMember(group.id, ref);
+    else await this.dir.removeGroupMember(group.id, ref);
+    await this.gate.record(actor, 'group.changed', group.name, `${change} ${label}`);
     return { group, label };
   }
 
