@@ -117,10 +117,9 @@ export class Administration {
 
   /** The account, once the actor may administer its domain; a non-administrator learns nothing about it. */
   private async account(actor: AdminActor, address: string, action: string): Promise<Account> {
-    const typed = domainOf(address);
     const account = await this.dir.findAccount(address);
     if (!account) {
-      await this.gate.authorize(actor, typed, action, address);
+      if (actor?.kind !== 'cli') await this.gate.authorize(actor, domainOf(address), action, address);
       throw new NotFoundError(`no account ${address}`);
     }
     await this.gate.authorize(actor, domainOf(account.address), action, account.address);
