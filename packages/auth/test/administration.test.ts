@@ -286,7 +286,7 @@ describe.each(await testBackends())('administration functions on $name', (backen
     expect((await events()).slice(auditBefore)).toEqual([]);
   });
 
-  it('bulk provisioning audits each account it creates or changes, and none it leaves alone', async () => {
+  it('bulk provisioning audits what it created and changed per domain, and nothing it left alone', async () => {
     const rows = [{ address: `awa@${SANTE}`, displayName: 'Awa' }, { address: `ama@${FINANCES}` }];
     expect(await admin.upsertAccounts({ kind: 'cli', via: 'import' }, rows)).toEqual(['created', 'created']);
     expect(await admin.upsertAccounts({ kind: 'cli', via: 'import' }, [{ address: `awa@${SANTE}`, displayName: 'Awa Mensah' }, rows[1]!])).toEqual([
@@ -295,9 +295,15 @@ describe.each(await testBackends())('administration functions on $name', (backen
     ]);
     const log = (await events()).filter((e) => e.type.startsWith('account.'));
     expect(log.map((e) => `${e.type} ${e.target} ${e.detail}`)).toEqual([
-      `account.created awa@${SANTE} by import`,
-      `account.created ama@${FINANCES} by import`,
-      `account.updated awa@${SANTE} updated by import`,
+      `account.created ${SANTE} awa@${SANTE} created by import`,
+      `account.created ${FINANCES} ama@${FINANCES} created by import`,
+      `account.updated ${SANTE} awa@${SANTE} updated by import`,
     ]);
+    const many = Array.from({ length: 30 }, (_, i) => ({ address: `agent${String(i).padStart(2, '0')}@${SANTE}` }));
+    await admin.upsertAccounts({ kind: 'cli', via: 'import' }, many);
+    expect((await events('account.created')).at(-1)).toMatchObject({
+      target: SANTE,
+      detail: `30 accounts created (agent00@${SANTE} … agent29@${SANTE}) by import`,
+    });
   });
 });
