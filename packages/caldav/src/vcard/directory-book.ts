@@ -57,11 +57,9 @@ export async function syncDirectoryBook(options: DirectoryBookOptions, domain: D
   const wanted = new Map<string, string>();
   for (let after: string | null = null; ; ) {
     const page = await directory.listAccounts({ domain: domain.name, after, limit: PAGE });
-    for (const account of page.accounts) {
-      if (account.status !== 'active') continue;
-      const aliases = (await directory.listAliases(account.id)).map((a) => a.address);
-      wanted.set(`${account.id}.vcf`, accountCard(account, domain, aliases));
-    }
+    const active = page.accounts.filter((a) => a.status === 'active');
+    const aliases = await directory.aliasesOf(active.map((a) => a.id));
+    for (const account of active) wanted.set(`${account.id}.vcf`, accountCard(account, domain, (aliases.get(account.id) ?? []).map((a) => a.address)));
     if (!page.next) break;
     after = page.next;
   }

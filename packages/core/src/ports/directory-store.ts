@@ -112,6 +112,8 @@ export interface DirectoryStore {
   addAlias(address: string, accountId: string): Promise<Alias>;
   removeAlias(address: string): Promise<void>;
   listAliases(accountId: string): Promise<Alias[]>;
+  /** The aliases of many accounts in one query (the address list of a domain), by account id; at most 1,000 ids. */
+  aliasesOf(accountIds: readonly string[]): Promise<Map<string, Alias[]>>;
   /** What an address means: an account (directly or by alias) or a group; domain aliases honoured. */
   resolveAddress(address: string): Promise<AddressTarget | null>;
 

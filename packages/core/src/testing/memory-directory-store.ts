@@ -12,7 +12,7 @@ import {
   prepareCredential,
   prepareGroup,
 } from '../directory-rules.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type {
@@ -354,6 +354,13 @@ export class MemoryDirectoryStore implements DirectoryStore {
         .map(([address, r]) => ({ address, accountId, createdAt: r.createdAt }))
         .sort((a, b) => (a.address < b.address ? -1 : 1)),
     );
+  }
+
+  async aliasesOf(accountIds: readonly string[]): Promise<Map<string, Alias[]>> {
+    if (accountIds.length > 1000) throw new InvalidInputError('at most 1,000 accounts at once');
+    const out = new Map<string, Alias[]>();
+    for (const id of accountIds) out.set(id, await this.listAliases(id));
+    return out;
   }
 
   async resolveAddress(address: string): Promise<AddressTarget | null> {

@@ -24,7 +24,7 @@ import {
   type PreparedAccount,
 } from '../../directory-rules.js';
 import { normalizeDomain, parseHostedAddress } from '../../address.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, InvalidInputError, NotFoundError } from '../../errors.js';
 import type {
   AccountPage,
   AccountPatch,
@@ -582,6 +582,17 @@ export class SqlDirectoryStore implements DirectoryStore {
     return this.db.run(async (m) => {
       const rows = await m.find(AddressEntity, { where: { accountId, kind: 'alias' }, order: { address: 'ASC' } });
       return rows.map((r) => ({ address: r.address, accountId, createdAt: new Date(Number(r.createdAt)) }));
+    }, 'listing aliases');
+  }
+
+  async aliasesOf(accountIds: readonly string[]): Promise<Map<string, Alias[]>> {
+    if (accountIds.length > 1000) throw new InvalidInputError('at most 1,000 accounts at once');
+    const out = new Map<string, Alias[]>(accountIds.map((id) => [id, []]));
+    if (accountIds.length === 0) return out;
+    return this.db.run(async (m) => {
+      const rows = await m.find(AddressEntity, { where: { accountId: In([...accountIds]), kind: 'alias' }, order: { address: 'ASC' } });
+      for (const r of rows) out.get(r.accountId!)?.push({ address: r.address, accountId: r.accountId!, createdAt: new Date(Number(r.createdAt)) });
+      return out;
     }, 'listing aliases');
   }
 

@@ -220,6 +220,17 @@ export function directoryStoreContract(name: string, subject: ContractSubject<Di
         expect(await store.resolveAddress('awa@elsewhere.tg')).toBeNull();
         expect(await store.resolveAddress('garbage')).toBeNull();
         expect((await store.listAliases(a.id)).map((x) => x.address)).toEqual(['secretariat@sante.gouv.tg']);
+        const b = await store.createAccount({ address: 'kofi@sante.gouv.tg' });
+        await store.addAlias('z-kofi@ms.gouv.tg', b.id);
+        await store.addAlias('a-kofi@sante.gouv.tg', b.id);
+        const many = await store.aliasesOf([a.id, b.id, 'no-such-account']);
+        expect([...many].map(([id, list]) => [id, list.map((x) => x.address)])).toEqual([
+          [a.id, ['secretariat@sante.gouv.tg']],
+          [b.id, ['a-kofi@sante.gouv.tg', 'z-kofi@sante.gouv.tg']],
+          ['no-such-account', []],
+        ]);
+        expect((await store.aliasesOf([])).size).toBe(0);
+        await expectKind(store.aliasesOf(Array.from({ length: 1001 }, (_, i) => `id-${i}`)), 'invalid');
         await store.removeAlias('secretariat@ms.gouv.tg');
         expect(await store.resolveAddress('secretariat@sante.gouv.tg')).toBeNull();
         await expectKind(store.removeAlias('awa@sante.gouv.tg'), 'not-found');
