@@ -199,6 +199,14 @@ export function spawnServe(
   });
 }
 
+/** Stop a spawnServe child (SIGTERM) and wait for it to exit; nothing if it is gone already. */
+export async function stopServe(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 /** The node arguments of spawnServe, for a child started through another program (`prlimit … node …`). */
 export function serveArgs(dataDir: string, ports: Partial<Record<ServeListener, number>>, args: string[] = []): string[] {
   const listeners: ServeListener[] = ['http', 'smtp', 'submission', 'imap', 'sieve', 'admin'];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeSite, smtp, spawnServe, waitForLine, type Site } from './helpers.js';
+import { freePort, makeSite, smtp, spawnServe, waitForLine, stopServe, type Site } from './helpers.js';
 
 /**
  * Issue 14 §1–2 through `palabre serve` as configured by an operator (config `spam.rspamd`,
@@ -47,10 +47,7 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
     banner = await waitForLine(child, /Palabre is running[\s\S]*\n\n/);
   }, 180_000);
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await stopServe(child);
     await Promise.all([rspamd?.close(), clamd?.close(), site?.cleanup()]);
   });
 

@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { skipWithout } from '@palabre/core/testing';
 import { child as childOf, elements, parseXml, textOf, attribute } from '@palabre/webdav';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeSite, spawnServe, waitForLine, type Site } from './helpers.js';
+import { freePort, makeSite, spawnServe, waitForLine, stopServe, type Site } from './helpers.js';
 
 const USER = 'agent@interieur.gouv.test';
 const PASS = 'A long enough passphrase';
@@ -77,10 +77,7 @@ describe('onboarding answers under palabre serve with TLS', () => {
     await waitForLine(server, /server\.started/);
   }, 120_000);
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
-    }
+    await stopServe(server);
     await site.cleanup();
   });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { skipWithout } from '@palabre/core/testing';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeSite, smtp, spawnServe, waitForLine, type Site } from './helpers.js';
+import { freePort, makeSite, smtp, spawnServe, waitForLine, stopServe, type Site } from './helpers.js';
 
 /**
  * Issue 14 §3 through `palabre serve`: sieve-connect (Debian) uploads and activates a script over
@@ -116,10 +116,7 @@ describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through pal
     banner = await waitForLine(child, /Palabre is running[\s\S]*\n\n/);
   }, 180_000);
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await stopServe(child);
     await site?.cleanup();
   });
 
