@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '@palabre/core';
 import { loadConfig } from '../src/config.js';
 import { openContext, type Context } from '../src/context.js';
-import { HousekeepingService } from '../src/serve/housekeeping.js';
+import { runHousekeeping } from '../src/serve/housekeeping.js';
 import { makeSite, type Site } from './helpers.js';
 
 describe('housekeeping', () => {
@@ -32,7 +32,7 @@ describe('housekeeping', () => {
     await ctx.stores.throttle.rememberDevice('dev:192.0.2.3|awa@sante.gouv.tg', new Date(Date.now() - 2 * ctx.config.auth.knownDeviceMs));
     await ctx.stores.throttle.rememberDevice('dev:192.0.2.4|awa@sante.gouv.tg', new Date());
 
-    await new HousekeepingService(ctx).runOnce();
+    await runHousekeeping(ctx);
 
     expect(await readdir(tmp)).toEqual(['live-upload']);
     expect(await ctx.blobs.mail.stat(kept.id)).not.toBeNull();
@@ -46,7 +46,7 @@ describe('housekeeping', () => {
 
   it('keeps a bounded number of deletion records per sync collection', async () => {
     for (let i = 0; i < 5; i++) await ctx.stores.changeLog.record('drive:space', [{ item: `n${i}`, kind: 'delete' }]);
-    await new HousekeepingService(ctx, { changeTombstonesKept: 2 }).runOnce();
+    await runHousekeeping(ctx, { changeTombstonesKept: 2 });
     expect(await ctx.stores.changeLog.since('drive:space', 0)).toBe('expired');
     const recent = await ctx.stores.changeLog.since('drive:space', 3);
     expect(recent !== 'expired' && recent.changes.map((c) => c.item)).toEqual(['n3', 'n4']);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { rowBuilder, type Database } from '../src/storage/database.js';
 import { createDataSource } from '../src/storage/index.js';
 import { backends } from './harness.js';
+import { createTestDatabase } from '../src/testing/postgres.js';
 
 /** A select issued while a transaction holds uncommitted rows sees none of them (it waits on SQLite). */
 async function selectBesideOpenTransaction(db: Database): Promise<unknown[]> {
@@ -91,6 +92,104 @@ describe('Database.select on an in-memory SQLite database', () => {
       await expect(db.select("DELETE FROM domains WHERE name = 'x'")).rejects.toThrow(/read-only/);
     } finally {
       await db.close();
+    }
+  });
+});
+
+/** A job that runs until released, telling when it has started. */
+function heldJob(): { started: Promise<void>; release: () => void; job: () => Promise<string> } {
+  let started!: () => void;
+  let release!: () => void;
+  const startedP = new Promise<void>((r) => (started = r));
+  const released = new Promise<void>((r) => (release = r));
+  return {
+    started: startedP,
+    release,
+    job: async () => {
+      started();
+      await released;
+      return 'done';
+    },
+  };
+}
+
+describe.each(backends)('Database.runExclusive on $name', (backend) => {
+  it('runs one job of a name at a time in a process; other names run beside it; a failure frees it', async () => {
+    const { db, cleanup } = await backend.open();
+    try {
+      const held = heldJob();
+      const first = db.runExclusive('gc', held.job);
+      await held.started;
+      expect(await db.runExclusive('gc', async () => 'second')).toEqual({ ran: false });
+      expect(await db.runExclusive('other', async () => 'beside')).toEqual({ ran: true, value: 'beside' });
+      held.release();
+      expect(await first).toEqual({ ran: true, value: 'done' });
+      await expect(db.runExclusive('gc', async () => Promise.reject(new Error('job failed')))).rejects.toThrow('job failed');
+      expect(await db.runExclusive('gc', async () => 'again')).toEqual({ ran: true, value: 'again' });
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe.runIf(backends.some((b) => b.name === 'postgres'))('Database.runExclusive across nodes (PostgreSQL)', () => {
+  it('runs a job on one node of the cluster; a node that loses its connection frees the job at once', async () => {
+    const tdb = await createTestDatabase();
+    const nodeA = await createDataSource({ postgres: { url: tdb.url, poolSize: 4 } });
+    const nodeB = await createDataSource({ postgres: { url: tdb.url, poolSize: 4 } });
+    try {
+      const held = heldJob();
+      const onA = nodeA.runExclusive('housekeeping', held.job);
+      await held.started;
+      expect(await nodeB.runExclusive('housekeeping', async () => 'B')).toEqual({ ran: false });
+      expect(await nodeB.runExclusive('drive-gc', async () => 'B')).toEqual({ ran: true, value: 'B' });
+      held.release();
+      expect(await onA).toEqual({ ran: true, value: 'done' });
+      expect(await nodeB.runExclusive('housekeeping', async () => 'B')).toEqual({ ran: true, value: 'B' });
+
+      // Node A's lock connection dies (a node killed, a network cut): B takes the job without waiting.
+      const stuck = heldJob();
+      const dying = nodeA.runExclusive('housekeeping', stuck.job);
+      await stuck.started;
+      expect(await nodeB.runExclusive('housekeeping', async () => 'B')).toEqual({ ran: false });
+      await nodeB.run((m) => m.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND pid <> pg_backend_pid()", [0x6a6f6273]));
+      expect(await nodeB.runExclusive('housekeeping', async () => 'B after A died')).toEqual({ ran: true, value: 'B after A died' });
+      stuck.release();
+      expect(await dying).toEqual({ ran: true, value: 'done' });
+    } finally {
+      await nodeA.close();
+      await nodeB.close();
+      await tdb.drop();
+    }
+  });
+
+  it('keeps deployments in different schemas of one database apart', async () => {
+    const tdb = await createTestDatabase();
+    const admin = await createDataSource({ postgres: { url: tdb.url, poolSize: 2 }, migrate: false });
+    await admin.run((m) => m.query('CREATE SCHEMA ministry_one; CREATE SCHEMA ministry_two'));
+    const inSchema = (schema: string) => `${tdb.url}${tdb.url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    const a = await createDataSource({ postgres: { url: inSchema('ministry_one'), poolSize: 4 } });
+    const b = await createDataSource({ postgres: { url: inSchema('ministry_two'), poolSize: 4 } });
+    try {
+      await a.migrate();
+      await b.migrate();
+      const held = heldJob();
+      const onA = a.runExclusive('housekeeping', held.job);
+      await held.started;
+      expect(await b.runExclusive('housekeeping', async () => 'other deployment')).toEqual({ ran: true, value: 'other deployment' });
+      const a2 = await createDataSource({ postgres: { url: inSchema('ministry_one'), poolSize: 4 } });
+      try {
+        expect(await a2.runExclusive('housekeeping', async () => 'same deployment')).toEqual({ ran: false });
+      } finally {
+        await a2.close();
+      }
+      held.release();
+      await onA;
+    } finally {
+      await a.close();
+      await b.close();
+      await admin.close();
+      await tdb.drop();
     }
   });
 });

@@ -8,7 +8,7 @@ import { HttpService } from '../serve/http-service.js';
 import type { Service } from '../serve/service.js';
 import { loadTls, TlsCertificates, type TlsMaterial } from '../serve/tls.js';
 import { mountServices } from '../serve/services.js';
-import { HousekeepingService } from '../serve/housekeeping.js';
+import { housekeepingService } from '../serve/housekeeping.js';
 import { AdminService } from '../serve/admin-service.js';
 import { RedirectService } from '../serve/redirect-service.js';
 import { prepareReadiness, readinessChecks } from '../serve/readiness.js';
@@ -108,7 +108,7 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
     logger.warn({ port: config.ports.httpRedirect }, 'server.redirect-off');
   }
   if (options.scrape && config.admin.port !== 0) services.push(await adminService(ctx, options.scrape, connections));
-  const housekeeping = new HousekeepingService(ctx);
+  const housekeeping = housekeepingService(ctx);
   const started: Service[] = [];
   try {
     for (const service of background ? [...services, housekeeping] : services) {

@@ -58,8 +58,8 @@ export async function mountDrive(setup: ServiceSetup, malware: { readonly scanne
   http.mount('/.well-known/carddav', wellKnown, undefined, (path) => isWellKnownDav(path));
 
   return [
-    periodicJob('drive', GC_INTERVAL_MS, setup.background, () => collectDriveGarbage({ store: ctx.stores.drive, blobs, logger })),
-    periodicJob('directory-books', DIRECTORY_BOOK_INTERVAL_MS, setup.background, () =>
+    periodicJob('drive-gc', GC_INTERVAL_MS, { background: setup.background, leadership: ctx.db }, () => collectDriveGarbage({ store: ctx.stores.drive, blobs, logger })),
+    periodicJob('directory-books', DIRECTORY_BOOK_INTERVAL_MS, { background: setup.background, leadership: ctx.db }, () =>
       syncDirectoryBooks({ directory: ctx.stores.directory, store: calendars, logger }).catch((error: unknown) => {
         logger.warn({ err: (error as Error).message }, 'carddav.directory-sync-failed');
       }),

@@ -53,7 +53,7 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   const queue = createMailTransportStores(ctx.db).queue;
   const logger = ctx.logger.child({ service: 'mail-gc' });
   services.push(
-    periodicJob('mail-gc', MAIL_GC_INTERVAL_MS, setup.background, () =>
+    periodicJob('mail-gc', MAIL_GC_INTERVAL_MS, { background: setup.background, leadership: ctx.db }, () =>
       collectMailGarbage({
         blobs: ctx.blobs.mail,
         references: [(ids) => mailStore.referencedBlobs(ids), (ids) => queue.referencedBlobs(ids)],

@@ -81,6 +81,9 @@ const MAX_STATEMENTS = 200;
 
 // A fixed key so that concurrent `palabre serve` / `palabre migrate` processes migrate one at a time.
 const MIGRATION_LOCK_KEY = 0x70616c61; // "pala"
+/** First key of the two-key advisory locks of runExclusive(); the second is the job name's hash. */
+const JOB_LOCK_SPACE = 0x6a6f6273; // "jobs"
+const JOB_LOCK_KEY = "hashtext(current_schema() || ':' || $2)";
 
 /**
  * One database, embedded (SQLite) or shared (PostgreSQL), with typed errors and safe transactions.
@@ -99,6 +102,8 @@ export class Database {
   private readonly sqlite: SqliteConnection | null = null;
   /** SQL text → prepared statement, least recently used first (select() only). */
   private readonly statements = new Map<string, SelectStatement>();
+  /** runExclusive() names running in this process. */
+  private readonly exclusive = new Set<string>();
 
   private constructor(
     readonly dataSource: DataSource,
@@ -336,6 +341,44 @@ export class Database {
       }
     } catch (error) {
       throw error instanceof PalabreError ? error : toStorageError(error, 'migrating the database');
+    }
+  }
+
+  /**
+   * Runs `fn` unless a run of the same name holds it, here or on another node sharing this database;
+   * resolves `{ ran: false }` at once when it does (background jobs run once per cluster, not once per
+   * node). PostgreSQL: a session advisory lock on a connection of its own, so a node that dies or loses
+   * its connection frees it at once, with no lease to expire and no home-made election; the key holds
+   * the schema, so deployments sharing one database in schemas of their own do not block each other. SQLite is one
+   * node: the names running in this process.
+   */
+  async runExclusive<T>(name: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.exclusive.has(name)) return { ran: false };
+    this.exclusive.add(name);
+    try {
+      if (this.dialect === 'sqlite') return { ran: true, value: await fn() };
+      const runner = this.dataSource.createQueryRunner();
+      try {
+        let locked: boolean;
+        try {
+          await runner.connect();
+          const [row] = (await runner.query(`SELECT pg_try_advisory_lock($1, ${JOB_LOCK_KEY}) AS locked`, [JOB_LOCK_SPACE, name])) as { locked: boolean }[];
+          locked = row?.locked === true;
+        } catch (error) {
+          throw toStorageError(error, `taking the lock of ${name}`);
+        }
+        if (!locked) return { ran: false };
+        try {
+          return { ran: true, value: await fn() };
+        } finally {
+          // A lost connection has freed the lock already.
+          await runner.query(`SELECT pg_advisory_unlock($1, ${JOB_LOCK_KEY})`, [JOB_LOCK_SPACE, name]).catch(() => undefined);
+        }
+      } finally {
+        await runner.release().catch(() => undefined);
+      }
+    } finally {
+      this.exclusive.delete(name);
     }
   }
 
