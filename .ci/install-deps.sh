@@ -12,15 +12,17 @@ fi
 if [ -f /var/run/slapd/slapd.pid ]; then kill "$(cat /var/run/slapd/slapd.pid)" 2>/dev/null || true; fi
 
 # The drive (issue 3): litmus, the real clients its tests drive (rclone, cadaver), wrk and the Apache
-# mod_dav reference for `npm run bench` (see ../shared/conformance/webdav).
+# mod_dav and nginx DAV references for `npm run bench` (see ../shared/conformance/webdav).
 webdav=()
-for pkg in litmus rclone cadaver wrk curl python3 apache2 apache2-utils; do dpkg -s "$pkg" >/dev/null 2>&1 || webdav+=("$pkg"); done
+for pkg in litmus rclone cadaver wrk curl python3 openssl apache2 apache2-utils nginx libnginx-mod-http-dav-ext; do dpkg -s "$pkg" >/dev/null 2>&1 || webdav+=("$pkg"); done
 if [ ${#webdav[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${webdav[@]}"
 fi
 # Debian's apache2 starts a server on port 80; the benchmark runs its own on loopback.
 if [ -f /var/run/apache2/apache2.pid ]; then apache2ctl stop 2>/dev/null || true; fi
+# Debian's nginx too (its package starts one on port 80 where no systemd runs it).
+if [ -f /run/nginx.pid ]; then nginx -s quit 2>/dev/null || true; fi
 # systemd-analyze checks the shipped unit (examples/server/deploy/palabre.service).
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   apt-get update -q

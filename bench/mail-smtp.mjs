@@ -15,7 +15,7 @@ const runs = Math.max(1, Number(process.env.BENCH_RUNS || 1));
 const phases = (process.env.BENCH_PHASES ?? 'smtp deliver').split(/\s+/).filter(Boolean);
 // Like the reference (no rate limits for loopback clients), and loopback may use the hosted sender on
 // the MX (the benchmark sends test@example.test to itself without AUTH).
-const config = { smtp: { trustedNetworks: ['127.0.0.1/32'], limits: { connectionRatePerIp: 0, messagesPerIpPerHour: 0, connectionsPerIp: 0 } } };
+const config = { smtp: { trustedNetworks: ['127.0.0.1/32'], limits: { connectionRatePerIp: 0, messagesPerIpPerHour: 0 } }, connections: { perAddress: 0 } };
 // A separate reference instance (folder and ports), so this never touches one another benchmark runs.
 const instance = { dir: '/tmp/mail-anchor-smtp-bench', smtp: 2625, submission: 2687, imap: 1243, lmtp: 2524 };
 

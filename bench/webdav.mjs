@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm run bench webdav`: Apache mod_dav (the reference) and Palabre's DAV drive, side by side in one run,
-// with ../shared/conformance/webdav/bench.sh (wrk): GET 1 MiB, PUT 1 MiB, PROPFIND Depth 1 on 1,000 files,
-// at concurrency 4 and 64. Prints both servers' figures, the ratios Palabre/Apache, and the peak RSS of the
-// Palabre process during the run and during a 1 GiB upload. Asserts nothing (shared, noisy machine).
+// `npm run bench webdav`: Apache mod_dav and nginx's DAV modules (the references) and Palabre's DAV drive,
+// side by side in one run, with ../shared/conformance/webdav/bench.sh (wrk): GET 1 MiB, PUT 1 MiB, PROPFIND
+// Depth 1 on 1,000 files, at concurrency 4 and 64. Prints every server's figures, the ratios
+// Palabre/Apache and Palabre/nginx, and the peak RSS of the Palabre process during the run and during a
+// 1 GiB upload. Asserts nothing (shared, noisy machine).
 //
 // Palabre runs twice: as `palabre serve` (the product, with @palabre/auth: throttling, audit and login
 // bookkeeping on every request) and as packages/webdav/test/serve.mjs (the same DAV handler and drive with
@@ -16,6 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startNginxDav, stopNginxDav } from './_nginx-dav.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.PALABRE_SHARED ?? join(root, '..', 'shared');
@@ -136,6 +138,8 @@ async function startPalabre(kind, data) {
 }
 
 const apachePort = await freePort();
+const nginxPort = await freePort();
+const nginxDir = mkdtempSync(join(tmpdir(), 'palabre-bench-nginx-'));
 // apache.sh creates it (world-traversable: Apache runs as www-data).
 const apacheDir = join(tmpdir(), `palabre-bench-apache-${process.pid}`);
 const dataServe = mkdtempSync(join(tmpdir(), 'palabre-bench-serve-'));
@@ -149,6 +153,8 @@ try {
   });
   if (started.status !== 0) throw new Error(`apache.sh start failed: ${started.stderr}`);
   const apacheUrl = started.stdout.trim().split('\n').pop();
+  const nginxUrl = await startNginxDav(nginxDir, nginxPort, USER, PASS);
+  if (nginxUrl) console.log(`# nginx DAV reference on ${nginxUrl}`);
 
   // Both Palabre servers first take a 1 GiB upload on their fresh process (its peak RSS is the upload's),
   // then each concurrency level runs on Apache and the two Palabre servers back to back, so that the
@@ -164,32 +170,38 @@ try {
     const status = await upload1GiB(server.url);
     results.push({ server, rows: {}, uploadPeak: peakRss(server.pids()), status, benchPeak: 0 });
   }
-  const apache = {};
+  const references = [{ name: 'Apache mod_dav', url: apacheUrl, rows: {}, bar: () => 1 }];
+  // nginx is the faster reference on reads: the bar against it is on GET and PROPFIND.
+  if (nginxUrl) references.push({ name: 'nginx dav', url: nginxUrl, rows: {}, bar: (key) => (key.startsWith('PUT') ? null : 1) });
   for (const c of (process.env.CONCURRENCY ?? '4 64').split(/\s+/).filter(Boolean)) {
-    console.log(`# bench.sh at c=${c}: Apache, then ${results.map((r) => r.server.label).join(', then ')}`);
-    Object.assign(apache, benchSh(apacheUrl, USER, PASS, c));
+    console.log(`# bench.sh at c=${c}: ${references.map((r) => r.name).join(', ')}, then ${results.map((r) => r.server.label).join(', then ')}`);
+    for (const ref of references) Object.assign(ref.rows, benchSh(ref.url, USER, PASS, c));
     for (const r of results) Object.assign(r.rows, benchSh(r.server.url, USER, PASS, c));
   }
   for (const r of results) r.benchPeak = peakRss(r.server.pids());
 
   for (const { server, rows, uploadPeak, status, benchPeak } of results) {
-    console.log(`\n## ${server.label} vs Apache mod_dav`);
-    console.log('test                     apache req/s   palabre req/s   ratio   bar    (p50 apache / palabre)');
-    for (const key of Object.keys(apache)) {
-      const a = apache[key];
-      const p = rows[key];
-      if (!p) continue;
-      const ratio = p.rps / a.rps;
-      const bar = key.startsWith('PROPFIND') ? 1 : 0.8;
-      console.log(
-        `${key.padEnd(24)} ${a.rps.toFixed(1).padStart(12)} ${p.rps.toFixed(1).padStart(15)} ${ratio.toFixed(2).padStart(7)}   ${ratio >= bar ? 'met ' : 'MISS'} ${bar}x (${a.p50} / ${p.p50})${p.non2xx ? ` non2xx=${p.non2xx}` : ''}`,
-      );
+    for (const ref of references) {
+      console.log(`\n## ${server.label} vs ${ref.name}`);
+      console.log(`test                     ${'reference'.padStart(12)}   palabre req/s   ratio   bar    (p50 reference / palabre)`);
+      for (const key of Object.keys(ref.rows)) {
+        const a = ref.rows[key];
+        const p = rows[key];
+        if (!p) continue;
+        const ratio = p.rps / a.rps;
+        const bar = ref.bar(key);
+        const verdict = bar === null ? '         ' : `${ratio >= bar ? 'met ' : 'MISS'} ${bar}x `;
+        console.log(
+          `${key.padEnd(24)} ${a.rps.toFixed(1).padStart(12)} ${p.rps.toFixed(1).padStart(15)} ${ratio.toFixed(2).padStart(7)}   ${verdict}(${a.p50} / ${p.p50})${p.non2xx ? ` non2xx=${p.non2xx}` : ''}${a.non2xx ? ` reference non2xx=${a.non2xx}` : ''}`,
+        );
+      }
     }
     console.log(`peak RSS through a 1 GiB upload (status ${status}): ${(uploadPeak / 1024 ** 2).toFixed(1)} MiB (bar: 150 MiB); through the benchmark: ${(benchPeak / 1024 ** 2).toFixed(1)} MiB`);
   }
 } finally {
   for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   spawnSync('bash', [join(conformance, 'anchor', 'apache.sh'), 'stop'], { env: { ...process.env, APACHE_DAV_DIR: apacheDir } });
+  await stopNginxDav(nginxDir);
   rmSync(dataServe, { recursive: true, force: true });
   rmSync(dataDrive, { recursive: true, force: true });
   rmSync(apacheDir, { recursive: true, force: true });
