@@ -14,9 +14,9 @@ const port = int(0, 65535);
 const positive = v.pipe(v.number(), v.integer(), v.minValue(1));
 const withDefault = <T extends v.GenericSchema>(schema: T, value: v.InferOutput<T>) => v.optional(schema, value as never);
 /** A nested section whose own defaults apply when it is left out. */
-const section = <T extends v.ObjectEntries>(entries: T) => v.optional(v.object(entries), {} as never);
+const section = <T extends v.ObjectEntries>(entries: T) => v.optional(v.strictObject(entries), {} as never);
 
-export const ldapConfigSchema = v.object({
+export const ldapConfigSchema = v.strictObject({
   /** `ldap://` or `ldaps://` URL of the ministry's directory. */
   url: v.pipe(v.string(), v.regex(/^ldaps?:\/\//, 'an ldap:// or ldaps:// URL')),
   /** Service account used to find a user's DN; omit to bind anonymously for the search. */
@@ -35,7 +35,7 @@ export const ldapConfigSchema = v.object({
 });
 export type LdapConfig = v.InferOutput<typeof ldapConfigSchema>;
 
-export const argon2ConfigSchema = v.object({
+export const argon2ConfigSchema = v.strictObject({
   /** KiB. OWASP's minimum for argon2id is 19 MiB with 2 iterations. */
   memoryKiB: withDefault(int(19456), 19456),
   iterations: withDefault(int(2), 2),
@@ -44,7 +44,7 @@ export const argon2ConfigSchema = v.object({
 export type Argon2Config = v.InferOutput<typeof argon2ConfigSchema>;
 
 /** SMTP: intake (MX), submission, the outbound queue. Every limit is per node unless said otherwise. */
-export const smtpConfigSchema = v.object({
+export const smtpConfigSchema = v.strictObject({
   /** Largest message accepted (SIZE), bytes. */
   maxMessageBytes: withDefault(int(1024), 50 * 1024 * 1024),
   maxRecipients: withDefault(int(1, 1000), 100),
@@ -98,7 +98,7 @@ export const smtpConfigSchema = v.object({
   }),
   /** Send every outbound message through this relay (a national gateway) instead of MX lookup. */
   smarthost: v.optional(
-    v.object({
+    v.strictObject({
       host: v.string(),
       port: withDefault(port, 587),
       /** Implicit TLS (465-style); otherwise STARTTLS, required unless requireTls is false. */
@@ -113,7 +113,7 @@ export const smtpConfigSchema = v.object({
 });
 export type SmtpConfig = v.InferOutput<typeof smtpConfigSchema>;
 
-export const configSchema = v.object({
+export const configSchema = v.strictObject({
   dataDir: withDefault(v.string(), './data'),
   /** `postgres://…`: PostgreSQL; absent: SQLite in dataDir. */
   databaseUrl: v.optional(v.string()),
@@ -155,7 +155,7 @@ export const configSchema = v.object({
      * file is read again on SIGHUP and when it changes on disk; a pair that does not load is refused
      * and the previous one kept.
      */
-    certificates: withDefault(v.array(v.object({ certFile: v.string(), keyFile: v.string() })), []),
+    certificates: withDefault(v.array(v.strictObject({ certFile: v.string(), keyFile: v.string() })), []),
     /**
      * certbot's `--webroot -w DIR`: `/.well-known/acme-challenge/TOKEN` on the redirect listener is
      * served from `DIR/.well-known/acme-challenge/TOKEN` instead of redirected.
@@ -211,7 +211,7 @@ export const configSchema = v.object({
   /** Spam filtering of every message, inbound and submitted (absent: no scanning, said in the banner). */
   spam: section({
     rspamd: v.optional(
-      v.object({
+      v.strictObject({
         /** rspamd's normal worker, e.g. `http://127.0.0.1:11333`. */
         url: v.pipe(v.string(), v.regex(/^https?:\/\//, 'an http:// or https:// URL')),
         /** Its controller worker, for learning from what users move into and out of Junk. */
@@ -228,7 +228,7 @@ export const configSchema = v.object({
   /** Malware scanning of mail and drive uploads with ClamAV's clamd. */
   antivirus: section({
     clamd: v.optional(
-      v.object({
+      v.strictObject({
         /** clamd's LocalSocket, or `host` and `port` (TCPSocket). */
         socket: v.optional(v.string()),
         host: v.optional(v.string()),
@@ -277,7 +277,10 @@ export type ConfigResult = { success: true; config: PalabreConfig } | { success:
 export function checkConfig(input: unknown): ConfigResult {
   const result = v.safeParse(configSchema, input ?? {});
   if (result.success) return { success: true, config: result.output };
-  return { success: false, problems: result.issues.map((i) => `${v.getDotPath(i) ?? 'config'}: ${i.message}`) };
+  // Unknown keys are refused, not dropped: a misspelt limit would otherwise leave its default in force
+  // while the operator believes it set.
+  const message = (i: (typeof result.issues)[number]) => (i.type === 'strict_object' ? 'unknown setting (misspelt, or not in this version?)' : i.message);
+  return { success: false, problems: result.issues.map((i) => `${v.getDotPath(i) ?? 'config'}: ${message(i)}`) };
 }
 
 export function parseConfig(input: unknown): PalabreConfig {
