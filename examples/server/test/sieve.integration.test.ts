@@ -202,6 +202,28 @@ describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through pal
     expect(await subjects(OTHER)).toEqual(['Deja transfere']);
   }, 90_000);
 
+  it('body tests see each MIME part decoded: a base64 UTF-8 part of a multipart message through the MX', async () => {
+    const { c } = await RawSieve.open(ports.sieve);
+    expect(await c.command(`AUTHENTICATE "PLAIN" "${plain(OTHER, PASS)}"\r\n`)).toMatch(/^OK/m);
+    const script = 'require ["body", "fileinto"];\r\nif body :text :contains "facture de décembre" { fileinto "Factures"; }\r\n';
+    expect(await c.command(`PUTSCRIPT "pieces" {${Buffer.byteLength(script)}+}\r\n${script}\r\n`)).toMatch(/^OK/m);
+    expect(await c.command('SETACTIVE "pieces"\r\n')).toMatch(/^OK/m);
+    c.close();
+    const imap = new ImapFlow({ host: '127.0.0.1', port: ports.imap, secure: false, auth: { user: OTHER, pass: PASS }, tls: { rejectUnauthorized: false }, logger: false });
+    await imap.connect();
+    await imap.mailboxCreate('Factures');
+    await imap.logout();
+    // A script change applies within 5 s (compiled scripts are cached that long); the previous test's
+    // redirect script was read moments ago.
+    await new Promise((r) => setTimeout(r, 5_500));
+    const text = Buffer.from('Votre facture de décembre est jointe.\r\n').toString('base64');
+    const multipart = `MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n`;
+    const parts = `--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${text}\r\n--b1\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n`;
+    const replies = await smtp(ports.smtp, ['EHLO client.example.org', 'MAIL FROM:<ami@example.org>', `RCPT TO:<${OTHER}>`], `From: Ami <ami@example.org>\r\nTo: ${OTHER}\r\nSubject: Facture jointe\r\nMessage-ID: <facture@example.org>\r\n${multipart}\r\n${parts}`);
+    expect(replies.at(-2), replies.join('\n')).toMatch(/^250 /);
+    expect(await subjects(OTHER, 'Factures')).toEqual(['Facture jointe']);
+  }, 60_000);
+
   describe('the ManageSieve port against an attacker', () => {
     const login = async (c: RawSieve) => c.command(`AUTHENTICATE "PLAIN" "${plain(USER, PASS)}"\r\n`);
 

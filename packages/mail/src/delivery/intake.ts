@@ -184,6 +184,7 @@ export class Intake {
         envelopeFrom: envelope.sender,
         size: blob.size,
         body: async () => readUpTo(bodyStream(), 1024 * 1024),
+        mime: { parts: analysis.data.parts, headerBytes: analysis.headerBytes },
         open: () => concatParts([() => this.blobStream(blob.id)]),
       };
       if (this.options.sieve && envelope.role === 'mx') {

@@ -38,7 +38,64 @@ function input(extraHeaders = ''): SieveMessageInput {
   };
 }
 
+/** A multipart/mixed message: a base64 UTF-8 text part, a quoted-printable HTML part, and a forwarded message. */
+function multipartInput(): SieveMessageInput {
+  const header = 'From: Ami <ami@example.org>\r\nTo: agent@interieur.gouv.test\r\nSubject: Pièces\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n';
+  const body = [
+    'Prologue du message.',
+    '--b1',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.from('Votre facture de décembre est jointe.\r\n').toString('base64'),
+    '--b1',
+    'Content-Type: text/html; charset=iso-8859-1',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    '<p>R=E9gl=E9e <b>avant</b> le 31</p>',
+    '--b1',
+    'Content-Type: message/rfc822',
+    '',
+    'Subject: Transfert interne',
+    'From: directeur@interieur.gouv.test',
+    '',
+    'Corps du message transfere.',
+    '--b1--',
+    '',
+  ].join('\r\n');
+  return {
+    header: HeaderSection.parse(Buffer.from(header)),
+    envelopeFrom: 'ami@example.org',
+    size: header.length + body.length,
+    body: async () => Buffer.from(body),
+    open: async function* () {
+      yield Buffer.from(header + body);
+    },
+  };
+}
+
 describe('SieveDelivery', () => {
+  it('body matches each MIME part decoded (RFC 5173 §5): base64 UTF-8 text, quoted-printable Latin-1 HTML, a forwarded header', async () => {
+    const cases: [string, boolean][] = [
+      ['body :text :contains "facture de décembre"', true],
+      ['body :contains "facture"', true],
+      ['body :raw :contains "facture"', false],
+      ['body :content "text/html" :contains "Réglée <b>avant</b>"', true],
+      ['body :content "text/html" :contains "facture"', false],
+      ['body :content "text/plain" :contains "Réglée"', false],
+      ['body :content "message/rfc822" :contains "Transfert interne"', true],
+      ['body :content "text" :contains "Corps du message transfere"', true],
+      ['body :content "image" :contains "facture"', false],
+      ['body :raw :contains "R=E9gl=E9e"', true],
+    ];
+    for (const [test, expected] of cases) {
+      const { sieve, account } = await setup(`require ["body","fileinto"]; if ${test} { fileinto "Trouve"; }`);
+      const plan = await sieve.plan({ accountId: account.id, address: account.address }, multipartInput(), { accountId: account.id });
+      expect([test, plan.targets.some((t) => t.mailbox === 'Trouve')]).toEqual([test, expected]);
+    }
+  });
+
+
   it('redirects through the outbox with a loop mark, and refuses to redirect a message it already redirected', async () => {
     const { sieve, queue, account, responder, blobs } = await setup('redirect "chef@example.net";');
     const to = { accountId: account.id, address: account.address };

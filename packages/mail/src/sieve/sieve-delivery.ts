@@ -3,8 +3,10 @@ import { silentLogger, type Clock, type DeliveryTarget, type DirectoryStore, typ
 import { TtlCache } from '../delivery/ttl-cache.js';
 import type { VacationResponder } from '../delivery/vacation-responder.js';
 import { vacationSkipReason } from '../delivery/vacation-responder.js';
+import { analyzeMessage, MAX_MIME_DEPTH } from '../mime/analyze.js';
 import { decodeCharset } from '../mime/charsets.js';
 import { decodeQp } from '../mime/transfer-decode.js';
+import type { PartNode } from '../mime/types.js';
 import type { Outbox } from '../outbound/outbox.js';
 import type { HeaderSection } from '../smtp/header-section.js';
 import { newMessageId, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
@@ -73,6 +75,12 @@ export interface SieveMessageInput {
   readonly size: number;
   /** The body bytes, read only when a script tests `body`; at most 1 MiB of it is looked at. */
   readonly body: () => Promise<Buffer>;
+  /**
+   * The message's MIME tree as analysed at delivery (offsets into the whole message) and the length of
+   * its header section, for `body` to match each part decoded. Absent: the header and the bytes read
+   * are analysed again (one parser either way).
+   */
+  readonly mime?: { readonly parts: PartNode; readonly headerBytes: number };
   /** The message as stored, for redirect. */
   readonly open: () => AsyncIterable<Uint8Array>;
 }
@@ -118,7 +126,7 @@ export class SieveDelivery {
     const none: SievePlan = { targets: [base], reject: null, redirects: [], vacation: null, scripted: false };
     const { scripts, own } = await this.scriptsFor(recipient.accountId);
     if (scripts.length === 0) return none;
-    const body = scripts.some((s) => s.usesBody) ? bodyText(message.header, (await message.body()).subarray(0, BODY_LIMIT)) : undefined;
+    const body = scripts.some((s) => s.usesBody) ? await bodyText(message, (await message.body()).subarray(0, BODY_LIMIT)) : undefined;
     const outcome = runSieve(scripts, { header: message.header, envelopeFrom: message.envelopeFrom, envelopeTo: recipient.address, size: message.size, body, now: this.options.clock.now() }, this.limits);
     if (outcome.error) this.log.info({ accountId: recipient.accountId, err: outcome.error }, 'sieve.runtime-error');
     const targets: DeliveryTarget[] = [];
@@ -218,16 +226,42 @@ export class SieveDelivery {
 }
 
 /**
- * The body as `body` sees it (RFC 5173): the raw bytes, and for a single-part text message its
- * decoded text. Multipart bodies are matched on their raw text (a known simplification).
+ * The body as `body` sees it (RFC 5173 §5): the raw bytes for `:raw`; for `:content`/`:text`, every MIME
+ * part in order with its type and its content decoded (transfer encoding, then charset for text), and
+ * for a message/rfc822 part the header of the message inside (§5.2), whose own parts follow. The
+ * prologue and epilogue of multiparts are not offered. Only the first BODY_LIMIT bytes are looked at:
+ * a part cut there is matched on what was read.
  */
-function bodyText(header: HeaderSection, body: Buffer): { raw: string; parts: { contentType: string; text: string }[] } {
+async function bodyText(message: SieveMessageInput, body: Buffer): Promise<{ raw: string; parts: { contentType: string; text: string }[] }> {
   const raw = body.toString('latin1');
-  const type = (header.get('content-type') ?? 'text/plain').toLowerCase();
-  const contentType = type.split(';')[0]!.trim();
-  const charset = /charset="?([^";\s]+)"?/i.exec(type)?.[1] ?? null;
-  const cte = (header.get('content-transfer-encoding') ?? '').trim().toLowerCase();
-  if (!contentType.startsWith('text/')) return { raw, parts: [{ contentType, text: raw }] };
-  const decoded = cte === 'base64' ? Buffer.from(body.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64') : cte === 'quoted-printable' ? decodeQp(body) : body;
-  return { raw, parts: [{ contentType, text: decodeCharset(decoded, charset) }] };
+  let mime = message.mime;
+  if (!mime) {
+    const header = message.header.toBuffer();
+    const analysed = await analyzeMessage(Buffer.concat([header, body]));
+    mime = { parts: analysed.data.parts, headerBytes: header.length };
+  }
+  const offset = mime.headerBytes;
+  const slice = (start: number, end: number) => body.subarray(Math.max(0, start - offset), Math.max(0, Math.min(end, offset + body.length) - offset));
+  const parts: { contentType: string; text: string }[] = [];
+  const visit = (node: PartNode, depth: number) => {
+    if (parts.length >= MAX_BODY_PARTS || depth > MAX_MIME_DEPTH) return;
+    if (node.c) {
+      for (const child of node.c) visit(child, depth + 1);
+    } else if (node.m) {
+      parts.push({ contentType: node.t, text: slice(node.m.hs, node.m.bs).toString('latin1') });
+      visit(node.m, depth + 1);
+    } else if (node.bs - offset < body.length) {
+      parts.push({ contentType: node.t, text: decodePart(slice(node.bs, node.be), node.enc, node.t, node.cs ?? null) });
+    }
+  };
+  visit(mime.parts, 0);
+  return { raw, parts };
+}
+
+/** Parts offered to `body :content` (MimeAnalyzer describes at most MAX_MIME_PARTS). */
+const MAX_BODY_PARTS = 1000;
+
+function decodePart(bytes: Buffer, encoding: string, contentType: string, charset: string | null): string {
+  const decoded = encoding === 'base64' ? Buffer.from(bytes.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64') : encoding === 'quoted-printable' ? decodeQp(bytes) : bytes;
+  return contentType.startsWith('text/') ? decodeCharset(decoded, charset) : decoded.toString('latin1');
 }
