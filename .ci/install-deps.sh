@@ -12,9 +12,10 @@ fi
 if [ -f /var/run/slapd/slapd.pid ]; then kill "$(cat /var/run/slapd/slapd.pid)" 2>/dev/null || true; fi
 
 # The drive (issue 3): litmus, the real clients its tests drive (rclone, cadaver), wrk and the Apache
-# mod_dav and nginx DAV references for `npm run bench` (see ../shared/conformance/webdav).
+# mod_dav and nginx DAV references for `npm run bench` (see ../shared/conformance/webdav), HAProxy in
+# front of two nodes (.ci/checks/cluster-conformance.sh).
 webdav=()
-for pkg in litmus rclone cadaver wrk curl python3 openssl apache2 apache2-utils nginx libnginx-mod-http-dav-ext; do dpkg -s "$pkg" >/dev/null 2>&1 || webdav+=("$pkg"); done
+for pkg in litmus rclone cadaver wrk curl python3 openssl apache2 apache2-utils nginx libnginx-mod-http-dav-ext haproxy; do dpkg -s "$pkg" >/dev/null 2>&1 || webdav+=("$pkg"); done
 if [ ${#webdav[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${webdav[@]}"
