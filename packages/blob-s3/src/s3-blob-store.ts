@@ -4,6 +4,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -29,6 +30,7 @@ import {
   createBlobHash,
   damagedBlobError,
   gatherSmall,
+  isPalabreError,
   isBlobId,
   verifyBlobStream,
   wholeSource,
@@ -467,6 +469,19 @@ export class S3BlobStore implements BlobStore {
   /** The bucket answers with these credentials (HeadBucket): for readiness and `palabre doctor`. */
   async probe(): Promise<void> {
     await this.run('probe', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+  }
+
+  /**
+   * Make the bucket if it is not there (a bucket already owned by these credentials is fine): for
+   * setting up a site or a test; a production bucket is usually made by the object store's operator.
+   */
+  async createBucket(): Promise<void> {
+    try {
+      await this.run('create bucket', () => this.client.send(new CreateBucketCommand({ Bucket: this.bucket })));
+    } catch (error) {
+      if (isPalabreError(error) && (error.cause as { name?: string } | undefined)?.name === 'BucketAlreadyOwnedByYou') return;
+      throw error;
+    }
   }
 
   async close(): Promise<void> {

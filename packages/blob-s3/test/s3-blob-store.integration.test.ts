@@ -65,7 +65,7 @@ describe.skipIf(skipWithout(...SWIFT_PROGRAMS))('S3BlobStore on OpenStack Swift 
   beforeAll(async () => {
     swift = await startSwift();
     admin = adminClient(swift);
-    await makeBucket(admin, BUCKET);
+    await makeBucket(swift, BUCKET);
   }, 120_000);
 
   afterAll(async () => {

@@ -1,4 +1,4 @@
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Swift } from '@palabre/core/testing';
 import { createS3Client, S3BlobStore, type S3BlobStoreOptions } from '../src/index.js';
 
@@ -26,18 +26,13 @@ export function adminClient(swift: Swift): S3Client {
   });
 }
 
-/** Make a bucket; the proxy's healthcheck answers before the account servers take writes, so try a while. */
-export async function makeBucket(client: S3Client, bucket: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await client.send(new CreateBucketCommand({ Bucket: bucket }));
-      return;
-    } catch (error) {
-      if ((error as { name?: string }).name === 'BucketAlreadyOwnedByYou') return;
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+/** Make a bucket through the store itself (createBucket). */
+export async function makeBucket(swift: Swift, bucket: string): Promise<void> {
+  const store = new S3BlobStore(swiftOptions(swift, bucket));
+  try {
+    await store.createBucket();
+  } finally {
+    await store.close();
   }
 }
 

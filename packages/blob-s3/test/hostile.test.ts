@@ -1,0 +1,82 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isPalabreError } from '@palabre/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3BlobStore } from '../src/index.js';
+
+/**
+ * The attacker's side, with no object store needed: ids that try to reach another key, and a
+ * bucket or endpoint that would send requests (and credentials) somewhere else, are refused before
+ * any request leaves. A real HTTP server listens where the store points and counts what reaches it.
+ */
+describe('S3BlobStore refuses hostile input before any request', () => {
+  let server: Server;
+  let requests = 0;
+  let endpoint = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests++;
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const store = () =>
+    new S3BlobStore({
+      endpoint,
+      bucket: 'palabre',
+      region: 'us-east-1',
+      accessKeyId: 'k',
+      secretAccessKey: 's',
+      prefix: 'mail/',
+      maxAttempts: 1,
+    });
+
+  it('refuses blob ids with path characters, encoded or not, in every call', async () => {
+    const s = store();
+    const hostile = [
+      '../drive/' + 'a'.repeat(55),
+      '%2F..%2F' + 'a'.repeat(56),
+      `${'a'.repeat(63)}/`,
+      `${'a'.repeat(62)}%2F`,
+      `${'a'.repeat(63)}\u0000`,
+      'A'.repeat(64),
+      `${'a'.repeat(64)}?versionId=1`,
+      '',
+    ];
+    for (const id of hostile) {
+      for (const call of [() => s.get(id), () => s.get(id, { start: 0, end: 1 }), () => s.read(id), () => s.stat(id), () => s.delete(id)]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(isPalabreError(error, 'invalid')).toBe(true);
+      }
+    }
+    const bad = await s.get('a'.repeat(64), { start: 10, end: 2 }).catch((e: unknown) => e);
+    expect(isPalabreError(bad, 'invalid')).toBe(true);
+    expect(requests).toBe(0);
+    await s.close();
+  });
+
+  it('refuses a bucket, endpoint, region or prefix that is not one', () => {
+    const base = { endpoint: 'http://127.0.0.1:9', bucket: 'palabre', region: 'us-east-1', accessKeyId: 'k', secretAccessKey: 's' };
+    for (const [field, value, message] of [
+      ['bucket', '../etc', /bucket/],
+      ['bucket', 'Palabre', /bucket/],
+      ['bucket', 'a', /bucket/],
+      ['bucket', 'pal..abre', /bucket/],
+      ['bucket', '192.168.1.1', /bucket/],
+      ['bucket', 'palabre/mail', /bucket/],
+      ['endpoint', 'ftp://store.example', /endpoint/],
+      ['endpoint', 'http://user:secret@store.example', /credentials/],
+      ['endpoint', 'https://store.example/bucket?x=1', /endpoint/],
+      ['endpoint', 'not a url', /endpoint/],
+      ['region', 'us east', /region/],
+      ['prefix', '../', /prefix/],
+      ['prefix', 'mail', /prefix/],
+    ] as const) {
+      expect(() => new S3BlobStore({ ...base, [field]: value })).toThrow(message);
+    }
+    expect(requests).toBe(0);
+  });
+});
