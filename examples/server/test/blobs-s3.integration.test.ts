@@ -64,6 +64,15 @@ describe('palabre config: blobs (hostile)', () => {
     expect(r.err).not.toContain('key:secret');
   });
 
+  it('refuses to back up a site whose blobs are in S3 (backups copy blob folders), saying what protects them', async () => {
+    await writeFile(join(site.dataDir, 'palabre.json'), JSON.stringify({ blobs: { kind: 's3', s3 } }));
+    const dest = join(site.dataDir, 'backup-dest');
+    const backup = await site.run('backup', dest);
+    expect(backup.code).not.toBe(0);
+    expect(backup.err).toMatch(/copies blob folders, and this site's blobs are in the S3 bucket palabre: protect them with the object store's versioning/);
+    expect(await filesUnder(dest)).toEqual([]);
+  });
+
   it('refuses a secret key file that others can read, and one that is missing, naming the setting only', async () => {
     const file = join(site.dataDir, 's3.secret');
     await writeFile(file, 'the-secret-key\n');
