@@ -106,30 +106,27 @@ export async function startSwift(): Promise<Swift> {
       ]),
     ].join('\n'),
   };
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  for (const [ring, port] of [
-    ['account', account],
-    ['container', container],
-    ['object', object],
-  ] as const) {
-    const builder = join(dir, `${ring}.builder`);
-    // Part power 6, one replica, no wait between rebalances: the smallest ring that works.
-    for (const args of [['create', '6', '1', '0'], ['add', `r1z1-127.0.0.1:${port}/d1`, '100'], ['rebalance']]) {
-      const r = spawnSync('swift-ring-builder', [builder, ...args], { cwd: dir, encoding: 'utf8' });
-      // rebalance exits 1 for warnings (a ring of one device is "unbalanced"); 2 is an error.
-      if (r.error || (r.status ?? 2) >= 2) throw new Error(`swift-ring-builder ${ring} ${args[0]} failed: ${r.error?.message ?? r.stderr}`);
-    }
+  try {
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+    buildRings(dir, { account, container, object });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   }
   const children = new Map<string, ChildProcess>();
+  let failed: Error | null = null;
   const launch = (name: 'account' | 'container' | 'object' | 'proxy') => {
     const child = spawn(`swift-${name}-server`, [join(dir, `${name}-server.conf`)], { cwd: dir, stdio: 'ignore' });
+    child.once('error', (error) => (failed = error));
     children.set(name, child);
   };
-  const healthy = (port: number) => () =>
-    fetch(`http://127.0.0.1:${port}/healthcheck`).then(
+  const healthy = (port: number) => () => {
+    if (failed) throw failed; // a server that could not start (not installed): fail now, not at the timeout
+    return fetch(`http://127.0.0.1:${port}/healthcheck`).then(
       (r) => r.ok,
       () => false,
     );
+  };
   const close = async () => {
     await Promise.all([...children.values()].map(stopChild));
     await rm(dir, { recursive: true, force: true });
@@ -157,6 +154,18 @@ export async function startSwift(): Promise<Swift> {
     },
     close,
   };
+}
+
+/** Rings of one replica on one device each: part power 6, no wait between rebalances. */
+function buildRings(dir: string, ports: Record<'account' | 'container' | 'object', number>): void {
+  for (const [ring, port] of Object.entries(ports)) {
+    const builder = join(dir, `${ring}.builder`);
+    for (const args of [['create', '6', '1', '0'], ['add', `r1z1-127.0.0.1:${port}/d1`, '100'], ['rebalance']]) {
+      const r = spawnSync('swift-ring-builder', [builder, ...args], { cwd: dir, encoding: 'utf8' });
+      // rebalance exits 1 for warnings (a ring of one device is "unbalanced"); 2 is an error.
+      if (r.error || (r.status ?? 2) >= 2) throw new Error(`swift-ring-builder ${ring} ${args[0]} failed: ${r.error?.message ?? r.stderr}`);
+    }
+  }
 }
 
 /**
