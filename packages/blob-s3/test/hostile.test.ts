@@ -12,11 +12,15 @@ import { S3BlobStore } from '../src/index.js';
 describe('S3BlobStore refuses hostile input before any request', () => {
   let server: Server;
   let requests = 0;
+  let status = 500;
   let endpoint = '';
   beforeAll(async () => {
     server = createServer((req, res) => {
       requests++;
-      res.writeHead(500).end();
+      req.resume();
+      res
+        .writeHead(status, { 'content-type': 'application/xml' })
+        .end(`<?xml version="1.0"?><Error><Code>${status === 403 ? 'AccessDenied' : 'InternalError'}</Code><Message>m</Message></Error>`);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -78,5 +82,32 @@ describe('S3BlobStore refuses hostile input before any request', () => {
       expect(() => new S3BlobStore({ ...base, [field]: value })).toThrow(message);
     }
     expect(requests).toBe(0);
+  });
+
+  it('retries a 5xx with back-off up to maxAttempts, then fails as unavailable and retryable; a 403 is not retried', async () => {
+    const s = new S3BlobStore({
+      endpoint,
+      bucket: 'palabre',
+      region: 'us-east-1',
+      accessKeyId: 'k',
+      secretAccessKey: 'the-secret',
+      maxAttempts: 3,
+    });
+    requests = 0;
+    status = 503;
+    const down = await s.put('bytes').catch((e: unknown) => e);
+    expect(isPalabreError(down, 'unavailable')).toBe(true);
+    expect((down as { retryable: boolean }).retryable).toBe(true);
+    expect(requests).toBe(3);
+    requests = 0;
+    status = 403;
+    const refused = await s.stat('a'.repeat(64)).catch((e: unknown) => e);
+    expect(isPalabreError(refused, 'unavailable')).toBe(true);
+    expect((refused as { retryable: boolean }).retryable).toBe(false);
+    expect((refused as Error).message).toMatch(/refused access to bucket palabre/);
+    expect((refused as Error).message).not.toContain('the-secret');
+    expect(requests).toBe(1);
+    await s.close();
+    status = 500;
   });
 });
