@@ -79,3 +79,13 @@ done
 for pidfile in /run/rspamd/rspamd.pid /run/clamav/clamd.pid /run/clamav/freshclam.pid; do
   if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
 done
+
+# S3 blob store (issue 15): OpenStack Swift with its s3api middleware (in python3-swift since Swift
+# 2.18), started by the tests as one node on loopback from a temp folder (rings, servers and proxy of
+# their own); Debian starts no system instance without rings.
+objstore=()
+for pkg in swift swift-proxy swift-object swift-container swift-account; do dpkg -s "$pkg" >/dev/null 2>&1 || objstore+=("$pkg"); done
+if [ ${#objstore[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${objstore[@]}"
+fi

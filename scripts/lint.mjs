@@ -28,14 +28,15 @@ for (const ws of checkTypes ? workspaces : []) {
 // 2. Import rules.
 const ALLOWED = {
   core: [],
+  'blob-s3': ['@palabre/core'],
   auth: ['@palabre/core'],
   webdav: ['@palabre/core'],
   mail: ['@palabre/core'],
   caldav: ['@palabre/core', '@palabre/webdav'],
   web: ['@palabre/core', '@palabre/webdav'],
-  server: ['@palabre/core', '@palabre/core/storage', '@palabre/auth', '@palabre/webdav', '@palabre/caldav', '@palabre/mail', '@palabre/web'],
+  server: ['@palabre/core', '@palabre/core/storage', '@palabre/blob-s3', '@palabre/auth', '@palabre/webdav', '@palabre/caldav', '@palabre/mail', '@palabre/web'],
 };
-const SUBPATHS = new Set(['@palabre/core', '@palabre/core/storage', '@palabre/core/testing', '@palabre/auth', '@palabre/webdav', '@palabre/caldav', '@palabre/mail', '@palabre/web']);
+const SUBPATHS = new Set(['@palabre/core', '@palabre/core/storage', '@palabre/core/testing', '@palabre/blob-s3', '@palabre/auth', '@palabre/webdav', '@palabre/caldav', '@palabre/mail', '@palabre/web']);
 const DRIVERS = new Set(['typeorm', 'better-sqlite3', 'pg', 'pg-query-stream']);
 
 function* files(dir) {
@@ -65,6 +66,8 @@ for (const ws of workspaces) {
         if (!allowed.includes(spec) && !(isTest && testOnly)) fail(`${rel}: ${pkg} may not import ${spec} (DESIGN.md)`);
       }
       const bare = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+      // The S3 SDK is large: only the package that needs it carries it, so core and mail-only embedders do not.
+      if (bare.startsWith('@aws-sdk/') && pkg !== 'blob-s3') fail(`${rel}: the AWS SDK belongs in packages/blob-s3 only`);
       if (DRIVERS.has(bare) && !(pkg === 'core' && rel.includes('packages/core/src/storage/'))) {
         fail(`${rel}: database drivers and TypeORM belong in packages/core/src/storage only`);
       }

@@ -35,7 +35,8 @@ const envPort = (env: NodeJS.ProcessEnv, name: string): number | undefined => {
 };
 
 /**
- * Configuration, highest precedence first: command-line flags, environment (DATABASE_URL, PALABRE_*),
+ * Configuration, highest precedence first: command-line flags, environment (DATABASE_URL, PALABRE_*,
+ * PALABRE_S3_SECRET_ACCESS_KEY),
  * the JSON config file (--config, PALABRE_CONFIG, or palabre.json in the data folder), defaults.
  */
 export function loadConfig(sources: ConfigSources = {}): PalabreConfig {
@@ -65,6 +66,10 @@ export function loadConfig(sources: ConfigSources = {}): PalabreConfig {
     admin: { port: envPort(env, 'PALABRE_ADMIN_PORT') },
   };
   const merged = merge(merge(merge({}, fromFile), fromEnv), { ...(sources.overrides ?? {}), dataDir });
+  // The S3 secret key from the environment (a systemd credential, a container secret), where an S3
+  // section exists to take it: it then never sits in the config file.
+  const s3 = (merged.blobs as { s3?: Record<string, unknown> } | undefined)?.s3;
+  if (s3 && typeof s3 === 'object' && env.PALABRE_S3_SECRET_ACCESS_KEY) s3.secretAccessKey = env.PALABRE_S3_SECRET_ACCESS_KEY;
   const parsed = checkConfig(merged);
   if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.problems.join('; ')}`);
   return parsed.config;

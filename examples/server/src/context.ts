@@ -1,5 +1,3 @@
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   createAdministration,
   createAuthenticator,
@@ -12,20 +10,26 @@ import { InvalidInputError, createMemoryNotifier, createSecretBox, noopMetrics, 
 import {
   createCoreStores,
   createDataSource,
-  createFsBlobStore,
   createPgNotifier,
   sqliteFileIn,
   type CoreStores,
   type Database,
-  type FsBlobStore,
 } from '@palabre/core/storage';
+import { openBlobStores, type BlobStores } from './blob-stores.js';
+import { readPrivateFile } from './private-file.js';
+
+export { blobFolderIn } from './blob-stores.js';
 
 export interface Context {
   readonly config: PalabreConfig;
   readonly db: Database;
   readonly stores: CoreStores;
   /** One blob store per feature: each collects its own garbage and must never see the others' blobs. */
-  readonly blobs: { readonly mail: FsBlobStore; readonly drive: FsBlobStore };
+  readonly blobs: BlobStores;
+  /** Where the blobs are, in words (folders, or the bucket), without secrets. */
+  readonly blobsWhere: string;
+  /** Make the blob folders of a fresh site (nothing on S3), so that only a folder lost later is unready. */
+  prepareBlobs(): Promise<void>;
   readonly logger: Logger;
   /** Where every service measures (Prometheus on the admin listener of `palabre serve`; nothing elsewhere). */
   readonly metrics: Metrics;
@@ -52,11 +56,6 @@ export function describeDatabase(config: PalabreConfig): string {
   return `SQLite ${sqliteFileIn(config.dataDir)}`;
 }
 
-/** Where a feature's blob store keeps its bytes inside the data folder (`<data>/blobs/mail`, `…/drive`). */
-export function blobFolderIn(dataDir: string, feature: 'mail' | 'drive'): string {
-  return join(dataDir, 'blobs', feature);
-}
-
 /**
  * Open everything a command needs. Migrations run here (idempotent, serialised across processes), so
  * every command works on a fresh data folder or database.
@@ -79,7 +78,14 @@ export async function openContext(
     migrate: options.migrate ?? true,
   });
   const stores = createCoreStores(db, { logger });
-  const blobs = { mail: createFsBlobStore(blobFolderIn(config.dataDir, 'mail')), drive: createFsBlobStore(blobFolderIn(config.dataDir, 'drive')) };
+  let opened;
+  try {
+    opened = await openBlobStores(config);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const blobs = opened.stores;
   const metrics = options.metrics ?? noopMetrics;
   const authenticator = createAuthenticator({
     directory: stores.directory,
@@ -113,6 +119,8 @@ export async function openContext(
     db,
     stores,
     blobs,
+    blobsWhere: opened.where,
+    prepareBlobs: () => opened.prepare(),
     logger,
     metrics,
     authenticator,
@@ -129,7 +137,7 @@ export async function openContext(
     },
     async close() {
       if (notifier) await (await notifier).close();
-      await Promise.all([blobs.mail.close(), blobs.drive.close()]);
+      await opened.close();
       await db.close();
     },
   };
@@ -140,13 +148,7 @@ export async function openContext(
  * file is refused, as ssh refuses a private key with loose permissions.
  */
 export function loadSecretBox(file: string): SecretBox {
-  let text: string;
-  try {
-    if ((statSync(file).mode & 0o077) !== 0) throw new Error(`${file} is readable by other users: chmod 600 ${file}`);
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new InvalidInputError(`secrets.keyFile: ${(error as Error).message}`);
-  }
+  const text = readPrivateFile(file, 'secrets.keyFile');
   try {
     return createSecretBox(parseSecretKey(text));
   } catch (error) {

@@ -5,6 +5,7 @@ import {
   checkCertificate,
   checkHostname,
   checkMailDomain,
+  configFindings,
   configuredSrv,
   DEFAULT_SRV,
   recordsToPublish,
@@ -47,7 +48,11 @@ describe('palabre doctor', () => {
     const findings = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg');
     expect(findings.filter((f) => f.verdict !== 'ok')).toEqual([]);
     expect(findings.map((f) => f.message)).toEqual(
-      expect.arrayContaining(['_caldavs._tcp.sante.gouv.tg TXT path=/dav/', 'autoconfig.sante.gouv.tg → mail.gouv.tg', "autodiscover.sante.gouv.tg resolves to mail.gouv.tg's address"]),
+      expect.arrayContaining([
+        '_caldavs._tcp.sante.gouv.tg TXT path=/dav/',
+        'autoconfig.sante.gouv.tg → mail.gouv.tg',
+        "autodiscover.sante.gouv.tg resolves to mail.gouv.tg's address",
+      ]),
     );
   });
 
@@ -60,9 +65,13 @@ describe('palabre doctor', () => {
     });
     const findings = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg');
     const text = findings.map((f) => `${f.verdict} ${f.message} | ${f.fix ?? ''}`).join('\n');
-    expect(text).toContain('warn _caldavs._tcp.sante.gouv.tg TXT says path=/remote.php/dav/, but Palabre serves /dav/ | _caldavs._tcp.sante.gouv.tg. TXT "path=/dav/"');
+    expect(text).toContain(
+      'warn _caldavs._tcp.sante.gouv.tg TXT says path=/remote.php/dav/, but Palabre serves /dav/ | _caldavs._tcp.sante.gouv.tg. TXT "path=/dav/"',
+    );
     expect(text).toContain('warn no _carddavs._tcp.sante.gouv.tg TXT path record');
-    expect(text).toContain('warn autoconfig.sante.gouv.tg is a CNAME to old-mail.sante.gouv.tg., not mail.gouv.tg | autoconfig.sante.gouv.tg. CNAME mail.gouv.tg.');
+    expect(text).toContain(
+      'warn autoconfig.sante.gouv.tg is a CNAME to old-mail.sante.gouv.tg., not mail.gouv.tg | autoconfig.sante.gouv.tg. CNAME mail.gouv.tg.',
+    );
     expect(text).toContain('warn autodiscover.sante.gouv.tg resolves to 198.51.100.7, not to mail.gouv.tg');
     // Without an HTTP listener there is nothing to point at.
     const mailOnly = await checkMailDomain(dns, 'sante.gouv.tg', 'mail.gouv.tg', [['_imaps._tcp', 993]]);
@@ -145,5 +154,19 @@ describe('palabre doctor', () => {
       verdict: 'warn',
       fix: '_imaps._tcp.interieur.gouv.tg. SRV 0 1 993 mail.gouv.tg.',
     });
+  });
+});
+
+describe('doctor: blobs on S3', () => {
+  const s3 = (endpoint: string) =>
+    parseConfig({ blobs: { kind: 's3', s3: { endpoint, bucket: 'palabre', accessKeyId: 'k', secretAccessKey: 's' } } });
+  const warned = (endpoint: string) => configFindings(s3(endpoint)).some((f) => f.verdict === 'warn' && f.message.includes('plain HTTP'));
+
+  it('warns of an S3 endpoint in plain HTTP beyond loopback, not of HTTPS or a local store', () => {
+    expect(warned('http://s3.gouv.tg')).toBe(true);
+    expect(warned('http://10.1.2.3:8080')).toBe(true);
+    expect(warned('https://s3.gouv.tg')).toBe(false);
+    expect(warned('http://127.0.0.1:8080')).toBe(false);
+    expect(warned('http://[::1]:8080')).toBe(false);
   });
 });

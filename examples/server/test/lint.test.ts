@@ -11,8 +11,9 @@ const LINT = fileURLToPath(new URL('../../../scripts/lint.mjs', import.meta.url)
 function workspace(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'palabre-lint-'));
   const all: Record<string, string> = {
-    'package.json': JSON.stringify({ workspaces: ['packages/core', 'packages/auth', 'packages/webdav', 'packages/mail', 'examples/server'] }),
+    'package.json': JSON.stringify({ workspaces: ['packages/core', 'packages/blob-s3', 'packages/auth', 'packages/webdav', 'packages/mail', 'examples/server'] }),
     'packages/core/src/index.ts': 'export const x = 1;\n',
+    'packages/blob-s3/src/index.ts': "import { S3Client } from '@aws-sdk/client-s3';\nexport { S3Client };\n",
     'packages/auth/src/index.ts': "import { x } from '@palabre/core';\nexport const y = x;\n",
     'packages/webdav/src/index.ts': "export { x } from '@palabre/core';\n",
     'packages/mail/src/index.ts': 'export const m = 1;\n',
@@ -54,6 +55,8 @@ describe('npm run lint (package boundaries of DESIGN.md)', () => {
     ['a driver in a protocol package', 'packages/mail/src/x.ts', "import pg from 'pg';\n", /core\/src\/storage only/],
     ['a library reading process.env', 'packages/auth/src/x.ts', 'export const port = process.env.PORT;\n', /never reads process\.env/],
     ['a library writing to the console', 'packages/webdav/src/x.ts', "console.log('hi');\n", /never writes to the console/],
+    ['the AWS SDK outside blob-s3', 'packages/core/src/x.ts', "import { S3Client } from '@aws-sdk/client-s3';\n", /packages\/blob-s3 only/],
+    ['blob-s3 importing a protocol package', 'packages/blob-s3/src/x.ts', "import { y } from '@palabre/webdav';\n", /blob-s3 may not import @palabre\/webdav/],
     ['export * in a package', 'packages/mail/src/x.ts', "export * from './index.js';\n", /no export \*/],
   ])('fails on %s', (_name, path, text, message) => {
     const r = check({ [path]: text });

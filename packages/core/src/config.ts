@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { s3BucketProblem, s3EndpointProblem, s3RegionProblem } from './s3-location.js';
 
 /**
  * The composed server's configuration. Protocol packages take their own option objects; this schema is
@@ -113,6 +114,38 @@ export const smtpConfigSchema = v.strictObject({
 });
 export type SmtpConfig = v.InferOutput<typeof smtpConfigSchema>;
 
+/** A check written once (core's S3 rules) as a valibot step: its message is the problem it names. */
+const rule = (problem: (value: unknown) => string | null) => v.rawCheck<string>(({ dataset, addIssue }) => {
+  if (dataset.typed) {
+    const message = problem(dataset.value);
+    if (message) addIssue({ message });
+  }
+});
+
+export const s3ConfigSchema = v.strictObject({
+  /** The object store's origin (`https://s3.example.gouv.tg`); absent: AWS for the region. */
+  endpoint: v.optional(v.pipe(v.string(), rule(s3EndpointProblem))),
+  bucket: v.pipe(v.string(), rule(s3BucketProblem)),
+  region: withDefault(v.pipe(v.string(), rule(s3RegionProblem)), 'us-east-1'),
+  accessKeyId: v.pipe(v.string(), v.minLength(1, 'an access key id')),
+  /**
+   * The secret key itself, or (better) `secretAccessKeyFile`, or the environment variable
+   * PALABRE_S3_SECRET_ACCESS_KEY: never in a config file that is shared or backed up.
+   */
+  secretAccessKey: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** A file holding the secret key (mode 0600; a file others can read is refused). */
+  secretAccessKeyFile: v.optional(v.string()),
+  /** `https://host/bucket/key` (Swift, MinIO, Ceph) rather than `https://bucket.host/key`. */
+  forcePathStyle: withDefault(v.boolean(), true),
+  /** Server-side encryption asked on every write. */
+  sse: v.optional(v.strictObject({ algorithm: v.picklist(['AES256', 'aws:kms']), kmsKeyId: v.optional(v.string()) })),
+  /** Bytes per part of a streamed upload (memory per upload is two parts). */
+  partBytes: withDefault(int(5 * 1024 * 1024, 1024 * 1024 * 1024), 8 * 1024 * 1024),
+  /** Attempts per request, with exponential back-off on 5xx and network errors. */
+  maxAttempts: withDefault(int(1, 20), 5),
+});
+export type S3Config = v.InferOutput<typeof s3ConfigSchema>;
+
 export const configSchema = v.strictObject({
   dataDir: withDefault(v.string(), './data'),
   /** `postgres://…`: PostgreSQL; absent: SQLite in dataDir. */
@@ -137,6 +170,20 @@ export const configSchema = v.strictObject({
      */
     httpRedirect: withDefault(port, 0),
   }),
+  /**
+   * Where the bytes of messages and files live: `fs`, folders in dataDir (`blobs/mail`, `blobs/drive`);
+   * `s3`, one bucket of an S3-compatible object store, a prefix per feature (`mail/`, `drive/`).
+   */
+  blobs: v.optional(
+    v.pipe(
+      v.strictObject({
+        kind: withDefault(v.picklist(['fs', 's3']), 'fs'),
+        s3: v.optional(s3ConfigSchema),
+      }),
+      v.check((b) => b.kind !== 's3' || b.s3 !== undefined, 'kind "s3" needs the s3 section (endpoint, bucket, region, accessKeyId)'),
+    ),
+    { kind: 'fs' } as never,
+  ),
   secrets: section({
     /**
      * The key that seals secrets kept in the database (DKIM private keys): a file holding 32 random

@@ -98,8 +98,8 @@ export type {
 export { DRIVE_MAX_NAME_LENGTH } from './ports/drive-store.js';
 export { checkNodeName, conflictReason, lockPrefix, MAX_LOCK_TIMEOUT_SECONDS, MAX_PROPERTY_VALUE } from './drive-rules.js';
 export type { DriveConflictReason } from './drive-rules.js';
-export { configSchema, ldapConfigSchema, argon2ConfigSchema, parseConfig, checkConfig } from './config.js';
-export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config, ConfigResult } from './config.js';
+export { configSchema, ldapConfigSchema, argon2ConfigSchema, s3ConfigSchema, parseConfig, checkConfig } from './config.js';
+export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config, S3Config, ConfigResult } from './config.js';
 export { smtpConfigSchema } from './config.js';
 export type { SmtpConfig } from './config.js';
 export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './ports/mail-delivery.js';
@@ -171,6 +171,9 @@ export {
 } from './mail-rules.js';
 export type { SystemFlag, ParsedFlags, SearchField } from './mail-rules.js';
 export { collectUnreferencedBlobs } from './blob-gc.js';
+export { isBlobId, checkBlobId, createBlobHash, blobIdOf } from './blob-id.js';
+export { s3BucketProblem, s3EndpointProblem, s3RegionProblem } from './s3-location.js';
+export { wholeSource, gatherSmall, verifyBlobStream, damagedBlobError } from './blob-source.js';
 export type { BlobReferences, UnreferencedBlobsOptions, UnreferencedBlobsResult } from './blob-gc.js';
 export type {
   CalendarStore,

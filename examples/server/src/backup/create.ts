@@ -16,6 +16,7 @@ import { formatSize } from '../args.js';
 import { blobFolderIn } from '../context.js';
 import {
   BLOB_LIST,
+  checkBackupBlobs,
   DATABASE_FILE,
   MANIFEST,
   LineWriter,
@@ -75,6 +76,7 @@ const PARALLEL_COPIES = 8;
  */
 export async function createBackup(options: BackupOptions): Promise<BackupResult> {
   const { config, dest } = options;
+  checkBackupBlobs(config, 'backup');
   const say = options.progress ?? (() => undefined);
   const started = new Date();
   await mkdir(dest, { recursive: true });

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { InvalidInputError, type PalabreConfig } from '@palabre/core';
 import { BLOB_FEATURES, createFsBlobStore, type BlobFeature, type FsBlobStore } from '@palabre/core/storage';
 
 /**
@@ -74,6 +75,17 @@ export function snapshotIdFor(date: Date): string {
 export const snapshotDir = (dest: string, id: string) => join(dest, SNAPSHOTS, id);
 
 /** The content-addressed blob folder of DEST, in the blob store's own layout (and through its code). */
+/**
+ * Backups copy the blob folders of the data folder (holding them against deletes while they copy).
+ * A site whose blobs are in S3 keeps them there: refused at once, saying what protects them instead.
+ */
+export function checkBackupBlobs(config: PalabreConfig, command: 'backup' | 'restore'): void {
+  if (config.blobs.kind === 'fs') return;
+  throw new InvalidInputError(
+    `palabre ${command} copies blob folders, and this site's blobs are in the S3 bucket ${config.blobs.s3?.bucket ?? ''}: protect them with the object store's versioning or replication, and the database with pg_dump`,
+  );
+}
+
 export function destBlobs(dest: string): FsBlobStore {
   return createFsBlobStore(join(dest, 'blobs'), { verifyReads: false, cacheBytes: 0 });
 }

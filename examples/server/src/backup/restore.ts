@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ConflictError, InvalidInputError, isPalabreError, NotFoundError, PalabreError, type PalabreConfig } from '@palabre/core';
 import { BLOB_FEATURES, createDataSource, createFsBlobStore, sqliteFileIn, type BlobFeature, type FsBlobStore } from '@palabre/core/storage';
 import { blobFolderIn } from '../context.js';
-import { BLOB_LIST, destBlobs, fsyncPath, inParallel, listSnapshots, readBlobList, sha256OfFile, snapshotDir, writeFileDurably, type Manifest } from './layout.js';
+import { BLOB_LIST, checkBackupBlobs, destBlobs, fsyncPath, inParallel, listSnapshots, readBlobList, sha256OfFile, snapshotDir, writeFileDurably, type Manifest } from './layout.js';
 import { choosePgTool, findPgTools, pgConnection, runPgTool, type PgToolSearch } from './pg-tools.js';
 
 export interface RestoreOptions {
@@ -42,6 +42,7 @@ const PARALLEL_COPIES = 8;
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   const { config, src } = options;
+  checkBackupBlobs(config, 'restore');
   const say = options.progress ?? (() => undefined);
   const snapshots = (await listSnapshots(src)).filter((s) => s.manifest);
   const entry = options.snapshot === undefined ? snapshots.at(-1) : snapshots.find((s) => s.id === options.snapshot);

@@ -37,6 +37,17 @@ export async function doctorCommand(ctx: Context, argv: string[], io: Output, re
       message: `${unsealed} DKIM private key${unsealed === 1 ? ' is' : 's are'} stored in clear in the database (and its backups)`,
       fix: ctx.secrets ? 'palabre dkim seal' : 'openssl rand -base64 32 > /etc/palabre/secret.key; chmod 600 it; "secrets": { "keyFile": "/etc/palabre/secret.key" }; palabre dkim seal',
     });
+  // Cheap and decisive: one HeadBucket (or a stat of the folder) per store. A fresh site's folders
+  // are made first, as serve makes them at start.
+  await ctx.prepareBlobs();
+  for (const [name, store] of Object.entries(ctx.blobs)) {
+    try {
+      await store.probe();
+      findings.push({ verdict: 'ok', subject: `blobs ${name}`, message: `reachable (${ctx.blobsWhere})` });
+    } catch (error) {
+      findings.push({ verdict: 'fail', subject: `blobs ${name}`, message: (error as Error).message, fix: 'check "blobs" in the config: endpoint, bucket, credentials, or the folder' });
+    }
+  }
   const tls = await loadTls(ctx.config);
   findings.push(...checkCertificate(tls.cert, tls.key, ctx.config.hostname, tls.selfSigned));
   // HTTPS exactly when serve turns it on: a certificate is configured, or the listener is not loopback-only.

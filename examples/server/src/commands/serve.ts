@@ -120,7 +120,7 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
     throw new Error(`cannot start ${services[started.length]?.name ?? 'a listener'}: ${(error as Error).message}`);
   }
   const demo = await ensureDemoAccount(ctx);
-  const banner: string[] = ['', 'Palabre is running.', `  data:      ${describeDatabase(config)}; files and messages in ${config.dataDir}/blobs`];
+  const banner: string[] = ['', 'Palabre is running.', `  data:      ${describeDatabase(config)}; files and messages in ${config.blobs.kind === 's3' ? ctx.blobsWhere : `${config.dataDir}/blobs`}`];
   for (const service of started) for (const line of service.banner(demo?.address)) banner.push(`  ${line}`);
   if (!started.some((s) => s !== housekeeping)) banner.push('  (every listener is disabled: give a port other than 0)');
   for (const line of await tlsBanner(config, tls, started, certificates)) banner.push(`  ${line}`);

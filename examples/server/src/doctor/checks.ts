@@ -1,5 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { PalabreConfig } from '@palabre/core';
+import { isLoopbackHost } from '../config.js';
 
 /** The DNS questions the doctor asks; node's `dns.promises.Resolver` answers them in production. */
 export interface DoctorResolver {
@@ -290,6 +291,14 @@ export function configFindings(config: PalabreConfig): Finding[] {
       verdict: 'warn',
       subject: 'config',
       message: 'embedded SQLite: fine for one node; use PostgreSQL (DATABASE_URL) to run several',
+    });
+  const endpoint = config.blobs.kind === 's3' ? config.blobs.s3?.endpoint : undefined;
+  if (endpoint && new URL(endpoint).protocol === 'http:' && !isLoopbackHost(new URL(endpoint).hostname.replace(/^\[|\]$/g, '')))
+    out.push({
+      verdict: 'warn',
+      subject: 'config',
+      message: `blobs.s3.endpoint ${endpoint} is plain HTTP: message and file bytes cross the network in clear`,
+      fix: 'an https:// endpoint',
     });
   if (config.hostname === 'localhost')
     out.push({

@@ -1,5 +1,4 @@
-import { constants, existsSync } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { sqliteFileIn } from '@palabre/core/storage';
 import type { Context } from '../context.js';
 
@@ -38,8 +37,8 @@ export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<R
 }
 
 /**
- * The database answers a query that reads a table, and each blob store's folder is there, a folder,
- * readable and writable. SQLite also needs its file still at its path: an open connection keeps
+ * The database answers a query that reads a table, and each blob store answers (its folder there, a
+ * folder, readable and writable; its bucket reachable). SQLite also needs its file still at its path: an open connection keeps
  * answering from a deleted or moved file, but nothing written there would survive a restart.
  */
 export function readinessChecks(ctx: Context): ReadinessCheck[] {
@@ -56,11 +55,7 @@ export function readinessChecks(ctx: Context): ReadinessCheck[] {
   for (const [name, store] of Object.entries(ctx.blobs)) {
     checks.push({
       name: `blobs-${name}`,
-      async check() {
-        const s = await stat(store.root);
-        if (!s.isDirectory()) throw new Error(`${store.root} is not a folder`);
-        await access(store.root, constants.R_OK | constants.W_OK | constants.X_OK);
-      },
+      check: () => store.probe(),
     });
   }
   return checks;
@@ -68,5 +63,5 @@ export function readinessChecks(ctx: Context): ReadinessCheck[] {
 
 /** A fresh data folder has no blob folders until the first blob: made at start, so that only a folder lost later is unready. */
 export async function prepareReadiness(ctx: Context): Promise<void> {
-  for (const store of Object.values(ctx.blobs)) await mkdir(store.root, { recursive: true });
+  await ctx.prepareBlobs();
 }

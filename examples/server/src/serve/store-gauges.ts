@@ -1,5 +1,5 @@
-import type { Metrics } from '@palabre/core';
-import { createMailTransportStores, type FsBlobStore } from '@palabre/core/storage';
+import type { BlobStore, Metrics } from '@palabre/core';
+import { createMailTransportStores } from '@palabre/core/storage';
 import type { Context } from '../context.js';
 
 /**
@@ -61,7 +61,7 @@ class BlobWalk {
   private last: { bytes: number; count: number; at: number; tookMs: number } | null = null;
   private running: Promise<{ bytes: number; count: number }> | null = null;
 
-  constructor(private readonly store: FsBlobStore) {}
+  constructor(private readonly store: BlobStore) {}
 
   async current(): Promise<{ bytes: number; count: number }> {
     if (this.last && Date.now() - this.last.at < Math.min(BLOB_WALK_MAX_AGE_MS, this.last.tookMs * BLOB_WALK_COST_FACTOR)) return this.last;

@@ -48,4 +48,16 @@ export interface BlobStore {
   delete(id: string): Promise<void>;
   /** Every stored blob, for garbage collection. */
   list(): AsyncIterable<BlobEntry>;
+  /**
+   * Remove what writers killed mid-upload left behind (temp files, unfinished multipart uploads)
+   * older than `olderThanMs`, so no live upload is touched. Returns how many were removed.
+   */
+  sweepTemp(olderThanMs: number, now?: number): Promise<number>;
+  /**
+   * Throws (UnavailableError, saying what is wrong) unless the store can be read and written now: its
+   * folder there and writable, its bucket reachable with its credentials. For readiness and doctor.
+   */
+  probe(): Promise<void>;
+  /** Let go of caches, descriptors and connections; a closed store may open them again if used. */
+  close(): Promise<void>;
 }

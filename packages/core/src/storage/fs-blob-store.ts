@@ -1,14 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
+import { blobIdOf, checkBlobId, createBlobHash, isBlobId } from '../blob-id.js';
+import { damagedBlobError, gatherSmall, verifyBlobStream, wholeSource } from '../blob-source.js';
 import { InvalidInputError, NotFoundError, TooLargeError, UnavailableError, PalabreError } from '../errors.js';
 import type { BlobEntry, BlobInfo, BlobSource, BlobStore, ByteRange, PutBlobOptions } from '../ports/blob-store.js';
 import { BlobHolds, type BlobHold } from './blob-hold.js';
 
-const BLOB_ID = /^[0-9a-f]{64}$/;
 const TMP = '.tmp';
 // Large reads: reading 1 MiB at a time instead of Node's 64 KiB more than doubles what one core serves.
 const READ_CHUNK = 1024 * 1024;
@@ -152,11 +153,11 @@ export class FsBlobStore implements BlobStore {
 
   private checkContent(id: string, data: Buffer): void {
     if (!this.mustVerify(id)) return;
-    if (createHash('sha256').update(data).digest('hex') !== id) {
+    if (blobIdOf(data) !== id) {
       this.verified.delete(id);
       this.forgetHandle(id);
       this.uncache(id);
-      throw new PalabreError('internal', 'stored blob is damaged (hash mismatch)');
+      throw damagedBlobError();
     }
     this.markVerified(id);
   }
@@ -166,7 +167,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   private checkId(id: string): void {
-    if (typeof id !== 'string' || !BLOB_ID.test(id)) throw new InvalidInputError('invalid blob id');
+    checkBlobId(id);
   }
 
   private async ensureDir(dir: string): Promise<void> {
@@ -181,7 +182,7 @@ export class FsBlobStore implements BlobStore {
     const tmp = join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
     let size = 0;
     const max = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
-    let whole: Buffer | null = typeof source === 'string' || source instanceof Uint8Array ? Buffer.from(source as Uint8Array) : null;
+    let whole = wholeSource(source);
     let stream: AsyncIterable<Uint8Array | string> | null = null;
     if (!whole) {
       // A small upload (a document, a message) is gathered first: known whole, it is hashed before any
@@ -195,7 +196,7 @@ export class FsBlobStore implements BlobStore {
     let id = '';
     if (whole) {
       if (whole.length > max) throw new TooLargeError(`more than ${max} bytes`);
-      id = createHash('sha256').update(whole).digest('hex');
+      id = blobIdOf(whole);
       if (options.expectedId !== undefined && options.expectedId !== id) throw new InvalidInputError('content does not match its announced digest');
       if (this.holds(id, whole.length)) return { id, size: whole.length };
     }
@@ -216,7 +217,7 @@ export class FsBlobStore implements BlobStore {
         size = whole.length;
         if (size > 0) await fsWrite(fd, whole, size);
       } else {
-        const hash = createHash('sha256');
+        const hash = createBlobHash();
         // One reused buffer gathers the small pieces a socket delivers into large writes, so a long
         // upload neither makes a syscall per piece nor leaves a trail of garbage buffers behind it.
         const buffer = Buffer.allocUnsafe(WRITE_CHUNK);
@@ -440,24 +441,7 @@ export class FsBlobStore implements BlobStore {
     if (range) return handle.createReadStream({ start: range.start, end: range.end, highWaterMark: READ_CHUNK });
     const stream = handle.createReadStream({ highWaterMark: READ_CHUNK });
     if (!this.mustVerify(id)) return stream;
-    const hash = createHash('sha256');
-    const markVerified = () => this.markVerified(id);
-    const verify = new Transform({
-      transform(chunk: Buffer, _enc, done: TransformCallback) {
-        hash.update(chunk);
-        done(null, chunk);
-      },
-      flush(done: TransformCallback) {
-        if (hash.digest('hex') !== id) return done(new PalabreError('internal', 'stored blob is damaged (hash mismatch)'));
-        markVerified();
-        done();
-      },
-    });
-    stream.on('error', (error) => verify.destroy(error));
-    verify.on('close', () => {
-      if (!stream.destroyed) stream.destroy();
-    });
-    return stream.pipe(verify);
+    return verifyBlobStream(id, stream, () => this.markVerified(id));
   }
 
   async read(id: string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
@@ -511,6 +495,18 @@ export class FsBlobStore implements BlobStore {
     return this.holdsOf.hold(owner);
   }
 
+  /** The folder is there, a folder, readable and writable (the system error if not; prepare() makes a fresh one). */
+  async probe(): Promise<void> {
+    const s = await stat(this.root);
+    if (!s.isDirectory()) throw new UnavailableError(`${this.root} is not a folder`);
+    await access(this.root, constants.R_OK | constants.W_OK | constants.X_OK);
+  }
+
+  /** Make the folder of a fresh store, so that only one lost later fails probe(). */
+  async prepare(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+  }
+
   /** Let go of cached descriptors and contents (the store stays usable: it opens files again as needed). */
   async close(): Promise<void> {
     const entries = [...this.handles.values()];
@@ -529,7 +525,7 @@ export class FsBlobStore implements BlobStore {
       for (const b of await readdir(join(this.root, a)).catch(() => [] as string[])) {
         if (!/^[0-9a-f]{2}$/.test(b)) continue;
         for (const id of await readdir(join(this.root, a, b)).catch(() => [] as string[])) {
-          if (!BLOB_ID.test(id)) continue;
+          if (!isBlobId(id)) continue;
           const s = await stat(join(this.root, a, b, id)).catch(() => null);
           if (s) yield { id, size: s.size, modifiedAt: s.mtime };
         }
@@ -551,57 +547,6 @@ export class FsBlobStore implements BlobStore {
     }
     return removed;
   }
-}
-
-/**
- * Read a stream until it ends or passes `limit` bytes: the whole of a small one, or a stream that
- * yields what was read and then the rest.
- */
-async function gatherSmall(
-  source: AsyncIterable<Uint8Array | string>,
-  limit: number,
-  max: number,
-  signal: AbortSignal | undefined,
-): Promise<{ whole: Buffer } | { stream: AsyncIterable<Uint8Array | string> }> {
-  const it = source[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let bytes = 0;
-  try {
-    for (;;) {
-      if (signal?.aborted) throw new InvalidInputError('upload aborted');
-      const next = await it.next();
-      // Always a copy: the pieces may be views of a buffer the source reuses, and the store hashes,
-      // writes and caches these bytes across awaits.
-      if (next.done) return { whole: Buffer.concat(head, bytes) };
-      const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.length);
-      bytes += chunk.length;
-      if (bytes > max) throw new TooLargeError(`more than ${max} bytes`);
-      head.push(chunk);
-      if (bytes > limit) break;
-    }
-  } catch (error) {
-    await it.return?.();
-    throw error;
-  }
-  return {
-    stream: (async function* () {
-      let ended = false;
-      try {
-        yield* head;
-        for (;;) {
-          const next = await it.next();
-          if (next.done) {
-            ended = true;
-            return;
-          }
-          yield next.value;
-        }
-      } finally {
-        // The writer stopped early (too large, aborted, a disk error): let the source go too.
-        if (!ended) await it.return?.();
-      }
-    })(),
-  };
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -21,6 +21,11 @@ const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   'sieve-connect': 'sieve-connect',
   'systemd-analyze': 'systemd',
   clamd: 'clamav-daemon',
+  'swift-ring-builder': 'swift',
+  'swift-proxy-server': 'swift-proxy',
+  'swift-object-server': 'swift-object',
+  'swift-container-server': 'swift-container',
+  'swift-account-server': 'swift-account',
 };
 
 const SYSTEM_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin'];

@@ -44,3 +44,5 @@ export { memoryMetrics } from './memory-metrics.js';
 export type { MemoryMetrics } from './memory-metrics.js';
 export { startRspamd, startClamd, EICAR, GTUBE } from './scanner-daemons.js';
 export type { Rspamd, Clamd, Daemon } from './scanner-daemons.js';
+export { startSwift, SWIFT_PROGRAMS } from './swift-daemons.js';
+export type { Swift } from './swift-daemons.js';

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { blobIdOf, checkBlobId } from '../blob-id.js';
+import { damagedBlobError } from '../blob-source.js';
 import { Readable } from 'node:stream';
 import { auditRow } from '../audit-rules.js';
 import { InvalidInputError, NotFoundError, PalabreError, TooLargeError } from '../errors.js';
@@ -148,13 +149,11 @@ export class MemoryThrottleStore implements ThrottleStore {
   }
 }
 
-const BLOB_ID = /^[0-9a-f]{64}$/;
-
 export class MemoryBlobStore implements BlobStore {
   private readonly blobs = new Map<string, { data: Buffer; modifiedAt: Date }>();
 
   private check(id: string): void {
-    if (typeof id !== 'string' || !BLOB_ID.test(id)) throw new InvalidInputError('invalid blob id');
+    checkBlobId(id);
   }
 
   async put(source: BlobSource, options: PutBlobOptions = {}): Promise<BlobInfo> {
@@ -169,7 +168,7 @@ export class MemoryBlobStore implements BlobStore {
       chunks.push(Buffer.from(chunk));
     }
     const data = Buffer.concat(chunks);
-    const id = createHash('sha256').update(data).digest('hex');
+    const id = blobIdOf(data);
     if (options.expectedId !== undefined && options.expectedId !== id) throw new InvalidInputError('content does not match its announced digest');
     this.blobs.set(id, { data, modifiedAt: new Date() });
     return { id, size: data.length };
@@ -213,8 +212,17 @@ export class MemoryBlobStore implements BlobStore {
     for (const [id, blob] of [...this.blobs]) yield { id, size: blob.data.length, modifiedAt: blob.modifiedAt };
   }
 
+  /** Nothing is ever half-written in memory. */
+  async sweepTemp(): Promise<number> {
+    return 0;
+  }
+
+  async probe(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
   private verify(id: string, data: Buffer): void {
-    if (createHash('sha256').update(data).digest('hex') !== id) throw new PalabreError('internal', 'stored blob is damaged (hash mismatch)');
+    if (blobIdOf(data) !== id) throw damagedBlobError();
   }
 
   /** Test hook: damage a stored blob to prove readers notice. */

@@ -10,7 +10,8 @@ export const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST
 /** rspamd's GTUBE pattern: rejected by any rspamd whatever its rules. */
 export const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
 
-function freePort(): Promise<number> {
+/** A port free on loopback now (for a daemon's configuration). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
@@ -21,7 +22,8 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+/** Poll `check` every 200 ms until it holds, or fail naming `what`. */
+export async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} did not come up within ${timeoutMs} ms`);
@@ -29,7 +31,8 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs: number,
   }
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 5 s; resolves once the child has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -105,7 +108,7 @@ export async function startRspamd(options: { readonly clamdSocket?: string } = {
   try {
     await until(async () => (await ping(url)) && (await ping(controllerUrl)), 90_000, 'rspamd');
   } catch (error) {
-    await stop(child);
+    await stopChild(child);
     throw error;
   }
   return {
@@ -122,7 +125,7 @@ export async function startRspamd(options: { readonly clamdSocket?: string } = {
       return { scanned: s.scanned, learned: s.learned };
     },
     async close() {
-      await stop(child);
+      await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -156,14 +159,14 @@ export async function startClamd(): Promise<Clamd> {
   try {
     await until(() => existsSync(socket), 60_000, 'clamd');
   } catch (error) {
-    await stop(child);
+    await stopChild(child);
     throw error;
   }
   return {
     dir,
     socket,
     async close() {
-      await stop(child);
+      await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };

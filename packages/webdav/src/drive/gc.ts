@@ -28,8 +28,7 @@ export async function collectDriveGarbage(options: DriveGcOptions): Promise<Driv
   const now = (options.now ?? new Date()).getTime();
   const grace = options.graceMs ?? 60 * 60_000;
   try {
-    const sweep = (options.blobs as { sweepTemp?: (olderThanMs: number, now: number) => Promise<number> }).sweepTemp;
-    const tempFiles = sweep ? await sweep.call(options.blobs, grace, now) : 0;
+    const tempFiles = await options.blobs.sweepTemp(grace, now);
     const result = await collectUnreferencedBlobs({
       blobs: options.blobs,
       references: [(ids) => options.store.referencedBlobs(ids)],
