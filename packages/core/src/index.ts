@@ -131,6 +131,7 @@ export type {
   MessageRecord,
   FetchMessagesOptions,
   NewMessage,
+  AppendManyResult,
   AppendResult,
   FlagOperation,
   FlagChange,

@@ -27,6 +27,7 @@ import {
   nextUidValidity,
   pickDeliveryMailbox,
   planDelivery,
+  prepareAppends,
   prepareMessage,
   publishChanges,
   quotaError,
@@ -43,6 +44,7 @@ import {
   MAILBOX_DELIMITER,
   type AclEntry,
   type AclGrantee,
+  type AppendManyResult,
   type AppendResult,
   type CopyResult,
   type ExpungeResult,
@@ -356,17 +358,23 @@ export class MemoryMailStore implements MailStore {
   // ------------------------------------------------------------ messages
 
   async append(mailboxId: string, message: NewMessage, viewer?: string): Promise<AppendResult> {
-    const flags = parseFlags(message.flags ?? []);
-    if (!(message.internalDate instanceof Date) || Number.isNaN(message.internalDate.getTime())) throw new InvalidInputError('invalid internal date');
+    const r = await this.appendMany(mailboxId, [message], viewer);
+    return { mailboxId: r.mailboxId, uidValidity: r.uidValidity, uid: r.uids[0]!, modseq: r.modseq };
+  }
+
+  async appendMany(mailboxId: string, messages: readonly NewMessage[], viewer?: string): Promise<AppendManyResult> {
     return this.exclusive(async () => {
       const b = this.box(mailboxId);
-      const header = await prepareMessage(this.options.blobs, message);
-      await this.checkQuota(b.accountId, message.size);
-      const keywords = mergeMailboxKeywords(b.keywords, flags.keywords);
-      const uid = this.insert(b, message, header, flags, keywords, viewer ?? b.accountId, message.internalDate);
-      await this.options.usage.add(b.accountId, 'mail', message.size);
+      const prepared = await prepareAppends(this.options.blobs, messages);
+      await this.checkQuota(b.accountId, prepared.totalBytes);
+      const uids: number[] = [];
+      for (const { message, header, flags } of prepared.items) {
+        const keywords = mergeMailboxKeywords(b.keywords, flags.keywords);
+        uids.push(this.insert(b, message, header, flags, keywords, viewer ?? b.accountId, message.internalDate));
+      }
+      await this.options.usage.add(b.accountId, 'mail', prepared.totalBytes);
       publishChanges(this.options.notifier, this.log, [[b.id, { modseq: b.highestModseq }]]);
-      return { mailboxId: b.id, uidValidity: b.uidValidity, uid, modseq: b.highestModseq };
+      return { mailboxId: b.id, uidValidity: b.uidValidity, uids, modseq: b.highestModseq };
     });
   }
 

@@ -8,7 +8,7 @@ import { ArgReader, type Segment } from './arguments.js';
 import { capabilities } from './capabilities.js';
 import type { CommandDef, CommandResult, SessionState } from './command.js';
 import type { JunkTraining } from './junk-training.js';
-import { CommandReader, type CommandHead, type LiteralDecision, type ReaderLimits } from './command-reader.js';
+import { CommandReader, type CommandHead, type LiteralDecision, type NextLiteralDecider, type ReaderLimits, type StreamedNext } from './command-reader.js';
 import { ImapError, bad, no, toImapError } from './errors.js';
 import { InputReader } from './input-reader.js';
 import type { MailboxHub } from './mailbox-hub.js';
@@ -28,6 +28,9 @@ export interface ImapLimits extends ReaderLimits {
   readonly idleKeepaliveMs: number;
   /** Failed LOGIN/AUTHENTICATE attempts on one connection before BYE. */
   readonly maxAuthFailures: number;
+  /** All the messages of one MULTIAPPEND (RFC 3502), each also within maxMessageBytes. */
+  readonly maxAppendTotalBytes: number;
+  readonly maxAppendMessages: number;
 }
 
 export const DEFAULT_LIMITS: ImapLimits = {
@@ -40,6 +43,8 @@ export const DEFAULT_LIMITS: ImapLimits = {
   authTimeoutMs: 30 * 60_000,
   idleKeepaliveMs: 2 * 60_000,
   maxAuthFailures: 5,
+  maxAppendTotalBytes: 100 * 1024 * 1024,
+  maxAppendMessages: 1000,
 };
 
 export interface SessionContext {
@@ -335,6 +340,23 @@ export class Session {
       return bad('Connection closed');
     }
     return tail;
+  }
+
+  /**
+   * After a streamed literal, what the command sends next: another streamed message (MULTIAPPEND),
+   * or the rest of its line. A refused literal or a lost connection ends the command (thrown).
+   */
+  async nextStreamed(decide: NextLiteralDecider): Promise<Extract<StreamedNext, { kind: 'last' | 'message' }>> {
+    if (!this.streamPending) throw new Error('no streamed literal to follow');
+    this.streamPending = false;
+    const next = await this.reader.nextStreamed(decide);
+    if (next.kind === 'end') {
+      this.close();
+      throw bad('Connection closed');
+    }
+    if (next.kind === 'fatal' || next.kind === 'refused') throw next.error;
+    if (next.kind === 'message') this.streamPending = true;
+    return next;
   }
 
   private async fail(head: CommandHead, error: unknown): Promise<void> {

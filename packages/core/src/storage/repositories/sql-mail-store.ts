@@ -31,6 +31,7 @@ import {
   nextUidValidity,
   pickDeliveryMailbox,
   planDelivery,
+  prepareAppends,
   prepareMessage,
   publishChanges,
   quotaError,
@@ -46,6 +47,7 @@ import {
   MAILBOX_DELIMITER,
   type AclEntry,
   type AclGrantee,
+  type AppendManyResult,
   type AppendResult,
   type CopyResult,
   type ExpungeResult,
@@ -503,15 +505,23 @@ export class SqlMailStore implements MailStore {
   }
 
   async append(mailboxId: string, message: NewMessage, viewer?: string): Promise<AppendResult> {
-    const flags = parseFlags(message.flags ?? []);
-    if (!(message.internalDate instanceof Date) || Number.isNaN(message.internalDate.getTime())) throw new InvalidInputError('invalid internal date');
-    const header = await prepareMessage(this.options.blobs, message);
-    return this.tx('appending a message', async (m, changed) => {
-      const box = await this.lockMailbox(m, mailboxId);
-      await this.checkQuota(m, box.accountId, message.size);
-      const { uid, modseq } = await this.insertMessage(m, box, message, header, flags, viewer ?? box.accountId, message.internalDate);
-      changed.set(box.id, { modseq });
-      return { mailboxId: box.id, uidValidity: box.uidValidity, uid, modseq };
+    const r = await this.appendMany(mailboxId, [message], viewer);
+    return { mailboxId: r.mailboxId, uidValidity: r.uidValidity, uid: r.uids[0]!, modseq: r.modseq };
+  }
+
+  async appendMany(mailboxId: string, messages: readonly NewMessage[], viewer?: string): Promise<AppendManyResult> {
+    const prepared = await prepareAppends(this.options.blobs, messages);
+    return this.tx('appending messages', async (m, changed) => {
+      let box = await this.lockMailbox(m, mailboxId);
+      await this.checkQuota(m, box.accountId, prepared.totalBytes);
+      const uids: number[] = [];
+      for (const { message, header, flags } of prepared.items) {
+        const { uid, modseq, keywords } = await this.insertMessage(m, box, message, header, flags, viewer ?? box.accountId, message.internalDate);
+        uids.push(uid);
+        box = { ...box, uidNext: uid + 1, highestModseq: modseq, keywords };
+      }
+      changed.set(box.id, { modseq: box.highestModseq });
+      return { mailboxId: box.id, uidValidity: box.uidValidity, uids, modseq: box.highestModseq };
     });
   }
 

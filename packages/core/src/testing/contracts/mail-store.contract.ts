@@ -261,6 +261,35 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(q).toEqual({ usedBytes: msg.size * 2 + 10, mailBytes: msg.size * 2, limitBytes: msg.size * 2 + 10 });
       });
 
+      it('appends several messages in one transaction with consecutive UIDs (MULTIAPPEND)', async () => {
+        const box = await w.store.createMailbox(w.alice, 'Multi');
+        await w.store.append(box.id, await newMessage(w, 'before'));
+        const r = await w.store.appendMany(box.id, [await newMessage(w, 'one', ['\\Seen']), await newMessage(w, 'two', ['Tag']), await newMessage(w, 'three')]);
+        expect(r.uids).toEqual([2, 3, 4]);
+        const after = await w.store.getMailboxById(box.id);
+        expect(after.uidNext).toBe(5);
+        expect(r.modseq).toBe(after.highestModseq);
+        expect(after.keywords).toEqual(['Tag']);
+        const rows = await all(w.store.fetch(box.id, w.alice, EVERYTHING));
+        expect(rows.map((x) => [x.uid, sorted(x.flags)])).toEqual([[1, []], [2, ['\\Seen']], [3, ['Tag']], [4, []]]);
+        expect(new Set(rows.map((x) => x.modseq)).size).toBe(4);
+        await expectKind(w.store.appendMany(box.id, []), 'invalid');
+      });
+
+      it('stores none of a MULTIAPPEND when one message is bad or the total passes the quota', async () => {
+        const box = await w.store.createMailbox(w.alice, 'Multi');
+        const ok = await newMessage(w, 'ok');
+        const ghost = { ...(await newMessage(w, 'x')), blobId: 'f'.repeat(64) };
+        await expectKind(w.store.appendMany(box.id, [ok, ok, ghost]), 'not-found');
+        await expectKind(w.store.appendMany(box.id, [ok, await newMessage(w, 'x', ['\\Bogus'])]), 'invalid');
+        await w.directory.updateAccount(w.alice, { quotaBytes: ok.size * 2 });
+        await expectKind(w.store.appendMany(box.id, [ok, ok, ok]), 'quota');
+        expect((await w.store.getMailboxById(box.id)).uidNext).toBe(1);
+        expect(await w.store.listUids(box.id)).toEqual([]);
+        expect((await w.usage.get(w.alice)).mail).toBe(0);
+        expect((await w.store.appendMany(box.id, [ok, ok])).uids).toEqual([1, 2]);
+      });
+
       it('fetches sparse and large UID sets in order, a batch at a time', async () => {
         const box = await w.store.createMailbox(w.alice, 'Big');
         const msg = await newMessage(w, 'bulk');

@@ -1,26 +1,34 @@
-import { isPalabreError } from '@palabre/core';
+import { isPalabreError, type NewMessage } from '@palabre/core';
 import { newMessageOf, putAnalysed } from '../../mime/analysed-blob.js';
 import { ArgReader, type LiteralPart, type Segment } from '../arguments.js';
 import { AUTHENTICATED, defineCommand } from '../command.js';
-import { ImapError, no } from '../errors.js';
+import type { LiteralDecision } from '../command-reader.js';
+import { ImapError, bad, no } from '../errors.js';
+import { formatSet } from '../sequence-set.js';
 import type { Session } from '../session.js';
 import { destination } from './copy-move.js';
 
-interface AppendArgs {
-  readonly mailbox: string;
+/** append-opts (RFC 3502): what each message of an APPEND carries besides its bytes. */
+interface MessageOptions {
   readonly flags: string[];
   readonly date: Date | null;
+}
+
+interface AppendArgs extends MessageOptions {
+  readonly mailbox: string;
   readonly message: LiteralPart;
+}
+
+/** What the messages already taken by one APPEND add up to (the limits and the quota are on their total). */
+interface Taken {
+  readonly count: number;
+  readonly bytes: number;
 }
 
 const PREFIX = /^\S+ APPEND/i;
 
-/** mailbox [SP flag-list] [SP date-time] SP — everything before the message literal. */
-function readHead(r: ArgReader, s: Session): { mailbox: string; flags: string[]; date: Date | null } | 'name-literal' {
-  r.sp();
-  if (r.atPendingLiteral()) return 'name-literal';
-  const mailbox = s.decodeName(r.astringBytes('mailbox'));
-  r.sp();
+/** `[flag-list SP] [date-time SP]` after the SP that follows the mailbox or the previous message. */
+function readOptions(r: ArgReader): MessageOptions {
   let flags: string[] = [];
   if (r.peek() === 0x28) {
     flags = r.list(() => r.flag());
@@ -31,7 +39,30 @@ function readHead(r: ArgReader, s: Session): { mailbox: string; flags: string[];
     date = r.dateTime();
     r.sp();
   }
-  return { mailbox, flags, date };
+  return { flags, date };
+}
+
+/** mailbox SP append-opts — everything before the first message literal. */
+function readHead(r: ArgReader, s: Session): ({ mailbox: string } & MessageOptions) | 'name-literal' {
+  r.sp();
+  if (r.atPendingLiteral()) return 'name-literal';
+  const mailbox = s.decodeName(r.astringBytes('mailbox'));
+  r.sp();
+  return { mailbox, ...readOptions(r) };
+}
+
+/** The options line of a further message (`SP append-opts literal`), as the reader hands it over. */
+function readNextOptions(line: Buffer): MessageOptions {
+  const r = new ArgReader([line]);
+  try {
+    r.sp();
+    const options = readOptions(r);
+    if (!r.atPendingLiteral()) throw new SyntaxError('Expected a message literal');
+    return options;
+  } catch (error) {
+    if (error instanceof SyntaxError) throw bad(error.message);
+    throw error;
+  }
 }
 
 function reader(segments: readonly Segment[]): ArgReader {
@@ -51,19 +82,35 @@ function allowedFlags(flags: readonly string[], rights: string): string[] {
   });
 }
 
+/**
+ * Vet one announced message before the client sends it (before `+`): its size, the count and total of
+ * the APPEND so far, and the owner's quota for all of them together.
+ */
+async function vet(s: Session, accountId: string, size: number, taken: Taken): Promise<LiteralDecision> {
+  const limits = s.ctx.limits;
+  const refuse = (error: ImapError): LiteralDecision => ({ action: 'refuse', error });
+  if (size === 0) return refuse(no('CANNOT', 'Empty messages are not stored'));
+  if (size > limits.maxMessageBytes) return refuse(no('TOOBIG', `Messages are limited to ${limits.maxMessageBytes} bytes`));
+  if (taken.count + 1 > limits.maxAppendMessages) return refuse(no('LIMIT', `At most ${limits.maxAppendMessages} messages in one APPEND`));
+  if (taken.bytes + size > limits.maxAppendTotalBytes) return refuse(no('TOOBIG', `The messages of one APPEND are limited to ${limits.maxAppendTotalBytes} bytes together`));
+  const quota = await s.store.quota(accountId);
+  if (quota.limitBytes !== null && quota.usedBytes + taken.bytes + size > quota.limitBytes) return refuse(no('OVERQUOTA', 'Quota exceeded'));
+  return { action: 'stream' };
+}
+
+/**
+ * APPEND, with RFC 3502 MULTIAPPEND: each message is written to the blob store as it arrives and
+ * vetted before its `+`; the mailbox gets all of them in one transaction at the end, or none (a
+ * refused or malformed message, a lost connection, the quota: nothing is stored).
+ */
 export const appendCommand = defineCommand<AppendArgs>({
   name: 'APPEND',
   states: AUTHENTICATED,
-  /** Vet the message before the client sends it: TRYCREATE, TOOBIG, OVERQUOTA come before `+`. */
   async literal(s, segments, size) {
     const head = readHead(reader(segments), s);
     if (head === 'name-literal') return { action: 'buffer' };
     const dest = await destination(s, head.mailbox);
-    if (size === 0) return { action: 'refuse', error: no('CANNOT', 'Empty messages are not stored') };
-    if (size > s.ctx.limits.maxMessageBytes) return { action: 'refuse', error: no('TOOBIG', `Messages are limited to ${s.ctx.limits.maxMessageBytes} bytes`) };
-    const quota = await s.store.quota(dest.mailbox.accountId);
-    if (quota.limitBytes !== null && quota.usedBytes + size > quota.limitBytes) return { action: 'refuse', error: no('OVERQUOTA', 'Quota exceeded') };
-    return { action: 'stream' };
+    return vet(s, dest.mailbox.accountId, size, { count: 0, bytes: 0 });
   },
   parse(r, s) {
     const head = readHead(r, s);
@@ -74,20 +121,35 @@ export const appendCommand = defineCommand<AppendArgs>({
   },
   async run(s, args) {
     const dest = await destination(s, args.mailbox);
-    const message = args.message;
-    const source: AsyncIterable<Buffer> | Buffer[] = message.kind === 'stream' ? (message.stream as AsyncIterable<Buffer>) : [message.data];
-    const stored = await putAnalysed(s.ctx.blobs, source, { maxBytes: s.ctx.limits.maxMessageBytes });
-    const tail = await s.finishStreamed();
-    if (tail) throw tail;
-    if (stored.blob.size === 0) throw no('CANNOT', 'Empty messages are not stored');
+    const maxBytes = s.ctx.limits.maxMessageBytes;
+    const messages: NewMessage[] = [];
+    let taken: Taken = { count: 0, bytes: 0 };
+    let options: MessageOptions = args;
+    let part = args.message;
+    let nextOptions = null as MessageOptions | null;
+    for (;;) {
+      const source: AsyncIterable<Buffer> | Buffer[] = part.kind === 'stream' ? (part.stream as AsyncIterable<Buffer>) : [part.data];
+      const stored = await putAnalysed(s.ctx.blobs, source, { maxBytes });
+      if (stored.blob.size === 0) throw no('CANNOT', 'Empty messages are not stored');
+      messages.push(newMessageOf(stored, { internalDate: options.date ?? s.ctx.clock.now(), flags: allowedFlags(options.flags, dest.rights) }));
+      taken = { count: taken.count + 1, bytes: taken.bytes + stored.blob.size };
+      if (part.kind !== 'stream') break;
+      const seen = taken;
+      const next = await s.nextStreamed(async (line, size) => {
+        nextOptions = readNextOptions(line);
+        return vet(s, dest.mailbox.accountId, size, seen);
+      });
+      if (next.kind === 'last') {
+        if (next.line.length > 0) throw bad('Unexpected data after the message');
+        break;
+      }
+      part = { kind: 'stream', stream: next.stream, size: next.size, binary: next.binary };
+      options = nextOptions!;
+    }
     try {
-      const result = await s.store.append(
-        dest.mailbox.id,
-        newMessageOf(stored, { internalDate: args.date ?? s.ctx.clock.now(), flags: allowedFlags(args.flags, dest.rights) }),
-        s.user.accountId,
-      );
+      const result = await s.store.appendMany(dest.mailbox.id, messages, s.user.accountId);
       s.ctx.hub.touched(dest.mailbox.id);
-      return { code: `APPENDUID ${result.uidValidity} ${result.uid}`, text: 'APPEND completed' };
+      return { code: `APPENDUID ${result.uidValidity} ${formatSet(result.uids)}`, text: 'APPEND completed' };
     } catch (error) {
       if (isPalabreError(error, 'quota')) throw no('OVERQUOTA', 'Quota exceeded');
       if (isPalabreError(error, 'too-large')) throw no('LIMIT', error.message);
