@@ -86,6 +86,8 @@ export class Session {
   secure: boolean;
   /** ENABLE IMAP4rev2: UTF-8 names, ESEARCH answers, no \Recent. */
   rev2 = false;
+  /** ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 names and quoted strings, APPEND UTF8, no SEARCH CHARSET. */
+  utf8Accept = false;
   condstore = false;
   qresync = false;
   selected: SelectedMailbox | null = null;
@@ -295,7 +297,7 @@ export class Session {
   private async execute(head: CommandHead, segments: Segment[], streamed: boolean): Promise<void> {
     const def = this.ctx.commands.get(head.name)!;
     this.streamPending = streamed;
-    const r = new ArgReader(segments);
+    const r = new ArgReader(segments, { utf8Quoted: this.utf8Accept });
     const first = segments[0] as Buffer;
     const prefix = PREFIX.exec(first.toString('latin1'))!;
     r.skipTo(prefix[0].length);
@@ -408,9 +410,14 @@ export class Session {
     return this.secure || this.ctx.insecureAuth;
   }
 
-  /** A mailbox name as the client writes it: UTF-8 for IMAP4rev2, modified UTF-7 otherwise. */
+  /** The client takes UTF-8 (IMAP4rev2 or UTF8=ACCEPT): names, quoted strings and message headers. */
+  get utf8(): boolean {
+    return this.rev2 || this.utf8Accept;
+  }
+
+  /** A mailbox name as the client writes it: UTF-8 for IMAP4rev2 and UTF8=ACCEPT, modified UTF-7 otherwise. */
   encodeName(name: string): string {
-    const wire = this.rev2 ? name : encodeMutf7(name);
+    const wire = this.utf8 ? name : encodeMutf7(name);
     if (wire.length <= 1024 && !/[\u0000\r\n"\\]/.test(wire)) return `"${wire}"`;
     if (!/[\u0000\r\n]/.test(wire)) return `"${wire.replace(/[\\"]/g, (c) => '\\' + c)}"`;
     return `{${Buffer.byteLength(wire)}}\r\n${wire}`;
@@ -418,12 +425,12 @@ export class Session {
 
   /** A mailbox name from the client; NO [CANNOT] when it is not valid in this session's encoding. */
   decodeName(bytes: Buffer): string {
-    if (this.rev2) {
+    if (this.utf8) {
       const text = bytes.toString('utf8');
       if (text.includes('\uFFFD') && !bytes.includes(Buffer.from('\uFFFD'))) throw no('CANNOT', 'Mailbox name is not valid UTF-8');
       return text;
     }
-    if (bytes.some((b) => b > 0x7e)) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7 (8-bit data; ENABLE IMAP4rev2 for UTF-8 names)');
+    if (bytes.some((b) => b > 0x7e)) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7 (8-bit data; ENABLE UTF8=ACCEPT or IMAP4rev2 for UTF-8 names)');
     const decoded = decodeMutf7(bytes.toString('latin1'));
     if (decoded === null) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7');
     return decoded;

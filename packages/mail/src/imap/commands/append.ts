@@ -1,9 +1,10 @@
 import { isPalabreError, type NewMessage } from '@palabre/core';
-import { newMessageOf, putAnalysed } from '../../mime/analysed-blob.js';
+import { newMessageOf, putAnalysed, type AnalysedBlob } from '../../mime/analysed-blob.js';
 import { ArgReader, type LiteralPart, type Segment } from '../arguments.js';
 import { AUTHENTICATED, defineCommand } from '../command.js';
 import type { LiteralDecision } from '../command-reader.js';
-import { ImapError, bad, no } from '../errors.js';
+import { ImapError, SyntaxError, bad, no } from '../errors.js';
+import { headerText } from '../rfc6855.js';
 import { formatSet } from '../sequence-set.js';
 import type { Session } from '../session.js';
 import { destination } from './copy-move.js';
@@ -12,6 +13,8 @@ import { destination } from './copy-move.js';
 interface MessageOptions {
   readonly flags: string[];
   readonly date: Date | null;
+  /** RFC 6855 §4 `UTF8 (literal8)`: the message is followed by `)`. */
+  readonly utf8: boolean;
 }
 
 interface AppendArgs extends MessageOptions {
@@ -27,8 +30,8 @@ interface Taken {
 
 const PREFIX = /^\S+ APPEND/i;
 
-/** `[flag-list SP] [date-time SP]` after the SP that follows the mailbox or the previous message. */
-function readOptions(r: ArgReader): MessageOptions {
+/** `[flag-list SP] [date-time SP] ["UTF8" SP "("]` after the SP that follows the mailbox or the previous message. */
+function readOptions(r: ArgReader, s: Session): MessageOptions {
   let flags: string[] = [];
   if (r.peek() === 0x28) {
     flags = r.list(() => r.flag());
@@ -39,7 +42,16 @@ function readOptions(r: ArgReader): MessageOptions {
     date = r.dateTime();
     r.sp();
   }
-  return { flags, date };
+  let utf8 = false;
+  if (r.peekAtom().toUpperCase() === 'UTF8') {
+    if (!s.utf8Accept) throw new SyntaxError('APPEND UTF8 needs ENABLE UTF8=ACCEPT');
+    r.atom();
+    r.sp();
+    r.expect('(');
+    if (r.peek() !== 0x7e) throw new SyntaxError('APPEND UTF8 takes a literal8');
+    utf8 = true;
+  }
+  return { flags, date, utf8 };
 }
 
 /** mailbox SP append-opts — everything before the first message literal. */
@@ -48,15 +60,15 @@ function readHead(r: ArgReader, s: Session): ({ mailbox: string } & MessageOptio
   if (r.atPendingLiteral()) return 'name-literal';
   const mailbox = s.decodeName(r.astringBytes('mailbox'));
   r.sp();
-  return { mailbox, ...readOptions(r) };
+  return { mailbox, ...readOptions(r, s) };
 }
 
 /** The options line of a further message (`SP append-opts literal`), as the reader hands it over. */
-function readNextOptions(line: Buffer): MessageOptions {
+function readNextOptions(line: Buffer, s: Session): MessageOptions {
   const r = new ArgReader([line]);
   try {
     r.sp();
-    const options = readOptions(r);
+    const options = readOptions(r, s);
     if (!r.atPendingLiteral()) throw new SyntaxError('Expected a message literal');
     return options;
   } catch (error) {
@@ -99,6 +111,17 @@ async function vet(s: Session, accountId: string, size: number, taken: Taken): P
 }
 
 /**
+ * RFC 6855 §4: 8-bit header fields only from a client that enabled UTF-8 (UTF8=ACCEPT or IMAP4rev2),
+ * and then only as UTF-8 (RFC 6532).
+ */
+async function vetHeader(s: Session, stored: AnalysedBlob): Promise<void> {
+  const text = await headerText(s.ctx.blobs, stored);
+  if (text === 'ascii') return;
+  if (!s.utf8) throw no('CANNOT', 'Header fields with 8-bit characters need ENABLE UTF8=ACCEPT (RFC 6855)');
+  if (text === 'invalid') throw no('CANNOT', 'The header section is not valid UTF-8 (RFC 6532)');
+}
+
+/**
  * APPEND, with RFC 3502 MULTIAPPEND: each message is written to the blob store as it arrives and
  * vetted before its `+`; the mailbox gets all of them in one transaction at the end, or none (a
  * refused or malformed message, a lost connection, the quota: nothing is stored).
@@ -116,7 +139,10 @@ export const appendCommand = defineCommand<AppendArgs>({
     const head = readHead(r, s);
     if (head === 'name-literal') throw new ImapError('BAD', null, 'Missing message');
     const message = r.messageLiteral();
-    if (message.kind === 'literal') r.end();
+    if (message.kind === 'literal') {
+      if (head.utf8) r.expect(')');
+      r.end();
+    }
     return { ...head, message };
   },
   async run(s, args) {
@@ -131,16 +157,24 @@ export const appendCommand = defineCommand<AppendArgs>({
       const source: AsyncIterable<Buffer> | Buffer[] = part.kind === 'stream' ? (part.stream as AsyncIterable<Buffer>) : [part.data];
       const stored = await putAnalysed(s.ctx.blobs, source, { maxBytes });
       if (stored.blob.size === 0) throw no('CANNOT', 'Empty messages are not stored');
+      await vetHeader(s, stored);
       messages.push(newMessageOf(stored, { internalDate: options.date ?? s.ctx.clock.now(), flags: allowedFlags(options.flags, dest.rights) }));
       taken = { count: taken.count + 1, bytes: taken.bytes + stored.blob.size };
       if (part.kind !== 'stream') break;
       const seen = taken;
+      const closing = options.utf8;
+      // After `UTF8 (literal8`: the `)` that closes it, then what follows any message.
+      const rest = (line: Buffer): Buffer => {
+        if (!closing) return line;
+        if (line[0] !== 0x29) throw bad('Expected ) after the UTF8 message');
+        return line.subarray(1);
+      };
       const next = await s.nextStreamed(async (line, size) => {
-        nextOptions = readNextOptions(line);
+        nextOptions = readNextOptions(rest(line), s);
         return vet(s, dest.mailbox.accountId, size, seen);
       });
       if (next.kind === 'last') {
-        if (next.line.length > 0) throw bad('Unexpected data after the message');
+        if (rest(next.line).length > 0) throw bad('Unexpected data after the message');
         break;
       }
       part = { kind: 'stream', stream: next.stream, size: next.size, binary: next.binary };

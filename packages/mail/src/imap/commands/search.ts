@@ -180,13 +180,13 @@ export const searchCommand = defineCommand({
   name: 'SEARCH',
   states: SELECTED,
   noExpunge: true,
-  parse: (r, s) => parseSearch(r, s.rev2),
+  parse: (r, s) => parseSearch(r, s.rev2, s.utf8Accept),
   run: (s, q, tag) => runSearch(s, q, false, tag),
 });
 
 export const uidSearchCommand = defineCommand({
   name: 'UID SEARCH',
   states: SELECTED,
-  parse: (r, s) => parseSearch(r, s.rev2),
+  parse: (r, s) => parseSearch(r, s.rev2, s.utf8Accept),
   run: (s, q, tag) => runSearch(s, q, true, tag),
 });

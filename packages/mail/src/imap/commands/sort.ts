@@ -1,7 +1,7 @@
 import type { MessageRecord } from '@palabre/core';
 import type { ArgReader } from '../arguments.js';
 import { SELECTED, defineCommand } from '../command.js';
-import { SyntaxError, no } from '../errors.js';
+import { SyntaxError, bad, no } from '../errors.js';
 import { formatThreads, sortMessages, threadOrderedSubject, threadReferences, SORT_KEYS, type SortCriterion, type SortKey, type SortableMessage } from '../rfc5256.js';
 import { parseSearch, type SearchKey } from '../search-query.js';
 import type { Session } from '../session.js';
@@ -18,15 +18,17 @@ type ThreadAlgorithm = (typeof THREAD_ALGORITHMS)[number];
 const MAX_CRITERIA = 16;
 
 /** `charset SP search-criteria`, the tail SORT and THREAD share; only UTF-8 and US-ASCII are searched. */
-function charsetAndSearch(r: ArgReader): SearchKey {
+function charsetAndSearch(r: ArgReader, s: Session): SearchKey {
   r.sp();
   const charset = r.astring('charset').toUpperCase();
+  // RFC 6855 erratum 4029: after ENABLE UTF8=ACCEPT, a charset other than UTF-8 conflicts with the strings.
+  if (s.utf8Accept && charset !== 'UTF-8') throw bad('Only the UTF-8 charset after ENABLE UTF8=ACCEPT');
   if (charset !== 'UTF-8' && charset !== 'US-ASCII') throw no('BADCHARSET (US-ASCII UTF-8)', 'Only UTF-8 and US-ASCII are supported');
   // parseSearch reads from the space before the keys; no RETURN or CHARSET may come here.
   return parseSearch(r, false).key;
 }
 
-function parseSort(r: ArgReader): { criteria: SortCriterion[]; key: SearchKey } {
+function parseSort(r: ArgReader, s: Session): { criteria: SortCriterion[]; key: SearchKey } {
   r.sp();
   let reverse = false;
   const criteria: SortCriterion[] = [];
@@ -46,14 +48,14 @@ function parseSort(r: ArgReader): { criteria: SortCriterion[]; key: SearchKey } 
     { allowEmpty: false },
   );
   if (reverse) throw new SyntaxError('REVERSE must be followed by a sort key');
-  return { criteria, key: charsetAndSearch(r) };
+  return { criteria, key: charsetAndSearch(r, s) };
 }
 
-function parseThread(r: ArgReader): { algorithm: ThreadAlgorithm; key: SearchKey } {
+function parseThread(r: ArgReader, s: Session): { algorithm: ThreadAlgorithm; key: SearchKey } {
   r.sp();
   const algorithm = r.atom('threading algorithm').toUpperCase();
   if (!(THREAD_ALGORITHMS as readonly string[]).includes(algorithm)) throw new SyntaxError(`Unknown threading algorithm ${algorithm.slice(0, 20)}`);
-  return { algorithm: algorithm as ThreadAlgorithm, key: charsetAndSearch(r) };
+  return { algorithm: algorithm as ThreadAlgorithm, key: charsetAndSearch(r, s) };
 }
 
 const MESSAGE_ID = /<[^<>\s]{1,998}>/g;
