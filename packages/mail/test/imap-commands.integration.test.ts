@@ -546,6 +546,20 @@ describe.each(await testBackends())('IMAP commands on $name (imapflow and raw, a
       await w.directory.updateAccount(w.users.bob.id, { quotaBytes: null });
     });
 
+    it('STATUS DELETED and DELETED-STORAGE (RFC 9208 §4.3): what EXPUNGE would free, in KiB', async () => {
+      const r = await w.raw();
+      await r.login(w.users.bob);
+      await r.cmd('a', 'CREATE Freed');
+      const big = `Subject: big\r\n\r\n${'x'.repeat(3000)}\r\n`;
+      const small = 'Subject: small\r\n\r\nx\r\n';
+      expect((await r.cmd('b', `APPEND Freed (\\Deleted) {${big.length}+}\r\n${big} {${small.length}+}\r\n${small}`)).status).toBe('OK');
+      expect((await r.cmd('c', 'STATUS Freed (MESSAGES DELETED DELETED-STORAGE SIZE)')).untagged).toEqual([
+        `* STATUS "Freed" (MESSAGES 2 DELETED 1 DELETED-STORAGE ${Math.ceil(big.length / 1024)} SIZE ${big.length + small.length})`,
+      ]);
+      expect((await r.cmd('d', 'STATUS Freed (DELETED-STORAGE-X)')).status).toBe('BAD');
+      r.close();
+    });
+
     it('SETACL, GETACL, LISTRIGHTS, MYRIGHTS, DELETEACL', async () => {
       const r = await w.raw();
       await r.login(w.users.secretariat);

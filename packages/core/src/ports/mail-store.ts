@@ -52,6 +52,8 @@ export interface MailboxCounts {
   /** Messages without `\Seen` as the viewer sees them. */
   readonly unseen: number;
   readonly deleted: number;
+  /** Sum of the sizes of messages flagged `\Deleted`: what EXPUNGE frees (RFC 9208 DELETED-STORAGE). */
+  readonly deletedSize: number;
   /** Sum of message sizes (STATUS SIZE). */
   readonly size: number;
   /** UID of the first message without `\Seen`, or null. */

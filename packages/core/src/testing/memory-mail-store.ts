@@ -336,6 +336,7 @@ export class MemoryMailStore implements MailStore {
     const b = this.box(mailboxId);
     let unseen = 0;
     let deleted = 0;
+    let deletedSize = 0;
     let size = 0;
     let firstUnseenUid: number | null = null;
     for (const m of b.messages) {
@@ -344,11 +345,14 @@ export class MemoryMailStore implements MailStore {
         unseen++;
         firstUnseenUid ??= m.uid;
       }
-      if (m.bits & FLAG_DELETED) deleted++;
+      if (m.bits & FLAG_DELETED) {
+        deleted++;
+        deletedSize += m.size;
+      }
       size += m.size;
     }
     const recent = b.messages.filter((m) => m.uid >= b.recentUid).length;
-    return { messages: b.messages.length, unseen, deleted, size, firstUnseenUid, recent };
+    return { messages: b.messages.length, unseen, deleted, deletedSize, size, firstUnseenUid, recent };
   }
 
   async listUids(mailboxId: string): Promise<number[]> {

@@ -405,6 +405,7 @@ export class SqlMailStore implements MailStore {
         m,
         `SELECT COUNT(*) AS messages, COALESCE(SUM(m.size), 0) AS size,
                 COALESCE(SUM(CASE WHEN (m.flags & 8) <> 0 THEN 1 ELSE 0 END), 0) AS deleted,
+                COALESCE(SUM(CASE WHEN (m.flags & 8) <> 0 THEN m.size ELSE 0 END), 0) AS deleted_size,
                 COALESCE(SUM(CASE WHEN ${seenExpr} THEN 0 ELSE 1 END), 0) AS unseen,
                 MIN(CASE WHEN ${seenExpr} THEN NULL ELSE m.uid END) AS first_unseen,
                 COALESCE(SUM(CASE WHEN m.uid >= ? THEN 1 ELSE 0 END), 0) AS recent
@@ -415,6 +416,7 @@ export class SqlMailStore implements MailStore {
         messages: N(r.messages),
         unseen: N(r.unseen),
         deleted: N(r.deleted),
+        deletedSize: N(r.deleted_size),
         size: N(r.size),
         firstUnseenUid: r.first_unseen === null || r.first_unseen === undefined ? null : N(r.first_unseen),
         recent: N(r.recent),

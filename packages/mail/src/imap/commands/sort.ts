@@ -6,6 +6,7 @@ import { formatThreads, sortMessages, threadOrderedSubject, threadReferences, SO
 import { parseSearch, type SearchKey } from '../search-query.js';
 import type { Session } from '../session.js';
 import { parseAddressList } from '../../mime/addresses.js';
+import { imapString } from '../../mime/imap-strings.js';
 import { parseMessageDate } from '../../mime/dates.js';
 import { decodeEncodedWords } from '../../mime/encoded-words.js';
 import { fieldValue, parseFields } from '../../mime/header-block.js';
@@ -28,8 +29,32 @@ function charsetAndSearch(r: ArgReader, s: Session): SearchKey {
   return parseSearch(r, false).key;
 }
 
-function parseSort(r: ArgReader, s: Session): { criteria: SortCriterion[]; key: SearchKey } {
+/** RFC 5267 ESORT result options (SAVE is not offered for SORT). */
+const SORT_RETURNS = ['MIN', 'MAX', 'COUNT', 'ALL'] as const;
+type SortReturn = (typeof SORT_RETURNS)[number];
+
+interface SortArgs {
+  readonly criteria: SortCriterion[];
+  readonly key: SearchKey;
+  /** `RETURN (…)`: answer with ESEARCH; null for the plain `* SORT`. */
+  readonly returns: readonly SortReturn[] | null;
+}
+
+function parseSort(r: ArgReader, s: Session): SortArgs {
   r.sp();
+  let returns: SortReturn[] | null = null;
+  if (r.peekAtom().toUpperCase() === 'RETURN') {
+    r.atom();
+    r.sp();
+    const opts = r.list(() => {
+      const o = r.atom('return option').toUpperCase();
+      if (!(SORT_RETURNS as readonly string[]).includes(o)) throw new SyntaxError(`Unknown SORT return option ${o.slice(0, 20)}`);
+      return o as SortReturn;
+    });
+    // RFC 4731 §3.1: RETURN () means ALL.
+    returns = opts.length ? opts : ['ALL'];
+    r.sp();
+  }
   let reverse = false;
   const criteria: SortCriterion[] = [];
   r.list(
@@ -48,7 +73,7 @@ function parseSort(r: ArgReader, s: Session): { criteria: SortCriterion[]; key: 
     { allowEmpty: false },
   );
   if (reverse) throw new SyntaxError('REVERSE must be followed by a sort key');
-  return { criteria, key: charsetAndSearch(r, s) };
+  return { criteria, key: charsetAndSearch(r, s), returns };
 }
 
 function parseThread(r: ArgReader, s: Session): { algorithm: ThreadAlgorithm; key: SearchKey } {
@@ -89,11 +114,40 @@ async function candidates(s: Session, key: SearchKey, byUid: boolean): Promise<S
   return out;
 }
 
+/**
+ * A sequence-set that keeps the sort order (RFC 5267 §3.2 ALL): only ascending runs of consecutive
+ * numbers are written as ranges, so reading it left to right gives the sorted list.
+ */
+export function orderedSet(ids: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; ) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1] === ids[j]! + 1) j++;
+    out.push(j > i ? `${ids[i]}:${ids[j]}` : `${ids[i]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
 const sortRun =
   (byUid: boolean) =>
-  async (s: Session, args: { criteria: SortCriterion[]; key: SearchKey }): Promise<void> => {
-    const sorted = sortMessages(await candidates(s, args.key, byUid), args.criteria);
-    await s.untagged(`SORT${sorted.map((m) => ` ${m.id}`).join('')}`);
+  async (s: Session, args: SortArgs, tag: string): Promise<void> => {
+    const ids = sortMessages(await candidates(s, args.key, byUid), args.criteria).map((m) => m.id);
+    if (!args.returns) {
+      await s.untagged(`SORT${ids.map((id) => ` ${id}`).join('')}`);
+      return;
+    }
+    // RFC 5267 §3.2: MIN and MAX are the first and last in sort order; none of MIN/MAX/ALL when nothing matched.
+    const opts = new Set(args.returns);
+    const parts = [`(TAG ${imapString(tag)})`];
+    if (byUid) parts.push('UID');
+    if (ids.length) {
+      if (opts.has('MIN')) parts.push(`MIN ${ids[0]}`);
+      if (opts.has('MAX')) parts.push(`MAX ${ids[ids.length - 1]}`);
+      if (opts.has('ALL')) parts.push(`ALL ${orderedSet(ids)}`);
+    }
+    if (opts.has('COUNT')) parts.push(`COUNT ${ids.length}`);
+    await s.untagged(`ESEARCH ${parts.join(' ')}`);
   };
 
 const threadRun =
