@@ -23,16 +23,15 @@ export function checkEntryName(name: string): string {
   return lower;
 }
 
-/** The scope an entry name belongs to for this account (`/private` → the account, `/shared` → everyone). */
-export function scopeOf(name: string, mailboxId: string | null, accountId: string): MetadataScope {
-  return { mailboxId, accountId: name.startsWith('/private/') ? accountId : null };
+/** Whose entry a name is in a scope: the account's for `/private/…`, null (everyone's) for `/shared/…`. */
+export function ownerOf(name: string, scope: MetadataScope): string | null {
+  return name.startsWith('/private/') ? scope.accountId : null;
 }
 
-/** Names and values checked against the scope they are written to. */
-export function checkChanges(scope: MetadataScope, changes: readonly MetadataChange[]): MetadataChange[] {
+/** Names and values checked. */
+export function checkChanges(changes: readonly MetadataChange[]): MetadataChange[] {
   return changes.map((c) => {
     const name = checkEntryName(c.name);
-    if (name.startsWith('/private/') !== (scope.accountId !== null)) throw new InvalidInputError('entry name does not match the scope');
     if (c.value !== null && Buffer.byteLength(c.value) > MAX_METADATA_VALUE_BYTES) throw new InvalidInputError('metadata value too large');
     return { name, value: c.value };
   });

@@ -7,11 +7,15 @@
  */
 export type MetadataDepth = '0' | '1' | 'infinity';
 
+/**
+ * Where an entry lives: a mailbox (by id) or the server (null), and for `/private/…` names the account
+ * whose they are; `/shared/…` names ignore the account.
+ */
 export interface MetadataScope {
   /** The mailbox, or null for server entries. */
   readonly mailboxId: string | null;
-  /** The account whose `/private` entries these are, or null for `/shared` entries. */
-  readonly accountId: string | null;
+  /** Whose `/private` entries are meant. */
+  readonly accountId: string;
 }
 
 export interface MetadataEntry {
@@ -30,8 +34,9 @@ export interface MailMetadataStore {
   /** The entry `name` and, with depth 1 or infinity, the entries below it, in name order. */
   get(scope: MetadataScope, name: string, depth: MetadataDepth): Promise<MetadataEntry[]>;
   /**
-   * All the changes or none. InvalidInputError for a bad name (or one of the other scope's kind) or an
-   * oversized value; QuotaExceededError when the scope would hold more than MAX_METADATA_ENTRIES.
+   * All the changes or none, private and shared together. InvalidInputError for a bad name or an
+   * oversized value; QuotaExceededError when the private or the shared entries of the mailbox (or
+   * server) would number more than MAX_METADATA_ENTRIES.
    */
   set(scope: MetadataScope, changes: readonly MetadataChange[]): Promise<void>;
   /** Every entry of a mailbox, private and shared. */

@@ -8,6 +8,8 @@ export interface CapabilityContext {
   /** COMPRESS=DEFLATE is offered (the server's `compress` option). */
   readonly compressOffered: boolean;
   readonly maxMessageBytes: number;
+  /** RFC 5464 METADATA is offered (a metadata store was given). */
+  readonly metadata: boolean;
 }
 
 /** Listed after login (and in the OK of LOGIN/AUTHENTICATE). */
@@ -57,6 +59,7 @@ export function capabilities(c: CapabilityContext): string[] {
     return caps;
   }
   caps.push(...AUTHENTICATED_CAPABILITIES, `APPENDLIMIT=${c.maxMessageBytes}`);
+  if (c.metadata) caps.push('METADATA');
   if (c.compressOffered && !c.compressed) caps.push('COMPRESS=DEFLATE');
   return caps;
 }

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import { createInflateRaw } from 'node:zlib';
-import { secondsSince, type Authenticator, type BlobStore, type Clock, type DirectoryStore, type Logger, type MailStore, type Principal } from '@palabre/core';
+import { secondsSince, type Authenticator, type BlobStore, type Clock, type DirectoryStore, type Logger, type MailMetadataStore, type MailStore, type Principal } from '@palabre/core';
 import { ArgReader, type Segment } from './arguments.js';
 import { capabilities } from './capabilities.js';
 import type { CommandDef, CommandResult, SessionState } from './command.js';
@@ -52,6 +52,8 @@ export interface SessionContext {
   readonly blobs: BlobStore;
   readonly directory: DirectoryStore;
   readonly authenticator: Authenticator;
+  /** RFC 5464 METADATA entries (none: METADATA is not offered). */
+  readonly metadata?: MailMetadataStore;
   readonly hub: MailboxHub;
   readonly log: Logger;
   readonly clock: Clock;
@@ -402,6 +404,7 @@ export class Session {
       compressed: this.writer.compressed,
       compressOffered: this.ctx.compress,
       maxMessageBytes: this.ctx.limits.maxMessageBytes,
+      metadata: this.ctx.metadata !== undefined,
     });
   }
 

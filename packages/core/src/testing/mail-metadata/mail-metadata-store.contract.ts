@@ -19,18 +19,21 @@ export function mailMetadataStoreContract(name: string, subject: ContractSubject
     });
     afterEach(async () => cleanup());
 
-    const shared = { mailboxId: BOX, accountId: null };
     const alice = { mailboxId: BOX, accountId: ALICE };
+    const bob = { mailboxId: BOX, accountId: BOB };
+    const server = { mailboxId: null, accountId: ALICE };
 
     it('keeps private entries per account and shared ones per mailbox or server; names are case-insensitive', async () => {
       await store.set(alice, [{ name: '/private/Comment', value: 'mine' }]);
-      await store.set({ mailboxId: BOX, accountId: BOB }, [{ name: '/private/comment', value: 'his' }]);
-      await store.set(shared, [{ name: '/shared/comment', value: 'ours' }]);
-      await store.set({ mailboxId: null, accountId: null }, [{ name: '/shared/comment', value: 'server' }]);
+      await store.set(bob, [{ name: '/private/comment', value: 'his' }, { name: '/shared/comment', value: 'ours' }]);
+      await store.set(server, [{ name: '/shared/comment', value: 'server' }]);
       expect(await store.get(alice, '/private/COMMENT', '0')).toEqual([{ name: '/private/comment', value: 'mine' }]);
-      expect(await store.get(shared, '/shared/comment', '0')).toEqual([{ name: '/shared/comment', value: 'ours' }]);
-      expect(await store.get({ mailboxId: null, accountId: null }, '/shared/comment', '0')).toEqual([{ name: '/shared/comment', value: 'server' }]);
+      expect(await store.get(bob, '/private/comment', '0')).toEqual([{ name: '/private/comment', value: 'his' }]);
+      // Shared entries are everyone's: written by bob, read by alice.
+      expect(await store.get(alice, '/shared/comment', '0')).toEqual([{ name: '/shared/comment', value: 'ours' }]);
+      expect(await store.get({ mailboxId: null, accountId: BOB }, '/shared/comment', '0')).toEqual([{ name: '/shared/comment', value: 'server' }]);
       expect(await store.get({ mailboxId: OTHER, accountId: ALICE }, '/private/comment', '0')).toEqual([]);
+      expect(await store.get(server, '/private/comment', '0')).toEqual([]);
     });
 
     it('answers depth 0, 1 and infinity in name order, with LIKE characters taken literally', async () => {
@@ -54,24 +57,27 @@ export function mailMetadataStoreContract(name: string, subject: ContractSubject
       for (const bad of ['/private//x', '/private/x/', '/private/*', '/private/%', '/private/é', '/other/x', '/private', '/private/.', 'private/x', `/private/${'a'.repeat(300)}`]) {
         await expectKind(store.set(alice, [{ name: bad, value: 'v' }]), 'invalid');
       }
-      await expectKind(store.set(alice, [{ name: '/shared/x', value: 'v' }]), 'invalid');
+      // A bad shared change takes the good private one with it.
+      await expectKind(store.set(alice, [{ name: '/private/new', value: 'y' }, { name: '/shared/x/', value: 'v' }]), 'invalid');
       await expectKind(store.set(alice, [{ name: '/private/big', value: 'x'.repeat(MAX_METADATA_VALUE_BYTES + 1) }]), 'invalid');
       expect((await store.get(alice, '/private/new', '0')).length).toBe(0);
       const many = Array.from({ length: MAX_METADATA_ENTRIES }, (_, i) => ({ name: `/private/n/${i}`, value: 'v' }));
-      await expectKind(store.set(alice, many), 'quota');
+      await expectKind(store.set(alice, [{ name: '/shared/ok', value: 'v' }, ...many]), 'quota');
       expect(await store.get(alice, '/private/n', 'infinity')).toEqual([]);
+      expect(await store.get(alice, '/shared/ok', '0')).toEqual([]);
       await store.set(alice, [{ name: '/private/keep', value: null }, { name: '/private/gone', value: null }]);
       expect(await store.get(alice, '/private/keep', '0')).toEqual([]);
     });
 
     it('forgets a deleted mailbox, private and shared, and nothing else', async () => {
-      await store.set(alice, [{ name: '/private/x', value: '1' }]);
-      await store.set(shared, [{ name: '/shared/x', value: '2' }]);
-      await store.set({ mailboxId: OTHER, accountId: null }, [{ name: '/shared/x', value: '3' }]);
+      await store.set(alice, [{ name: '/private/x', value: '1' }, { name: '/shared/x', value: '2' }]);
+      await store.set({ mailboxId: OTHER, accountId: ALICE }, [{ name: '/shared/x', value: '3' }]);
+      await store.set(server, [{ name: '/private/x', value: '4' }]);
       await store.deleteMailbox(BOX);
       expect(await store.get(alice, '/private/x', '0')).toEqual([]);
-      expect(await store.get(shared, '/shared/x', '0')).toEqual([]);
-      expect((await store.get({ mailboxId: OTHER, accountId: null }, '/shared/x', '0')).length).toBe(1);
+      expect(await store.get(alice, '/shared/x', '0')).toEqual([]);
+      expect((await store.get({ mailboxId: OTHER, accountId: BOB }, '/shared/x', '0')).length).toBe(1);
+      expect((await store.get(server, '/private/x', '0')).length).toBe(1);
     });
   });
 }

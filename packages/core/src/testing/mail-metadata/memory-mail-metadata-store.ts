@@ -1,27 +1,32 @@
 import { QuotaExceededError } from '../../errors.js';
-import { checkChanges, checkEntryName, entriesAt, MAX_METADATA_ENTRIES } from '../../mail-metadata/mail-metadata-rules.js';
+import { checkChanges, checkEntryName, entriesAt, MAX_METADATA_ENTRIES, ownerOf } from '../../mail-metadata/mail-metadata-rules.js';
 import type { MailMetadataStore, MetadataChange, MetadataDepth, MetadataEntry, MetadataScope } from '../../mail-metadata/mail-metadata-store.js';
 
-const key = (scope: MetadataScope) => `${scope.mailboxId ?? ''}\u0000${scope.accountId ?? ''}`;
+const key = (scope: MetadataScope, name: string) => `${scope.mailboxId ?? ''}\u0000${ownerOf(name, scope) ?? ''}`;
 
 export class MemoryMailMetadataStore implements MailMetadataStore {
   private readonly scopes = new Map<string, Map<string, string>>();
 
   async get(scope: MetadataScope, name: string, depth: MetadataDepth): Promise<MetadataEntry[]> {
     const n = checkEntryName(name);
-    const entries = this.scopes.get(key(scope)) ?? new Map<string, string>();
+    const entries = this.scopes.get(key(scope, n)) ?? new Map<string, string>();
     return entriesAt([...entries].map(([k, value]) => ({ name: k, value })), n, depth);
   }
 
   async set(scope: MetadataScope, changes: readonly MetadataChange[]): Promise<void> {
-    const checked = checkChanges(scope, changes);
-    const next = new Map(this.scopes.get(key(scope)) ?? []);
+    const checked = checkChanges(changes);
+    const next = new Map<string, Map<string, string>>();
     for (const c of checked) {
-      if (c.value === null) next.delete(c.name);
-      else next.set(c.name, c.value);
+      const k = key(scope, c.name);
+      let entries = next.get(k);
+      if (!entries) next.set(k, (entries = new Map(this.scopes.get(k) ?? [])));
+      if (c.value === null) entries.delete(c.name);
+      else entries.set(c.name, c.value);
     }
-    if (next.size > MAX_METADATA_ENTRIES) throw new QuotaExceededError(`at most ${MAX_METADATA_ENTRIES} metadata entries`, { detail: { reason: 'too-many' } });
-    this.scopes.set(key(scope), next);
+    for (const entries of next.values()) {
+      if (entries.size > MAX_METADATA_ENTRIES) throw new QuotaExceededError(`at most ${MAX_METADATA_ENTRIES} metadata entries`, { detail: { reason: 'too-many' } });
+    }
+    for (const [k, entries] of next) this.scopes.set(k, entries);
   }
 
   async deleteMailbox(mailboxId: string): Promise<void> {
