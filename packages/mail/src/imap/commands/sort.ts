@@ -6,11 +6,10 @@ import { formatThreads, sortMessages, threadOrderedSubject, threadReferences, SO
 import { parseSearch, type SearchKey } from '../search-query.js';
 import type { Session } from '../session.js';
 import { parseAddressList } from '../../mime/addresses.js';
-import { imapString } from '../../mime/imap-strings.js';
 import { parseMessageDate } from '../../mime/dates.js';
 import { decodeEncodedWords } from '../../mime/encoded-words.js';
 import { fieldValue, parseFields } from '../../mime/header-block.js';
-import { findMessages, headerOf } from './search.js';
+import { esearchParts, findMessages, headerOf } from './search.js';
 
 /** RFC 5256 THREAD algorithms we answer (the capability lists them). */
 export const THREAD_ALGORITHMS = ['ORDEREDSUBJECT', 'REFERENCES'] as const;
@@ -137,16 +136,7 @@ const sortRun =
       await s.untagged(`SORT${ids.map((id) => ` ${id}`).join('')}`);
       return;
     }
-    // RFC 5267 §3.2: MIN and MAX are the first and last in sort order; none of MIN/MAX/ALL when nothing matched.
-    const opts = new Set(args.returns);
-    const parts = [`(TAG ${imapString(tag)})`];
-    if (byUid) parts.push('UID');
-    if (ids.length) {
-      if (opts.has('MIN')) parts.push(`MIN ${ids[0]}`);
-      if (opts.has('MAX')) parts.push(`MAX ${ids[ids.length - 1]}`);
-      if (opts.has('ALL')) parts.push(`ALL ${orderedSet(ids)}`);
-    }
-    if (opts.has('COUNT')) parts.push(`COUNT ${ids.length}`);
+    const parts = esearchParts(tag, byUid, ids, new Set(args.returns), orderedSet);
     await s.untagged(`ESEARCH ${parts.join(' ')}`);
   };
 
