@@ -536,12 +536,13 @@ export class MemoryMailStore implements MailStore {
     return this.exclusive(() => this.copyLocked(fromMailboxId, uids, toMailboxId, viewer));
   }
 
-  private async copyLocked(fromMailboxId: string, uids: UidSet, toMailboxId: string, viewer: string): Promise<CopyResult> {
+  /** `move`: within one account a move gives back what it takes, so the quota does not refuse it. */
+  private async copyLocked(fromMailboxId: string, uids: UidSet, toMailboxId: string, viewer: string, move = false): Promise<CopyResult> {
     const src = this.box(fromMailboxId);
     const dst = this.box(toMailboxId);
     const picked = this.selected(src, uids);
     const bytes = picked.reduce((n, m) => n + m.size, 0);
-    await this.checkQuota(dst.accountId, bytes);
+    if (!move || src.accountId !== dst.accountId) await this.checkQuota(dst.accountId, bytes);
     const mapping: [number, number][] = [];
     if (picked.length) {
       const keywords = mergeMailboxKeywords(dst.keywords, picked.flatMap((m) => m.keywords));
@@ -564,7 +565,7 @@ export class MemoryMailStore implements MailStore {
 
   async move(fromMailboxId: string, uids: UidSet, toMailboxId: string, viewer: string): Promise<MoveResult> {
     return this.exclusive(async () => {
-      const copied = await this.copyLocked(fromMailboxId, uids, toMailboxId, viewer);
+      const copied = await this.copyLocked(fromMailboxId, uids, toMailboxId, viewer, true);
       const src = this.box(fromMailboxId);
       const moved = new Set(copied.mapping.map(([s]) => s));
       const gone = src.messages.filter((m) => moved.has(m.uid));

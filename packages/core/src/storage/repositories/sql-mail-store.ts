@@ -923,7 +923,11 @@ export class SqlMailStore implements MailStore {
     return this.tx('moving messages', async (m, changed) => {
       const [src, dst] = await this.lockPair(m, fromMailboxId, toMailboxId);
       const rows = await this.sourceRows(m, src, uids, viewer);
-      await this.checkQuota(m, dst.accountId, rows.reduce((n, r) => n + N(r.size), 0));
+      const bytes = rows.reduce((n, r) => n + N(r.size), 0);
+      // Within one account a move gives back what it takes: never refused for quota (a full account
+      // must still be able to move messages to Trash).
+      if (src.accountId === dst.accountId) await this.options.usage.addIn(m, dst.accountId, 'mail', bytes);
+      else await this.checkQuota(m, dst.accountId, bytes);
       const moved = await this.transfer(m, src, dst, rows, { viewer });
       if (rows.length) changed.set(dst.id, { modseq: moved.highestModseq });
       // Moving within one mailbox: the source row was re-read after transfer bumped its counters.

@@ -290,6 +290,24 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect((await w.store.appendMany(box.id, [ok, ok])).uids).toEqual([1, 2]);
       });
 
+      it('refuses a COPY past the quota but never a MOVE within the account; a MOVE to another account counts there', async () => {
+        const inbox = await w.store.createMailbox(w.alice, 'In');
+        const trash = await w.store.createMailbox(w.alice, 'Bin');
+        const msg = await newMessage(w, 'full');
+        await w.store.append(inbox.id, msg);
+        await w.store.append(inbox.id, msg);
+        await w.directory.updateAccount(w.alice, { quotaBytes: msg.size * 2 });
+        await expectKind(w.store.copy(inbox.id, [[1, 1]], trash.id, w.alice), 'quota');
+        const moved = await w.store.move(inbox.id, [[1, 2]], trash.id, w.alice);
+        expect(moved.mapping).toEqual([[1, 1], [2, 2]]);
+        expect((await w.usage.get(w.alice)).mail).toBe(msg.size * 2);
+        const bobs = await w.store.createMailbox(w.bob, 'Shared');
+        await w.directory.updateAccount(w.bob, { quotaBytes: msg.size });
+        await expectKind(w.store.move(trash.id, [[1, 2]], bobs.id, w.alice), 'quota');
+        expect(await w.store.listUids(trash.id)).toEqual([1, 2]);
+        expect((await w.usage.get(w.bob)).mail).toBe(0);
+      });
+
       it('fetches sparse and large UID sets in order, a batch at a time', async () => {
         const box = await w.store.createMailbox(w.alice, 'Big');
         const msg = await newMessage(w, 'bulk');
