@@ -107,4 +107,23 @@ describe('IMAP METADATA', () => {
     expect((await r.cmd('l', 'GETMETADATA (MAXSIZE x) INBOX /private/a')).status).toBe('BAD');
     expect((await r.cmd('n', 'NOOP')).status).toBe('OK');
   });
+
+  it('takes SETMETADATA and GETMETADATA from imapflow (raw exec), UTF-8 values included', async () => {
+    const client = await w.client('carol');
+    try {
+      const atom = (value: string) => ({ type: 'ATOM', value });
+      const set = await (client as any).exec('SETMETADATA', [atom('INBOX'), [atom('/private/comment'), { type: 'STRING', value: 'Réunion du lundi' }]]);
+      set.next();
+      const got: unknown[] = [];
+      const get = await (client as any).exec('GETMETADATA', [atom('INBOX'), atom('/private/comment')], {
+        untagged: { METADATA: async (untagged: { attributes: unknown[] }) => void got.push(untagged.attributes) },
+      });
+      get.next();
+      // imapflow hands the UTF-8 value back as the literal it was sent in.
+      const [[mailbox, [name, value]]] = got as [[{ value: string }, [{ value: string }, { value: Buffer }]]];
+      expect([mailbox.value, name.value, Buffer.from(value.value).toString('utf8')]).toEqual(['INBOX', '/private/comment', 'Réunion du lundi']);
+    } finally {
+      await client.logout();
+    }
+  });
 });
