@@ -131,6 +131,7 @@ export type {
   MessageRecord,
   FetchMessagesOptions,
   NewMessage,
+  AppendManyResult,
   AppendResult,
   FlagOperation,
   FlagChange,
@@ -212,6 +213,8 @@ export {
   objectEtag,
 } from './calendar/calendar-rules.js';
 export type { SieveScript, SieveScriptInfo, SieveScriptStore } from './sieve/sieve-script-store.js';
+export type { MailMetadataStore, MetadataChange, MetadataDepth, MetadataEntry, MetadataScope } from './mail-metadata/mail-metadata-store.js';
+export { MAX_METADATA_ENTRIES, MAX_METADATA_NAME, MAX_METADATA_VALUE_BYTES, checkEntryName } from './mail-metadata/mail-metadata-rules.js';
 export { MAX_SIEVE_SCRIPT_BYTES, MAX_SIEVE_SCRIPTS, MAX_SIEVE_NAME, checkScriptName } from './sieve/sieve-script-rules.js';
 export type { MailMigrationCopy, MailMigrationCursor, MailMigrationCursorInput, MailMigrationStore } from './mail-migration/mail-migration-store.js';
 export { MAX_MIGRATION_FOLDER_LENGTH, MAX_MIGRATION_SOURCE_LENGTH } from './mail-migration/mail-migration-rules.js';

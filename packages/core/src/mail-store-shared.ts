@@ -3,7 +3,7 @@
  * message row keeps, choosing UIDVALIDITY values, planning deliveries, publishing changes.
  */
 import { InvalidInputError, NotFoundError, QuotaExceededError } from './errors.js';
-import { MAX_INLINE_HEADER_BYTES, normalizeMailboxName, parseFlags } from './mail-rules.js';
+import { MAX_INLINE_HEADER_BYTES, normalizeMailboxName, parseFlags, type ParsedFlags } from './mail-rules.js';
 import type { BlobStore } from './ports/blob-store.js';
 import type { Logger } from './ports/logger.js';
 import type { DeliveryTarget, MessageToDeliver } from './ports/mail-delivery.js';
@@ -32,6 +32,25 @@ export async function prepareMessage(
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
+}
+
+export interface PreparedAppends {
+  readonly items: readonly { readonly message: NewMessage; readonly header: Buffer | null; readonly flags: ParsedFlags }[];
+  readonly totalBytes: number;
+}
+
+/** Validate every message of an append before any is stored (MULTIAPPEND is all or nothing). */
+export async function prepareAppends(blobs: BlobStore, messages: readonly NewMessage[]): Promise<PreparedAppends> {
+  if (messages.length === 0) throw new InvalidInputError('nothing to append');
+  const items = [];
+  let totalBytes = 0;
+  for (const message of messages) {
+    const flags = parseFlags(message.flags ?? []);
+    if (!(message.internalDate instanceof Date) || Number.isNaN(message.internalDate.getTime())) throw new InvalidInputError('invalid internal date');
+    items.push({ message, header: await prepareMessage(blobs, message), flags });
+    totalBytes += message.size;
+  }
+  return { items, totalBytes };
 }
 
 /**

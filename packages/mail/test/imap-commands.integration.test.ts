@@ -546,6 +546,38 @@ describe.each(await testBackends())('IMAP commands on $name (imapflow and raw, a
       await w.directory.updateAccount(w.users.bob.id, { quotaBytes: null });
     });
 
+    it('COPY past the quota is NO [OVERQUOTA]; MOVE within the account is not refused (a full account can still empty into Trash)', async () => {
+      const r = await w.raw();
+      await r.login(w.users.carol);
+      await r.cmd('a', 'CREATE Full');
+      const m = `Subject: quota\r\n\r\n${'z'.repeat(2000)}\r\n`;
+      expect((await r.cmd('b', `APPEND Full {${m.length}+}\r\n${m} {${m.length}+}\r\n${m}`)).status).toBe('OK');
+      const { usedBytes } = await w.store.quota(w.users.carol.id);
+      await w.directory.updateAccount(w.users.carol.id, { quotaBytes: usedBytes });
+      await r.cmd('s', 'SELECT Full');
+      expect((await r.cmd('c', 'COPY 1:2 Trash')).tagged).toMatch(/^c NO \[OVERQUOTA\]/);
+      const moved = await r.cmd('d', 'MOVE 1:2 Trash');
+      expect(moved.status).toBe('OK');
+      expect(moved.untagged[0]).toMatch(/^\* OK \[COPYUID \d+ 1:2 \d+:\d+\]/);
+      expect((await w.store.quota(w.users.carol.id)).usedBytes).toBe(usedBytes);
+      await w.directory.updateAccount(w.users.carol.id, { quotaBytes: null });
+      r.close();
+    });
+
+    it('STATUS DELETED and DELETED-STORAGE (RFC 9208 §4.3): what EXPUNGE would free, in KiB', async () => {
+      const r = await w.raw();
+      await r.login(w.users.bob);
+      await r.cmd('a', 'CREATE Freed');
+      const big = `Subject: big\r\n\r\n${'x'.repeat(3000)}\r\n`;
+      const small = 'Subject: small\r\n\r\nx\r\n';
+      expect((await r.cmd('b', `APPEND Freed (\\Deleted) {${big.length}+}\r\n${big} {${small.length}+}\r\n${small}`)).status).toBe('OK');
+      expect((await r.cmd('c', 'STATUS Freed (MESSAGES DELETED DELETED-STORAGE SIZE)')).untagged).toEqual([
+        `* STATUS "Freed" (MESSAGES 2 DELETED 1 DELETED-STORAGE ${Math.ceil(big.length / 1024)} SIZE ${big.length + small.length})`,
+      ]);
+      expect((await r.cmd('d', 'STATUS Freed (DELETED-STORAGE-X)')).status).toBe('BAD');
+      r.close();
+    });
+
     it('SETACL, GETACL, LISTRIGHTS, MYRIGHTS, DELETEACL', async () => {
       const r = await w.raw();
       await r.login(w.users.secretariat);

@@ -7,7 +7,7 @@ import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type De
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { ConnectionGate, type Notifier } from '@palabre/core';
 import type { Database } from '@palabre/core/storage';
-import { FsBlobStore, SqlDirectoryStore, SqlMailStore, SqlUsageStore, createMailTransportStores } from '@palabre/core/storage';
+import { FsBlobStore, SqlDirectoryStore, SqlMailMetadataStore, SqlMailStore, SqlUsageStore, createMailTransportStores } from '@palabre/core/storage';
 import { MemoryNotifier, memoryLogger, sqliteBackend, testAuthenticator, type MemoryLogger, type TestBackend } from '@palabre/core/testing';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import { createImapServer, type ImapServer } from '../src/imap/server.js';
@@ -90,6 +90,7 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
     blobs,
     directory,
     authenticator: testAuthenticator(directory, passwords),
+    metadata: new SqlMailMetadataStore(db),
     notifier,
     logger,
     tls: cert,

@@ -59,4 +59,17 @@ describe('IMAP SORT and THREAD', () => {
     expect((await r.cmd('h', 'SORT (DATE) KOI8-R ALL')).tagged).toMatch(/^h NO \[BADCHARSET \(US-ASCII UTF-8\)\]/);
     expect((await r.cmd('i', 'NOOP')).status).toBe('OK');
   });
+
+  it('answers SORT RETURN with ESEARCH in sort order (RFC 5267 ESORT); bad options are BAD', async () => {
+    expect((await r.cmd('a', 'CAPABILITY')).untagged.join(' ')).toContain(' ESORT');
+    expect((await r.cmd('b', 'SORT RETURN (MIN MAX COUNT ALL) (SUBJECT DATE) UTF-8 ALL')).untagged).toEqual(['* ESEARCH (TAG "b") MIN 1 MAX 5 ALL 1,3:4,2,5 COUNT 5']);
+    expect((await r.cmd('c', 'SORT RETURN (MAX) (REVERSE SIZE) UTF-8 ALL')).untagged).toEqual(['* ESEARCH (TAG "c") MAX 1']);
+    expect((await r.cmd('d', 'SORT RETURN () (DATE) UTF-8 ALL')).untagged).toEqual(['* ESEARCH (TAG "d") ALL 2,1,3:5']);
+    expect((await r.cmd('e', 'SORT RETURN (COUNT MIN) (DATE) UTF-8 SUBJECT nothing-matches')).untagged).toEqual(['* ESEARCH (TAG "e") COUNT 0']);
+    const uid = await r.cmd('f', 'UID SORT RETURN (ALL) (REVERSE ARRIVAL) UTF-8 ALL');
+    expect(uid.untagged).toEqual([expect.stringMatching(/^\* ESEARCH \(TAG "f"\) UID ALL [\d,:]+$/)]);
+    for (const bad of ['SORT RETURN (SAVE) (DATE) UTF-8 ALL', 'SORT RETURN (PARTIAL) (DATE) UTF-8 ALL', 'SORT RETURN MIN (DATE) UTF-8 ALL', 'SORT RETURN (MIN) UTF-8 ALL']) {
+      expect((await r.cmd('g', bad)).status, bad).toBe('BAD');
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import type { ConnectionGate, MailStore } from '@palabre/core';
 import { createImapServer, QueuedJunkTraining } from '@palabre/mail';
+import { SqlMailMetadataStore } from '@palabre/core/storage';
 import { spamClient } from './mail-filters.js';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
@@ -29,6 +30,7 @@ export async function imapServices(ctx: Context, insecureAuth: boolean, wiring: 
     blobs: ctx.blobs.mail,
     directory: ctx.stores.directory,
     authenticator: ctx.authenticator,
+    metadata: new SqlMailMetadataStore(ctx.db),
     notifier: await ctx.notifier(),
     logger: logger.child({ service: 'imap' }),
     metrics: ctx.metrics,

@@ -52,6 +52,8 @@ export interface MailboxCounts {
   /** Messages without `\Seen` as the viewer sees them. */
   readonly unseen: number;
   readonly deleted: number;
+  /** Sum of the sizes of messages flagged `\Deleted`: what EXPUNGE frees (RFC 9208 DELETED-STORAGE). */
+  readonly deletedSize: number;
   /** Sum of message sizes (STATUS SIZE). */
   readonly size: number;
   /** UID of the first message without `\Seen`, or null. */
@@ -114,6 +116,15 @@ export interface AppendResult {
   readonly mailboxId: string;
   readonly uidValidity: number;
   readonly uid: number;
+  readonly modseq: number;
+}
+
+/** Several messages appended in one transaction (RFC 3502 MULTIAPPEND): consecutive UIDs. */
+export interface AppendManyResult {
+  readonly mailboxId: string;
+  readonly uidValidity: number;
+  /** The new UIDs, in the order of the messages given (ascending). */
+  readonly uids: readonly number[];
   readonly modseq: number;
 }
 
@@ -219,6 +230,11 @@ export interface MailStore extends MailDelivery {
 
   /** QuotaExceededError (detail.accountId) when the owner's quota would be exceeded. */
   append(mailboxId: string, message: NewMessage, viewer?: string): Promise<AppendResult>;
+  /**
+   * All the messages or none (RFC 3502): one transaction, one quota check for their total, every
+   * message validated before any is stored. At least one message.
+   */
+  appendMany(mailboxId: string, messages: readonly NewMessage[], viewer?: string): Promise<AppendManyResult>;
   /** Streams the messages of the set in UID order, a batch of rows per query. */
   fetch(mailboxId: string, viewer: string, uids: UidSet, options?: FetchMessagesOptions): AsyncIterable<MessageRecord>;
   storeFlags(

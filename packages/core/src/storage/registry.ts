@@ -36,6 +36,8 @@ import { MailMigration1796000420000 } from './mail-migration/1796000420000-mail-
 import { MailMigrationCopies1796000420001 } from './mail-migration/1796000420001-mail-migration-copies.js';
 import { SIEVE_ENTITIES } from './sieve/entities.js';
 import { Sieve1796000430000 } from './sieve/1796000430000-sieve.js';
+import { MAIL_METADATA_ENTITIES } from './mail-metadata/entities.js';
+import { MailMetadata1796000440000 } from './mail-metadata/1796000440000-mail-metadata.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -68,6 +70,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ...CALENDAR_ENTITIES,
   ...MAIL_MIGRATION_ENTITIES,
   ...SIEVE_ENTITIES,
+  ...MAIL_METADATA_ENTITIES,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
@@ -83,4 +86,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MailMigration1796000420000,
   MailMigrationCopies1796000420001,
   Sieve1796000430000,
+  MailMetadata1796000440000,
 ];

@@ -38,6 +38,8 @@ export { mailMigrationStoreContract } from './mail-migration/mail-migration-stor
 export type { MailMigrationContractExtra } from './mail-migration/mail-migration-store.contract.js';
 export { MemorySieveScriptStore } from './sieve/memory-sieve-script-store.js';
 export { sieveScriptStoreContract } from './sieve/sieve-script-store.contract.js';
+export { MemoryMailMetadataStore } from './mail-metadata/memory-mail-metadata-store.js';
+export { mailMetadataStoreContract } from './mail-metadata/mail-metadata-store.contract.js';
 export type { SieveContractExtra } from './sieve/sieve-script-store.contract.js';
 export { expectContinue } from './expect-continue.js';
 export { memoryMetrics } from './memory-metrics.js';

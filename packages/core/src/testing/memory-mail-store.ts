@@ -27,6 +27,7 @@ import {
   nextUidValidity,
   pickDeliveryMailbox,
   planDelivery,
+  prepareAppends,
   prepareMessage,
   publishChanges,
   quotaError,
@@ -43,6 +44,7 @@ import {
   MAILBOX_DELIMITER,
   type AclEntry,
   type AclGrantee,
+  type AppendManyResult,
   type AppendResult,
   type CopyResult,
   type ExpungeResult,
@@ -334,6 +336,7 @@ export class MemoryMailStore implements MailStore {
     const b = this.box(mailboxId);
     let unseen = 0;
     let deleted = 0;
+    let deletedSize = 0;
     let size = 0;
     let firstUnseenUid: number | null = null;
     for (const m of b.messages) {
@@ -342,11 +345,14 @@ export class MemoryMailStore implements MailStore {
         unseen++;
         firstUnseenUid ??= m.uid;
       }
-      if (m.bits & FLAG_DELETED) deleted++;
+      if (m.bits & FLAG_DELETED) {
+        deleted++;
+        deletedSize += m.size;
+      }
       size += m.size;
     }
     const recent = b.messages.filter((m) => m.uid >= b.recentUid).length;
-    return { messages: b.messages.length, unseen, deleted, size, firstUnseenUid, recent };
+    return { messages: b.messages.length, unseen, deleted, deletedSize, size, firstUnseenUid, recent };
   }
 
   async listUids(mailboxId: string): Promise<number[]> {
@@ -356,17 +362,23 @@ export class MemoryMailStore implements MailStore {
   // ------------------------------------------------------------ messages
 
   async append(mailboxId: string, message: NewMessage, viewer?: string): Promise<AppendResult> {
-    const flags = parseFlags(message.flags ?? []);
-    if (!(message.internalDate instanceof Date) || Number.isNaN(message.internalDate.getTime())) throw new InvalidInputError('invalid internal date');
+    const r = await this.appendMany(mailboxId, [message], viewer);
+    return { mailboxId: r.mailboxId, uidValidity: r.uidValidity, uid: r.uids[0]!, modseq: r.modseq };
+  }
+
+  async appendMany(mailboxId: string, messages: readonly NewMessage[], viewer?: string): Promise<AppendManyResult> {
     return this.exclusive(async () => {
       const b = this.box(mailboxId);
-      const header = await prepareMessage(this.options.blobs, message);
-      await this.checkQuota(b.accountId, message.size);
-      const keywords = mergeMailboxKeywords(b.keywords, flags.keywords);
-      const uid = this.insert(b, message, header, flags, keywords, viewer ?? b.accountId, message.internalDate);
-      await this.options.usage.add(b.accountId, 'mail', message.size);
+      const prepared = await prepareAppends(this.options.blobs, messages);
+      await this.checkQuota(b.accountId, prepared.totalBytes);
+      const uids: number[] = [];
+      for (const { message, header, flags } of prepared.items) {
+        const keywords = mergeMailboxKeywords(b.keywords, flags.keywords);
+        uids.push(this.insert(b, message, header, flags, keywords, viewer ?? b.accountId, message.internalDate));
+      }
+      await this.options.usage.add(b.accountId, 'mail', prepared.totalBytes);
       publishChanges(this.options.notifier, this.log, [[b.id, { modseq: b.highestModseq }]]);
-      return { mailboxId: b.id, uidValidity: b.uidValidity, uid, modseq: b.highestModseq };
+      return { mailboxId: b.id, uidValidity: b.uidValidity, uids, modseq: b.highestModseq };
     });
   }
 
@@ -524,12 +536,13 @@ export class MemoryMailStore implements MailStore {
     return this.exclusive(() => this.copyLocked(fromMailboxId, uids, toMailboxId, viewer));
   }
 
-  private async copyLocked(fromMailboxId: string, uids: UidSet, toMailboxId: string, viewer: string): Promise<CopyResult> {
+  /** `move`: within one account a move gives back what it takes, so the quota does not refuse it. */
+  private async copyLocked(fromMailboxId: string, uids: UidSet, toMailboxId: string, viewer: string, move = false): Promise<CopyResult> {
     const src = this.box(fromMailboxId);
     const dst = this.box(toMailboxId);
     const picked = this.selected(src, uids);
     const bytes = picked.reduce((n, m) => n + m.size, 0);
-    await this.checkQuota(dst.accountId, bytes);
+    if (!move || src.accountId !== dst.accountId) await this.checkQuota(dst.accountId, bytes);
     const mapping: [number, number][] = [];
     if (picked.length) {
       const keywords = mergeMailboxKeywords(dst.keywords, picked.flatMap((m) => m.keywords));
@@ -552,7 +565,7 @@ export class MemoryMailStore implements MailStore {
 
   async move(fromMailboxId: string, uids: UidSet, toMailboxId: string, viewer: string): Promise<MoveResult> {
     return this.exclusive(async () => {
-      const copied = await this.copyLocked(fromMailboxId, uids, toMailboxId, viewer);
+      const copied = await this.copyLocked(fromMailboxId, uids, toMailboxId, viewer, true);
       const src = this.box(fromMailboxId);
       const moved = new Set(copied.mapping.map(([s]) => s));
       const gone = src.messages.filter((m) => moved.has(m.uid));

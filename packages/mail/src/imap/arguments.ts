@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { SyntaxError } from './errors.js';
 
@@ -52,7 +53,14 @@ export class ArgReader {
   private pos = 0;
   private depth = 0;
 
-  constructor(private readonly segments: readonly Segment[]) {}
+  /**
+   * `utf8Quoted`: the session enabled UTF8=ACCEPT, whose quoted strings may carry UTF-8; 8-bit bytes
+   * there that are not UTF-8 are a syntax error (RFC 6855 §3).
+   */
+  constructor(
+    private readonly segments: readonly Segment[],
+    private readonly options: { readonly utf8Quoted?: boolean } = {},
+  ) {}
 
   private text(): Buffer | null {
     const s = this.segments[this.seg];
@@ -188,7 +196,11 @@ export class ArgReader {
     for (;;) {
       if (this.pos >= t.length) throw new SyntaxError('Unterminated quoted string');
       const c = t[this.pos++]!;
-      if (c === DQUOTE) return Buffer.from(out);
+      if (c === DQUOTE) {
+        const bytes = Buffer.from(out);
+        if (this.options.utf8Quoted && !isUtf8(bytes)) throw new SyntaxError('Quoted string is not valid UTF-8');
+        return bytes;
+      }
       if (c === BACKSLASH) {
         const n = t[this.pos++];
         if (n !== DQUOTE && n !== BACKSLASH) throw new SyntaxError('Invalid escape in quoted string');

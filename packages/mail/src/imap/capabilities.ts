@@ -8,6 +8,8 @@ export interface CapabilityContext {
   /** COMPRESS=DEFLATE is offered (the server's `compress` option). */
   readonly compressOffered: boolean;
   readonly maxMessageBytes: number;
+  /** RFC 5464 METADATA is offered (a metadata store was given). */
+  readonly metadata: boolean;
 }
 
 /** Listed after login (and in the OK of LOGIN/AUTHENTICATE). */
@@ -20,6 +22,7 @@ export const AUTHENTICATED_CAPABILITIES = [
   'NAMESPACE',
   'UNSELECT',
   'UIDPLUS',
+  'MULTIAPPEND',
   'MOVE',
   'CHILDREN',
   'SPECIAL-USE',
@@ -27,10 +30,12 @@ export const AUTHENTICATED_CAPABILITIES = [
   'LIST-EXTENDED',
   'LIST-STATUS',
   'STATUS=SIZE',
+  'UTF8=ACCEPT',
   'ESEARCH',
   'SEARCHRES',
   'SORT',
   'SORT=DISPLAY',
+  'ESORT',
   'THREAD=ORDEREDSUBJECT',
   'THREAD=REFERENCES',
   'WITHIN',
@@ -54,6 +59,7 @@ export function capabilities(c: CapabilityContext): string[] {
     return caps;
   }
   caps.push(...AUTHENTICATED_CAPABILITIES, `APPENDLIMIT=${c.maxMessageBytes}`);
+  if (c.metadata) caps.push('METADATA');
   if (c.compressOffered && !c.compressed) caps.push('COMPRESS=DEFLATE');
   return caps;
 }

@@ -82,4 +82,32 @@ describe('CommandReader framing', () => {
     const r = await reader.read();
     expect(r.kind === 'rejected' && r.error?.message).toBe('Command too large');
   });
+
+  it('frames the literals that follow a streamed one (MULTIAPPEND): taken, refused before +, or skipped when non-synchronising', async () => {
+    const { stream, reader, continuations } = setup((name) => (name === 'APPEND' ? { action: 'stream' } : { action: 'buffer' }));
+    stream.write('a APPEND INBOX {5+}\r\nhello (\\Seen) {3}\r\n');
+    await reader.read();
+    const lines: string[] = [];
+    const take = async (line: Buffer): Promise<LiteralDecision> => {
+      lines.push(line.toString());
+      return { action: 'stream' };
+    };
+    const second = await reader.nextStreamed(take);
+    expect(second.kind === 'message' && [second.size, second.binary]).toEqual([3, false]);
+    expect(lines).toEqual([' (\\Seen) {3}']);
+    expect(continuations()).toBe(1);
+    stream.write('abc ~{2+}\r\nxy\r\n');
+    // The handler read nothing of the second message: skipped, then a literal8 announced and refused.
+    const third = await reader.nextStreamed(async () => ({ action: 'refuse', error: new ImapError('NO', 'LIMIT', 'Too many') }));
+    expect(third.kind === 'refused' && third.error.code).toBe('LIMIT');
+    stream.write('b APPEND INBOX {2+}\r\nok {2000}\r\nc NOOP\r\n');
+    await reader.read();
+    const big = await reader.nextStreamed(take);
+    expect(big.kind === 'refused' && big.error.code).toBe('TOOBIG');
+    expect(continuations()).toBe(1);
+    expect(await reader.read()).toMatchObject({ kind: 'command', head: { name: 'NOOP' } });
+    stream.write('d APPEND INBOX {2+}\r\nok\r\n');
+    await reader.read();
+    expect(await reader.nextStreamed(take)).toEqual({ kind: 'last', line: Buffer.alloc(0) });
+  });
 });

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { literalAnnouncement, type Segment } from './arguments.js';
 import { ImapError, bad } from './errors.js';
 import type { InputReader } from './input-reader.js';
@@ -29,6 +30,20 @@ export type ReadResult =
   | { readonly kind: 'end' }
   /** Unrecoverable: say BYE and close. */
   | { readonly kind: 'fatal'; readonly error: ImapError };
+
+/** What follows a streamed literal (RFC 3502 MULTIAPPEND: another message, or the end of the command). */
+export type StreamedNext =
+  /** No literal on the rest of the line: the command ends with `line` (its caller checks it). */
+  | { readonly kind: 'last'; readonly line: Buffer }
+  /** `line` (the next message's options) announces a literal the caller accepted: stream it. */
+  | { readonly kind: 'message'; readonly line: Buffer; readonly stream: Readable; readonly size: number; readonly binary: boolean }
+  /** The announced literal was refused; the rest of the command is consumed and must be answered with `error`. */
+  | { readonly kind: 'refused'; readonly error: ImapError }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'fatal'; readonly error: ImapError };
+
+/** Decides on a literal announced after a streamed one, from the text before it. */
+export type NextLiteralDecider = (line: Buffer, size: number, binary: boolean) => Promise<LiteralDecision>;
 
 export interface CommandReaderHooks {
   /** Sent before the client may send a synchronising literal. */
@@ -90,9 +105,7 @@ export class CommandReader {
       const decision = await this.hooks.decideLiteral(head, segments, ann.size, ann.binary);
       if (decision.action === 'refuse') return this.refuseLiteral(tag, ann.sync, ann.size, decision.error);
       if (decision.action === 'stream') {
-        if (ann.size > this.limits.maxMessageBytes) {
-          return this.refuseLiteral(tag, ann.sync, ann.size, new ImapError('NO', 'TOOBIG', `Message larger than ${this.limits.maxMessageBytes} bytes`));
-        }
+        if (ann.size > this.limits.maxMessageBytes) return this.refuseLiteral(tag, ann.sync, ann.size, this.messageTooBig());
         if (ann.sync) await this.hooks.continueLiteral();
         const { stream, remaining } = this.input.streamExactly(ann.size);
         this.streamLeft = remaining;
@@ -118,23 +131,58 @@ export class CommandReader {
   }
 
   /**
-   * After a streamed literal: skip what the handler did not read, then read the rest of the command,
-   * which must be empty (no MULTIAPPEND or CATENATE here). Returns null when it was, else the BAD to send.
+   * After a streamed literal: skip what the handler did not read, then read the rest of its line,
+   * which may announce another literal (MULTIAPPEND) that `decide` takes or refuses. Each further
+   * literal is held to the message limit like the first; the caller bounds their total.
    */
-  async finishStreamed(): Promise<ImapError | null | 'end'> {
+  async nextStreamed(decide: NextLiteralDecider): Promise<StreamedNext> {
     const left = this.streamLeft?.() ?? 0;
     this.streamLeft = null;
-    if (left > 0 && (await this.input.skip(left, true)) === 'end') return 'end';
+    if (left > 0 && (await this.input.skip(left, true)) === 'end') return { kind: 'end' };
     const tail = await this.input.readLine(this.limits.maxLineBytes);
-    if (tail.kind === 'end') return 'end';
-    if (tail.kind === 'over-budget') return lineOverBudget();
-    if (tail.kind === 'too-long') {
-      const r = await this.tooLong(tail.head, tail.tail);
-      return r.kind === 'fatal' ? r.error : bad('Unexpected data after the message');
+    if (tail.kind === 'end') return { kind: 'end' };
+    if (tail.kind === 'over-budget') return { kind: 'fatal', error: lineOverBudget() };
+    if (tail.kind === 'too-long') return this.refused(await this.tooLong(tail.head, tail.tail));
+    const line = tail.line;
+    const ann = literalAnnouncement(line);
+    if (!ann) return { kind: 'last', line };
+    let decision: LiteralDecision;
+    try {
+      decision = await decide(line, ann.size, ann.binary);
+    } catch (error) {
+      decision = { action: 'refuse', error: error instanceof ImapError ? error : bad((error as Error).message) };
     }
-    if (tail.line.length === 0) return null;
-    const r = await this.skipRest(tail.line, '*', bad('Unexpected data after the message'));
-    return r.kind === 'fatal' ? r.error : bad('Unexpected data after the message');
+    if (decision.action === 'stream' && ann.size > this.limits.maxMessageBytes) {
+      decision = { action: 'refuse', error: this.messageTooBig() };
+    }
+    if (decision.action !== 'stream') {
+      const error = decision.action === 'refuse' ? decision.error : bad('Unexpected literal');
+      return this.refused(await this.refuseLiteral('*', ann.sync, ann.size, error));
+    }
+    if (ann.sync) await this.hooks.continueLiteral();
+    const { stream, remaining } = this.input.streamExactly(ann.size);
+    this.streamLeft = remaining;
+    return { kind: 'message', line, stream, size: ann.size, binary: ann.binary };
+  }
+
+  /** After a streamed literal that ends its command: null when the rest of the line was empty, else the BAD to send. */
+  async finishStreamed(): Promise<ImapError | null | 'end'> {
+    const unexpected = () => bad('Unexpected data after the message');
+    const next = await this.nextStreamed(async () => ({ action: 'refuse', error: unexpected() }));
+    if (next.kind === 'end') return 'end';
+    if (next.kind === 'last') return next.line.length === 0 ? null : unexpected();
+    if (next.kind === 'message') throw new Error('unreachable: literal refused');
+    return next.error;
+  }
+
+  private messageTooBig(): ImapError {
+    return new ImapError('NO', 'TOOBIG', `Message larger than ${this.limits.maxMessageBytes} bytes`);
+  }
+
+  private refused(r: ReadResult): StreamedNext {
+    if (r.kind === 'end') return { kind: 'end' };
+    if (r.kind === 'fatal') return r;
+    return { kind: 'refused', error: r.kind === 'rejected' && r.error ? r.error : bad('Command refused') };
   }
 
   /** The command is answered with `error`; consume whatever non-synchronising literals it still carries. */

@@ -1,5 +1,5 @@
 import type { ArgReader } from './arguments.js';
-import { SyntaxError, no } from './errors.js';
+import { SyntaxError, bad, no } from './errors.js';
 
 /** A parsed SEARCH key (RFC 9051 §6.4.4, with RFC 7162 MODSEQ, RFC 5032 WITHIN, RFC 8514 SAVEDATE). */
 export type SearchKey =
@@ -55,7 +55,8 @@ const DATE_KEYS: Record<string, ['internal' | 'sent' | 'saved', 'before' | 'on' 
 const ENVELOPE_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
 const MAX_KEYS = 1000;
 
-export function parseSearch(r: ArgReader, rev2: boolean): SearchQuery {
+/** `utf8`: the session enabled UTF8=ACCEPT, where a CHARSET conflicts with its UTF-8 strings (RFC 6855 §3). */
+export function parseSearch(r: ArgReader, rev2: boolean, utf8 = false): SearchQuery {
   let returns: ReturnOption[] | null = rev2 ? ['ALL'] : null;
   r.sp();
   let word = r.peekAtom().toUpperCase();
@@ -72,6 +73,7 @@ export function parseSearch(r: ArgReader, rev2: boolean): SearchQuery {
     word = r.peekAtom().toUpperCase();
   }
   if (word === 'CHARSET') {
+    if (utf8) throw bad('No CHARSET in SEARCH after ENABLE UTF8=ACCEPT (RFC 6855 §3)');
     r.atom();
     r.sp();
     const charset = r.astring('charset').toUpperCase();

@@ -11,6 +11,7 @@ import {
   type Clock,
   type DirectoryStore,
   type Logger,
+  type MailMetadataStore,
   type MailStore,
   type Metrics,
   type Notifier,
@@ -34,6 +35,8 @@ export interface ImapServerOptions {
   readonly blobs: BlobStore;
   readonly directory: DirectoryStore;
   readonly authenticator: Authenticator;
+  /** RFC 5464 METADATA entries (server and mailbox annotations); without it METADATA is not offered. */
+  readonly metadata?: MailMetadataStore;
   /** Change notifications between sessions and nodes (PgNotifier across nodes); without it, only this process's own writes are seen live. */
   readonly notifier?: Notifier | null;
   readonly logger?: Logger;
@@ -106,6 +109,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     blobs: options.blobs,
     directory: options.directory,
     authenticator: options.authenticator,
+    ...(options.metadata ? { metadata: options.metadata } : {}),
     hub,
     log,
     clock: options.clock ?? systemClock,

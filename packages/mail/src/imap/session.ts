@@ -3,12 +3,12 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import { createInflateRaw } from 'node:zlib';
-import { secondsSince, type Authenticator, type BlobStore, type Clock, type DirectoryStore, type Logger, type MailStore, type Principal } from '@palabre/core';
+import { secondsSince, type Authenticator, type BlobStore, type Clock, type DirectoryStore, type Logger, type MailMetadataStore, type MailStore, type Principal } from '@palabre/core';
 import { ArgReader, type Segment } from './arguments.js';
 import { capabilities } from './capabilities.js';
 import type { CommandDef, CommandResult, SessionState } from './command.js';
 import type { JunkTraining } from './junk-training.js';
-import { CommandReader, type CommandHead, type LiteralDecision, type ReaderLimits } from './command-reader.js';
+import { CommandReader, type CommandHead, type LiteralDecision, type NextLiteralDecider, type ReaderLimits, type StreamedNext } from './command-reader.js';
 import { ImapError, bad, no, toImapError } from './errors.js';
 import { InputReader } from './input-reader.js';
 import type { MailboxHub } from './mailbox-hub.js';
@@ -28,6 +28,9 @@ export interface ImapLimits extends ReaderLimits {
   readonly idleKeepaliveMs: number;
   /** Failed LOGIN/AUTHENTICATE attempts on one connection before BYE. */
   readonly maxAuthFailures: number;
+  /** All the messages of one MULTIAPPEND (RFC 3502), each also within maxMessageBytes. */
+  readonly maxAppendTotalBytes: number;
+  readonly maxAppendMessages: number;
 }
 
 export const DEFAULT_LIMITS: ImapLimits = {
@@ -40,6 +43,8 @@ export const DEFAULT_LIMITS: ImapLimits = {
   authTimeoutMs: 30 * 60_000,
   idleKeepaliveMs: 2 * 60_000,
   maxAuthFailures: 5,
+  maxAppendTotalBytes: 100 * 1024 * 1024,
+  maxAppendMessages: 1000,
 };
 
 export interface SessionContext {
@@ -47,6 +52,8 @@ export interface SessionContext {
   readonly blobs: BlobStore;
   readonly directory: DirectoryStore;
   readonly authenticator: Authenticator;
+  /** RFC 5464 METADATA entries (none: METADATA is not offered). */
+  readonly metadata?: MailMetadataStore;
   readonly hub: MailboxHub;
   readonly log: Logger;
   readonly clock: Clock;
@@ -81,6 +88,8 @@ export class Session {
   secure: boolean;
   /** ENABLE IMAP4rev2: UTF-8 names, ESEARCH answers, no \Recent. */
   rev2 = false;
+  /** ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 names and quoted strings, APPEND UTF8, no SEARCH CHARSET. */
+  utf8Accept = false;
   condstore = false;
   qresync = false;
   selected: SelectedMailbox | null = null;
@@ -290,7 +299,7 @@ export class Session {
   private async execute(head: CommandHead, segments: Segment[], streamed: boolean): Promise<void> {
     const def = this.ctx.commands.get(head.name)!;
     this.streamPending = streamed;
-    const r = new ArgReader(segments);
+    const r = new ArgReader(segments, { utf8Quoted: this.utf8Accept });
     const first = segments[0] as Buffer;
     const prefix = PREFIX.exec(first.toString('latin1'))!;
     r.skipTo(prefix[0].length);
@@ -337,6 +346,23 @@ export class Session {
     return tail;
   }
 
+  /**
+   * After a streamed literal, what the command sends next: another streamed message (MULTIAPPEND),
+   * or the rest of its line. A refused literal or a lost connection ends the command (thrown).
+   */
+  async nextStreamed(decide: NextLiteralDecider): Promise<Extract<StreamedNext, { kind: 'last' | 'message' }>> {
+    if (!this.streamPending) throw new Error('no streamed literal to follow');
+    this.streamPending = false;
+    const next = await this.reader.nextStreamed(decide);
+    if (next.kind === 'end') {
+      this.close();
+      throw bad('Connection closed');
+    }
+    if (next.kind === 'fatal' || next.kind === 'refused') throw next.error;
+    if (next.kind === 'message') this.streamPending = true;
+    return next;
+  }
+
   private async fail(head: CommandHead, error: unknown): Promise<void> {
     const mapped = toImapError(error);
     if (mapped.unexpected) {
@@ -378,6 +404,7 @@ export class Session {
       compressed: this.writer.compressed,
       compressOffered: this.ctx.compress,
       maxMessageBytes: this.ctx.limits.maxMessageBytes,
+      metadata: this.ctx.metadata !== undefined,
     });
   }
 
@@ -386,9 +413,14 @@ export class Session {
     return this.secure || this.ctx.insecureAuth;
   }
 
-  /** A mailbox name as the client writes it: UTF-8 for IMAP4rev2, modified UTF-7 otherwise. */
+  /** The client takes UTF-8 (IMAP4rev2 or UTF8=ACCEPT): names, quoted strings and message headers. */
+  get utf8(): boolean {
+    return this.rev2 || this.utf8Accept;
+  }
+
+  /** A mailbox name as the client writes it: UTF-8 for IMAP4rev2 and UTF8=ACCEPT, modified UTF-7 otherwise. */
   encodeName(name: string): string {
-    const wire = this.rev2 ? name : encodeMutf7(name);
+    const wire = this.utf8 ? name : encodeMutf7(name);
     if (wire.length <= 1024 && !/[\u0000\r\n"\\]/.test(wire)) return `"${wire}"`;
     if (!/[\u0000\r\n]/.test(wire)) return `"${wire.replace(/[\\"]/g, (c) => '\\' + c)}"`;
     return `{${Buffer.byteLength(wire)}}\r\n${wire}`;
@@ -396,12 +428,12 @@ export class Session {
 
   /** A mailbox name from the client; NO [CANNOT] when it is not valid in this session's encoding. */
   decodeName(bytes: Buffer): string {
-    if (this.rev2) {
+    if (this.utf8) {
       const text = bytes.toString('utf8');
       if (text.includes('\uFFFD') && !bytes.includes(Buffer.from('\uFFFD'))) throw no('CANNOT', 'Mailbox name is not valid UTF-8');
       return text;
     }
-    if (bytes.some((b) => b > 0x7e)) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7 (8-bit data; ENABLE IMAP4rev2 for UTF-8 names)');
+    if (bytes.some((b) => b > 0x7e)) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7 (8-bit data; ENABLE UTF8=ACCEPT or IMAP4rev2 for UTF-8 names)');
     const decoded = decodeMutf7(bytes.toString('latin1'));
     if (decoded === null) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7');
     return decoded;

@@ -31,6 +31,7 @@ import {
   nextUidValidity,
   pickDeliveryMailbox,
   planDelivery,
+  prepareAppends,
   prepareMessage,
   publishChanges,
   quotaError,
@@ -46,6 +47,7 @@ import {
   MAILBOX_DELIMITER,
   type AclEntry,
   type AclGrantee,
+  type AppendManyResult,
   type AppendResult,
   type CopyResult,
   type ExpungeResult,
@@ -403,6 +405,7 @@ export class SqlMailStore implements MailStore {
         m,
         `SELECT COUNT(*) AS messages, COALESCE(SUM(m.size), 0) AS size,
                 COALESCE(SUM(CASE WHEN (m.flags & 8) <> 0 THEN 1 ELSE 0 END), 0) AS deleted,
+                COALESCE(SUM(CASE WHEN (m.flags & 8) <> 0 THEN m.size ELSE 0 END), 0) AS deleted_size,
                 COALESCE(SUM(CASE WHEN ${seenExpr} THEN 0 ELSE 1 END), 0) AS unseen,
                 MIN(CASE WHEN ${seenExpr} THEN NULL ELSE m.uid END) AS first_unseen,
                 COALESCE(SUM(CASE WHEN m.uid >= ? THEN 1 ELSE 0 END), 0) AS recent
@@ -413,6 +416,7 @@ export class SqlMailStore implements MailStore {
         messages: N(r.messages),
         unseen: N(r.unseen),
         deleted: N(r.deleted),
+        deletedSize: N(r.deleted_size),
         size: N(r.size),
         firstUnseenUid: r.first_unseen === null || r.first_unseen === undefined ? null : N(r.first_unseen),
         recent: N(r.recent),
@@ -503,15 +507,23 @@ export class SqlMailStore implements MailStore {
   }
 
   async append(mailboxId: string, message: NewMessage, viewer?: string): Promise<AppendResult> {
-    const flags = parseFlags(message.flags ?? []);
-    if (!(message.internalDate instanceof Date) || Number.isNaN(message.internalDate.getTime())) throw new InvalidInputError('invalid internal date');
-    const header = await prepareMessage(this.options.blobs, message);
-    return this.tx('appending a message', async (m, changed) => {
-      const box = await this.lockMailbox(m, mailboxId);
-      await this.checkQuota(m, box.accountId, message.size);
-      const { uid, modseq } = await this.insertMessage(m, box, message, header, flags, viewer ?? box.accountId, message.internalDate);
-      changed.set(box.id, { modseq });
-      return { mailboxId: box.id, uidValidity: box.uidValidity, uid, modseq };
+    const r = await this.appendMany(mailboxId, [message], viewer);
+    return { mailboxId: r.mailboxId, uidValidity: r.uidValidity, uid: r.uids[0]!, modseq: r.modseq };
+  }
+
+  async appendMany(mailboxId: string, messages: readonly NewMessage[], viewer?: string): Promise<AppendManyResult> {
+    const prepared = await prepareAppends(this.options.blobs, messages);
+    return this.tx('appending messages', async (m, changed) => {
+      let box = await this.lockMailbox(m, mailboxId);
+      await this.checkQuota(m, box.accountId, prepared.totalBytes);
+      const uids: number[] = [];
+      for (const { message, header, flags } of prepared.items) {
+        const { uid, modseq, keywords } = await this.insertMessage(m, box, message, header, flags, viewer ?? box.accountId, message.internalDate);
+        uids.push(uid);
+        box = { ...box, uidNext: uid + 1, highestModseq: modseq, keywords };
+      }
+      changed.set(box.id, { modseq: box.highestModseq });
+      return { mailboxId: box.id, uidValidity: box.uidValidity, uids, modseq: box.highestModseq };
     });
   }
 
@@ -911,7 +923,11 @@ export class SqlMailStore implements MailStore {
     return this.tx('moving messages', async (m, changed) => {
       const [src, dst] = await this.lockPair(m, fromMailboxId, toMailboxId);
       const rows = await this.sourceRows(m, src, uids, viewer);
-      await this.checkQuota(m, dst.accountId, rows.reduce((n, r) => n + N(r.size), 0));
+      const bytes = rows.reduce((n, r) => n + N(r.size), 0);
+      // Within one account a move gives back what it takes: never refused for quota (a full account
+      // must still be able to move messages to Trash).
+      if (src.accountId === dst.accountId) await this.options.usage.addIn(m, dst.accountId, 'mail', bytes);
+      else await this.checkQuota(m, dst.accountId, bytes);
       const moved = await this.transfer(m, src, dst, rows, { viewer });
       if (rows.length) changed.set(dst.id, { modseq: moved.highestModseq });
       // Moving within one mailbox: the source row was re-read after transfer bumped its counters.

@@ -261,6 +261,53 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(q).toEqual({ usedBytes: msg.size * 2 + 10, mailBytes: msg.size * 2, limitBytes: msg.size * 2 + 10 });
       });
 
+      it('appends several messages in one transaction with consecutive UIDs (MULTIAPPEND)', async () => {
+        const box = await w.store.createMailbox(w.alice, 'Multi');
+        await w.store.append(box.id, await newMessage(w, 'before'));
+        const r = await w.store.appendMany(box.id, [await newMessage(w, 'one', ['\\Seen']), await newMessage(w, 'two', ['Tag']), await newMessage(w, 'three')]);
+        expect(r.uids).toEqual([2, 3, 4]);
+        const after = await w.store.getMailboxById(box.id);
+        expect(after.uidNext).toBe(5);
+        expect(r.modseq).toBe(after.highestModseq);
+        expect(after.keywords).toEqual(['Tag']);
+        const rows = await all(w.store.fetch(box.id, w.alice, EVERYTHING));
+        expect(rows.map((x) => [x.uid, sorted(x.flags)])).toEqual([[1, []], [2, ['\\Seen']], [3, ['Tag']], [4, []]]);
+        expect(new Set(rows.map((x) => x.modseq)).size).toBe(4);
+        await expectKind(w.store.appendMany(box.id, []), 'invalid');
+      });
+
+      it('stores none of a MULTIAPPEND when one message is bad or the total passes the quota', async () => {
+        const box = await w.store.createMailbox(w.alice, 'Multi');
+        const ok = await newMessage(w, 'ok');
+        const ghost = { ...(await newMessage(w, 'x')), blobId: 'f'.repeat(64) };
+        await expectKind(w.store.appendMany(box.id, [ok, ok, ghost]), 'not-found');
+        await expectKind(w.store.appendMany(box.id, [ok, await newMessage(w, 'x', ['\\Bogus'])]), 'invalid');
+        await w.directory.updateAccount(w.alice, { quotaBytes: ok.size * 2 });
+        await expectKind(w.store.appendMany(box.id, [ok, ok, ok]), 'quota');
+        expect((await w.store.getMailboxById(box.id)).uidNext).toBe(1);
+        expect(await w.store.listUids(box.id)).toEqual([]);
+        expect((await w.usage.get(w.alice)).mail).toBe(0);
+        expect((await w.store.appendMany(box.id, [ok, ok])).uids).toEqual([1, 2]);
+      });
+
+      it('refuses a COPY past the quota but never a MOVE within the account; a MOVE to another account counts there', async () => {
+        const inbox = await w.store.createMailbox(w.alice, 'In');
+        const trash = await w.store.createMailbox(w.alice, 'Bin');
+        const msg = await newMessage(w, 'full');
+        await w.store.append(inbox.id, msg);
+        await w.store.append(inbox.id, msg);
+        await w.directory.updateAccount(w.alice, { quotaBytes: msg.size * 2 });
+        await expectKind(w.store.copy(inbox.id, [[1, 1]], trash.id, w.alice), 'quota');
+        const moved = await w.store.move(inbox.id, [[1, 2]], trash.id, w.alice);
+        expect(moved.mapping).toEqual([[1, 1], [2, 2]]);
+        expect((await w.usage.get(w.alice)).mail).toBe(msg.size * 2);
+        const bobs = await w.store.createMailbox(w.bob, 'Shared');
+        await w.directory.updateAccount(w.bob, { quotaBytes: msg.size });
+        await expectKind(w.store.move(trash.id, [[1, 2]], bobs.id, w.alice), 'quota');
+        expect(await w.store.listUids(trash.id)).toEqual([1, 2]);
+        expect((await w.usage.get(w.bob)).mail).toBe(0);
+      });
+
       it('fetches sparse and large UID sets in order, a batch at a time', async () => {
         const box = await w.store.createMailbox(w.alice, 'Big');
         const msg = await newMessage(w, 'bulk');
@@ -638,11 +685,12 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
     it('reads counts per viewer', async () => {
       const box = await w.store.createMailbox(w.alice, 'Box');
       await w.store.append(box.id, await newMessage(w, 'a', ['\\Seen']));
-      await w.store.append(box.id, await newMessage(w, 'b', ['\\Deleted']));
+      await w.store.append(box.id, await newMessage(w, 'b', ['\\Deleted'], 'A longer body than the others.\r\n'));
       await w.store.append(box.id, await newMessage(w, 'c'));
       const rows: MessageRecord[] = await all(w.store.fetch(box.id, w.alice, EVERYTHING));
       const c = await w.store.counts(box.id, w.alice);
-      expect(c).toEqual({ messages: 3, unseen: 2, deleted: 1, size: rows.reduce((n, r) => n + r.size, 0), firstUnseenUid: 2, recent: 3 });
+      const size = rows.reduce((n, r) => n + r.size, 0);
+      expect(c).toEqual({ messages: 3, unseen: 2, deleted: 1, deletedSize: rows[1]!.size, size, firstUnseenUid: 2, recent: 3 });
       await w.store.claimRecent(box.id, 3);
       expect((await w.store.counts(box.id, w.alice)).recent).toBe(1);
       expect((await w.store.counts(box.id, w.bob)).unseen).toBe(3);

@@ -11,6 +11,7 @@ import { parseFetchItems, sectionLabel, type FetchItem, type FetchRequest, type 
 import { formatInternalDate } from '../dates.js';
 import { toUidSet, type SelectedMailbox } from '../selected-mailbox.js';
 import { formatSet, parseSequenceSet, inRanges } from '../sequence-set.js';
+import { downgradeRendered } from '../rfc6855.js';
 import type { Session } from '../session.js';
 
 interface FetchArgs {
@@ -176,6 +177,12 @@ async function writeContent(s: Session, lead: string, content: Content, binary: 
   if (sent < content.length) throw new ImapError('BYE', 'SERVERBUG', 'Stored message is shorter than recorded');
 }
 
+/** A pre-rendered ENVELOPE/BODYSTRUCTURE, 7-bit for a client that did not enable UTF-8 (RFC 6855 §7). */
+function rendered(s: Session, value: string | undefined): string {
+  if (value === undefined) return 'NIL';
+  return s.utf8 ? value : downgradeRendered(value);
+}
+
 async function writeMessage(s: Session, sel: SelectedMailbox, seq: number, row: MessageRecord, args: FetchArgs, byUid: boolean, addFlags: boolean): Promise<void> {
   const { items, changedSince } = args.request;
   const w = s.writer;
@@ -204,13 +211,13 @@ async function writeMessage(s: Session, sel: SelectedMailbox, seq: number, row: 
         out.push(`RFC822.SIZE ${row.size}`);
         break;
       case 'ENVELOPE':
-        out.push(`ENVELOPE ${analysis?.envelope ?? 'NIL'}`);
+        out.push(`ENVELOPE ${rendered(s, analysis?.envelope)}`);
         break;
       case 'BODYSTRUCTURE':
-        out.push(`BODYSTRUCTURE ${analysis?.bodystructure ?? 'NIL'}`);
+        out.push(`BODYSTRUCTURE ${rendered(s, analysis?.bodystructure)}`);
         break;
       case 'BODY':
-        out.push(`BODY ${analysis?.body ?? 'NIL'}`);
+        out.push(`BODY ${rendered(s, analysis?.body)}`);
         break;
       case 'MODSEQ':
         if (!modseqDone) out.push(`MODSEQ (${row.modseq})`);

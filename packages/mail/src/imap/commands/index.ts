@@ -16,6 +16,7 @@ import { expungeCommand, uidExpungeCommand } from './expunge.js';
 import { idleCommand } from './idle.js';
 import { deleteaclCommand, getaclCommand, listrightsCommand, myrightsCommand, setaclCommand } from './acl.js';
 import { getquotaCommand, getquotarootCommand, setquotaCommand } from './quota.js';
+import { getmetadataCommand, setmetadataCommand } from './metadata.js';
 
 /** Every command the server knows, by name (`UID FETCH` for UID forms). */
 export const ALL_COMMANDS: readonly CommandDef<any>[] = [
@@ -68,6 +69,8 @@ export const ALL_COMMANDS: readonly CommandDef<any>[] = [
   getquotaCommand,
   getquotarootCommand,
   setquotaCommand,
+  getmetadataCommand,
+  setmetadataCommand,
 ];
 
 export function commandRegistry(): ReadonlyMap<string, CommandDef<any>> {

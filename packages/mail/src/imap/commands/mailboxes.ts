@@ -54,6 +54,8 @@ export const deleteCommand = defineCommand({
     if (opened.mailbox.name === 'INBOX') throw no('CANNOT', 'INBOX cannot be deleted');
     try {
       await s.store.deleteMailbox(opened.mailbox.id);
+      // RFC 5464 §3.2: its entries go with it (a later mailbox of the same name starts empty).
+      await s.ctx.metadata?.deleteMailbox(opened.mailbox.id);
     } catch (error) {
       if (isPalabreError(error, 'conflict') && error.detail?.reason === 'has-children') throw no('HASCHILDREN', 'Delete the mailboxes inside it first');
       throw error;

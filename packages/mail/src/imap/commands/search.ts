@@ -149,6 +149,22 @@ export async function findMessages(s: Session, key: SearchKey, extra: { header?:
   return found;
 }
 
+/**
+ * RFC 4731 ESEARCH data for the found ids in the order given (SEARCH: ascending; ESORT: sort order,
+ * RFC 5267): MIN and MAX are the first and last, none of MIN/MAX/ALL when nothing was found.
+ */
+export function esearchParts(tag: string, byUid: boolean, ids: readonly number[], opts: ReadonlySet<string>, all: (ids: readonly number[]) => string): string[] {
+  const parts = [`(TAG ${imapString(tag)})`];
+  if (byUid) parts.push('UID');
+  if (ids.length) {
+    if (opts.has('MIN')) parts.push(`MIN ${ids[0]}`);
+    if (opts.has('MAX')) parts.push(`MAX ${ids[ids.length - 1]}`);
+    if (opts.has('ALL')) parts.push(`ALL ${all(ids)}`);
+  }
+  if (opts.has('COUNT')) parts.push(`COUNT ${ids.length}`);
+  return parts;
+}
+
 async function runSearch(s: Session, query: SearchQuery, byUid: boolean, tag: string): Promise<void> {
   const needs = searchNeeds(query.key);
   const found = (await findMessages(s, query.key)).map(({ row, seq }) => ({ uid: row.uid, seq, modseq: row.modseq }));
@@ -164,14 +180,7 @@ async function runSearch(s: Session, query: SearchQuery, byUid: boolean, tag: st
     // RFC 5182: SAVE alone (or with only MIN/MAX… that are not asked) sends no ESEARCH.
     if (opts.size === 1) return;
   }
-  const parts = [`(TAG ${imapString(tag)})`];
-  if (byUid) parts.push('UID');
-  if (ids.length) {
-    if (opts.has('MIN')) parts.push(`MIN ${ids[0]}`);
-    if (opts.has('MAX')) parts.push(`MAX ${ids[ids.length - 1]}`);
-    if (opts.has('ALL')) parts.push(`ALL ${formatSet(ids)}`);
-  }
-  if (opts.has('COUNT')) parts.push(`COUNT ${ids.length}`);
+  const parts = esearchParts(tag, byUid, ids, opts, formatSet);
   if (highest !== null) parts.push(`MODSEQ ${highest}`);
   await s.untagged(`ESEARCH ${parts.join(' ')}`);
 }
@@ -180,13 +189,13 @@ export const searchCommand = defineCommand({
   name: 'SEARCH',
   states: SELECTED,
   noExpunge: true,
-  parse: (r, s) => parseSearch(r, s.rev2),
+  parse: (r, s) => parseSearch(r, s.rev2, s.utf8Accept),
   run: (s, q, tag) => runSearch(s, q, false, tag),
 });
 
 export const uidSearchCommand = defineCommand({
   name: 'UID SEARCH',
   states: SELECTED,
-  parse: (r, s) => parseSearch(r, s.rev2),
+  parse: (r, s) => parseSearch(r, s.rev2, s.utf8Accept),
   run: (s, q, tag) => runSearch(s, q, true, tag),
 });

@@ -5,7 +5,7 @@ import { AUTHENTICATED, defineCommand, mailboxArg } from '../command.js';
 import { SyntaxError } from '../errors.js';
 import type { Session } from '../session.js';
 
-export const STATUS_ITEMS = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'APPENDLIMIT'] as const;
+export const STATUS_ITEMS = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'DELETED-STORAGE', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'APPENDLIMIT'] as const;
 export type StatusItem = (typeof STATUS_ITEMS)[number];
 
 export function parseStatusItems(r: ArgReader): StatusItem[] {
@@ -18,7 +18,7 @@ export function parseStatusItems(r: ArgReader): StatusItem[] {
 
 /** `* STATUS name (MESSAGES n …)` for one mailbox (STATUS and LIST-STATUS). */
 export async function writeStatus(s: Session, mailbox: Mailbox, path: string, items: readonly StatusItem[]): Promise<void> {
-  const needCounts = items.some((i) => i === 'MESSAGES' || i === 'UNSEEN' || i === 'DELETED' || i === 'SIZE' || i === 'RECENT');
+  const needCounts = items.some((i) => i === 'MESSAGES' || i === 'UNSEEN' || i === 'DELETED' || i === 'DELETED-STORAGE' || i === 'SIZE' || i === 'RECENT');
   const counts = needCounts ? await s.store.counts(mailbox.id, s.user.accountId) : null;
   const out: string[] = [];
   for (const item of new Set(items)) {
@@ -37,6 +37,10 @@ export async function writeStatus(s: Session, mailbox: Mailbox, path: string, it
         break;
       case 'DELETED':
         out.push(`DELETED ${counts!.deleted}`);
+        break;
+      case 'DELETED-STORAGE':
+        // RFC 9208 §4.3: in KiB, what EXPUNGE would give back to the STORAGE quota (counted the same way).
+        out.push(`DELETED-STORAGE ${Math.ceil(counts!.deletedSize / 1024)}`);
         break;
       case 'SIZE':
         out.push(`SIZE ${counts!.size}`);

@@ -50,6 +50,9 @@ export const enableCommand = defineCommand({
       if (cap === 'IMAP4REV2' && !s.rev2) {
         s.rev2 = true;
         enabled.push('IMAP4rev2');
+      } else if (cap === 'UTF8=ACCEPT' && !s.utf8Accept) {
+        s.utf8Accept = true;
+        enabled.push('UTF8=ACCEPT');
       } else if (cap === 'CONDSTORE' && !s.condstore) {
         s.condstore = true;
         enabled.push('CONDSTORE');
