@@ -21,7 +21,7 @@ if ! palabre domain add example.test >/dev/null || ! printf '%s' "$PASS" | palab
   echo "0 passed, 1 failed"; exit 1
 fi
 # node itself in the background (not the shell function): $! must be the server, or kill misses it.
-node "$ROOT/examples/server/bin/palabre.js" --data "$DATA" serve --hostname mail.example.test --http-port "$HTTP_PORT" --smtp-port "$SMTP_PORT" --submission-port "$SUB_PORT" --imap-port "$IMAP_PORT" --admin-port 0 >"$LOG" 2>&1 &
+node "$ROOT/examples/server/bin/palabre.js" --data "$DATA" serve --hostname mail.example.test --http-port "$HTTP_PORT" --smtp-port "$SMTP_PORT" --submission-port "$SUB_PORT" --imap-port "$IMAP_PORT" --sieve-port 0 --admin-port 0 >"$LOG" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$SUB_PORT") 2>/dev/null && break
