@@ -81,6 +81,8 @@ export const smtpConfigSchema = v.object({
     recipientsPerDomainPerHour: withDefault(int(0), 200_000),
     /** Concurrent SMTP sessions per listener. */
     maxClients: withDefault(int(1), 2000),
+    /** BDAT chunks in one message (RFC 3030); past it the session ends with 552 5.3.4. */
+    maxChunks: withDefault(int(1), 10_000),
   }),
   /** A session whose client sends nothing this long gets 421 and is closed (RFC 5321 §4.5.3.2: 5 minutes). */
   idleTimeoutMs: withDefault(positive, 5 * 60_000),

@@ -97,6 +97,13 @@ export class RawSmtp {
     return this.reply();
   }
 
+  /** One RFC 3030 chunk: `BDAT <bytes> [LAST]` and the bytes, then its reply. */
+  async bdat(chunk: string | Buffer, last = false, size?: number): Promise<Reply> {
+    const bytes = Buffer.from(chunk);
+    this.socket.write(Buffer.concat([Buffer.from(`BDAT ${size ?? bytes.length}${last ? ' LAST' : ''}\r\n`), bytes]));
+    return this.reply();
+  }
+
   close(): void {
     this.socket.destroy();
   }
