@@ -118,6 +118,7 @@ export type {
   RecipientStatus,
   QueueSummary,
   DsnNotify,
+  TlsPolicy,
 } from './ports/outbound-queue.js';
 export type { DkimKeyStore, DkimKey, DkimAlgorithm } from './ports/dkim-key-store.js';
 export type { VacationStore, VacationSettings } from './ports/vacation-store.js';

@@ -36,6 +36,7 @@ import { MailMigration1796000420000 } from './mail-migration/1796000420000-mail-
 import { MailMigrationCopies1796000420001 } from './mail-migration/1796000420001-mail-migration-copies.js';
 import { SIEVE_ENTITIES } from './sieve/entities.js';
 import { Sieve1796000430000 } from './sieve/1796000430000-sieve.js';
+import { RequireTls1796000460000 } from './transport-security/1796000460000-requiretls.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -83,4 +84,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MailMigration1796000420000,
   MailMigrationCopies1796000420001,
   Sieve1796000430000,
+  RequireTls1796000460000,
 ];

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import {
   causeChain,
@@ -29,7 +30,7 @@ import { buildDsn, DSN_FULL_LIMIT } from './dsn.js';
 import { lookupMx, type MxAnswer } from './mx.js';
 import { MtaStsCache } from './mta-sts.js';
 import { concatParts } from './outbox.js';
-import { attemptDelivery, type AttemptResult, type RecipientReply } from './smtp-delivery.js';
+import { attemptDelivery, type AttemptResult, type RecipientReply, type RemoteTarget } from './smtp-delivery.js';
 
 export interface Smarthost {
   readonly host: string;
@@ -61,6 +62,8 @@ export interface QueueWorkerOptions {
   readonly port?: number;
   readonly smarthost?: Smarthost | null;
   readonly mtaSts?: boolean;
+  /** Certificate authorities trusted besides the system's for outbound TLS (a private PKI, tests). */
+  readonly tlsCa?: readonly (string | Buffer)[];
   readonly dns?: DnsResolver;
   /** MX lookup (default: DNS through `dns`). Tests inject loopback hosts. */
   readonly lookupMx?: (domain: string) => Promise<MxAnswer>;
@@ -226,12 +229,14 @@ export class QueueWorker {
       .map((o) => ({ ...o, recipient: job.recipients.find((r) => r.address === o.address) }))
       .filter((o) => !o.recipient?.notify || o.recipient.notify.includes('FAILURE'));
     if (wanted.length === 0) return [];
+    const requiretls = job.message.tlsPolicy === 'requiretls';
     const dsn = buildDsn({
       job,
       failed: wanted.map((o) => ({ ...o, orcpt: o.recipient?.orcpt ?? null })),
       hostname: this.options.hostname,
       now,
-      original: { open: () => this.options.blobs.get(job.message.blobId), full: job.message.ret !== 'HDRS' && job.message.size <= DSN_FULL_LIMIT },
+      // RFC 8689 §5: a report about REQUIRETLS mail carries only its header section, and goes with REQUIRETLS itself.
+      original: { open: () => this.options.blobs.get(job.message.blobId), full: job.message.ret !== 'HDRS' && !requiretls && job.message.size <= DSN_FULL_LIMIT },
     });
     const parts = dsn.parts.map((p) => (Buffer.isBuffer(p) ? p : () => lazy(p)));
     const blob = await this.options.blobs.put(concatParts(parts));
@@ -243,6 +248,7 @@ export class QueueWorker {
         recipients: [{ address: job.message.sender }],
         ownsBlob: true,
         transport: 'smtp',
+        tlsPolicy: requiretls ? 'requiretls' : null,
         expiresAt: new Date(now.getTime() + 5 * 24 * 3600_000),
       },
     ];
@@ -290,19 +296,35 @@ export class QueueWorker {
     return [...outcomes, ...byAddress.values()];
   }
 
+  /** The host's address through our resolver (the one the MX lookup uses); undefined: the SMTP client resolves it. */
+  private async addressOf(host: string): Promise<string | undefined> {
+    if (isIP(host)) return undefined;
+    for (const rrtype of ['A', 'AAAA']) {
+      const answer = (await this.dns(host, rrtype).catch(() => [])) as unknown[];
+      if (typeof answer[0] === 'string') return answer[0];
+    }
+    return undefined;
+  }
+
   private async deliverRemote(job: ClaimedJob): Promise<RecipientOutcome[]> {
     const { smarthost } = this.options;
     const pendingAll = (code: number | null, enhanced: string | null, diagnostic: string, permanent = false, remoteMta: string | null = null): RecipientOutcome[] =>
       job.recipients.map((r) => ({ address: r.address, status: permanent ? 'failed' : 'pending', code, enhanced, diagnostic, remoteMta }));
-    let targets: { host: string; port: number; secure?: boolean; requireTls: boolean; verifyCertificate: boolean; auth?: { user: string; pass: string } | null }[];
+    // RFC 8689: REQUIRETLS travels with the message; `TLS-Required: No` sets the recipient's MTA-STS policy aside.
+    const requiretls = job.message.tlsPolicy === 'requiretls';
+    const ca = this.options.tlsCa;
+    let targets: RemoteTarget[];
     if (smarthost) {
+      // The relay is ours to configure, so its name needs no DNS proof; REQUIRETLS still wants its certificate checked.
       targets = [
         {
           host: smarthost.host,
+          address: await this.addressOf(smarthost.host),
           port: smarthost.port,
           secure: smarthost.secure,
-          requireTls: smarthost.requireTls ?? true,
-          verifyCertificate: !smarthost.tlsInsecure,
+          requireTls: requiretls || (smarthost.requireTls ?? true),
+          verifyCertificate: requiretls || !smarthost.tlsInsecure,
+          ca,
           auth: smarthost.username ? { user: smarthost.username, pass: smarthost.password ?? '' } : null,
         },
       ];
@@ -310,14 +332,25 @@ export class QueueWorker {
       const mx = await (this.options.lookupMx ?? ((d: string) => lookupMx(d, this.dns)))(job.domain);
       if (mx.kind === 'none') return pendingAll(550, '5.1.10', `550 5.1.10 ${mx.reason}`, true);
       if (mx.kind === 'temporary') return pendingAll(null, '4.4.3', mx.reason);
-      const sts = this.options.mtaSts === false ? null : await this.sts.verdict(job.domain);
+      const relaxed = job.message.tlsPolicy === 'tls-required-no';
+      const sts = this.options.mtaSts === false || relaxed ? null : await this.sts.verdict(job.domain);
+      // RFC 8689 §4.2.1: an MX name is only trusted through DNSSEC or MTA-STS. Node's resolver does not
+      // validate DNSSEC, so REQUIRETLS mail goes only to MX hosts an enforced MTA-STS policy lists.
+      if (requiretls && sts?.mode !== 'enforce') {
+        return pendingAll(550, '5.7.30', `550 5.7.30 REQUIRETLS support required: the MX hosts of ${job.domain} cannot be authenticated (no MTA-STS policy in force; DNSSEC is not validated here)`, true);
+      }
       const hosts = mx.hosts.filter((h) => !sts || sts.allowed(h.host));
       if (hosts.length === 0) return pendingAll(null, '4.7.5', `no MX host of ${job.domain} matches its MTA-STS policy`);
-      targets = hosts.slice(0, 5).map((h) => ({ host: h.host, port: this.options.port ?? 25, requireTls: Boolean(sts?.requireTls), verifyCertificate: Boolean(sts?.requireTls) }));
+      const strict = requiretls || Boolean(sts?.requireTls);
+      targets = [];
+      for (const h of hosts.slice(0, 5)) {
+        targets.push({ host: h.host, address: await this.addressOf(h.host), port: this.options.port ?? 25, requireTls: strict, verifyCertificate: strict, ca });
+      }
     }
     let last: Extract<AttemptResult, { kind: 'failed' }> | null = null;
     for (const target of targets) {
       const result = await attemptDelivery(target, {
+        requireTlsExtension: requiretls,
         hostname: this.options.hostname,
         sender: job.message.sender,
         recipients: job.recipients,
@@ -330,7 +363,12 @@ export class QueueWorker {
       last = result;
       // A permanent refusal of the whole transaction (MAIL FROM, DATA) is the domain's answer.
       if (result.permanent) return pendingAll(result.code, result.enhanced, result.diagnostic, true, target.host);
+      // RFC 8689 §5: no authenticated TLS with this host; REQUIRETLS mail is never sent without it.
+      if (requiretls && result.tlsFailure) {
+        last = { ...result, code: 550, enhanced: '5.7.30', diagnostic: `550 5.7.30 REQUIRETLS support required: no authenticated TLS session with ${target.host} (${result.diagnostic})` };
+      }
     }
+    if (requiretls && last?.enhanced === '5.7.30') return pendingAll(last.code, last.enhanced, last.diagnostic, true, targets[targets.length - 1]?.host ?? null);
     return pendingAll(last?.code ?? null, last?.enhanced ?? '4.4.1', last?.diagnostic ?? 'no MX host answered', false, targets[targets.length - 1]?.host ?? null);
   }
 }

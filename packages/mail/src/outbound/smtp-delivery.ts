@@ -1,8 +1,15 @@
 import type { Readable } from 'node:stream';
+import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 
 export interface RemoteTarget {
+  /** The server's name: what its certificate must carry (the MX host name). */
   readonly host: string;
+  /** Where to connect when already resolved (default: `host`). */
+  readonly address?: string;
+  /** Certificate authorities trusted besides the system's (a private PKI, tests). */
+  readonly ca?: readonly (string | Buffer)[];
   readonly port: number;
   /** Implicit TLS (465-style). */
   readonly secure?: boolean;
@@ -25,7 +32,15 @@ export type AttemptResult =
   /** The transaction ran: one reply per recipient. */
   | { readonly kind: 'replies'; readonly replies: readonly RecipientReply[]; readonly tls: boolean }
   /** Nothing was sent to this host (connection, TLS, 4xx/5xx on MAIL or DATA). */
-  | { readonly kind: 'failed'; readonly permanent: boolean; readonly code: number | null; readonly enhanced: string | null; readonly diagnostic: string };
+  | {
+      readonly kind: 'failed';
+      readonly permanent: boolean;
+      readonly code: number | null;
+      readonly enhanced: string | null;
+      readonly diagnostic: string;
+      /** No TLS session with a certificate we accept could be set up (RFC 8689 and MTA-STS need one). */
+      readonly tlsFailure?: boolean;
+    };
 
 export interface AttemptOptions {
   readonly hostname: string;
@@ -36,6 +51,8 @@ export interface AttemptOptions {
   readonly ret?: string | null;
   readonly open: () => Promise<Readable>;
   readonly timeoutMs?: number;
+  /** RFC 8689: MAIL FROM … REQUIRETLS; a server that does not offer REQUIRETLS gets nothing. */
+  readonly requireTlsExtension?: boolean;
 }
 
 const enhancedOf = (text: string | undefined) => /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(text ?? '')?.[1] ?? null;
@@ -48,7 +65,7 @@ const oneLine = (text: string | undefined) => (text ?? '').replace(/\s+/g, ' ').
 export async function attemptDelivery(target: RemoteTarget, options: AttemptOptions): Promise<AttemptResult> {
   const timeout = options.timeoutMs ?? 300_000;
   const connection = new SMTPConnection({
-    host: target.host,
+    host: target.address ?? target.host,
     port: target.port,
     secure: target.secure ?? false,
     requireTLS: target.requireTls,
@@ -57,7 +74,13 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
     connectionTimeout: 60_000,
     greetingTimeout: 60_000,
     socketTimeout: timeout,
-    tls: { rejectUnauthorized: target.verifyCertificate, servername: target.host, minVersion: 'TLSv1.2' },
+    tls: {
+      rejectUnauthorized: target.verifyCertificate,
+      // RFC 6066: no IP literal as server name (a smarthost given by address).
+      servername: isIP(target.host) ? undefined : target.host,
+      minVersion: 'TLSv1.2',
+      ...(target.ca?.length ? { ca: [...rootCertificates, ...target.ca] } : {}),
+    },
     logger: false,
   });
   let tls = false;
@@ -66,7 +89,10 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
     const code = typeof e.responseCode === 'number' ? e.responseCode : null;
     // Only the destination's verdict on this message is final; a refused login or TLS is ours to fix.
     const aboutMessage = /^(MAIL FROM|RCPT TO|DATA)/i.test(e.command ?? '');
+    // RFC 8689 §5: the next hop does not offer REQUIRETLS: that is its answer, and it is final.
+    if (e.code === 'EREQUIRETLS') return { kind: 'failed', permanent: true, code: 550, enhanced: '5.7.30', diagnostic: `550 5.7.30 REQUIRETLS support required: ${oneLine(e.message)}` };
     return {
+      tlsFailure: e.code === 'ETLS' || (target.requireTls && !tls && e.code !== 'ECONNECTION' && e.code !== 'ETIMEDOUT' && /certificate|self[- ]signed|altname|TLS|SSL/i.test(e.message ?? '')),
       kind: 'failed',
       permanent: aboutMessage && code !== null && code >= 500,
       code,
@@ -95,6 +121,7 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
             from: options.sender,
             to: options.recipients.map((r) => r.address),
             size: options.size,
+            requireTLSExtensionEnabled: options.requireTlsExtension === true,
             dsn: {
               ret: options.ret ?? undefined,
               envid: options.envId ?? undefined,

@@ -159,7 +159,7 @@ interface SessionState {
   log: Logger;
 }
 
-const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
+const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH', 'REQUIRETLS']);
 const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -275,6 +275,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
             trusted: trusted(s.ip),
             envId: dsn?.envid ?? null,
             ret: (dsn?.ret as 'FULL' | 'HDRS' | undefined) ?? null,
+            requireTls: (envelope as { requireTLS?: boolean }).requireTLS === true,
           },
           received,
         );
@@ -319,7 +320,9 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     disabledCommands: disabled,
     hideENHANCEDSTATUSCODES: false,
     hideDSN: role === 'mx',
-    hideREQUIRETLS: true,
+    // RFC 8689: smtp-server offers REQUIRETLS only inside a TLS session and refuses the parameter
+    // outside one (530); the flag goes with the queued message (QueueWorker honours it).
+    hideREQUIRETLS: !options.tls,
     maxClients: limits.maxClients,
     maxRecipients: limits.maxRecipients,
     socketTimeout: limits.idleTimeoutMs ?? 300_000,
@@ -395,6 +398,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
         for (const key of Object.keys(address.args || {})) {
           if (!MAIL_PARAMS.has(key.toUpperCase())) throw new SmtpError(555, '5.5.4', `unsupported MAIL parameter ${key.slice(0, 20)}`);
         }
+        // Defence in depth for RFC 8689 §4.1: smtp-server already refuses REQUIRETLS outside TLS.
+        if (address.args && 'REQUIRETLS' in address.args && !session.secure) throw new SmtpError(530, '5.7.10', 'REQUIRETLS needs a TLS session: STARTTLS first');
         const sender = address.address ?? '';
         if (NON_ASCII.test(sender) && !session.envelope.smtpUtf8) throw new SmtpError(553, '5.6.7', 'non-ASCII address needs SMTPUTF8');
         if (role === 'submission') {
