@@ -95,6 +95,10 @@ export const smtpConfigSchema = v.object({
     port: withDefault(port, 25),
     /** Honour MTA-STS (RFC 8461) policies published by recipient domains. */
     mtaSts: withDefault(v.boolean(), true),
+    /** A policy fetch (connection to last byte) that takes longer fails (RFC 8461 §3.3). */
+    mtaStsTimeoutMs: withDefault(positive, 20_000),
+    /** A policy file larger than this is refused. */
+    mtaStsMaxBytes: withDefault(int(1024, 1024 * 1024), 64 * 1024),
     /** Selector for keys made by `palabre dkim generate`. */
     dkimSelector: withDefault(v.string(), 'palabre'),
   }),

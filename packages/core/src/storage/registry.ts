@@ -37,6 +37,8 @@ import { MailMigrationCopies1796000420001 } from './mail-migration/1796000420001
 import { SIEVE_ENTITIES } from './sieve/entities.js';
 import { Sieve1796000430000 } from './sieve/1796000430000-sieve.js';
 import { RequireTls1796000460000 } from './transport-security/1796000460000-requiretls.js';
+import { MtaSts1796000460001 } from './transport-security/1796000460001-mta-sts.js';
+import { TRANSPORT_SECURITY_ENTITIES } from './transport-security/entities.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -69,6 +71,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ...CALENDAR_ENTITIES,
   ...MAIL_MIGRATION_ENTITIES,
   ...SIEVE_ENTITIES,
+  ...TRANSPORT_SECURITY_ENTITIES,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
@@ -85,4 +88,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MailMigrationCopies1796000420001,
   Sieve1796000430000,
   RequireTls1796000460000,
+  MtaSts1796000460001,
 ];

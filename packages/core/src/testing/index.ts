@@ -37,6 +37,8 @@ export { MemoryMailMigrationStore } from './mail-migration/memory-mail-migration
 export { mailMigrationStoreContract } from './mail-migration/mail-migration-store.contract.js';
 export type { MailMigrationContractExtra } from './mail-migration/mail-migration-store.contract.js';
 export { MemorySieveScriptStore } from './sieve/memory-sieve-script-store.js';
+export { MemoryMtaStsPolicyStore } from './transport-security/memory-mta-sts-policy-store.js';
+export { mtaStsPolicyStoreContract } from './transport-security/mta-sts-policy-store.contract.js';
 export { sieveScriptStoreContract } from './sieve/sieve-script-store.contract.js';
 export type { SieveContractExtra } from './sieve/sieve-script-store.contract.js';
 export { expectContinue } from './expect-continue.js';

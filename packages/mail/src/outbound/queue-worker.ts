@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import {
   causeChain,
+  checkStsPolicy,
   noopMetrics,
   silentLogger,
   systemClock,
@@ -14,6 +15,8 @@ import {
   type Logger,
   type MailDelivery,
   type Metrics,
+  type MtaStsPolicy,
+  type MtaStsPolicyStore,
   type NewOutboundMessage,
   type OutboundQueue,
   type RecipientOutcome,
@@ -28,7 +31,7 @@ import { deliveryCounter } from '../smtp/smtp-metrics.js';
 import { nextAttemptAt } from './backoff.js';
 import { buildDsn, DSN_FULL_LIMIT } from './dsn.js';
 import { lookupMx, type MxAnswer } from './mx.js';
-import { MtaStsCache } from './mta-sts.js';
+import { addressOf, MtaSts, type StsFetchOptions } from './mta-sts.js';
 import { concatParts } from './outbox.js';
 import { attemptDelivery, type AttemptResult, type RecipientReply, type RemoteTarget } from './smtp-delivery.js';
 
@@ -62,6 +65,10 @@ export interface QueueWorkerOptions {
   readonly port?: number;
   readonly smarthost?: Smarthost | null;
   readonly mtaSts?: boolean;
+  /** Where MTA-STS policies are kept, shared by every node (default: this worker's memory). */
+  readonly mtaStsStore?: MtaStsPolicyStore;
+  /** Policy fetch limits (and, in tests, the policy host's port). */
+  readonly mtaStsFetch?: Omit<StsFetchOptions, 'ca'>;
   /** Certificate authorities trusted besides the system's for outbound TLS (a private PKI, tests). */
   readonly tlsCa?: readonly (string | Buffer)[];
   readonly dns?: DnsResolver;
@@ -84,7 +91,7 @@ export class QueueWorker {
   private readonly clock: Clock;
   private readonly resolver: RecipientResolver;
   private readonly dns: DnsResolver;
-  private readonly sts: MtaStsCache;
+  private readonly sts: MtaSts;
   private readonly name: string;
   private running = false;
   private timer: NodeJS.Timeout | null = null;
@@ -98,7 +105,13 @@ export class QueueWorker {
     this.clock = options.clock ?? systemClock;
     this.resolver = new RecipientResolver(options.directory);
     this.dns = options.dns ?? cachingResolver();
-    this.sts = new MtaStsCache(this.dns);
+    this.sts = new MtaSts({
+      store: options.mtaStsStore ?? new MemoryPolicies(),
+      resolver: this.dns,
+      fetch: { ...options.mtaStsFetch, ca: options.tlsCa },
+      clock: this.clock,
+      logger: options.logger,
+    });
     this.deliveries = deliveryCounter(options.metrics ?? noopMetrics);
     this.name = (options.workerName ?? `${osHostname()}:${process.pid}`).slice(0, 60);
   }
@@ -298,12 +311,7 @@ export class QueueWorker {
 
   /** The host's address through our resolver (the one the MX lookup uses); undefined: the SMTP client resolves it. */
   private async addressOf(host: string): Promise<string | undefined> {
-    if (isIP(host)) return undefined;
-    for (const rrtype of ['A', 'AAAA']) {
-      const answer = (await this.dns(host, rrtype).catch(() => [])) as unknown[];
-      if (typeof answer[0] === 'string') return answer[0];
-    }
-    return undefined;
+    return isIP(host) ? undefined : ((await addressOf(this.dns, host)) ?? undefined);
   }
 
   private async deliverRemote(job: ClaimedJob): Promise<RecipientOutcome[]> {
@@ -340,6 +348,11 @@ export class QueueWorker {
         return pendingAll(550, '5.7.30', `550 5.7.30 REQUIRETLS support required: the MX hosts of ${job.domain} cannot be authenticated (no MTA-STS policy in force; DNSSEC is not validated here)`, true);
       }
       const hosts = mx.hosts.filter((h) => !sts || sts.allowed(h.host));
+      if (sts?.mode === 'testing') {
+        // RFC 8461 §5: testing mode delivers as if there were no policy; what enforce would refuse is reported.
+        const misses = mx.hosts.filter((h) => !sts.matches(h.host)).map((h) => h.host);
+        if (misses.length) this.event('warn', { domain: job.domain, policy: sts.policy?.id, hosts: misses.slice(0, 5) }, 'mta-sts.testing-failure');
+      }
       if (hosts.length === 0) return pendingAll(null, '4.7.5', `no MX host of ${job.domain} matches its MTA-STS policy`);
       const strict = requiretls || Boolean(sts?.requireTls);
       targets = [];
@@ -370,6 +383,21 @@ export class QueueWorker {
     }
     if (requiretls && last?.enhanced === '5.7.30') return pendingAll(last.code, last.enhanced, last.diagnostic, true, targets[targets.length - 1]?.host ?? null);
     return pendingAll(last?.code ?? null, last?.enhanced ?? '4.4.1', last?.diagnostic ?? 'no MX host answered', false, targets[targets.length - 1]?.host ?? null);
+  }
+}
+
+/** A worker's own policy memory when no shared store is given (embedding without a database). */
+class MemoryPolicies implements MtaStsPolicyStore {
+  private readonly policies = new Map<string, MtaStsPolicy>();
+  async get(domain: string): Promise<MtaStsPolicy | null> {
+    return this.policies.get(domain.toLowerCase()) ?? null;
+  }
+  async put(policy: MtaStsPolicy): Promise<void> {
+    const p = checkStsPolicy(policy);
+    this.policies.set(p.domain, p);
+  }
+  async delete(domain: string): Promise<void> {
+    this.policies.delete(domain.toLowerCase());
   }
 }
 
