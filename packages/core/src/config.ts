@@ -99,6 +99,8 @@ export const smtpConfigSchema = v.object({
     mtaStsTimeoutMs: withDefault(positive, 20_000),
     /** A policy file larger than this is refused. */
     mtaStsMaxBytes: withDefault(int(1024, 1024 * 1024), 64 * 1024),
+    /** Count outbound TLS sessions and send the daily RFC 8460 reports to domains that ask for them. */
+    tlsReports: withDefault(v.boolean(), true),
     /** Selector for keys made by `palabre dkim generate`. */
     dkimSelector: withDefault(v.string(), 'palabre'),
   }),

@@ -211,6 +211,7 @@ export {
 } from './calendar/calendar-rules.js';
 export type { SieveScript, SieveScriptInfo, SieveScriptStore } from './sieve/sieve-script-store.js';
 export type { MtaStsPolicy, MtaStsPolicyStore } from './transport-security/mta-sts-policy-store.js';
+export type { TlsReportStore, TlsSessionCount, TlsSessionKey } from './transport-security/tls-report-store.js';
 export { MAX_STS_MAX_AGE, checkStsPolicy } from './transport-security/mta-sts-policy-rules.js';
 export { MAX_SIEVE_SCRIPT_BYTES, MAX_SIEVE_SCRIPTS, MAX_SIEVE_NAME, checkScriptName } from './sieve/sieve-script-rules.js';
 export type { MailMigrationCopy, MailMigrationCursor, MailMigrationCursorInput, MailMigrationStore } from './mail-migration/mail-migration-store.js';

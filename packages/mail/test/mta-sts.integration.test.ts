@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { MemoryMtaStsPolicyStore } from '@palabre/core/testing';
+import { gunzipSync } from 'node:zlib';
+import { MemoryMtaStsPolicyStore, MemoryTlsReportStore } from '@palabre/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MtaSts, mxMatches, parseStsPolicy, parseStsRecord } from '../src/outbound/mta-sts.js';
 import { QueueWorker } from '../src/outbound/queue-worker.js';
+import { parseTlsRptRecord, TlsReporter } from '../src/outbound/tls-rpt.js';
 import { RawSmtp } from './helpers/raw-smtp.js';
 import { fakeDns, PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 import { testCa, type TestCa } from './helpers/tls.js';
@@ -18,14 +20,25 @@ const POLICY = 'version: STSv1\r\nmode: enforce\r\nmx: mx.example.org\r\nmax_age
 interface PolicyHost {
   port: number;
   requests: number;
+  /** TLS-RPT reports POSTed to /tlsrpt. */
+  posts: { type: string; body: Buffer }[];
   /** What the next requests get. */
   respond: { status: number; type: string; body: string | Buffer; hang?: boolean; headers?: Record<string, string> };
   close(): Promise<void>;
 }
 
 async function policyHost(cert: { key: Buffer; cert: Buffer }): Promise<PolicyHost> {
-  const host: PolicyHost = { port: 0, requests: 0, respond: { status: 200, type: 'text/plain', body: POLICY }, close: async () => undefined };
+  const host: PolicyHost = { port: 0, requests: 0, posts: [], respond: { status: 200, type: 'text/plain', body: POLICY }, close: async () => undefined };
   const server: Server = createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+    if (req.method === 'POST' && req.url === '/tlsrpt') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        host.posts.push({ type: String(req.headers['content-type']), body: Buffer.concat(chunks) });
+        res.writeHead(201).end();
+      });
+      return;
+    }
     host.requests++;
     const r = host.respond;
     if (r.hang || req.url !== '/.well-known/mta-sts.txt') {
@@ -52,6 +65,7 @@ let sender: SmtpFixture;
 let receiver: SmtpFixture;
 let dns: ReturnType<typeof fakeDns>;
 let store: MemoryMtaStsPolicyStore;
+let reports: MemoryTlsReportStore;
 
 beforeEach(async () => {
   ca = await testCa();
@@ -61,6 +75,7 @@ beforeEach(async () => {
   await receiver.directory.createAccount({ address: 'ami@example.org', displayName: 'Ami' });
   sender = await startSmtpFixture();
   store = new MemoryMtaStsPolicyStore();
+  reports = new MemoryTlsReportStore();
   dns = fakeDns({
     'MX:example.org': [{ exchange: 'mx.example.org', priority: 10 }],
     'TXT:_mta-sts.example.org': [['v=STSv1; id=20260301']],
@@ -86,6 +101,7 @@ const worker = (timeoutMs = 5_000) =>
     port: receiver.mxPort,
     tlsCa: [ca.cert],
     mtaStsStore: store,
+    tlsReports: reports,
     mtaStsFetch: { port: policy.port, timeoutMs },
     logger: sender.logger,
   });
@@ -259,5 +275,100 @@ describe('MTA-STS from the attacker side: no policy is what a bad answer gives',
     expect(mxMatches('*.example.org', 'example.org')).toBe(false);
     expect(mxMatches('mx.example.org', 'MX.example.org.')).toBe(true);
     expect(mxMatches('mx.example.org', 'mx.example.org.evil')).toBe(false);
+  });
+});
+
+describe('TLS-RPT (RFC 8460)', () => {
+  const today = () => new Date().toISOString().slice(0, 10);
+  const reporter = () =>
+    new TlsReporter({
+      counts: reports,
+      policies: store,
+      resolver: dns,
+      queue: sender.queue,
+      blobs: sender.blobs,
+      dkimKeys: sender.dkimKeys,
+      hostname: 'mail.sante.gouv.tg',
+      organization: 'Ministère de la Santé',
+      https: { port: policy.port, ca: [ca.cert] },
+    });
+
+  /** The RFC 8460 §4.4 fields, checked one by one (no schema library: the RFC's JSON is small). */
+  function checkReport(json: Record<string, any>): void {
+    expect(Object.keys(json).sort()).toEqual(['contact-info', 'date-range', 'organization-name', 'policies', 'report-id']);
+    expect(json['organization-name']).toBe('Ministère de la Santé');
+    expect(json['date-range']['start-datetime']).toBe(`${today()}T00:00:00Z`);
+    expect(Date.parse(json['date-range']['end-datetime']) - Date.parse(json['date-range']['start-datetime'])).toBe(86_400_000);
+    expect(json['contact-info']).toBe('tlsrpt-noreply@mail.sante.gouv.tg');
+    expect(json['report-id']).toMatch(/^\S+$/);
+    const sts = json.policies.find((p: any) => p.policy['policy-type'] === 'sts');
+    expect(sts.policy).toEqual({
+      'policy-type': 'sts',
+      'policy-domain': 'example.org',
+      'policy-string': ['version: STSv1', 'mode: enforce', 'mx: mx.example.org', 'max_age: 604800'],
+      'mx-host': ['mx.example.org'],
+    });
+    expect(sts.summary).toEqual({ 'total-successful-session-count': 1, 'total-failure-session-count': 1 });
+    expect(sts['failure-details']).toEqual([{ 'result-type': 'certificate-host-mismatch', 'receiving-mx-hostname': 'mx.example.org', 'failed-session-count': 1 }]);
+  }
+
+  it('counts sessions per policy and result, and sends the day\'s report by mail and by HTTPS POST', async () => {
+    await receiver.directory.createAccount({ address: 'tlsrpt@example.org', displayName: 'TLS reports' });
+    dns.records['TXT:_smtp._tls.example.org'] = [['v=TLSRPTv1; rua=mailto:tlsrpt@example.org,https://mta-sts.example.org/tlsrpt']];
+    await submit(); // a good session
+    await worker().runOnce();
+    await receiver.mx.setSecureContext(await ca.issue(['other.example.org']));
+    await submit(); // refused certificate
+    await worker().runOnce();
+    await receiver.mx.setSecureContext(await ca.issue(['mx.example.org']));
+    expect(receiver.delivery.messages).toHaveLength(1);
+
+    const outcomes = await reporter().send(today());
+    expect(outcomes.map((o) => [o.rua, o.ok])).toEqual([
+      ['mailto:tlsrpt@example.org', true],
+      ['https://mta-sts.example.org/tlsrpt', true],
+    ]);
+    expect(await reports.take(today())).toEqual([]); // counted once, reported once
+
+    // By HTTPS: application/tlsrpt+gzip.
+    expect(policy.posts).toHaveLength(1);
+    expect(policy.posts[0]!.type).toBe('application/tlsrpt+gzip');
+    checkReport(JSON.parse(gunzipSync(policy.posts[0]!.body).toString()));
+
+    // By mail, through our queue, to a real receiver (its MTA-STS policy applies to the report too).
+    await sender.queue.flush(new Date());
+    await worker().runOnce();
+    const texts = await Promise.all(receiver.delivery.messages.map((_, i) => receiver.delivery.text(i)));
+    // The deferred message went too, now that the certificate is right again.
+    expect(texts.filter((t) => t.includes('Subject: sts'))).toHaveLength(2);
+    const stored = texts.find((t) => t.includes('TLS-Report-Domain'))!;
+    expect(stored, JSON.stringify(await sender.queue.list())).toBeDefined();
+    expect(stored).toMatch(/\r\nContent-Type: multipart\/report; report-type="tlsrpt"; boundary=/);
+    expect(stored).toMatch(/\r\nTLS-Report-Domain: example\.org\r\n/);
+    expect(stored).toMatch(/\r\nTLS-Report-Submitter: mail\.sante\.gouv\.tg\r\n/);
+    expect(stored).toMatch(/\r\nSubject: Report Domain: example\.org Submitter: mail\.sante\.gouv\.tg Report-ID: <\S+>\r\n/);
+    const attachment = /Content-Type: application\/tlsrpt\+gzip\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="mail\.sante\.gouv\.tg!example\.org!\d+!\d+!\S+\.json\.gz"\r\n\r\n([A-Za-z0-9+/=\r\n]+)\r\n--/.exec(stored);
+    expect(attachment).not.toBeNull();
+    checkReport(JSON.parse(gunzipSync(Buffer.from(attachment![1]!.replace(/\r\n/g, ''), 'base64')).toString()));
+  });
+
+  it('sends nothing where the TXT record is missing, doubled or asks for plain http', async () => {
+    for (const txt of [undefined, [['v=TLSRPTv1; rua=mailto:a@example.org'], ['v=TLSRPTv1; rua=mailto:b@example.org']], [['v=TLSRPTv1; rua=http://mta-sts.example.org/tlsrpt']]]) {
+      if (txt) dns.records['TXT:_smtp._tls.example.org'] = txt;
+      await reports.count({ day: today(), domain: 'example.org', policyType: 'no-policy-found', policyId: '', resultType: '', receivingMx: 'mx.example.org' });
+      expect(await reporter().send(today())).toEqual([]);
+    }
+    expect(policy.posts).toHaveLength(0);
+    expect(await sender.queue.list()).toHaveLength(0);
+  });
+
+  it('reads the record strictly', () => {
+    expect(parseTlsRptRecord([['v=TLSRPTv1;rua=mailto:tls@example.org']])).toEqual({ rua: ['mailto:tls@example.org'] });
+    expect(parseTlsRptRecord([['v=TLSRPTv1; rua=mailto:a@example.org, https://r.example.org/x;']])).toEqual({ rua: ['mailto:a@example.org', 'https://r.example.org/x'] });
+    expect(parseTlsRptRecord([['v=TLSRPTv1']])).toBeNull();
+    expect(parseTlsRptRecord([['v=TLSRPTv1; rua=ftp://x.example.org']])).toBeNull();
+    expect(parseTlsRptRecord([['v=TLSRPTv1; rua=mailto:a@example.org; rua=mailto:b@example.org']])).toBeNull();
+    expect(parseTlsRptRecord([['v=TLSRPTv1; rua=mailto:a@example.org\r\nBcc: x@y']])).toBeNull();
+    expect(parseTlsRptRecord([['v=spf1 -all']])).toBeNull();
   });
 });

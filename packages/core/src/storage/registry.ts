@@ -38,6 +38,7 @@ import { SIEVE_ENTITIES } from './sieve/entities.js';
 import { Sieve1796000430000 } from './sieve/1796000430000-sieve.js';
 import { RequireTls1796000460000 } from './transport-security/1796000460000-requiretls.js';
 import { MtaSts1796000460001 } from './transport-security/1796000460001-mta-sts.js';
+import { TlsReports1796000460002 } from './transport-security/1796000460002-tls-reports.js';
 import { TRANSPORT_SECURITY_ENTITIES } from './transport-security/entities.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
@@ -89,4 +90,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Sieve1796000430000,
   RequireTls1796000460000,
   MtaSts1796000460001,
+  TlsReports1796000460002,
 ];

@@ -39,6 +39,8 @@ export type { MailMigrationContractExtra } from './mail-migration/mail-migration
 export { MemorySieveScriptStore } from './sieve/memory-sieve-script-store.js';
 export { MemoryMtaStsPolicyStore } from './transport-security/memory-mta-sts-policy-store.js';
 export { mtaStsPolicyStoreContract } from './transport-security/mta-sts-policy-store.contract.js';
+export { MemoryTlsReportStore } from './transport-security/memory-tls-report-store.js';
+export { tlsReportStoreContract } from './transport-security/tls-report-store.contract.js';
 export { sieveScriptStoreContract } from './sieve/sieve-script-store.contract.js';
 export type { SieveContractExtra } from './sieve/sieve-script-store.contract.js';
 export { expectContinue } from './expect-continue.js';

@@ -1,8 +1,8 @@
 import { request } from 'node:https';
-import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { silentLogger, systemClock, type Clock, type Logger, type MtaStsPolicy, type MtaStsPolicyStore } from '@palabre/core';
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
+import { resolverLookup } from './dns-lookup.js';
 
 /**
  * RFC 8461 (MTA-STS) for outbound delivery: the `_mta-sts` TXT record through our resolver, the policy
@@ -165,16 +165,6 @@ export function fetchStsPolicy(domain: string, resolver: DnsResolver, options: S
         reject(error);
       } else resolve(text!);
     };
-    const lookup = (name: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) => {
-      addressOf(resolver, name).then(
-        (address) => {
-          if (!address) return cb(Object.assign(new Error(`no address for ${name}`), { code: 'ENOTFOUND' }));
-          if (opts?.all) return cb(null, [{ address, family: isIP(address) }]);
-          cb(null, address, isIP(address));
-        },
-        (error: unknown) => cb(error),
-      );
-    };
     const req = request(
       {
         host,
@@ -182,7 +172,7 @@ export function fetchStsPolicy(domain: string, resolver: DnsResolver, options: S
         path: '/.well-known/mta-sts.txt',
         method: 'GET',
         servername: host,
-        lookup: lookup as never,
+        lookup: resolverLookup(resolver) as never,
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
         ...(options.ca?.length ? { ca: [...rootCertificates, ...options.ca] } : {}),
@@ -220,16 +210,6 @@ export function fetchStsPolicy(domain: string, resolver: DnsResolver, options: S
     });
     req.end();
   });
-}
-
-/** An address for `host` through our resolver (A, then AAAA); null when it has none. */
-export async function addressOf(resolver: DnsResolver, host: string): Promise<string | null> {
-  if (isIP(host)) return host;
-  for (const rrtype of ['A', 'AAAA']) {
-    const answer = (await resolver(host, rrtype).catch(() => [])) as unknown[];
-    if (typeof answer[0] === 'string') return answer[0];
-  }
-  return null;
 }
 
 export interface MtaStsOptions {

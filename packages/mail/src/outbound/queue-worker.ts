@@ -20,6 +20,7 @@ import {
   type NewOutboundMessage,
   type OutboundQueue,
   type RecipientOutcome,
+  type TlsReportStore,
 } from '@palabre/core';
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { cachingResolver } from '../auth-results/dns-resolver.js';
@@ -31,7 +32,8 @@ import { deliveryCounter } from '../smtp/smtp-metrics.js';
 import { nextAttemptAt } from './backoff.js';
 import { buildDsn, DSN_FULL_LIMIT } from './dsn.js';
 import { lookupMx, type MxAnswer } from './mx.js';
-import { addressOf, MtaSts, type StsFetchOptions } from './mta-sts.js';
+import { addressOf } from './dns-lookup.js';
+import { MtaSts, type MtaStsVerdict, type StsFetchOptions } from './mta-sts.js';
 import { concatParts } from './outbox.js';
 import { attemptDelivery, type AttemptResult, type RecipientReply, type RemoteTarget } from './smtp-delivery.js';
 
@@ -69,6 +71,8 @@ export interface QueueWorkerOptions {
   readonly mtaStsStore?: MtaStsPolicyStore;
   /** Policy fetch limits (and, in tests, the policy host's port). */
   readonly mtaStsFetch?: Omit<StsFetchOptions, 'ca'>;
+  /** RFC 8460: where outbound TLS sessions to MX hosts are counted for the daily reports. */
+  readonly tlsReports?: TlsReportStore;
   /** Certificate authorities trusted besides the system's for outbound TLS (a private PKI, tests). */
   readonly tlsCa?: readonly (string | Buffer)[];
   readonly dns?: DnsResolver;
@@ -111,6 +115,7 @@ export class QueueWorker {
       fetch: { ...options.mtaStsFetch, ca: options.tlsCa },
       clock: this.clock,
       logger: options.logger,
+      onFetchFailure: (domain, failure) => this.countTls(domain, 'sts', '', failure, ''),
     });
     this.deliveries = deliveryCounter(options.metrics ?? noopMetrics);
     this.name = (options.workerName ?? `${osHostname()}:${process.pid}`).slice(0, 60);
@@ -309,6 +314,14 @@ export class QueueWorker {
     return [...outcomes, ...byAddress.values()];
   }
 
+  /** RFC 8460: one more session (or policy fetch) for the day's report; counting never holds up mail. */
+  private countTls(domain: string, policyType: 'sts' | 'no-policy-found', policyId: string, resultType: string, receivingMx: string): void {
+    const store = this.options.tlsReports;
+    if (!store) return;
+    const day = this.clock.now().toISOString().slice(0, 10);
+    store.count({ day, domain, policyType, policyId, resultType, receivingMx }).catch((error: unknown) => this.event('warn', { domain, err: (error as Error).message }, 'queue.error'));
+  }
+
   /** The host's address through our resolver (the one the MX lookup uses); undefined: the SMTP client resolves it. */
   private async addressOf(host: string): Promise<string | undefined> {
     return isIP(host) ? undefined : ((await addressOf(this.dns, host)) ?? undefined);
@@ -322,6 +335,7 @@ export class QueueWorker {
     const requiretls = job.message.tlsPolicy === 'requiretls';
     const ca = this.options.tlsCa;
     let targets: RemoteTarget[];
+    let stsInForce: MtaStsVerdict | null = null;
     if (smarthost) {
       // The relay is ours to configure, so its name needs no DNS proof; REQUIRETLS still wants its certificate checked.
       targets = [
@@ -347,6 +361,7 @@ export class QueueWorker {
       if (requiretls && sts?.mode !== 'enforce') {
         return pendingAll(550, '5.7.30', `550 5.7.30 REQUIRETLS support required: the MX hosts of ${job.domain} cannot be authenticated (no MTA-STS policy in force; DNSSEC is not validated here)`, true);
       }
+      stsInForce = sts;
       const hosts = mx.hosts.filter((h) => !sts || sts.allowed(h.host));
       if (sts?.mode === 'testing') {
         // RFC 8461 §5: testing mode delivers as if there were no policy; what enforce would refuse is reported.
@@ -361,6 +376,8 @@ export class QueueWorker {
       }
     }
     let last: Extract<AttemptResult, { kind: 'failed' }> | null = null;
+    const policyType = stsInForce && stsInForce.mode !== 'none' && stsInForce.policy ? 'sts' : 'no-policy-found';
+    const policyId = policyType === 'sts' ? stsInForce!.policy!.id : '';
     for (const target of targets) {
       const result = await attemptDelivery(target, {
         requireTlsExtension: requiretls,
@@ -372,6 +389,10 @@ export class QueueWorker {
         ret: job.message.ret,
         open: () => this.options.blobs.get(job.message.blobId),
       });
+      if (!smarthost) {
+        if (result.kind === 'replies') this.countTls(job.domain, policyType, policyId, result.tls ? '' : 'starttls-not-supported', target.host);
+        else if (result.tlsFailure) this.countTls(job.domain, policyType, policyId, tlsResultType(result.diagnostic), target.host);
+      }
       if (result.kind === 'replies') return result.replies.map((r: RecipientReply) => ({ ...r, remoteMta: target.host }));
       last = result;
       // A permanent refusal of the whole transaction (MAIL FROM, DATA) is the domain's answer.
@@ -384,6 +405,15 @@ export class QueueWorker {
     if (requiretls && last?.enhanced === '5.7.30') return pendingAll(last.code, last.enhanced, last.diagnostic, true, targets[targets.length - 1]?.host ?? null);
     return pendingAll(last?.code ?? null, last?.enhanced ?? '4.4.1', last?.diagnostic ?? 'no MX host answered', false, targets[targets.length - 1]?.host ?? null);
   }
+}
+
+/** RFC 8460 §4.3 result type of a failed TLS negotiation, from the TLS library's words. */
+function tlsResultType(diagnostic: string): string {
+  if (/altname|hostname|host name/i.test(diagnostic)) return 'certificate-host-mismatch';
+  if (/expired/i.test(diagnostic)) return 'certificate-expired';
+  if (/self[- ]signed|unable to (get|verify)|issuer|untrusted/i.test(diagnostic)) return 'certificate-not-trusted';
+  if (/STARTTLS/i.test(diagnostic)) return 'starttls-not-supported';
+  return 'validation-failure';
 }
 
 /** A worker's own policy memory when no shared store is given (embedding without a database). */

@@ -23,4 +23,29 @@ export const MtaStsPolicyEntity = new EntitySchema<MtaStsPolicyRow>({
   },
 });
 
-export const TRANSPORT_SECURITY_ENTITIES = [MtaStsPolicyEntity];
+/** RFC 8460 session counts until the day's report takes them. */
+export interface TlsReportCountRow {
+  day: string;
+  domain: string;
+  policyType: string;
+  policyId: string;
+  resultType: string;
+  receivingMx: string;
+  count: number;
+}
+
+export const TlsReportCountEntity = new EntitySchema<TlsReportCountRow>({
+  name: 'TlsReportCount',
+  tableName: 'tls_report_counts',
+  columns: {
+    day: { type: 'varchar', length: 10, primary: true },
+    domain: { type: 'varchar', length: 253, primary: true },
+    policyType: { type: 'varchar', length: 16, name: 'policy_type', primary: true },
+    policyId: { type: 'varchar', length: 32, name: 'policy_id', primary: true },
+    resultType: { type: 'varchar', length: 40, name: 'result_type', primary: true },
+    receivingMx: { type: 'varchar', length: 253, name: 'receiving_mx', primary: true },
+    count: { type: 'integer' },
+  },
+});
+
+export const TRANSPORT_SECURITY_ENTITIES = [MtaStsPolicyEntity, TlsReportCountEntity];
