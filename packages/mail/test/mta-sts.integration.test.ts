@@ -107,11 +107,8 @@ const worker = (timeoutMs = 5_000) =>
   });
 
 async function submit(params = '', extra = ''): Promise<void> {
-  const { c } = await RawSmtp.connect(sender.submissionPort);
-  await c.cmd('EHLO laptop');
-  await c.starttls();
-  await c.cmd('EHLO laptop');
-  expect((await c.authPlain('awa@sante.gouv.tg', PASSWORD)).code).toBe(235);
+  const { c, auth } = await RawSmtp.signedIn(sender.submissionPort, 'awa@sante.gouv.tg', PASSWORD);
+  expect(auth.code).toBe(235);
   expect((await c.cmd(`MAIL FROM:<awa@sante.gouv.tg>${params}`)).code).toBe(250);
   expect((await c.cmd('RCPT TO:<ami@example.org>')).code).toBe(250);
   expect((await c.dataRaw(`From: Awa <awa@sante.gouv.tg>\r\nTo: ami@example.org\r\nSubject: sts\r\n${extra}\r\nBonjour.\r\n.\r\n`)).code).toBe(250);

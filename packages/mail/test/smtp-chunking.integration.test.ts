@@ -112,11 +112,8 @@ describe('BDAT: a message in chunks', () => {
 
   it('submission: an authenticated user sends by BDAT through the same sender policy', async () => {
     f = await startSmtpFixture();
-    const { c } = await RawSmtp.connect(f.submissionPort);
-    await c.cmd('EHLO laptop');
-    await c.starttls();
-    await c.cmd('EHLO laptop');
-    expect((await c.authPlain('kofi@finances.gouv.tg', PASSWORD)).code).toBe(235);
+    const { c, auth } = await RawSmtp.signedIn(f.submissionPort, 'kofi@finances.gouv.tg', PASSWORD);
+    expect(auth.code).toBe(235);
     await c.cmd('MAIL FROM:<kofi@finances.gouv.tg>');
     await c.cmd('RCPT TO:<awa@sante.gouv.tg>');
     const forged = await c.bdat('From: awa@sante.gouv.tg\r\nSubject: x\r\n\r\nhi\r\n', true);

@@ -21,11 +21,8 @@ async function fixture(over: Parameters<typeof startSmtpFixture>[0] = {}): Promi
 
 /** A submission session signed in as awa, over STARTTLS; MAIL FROM with `params`. */
 async function submitRaw(f: SmtpFixture, params: string, to: string, text: string) {
-  const { c } = await RawSmtp.connect(f.submissionPort);
-  await c.cmd('EHLO laptop');
-  await c.starttls();
-  await c.cmd('EHLO laptop');
-  expect((await c.authPlain('awa@sante.gouv.tg', PASSWORD)).code).toBe(235);
+  const { c, auth } = await RawSmtp.signedIn(f.submissionPort, 'awa@sante.gouv.tg', PASSWORD);
+  expect(auth.code).toBe(235);
   const mail = await c.cmd(`MAIL FROM:<awa@sante.gouv.tg>${params}`);
   expect(mail.code, mail.text).toBe(250);
   expect((await c.cmd(`RCPT TO:<${to}>`)).code).toBe(250);

@@ -85,6 +85,15 @@ export class RawSmtp {
     return r;
   }
 
+  /** A submission session over STARTTLS, signed in with AUTH PLAIN (the reply to AUTH returned with it). */
+  static async signedIn(port: number, user: string, pass: string): Promise<{ c: RawSmtp; auth: Reply }> {
+    const { c } = await RawSmtp.connect(port);
+    await c.cmd('EHLO laptop');
+    await c.starttls();
+    await c.cmd('EHLO laptop');
+    return { c, auth: await c.authPlain(user, pass) };
+  }
+
   async authPlain(user: string, pass: string): Promise<Reply> {
     return this.cmd(`AUTH PLAIN ${Buffer.from(`\0${user}\0${pass}`).toString('base64')}`);
   }
