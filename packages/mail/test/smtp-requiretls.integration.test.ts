@@ -1,3 +1,4 @@
+import { MemorySieveScriptStore } from '@palabre/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueWorker, type QueueWorkerOptions } from '../src/outbound/queue-worker.js';
 import { tlsPolicyOf } from '../src/outbound/require-tls.js';
@@ -73,6 +74,28 @@ describe('REQUIRETLS on the listeners', () => {
     await submitRaw(f, '', 'eve@example.com', letter('eve@example.com'));
     const policy = Object.fromEntries((await f.queue.list()).map((j) => [j.recipients[0]!.address, j.message.tlsPolicy]));
     expect(policy).toEqual({ 'ami@example.org': 'requiretls', 'bob@example.net': 'tls-required-no', 'eve@example.com': null });
+  });
+
+  it('MX mail received with REQUIRETLS keeps it when a Sieve redirect sends it on', async () => {
+    const sieveScripts = new MemorySieveScriptStore();
+    const f = await fixture({ sieveScripts });
+    await sieveScripts.put(f.awa.id, 'suivre', 'redirect "ami@example.org";');
+    await sieveScripts.setActive(f.awa.id, 'suivre');
+    for (const params of [' REQUIRETLS', '']) {
+      const { c } = await RawSmtp.connect(f.mxPort);
+      await c.cmd('EHLO client.example.org');
+      await c.starttls();
+      await c.cmd('EHLO client.example.org');
+      expect((await c.cmd(`MAIL FROM:<bob@example.net>${params}`)).code).toBe(250);
+      expect((await c.cmd('RCPT TO:<awa@sante.gouv.tg>')).code).toBe(250);
+      expect((await c.dataRaw(`From: bob@example.net\r\nTo: awa@sante.gouv.tg\r\nSubject: suivi${params}\r\nTLS-Required: No\r\n\r\nx\r\n.\r\n`)).code).toBe(250);
+      c.close();
+    }
+    const queued = await f.queue.list();
+    expect(queued.map((j) => [j.recipients[0]!.address, j.message.tlsPolicy]).sort()).toEqual([
+      ['ami@example.org', 'requiretls'],
+      ['ami@example.org', null], // TLS-Required: No from a stranger on the MX means nothing
+    ].sort());
   });
 
   it('reads TLS-Required strictly: one field saying No, from our own users only', () => {

@@ -188,6 +188,7 @@ export class Intake {
         size: blob.size,
         body: async () => readUpTo(bodyStream(), 1024 * 1024),
         open: () => concatParts([() => this.blobStream(blob.id)]),
+        requireTls: envelope.requireTls === true,
       };
       if (this.options.sieve && envelope.role === 'mx') {
         for (const [accountId, address] of accountIds) {

@@ -7,7 +7,8 @@ import type { HeaderSection } from '../smtp/header-section.js';
  * `TLS-Required: No` field (§5, case-insensitive) asks us to deliver even where the recipient
  * domain's MTA-STS policy would refuse; several fields or any other value mean nothing (a sender
  * cannot half-ask). Only our own users' submissions may relax the policy: on the MX, the field is a
- * stranger's wish about mail we never relay, and a Sieve redirect keeps our default.
+ * stranger's wish about mail we never relay, and a Sieve redirect keeps our default (while REQUIRETLS
+ * received on the MX does go with a redirect: SieveMessageInput.requireTls).
  */
 export function tlsPolicyOf(input: { readonly requireTls: boolean; readonly role: 'mx' | 'submission'; readonly header: HeaderSection }): TlsPolicy | null {
   if (input.requireTls) return 'requiretls';
