@@ -249,6 +249,18 @@ describe('BDAT from the attacker side', () => {
     expect(f.delivery.messages).toHaveLength(0);
   });
 
+  it('an endless stream of refused chunks (no transaction) ends after ten', async () => {
+    f = await startSmtpFixture();
+    const { c } = await RawSmtp.connect(f.mxPort);
+    await c.cmd('EHLO client.example.org');
+    c.write(Buffer.from('BDAT 1\r\nx'.repeat(1000)));
+    const replies = [];
+    for (let r = await c.reply(); r.code !== 0; r = await c.reply()) replies.push(r);
+    expect(replies).toHaveLength(10);
+    expect(replies.every((r) => r.code === 503)).toBe(true);
+    expect(replies.at(-1)!.text).toMatch(/too many refused chunks, closing$/);
+  });
+
   it('a connection dropped in the middle of a chunk delivers nothing and leaves nothing spooled', async () => {
     spool = await mkdtemp(join(tmpdir(), 'palabre-bdat-spool-'));
     f = await startSmtpFixture({ spoolDir: spool });

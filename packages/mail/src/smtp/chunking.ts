@@ -51,6 +51,7 @@ export interface ChunkingOptions {
 }
 
 const BDAT_SYNTAX = /^BDAT ([0-9]{1,20})( LAST)?$/i;
+const MAX_REFUSED_CHUNKS = 10;
 
 /** An open BDAT transaction: the message stream fed by its chunks, and the handler's answer. */
 interface Transaction {
@@ -137,10 +138,14 @@ export function addChunking(connection: Connection, options: ChunkingOptions): v
     parser._dataMode = true;
   };
 
+  // Refused chunks are read and dropped, so they cost the client nothing: like smtp-server's limit on
+  // unknown commands, the tenth one on a connection ends it.
+  let refusals = 0;
   const refuse = (size: number, code: number, text: string, close = false) =>
     read(size, null, async () => {
-      connection.send(code, text);
-      if (close) connection.close();
+      const enough = ++refusals >= MAX_REFUSED_CHUNKS;
+      connection.send(code, enough && !close ? `${text}; too many refused chunks, closing` : text);
+      if (close || enough) connection.close();
     });
 
   const startTransaction = (): Transaction => {
