@@ -163,6 +163,16 @@ describe('MTA-STS enforce on delivery', () => {
     expect(sender.logger.records.some((r) => r.event === 'mta-sts.testing-failure' && JSON.stringify(r.fields).includes('rogue.example.net'))).toBe(true);
   });
 
+  it('testing mode delivers over TLS whose certificate fails, and counts the failure for TLS-RPT', async () => {
+    policy.respond.body = POLICY.replace('enforce', 'testing');
+    await receiver.mx.setSecureContext(await ca.issue(['other.example.org']));
+    await submit();
+    await worker().runOnce();
+    expect(receiver.delivery.messages).toHaveLength(1);
+    const counts = await reports.take(new Date().toISOString().slice(0, 10));
+    expect(counts.map((c) => [c.policyType, c.resultType, c.receivingMx, c.count])).toEqual([['sts', 'certificate-host-mismatch', 'mx.example.org', 1]]);
+  });
+
   it('TLS-Required: No from the sender sets an enforced policy aside', async () => {
     dns.records['MX:example.org'] = [{ exchange: 'rogue.example.net', priority: 10 }];
     await submit('', 'TLS-Required: No\r\n');

@@ -390,7 +390,10 @@ export class QueueWorker {
         open: () => this.options.blobs.get(job.message.blobId),
       });
       if (!smarthost) {
-        if (result.kind === 'replies') this.countTls(job.domain, policyType, policyId, result.tls ? '' : 'starttls-not-supported', target.host);
+        if (result.kind === 'replies') {
+          const resultType = !result.tls ? 'starttls-not-supported' : result.certificateError && policyType === 'sts' ? tlsResultType(result.certificateError) : '';
+          this.countTls(job.domain, policyType, policyId, resultType, target.host);
+        }
         else if (result.tlsFailure) this.countTls(job.domain, policyType, policyId, tlsResultType(result.diagnostic), target.host);
       }
       if (result.kind === 'replies') return result.replies.map((r: RecipientReply) => ({ ...r, remoteMta: target.host }));
@@ -411,7 +414,7 @@ export class QueueWorker {
 function tlsResultType(diagnostic: string): string {
   if (/altname|hostname|host name/i.test(diagnostic)) return 'certificate-host-mismatch';
   if (/expired/i.test(diagnostic)) return 'certificate-expired';
-  if (/self[- ]signed|unable to (get|verify)|issuer|untrusted/i.test(diagnostic)) return 'certificate-not-trusted';
+  if (/self[- _]signed|unable[ _]to[ _](get|verify)|issuer|untrusted/i.test(diagnostic)) return 'certificate-not-trusted';
   if (/STARTTLS/i.test(diagnostic)) return 'starttls-not-supported';
   return 'validation-failure';
 }

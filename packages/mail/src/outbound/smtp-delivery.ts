@@ -30,7 +30,13 @@ export interface RecipientReply {
 
 export type AttemptResult =
   /** The transaction ran: one reply per recipient. */
-  | { readonly kind: 'replies'; readonly replies: readonly RecipientReply[]; readonly tls: boolean }
+  | {
+      readonly kind: 'replies';
+      readonly replies: readonly RecipientReply[];
+      readonly tls: boolean;
+      /** Why the server's certificate would not have been accepted, when TLS ran unverified (TLS-RPT). */
+      readonly certificateError?: string | null;
+    }
   /** Nothing was sent to this host (connection, TLS, 4xx/5xx on MAIL or DATA). */
   | {
       readonly kind: 'failed';
@@ -142,7 +148,11 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
       }
       return { address: r.address, status: 'delivered', code: 250, enhanced: enhancedOf(info.response), diagnostic: oneLine(info.response) };
     });
-    return { kind: 'replies', replies, tls };
+    // Unverified TLS still checks the chain and the name (Node sets authorizationError): what a policy
+    // in testing mode reports.
+    const socket = (connection as unknown as { _socket?: { authorized?: boolean; authorizationError?: unknown } })._socket;
+    const certificateError = tls && socket && socket.authorized === false ? String(socket.authorizationError ?? 'unverified') : null;
+    return { kind: 'replies', replies, tls, certificateError };
   } catch (error) {
     const e = error as { code?: string; rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] };
     // Every recipient refused at RCPT: per-recipient replies, not a host failure.
