@@ -82,6 +82,8 @@ export const smtpConfigSchema = v.strictObject({
     recipientsPerDomainPerHour: withDefault(int(0), 200_000),
     /** Concurrent SMTP sessions per listener. */
     maxClients: withDefault(int(1), 2000),
+    /** BDAT chunks in one message (RFC 3030); past it the session ends with 552 5.3.4. */
+    maxChunks: withDefault(int(1), 10_000),
   }),
   /** A session whose client sends nothing this long gets 421 and is closed (RFC 5321 §4.5.3.2: 5 minutes). */
   idleTimeoutMs: withDefault(positive, 5 * 60_000),
@@ -94,6 +96,12 @@ export const smtpConfigSchema = v.strictObject({
     port: withDefault(port, 25),
     /** Honour MTA-STS (RFC 8461) policies published by recipient domains. */
     mtaSts: withDefault(v.boolean(), true),
+    /** A policy fetch (connection to last byte) that takes longer fails (RFC 8461 §3.3). */
+    mtaStsTimeoutMs: withDefault(positive, 20_000),
+    /** A policy file larger than this is refused. */
+    mtaStsMaxBytes: withDefault(int(1024, 1024 * 1024), 64 * 1024),
+    /** Count outbound TLS sessions and send the daily RFC 8460 reports to domains that ask for them. */
+    tlsReports: withDefault(v.boolean(), true),
     /** Selector for keys made by `palabre dkim generate`. */
     dkimSelector: withDefault(v.string(), 'palabre'),
   }),

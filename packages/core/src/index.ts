@@ -118,6 +118,7 @@ export type {
   RecipientStatus,
   QueueSummary,
   DsnNotify,
+  TlsPolicy,
 } from './ports/outbound-queue.js';
 export type { DkimKeyStore, DkimKey, DkimAlgorithm } from './ports/dkim-key-store.js';
 export type { VacationStore, VacationSettings } from './ports/vacation-store.js';
@@ -215,6 +216,9 @@ export {
 export type { SieveScript, SieveScriptInfo, SieveScriptStore } from './sieve/sieve-script-store.js';
 export type { MailMetadataStore, MetadataChange, MetadataDepth, MetadataEntry, MetadataScope } from './mail-metadata/mail-metadata-store.js';
 export { MAX_METADATA_ENTRIES, MAX_METADATA_NAME, MAX_METADATA_VALUE_BYTES, checkEntryName } from './mail-metadata/mail-metadata-rules.js';
+export type { MtaStsPolicy, MtaStsPolicyStore } from './transport-security/mta-sts-policy-store.js';
+export type { TlsReportStore, TlsSessionCount, TlsSessionKey } from './transport-security/tls-report-store.js';
+export { MAX_STS_MAX_AGE, checkStsPolicy } from './transport-security/mta-sts-policy-rules.js';
 export { MAX_SIEVE_SCRIPT_BYTES, MAX_SIEVE_SCRIPTS, MAX_SIEVE_NAME, checkScriptName } from './sieve/sieve-script-rules.js';
 export type { MailMigrationCopy, MailMigrationCursor, MailMigrationCursorInput, MailMigrationStore } from './mail-migration/mail-migration-store.js';
 export { MAX_MIGRATION_FOLDER_LENGTH, MAX_MIGRATION_SOURCE_LENGTH } from './mail-migration/mail-migration-rules.js';

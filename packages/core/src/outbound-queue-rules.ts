@@ -33,6 +33,7 @@ export function planJobs(message: NewOutboundMessage): PlannedJob[] {
   }
   if (message.transport !== 'smtp' && message.transport !== 'local') throw new InvalidInputError('invalid transport');
   if (message.ret != null && message.ret !== 'FULL' && message.ret !== 'HDRS') throw new InvalidInputError('invalid RET');
+  if (message.tlsPolicy != null && message.tlsPolicy !== 'requiretls' && message.tlsPolicy !== 'tls-required-no') throw new InvalidInputError('invalid TLS policy');
   if (message.envId != null && (message.envId.length > 200 || /[\s\u0000-\u001f]/.test(message.envId))) throw new InvalidInputError('invalid ENVID');
   if (!(message.expiresAt instanceof Date) || Number.isNaN(message.expiresAt.getTime())) throw new InvalidInputError('invalid expiry');
   if (message.recipients.length === 0) throw new InvalidInputError('a queued message needs recipients');

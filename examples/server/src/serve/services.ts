@@ -1,5 +1,5 @@
 import { ClamdScanner, type ConnectionGate, type MalwareScanner, type PalabreConfig } from '@palabre/core';
-import { SqlMailStore, createMailTransportStores } from '@palabre/core/storage';
+import { SqlMailStore, SqlMtaStsPolicyStore, SqlTlsReportStore, createMailTransportStores } from '@palabre/core/storage';
 import type { Context } from '../context.js';
 import type { HttpService } from './http-service.js';
 import type { Service } from './service.js';
@@ -49,8 +49,9 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   }
   // Expunged and bounced messages leave their blobs behind (shared by recipients and copies, so no
   // single EXPUNGE may delete one): collected here once nothing holds them.
-  const { collectMailGarbage } = await import('@palabre/mail');
-  const queue = createMailTransportStores(ctx.db).queue;
+  const { collectMailGarbage, cachingResolver, TlsReporter } = await import('@palabre/mail');
+  const transport = createMailTransportStores(ctx.db, { secrets: ctx.secrets });
+  const queue = transport.queue;
   const logger = ctx.logger.child({ service: 'mail-gc' });
   services.push(
     periodicJob('mail-gc', MAIL_GC_INTERVAL_MS, { background: setup.background, leadership: ctx.db }, () =>
@@ -61,6 +62,21 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
       }),
     ),
   );
+  // RFC 8460: yesterday's TLS report goes out once a day; the counts are taken by one node only, so the
+  // hourly run and several nodes send it once.
+  if (ctx.config.smtp.outbound.tlsReports && !ctx.config.smtp.smarthost) {
+    const reporter = new TlsReporter({
+      counts: new SqlTlsReportStore(ctx.db),
+      policies: new SqlMtaStsPolicyStore(ctx.db),
+      resolver: cachingResolver(),
+      queue,
+      blobs: ctx.blobs.mail,
+      dkimKeys: transport.dkimKeys,
+      hostname: ctx.config.hostname,
+      logger: ctx.logger.child({ service: 'tls-rpt' }),
+    });
+    services.push(periodicJob('tls-rpt', MAIL_GC_INTERVAL_MS, setup.background, () => reporter.send(TlsReporter.yesterday(new Date()))));
+  }
   return services;
 }
 

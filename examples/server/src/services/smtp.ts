@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionGate, MailDelivery, MailStore, MalwareScanner } from '@palabre/core';
-import { createMailTransportStores, SqlSieveScriptStore } from '@palabre/core/storage';
+import { createMailTransportStores, SqlMtaStsPolicyStore, SqlSieveScriptStore, SqlTlsReportStore } from '@palabre/core/storage';
 import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
 import { mailFilters } from './mail-filters.js';
 import type { Context } from '../context.js';
@@ -63,6 +63,9 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     concurrency: smtp.outbound.concurrency,
     port: smtp.outbound.port,
     mtaSts: smtp.outbound.mtaSts,
+    mtaStsStore: new SqlMtaStsPolicyStore(ctx.db),
+    tlsReports: smtp.outbound.tlsReports ? new SqlTlsReportStore(ctx.db) : undefined,
+    mtaStsFetch: { timeoutMs: smtp.outbound.mtaStsTimeoutMs, maxBytes: smtp.outbound.mtaStsMaxBytes },
     smarthost: smtp.smarthost ?? null,
     dns,
     metrics: ctx.metrics,

@@ -11,6 +11,13 @@ export type OutboundTransport = 'smtp' | 'local';
 /** RFC 3461 NOTIFY values; absent means the default (FAILURE). */
 export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
 
+/**
+ * RFC 8689 on a queued message: `requiretls` (MAIL FROM … REQUIRETLS): every hop over TLS with an
+ * authenticated server that offers REQUIRETLS, else a bounce; `tls-required-no` (a `TLS-Required: No`
+ * field from the sender): deliver even where the recipient's MTA-STS policy would refuse.
+ */
+export type TlsPolicy = 'requiretls' | 'tls-required-no';
+
 export interface NewOutboundRecipient {
   /** The envelope recipient (for `local`, the account id goes in `accountId`). */
   readonly address: string;
@@ -30,6 +37,7 @@ export interface NewOutboundMessage {
   /** RFC 3461 ENVID and RET. */
   readonly envId?: string | null;
   readonly ret?: 'FULL' | 'HDRS' | null;
+  readonly tlsPolicy?: TlsPolicy | null;
   /** The submitting account, if any (for per-user listings). */
   readonly accountId?: string | null;
   /** True when the blob belongs to the queue alone and may be deleted once the message is done. */
@@ -64,6 +72,7 @@ export interface OutboundMessage {
   readonly sender: string;
   readonly envId: string | null;
   readonly ret: 'FULL' | 'HDRS' | null;
+  readonly tlsPolicy: TlsPolicy | null;
   readonly accountId: string | null;
   readonly ownsBlob: boolean;
   readonly createdAt: Date;

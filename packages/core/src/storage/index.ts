@@ -35,6 +35,8 @@ export type { SqlCalendarStoreOptions } from './calendar/sql-calendar-store.js';
 export { SqlMailMigrationStore } from './mail-migration/sql-mail-migration-store.js';
 export { SqlSieveScriptStore } from './sieve/sql-sieve-script-store.js';
 export { SqlMailMetadataStore } from './mail-metadata/sql-mail-metadata-store.js';
+export { SqlMtaStsPolicyStore } from './transport-security/sql-mta-sts-policy-store.js';
+export { SqlTlsReportStore } from './transport-security/sql-tls-report-store.js';
 
 /** Open (and by default migrate) a database: `{ sqlite: { file } }` or `{ postgres: { url } }`. */
 export async function createDataSource(options: DatabaseOptions & { migrate?: boolean }): Promise<Database> {

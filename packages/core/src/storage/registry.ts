@@ -38,6 +38,10 @@ import { SIEVE_ENTITIES } from './sieve/entities.js';
 import { Sieve1796000430000 } from './sieve/1796000430000-sieve.js';
 import { MAIL_METADATA_ENTITIES } from './mail-metadata/entities.js';
 import { MailMetadata1796000440000 } from './mail-metadata/1796000440000-mail-metadata.js';
+import { RequireTls1796000460000 } from './transport-security/1796000460000-requiretls.js';
+import { MtaSts1796000460001 } from './transport-security/1796000460001-mta-sts.js';
+import { TlsReports1796000460002 } from './transport-security/1796000460002-tls-reports.js';
+import { TRANSPORT_SECURITY_ENTITIES } from './transport-security/entities.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -71,6 +75,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ...MAIL_MIGRATION_ENTITIES,
   ...SIEVE_ENTITIES,
   ...MAIL_METADATA_ENTITIES,
+  ...TRANSPORT_SECURITY_ENTITIES,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
@@ -87,4 +92,7 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MailMigrationCopies1796000420001,
   Sieve1796000430000,
   MailMetadata1796000440000,
+  RequireTls1796000460000,
+  MtaSts1796000460001,
+  TlsReports1796000460002,
 ];

@@ -37,6 +37,10 @@ export { MemoryMailMigrationStore } from './mail-migration/memory-mail-migration
 export { mailMigrationStoreContract } from './mail-migration/mail-migration-store.contract.js';
 export type { MailMigrationContractExtra } from './mail-migration/mail-migration-store.contract.js';
 export { MemorySieveScriptStore } from './sieve/memory-sieve-script-store.js';
+export { MemoryMtaStsPolicyStore } from './transport-security/memory-mta-sts-policy-store.js';
+export { mtaStsPolicyStoreContract } from './transport-security/mta-sts-policy-store.contract.js';
+export { MemoryTlsReportStore } from './transport-security/memory-tls-report-store.js';
+export { tlsReportStoreContract } from './transport-security/tls-report-store.contract.js';
 export { sieveScriptStoreContract } from './sieve/sieve-script-store.contract.js';
 export { MemoryMailMetadataStore } from './mail-metadata/memory-mail-metadata-store.js';
 export { mailMetadataStoreContract } from './mail-metadata/mail-metadata-store.contract.js';

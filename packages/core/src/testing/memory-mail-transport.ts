@@ -56,6 +56,7 @@ export class MemoryOutboundQueue implements OutboundQueue {
       sender: message.sender,
       envId: message.envId ?? null,
       ret: message.ret ?? null,
+      tlsPolicy: message.tlsPolicy ?? null,
       accountId: message.accountId ?? null,
       ownsBlob: message.ownsBlob,
       createdAt: now,

@@ -13,6 +13,7 @@ import {
 import { checkMessage, type AuthCheckResult } from '../auth-results/check-message.js';
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { concatParts, Outbox, type MessagePart } from '../outbound/outbox.js';
+import { tlsPolicyOf } from '../outbound/require-tls.js';
 import { HeaderSection } from '../smtp/header-section.js';
 import type { ReceivedMessage } from '../smtp/message-receiver.js';
 import { SmtpError } from '../smtp/smtp-error.js';
@@ -72,6 +73,8 @@ export interface Envelope {
   readonly trusted: boolean;
   readonly envId?: string | null;
   readonly ret?: 'FULL' | 'HDRS' | null;
+  /** RFC 8689 `MAIL FROM … REQUIRETLS` (accepted over TLS only). */
+  readonly requireTls?: boolean;
 }
 
 export interface IntakeResult {
@@ -186,6 +189,7 @@ export class Intake {
         body: async () => readUpTo(bodyStream(), 1024 * 1024),
         mime: { parts: analysis.data.parts, headerBytes: analysis.headerBytes },
         open: () => concatParts([() => this.blobStream(blob.id)]),
+        requireTls: envelope.requireTls === true,
       };
       if (this.options.sieve && envelope.role === 'mx') {
         for (const [accountId, address] of accountIds) {
@@ -272,6 +276,7 @@ export class Intake {
         accountId: envelope.principal?.accountId ?? null,
         envId: envelope.envId ?? null,
         ret: envelope.ret ?? null,
+        tlsPolicy: tlsPolicyOf({ requireTls: envelope.requireTls === true, role: envelope.role, header }),
         expiresAt: new Date(now.getTime() + this.options.maxQueueMs),
       });
       queued = remotes.length;

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { BlobStore, Clock, DkimKeyStore, NewOutboundRecipient, OutboundMessage, OutboundQueue } from '@palabre/core';
+import type { BlobStore, Clock, DkimKeyStore, NewOutboundRecipient, OutboundMessage, OutboundQueue, TlsPolicy } from '@palabre/core';
 import { dkimSignature } from './dkim.js';
 
 /** A piece of a message: bytes, or a factory for a stream of them (opened when needed). */
@@ -24,6 +24,7 @@ export interface OutgoingMessage {
   readonly accountId?: string | null;
   readonly envId?: string | null;
   readonly ret?: 'FULL' | 'HDRS' | null;
+  readonly tlsPolicy?: TlsPolicy | null;
 }
 
 /** Concatenate buffers and stream factories into one stream (each factory opened in turn). */
@@ -63,6 +64,7 @@ export class Outbox {
       accountId: message.accountId ?? null,
       envId: message.envId ?? null,
       ret: message.ret ?? null,
+      tlsPolicy: message.tlsPolicy ?? null,
       ownsBlob: true,
       transport: 'smtp',
       expiresAt: new Date(this.options.clock.now().getTime() + this.options.maxQueueMs),

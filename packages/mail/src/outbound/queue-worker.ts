@@ -1,6 +1,8 @@
+import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import {
   causeChain,
+  checkStsPolicy,
   noopMetrics,
   silentLogger,
   systemClock,
@@ -13,9 +15,12 @@ import {
   type Logger,
   type MailDelivery,
   type Metrics,
+  type MtaStsPolicy,
+  type MtaStsPolicyStore,
   type NewOutboundMessage,
   type OutboundQueue,
   type RecipientOutcome,
+  type TlsReportStore,
 } from '@palabre/core';
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { cachingResolver } from '../auth-results/dns-resolver.js';
@@ -27,9 +32,10 @@ import { deliveryCounter } from '../smtp/smtp-metrics.js';
 import { nextAttemptAt } from './backoff.js';
 import { buildDsn, DSN_FULL_LIMIT } from './dsn.js';
 import { lookupMx, type MxAnswer } from './mx.js';
-import { MtaStsCache } from './mta-sts.js';
+import { addressOf } from './dns-lookup.js';
+import { MtaSts, type MtaStsVerdict, type StsFetchOptions } from './mta-sts.js';
 import { concatParts } from './outbox.js';
-import { attemptDelivery, type AttemptResult, type RecipientReply } from './smtp-delivery.js';
+import { attemptDelivery, type AttemptResult, type RecipientReply, type RemoteTarget } from './smtp-delivery.js';
 
 export interface Smarthost {
   readonly host: string;
@@ -61,6 +67,14 @@ export interface QueueWorkerOptions {
   readonly port?: number;
   readonly smarthost?: Smarthost | null;
   readonly mtaSts?: boolean;
+  /** Where MTA-STS policies are kept, shared by every node (default: this worker's memory). */
+  readonly mtaStsStore?: MtaStsPolicyStore;
+  /** Policy fetch limits (and, in tests, the policy host's port). */
+  readonly mtaStsFetch?: Omit<StsFetchOptions, 'ca'>;
+  /** RFC 8460: where outbound TLS sessions to MX hosts are counted for the daily reports. */
+  readonly tlsReports?: TlsReportStore;
+  /** Certificate authorities trusted besides the system's for outbound TLS (a private PKI, tests). */
+  readonly tlsCa?: readonly (string | Buffer)[];
   readonly dns?: DnsResolver;
   /** MX lookup (default: DNS through `dns`). Tests inject loopback hosts. */
   readonly lookupMx?: (domain: string) => Promise<MxAnswer>;
@@ -81,7 +95,7 @@ export class QueueWorker {
   private readonly clock: Clock;
   private readonly resolver: RecipientResolver;
   private readonly dns: DnsResolver;
-  private readonly sts: MtaStsCache;
+  private readonly sts: MtaSts;
   private readonly name: string;
   private running = false;
   private timer: NodeJS.Timeout | null = null;
@@ -95,7 +109,14 @@ export class QueueWorker {
     this.clock = options.clock ?? systemClock;
     this.resolver = new RecipientResolver(options.directory);
     this.dns = options.dns ?? cachingResolver();
-    this.sts = new MtaStsCache(this.dns);
+    this.sts = new MtaSts({
+      store: options.mtaStsStore ?? new MemoryPolicies(),
+      resolver: this.dns,
+      fetch: { ...options.mtaStsFetch, ca: options.tlsCa },
+      clock: this.clock,
+      logger: options.logger,
+      onFetchFailure: (domain, failure) => this.countTls(domain, 'sts', '', failure, ''),
+    });
     this.deliveries = deliveryCounter(options.metrics ?? noopMetrics);
     this.name = (options.workerName ?? `${osHostname()}:${process.pid}`).slice(0, 60);
   }
@@ -226,12 +247,14 @@ export class QueueWorker {
       .map((o) => ({ ...o, recipient: job.recipients.find((r) => r.address === o.address) }))
       .filter((o) => !o.recipient?.notify || o.recipient.notify.includes('FAILURE'));
     if (wanted.length === 0) return [];
+    const requiretls = job.message.tlsPolicy === 'requiretls';
     const dsn = buildDsn({
       job,
       failed: wanted.map((o) => ({ ...o, orcpt: o.recipient?.orcpt ?? null })),
       hostname: this.options.hostname,
       now,
-      original: { open: () => this.options.blobs.get(job.message.blobId), full: job.message.ret !== 'HDRS' && job.message.size <= DSN_FULL_LIMIT },
+      // RFC 8689 §5: a report about REQUIRETLS mail carries only its header section, and goes with REQUIRETLS itself.
+      original: { open: () => this.options.blobs.get(job.message.blobId), full: job.message.ret !== 'HDRS' && !requiretls && job.message.size <= DSN_FULL_LIMIT },
     });
     const parts = dsn.parts.map((p) => (Buffer.isBuffer(p) ? p : () => lazy(p)));
     const blob = await this.options.blobs.put(concatParts(parts));
@@ -243,6 +266,7 @@ export class QueueWorker {
         recipients: [{ address: job.message.sender }],
         ownsBlob: true,
         transport: 'smtp',
+        tlsPolicy: requiretls ? 'requiretls' : null,
         expiresAt: new Date(now.getTime() + 5 * 24 * 3600_000),
       },
     ];
@@ -290,19 +314,39 @@ export class QueueWorker {
     return [...outcomes, ...byAddress.values()];
   }
 
+  /** RFC 8460: one more session (or policy fetch) for the day's report; counting never holds up mail. */
+  private countTls(domain: string, policyType: 'sts' | 'no-policy-found', policyId: string, resultType: string, receivingMx: string): void {
+    const store = this.options.tlsReports;
+    if (!store) return;
+    const day = this.clock.now().toISOString().slice(0, 10);
+    store.count({ day, domain, policyType, policyId, resultType, receivingMx }).catch((error: unknown) => this.event('warn', { domain, err: (error as Error).message }, 'queue.error'));
+  }
+
+  /** The host's address through our resolver (the one the MX lookup uses); undefined: the SMTP client resolves it. */
+  private async addressOf(host: string): Promise<string | undefined> {
+    return isIP(host) ? undefined : ((await addressOf(this.dns, host)) ?? undefined);
+  }
+
   private async deliverRemote(job: ClaimedJob): Promise<RecipientOutcome[]> {
     const { smarthost } = this.options;
     const pendingAll = (code: number | null, enhanced: string | null, diagnostic: string, permanent = false, remoteMta: string | null = null): RecipientOutcome[] =>
       job.recipients.map((r) => ({ address: r.address, status: permanent ? 'failed' : 'pending', code, enhanced, diagnostic, remoteMta }));
-    let targets: { host: string; port: number; secure?: boolean; requireTls: boolean; verifyCertificate: boolean; auth?: { user: string; pass: string } | null }[];
+    // RFC 8689: REQUIRETLS travels with the message; `TLS-Required: No` sets the recipient's MTA-STS policy aside.
+    const requiretls = job.message.tlsPolicy === 'requiretls';
+    const ca = this.options.tlsCa;
+    let targets: RemoteTarget[];
+    let stsInForce: MtaStsVerdict | null = null;
     if (smarthost) {
+      // The relay is ours to configure, so its name needs no DNS proof; REQUIRETLS still wants its certificate checked.
       targets = [
         {
           host: smarthost.host,
+          address: await this.addressOf(smarthost.host),
           port: smarthost.port,
           secure: smarthost.secure,
-          requireTls: smarthost.requireTls ?? true,
-          verifyCertificate: !smarthost.tlsInsecure,
+          requireTls: requiretls || (smarthost.requireTls ?? true),
+          verifyCertificate: requiretls || !smarthost.tlsInsecure,
+          ca,
           auth: smarthost.username ? { user: smarthost.username, pass: smarthost.password ?? '' } : null,
         },
       ];
@@ -310,14 +354,33 @@ export class QueueWorker {
       const mx = await (this.options.lookupMx ?? ((d: string) => lookupMx(d, this.dns)))(job.domain);
       if (mx.kind === 'none') return pendingAll(550, '5.1.10', `550 5.1.10 ${mx.reason}`, true);
       if (mx.kind === 'temporary') return pendingAll(null, '4.4.3', mx.reason);
-      const sts = this.options.mtaSts === false ? null : await this.sts.verdict(job.domain);
+      const relaxed = job.message.tlsPolicy === 'tls-required-no';
+      const sts = this.options.mtaSts === false || relaxed ? null : await this.sts.verdict(job.domain);
+      // RFC 8689 §4.2.1: an MX name is only trusted through DNSSEC or MTA-STS. Node's resolver does not
+      // validate DNSSEC, so REQUIRETLS mail goes only to MX hosts an enforced MTA-STS policy lists.
+      if (requiretls && sts?.mode !== 'enforce') {
+        return pendingAll(550, '5.7.30', `550 5.7.30 REQUIRETLS support required: the MX hosts of ${job.domain} cannot be authenticated (no MTA-STS policy in force; DNSSEC is not validated here)`, true);
+      }
+      stsInForce = sts;
       const hosts = mx.hosts.filter((h) => !sts || sts.allowed(h.host));
+      if (sts?.mode === 'testing') {
+        // RFC 8461 §5: testing mode delivers as if there were no policy; what enforce would refuse is reported.
+        const misses = mx.hosts.filter((h) => !sts.matches(h.host)).map((h) => h.host);
+        if (misses.length) this.event('warn', { domain: job.domain, policy: sts.policy?.id, hosts: misses.slice(0, 5) }, 'mta-sts.testing-failure');
+      }
       if (hosts.length === 0) return pendingAll(null, '4.7.5', `no MX host of ${job.domain} matches its MTA-STS policy`);
-      targets = hosts.slice(0, 5).map((h) => ({ host: h.host, port: this.options.port ?? 25, requireTls: Boolean(sts?.requireTls), verifyCertificate: Boolean(sts?.requireTls) }));
+      const strict = requiretls || Boolean(sts?.requireTls);
+      targets = [];
+      for (const h of hosts.slice(0, 5)) {
+        targets.push({ host: h.host, address: await this.addressOf(h.host), port: this.options.port ?? 25, requireTls: strict, verifyCertificate: strict, ca });
+      }
     }
     let last: Extract<AttemptResult, { kind: 'failed' }> | null = null;
+    const policyType = stsInForce && stsInForce.mode !== 'none' && stsInForce.policy ? 'sts' : 'no-policy-found';
+    const policyId = policyType === 'sts' ? stsInForce!.policy!.id : '';
     for (const target of targets) {
       const result = await attemptDelivery(target, {
+        requireTlsExtension: requiretls,
         hostname: this.options.hostname,
         sender: job.message.sender,
         recipients: job.recipients,
@@ -326,12 +389,48 @@ export class QueueWorker {
         ret: job.message.ret,
         open: () => this.options.blobs.get(job.message.blobId),
       });
+      if (!smarthost) {
+        if (result.kind === 'replies') {
+          const resultType = !result.tls ? 'starttls-not-supported' : result.certificateError && policyType === 'sts' ? tlsResultType(result.certificateError) : '';
+          this.countTls(job.domain, policyType, policyId, resultType, target.host);
+        }
+        else if (result.tlsFailure) this.countTls(job.domain, policyType, policyId, tlsResultType(result.diagnostic), target.host);
+      }
       if (result.kind === 'replies') return result.replies.map((r: RecipientReply) => ({ ...r, remoteMta: target.host }));
       last = result;
       // A permanent refusal of the whole transaction (MAIL FROM, DATA) is the domain's answer.
       if (result.permanent) return pendingAll(result.code, result.enhanced, result.diagnostic, true, target.host);
+      // RFC 8689 §5: no authenticated TLS with this host; REQUIRETLS mail is never sent without it.
+      if (requiretls && result.tlsFailure) {
+        last = { ...result, code: 550, enhanced: '5.7.30', diagnostic: `550 5.7.30 REQUIRETLS support required: no authenticated TLS session with ${target.host} (${result.diagnostic})` };
+      }
     }
+    if (requiretls && last?.enhanced === '5.7.30') return pendingAll(last.code, last.enhanced, last.diagnostic, true, targets[targets.length - 1]?.host ?? null);
     return pendingAll(last?.code ?? null, last?.enhanced ?? '4.4.1', last?.diagnostic ?? 'no MX host answered', false, targets[targets.length - 1]?.host ?? null);
+  }
+}
+
+/** RFC 8460 §4.3 result type of a failed TLS negotiation, from the TLS library's words. */
+function tlsResultType(diagnostic: string): string {
+  if (/altname|hostname|host name/i.test(diagnostic)) return 'certificate-host-mismatch';
+  if (/expired/i.test(diagnostic)) return 'certificate-expired';
+  if (/self[- _]signed|unable[ _]to[ _](get|verify)|issuer|untrusted/i.test(diagnostic)) return 'certificate-not-trusted';
+  if (/STARTTLS/i.test(diagnostic)) return 'starttls-not-supported';
+  return 'validation-failure';
+}
+
+/** A worker's own policy memory when no shared store is given (embedding without a database). */
+class MemoryPolicies implements MtaStsPolicyStore {
+  private readonly policies = new Map<string, MtaStsPolicy>();
+  async get(domain: string): Promise<MtaStsPolicy | null> {
+    return this.policies.get(domain.toLowerCase()) ?? null;
+  }
+  async put(policy: MtaStsPolicy): Promise<void> {
+    const p = checkStsPolicy(policy);
+    this.policies.set(p.domain, p);
+  }
+  async delete(domain: string): Promise<void> {
+    this.policies.delete(domain.toLowerCase());
   }
 }
 

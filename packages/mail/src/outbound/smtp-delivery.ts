@@ -1,8 +1,15 @@
 import type { Readable } from 'node:stream';
+import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 
 export interface RemoteTarget {
+  /** The server's name: what its certificate must carry (the MX host name). */
   readonly host: string;
+  /** Where to connect when already resolved (default: `host`). */
+  readonly address?: string;
+  /** Certificate authorities trusted besides the system's (a private PKI, tests). */
+  readonly ca?: readonly (string | Buffer)[];
   readonly port: number;
   /** Implicit TLS (465-style). */
   readonly secure?: boolean;
@@ -23,9 +30,23 @@ export interface RecipientReply {
 
 export type AttemptResult =
   /** The transaction ran: one reply per recipient. */
-  | { readonly kind: 'replies'; readonly replies: readonly RecipientReply[]; readonly tls: boolean }
+  | {
+      readonly kind: 'replies';
+      readonly replies: readonly RecipientReply[];
+      readonly tls: boolean;
+      /** Why the server's certificate would not have been accepted, when TLS ran unverified (TLS-RPT). */
+      readonly certificateError?: string | null;
+    }
   /** Nothing was sent to this host (connection, TLS, 4xx/5xx on MAIL or DATA). */
-  | { readonly kind: 'failed'; readonly permanent: boolean; readonly code: number | null; readonly enhanced: string | null; readonly diagnostic: string };
+  | {
+      readonly kind: 'failed';
+      readonly permanent: boolean;
+      readonly code: number | null;
+      readonly enhanced: string | null;
+      readonly diagnostic: string;
+      /** No TLS session with a certificate we accept could be set up (RFC 8689 and MTA-STS need one). */
+      readonly tlsFailure?: boolean;
+    };
 
 export interface AttemptOptions {
   readonly hostname: string;
@@ -36,6 +57,8 @@ export interface AttemptOptions {
   readonly ret?: string | null;
   readonly open: () => Promise<Readable>;
   readonly timeoutMs?: number;
+  /** RFC 8689: MAIL FROM … REQUIRETLS; a server that does not offer REQUIRETLS gets nothing. */
+  readonly requireTlsExtension?: boolean;
 }
 
 const enhancedOf = (text: string | undefined) => /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(text ?? '')?.[1] ?? null;
@@ -48,7 +71,7 @@ const oneLine = (text: string | undefined) => (text ?? '').replace(/\s+/g, ' ').
 export async function attemptDelivery(target: RemoteTarget, options: AttemptOptions): Promise<AttemptResult> {
   const timeout = options.timeoutMs ?? 300_000;
   const connection = new SMTPConnection({
-    host: target.host,
+    host: target.address ?? target.host,
     port: target.port,
     secure: target.secure ?? false,
     requireTLS: target.requireTls,
@@ -57,7 +80,13 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
     connectionTimeout: 60_000,
     greetingTimeout: 60_000,
     socketTimeout: timeout,
-    tls: { rejectUnauthorized: target.verifyCertificate, servername: target.host, minVersion: 'TLSv1.2' },
+    tls: {
+      rejectUnauthorized: target.verifyCertificate,
+      // RFC 6066: no IP literal as server name (a smarthost given by address).
+      servername: isIP(target.host) ? undefined : target.host,
+      minVersion: 'TLSv1.2',
+      ...(target.ca?.length ? { ca: [...rootCertificates, ...target.ca] } : {}),
+    },
     logger: false,
   });
   let tls = false;
@@ -66,7 +95,10 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
     const code = typeof e.responseCode === 'number' ? e.responseCode : null;
     // Only the destination's verdict on this message is final; a refused login or TLS is ours to fix.
     const aboutMessage = /^(MAIL FROM|RCPT TO|DATA)/i.test(e.command ?? '');
+    // RFC 8689 §5: the next hop does not offer REQUIRETLS: that is its answer, and it is final.
+    if (e.code === 'EREQUIRETLS') return { kind: 'failed', permanent: true, code: 550, enhanced: '5.7.30', diagnostic: `550 5.7.30 REQUIRETLS support required: ${oneLine(e.message)}` };
     return {
+      tlsFailure: e.code === 'ETLS' || (target.requireTls && !tls && e.code !== 'ECONNECTION' && e.code !== 'ETIMEDOUT' && /certificate|self[- ]signed|altname|TLS|SSL/i.test(e.message ?? '')),
       kind: 'failed',
       permanent: aboutMessage && code !== null && code >= 500,
       code,
@@ -95,6 +127,7 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
             from: options.sender,
             to: options.recipients.map((r) => r.address),
             size: options.size,
+            requireTLSExtensionEnabled: options.requireTlsExtension === true,
             dsn: {
               ret: options.ret ?? undefined,
               envid: options.envId ?? undefined,
@@ -115,7 +148,11 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
       }
       return { address: r.address, status: 'delivered', code: 250, enhanced: enhancedOf(info.response), diagnostic: oneLine(info.response) };
     });
-    return { kind: 'replies', replies, tls };
+    // Unverified TLS still checks the chain and the name (Node sets authorizationError): what a policy
+    // in testing mode reports.
+    const socket = (connection as unknown as { _socket?: { authorized?: boolean; authorizationError?: unknown } })._socket;
+    const certificateError = tls && socket && socket.authorized === false ? String(socket.authorizationError ?? 'unverified') : null;
+    return { kind: 'replies', replies, tls, certificateError };
   } catch (error) {
     const e = error as { code?: string; rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] };
     // Every recipient refused at RCPT: per-recipient replies, not a host failure.

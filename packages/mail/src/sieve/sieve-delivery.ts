@@ -83,6 +83,8 @@ export interface SieveMessageInput {
   readonly mime?: { readonly parts: PartNode; readonly headerBytes: number };
   /** The message as stored, for redirect. */
   readonly open: () => AsyncIterable<Uint8Array>;
+  /** RFC 8689: it came with REQUIRETLS, which a redirect must keep (the requirement is the sender's). */
+  readonly requireTls?: boolean;
 }
 
 const BODY_LIMIT = 1024 * 1024;
@@ -172,6 +174,7 @@ export class SieveDelivery {
         parts: [Buffer.from(`${REDIRECT_MARK}: ${safeAddress(account.address)}\r\n`), message.open],
         signDomain: domain,
         accountId: recipient.accountId,
+        tlsPolicy: message.requireTls ? 'requiretls' : null,
       });
       this.log.info({ accountId: recipient.accountId }, 'sieve.redirected');
     }

@@ -30,6 +30,11 @@ export const SMTP_LOG_EVENTS = [
   'queue.error',
   'queue.worker-started',
   'queue.worker-stopped',
+  'mta-sts.policy-fetched',
+  'mta-sts.policy-failed',
+  'mta-sts.testing-failure',
+  'tls-rpt.sent',
+  'tls-rpt.failed',
 ] as const;
 
 export type SmtpLogEvent = (typeof SMTP_LOG_EVENTS)[number];

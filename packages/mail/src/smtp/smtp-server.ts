@@ -37,6 +37,7 @@ import { RecipientResolver } from '../delivery/recipient-resolver.js';
 import { VacationResponder } from '../delivery/vacation-responder.js';
 import { SieveDelivery } from '../sieve/sieve-delivery.js';
 import { Outbox } from '../outbound/outbox.js';
+import { addChunking, type MessageHandler } from './chunking.js';
 import { ConnectionRate } from './connection-limits.js';
 import type { SmtpLogEvent } from './log-events.js';
 import { MAX_LINE_CHARS, receiveMessage } from './message-receiver.js';
@@ -62,7 +63,11 @@ export interface SmtpLimits {
   readonly authFailuresPerSession?: number;
   /** A client that sends nothing this long gets 421 and is disconnected (default 5 minutes, RFC 5321 §4.5.3.2). */
   readonly idleTimeoutMs?: number;
+  /** BDAT chunks in one message (RFC 3030); past it the connection ends (default 10,000). */
+  readonly maxChunks?: number;
 }
+
+const DEFAULT_MAX_CHUNKS = 10_000;
 
 export const DEFAULT_SMTP_LIMITS: SmtpLimits = {
   maxMessageBytes: 50 * 1024 * 1024,
@@ -154,7 +159,7 @@ interface SessionState {
   log: Logger;
 }
 
-const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
+const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH', 'REQUIRETLS']);
 const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -237,6 +242,63 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     };
   };
 
+  /** The message of one transaction, whether it came by DATA or by BDAT chunks (RFC 3030): one path for both. */
+  const onData: MessageHandler = (stream, session, reply) => {
+    const s = state(session);
+    // Timed from the end of the data (smtp-server ends the stream at the dot): what the client waits for.
+    let callback = reply;
+    stream.once('end', () => (callback = timed('data', reply)));
+    const run = async (): Promise<string> => {
+      const received = await receiveMessage(stream, {
+        maxHeaderBytes: limits.maxHeaderBytes ?? 256 * 1024,
+        spoolDir,
+        memoryBytes: 256 * 1024,
+        maxBytes: limits.maxMessageBytes,
+      });
+      try {
+        if (received.tooLarge) throw new SmtpError(552, '5.3.4', `message larger than ${limits.maxMessageBytes} bytes`);
+        if (received.bareNewline) throw new SmtpError(550, '5.6.11', 'bare CR or LF in the message: lines must end with CRLF (RFC 5321 §2.3.8)');
+        if (received.headerTooLarge) throw new SmtpError(552, '5.3.4', 'header section too large');
+        if (received.nul) throw new SmtpError(550, '5.6.0', 'NUL byte in the message (RFC 5322 §2.1)');
+        if (received.longLine) throw new SmtpError(550, '5.6.0', `line longer than ${MAX_LINE_CHARS} characters (RFC 5322 §2.1.1)`);
+        const envelope = session.envelope;
+        const dsn = (envelope as { dsn?: { ret?: string; envid?: string } }).dsn;
+        const result = await intake.accept(
+          {
+            role,
+            sender: envelope.mailFrom ? envelope.mailFrom.address : '',
+            recipients: s.recipients,
+            ip: s.ip,
+            helo: session.hostNameAppearsAs,
+            secure: session.secure,
+            principal: (session.user as Principal | false | undefined) || null,
+            trusted: trusted(s.ip),
+            envId: dsn?.envid ?? null,
+            ret: (dsn?.ret as 'FULL' | 'HDRS' | undefined) ?? null,
+            requireTls: (envelope as { requireTLS?: boolean }).requireTLS === true,
+          },
+          received,
+        );
+        s.log.info({ id: result.id, size: received.size, delivered: result.delivered, queued: result.queued, deferred: result.deferred }, 'smtp.accepted');
+        measure.delivered(result);
+        return `Ok: queued as ${result.id}`;
+      } finally {
+        await received.body.dispose();
+      }
+    };
+    run().then(
+      (reply) => callback(null, reply),
+      (error: unknown) => {
+        stream.resume();
+        // A BDAT transaction ended by RSET, a refused chunk or a dropped connection: no reply goes out.
+        const aborted = (error as { code?: unknown } | null)?.code === 'EABORTED';
+        const e = aborted ? new SmtpError(554, '5.5.1', 'transaction aborted before BDAT LAST') : toSmtpError(error);
+        logSmtpError(s.log, e, 'smtp.data-refused');
+        callback(e);
+      },
+    );
+  };
+
   // The MX takes mail for local users only: no AUTH there, so no password guessing on port 25 either.
   const offerAuth = role === 'submission';
   const disabled: string[] = [];
@@ -258,7 +320,9 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
     disabledCommands: disabled,
     hideENHANCEDSTATUSCODES: false,
     hideDSN: role === 'mx',
-    hideREQUIRETLS: true,
+    // RFC 8689: smtp-server offers REQUIRETLS only inside a TLS session and refuses the parameter
+    // outside one (530); the flag goes with the queued message (QueueWorker honours it).
+    hideREQUIRETLS: !options.tls,
     maxClients: limits.maxClients,
     maxRecipients: limits.maxRecipients,
     socketTimeout: limits.idleTimeoutMs ?? 300_000,
@@ -334,6 +398,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
         for (const key of Object.keys(address.args || {})) {
           if (!MAIL_PARAMS.has(key.toUpperCase())) throw new SmtpError(555, '5.5.4', `unsupported MAIL parameter ${key.slice(0, 20)}`);
         }
+        // Defence in depth for RFC 8689 §4.1: smtp-server already refuses REQUIRETLS outside TLS.
+        if (address.args && 'REQUIRETLS' in address.args && !session.secure) throw new SmtpError(530, '5.7.10', 'REQUIRETLS needs a TLS session: STARTTLS first');
         const sender = address.address ?? '';
         if (NON_ASCII.test(sender) && !session.envelope.smtpUtf8) throw new SmtpError(553, '5.6.7', 'non-ASCII address needs SMTPUTF8');
         if (role === 'submission') {
@@ -409,58 +475,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
       );
     },
 
-    onData(stream, session, reply) {
-      const s = state(session);
-      // Timed from the end of the data (smtp-server ends the stream at the dot): what the client waits for.
-      let callback = reply;
-      stream.once('end', () => (callback = timed('data', reply)));
-      const run = async (): Promise<string> => {
-        const received = await receiveMessage(stream, {
-          maxHeaderBytes: limits.maxHeaderBytes ?? 256 * 1024,
-          spoolDir,
-          memoryBytes: 256 * 1024,
-          maxBytes: limits.maxMessageBytes,
-        });
-        try {
-          if (received.tooLarge) throw new SmtpError(552, '5.3.4', `message larger than ${limits.maxMessageBytes} bytes`);
-          if (received.bareNewline) throw new SmtpError(550, '5.6.11', 'bare CR or LF in the message: lines must end with CRLF (RFC 5321 §2.3.8)');
-          if (received.headerTooLarge) throw new SmtpError(552, '5.3.4', 'header section too large');
-          if (received.nul) throw new SmtpError(550, '5.6.0', 'NUL byte in the message (RFC 5322 §2.1)');
-          if (received.longLine) throw new SmtpError(550, '5.6.0', `line longer than ${MAX_LINE_CHARS} characters (RFC 5322 §2.1.1)`);
-          const envelope = session.envelope;
-          const dsn = (envelope as { dsn?: { ret?: string; envid?: string } }).dsn;
-          const result = await intake.accept(
-            {
-              role,
-              sender: envelope.mailFrom ? envelope.mailFrom.address : '',
-              recipients: s.recipients,
-              ip: s.ip,
-              helo: session.hostNameAppearsAs,
-              secure: session.secure,
-              principal: (session.user as Principal | false | undefined) || null,
-              trusted: trusted(s.ip),
-              envId: dsn?.envid ?? null,
-              ret: (dsn?.ret as 'FULL' | 'HDRS' | undefined) ?? null,
-            },
-            received,
-          );
-          s.log.info({ id: result.id, size: received.size, delivered: result.delivered, queued: result.queued, deferred: result.deferred }, 'smtp.accepted');
-          measure.delivered(result);
-          return `Ok: queued as ${result.id}`;
-        } finally {
-          await received.body.dispose();
-        }
-      };
-      run().then(
-        (reply) => callback(null, reply),
-        (error: unknown) => {
-          stream.resume();
-          const e = toSmtpError(error);
-          logSmtpError(s.log, e, 'smtp.data-refused');
-          callback(e);
-        },
-      );
-    },
+    onData,
   });
 
   // Our errors carry their own enhanced status code: send them as they are.
@@ -471,12 +486,15 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
       | { secure: boolean; send(code: number, data: unknown, context?: unknown): void }
       | undefined;
     if (connection) {
+      addChunking(connection as never, { maxBytes: limits.maxMessageBytes, maxChunks: limits.maxChunks ?? DEFAULT_MAX_CHUNKS, onMessage: onData });
       const send = connection.send.bind(connection);
       connection.send = (code, data, context) => {
         // RFC 4954 §4 / RFC 3207: no AUTH on offer before TLS unless plaintext passwords are allowed.
         if (code === 250 && Array.isArray(data) && !connection.secure && !options.allowInsecureAuth) {
           data = data.filter((line) => !/^AUTH\b/.test(String(line)));
         }
+        // Only EHLO answers 250 with several lines.
+        if (code === 250 && Array.isArray(data)) data = [...data, 'CHUNKING'];
         send(code, data, context === undefined && typeof data === 'string' && ENHANCED.test(data) ? false : context);
       };
     }

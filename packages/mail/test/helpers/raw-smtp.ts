@@ -85,6 +85,15 @@ export class RawSmtp {
     return r;
   }
 
+  /** A submission session over STARTTLS, signed in with AUTH PLAIN (the reply to AUTH returned with it). */
+  static async signedIn(port: number, user: string, pass: string): Promise<{ c: RawSmtp; auth: Reply }> {
+    const { c } = await RawSmtp.connect(port);
+    await c.cmd('EHLO laptop');
+    await c.starttls();
+    await c.cmd('EHLO laptop');
+    return { c, auth: await c.authPlain(user, pass) };
+  }
+
   async authPlain(user: string, pass: string): Promise<Reply> {
     return this.cmd(`AUTH PLAIN ${Buffer.from(`\0${user}\0${pass}`).toString('base64')}`);
   }
@@ -94,6 +103,13 @@ export class RawSmtp {
     const r = await this.cmd('DATA');
     if (r.code !== 354) return r;
     this.socket.write(payload);
+    return this.reply();
+  }
+
+  /** One RFC 3030 chunk: `BDAT <bytes> [LAST]` and the bytes, then its reply. */
+  async bdat(chunk: string | Buffer, last = false, size?: number): Promise<Reply> {
+    const bytes = Buffer.from(chunk);
+    this.socket.write(Buffer.concat([Buffer.from(`BDAT ${size ?? bytes.length}${last ? ' LAST' : ''}\r\n`), bytes]));
     return this.reply();
   }
 

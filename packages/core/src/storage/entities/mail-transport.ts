@@ -9,6 +9,7 @@ export interface OutboundMessageRow {
   sender: string;
   envId: string | null;
   ret: string | null;
+  tlsPolicy: string | null;
   accountId: string | null;
   ownsBlob: boolean;
   createdAt: number;
@@ -86,6 +87,7 @@ export const OutboundMessageEntity = new EntitySchema<OutboundMessageRow>({
     sender: { type: 'varchar', length: 512 },
     envId: { type: 'varchar', length: 200, name: 'env_id', nullable: true },
     ret: { type: 'varchar', length: 8, nullable: true },
+    tlsPolicy: { type: 'varchar', length: 20, name: 'tls_policy', nullable: true },
     accountId: { type: 'varchar', length: 36, name: 'account_id', nullable: true },
     ownsBlob: { type: 'boolean', name: 'owns_blob' },
     createdAt: { type: 'bigint', name: 'created_at' },

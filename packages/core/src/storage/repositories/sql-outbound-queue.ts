@@ -36,6 +36,7 @@ interface JobJoinRow {
   sender: string;
   env_id: string | null;
   ret: string | null;
+  tls_policy: string | null;
   account_id: string | null;
   owns_blob: boolean | number;
   created_at: number;
@@ -56,7 +57,7 @@ interface RecipientRow {
 }
 
 const JOB_COLUMNS = `j.id, j.message_id, j.transport, j.domain, j.attempts, j.next_attempt_at, j.lease_owner, j.lease_until, j.last_error,
-  m.blob_id, m.size, m.sender, m.env_id, m.ret, m.account_id, m.owns_blob, m.created_at, m.expires_at`;
+  m.blob_id, m.size, m.sender, m.env_id, m.ret, m.tls_policy, m.account_id, m.owns_blob, m.created_at, m.expires_at`;
 
 /**
  * The outbound queue over SQLite or PostgreSQL. Claiming is one UPDATE … WHERE id IN (SELECT … FOR
@@ -86,6 +87,7 @@ export class SqlOutboundQueue implements OutboundQueue {
       sender: message.sender,
       envId: message.envId ?? null,
       ret: message.ret ?? null,
+      tlsPolicy: message.tlsPolicy ?? null,
       accountId: message.accountId ?? null,
       ownsBlob: message.ownsBlob,
       createdAt,
@@ -313,6 +315,7 @@ function toMessage(row: OutboundMessageRow): OutboundMessage {
     sender: row.sender,
     envId: row.envId,
     ret: row.ret as OutboundMessage['ret'],
+    tlsPolicy: (row.tlsPolicy as OutboundMessage['tlsPolicy']) ?? null,
     accountId: row.accountId,
     ownsBlob: Boolean(row.ownsBlob),
     createdAt: new Date(Number(row.createdAt)),
@@ -330,6 +333,7 @@ function toJob(r: JobJoinRow, recipients: OutboundRecipient[]): OutboundJob {
       sender: r.sender,
       envId: r.env_id,
       ret: r.ret,
+      tlsPolicy: r.tls_policy,
       accountId: r.account_id,
       ownsBlob: Boolean(r.owns_blob),
       createdAt: Number(r.created_at),

@@ -183,6 +183,16 @@ export function outboundQueueContract(name: string, subject: ContractSubject<Out
       expect(s.oldest?.getTime()).toBe(T0.getTime());
     });
 
+    it('keeps the RFC 8689 TLS policy with the message (REQUIRETLS, TLS-Required: No, none)', async () => {
+      await queue.enqueue(message({ tlsPolicy: 'requiretls', recipients: [{ address: 'a@example.org' }] }));
+      await queue.enqueue(message({ tlsPolicy: 'tls-required-no', recipients: [{ address: 'b@example.org' }] }));
+      await queue.enqueue(message({ recipients: [{ address: 'c@example.org' }] }));
+      const jobs = await queue.claim('w1', { now: T0, leaseMs: 60_000, limit: 10 });
+      const policy = (address: string) => jobs.find((j) => j.recipients[0]!.address === address)!.message.tlsPolicy;
+      expect([policy('a@example.org'), policy('b@example.org'), policy('c@example.org')]).toEqual(['requiretls', 'tls-required-no', null]);
+      expect((await queue.list()).map((j) => j.message.tlsPolicy).sort()).toEqual([null, 'requiretls', 'tls-required-no'].sort());
+    });
+
     it('refuses malformed messages and outcomes', async () => {
       await expectKind(queue.enqueue(message({ blobId: 'nope' })), 'invalid');
       await expectKind(queue.enqueue(message({ recipients: [] })), 'invalid');
@@ -190,6 +200,7 @@ export function outboundQueueContract(name: string, subject: ContractSubject<Out
       await expectKind(queue.enqueue(message({ recipients: [{ address: 'a@b.example\r\nDATA' }] })), 'invalid');
       await expectKind(queue.enqueue(message({ transport: 'local', recipients: [{ address: 'a@b.example' }] })), 'invalid');
       await expectKind(queue.enqueue(message({ recipients: [{ address: 'a@b.example', notify: ['ALWAYS' as never] }] })), 'invalid');
+      await expectKind(queue.enqueue(message({ tlsPolicy: 'REQUIRETLS; DROP' as never })), 'invalid');
       expect((await queue.summary(T0)).messages).toBe(0);
       await queue.enqueue(message({ recipients: [{ address: 'a@example.org' }] }));
       const [job] = await queue.claim('w1', { now: T0, leaseMs: 60_000, limit: 1 });
