@@ -55,6 +55,8 @@ export type {
   ReportDefinition,
   PostHandler,
   PrincipalUrls,
+  PrincipalExtension,
+  PrincipalSearchProperty,
   NewCollectionOptions,
   WriteRequest,
   TransferRequest,

@@ -31,6 +31,7 @@ import { GroupwareBackend, type GroupwareData } from './groupware-backend.js';
 import { HomeFiles } from './home-files.js';
 import { exportOnGet } from './collection-export.js';
 import { setupSharing } from './sharing.js';
+import { setupCalendarProxy } from './calendar-proxy.js';
 import { ADDRESSBOOKS, APPLE_ICAL, CALDAV, CALENDARS, CARDDAV, CS, READ_FREE_BUSY, cal, card, cs } from './names.js';
 
 export interface CaldavPluginOptions {
@@ -133,6 +134,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
       for (const mount of [CALENDARS, ADDRESSBOOKS]) {
         for (const method of ['GET', 'HEAD']) host.addMethod(method, (ctx, next) => exportOnGet(ctx, next, objects, ours), { mount });
       }
+      setupCalendarProxy(host, { store: options.store, directory: options.directory });
       setupSharing(host, { store: options.store, directory: options.directory, backends: [calendars, addressBooks] });
       host.addMethod('MKCALENDAR', (ctx) => extendedMkcol(ctx, { root: cal('mkcalendar'), responseRoot: cal('mkcalendar-response'), resourceTypes: [cal('calendar')] }), { mount: CALENDARS });
 
