@@ -31,6 +31,7 @@ import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.
 import { CALENDAR_ENTITIES } from './calendar/entities.js';
 import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devices.js';
+import { DirectorySearch1796000440000 } from './migrations/1796000440000-directory-search.js';
 import { MAIL_MIGRATION_ENTITIES } from './mail-migration/entities.js';
 import { MailMigration1796000420000 } from './mail-migration/1796000420000-mail-migration.js';
 import { MailMigrationCopies1796000420001 } from './mail-migration/1796000420001-mail-migration-copies.js';
@@ -83,4 +84,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MailMigration1796000420000,
   MailMigrationCopies1796000420001,
   Sieve1796000430000,
+  DirectorySearch1796000440000,
 ];
