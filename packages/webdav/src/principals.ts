@@ -3,6 +3,7 @@ import type { DavPluginHost, DavPlugin } from './plugin.js';
 import { DAV } from './errors.js';
 import { canonicalAddress, davPath, type DavPath } from './href.js';
 import { hrefXml } from './multistatus.js';
+import { setupPrincipalReports } from './principal-reports.js';
 import { virtualCollection, type DavBackend, type DavContext, type DavLookup, type DavResource } from './resource.js';
 
 export const PRINCIPALS = 'principals';
@@ -125,6 +126,7 @@ export function principalsPlugin(options: { directory: DirectoryStore }): DavPlu
       host.mount(PRINCIPALS, backend);
       const data = (r: DavResource) => (r.backend === backend ? (r.data as PrincipalData) : undefined);
       const appliesTo = (r: DavResource) => r.backend === backend;
+      setupPrincipalReports(host, options.directory, (r) => r.path.segments[0] === PRINCIPALS);
       host.addProperty({
         name: `{${DAV}}principal-URL`,
         appliesTo,

@@ -159,6 +159,12 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           return { xml: [...addresses.map((a) => hrefXml(`mailto:${a}`)), hrefXml(ctx.dav.hrefOf(r))].join('') };
         },
       });
+      host.addPrincipalExtension({
+        searchProperties: [
+          { name: cal('calendar-user-address-set'), field: 'address', description: 'Calendar user address' },
+          { name: cs('email-address-set'), field: 'address', description: 'Email address' },
+        ],
+      });
       host.addProperty({ name: cal('calendar-user-type'), appliesTo: (r) => accountOf(r) !== null, get: () => 'INDIVIDUAL' });
       host.addProperty({
         name: cs('email-address-set'),
