@@ -1,3 +1,4 @@
+import { DAVClient } from 'tsdav';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
 
@@ -116,6 +117,23 @@ describe.each(siteKinds)('sharing over CalDAV/CardDAV (%s)', (kind) => {
     // Read-write: Bob writes into Alice's calendar through his home.
     expect((await dav('PUT', `${bobCopy}b.ics`, { user: BOB, body: event('b'), headers: { 'content-type': 'text/calendar' } })).status).toBe(201);
     expect((await dav('GET', `/calendars/${ALICE}/projets/b.ics`)).status).toBe(200);
+  });
+
+  it('lets tsdav, given only the host, find the shared calendar in the sharee\'s home and write into it (read-write) or not (read)', async () => {
+    const client = async (user: string) => {
+      const c = new DAVClient({ serverUrl: `${served.origin}/`, credentials: { username: user, password: PASS }, authMethod: 'Basic', defaultAccountType: 'caldav' });
+      await c.login();
+      return c;
+    };
+    const bob = await client(BOB);
+    const shared = (await bob.fetchCalendars()).find((c) => c.url.includes('/shared.'));
+    expect(shared?.displayName).toBe('Projets');
+    expect((await bob.fetchCalendarObjects({ calendar: shared! })).map((o) => o.url.split('/').pop()).sort()).toEqual(['a.ics', 'b.ics']);
+    expect((await bob.createCalendarObject({ calendar: shared!, filename: 'tsdav.ics', iCalString: event('tsdav') })).status).toBe(201);
+    expect((await dav('DELETE', `/calendars/${ALICE}/projets/tsdav.ics`)).status).toBe(204);
+    const dan = await client(DAN);
+    const readOnly = (await dan.fetchCalendars()).find((c) => c.url.includes('/shared.'))!;
+    expect((await dan.createCalendarObject({ calendar: readOnly, filename: 'no.ics', iCalString: event('no') })).status).toBe(403);
   });
 
   it('refuses a read sharee writing or deleting (403 need-privileges), and changes nothing', async () => {

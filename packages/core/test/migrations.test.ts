@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SqlDirectoryStore } from '../src/storage/index.js';
 import { backends } from './harness.js';
 
 describe.each(backends)('migrations on $name', (backend) => {
@@ -18,6 +19,21 @@ describe.each(backends)('migrations on $name', (backend) => {
     try {
       const again = await Promise.all([db.migrate(), db.migrate()]);
       expect(again).toEqual([[], []]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('fill the directory search column of accounts that existed before it', async () => {
+    const { db, cleanup } = await backend.open();
+    try {
+      const store = new SqlDirectoryStore(db);
+      const domain = await store.createDomain({ name: 'sante.gouv.tg' });
+      await store.createAccount({ address: 'ek@sante.gouv.tg', displayName: 'Élodie Kpatcha' });
+      // The directory search is the latest migration: undone, the column is gone, and running it again fills it.
+      await db.dataSource.undoLastMigration();
+      expect(await db.migrate()).toEqual(['DirectorySearch1796000440000']);
+      expect((await store.search(domain.id, 'elodie', 10)).map((a) => a.address)).toEqual(['ek@sante.gouv.tg']);
     } finally {
       await cleanup();
     }
