@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
+import { davRequest, makeSite, provision, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
 
 /**
  * RFC 3744 §9 principal reports and RFC 3253 expand-property against a listening `palabre serve`, as
@@ -25,9 +25,8 @@ const search = (conditions: [string, string, string?][], opts: { test?: string; 
 describe.each(siteKinds)('principal reports (%s)', (kind) => {
   let site: Site;
   let served: ServedHttp;
-  const auth = (user: string) => `Basic ${Buffer.from(`${user}:${PASS}`).toString('base64')}`;
   const report = async (path: string, body: string, user = AWA, depth = '0') => {
-    const res = await fetch(`${served.origin}/dav${path}`, { method: 'REPORT', headers: { authorization: auth(user), depth, 'content-type': 'application/xml' }, body, signal: AbortSignal.timeout(30_000) });
+    const res = await davRequest(served.origin, user, PASS, 'REPORT', path, { body, headers: { depth, 'content-type': 'application/xml' } });
     return { status: res.status, text: await res.text() };
   };
   const found = (text: string) => [...text.matchAll(/<d:response><d:href>\/dav\/principals\/users\/([^/<]+)\/<\/d:href>/g)].map((m) => decodeURIComponent(m[1]!)).sort();
@@ -47,10 +46,7 @@ describe.each(siteKinds)('principal reports (%s)', (kind) => {
       ['group', 'member', 'add', 'cabinet', AWA],
     ];
     for (let i = 0; i < 60; i++) argvs.push(['user', 'add', `agent${i}@${DOMAIN}`, '--password', PASS, '--name', `Agent ${i}`]);
-    for (const argv of argvs) {
-      const r = await site.run(...argv);
-      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(0);
-    }
+    await provision(site, argvs);
     served = await serveHttp(site);
   }, 240_000);
 
@@ -119,9 +115,8 @@ describe.each(siteKinds)('principal reports (%s)', (kind) => {
   });
 
   it('expands calendar-proxy-write-for and group-member-set with expand-property, as Apple Calendar asks', async () => {
-    const patch = await fetch(`${served.origin}/dav/principals/users/${ERIC}/calendar-proxy-write/`, {
-      method: 'PROPPATCH',
-      headers: { authorization: auth(ERIC), 'content-type': 'application/xml' },
+    const patch = await davRequest(served.origin, ERIC, PASS, 'PROPPATCH', `/principals/users/${ERIC}/calendar-proxy-write/`, {
+      headers: { 'content-type': 'application/xml' },
       body: `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:group-member-set><D:href>mailto:${AWA}</D:href></D:group-member-set></D:prop></D:set></D:propertyupdate>`,
     });
     expect(patch.status).toBe(207);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
+import { davRequest, makeSite, provision, serveHttp, simpleEvent as event, siteKinds, type ServedHttp, type Site } from './helpers.js';
 
 /**
  * Delegation over DAV (CalendarServer's calendar-proxy, what Apple Calendar's delegation pane speaks)
@@ -16,17 +16,13 @@ const PASS = 'A long enough passphrase';
 const C = 'urn:ietf:params:xml:ns:caldav';
 const CS = 'http://calendarserver.org/ns/';
 
-const event = (uid: string) =>
-  ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN', 'BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20261201T090000Z', 'DTSTART:20261207T090000Z', 'DURATION:PT1H', 'SUMMARY:x', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
 const memberSet = (hrefs: string[]) =>
   `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:group-member-set>${hrefs.map((h) => `<D:href>${h}</D:href>`).join('')}</D:group-member-set></D:prop></D:set></D:propertyupdate>`;
 
 describe.each(siteKinds)('calendar-proxy delegation (%s)', (kind) => {
   let site: Site;
   let served: ServedHttp;
-  const auth = (user: string) => `Basic ${Buffer.from(`${user}:${PASS}`).toString('base64')}`;
-  const dav = (method: string, path: string, init: { body?: string; user?: string; headers?: Record<string, string> } = {}) =>
-    fetch(`${served.origin}/dav${path}`, { method, headers: { authorization: auth(init.user ?? ALICE), ...init.headers }, body: init.body ?? null, signal: AbortSignal.timeout(30_000) });
+  const dav = (method: string, path: string, init: { body?: string; user?: string; headers?: Record<string, string> } = {}) => davRequest(served.origin, init.user ?? ALICE, PASS, method, path, init);
   const propfind = async (path: string, props: string, user = ALICE, depth = '0') => {
     const res = await dav('PROPFIND', path, { user, headers: { depth, 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="${CS}" xmlns:C="${C}"><D:prop>${props}</D:prop></D:propfind>` });
     return { status: res.status, text: await res.text() };
@@ -41,7 +37,7 @@ describe.each(siteKinds)('calendar-proxy delegation (%s)', (kind) => {
 
   beforeAll(async () => {
     site = await makeSite(kind);
-    for (const argv of [
+    await provision(site, [
       ['domain', 'add', DOMAIN],
       ['domain', 'add', 'finances.gouv.test'],
       ['user', 'add', ALICE, '--password', PASS],
@@ -50,10 +46,7 @@ describe.each(siteKinds)('calendar-proxy delegation (%s)', (kind) => {
       ['user', 'add', EVE, '--password', PASS],
       ['group', 'add', 'secretariat', '--domain', DOMAIN],
       ['group', 'member', 'add', 'secretariat', CAROL],
-    ]) {
-      const r = await site.run(...argv);
-      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(0);
-    }
+    ]);
     served = await serveHttp(site);
     const mk = await dav('MKCALENDAR', `/calendars/${ALICE}/agenda/`, { headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="${C}"/>` });
     expect(mk.status).toBe(201);

@@ -1,6 +1,6 @@
 import { DAVClient } from 'tsdav';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
+import { davRequest, makeSite, provision, serveHttp, simpleEvent as event, siteKinds, type ServedHttp, type Site } from './helpers.js';
 
 /**
  * Sharing over DAV against a listening `palabre serve`, as Apple Calendar (CalendarServer's CS:share)
@@ -20,9 +20,6 @@ const C = 'urn:ietf:params:xml:ns:caldav';
 const CR = 'urn:ietf:params:xml:ns:carddav';
 const CS = 'http://calendarserver.org/ns/';
 
-const event = (uid: string) =>
-  ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN', 'BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20261201T090000Z', 'DTSTART:20261207T090000Z', 'DURATION:PT1H', 'SUMMARY:x', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
-
 const csShare = (inner: string) => `<?xml version="1.0" encoding="utf-8"?><CS:share xmlns:D="DAV:" xmlns:CS="${CS}">${inner}</CS:share>`;
 const csSet = (href: string, rw = false) => `<CS:set><D:href>${href}</D:href><CS:common-name>x</CS:common-name>${rw ? '<CS:read-write/>' : '<CS:read/>'}</CS:set>`;
 const csRemove = (href: string) => `<CS:remove><D:href>${href}</D:href></CS:remove>`;
@@ -32,9 +29,7 @@ const shareResource = (sharees: [string, string][]) =>
 describe.each(siteKinds)('sharing over CalDAV/CardDAV (%s)', (kind) => {
   let site: Site;
   let served: ServedHttp;
-  const auth = (user: string) => `Basic ${Buffer.from(`${user}:${PASS}`).toString('base64')}`;
-  const dav = (method: string, path: string, init: { body?: string; user?: string; headers?: Record<string, string> } = {}) =>
-    fetch(`${served.origin}/dav${path}`, { method, headers: { authorization: auth(init.user ?? ALICE), ...init.headers }, body: init.body ?? null, signal: AbortSignal.timeout(30_000) });
+  const dav = (method: string, path: string, init: { body?: string; user?: string; headers?: Record<string, string> } = {}) => davRequest(served.origin, init.user ?? ALICE, PASS, method, path, init);
   const post = (path: string, body: string, user = ALICE) => dav('POST', path, { body, user, headers: { 'content-type': 'application/xml; charset=utf-8' } });
   const propfind = async (path: string, props: string, user = ALICE, depth = '0') => {
     const res = await dav('PROPFIND', path, { user, headers: { depth, 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="${CS}" xmlns:C="${C}"><D:prop>${props}</D:prop></D:propfind>` });
@@ -58,7 +53,7 @@ describe.each(siteKinds)('sharing over CalDAV/CardDAV (%s)', (kind) => {
 
   beforeAll(async () => {
     site = await makeSite(kind);
-    for (const argv of [
+    await provision(site, [
       ['domain', 'add', DOMAIN],
       ['domain', 'add', 'finances.gouv.test'],
       ['user', 'add', ALICE, '--password', PASS],
@@ -69,10 +64,7 @@ describe.each(siteKinds)('sharing over CalDAV/CardDAV (%s)', (kind) => {
       ['alias', 'add', `robert@${DOMAIN}`, BOB],
       ['group', 'add', 'archives', '--domain', DOMAIN, '--address', `archives@${DOMAIN}`],
       ['group', 'member', 'add', 'archives', DAN],
-    ]) {
-      const r = await site.run(...argv);
-      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(0);
-    }
+    ]);
     served = await serveHttp(site);
     const mk = await dav('MKCALENDAR', `/calendars/${ALICE}/projets/`, {
       headers: { 'content-type': 'application/xml' },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSite, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
+import { davRequest, makeSite, provision, serveHttp, simpleEvent, siteKinds, type ServedHttp, type Site } from './helpers.js';
 
 /**
  * `palabre calendar`: sharing and delegation from the command line, audited, seen at once by the
@@ -17,9 +17,7 @@ const C = 'urn:ietf:params:xml:ns:caldav';
 describe.each(siteKinds)('palabre calendar (%s)', (kind) => {
   let site: Site;
   let served: ServedHttp;
-  const auth = (user: string) => `Basic ${Buffer.from(`${user}:${PASS}`).toString('base64')}`;
-  const dav = (method: string, path: string, user: string, body?: string, headers: Record<string, string> = {}) =>
-    fetch(`${served.origin}/dav${path}`, { method, headers: { authorization: auth(user), ...headers }, body: body ?? null, signal: AbortSignal.timeout(30_000) });
+  const dav = (method: string, path: string, user: string, body?: string, headers: Record<string, string> = {}) => davRequest(served.origin, user, PASS, method, path, { body, headers });
   const sharedIn = async (user: string) => {
     const res = await dav('PROPFIND', `/calendars/${user}/`, user, '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>', { depth: '1', 'content-type': 'application/xml' });
     return [...(await res.text()).matchAll(/<d:href>([^<]*\/shared\.[^<]*)<\/d:href>/g)].map((m) => m[1]);
@@ -27,7 +25,7 @@ describe.each(siteKinds)('palabre calendar (%s)', (kind) => {
 
   beforeAll(async () => {
     site = await makeSite(kind);
-    for (const argv of [
+    await provision(site, [
       ['domain', 'add', DOMAIN],
       ['domain', 'add', 'finances.gouv.test'],
       ['user', 'add', AWA, '--password', PASS],
@@ -37,10 +35,7 @@ describe.each(siteKinds)('palabre calendar (%s)', (kind) => {
       ['alias', 'add', `direction@${DOMAIN}`, KOFI],
       ['group', 'add', 'accueil', '--domain', DOMAIN],
       ['group', 'member', 'add', 'accueil', AMA],
-    ]) {
-      const r = await site.run(...argv);
-      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(0);
-    }
+    ]);
     served = await serveHttp(site);
     const mk = await dav('MKCALENDAR', `/calendars/${AWA}/agenda/`, AWA, `<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="${C}"><D:set><D:prop><D:displayname>Agenda DG</D:displayname></D:prop></D:set></C:mkcalendar>`, { 'content-type': 'application/xml' });
     expect(mk.status).toBe(201);
@@ -72,7 +67,7 @@ describe.each(siteKinds)('palabre calendar (%s)', (kind) => {
 
   it('delegates a calendar home, which the delegate then writes into over DAV', async () => {
     expect((await site.run('calendar', 'delegate', AWA, KOFI, 'write')).out).toBe(`${KOFI} now acts for ${AWA} (write) in calendar apps`);
-    const event = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN', 'BEGIN:VEVENT', 'UID:d1', 'DTSTAMP:20261201T090000Z', 'DTSTART:20261207T090000Z', 'SUMMARY:x', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+    const event = simpleEvent('d1');
     expect((await dav('PUT', `/calendars/${AWA}/agenda/d1.ics`, KOFI, event, { 'content-type': 'text/calendar' })).status).toBe(201);
     expect((await site.run('calendar', 'list', AWA)).out).toContain(`delegates: ${KOFI}:write`);
     expect((await site.run('calendar', 'delegate', AWA, KOFI, 'none')).out).toBe(`${KOFI} no longer acts for ${AWA}`);

@@ -8,6 +8,7 @@ import {
   elements,
   hrefXml,
   parseXml,
+  virtualCollection,
   type DavBackend,
   type DavContext,
   type DavLookup,
@@ -62,18 +63,10 @@ export class CalendarProxyBackend implements DavBackend {
     const access = accessOf(name);
     if (!access) return null;
     return {
-      path: davPath([...ctx.dav.principals.user(owner.address).segments, name]),
-      collection: true,
-      etag: null,
-      lastModified: null,
-      createdAt: null,
-      contentLength: null,
-      contentType: null,
+      ...virtualCollection(davPath([...ctx.dav.principals.user(owner.address).segments, name]), this, { kind: 'calendar-proxy', owner, access } satisfies ProxyData),
       displayName: `${owner.displayName} (${access === 'read' ? 'lecture' : 'écriture'})`,
       privileges: owner.id === ctx.principal.accountId ? OWNER_PRIVILEGES : READ_ONLY,
-      backend: this,
       resourceTypes: [`{${DAV}}principal`, cs(name)],
-      data: { kind: 'calendar-proxy', owner, access } satisfies ProxyData,
     };
   }
 

@@ -184,6 +184,14 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
   // ---------------------------------------------------------------- properties
 
   const owners = (r: DavResource) => collectionOf(r)?.owner ?? null;
+  /** The owner's collection, wherever the resource is seen from (the owner's home or a sharee's). */
+  const ownerUrl = (ctx: DavContext, r: DavResource) => {
+    const d = collectionOf(r)!;
+    return { xml: hrefXml(ctx.dav.href(davPath([r.path.segments[0]!, d.owner!.address, d.collection.name]), true)) };
+  };
+  const sharedCopy = (r: DavResource) => collectionOf(r)?.sharedIn === true && owners(r) !== null;
+  const organizerXml = (ctx: DavContext, owner: NonNullable<ReturnType<typeof owners>>) =>
+    `${hrefXml(ctx.dav.href(ctx.dav.principals.user(owner.address), true))}<CS:common-name>${escapeText(owner.displayName)}</CS:common-name>`;
   /** The owner and everyone a collection is shared with, for whoever may read the collection. */
   const prepareSharees = async (_ctx: DavContext, resources: readonly DavResource[]) => {
     const out = new Map<string, { grantee: Grantee; access: ShareAccess }[]>();
@@ -205,7 +213,7 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
     get: (ctx, r, prepared) => {
       const d = collectionOf(r)!;
       const owner = d.owner!;
-      const organizer = `<CS:organizer>${hrefXml(ctx.dav.href(ctx.dav.principals.user(owner.address), true))}<CS:common-name>${escapeText(owner.displayName)}</CS:common-name></CS:organizer>`;
+      const organizer = `<CS:organizer>${organizerXml(ctx, owner)}</CS:organizer>`;
       const users = (prepared.get(d.collection.id) ?? [])
         .map(
           (s) =>
@@ -246,29 +254,8 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
     // Only the owner's own collection can be shared; nothing is published (no anonymous read URL here).
     get: (_ctx, r) => ({ xml: ownView(r) && collectionOf(r)!.access === 'owner' ? '<CS:can-be-shared/>' : '' }),
   });
-  host.addProperty({
-    name: `{${DAV}}share-resource-uri`,
-    appliesTo: shareable,
-    get: (ctx, r) => {
-      const d = collectionOf(r)!;
-      return { xml: hrefXml(ctx.dav.href(davPath([r.path.segments[0]!, d.owner!.address, d.collection.name]), true)) };
-    },
-  });
+  host.addProperty({ name: `{${DAV}}share-resource-uri`, appliesTo: shareable, get: ownerUrl });
   // On the sharee's copy (`shared.<id>` in their home): where the owner's collection is, and whose it is.
-  host.addProperty({
-    name: cs('shared-url'),
-    appliesTo: (r) => collectionOf(r)?.sharedIn === true && owners(r) !== null,
-    get: (ctx, r) => {
-      const d = collectionOf(r)!;
-      return { xml: hrefXml(ctx.dav.href(davPath([r.path.segments[0]!, d.owner!.address, d.collection.name]), true)) };
-    },
-  });
-  host.addProperty({
-    name: cs('organizer'),
-    appliesTo: (r) => collectionOf(r)?.sharedIn === true && owners(r) !== null,
-    get: (ctx, r) => {
-      const owner = owners(r)!;
-      return { xml: `${hrefXml(ctx.dav.href(ctx.dav.principals.user(owner.address), true))}<CS:common-name>${escapeText(owner.displayName)}</CS:common-name>` };
-    },
-  });
+  host.addProperty({ name: cs('shared-url'), appliesTo: sharedCopy, get: ownerUrl });
+  host.addProperty({ name: cs('organizer'), appliesTo: sharedCopy, get: (ctx, r) => ({ xml: organizerXml(ctx, owners(r)!) }) });
 }
