@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { davRequest, makeSite, provision, serveHttp, siteKinds, type ServedHttp, type Site } from './helpers.js';
 
@@ -45,8 +47,17 @@ describe.each(siteKinds)('principal reports (%s)', (kind) => {
       ['group', 'add', 'cabinet', '--domain', DOMAIN],
       ['group', 'member', 'add', 'cabinet', AWA],
     ];
-    for (let i = 0; i < 60; i++) argvs.push(['user', 'add', `agent${i}@${DOMAIN}`, '--password', PASS, '--name', `Agent ${i}`]);
+    argvs.push(['group', 'add', 'tous', '--domain', DOMAIN]);
+    for (let i = 0; i < 60; i++) {
+      argvs.push(['user', 'add', `agent${i}@${DOMAIN}`, '--password', PASS, '--name', `Agent ${i}`]);
+      argvs.push(['group', 'member', 'add', 'tous', `agent${i}@${DOMAIN}`]);
+    }
+    argvs.push(['group', 'member', 'add', 'tous', AWA]);
     await provision(site, argvs);
+    // A big department, provisioned as the administration does it: 520 more members of `tous`.
+    const csv = join(site.dataDir, 'agents.csv');
+    await writeFile(csv, `email,display_name,groups\n${Array.from({ length: 520 }, (_, i) => `bulk${i}@${DOMAIN},Bulk ${i},tous`).join('\n')}\n`);
+    await provision(site, [['user', 'import', csv]]);
     served = await serveHttp(site);
   }, 240_000);
 
@@ -130,5 +141,13 @@ describe.each(siteKinds)('principal reports (%s)', (kind) => {
     // Nested past three levels or naming nothing: an answer, not a loop.
     const deep = `<?xml version="1.0"?><D:expand-property xmlns:D="DAV:">${'<D:property name="group-membership">'.repeat(20)}${'</D:property>'.repeat(20)}</D:expand-property>`;
     expect((await report(`/principals/users/${AWA}/`, deep)).status).toBe(207);
+    // Named twice, answered once.
+    const twice = `<?xml version="1.0"?><D:expand-property xmlns:D="DAV:">${'<D:property name="group-member-set"><D:property name="displayname"/></D:property>'.repeat(2)}</D:expand-property>`;
+    expect(found((await report('/principals/groups/cabinet/', twice)).text)).toEqual([AWA]);
+    // The 581 members of a department: past 500 resources expanded in one report, one 507 rather than an unbounded answer.
+    const wide = `<?xml version="1.0"?><D:expand-property xmlns:D="DAV:"><D:property name="group-member-set"><D:property name="displayname"/></D:property></D:expand-property>`;
+    const bounded = await report('/principals/groups/tous/', wide);
+    expect(bounded.status).toBe(507);
+    expect(bounded.text).toContain('number-of-matches-within-limits');
   });
 });

@@ -7,7 +7,7 @@ import type { DavPluginHost } from './plugin.js';
 import { depthOf, preferMinimal } from './request.js';
 import { propRequestOf, renderResponses, type PropRequest } from './propstat.js';
 import type { DavContext, DavResource, PrincipalSearchProperty } from './resource.js';
-import { attribute, child, clark, elements, textOf, type XmlElement } from './xml-codec.js';
+import { attribute, child, clark, elements, parseXml, textOf, type XmlElement } from './xml-codec.js';
 
 /**
  * RFC 3744 §9's principal reports and RFC 3253 §3.8's expand-property, what address pickers and
@@ -20,8 +20,8 @@ import { attribute, child, clark, elements, textOf, type XmlElement } from './xm
 export const MAX_PRINCIPAL_MATCHES = 50;
 /** Levels of nested DAV:property one expand-property follows. */
 const MAX_EXPAND_DEPTH = 3;
-/** Hrefs one expanded property follows. */
-const MAX_EXPAND_HREFS = 200;
+/** Resources one expand-property report expands in all (nested levels multiply otherwise). */
+const MAX_EXPANDED = 500;
 
 const d = (name: string) => `{${DAV}}${name}`;
 
@@ -135,9 +135,11 @@ export function setupPrincipalReports(host: DavPluginHost, directory: DirectoryS
     name: d('expand-property'),
     handler: async (ctx, resource, body) => {
       depthOf(ctx, ['0'], '0');
+      // Whole before anything is sent: past the budget the answer is one 507, not half a multistatus.
+      const xml = await expand(ctx, resource, body, 0, { left: MAX_EXPANDED });
       const out = new XmlStream(ctx.res, ctx.dav.namespaces);
       out.begin(207);
-      await out.write(await expand(ctx, resource, body, 0));
+      await out.write(xml);
       await out.end();
     },
   });
@@ -168,37 +170,45 @@ async function searchPrincipals(ctx: DavContext, directory: DirectoryStore, cond
  * One DAV:response for `resource` with the properties `spec` names; a DAV:property with nested ones is
  * replaced by a DAV:response for each href its value holds, expanded in turn (RFC 3253 §3.8).
  */
-async function expand(ctx: DavContext, resource: DavResource, spec: XmlElement, depth: number): Promise<string> {
+async function expand(ctx: DavContext, resource: DavResource, spec: XmlElement, depth: number, budget: { left: number }): Promise<string> {
   const plain: XmlElement[] = [];
   const nested: { name: string; spec: XmlElement }[] = [];
   for (const p of elements(spec).filter((e) => e.ns === DAV && e.name === 'property')) {
     const local = attribute(p, '', 'name');
     if (!local) throw new DavError(400, 'a DAV:property has a name');
     const name = `{${attribute(p, '', 'namespace') ?? DAV}}${local}`;
+    // A property named twice is answered once (the first spec), as a PROPFIND would.
+    if (nested.some((n) => n.name === name) || plain.some((e) => clark(e) === name)) continue;
     if (elements(p).some((e) => e.ns === DAV && e.name === 'property') && depth < MAX_EXPAND_DEPTH) nested.push({ name, spec: p });
     else plain.push({ ns: attribute(p, '', 'namespace') ?? DAV, name: local, attributes: [], children: [] });
   }
   const names = [...plain.map(clark), ...nested.map((n) => n.name)];
   const xml = await renderResponses(ctx, [resource], { mode: 'prop', names, elements: new Map(plain.map((e) => [clark(e), e])) });
   if (!nested.length) return xml;
-  let expanded = xml;
+  // Positions in the resource's own response (each property once), replaced from the last one back.
+  const cuts: { start: number; end: number; xml: string }[] = [];
   for (const n of nested) {
     const tag = ctx.dav.namespaces.tag(n.name.slice(1, n.name.indexOf('}')), n.name.slice(n.name.indexOf('}') + 1));
-    // The value as rendered by the property's own definition; its hrefs are the engine's own output.
-    const start = expanded.indexOf(tag.open);
+    const start = xml.indexOf(tag.open);
     if (start < 0) continue;
-    const end = expanded.indexOf(tag.close, start);
-    const inner = expanded.slice(start + tag.open.length, end);
-    const hrefs = [...inner.matchAll(/<d:href>([^<]*)<\/d:href>/g)].map((m) => decodeEntities(m[1]!)).slice(0, MAX_EXPAND_HREFS);
+    const end = xml.indexOf(tag.close, start);
+    // The value as the property's own definition rendered it, read back by the one XML codec.
+    const value = parseXml(`<d:value ${ctx.dav.namespaces.declarations()}>${xml.slice(start + tag.open.length, end)}</d:value>`, ctx.dav.xmlLimits);
+    const hrefs = elements(value)
+      .filter((e) => e.ns === DAV && e.name === 'href')
+      .map((e) => textOf(e).trim());
     let responses = '';
     for (const href of hrefs) {
       const path = safePath(ctx, href);
       const target = path ? (await ctx.dav.lookup(ctx, path)).resource : null;
-      if (target && (target.privileges.has('read') || target.privileges.has('all'))) responses += await expand(ctx, target, n.spec, depth + 1);
+      if (--budget.left < 0) throw new DavError(507, `an expand-property expands at most ${MAX_EXPANDED} resources`, { condition: `{${DAV}}number-of-matches-within-limits` });
+      if (target && (target.privileges.has('read') || target.privileges.has('all'))) responses += await expand(ctx, target, n.spec, depth + 1, budget);
       else responses += `<d:response>${hrefXml(href)}${statusXml(404)}</d:response>`;
     }
-    expanded = expanded.slice(0, start) + tag.open + responses + expanded.slice(end);
+    cuts.push({ start: start + tag.open.length, end, xml: responses });
   }
+  let expanded = xml;
+  for (const c of cuts.sort((a, b) => b.start - a.start)) expanded = expanded.slice(0, c.start) + c.xml + expanded.slice(c.end);
   return expanded;
 }
 
@@ -209,8 +219,3 @@ function safePath(ctx: DavContext, href: string): DavPath | null {
     return null;
   }
 }
-
-function decodeEntities(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
-}
-
