@@ -16,6 +16,7 @@ import {
   DRIVE_USAGE,
   GROUP_USAGE,
   MAILBOX_USAGE,
+  CALENDAR_USAGE,
   MIGRATE_USAGE,
   QUEUE_USAGE,
   RESTORE_USAGE,
@@ -42,6 +43,7 @@ usage:
   ${SIEVE_USAGE}
   ${QUEUE_USAGE}
   ${MAILBOX_USAGE}
+  ${CALENDAR_USAGE}
   ${MIGRATE_USAGE}
   ${BACKUP_USAGE}
   ${RESTORE_USAGE}
@@ -66,6 +68,7 @@ const ADMIN_COMMANDS: Record<string, () => Promise<Command>> = {
   sieve: async () => (await import('./commands/sieve.js')).sieveCommand,
   queue: async () => (await import('./commands/queue.js')).queueCommand,
   mailbox: async () => (await import('./commands/mailbox.js')).mailboxCommand,
+  calendar: async () => (await import('./commands/calendar.js')).calendarCommand,
   migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
 };
 

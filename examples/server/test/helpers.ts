@@ -260,3 +260,21 @@ export function smtp(port: number, lines: string[], data: string): Promise<strin
     setTimeout(() => socket.destroy(), 60_000).unref();
   });
 }
+
+/** A one-hour event with this UID, as a calendar app PUTs it. */
+export const simpleEvent = (uid: string): string =>
+  ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//palabre test//EN', 'BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20261201T090000Z', 'DTSTART:20261207T090000Z', 'DURATION:PT1H', 'SUMMARY:x', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+
+/** A DAV request to a served `/dav` as `user` (HTTP Basic), bounded in time. */
+export function davRequest(origin: string, user: string, password: string, method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}): Promise<Response> {
+  const authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  return fetch(`${origin}/dav${path}`, { method, headers: { authorization, ...init.headers }, body: init.body ?? null, signal: AbortSignal.timeout(30_000) });
+}
+
+/** Run CLI commands one after the other on a site, failing the test at the first that does not succeed. */
+export async function provision(site: Site, commands: readonly string[][]): Promise<void> {
+  for (const argv of commands) {
+    const r = await site.run(...argv);
+    if (r.code !== 0) throw new Error(`palabre ${argv.join(' ')} exited ${r.code}: ${r.err}`);
+  }
+}

@@ -25,7 +25,7 @@ export type { LdapVerdict } from './ldap.js';
 export { CredentialCache } from './credential-cache.js';
 export { AUTH_LOG_EVENTS } from './log-events.js';
 export type { AuthLogEvent } from './log-events.js';
-export { createAdministration, Administration, generatePassword } from './administration/administration.js';
+export { createAdministration, Administration, CalendarAdministration, generatePassword } from './administration/administration.js';
 export type {
   AdministrationOptions,
   FolderGrantResult,

@@ -132,3 +132,56 @@ export function domainKey(name: string): string | null {
 
 /** Group nesting is followed to this depth at most (cycles are refused on insert anyway). */
 export const MAX_GROUP_DEPTH = 16;
+
+// ---------------------------------------------------------------- directory search
+
+/** Most accounts one directory search answers (a search is for picking someone, not for listing). */
+export const MAX_SEARCH_RESULTS = 100;
+/** Longest search text: longer is no one's name or address prefix. */
+export const MAX_SEARCH_TEXT = 254;
+
+/**
+ * A display name as searched: compatibility-decomposed with its combining marks dropped (É → e,
+ * ﬁ → fi), lower case, blanks collapsed. Stored beside each account so a search is one indexed range.
+ */
+export function foldName(text: string): string {
+  return text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase().replace(/\s+/g, ' ').trim().slice(0, 256);
+}
+
+export interface PreparedSearch {
+  /** Folded as display names are (foldName). */
+  readonly name: string;
+  /** Addresses are stored NFC and lower case. */
+  readonly address: string;
+  readonly limit: number;
+}
+
+/**
+ * Checks a search's text and limit. Prefixes are compared as ranges (`>= p AND < next(p)`), never
+ * LIKE: `%`, `_` and `\` are characters like any other, and the range uses the column's index on
+ * SQLite and PostgreSQL alike. null: nothing to search (blank text).
+ */
+export function prepareSearch(text: unknown, limit: unknown): PreparedSearch | null {
+  if (typeof text !== 'string') throw new InvalidInputError('search text must be text');
+  if (text.length > MAX_SEARCH_TEXT) throw new InvalidInputError(`search text is longer than ${MAX_SEARCH_TEXT} characters`);
+  if (CONTROL.test(text)) throw new InvalidInputError('search text contains control characters');
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) throw new InvalidInputError('a search limit is a positive whole number');
+  const name = foldName(text);
+  const address = text.trim().normalize('NFC').toLowerCase();
+  if (!name && !address) return null;
+  return { name, address, limit: Math.min(limit, MAX_SEARCH_RESULTS) };
+}
+
+/** The least string greater than every string that starts with `prefix` (its last code point plus one). */
+export function prefixEnd(prefix: string): string {
+  const points = Array.from(prefix);
+  let last = points.pop()!.codePointAt(0)! + 1;
+  if (last >= 0xd800 && last <= 0xdfff) last = 0xe000;
+  return points.join('') + String.fromCodePoint(Math.min(last, 0x10ffff));
+}
+
+/** Search hits in their order: folded display name, then address. */
+export function sortSearchHits<T extends { displayName: string; address: string }>(hits: T[]): T[] {
+  const key = (a: T) => `${foldName(a.displayName)}\u0000${a.address}`;
+  return hits.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}

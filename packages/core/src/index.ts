@@ -22,6 +22,7 @@ export {
 } from './address.js';
 export type { ParsedAddress } from './address.js';
 export { toPrincipal } from './directory.js';
+export { MAX_SEARCH_RESULTS, MAX_SEARCH_TEXT, foldName } from './directory-rules.js';
 export type {
   Domain,
   Account,

@@ -1,4 +1,6 @@
+import { DirectorySearch1796000470000 } from '../src/storage/migrations/1796000470000-directory-search.js';
 import { describe, expect, it } from 'vitest';
+import { SqlDirectoryStore } from '../src/storage/index.js';
 import { backends } from './harness.js';
 
 describe.each(backends)('migrations on $name', (backend) => {
@@ -18,6 +20,27 @@ describe.each(backends)('migrations on $name', (backend) => {
     try {
       const again = await Promise.all([db.migrate(), db.migrate()]);
       expect(again).toEqual([[], []]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('fill the directory search column of accounts that existed before it', async () => {
+    const { db, cleanup } = await backend.open();
+    try {
+      const store = new SqlDirectoryStore(db);
+      const domain = await store.createDomain({ name: 'sante.gouv.tg' });
+      await store.createAccount({ address: 'ek@sante.gouv.tg', displayName: 'Élodie Kpatcha' });
+      // The directory search migration undone (the column gone) and run again fills it, whatever came after it.
+      const migration = new DirectorySearch1796000470000();
+      const runner = db.dataSource.createQueryRunner();
+      try {
+        await migration.down(runner);
+        await migration.up(runner);
+      } finally {
+        await runner.release();
+      }
+      expect((await store.search(domain.id, 'elodie', 10)).map((a) => a.address)).toEqual(['ek@sante.gouv.tg']);
     } finally {
       await cleanup();
     }

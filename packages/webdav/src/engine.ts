@@ -22,6 +22,7 @@ import {
   type DavServices,
   type MethodHandler,
   type PostHandler,
+  type PrincipalExtension,
   type PrincipalUrls,
   type PropertyDefinition,
   type ReportDefinition,
@@ -94,6 +95,7 @@ export class DavEngine implements DavServices {
   readonly xmlLimits: XmlLimits = { maxDepth: 64, maxNodes: 100_000 };
   readonly hooks: DavHooks;
   readonly postHandlers: PostHandler[] = [];
+  readonly principalExtensions: PrincipalExtension[] = [];
   principals: PrincipalUrls = DEFAULT_PRINCIPALS;
   private readonly methodChains = new Map<string, { mount: string | null; handler: MethodHandler }[]>();
   private readonly propertyList: PropertyDefinition<unknown>[] = [];
@@ -177,6 +179,9 @@ export class DavEngine implements DavServices {
       },
       setPrincipalUrls: (urls) => {
         this.principals = urls;
+      },
+      addPrincipalExtension: (extension) => {
+        this.principalExtensions.push(extension);
       },
       locks: this.locks,
       dav: this,

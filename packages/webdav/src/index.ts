@@ -55,6 +55,8 @@ export type {
   ReportDefinition,
   PostHandler,
   PrincipalUrls,
+  PrincipalExtension,
+  PrincipalSearchProperty,
   NewCollectionOptions,
   WriteRequest,
   TransferRequest,
@@ -63,6 +65,7 @@ export type {
 export { hrefXml, statusXml, XmlStream, Namespaces, sendXml } from './multistatus.js';
 export { sendLockDiscovery, lockApplies } from './lock.js';
 export { principalsPlugin, PrincipalsBackend, findVisibleAccount, findVisibleGroup } from './principals.js';
+export { MAX_PRINCIPAL_MATCHES, DAV_SEARCH_PROPERTIES } from './principal-reports.js';
 export { drivePlugin, OC, NC } from './drive/drive-plugin.js';
 export type { DrivePlugin, DrivePluginOptions } from './drive/drive-plugin.js';
 export { DriveBackend, etagOf, parseMtime, writeDriveFile } from './drive/drive-backend.js';

@@ -1,6 +1,6 @@
 import type { LockManager } from './lock.js';
 import type { PrivilegeDefinition } from './properties.js';
-import type { DavBackend, DavHooks, DavServices, MethodHandler, PostHandler, PrincipalUrls, PropertyDefinition, ReportDefinition } from './resource.js';
+import type { DavBackend, DavHooks, DavServices, MethodHandler, PostHandler, PrincipalExtension, PrincipalUrls, PropertyDefinition, ReportDefinition } from './resource.js';
 
 /** What a plugin may add to the engine. */
 export interface DavPluginHost {
@@ -24,6 +24,8 @@ export interface DavPluginHost {
   on<K extends keyof DavHooks>(hook: K, fn: DavHooks[K]): void;
   /** Where principals live (the principals plugin sets it; every other plugin reads dav.principals). */
   setPrincipalUrls(urls: PrincipalUrls): void;
+  /** Child principals and searchable principal properties of a plugin (calendar-proxy…). */
+  addPrincipalExtension(extension: PrincipalExtension): void;
   readonly locks: LockManager;
   readonly dav: DavServices;
 }

@@ -3,6 +3,7 @@ import type { DavPluginHost, DavPlugin } from './plugin.js';
 import { DAV } from './errors.js';
 import { canonicalAddress, davPath, type DavPath } from './href.js';
 import { hrefXml } from './multistatus.js';
+import { setupPrincipalReports } from './principal-reports.js';
 import { virtualCollection, type DavBackend, type DavContext, type DavLookup, type DavResource } from './resource.js';
 
 export const PRINCIPALS = 'principals';
@@ -77,17 +78,35 @@ export class PrincipalsBackend implements DavBackend {
     if (kind !== 'users' && kind !== 'groups') return { resource: null, parent: null };
     const parent = this.collection([PRINCIPALS, kind]);
     if (name === undefined) return { resource: parent, parent: this.collection([PRINCIPALS]) };
-    if (more.length) return { resource: null, parent: null };
     if (kind === 'users') {
       const account = await findVisibleAccount(this.directory, ctx, name);
-      return { resource: account ? this.user(account) : null, parent };
+      if (!more.length) return { resource: account ? this.user(account) : null, parent };
+      if (!account || more.length > 1) return { resource: null, parent: null };
+      return { resource: await this.child(ctx, account, more[0]!), parent: this.user(account) };
     }
+    if (more.length) return { resource: null, parent: null };
     const group = await findVisibleGroup(this.directory, ctx, name);
     return { resource: group ? this.group(group) : null, parent };
   }
 
+  /** A plugin's child principal of a user (calendar-proxy-write…). */
+  private async child(ctx: DavContext, account: Account, name: string): Promise<DavResource | null> {
+    const extension = ctx.dav.principalExtensions.find((e) => e.children?.includes(name));
+    return (await extension?.child?.(ctx, account, name)) ?? null;
+  }
+
   async members(ctx: DavContext, collection: DavResource): Promise<DavResource[]> {
-    const [, kind, name] = collection.path.segments;
+    const [, kind, name, ...more] = collection.path.segments;
+    if (kind === 'users' && name !== undefined && !more.length) {
+      const account = (collection.data as PrincipalData | undefined)?.account;
+      if (!account) return [];
+      const out: DavResource[] = [];
+      for (const e of ctx.dav.principalExtensions) for (const c of e.children ?? []) {
+        const r = await e.child?.(ctx, account, c);
+        if (r) out.push(r);
+      }
+      return out;
+    }
     if (name !== undefined) return [];
     if (kind === undefined) return [this.collection([PRINCIPALS, 'users']), this.collection([PRINCIPALS, 'groups'])];
     if (kind === 'users') {
@@ -107,6 +126,7 @@ export function principalsPlugin(options: { directory: DirectoryStore }): DavPlu
       host.mount(PRINCIPALS, backend);
       const data = (r: DavResource) => (r.backend === backend ? (r.data as PrincipalData) : undefined);
       const appliesTo = (r: DavResource) => r.backend === backend;
+      setupPrincipalReports(host, options.directory, (r) => r.path.segments[0] === PRINCIPALS);
       host.addProperty({
         name: `{${DAV}}principal-URL`,
         appliesTo,
@@ -130,7 +150,9 @@ export function principalsPlugin(options: { directory: DirectoryStore }): DavPlu
           if (!account) return undefined;
           if (account.id !== ctx.principal.accountId) return { xml: '' };
           const groups = await options.directory.groupsOfAccount(account.id);
-          return { xml: groups.map((g) => hrefXml(ctx.dav.href(ctx.dav.principals.group(g.name), true))).join('') };
+          const paths = groups.map((g) => ctx.dav.principals.group(g.name));
+          for (const e of ctx.dav.principalExtensions) if (e.membershipsOf) paths.push(...(await e.membershipsOf(ctx, account)));
+          return { xml: paths.map((p) => hrefXml(ctx.dav.href(p, true))).join('') };
         },
       });
       host.addProperty({

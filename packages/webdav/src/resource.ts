@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { DeadProperty, Logger, Principal, PropertyPatch } from '@palabre/core';
+import type { Account, DeadProperty, Logger, Principal, PropertyPatch } from '@palabre/core';
 import type { DavPath } from './href.js';
 import type { XmlElement } from './xml-codec.js';
 
@@ -252,6 +252,31 @@ export interface PostHandler {
   handle(ctx: DavContext, resource: DavResource, body: XmlElement | null): Promise<void>;
 }
 
+/**
+ * What a plugin adds to the principals (RFC 3744 §2) without the engine knowing its domain: child
+ * principals of a user (CalendarServer's calendar-proxy-read/-write group principals), the groups of those
+ * an account is a member of (shown in its DAV:group-membership), and properties a
+ * principal-property-search may name (CALDAV:calendar-user-address-set), each mapped to what the
+ * directory searches.
+ */
+export interface PrincipalExtension {
+  /** Segments below `/principals/users/<address>/` this extension answers. */
+  readonly children?: readonly string[];
+  /** The child principal `name` of an account, or null. */
+  child?(ctx: DavContext, account: Account, name: string): Promise<DavResource | null>;
+  /** Child principals (of other accounts) this account is a member of. */
+  membershipsOf?(ctx: DavContext, account: Account): Promise<DavPath[]>;
+  readonly searchProperties?: readonly PrincipalSearchProperty[];
+}
+
+/** A property principal-property-search matches, and the directory field that answers it. */
+export interface PrincipalSearchProperty {
+  /** Clark notation. */
+  readonly name: string;
+  readonly field: 'name' | 'address';
+  readonly description: string;
+}
+
 /** Where principals live: one service, so that every property and check builds the same URLs. */
 export interface PrincipalUrls {
   user(address: string): DavPath;
@@ -329,6 +354,8 @@ export interface DavServices {
   report(name: string): ReportDefinition | undefined;
   /** POST handlers, for the POST method. */
   readonly postHandlers: readonly PostHandler[];
+  /** What plugins added to the principals (child principals, searchable properties). */
+  readonly principalExtensions: readonly PrincipalExtension[];
   /** Methods allowed on the request's mount (Allow header). */
   allowedMethods(path: DavPath): string;
   /** Compliance classes (DAV header) of the request's mount. */

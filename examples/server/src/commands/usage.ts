@@ -43,6 +43,11 @@ export const GROUP_USAGE = `palabre group add NAME --domain DOMAIN [--address EM
        palabre group member add GROUP EMAIL | --group SUBGROUP
        palabre group member remove GROUP EMAIL | --group SUBGROUP`;
 
+export const CALENDAR_USAGE = `palabre calendar list EMAIL
+       palabre calendar share EMAIL CALENDAR (ADDRESS | group:NAME) read|write
+       palabre calendar unshare EMAIL CALENDAR (ADDRESS | group:NAME)
+       palabre calendar delegate EMAIL (ADDRESS | group:NAME) read|write|none`;
+
 export const MAILBOX_USAGE = `palabre mailbox list EMAIL
        palabre mailbox share EMAIL MAILBOX (ADDRESS | group:NAME | anyone) RIGHTS
        palabre mailbox unshare EMAIL MAILBOX (ADDRESS | group:NAME | anyone)`;

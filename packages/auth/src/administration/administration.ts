@@ -9,7 +9,11 @@ import {
   type AclGrantee,
   type AppCredential,
   type AuditLog,
+  type CalendarCollection,
+  type CalendarStore,
   type DirectoryStore,
+  type ShareAccess,
+  type ShareGrantee,
   type Domain,
   type DriveSpace,
   type DriveStore,
@@ -31,6 +35,8 @@ export interface AdministrationOptions {
   drive?: DriveStore;
   /** Needed by the mailbox sharing functions only. */
   mail?: MailStore;
+  /** Needed by the calendar sharing and delegation functions only. */
+  calendars?: CalendarStore;
   /** Who administers which domain; without it only the CLI actor administers. */
   isDomainAdministrator?: DomainAdministratorCheck;
 }
@@ -82,6 +88,12 @@ export interface MailboxShareResult {
   readonly effective: string;
 }
 
+/** A calendar, its owner and who it is shared with, for `palabre calendar list`. */
+export interface CalendarListing {
+  readonly collection: CalendarCollection;
+  readonly shares: readonly { readonly label: string; readonly access: ShareAccess }[];
+}
+
 const ACCESS: readonly string[] = ['read', 'write'];
 
 function checkAccess(value: unknown, allowNone: boolean): GrantAccess | 'none' {
@@ -113,6 +125,17 @@ export class Administration {
   private get mail(): MailStore {
     if (!this.options.mail) throw new InvalidInputError('mailboxes are not available here (no mail store)');
     return this.options.mail;
+  }
+
+  /** Calendar sharing and delegation (needs the `calendars` store). */
+  get calendars(): CalendarAdministration {
+    if (!this.options.calendars) throw new InvalidInputError('calendars are not available here (no calendar store)');
+    return new CalendarAdministration(this, this.gate, this.dir, this.options.calendars);
+  }
+
+  /** The account, once the actor may administer its domain (for the feature administrations beside this one). */
+  accountFor(actor: AdminActor, address: string, action: string): Promise<Account> {
+    return this.account(actor, address, action);
   }
 
   /** The account, once the actor may administer its domain; a non-administrator learns nothing about it. */
@@ -409,6 +432,96 @@ export class Administration {
     await this.gate.record(actor, 'mailbox.shared', `${account.address}/${mailbox.name}`, `${input.identifier} ${rights || 'none'}`.slice(0, 500));
     const effective = input.grantee.kind === 'account' ? effectiveRights(account.id, await this.mail.getAcl(mailbox.id), input.grantee.id, []) : rights;
     return { account, mailbox, rights, effective };
+  }
+}
+
+export interface CalendarShareInput {
+  /** The owner's address. */
+  readonly owner: string;
+  /** The calendar's URL segment in the owner's home. */
+  readonly calendar: string;
+  /** An address (an account, an alias, a group's list address) or `group:NAME`. */
+  readonly grantee: string;
+  readonly access: 'read' | 'write' | 'none';
+}
+
+/** Calendar sharing and delegation, on the same terms as over DAV: only people of the owner's own domain. */
+export class CalendarAdministration {
+  constructor(
+    private readonly admin: Administration,
+    private readonly gate: AdminGate,
+    private readonly dir: DirectoryStore,
+    private readonly store: CalendarStore,
+  ) {}
+
+  private async calendar(owner: Account, name: string): Promise<CalendarCollection> {
+    const found = typeof name === 'string' && name.length <= 256 ? await this.store.findCollection(owner.id, name) : null;
+    if (!found || found.kind !== 'calendar') throw new NotFoundError(`${owner.address} has no calendar ${String(name).slice(0, 200)}`, { detail: { field: 'calendar' } });
+    return found;
+  }
+
+  /**
+   * `ADDRESS` or `group:NAME`, in the owner's domain: a calendar of one ministry is not shared into
+   * another from the command line either (DAV answers such a sharee as unknown).
+   */
+  private async grantee(owner: Account, identifier: string): Promise<{ ref: ShareGrantee; label: string }> {
+    const text = typeof identifier === 'string' ? identifier.trim() : '';
+    if (!text || text.length > 320) throw new InvalidInputError('name the grantee by an address or group:NAME', { detail: { field: 'grantee' } });
+    let ref: ShareGrantee | null = null;
+    let label = text;
+    let domainId: string | null = null;
+    if (text.startsWith('group:')) {
+      const group = await this.dir.findGroup(text.slice(6));
+      if (group) ({ ref, label, domainId } = { ref: { kind: 'group', id: group.id }, label: `group:${group.name}`, domainId: group.domainId });
+    } else {
+      const target = await this.dir.resolveAddress(text).catch(() => null);
+      if (target?.kind === 'account') ({ ref, label, domainId } = { ref: { kind: 'account', id: target.account.id }, label: target.account.address, domainId: target.account.domainId });
+      if (target?.kind === 'group') ({ ref, label, domainId } = { ref: { kind: 'group', id: target.group.id }, label: `group:${target.group.name}`, domainId: target.group.domainId });
+    }
+    if (!ref) throw new NotFoundError(`no account or group ${text.slice(0, 200)}`, { detail: { field: 'grantee' } });
+    if (domainId !== owner.domainId) throw new InvalidInputError(`${label} is not in the domain of ${owner.address}`, { detail: { field: 'grantee' } });
+    if (ref.kind === 'account' && ref.id === owner.id) throw new InvalidInputError('the owner always has every right', { detail: { field: 'grantee' } });
+    return { ref, label };
+  }
+
+  private access(value: unknown, allowNone: boolean): ShareAccess | null {
+    const a = checkAccess(value, allowNone);
+    return a === 'none' ? null : a === 'write' ? 'read-write' : 'read';
+  }
+
+  async share(actor: AdminActor, input: CalendarShareInput): Promise<{ owner: Account; calendar: CalendarCollection; label: string; access: ShareAccess | null }> {
+    const access = this.access(input.access, true);
+    const owner = await this.admin.accountFor(actor, input.owner, access ? 'share a calendar' : 'unshare a calendar');
+    const calendar = await this.calendar(owner, input.calendar);
+    const { ref, label } = await this.grantee(owner, input.grantee);
+    if (access) await this.store.share(calendar.id, ref, access);
+    else await this.store.unshare(calendar.id, ref);
+    await this.gate.record(actor, 'calendar.shared', `${owner.address}/${calendar.name}`, `${label} ${access ?? 'none'}`.slice(0, 500));
+    return { owner, calendar, label, access };
+  }
+
+  async delegate(actor: AdminActor, input: { owner: string; grantee: string; access: 'read' | 'write' | 'none' }): Promise<{ owner: Account; label: string; access: ShareAccess | null }> {
+    const access = this.access(input.access, true);
+    const owner = await this.admin.accountFor(actor, input.owner, 'delegate a calendar home');
+    const { ref, label } = await this.grantee(owner, input.grantee);
+    await this.store.setDelegate(owner.id, ref, access);
+    await this.gate.record(actor, 'calendar.delegated', owner.address, `${label} ${access ?? 'none'}`.slice(0, 500));
+    return { owner, label, access };
+  }
+
+  async list(actor: AdminActor, address: string): Promise<{ owner: Account; calendars: CalendarListing[]; delegates: { label: string; access: ShareAccess }[] }> {
+    const owner = await this.admin.accountFor(actor, address, 'list calendars');
+    const labelOf = async (g: ShareGrantee) =>
+      g.kind === 'account' ? ((await this.dir.getAccount(g.id).catch(() => null))?.address ?? '?') : `group:${(await this.dir.getGroup(g.id).catch(() => null))?.name ?? '?'}`;
+    const calendars: CalendarListing[] = [];
+    for (const c of await this.store.listCollections(owner.id)) {
+      const shares = [];
+      for (const s of await this.store.sharesOf(c.id)) shares.push({ label: await labelOf(s.grantee), access: s.access });
+      calendars.push({ collection: c, shares });
+    }
+    const delegates = [];
+    for (const d of await this.store.delegatesOf(owner.id)) delegates.push({ label: await labelOf(d.delegate), access: d.access });
+    return { owner, calendars, delegates };
   }
 }
 

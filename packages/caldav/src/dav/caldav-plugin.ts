@@ -30,6 +30,8 @@ import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter,
 import { GroupwareBackend, type GroupwareData } from './groupware-backend.js';
 import { HomeFiles } from './home-files.js';
 import { exportOnGet } from './collection-export.js';
+import { setupSharing } from './sharing.js';
+import { setupCalendarProxy } from './calendar-proxy.js';
 import { ADDRESSBOOKS, APPLE_ICAL, CALDAV, CALENDARS, CARDDAV, CS, READ_FREE_BUSY, cal, card, cs } from './names.js';
 
 export interface CaldavPluginOptions {
@@ -132,6 +134,8 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
       for (const mount of [CALENDARS, ADDRESSBOOKS]) {
         for (const method of ['GET', 'HEAD']) host.addMethod(method, (ctx, next) => exportOnGet(ctx, next, objects, ours), { mount });
       }
+      setupCalendarProxy(host, { store: options.store, directory: options.directory });
+      setupSharing(host, { store: options.store, directory: options.directory, backends: [calendars, addressBooks] });
       host.addMethod('MKCALENDAR', (ctx) => extendedMkcol(ctx, { root: cal('mkcalendar'), responseRoot: cal('mkcalendar-response'), resourceTypes: [cal('calendar')] }), { mount: CALENDARS });
 
       // ------------------------------------------------------------ principals: where the homes are
@@ -154,6 +158,12 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           const addresses = [account.address, ...aliases.map((a) => a.address)];
           return { xml: [...addresses.map((a) => hrefXml(`mailto:${a}`)), hrefXml(ctx.dav.hrefOf(r))].join('') };
         },
+      });
+      host.addPrincipalExtension({
+        searchProperties: [
+          { name: cal('calendar-user-address-set'), field: 'address', description: 'Calendar user address' },
+          { name: cs('email-address-set'), field: 'address', description: 'Email address' },
+        ],
       });
       host.addProperty({ name: cal('calendar-user-type'), appliesTo: (r) => accountOf(r) !== null, get: () => 'INDIVIDUAL' });
       host.addProperty({

@@ -36,7 +36,7 @@ import { CalendarObjects, isCalendarTimezone } from '../calendar-objects.js';
 import { CalendarDataError, CALENDAR_KINDS } from '../icalendar/calendar-object.js';
 import { CardDataError } from '../vcard/vcard.js';
 import type { HomeFiles } from './home-files.js';
-import { ADDRESSBOOKS, CALDAV, CALENDARS, CARDDAV, DIRECTORY_BOOK, READ_FREE_BUSY, SHARED_PREFIX, cal, card, cs, isReservedCollectionName } from './names.js';
+import { ADDRESSBOOKS, CALDAV, CALENDARS, CARDDAV, DIRECTORY_BOOK, READ_FREE_BUSY, SHARE, SHARED_PREFIX, cal, card, cs, isReservedCollectionName } from './names.js';
 
 /** How the caller may use a home, a collection or an object. */
 export type Access = 'owner' | 'read-write' | 'read' | 'free-busy';
@@ -56,7 +56,7 @@ export type GroupwareData =
 
 const FREE_BUSY_ONLY: ReadonlySet<Privilege> = new Set<Privilege>([READ_FREE_BUSY]);
 const PRIVILEGES: Record<Access, ReadonlySet<Privilege>> = {
-  owner: new Set<Privilege>([...ALL_PRIVILEGES, READ_FREE_BUSY]),
+  owner: new Set<Privilege>([...ALL_PRIVILEGES, READ_FREE_BUSY, SHARE]),
   'read-write': new Set<Privilege>([...READ_WRITE, READ_FREE_BUSY]),
   read: new Set<Privilege>([...READ_ONLY, READ_FREE_BUSY]),
   'free-busy': FREE_BUSY_ONLY,

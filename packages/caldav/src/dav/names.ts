@@ -5,6 +5,8 @@ export const CARDDAV = 'urn:ietf:params:xml:ns:carddav';
 export const CS = 'http://calendarserver.org/ns/';
 /** Apple iCal's properties (calendar-color, calendar-order). */
 export const APPLE_ICAL = 'http://apple.com/ns/ical/';
+/** Palabre's own preconditions, where no RFC names one (a limit of this server). */
+export const PALABRE = 'https://palabre.org/ns/';
 
 /** The mounts of the DAV namespace: `/calendars/<address>/` and `/addressbooks/<address>/` are the homes. */
 export const CALENDARS = 'calendars';
@@ -17,6 +19,9 @@ export const dav = (name: string): string => `{DAV:}${name}`;
 
 /** CALDAV:read-free-busy (RFC 4791 §6.1.1): what a free-busy-query needs, aggregated under DAV:read. */
 export const READ_FREE_BUSY = `{${CALDAV}}read-free-busy` as const;
+
+/** DAV:share (draft-pot-webdav-resource-sharing §5.3): sharing a collection, which only its owner may. */
+export const SHARE = '{DAV:}share' as const;
 
 /** The name under which a domain's address list appears in every address-book home. */
 export const DIRECTORY_BOOK = 'annuaire';

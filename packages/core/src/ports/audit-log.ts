@@ -16,6 +16,8 @@ export const AUDIT_EVENT_TYPES = [
   'group.changed',
   'alias.changed',
   'mailbox.shared',
+  'calendar.shared',
+  'calendar.delegated',
   'access.denied',
   'mail.rate-limited',
 ] as const;

@@ -95,6 +95,13 @@ export interface DirectoryStore {
   /** By primary address (domain aliases honoured); aliases are not followed: see resolveAddress. */
   findAccount(address: string): Promise<Account | null>;
   listAccounts(query?: ListAccountsQuery): Promise<AccountPage>;
+  /**
+   * Active accounts whose display name (case and accents aside: foldName) or one of whose addresses
+   * (primary or alias) starts with `text`, in the domain of id `domainId` (null: every domain), by
+   * display name then address; at most `limit`, itself at most MAX_SEARCH_RESULTS. One indexed range per
+   * field: `%`, `_` and `\` are plain characters. InvalidInputError past MAX_SEARCH_TEXT characters.
+   */
+  search(domainId: string | null, text: string, limit: number): Promise<Account[]>;
   countAccounts(domain?: string): Promise<number>;
   updateAccount(id: string, patch: AccountPatch): Promise<Account>;
   /** Removes the account, its aliases, memberships and credentials. */

@@ -31,6 +31,7 @@ import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.
 import { CALENDAR_ENTITIES } from './calendar/entities.js';
 import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devices.js';
+import { DirectorySearch1796000470000 } from './migrations/1796000470000-directory-search.js';
 import { MAIL_MIGRATION_ENTITIES } from './mail-migration/entities.js';
 import { MailMigration1796000420000 } from './mail-migration/1796000420000-mail-migration.js';
 import { MailMigrationCopies1796000420001 } from './mail-migration/1796000420001-mail-migration-copies.js';
@@ -95,4 +96,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   RequireTls1796000460000,
   MtaSts1796000460001,
   TlsReports1796000460002,
+  DirectorySearch1796000470000,
 ];

@@ -11,6 +11,9 @@ import {
   prepareAccountPatch,
   prepareCredential,
   prepareGroup,
+  foldName,
+  prepareSearch,
+  sortSearchHits,
 } from '../directory-rules.js';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -216,6 +219,21 @@ export class MemoryDirectoryStore implements DirectoryStore {
         .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
       const page = all.slice(0, limit).map((a) => this.publicAccount(a));
       return { accounts: page, next: all.length > limit ? page[page.length - 1]!.address : null };
+    });
+  }
+
+  async search(domainId: string | null, text: string, limit: number): Promise<Account[]> {
+    const q = prepareSearch(text, limit);
+    if (!q) return [];
+    return this.read((s) => {
+      const hits = new Map<string, Account & { passwordHash: string | null }>();
+      for (const a of s.accounts.values()) if (q.name && foldName(a.displayName).startsWith(q.name)) hits.set(a.id, a);
+      for (const [address, row] of s.addresses) {
+        if (row.accountId && row.kind !== 'group' && q.address && address.startsWith(q.address)) hits.set(row.accountId, s.accounts.get(row.accountId)!);
+      }
+      return sortSearchHits([...hits.values()].filter((a) => a.status === 'active' && (domainId === null || a.domainId === domainId)))
+        .slice(0, q.limit)
+        .map((a) => this.publicAccount(a));
     });
   }
 

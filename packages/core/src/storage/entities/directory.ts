@@ -22,6 +22,8 @@ export interface AccountRow {
   address: string;
   domainId: string;
   displayName: string;
+  /** foldName(displayName): what a directory search compares. */
+  searchName: string | null;
   department: string | null;
   quotaBytes: number | null;
   status: string;
@@ -99,6 +101,7 @@ export const AccountEntity = new EntitySchema<AccountRow>({
     address: { type: 'varchar', length: 254, unique: true },
     domainId: { type: 'varchar', length: 36, name: 'domain_id' },
     displayName: { type: 'varchar', length: 256, name: 'display_name' },
+    searchName: { type: 'varchar', length: 256, name: 'search_name', nullable: true },
     department: { type: 'varchar', length: 256, nullable: true },
     quotaBytes: ms('quota_bytes', true),
     status: { type: 'varchar', length: 16 },
@@ -106,7 +109,11 @@ export const AccountEntity = new EntitySchema<AccountRow>({
     createdAt: ms('created_at'),
     lastLoginAt: ms('last_login_at', true),
   },
-  indices: [{ name: 'idx_accounts_domain', columns: ['domainId', 'address'] }],
+  indices: [
+    { name: 'idx_accounts_domain', columns: ['domainId', 'address'] },
+    { name: 'idx_accounts_search', columns: ['domainId', 'searchName'] },
+    { name: 'idx_accounts_search_all', columns: ['searchName'] },
+  ],
   foreignKeys: [{ target: 'Domain', columnNames: ['domainId'], referencedColumnNames: ['id'] }],
 });
 

@@ -21,6 +21,10 @@ import {
   prepareAccountPatch,
   prepareCredential,
   prepareGroup,
+  foldName,
+  prefixEnd,
+  prepareSearch,
+  sortSearchHits,
   type PreparedAccount,
 } from '../../directory-rules.js';
 import { normalizeDomain, parseHostedAddress } from '../../address.js';
@@ -97,6 +101,7 @@ function newAccountRow(p: PreparedAccount, address: string, domain: DomainRow, n
     address,
     domainId: domain.id,
     displayName: p.displayName,
+    searchName: foldName(p.displayName),
     department: p.department,
     quotaBytes: p.quotaBytes === undefined ? (domain.defaultQuotaBytes === null ? null : Number(domain.defaultQuotaBytes)) : p.quotaBytes,
     status: p.status,
@@ -109,7 +114,10 @@ function newAccountRow(p: PreparedAccount, address: string, domain: DomainRow, n
 /** What an upsert row changes on an existing account: only the fields it sets, a hash only when given. */
 function accountPatch(row: AccountUpsert, p: PreparedAccount, existing: AccountRow): Partial<AccountRow> {
   const patch: Partial<AccountRow> = {};
-  if (row.displayName !== undefined && p.displayName !== existing.displayName) patch.displayName = p.displayName;
+  if (row.displayName !== undefined && p.displayName !== existing.displayName) {
+    patch.displayName = p.displayName;
+    patch.searchName = foldName(p.displayName);
+  }
   if (row.department !== undefined && p.department !== existing.department) patch.department = p.department;
   if (p.quotaBytes !== undefined && p.quotaBytes !== (existing.quotaBytes === null ? null : Number(existing.quotaBytes)))
     patch.quotaBytes = p.quotaBytes;
@@ -315,6 +323,41 @@ export class SqlDirectoryStore implements DirectoryStore {
     }, 'listing accounts');
   }
 
+  async search(domainId: string | null, text: string, limit: number): Promise<Account[]> {
+    const q = prepareSearch(text, limit);
+    if (!q) return [];
+    return this.db.run(async (m) => {
+      const hits = new Map<string, AccountRow>();
+      if (q.name) {
+        // The range uses idx_accounts_search; startsWith again below, whatever the column's collation.
+        const qb = m
+          .createQueryBuilder(AccountEntity, 'a')
+          .where('a.status = :active', { active: 'active' })
+          .andWhere('a.searchName >= :lo AND a.searchName < :hi', { lo: q.name, hi: prefixEnd(q.name) })
+          .orderBy('a.searchName', 'ASC')
+          .addOrderBy('a.address', 'ASC')
+          .take(q.limit);
+        if (domainId !== null) qb.andWhere('a.domainId = :domainId', { domainId });
+        for (const r of await qb.getMany()) if ((r.searchName ?? '').startsWith(q.name)) hits.set(r.id, r);
+      }
+      if (q.address) {
+        const qb = m
+          .createQueryBuilder(AddressEntity, 'x')
+          .select('x.accountId', 'accountId')
+          .addSelect('x.address', 'address')
+          .where('x.address >= :lo AND x.address < :hi', { lo: q.address, hi: prefixEnd(q.address) })
+          .andWhere('x.accountId IS NOT NULL')
+          .orderBy('x.address', 'ASC')
+          .limit(q.limit * 2);
+        if (domainId !== null) qb.andWhere('x.domainId = :domainId', { domainId });
+        const rows: { accountId: string; address: string }[] = await qb.getRawMany();
+        const ids = [...new Set(rows.filter((r) => r.address.startsWith(q.address)).map((r) => r.accountId))].filter((id) => !hits.has(id));
+        if (ids.length) for (const r of await m.findBy(AccountEntity, { id: In(ids), status: 'active' })) hits.set(r.id, r);
+      }
+      return sortSearchHits([...hits.values()]).slice(0, q.limit).map(toAccount);
+    }, 'searching the directory');
+  }
+
   async countAccounts(domain?: string): Promise<number> {
     return this.db.run(async (m) => {
       if (domain === undefined) return m.count(AccountEntity);
@@ -330,7 +373,7 @@ export class SqlDirectoryStore implements DirectoryStore {
       async (m) => {
         const row = await m.findOneBy(AccountEntity, { id });
         if (!row) throw new NotFoundError('no such account');
-        if (Object.keys(clean).length > 0) await m.update(AccountEntity, { id }, clean);
+        if (Object.keys(clean).length > 0) await m.update(AccountEntity, { id }, clean.displayName === undefined ? clean : { ...clean, searchName: foldName(clean.displayName) });
         return toAccount((await m.findOneBy(AccountEntity, { id }))!);
       },
       { what: 'updating an account' },

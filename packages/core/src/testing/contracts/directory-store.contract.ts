@@ -202,6 +202,62 @@ export function directoryStoreContract(name: string, subject: ContractSubject<Di
       });
     });
 
+    describe('search', () => {
+      it('finds active accounts by display-name prefix, case and accents aside, in one domain', async () => {
+        const sante = await store.createDomain({ name: 'sante.gouv.tg' });
+        const fin = await store.createDomain({ name: 'finances.gouv.tg' });
+        const elodie = await store.createAccount({ address: 'ekpatcha@sante.gouv.tg', displayName: 'Élodie Kpatcha' });
+        await store.createAccount({ address: 'eric@sante.gouv.tg', displayName: 'Éric Dossou' });
+        await store.createAccount({ address: 'elom@finances.gouv.tg', displayName: 'Élom Agbeko' });
+        const gone = await store.createAccount({ address: 'eloise@sante.gouv.tg', displayName: 'Eloïse Ama' });
+        await store.updateAccount(gone.id, { status: 'suspended' });
+        const names = async (domainId: string | null, text: string, limit = 10) => (await store.search(domainId, text, limit)).map((a) => a.address);
+        expect(await names(sante.id, 'elo')).toEqual(['ekpatcha@sante.gouv.tg']);
+        expect(await names(sante.id, 'ÉLOD')).toEqual(['ekpatcha@sante.gouv.tg']);
+        expect(await names(sante.id, '  élodie   kp')).toEqual(['ekpatcha@sante.gouv.tg']);
+        expect(await names(sante.id, 'e')).toEqual(['ekpatcha@sante.gouv.tg', 'eric@sante.gouv.tg']);
+        expect(await names(sante.id, 'e', 1)).toEqual(['ekpatcha@sante.gouv.tg']);
+        expect(await names(fin.id, 'elo')).toEqual(['elom@finances.gouv.tg']);
+        expect(await names(null, 'elo')).toEqual(['ekpatcha@sante.gouv.tg', 'elom@finances.gouv.tg']);
+        expect(await names(sante.id, 'kpatcha')).toEqual([]);
+        expect(await names(sante.id, '   ')).toEqual([]);
+        // A rename is searched by its new name.
+        await store.updateAccount(elodie.id, { displayName: 'Ablavi Kpatcha' });
+        expect(await names(sante.id, 'elod')).toEqual([]);
+        expect(await names(sante.id, 'ablavi')).toEqual(['ekpatcha@sante.gouv.tg']);
+      });
+
+      it('finds accounts by a prefix of their address or of an alias, and bulk-provisioned ones by name', async () => {
+        const sante = await store.createDomain({ name: 'sante.gouv.tg' });
+        const a = await store.createAccount({ address: 'awa@sante.gouv.tg', displayName: 'Awa Mensah' });
+        await store.addAlias('secretariat.dg@sante.gouv.tg', a.id);
+        await store.createGroup({ name: 'sec', domain: 'sante.gouv.tg', address: 'secours@sante.gouv.tg' });
+        await store.upsertAccounts([{ address: 'kofi@sante.gouv.tg', displayName: 'Kofi Ànan' }]);
+        expect((await store.search(sante.id, 'SECRETARIAT.D', 10)).map((x) => x.address)).toEqual(['awa@sante.gouv.tg']);
+        expect((await store.search(sante.id, 'sec', 10)).map((x) => x.address)).toEqual(['awa@sante.gouv.tg']);
+        expect((await store.search(sante.id, 'awa@', 10)).map((x) => x.address)).toEqual(['awa@sante.gouv.tg']);
+        expect((await store.search(sante.id, 'kofi an', 10)).map((x) => x.address)).toEqual(['kofi@sante.gouv.tg']);
+        await store.upsertAccounts([{ address: 'kofi@sante.gouv.tg', displayName: 'Yao Kofi' }]);
+        expect((await store.search(sante.id, 'yao', 10)).map((x) => x.address)).toEqual(['kofi@sante.gouv.tg']);
+      });
+
+      it('reads %, _ and \\ as plain characters, bounds the text and the count', async () => {
+        const sante = await store.createDomain({ name: 'sante.gouv.tg' });
+        for (let i = 0; i < 120; i++) await store.createAccount({ address: `agent${i}@sante.gouv.tg`, displayName: `Agent ${i}` });
+        await store.createAccount({ address: 'pct@sante.gouv.tg', displayName: '100% Santé_\\x' });
+        for (const t of ['%', '_', '\\', 'a%', 'agent_', '%agent', 'ag\\%', "'; DROP TABLE accounts; --", '\uffff', '\u{10ffff}']) {
+          expect(await store.search(sante.id, t, 10), t).toEqual([]);
+        }
+        expect((await store.search(sante.id, '100%', 10)).map((x) => x.address)).toEqual(['pct@sante.gouv.tg']);
+        expect((await store.search(sante.id, '100% sante_\\', 10)).map((x) => x.address)).toEqual(['pct@sante.gouv.tg']);
+        expect(await store.search(sante.id, 'agent', 1000)).toHaveLength(100);
+        await expectKind(store.search(sante.id, 'a'.repeat(10_000), 10), 'invalid');
+        await expectKind(store.search(sante.id, 'a\u0000', 10), 'invalid');
+        await expectKind(store.search(sante.id, 'a', 0), 'invalid');
+        await expectKind(store.search(sante.id, 'a', 1.5), 'invalid');
+      });
+    });
+
     describe('aliases and address resolution', () => {
       beforeEach(async () => {
         await store.createDomain({ name: 'sante.gouv.tg' });
