@@ -75,7 +75,7 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
       hostname: ctx.config.hostname,
       logger: ctx.logger.child({ service: 'tls-rpt' }),
     });
-    services.push(periodicJob('tls-rpt', MAIL_GC_INTERVAL_MS, setup.background, () => reporter.send(TlsReporter.yesterday(new Date()))));
+    services.push(periodicJob('tls-rpt', MAIL_GC_INTERVAL_MS, { background: setup.background, leadership: ctx.db }, () => reporter.send(TlsReporter.yesterday(new Date()))));
   }
   return services;
 }
