@@ -2,7 +2,9 @@
 # Issue 15 (several nodes): the three conformance harnesses — litmus on the drive, the mail harness, the
 # CalDAV/CardDAV harness — through HAProxy (Debian; round-robin, HTTP mode for DAV so that consecutive
 # requests of one client land on different nodes, TCP for submission and IMAP) in front of two `palabre serve`
-# nodes sharing one PostgreSQL database and one blob store (the data folder, as an NFS mount would be).
+# nodes sharing one PostgreSQL database and one S3 blob store (a one-node OpenStack Swift with s3api,
+# Debian, started here on loopback; without Swift the nodes share the data folder's blobs, as an NFS
+# mount would, and the run says so — with PALABRE_REQUIRE_CLIENTS=1, as in CI, a missing Swift fails).
 # A lock taken through one node must hold on the other, a sync token from one be valid on the other, a
 # delivery accepted by one reach an IDLE client of the other. The last line sums every run.
 set -uo pipefail
@@ -18,9 +20,11 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then echo "PostgreSQL is not answering 
 D=$(mktemp -d)
 DB=palabre_cluster_$$_$RANDOM
 PIDS=()
+SWIFT_PID=
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  if [ -n "$SWIFT_PID" ]; then kill "$SWIFT_PID" 2>/dev/null; wait "$SWIFT_PID" 2>/dev/null; fi
   [ -f "$D/haproxy.pid" ] && kill "$(cat "$D/haproxy.pid")" 2>/dev/null
   psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
   rm -rf "$D"
@@ -32,7 +36,20 @@ export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB
 DATA=$D/data
 mkdir -p "$DATA"
 # Every harness connects from HAProxy's address: no per-address ceiling for it.
-echo '{"connections": {"perAddress": 0}}' > "$DATA/palabre.json"
+BLOBS='"kind": "fs"'
+if command -v swift-proxy-server >/dev/null && command -v swift-ring-builder >/dev/null; then
+  node "$ROOT/.ci/checks/lib/start-swift.mjs" "$D/s3.json" palabre-cluster > "$D/swift.log" 2>&1 &
+  SWIFT_PID=$!
+  for _ in $(seq 1 600); do [ -s "$D/s3.json" ] && break; kill -0 "$SWIFT_PID" 2>/dev/null || break; sleep 0.2; done
+  if [ ! -s "$D/s3.json" ]; then echo "Swift did not start:"; tail -20 "$D/swift.log"; add 0 1; finish; fi
+  BLOBS="\"kind\": \"s3\", \"s3\": $(cat "$D/s3.json")"
+  echo "# blobs on Swift s3api at $(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).endpoint)' "$D/s3.json")"
+elif [ "${PALABRE_REQUIRE_CLIENTS:-}" = 1 ]; then
+  echo "OpenStack Swift is not installed (Debian swift swift-proxy swift-object swift-container swift-account)"; add 0 1; finish
+else
+  echo "# skipped: Swift s3api (not installed); the nodes share the data folder's blobs"
+fi
+echo "{\"connections\": {\"perAddress\": 0}, \"blobs\": {$BLOBS}}" > "$DATA/palabre.json"
 palabre() { node "$ROOT/examples/server/bin/palabre.js" --data "$DATA" "$@"; }
 DAV_USER=litmus@ms.gouv.test DAV_PASS=Cluster-Pass-2026-dav
 CAL_USER=agent@ms.gouv.test CAL_PASS=Cluster-Pass-2026-cal
@@ -104,6 +121,13 @@ for proxy in dav submission imap; do
   echo "== $proxy sessions per node: $line"
   if echo "$line" | grep -qE '^a=[1-9][0-9]* b=[1-9][0-9]* $'; then add 1 0; else add 0 1; fi
 done
+
+# On S3, no message or file byte may have landed in the data folder.
+if [ -n "$SWIFT_PID" ]; then
+  local_blobs=$(find "$DATA" -path '*/blobs/*' -type f 2>/dev/null | wc -l)
+  echo "== blob files in the data folder with blobs on S3: $local_blobs"
+  [ "$local_blobs" -eq 0 ] && add 1 0 || add 0 1
+fi
 
 # Both nodes must still be up: a crash of either under the harnesses is a failure.
 for i in 0 1; do
