@@ -372,11 +372,12 @@ export class SqlCalendarStore implements CalendarStore {
     return rows[0] ? toObject(rows[0]) : null;
   }
 
-  async getObjects(collectionId: string, names: readonly string[]): Promise<CalendarObject[]> {
+  async getObjects(collectionId: string, names: readonly string[], options: { withData?: boolean } = {}): Promise<CalendarObject[]> {
     const out: CalendarObject[] = [];
+    const cols = options.withData === false ? OBJECT_COLS : `${OBJECT_COLS}, o.data`;
     for (const part of chunks([...new Set(names)], IN_CHUNK)) {
       const rows = await this.db.select<ObjectDbRow>(
-        `SELECT ${OBJECT_COLS}, o.data FROM calendar_objects o WHERE o.collection_id = ? AND o.name IN (${marks(part.length)})`,
+        `SELECT ${cols} FROM calendar_objects o WHERE o.collection_id = ? AND o.name IN (${marks(part.length)})`,
         [collectionId, ...part],
         'reading objects',
       );

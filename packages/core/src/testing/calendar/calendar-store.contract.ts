@@ -203,6 +203,8 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
       const many = await store.getObjects(cal.id, ['a.ics', 'missing.ics', 'é.ics']);
       expect(many.map((o) => [o.name, o.data])).toEqual(expect.arrayContaining([['a.ics', ics('a')], ['é.ics', ics('é')]]));
       expect(many).toHaveLength(2);
+      const bare = await store.getObjects(cal.id, ['a.ics', 'missing.ics'], { withData: false });
+      expect(bare.map((o) => [o.name, o.etag, o.data])).toEqual([['a.ics', many.find((o) => o.name === 'a.ics')!.etag, undefined]]);
     });
 
     it('answers a time range with more candidates than one batch of ids: in name order, paged, only this collection', async () => {
