@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitPort } from './_mail-bench.mjs';
+import { freePort, stopPid, waitPort } from './_mail-bench.mjs';
 
 const LIBEXEC = '/usr/lib/cyrus/bin';
 
@@ -92,22 +92,7 @@ export async function startCyrus({ user = 'test', pass = 'test' } = {}) {
   const master = spawnSync(join(LIBEXEC, 'master'), ['-C', conf, '-M', join(dir, 'cyrus.conf'), '-p', pidFile, '-d'], { encoding: 'utf8' });
   const pid = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0);
   const stop = async () => {
-    const p = pid();
-    if (p) {
-      try {
-        process.kill(p, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      for (let i = 0; i < 100; i++) {
-        try {
-          process.kill(p, 0);
-        } catch {
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    if (pid()) await stopPid(pid());
     rmSync(dir, { recursive: true, force: true });
   };
   try {

@@ -150,3 +150,20 @@ export function memoryOf(pid) {
     return { rss: 0, peak: 0 };
   }
 }
+
+/** SIGTERM to a process we started (by its id), then wait up to 10 s for it to be gone. */
+export async function stopPid(pid) {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

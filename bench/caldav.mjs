@@ -23,7 +23,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startCyrus } from './_cyrus.mjs';
-import { freePort, memoryOf, root, startPalabre, waitPort } from './_mail-bench.mjs';
+import { freePort, memoryOf, root, startPalabre, stopPid, waitPort } from './_mail-bench.mjs';
 
 const shared = process.env.PALABRE_SHARED ?? join(root, '..', 'shared');
 const harness = join(shared, 'conformance', 'caldav');
@@ -173,22 +173,6 @@ const readLog = (f) => {
     return '';
   }
 };
-async function kill(pid) {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 // ------------------------------------------------------------------ the servers
 const run = {
   /** palabre serve: seeded by bench.sh's PUTs, grown by PUT. */
@@ -225,7 +209,7 @@ const run = {
       out.results.push(await propfind(s, cal));
       return out;
     } finally {
-      await kill(pid);
+      await stopPid(pid);
     }
   },
   /** Xandikos: loaded on disk while stopped (fast-seed.py), then restarted. */
@@ -239,7 +223,7 @@ const run = {
       await mkcalendar(s, cal);
       const onDisk = join(state, 'data', 'test', 'calendars', 'bench');
       const reload = async (dir) => {
-        await kill(pid);
+        await stopPid(pid);
         fastSeed(['xandikos', onDisk, dir]);
         pid = anchor('start-xandikos.sh', port, state);
       };
@@ -250,7 +234,7 @@ const run = {
       out.results.push(await propfind(s, cal));
       return out;
     } finally {
-      await kill(pid);
+      await stopPid(pid);
     }
   },
   /** Cyrus: its POST import, 1,000 events a request. */
