@@ -36,9 +36,10 @@ for bin in swaks mbsync openssl smtp-source smtp-sink dovecot postfix; do comman
 if [ "$missing" = 1 ] && [ -f "$MAIL_DEPS" ]; then bash "$MAIL_DEPS"; fi
 
 # Calendars and contacts (issue 13): the python3-caldav and vdirsyncer clients the conformance run and
-# tests drive, and the Radicale, Xandikos and Cyrus references of `npm run bench caldav`.
+# tests drive, and the Radicale, Xandikos and Cyrus references of `npm run bench caldav` (the Xandikos
+# anchor's auth wrapper imports bcrypt; fast-seed.py loads Radicale with requests).
 caldav=()
-for pkg in python3-caldav vdirsyncer python3-radicale xandikos cyrus-imapd cyrus-caldav cyrus-admin sasl2-bin; do
+for pkg in python3-caldav vdirsyncer python3-radicale xandikos python3-bcrypt python3-requests cyrus-imapd cyrus-caldav cyrus-admin sasl2-bin; do
   dpkg -s "$pkg" >/dev/null 2>&1 || caldav+=("$pkg")
 done
 if [ ${#caldav[@]} -gt 0 ]; then

@@ -1,6 +1,7 @@
-// Shared pieces of the mail benchmarks (files starting with "_" are not run by `npm run bench`):
-// the Postfix + Dovecot reference from ../shared/conformance/mail/anchor, a `palabre serve` on free
-// loopback ports with a fresh data folder, bench.sh runs that return their JSON results, ratio tables.
+// Shared pieces of the benchmarks (files starting with "_" are not run by `npm run bench`): the
+// Postfix + Dovecot reference from ../shared/conformance/mail/anchor, a `palabre serve` on free
+// loopback ports with a fresh data folder, bench.sh runs that return their JSON results, ratio tables,
+// a process's memory.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -107,7 +108,21 @@ export async function startPalabre(config = {}) {
     await cleanup();
     return null;
   }
-  return { smtp: `127.0.0.1:${smtpPort}`, imap: `127.0.0.1:${imapPort}`, user, pass, pids: { smtp: String(server.pid), imap: String(server.pid) }, stop: cleanup };
+  if (!(await waitPort(httpPort, 5000))) {
+    console.log('# palabre serve did not open its HTTP port');
+    await cleanup();
+    return null;
+  }
+  return {
+    smtp: `127.0.0.1:${smtpPort}`,
+    imap: `127.0.0.1:${imapPort}`,
+    http: `http://127.0.0.1:${httpPort}`,
+    user,
+    pass,
+    pid: server.pid,
+    pids: { smtp: String(server.pid), imap: String(server.pid) },
+    stop: cleanup,
+  };
 }
 
 export const pick = (list, name, field) => list.find((r) => r.name === name)?.[field];
@@ -122,5 +137,33 @@ export function ratioTable(title, ours, reference, rows) {
     const ratio = Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN;
     const verdict = Number.isFinite(ratio) ? `x${ratio.toFixed(2)} (${better} is better)` : '';
     console.log(`${label.padEnd(44)} palabre ${fmt(a).padStart(9)}   reference ${fmt(b).padStart(9)}   ${verdict}`);
+  }
+}
+
+/** Resident and peak resident memory of a process in bytes ({ rss, peak }), zeros once it is gone. */
+export function memoryOf(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}
+
+/** SIGTERM to a process we started (by its id), then wait up to 10 s for it to be gone. */
+export async function stopPid(pid) {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -235,8 +235,8 @@ export interface CalendarStore {
   shareeProperties(viewerId: string, ids: readonly string[]): Promise<Map<string, CollectionProperty[]>>;
 
   getObject(collectionId: string, name: string, options?: { withData?: boolean }): Promise<CalendarObject | null>;
-  /** Many at once (calendar-multiget), with data; names not found are left out. */
-  getObjects(collectionId: string, names: readonly string[]): Promise<CalendarObject[]>;
+  /** Many at once (calendar-multiget), with data unless `withData: false`; names not found are left out. */
+  getObjects(collectionId: string, names: readonly string[], options?: { withData?: boolean }): Promise<CalendarObject[]>;
   findObjectByUid(collectionId: string, uid: string): Promise<CalendarObject | null>;
   /** Keyset-paged, in name order. */
   listObjects(collectionId: string, options?: ListObjectsOptions): Promise<CalendarObject[]>;

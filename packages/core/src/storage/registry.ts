@@ -30,6 +30,7 @@ import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
 import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.js';
 import { CALENDAR_ENTITIES } from './calendar/entities.js';
 import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
+import { CalendarInstanceWindow1796000300001 } from './calendar/1796000300001-calendar-instance-window.js';
 import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devices.js';
 import { DirectorySearch1796000470000 } from './migrations/1796000470000-directory-search.js';
 import { MAIL_MIGRATION_ENTITIES } from './mail-migration/entities.js';
@@ -88,6 +89,7 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   Mail1796000200000,
   MailSearch1796000200001,
   Calendar1796000300000,
+  CalendarInstanceWindow1796000300001,
   KnownDevices1796000310000,
   MailMigration1796000420000,
   MailMigrationCopies1796000420001,

@@ -150,7 +150,7 @@ export const CalendarInstanceEntity = new EntitySchema<CalendarInstanceRow>({
     floating: { type: 'boolean' },
     exact: { type: 'boolean' },
   },
-  indices: [{ name: 'idx_calendar_instances_start', columns: ['collectionId', 'startMs'] }],
+  indices: [{ name: 'idx_calendar_instances_window', columns: ['collectionId', 'startMs', 'endMs', 'floating', 'exact', 'objectId'] }],
   foreignKeys: [cascade('CalendarObject', ['objectId'])],
 });
 

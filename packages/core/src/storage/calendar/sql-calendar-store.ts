@@ -372,11 +372,12 @@ export class SqlCalendarStore implements CalendarStore {
     return rows[0] ? toObject(rows[0]) : null;
   }
 
-  async getObjects(collectionId: string, names: readonly string[]): Promise<CalendarObject[]> {
+  async getObjects(collectionId: string, names: readonly string[], options: { withData?: boolean } = {}): Promise<CalendarObject[]> {
     const out: CalendarObject[] = [];
+    const cols = options.withData === false ? OBJECT_COLS : `${OBJECT_COLS}, o.data`;
     for (const part of chunks([...new Set(names)], IN_CHUNK)) {
       const rows = await this.db.select<ObjectDbRow>(
-        `SELECT ${OBJECT_COLS}, o.data FROM calendar_objects o WHERE o.collection_id = ? AND o.name IN (${marks(part.length)})`,
+        `SELECT ${cols} FROM calendar_objects o WHERE o.collection_id = ? AND o.name IN (${marks(part.length)})`,
         [collectionId, ...part],
         'reading objects',
       );
@@ -506,13 +507,18 @@ export class SqlCalendarStore implements CalendarStore {
     const check = await this.timeCandidates(collectionId, window);
     const ids = [...check.keys()];
     const out: QueriedObject[] = [];
+    // The candidates are fetched by primary key. With `collection_id = ?` (or ORDER BY name) in this
+    // statement SQLite walks the collection's name index instead and tests every row of the calendar
+    // against the IN list: 40 ms per 500 candidates on a 10,000-object calendar. The ids come from the
+    // collection's own instances; the collection is checked on the rows all the same.
+    const byId = filters.slice(1).join(' AND ');
     for (const part of chunks(ids, IN_CHUNK)) {
       const rows = await this.db.select<ObjectDbRow>(
-        `SELECT ${cols} FROM calendar_objects o WHERE ${filters.join(' AND ')} AND o.id IN (${marks(part.length)}) ORDER BY o.name LIMIT ?`,
-        [...params, ...part, limit],
+        `SELECT ${cols} FROM calendar_objects o WHERE o.id IN (${marks(part.length)})${byId ? ` AND ${byId}` : ''}`,
+        [...part, ...params.slice(1)],
         'querying objects',
       );
-      for (const r of rows) out.push({ object: toObject(r), check: check.get(r.id)! });
+      for (const r of rows) if (r.collection_id === collectionId) out.push({ object: toObject(r), check: check.get(r.id)! });
     }
     out.sort((a, b) => (a.object.name < b.object.name ? -1 : a.object.name > b.object.name ? 1 : 0));
     return out.slice(0, limit);

@@ -203,6 +203,24 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
       const many = await store.getObjects(cal.id, ['a.ics', 'missing.ics', 'é.ics']);
       expect(many.map((o) => [o.name, o.data])).toEqual(expect.arrayContaining([['a.ics', ics('a')], ['é.ics', ics('é')]]));
       expect(many).toHaveLength(2);
+      const bare = await store.getObjects(cal.id, ['a.ics', 'missing.ics'], { withData: false });
+      expect(bare.map((o) => [o.name, o.etag, o.data])).toEqual([['a.ics', many.find((o) => o.name === 'a.ics')!.etag, undefined]]);
+    });
+
+    it('answers a time range with more candidates than one batch of ids: in name order, paged, only this collection', async () => {
+      // Bob has no quota: 620 objects, next to one of Alice's at the same time with the same name.
+      const big = await store.createCollection(bob.id, { kind: 'calendar', name: 'grand' });
+      const n = (i: number) => `e${String(i).padStart(4, '0')}.ics`;
+      for (let i = 0; i < 620; i++) {
+        await store.putObject(big.id, n(i), ics(`u${i}`), simpleIndex(`u${i}`, [{ start: (i % 7) * H, end: (i % 7) * H + H }], { searchText: `summary:${i % 2 ? 'impair' : 'pair'}` }));
+      }
+      await put('e0001.ics', 'u1', [{ start: 0, end: H }]);
+      const all = (await store.queryObjects(big.id, { timeRange: { start: 0, end: 7 * H }, component: 'VEVENT' })).map((q) => q.object);
+      expect(all.map((o) => o.name)).toEqual(Array.from({ length: 620 }, (_, i) => n(i)));
+      expect(all.every((o) => o.collectionId === big.id)).toBe(true);
+      const page = await store.queryObjects(big.id, { timeRange: { start: 0, end: 7 * H }, after: n(300), limit: 2, textContains: ['impair'] });
+      expect(page.map((q) => q.object.name)).toEqual([n(301), n(303)]);
+      expect((await store.queryObjects(cal.id, { timeRange: { start: 0, end: H } })).map((q) => q.object.name)).toEqual(['e0001.ics']);
     });
 
     it('tells a client exactly what changed since its counter, and refuses foreign and future ones', async () => {

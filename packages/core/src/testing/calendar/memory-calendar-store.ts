@@ -226,11 +226,12 @@ export class MemoryCalendarStore implements CalendarStore {
     return s ? (options.withData ? { ...s.object, data: s.data } : s.object) : null;
   }
 
-  async getObjects(collectionId: string, names: readonly string[]): Promise<CalendarObject[]> {
+  async getObjects(collectionId: string, names: readonly string[], options: { withData?: boolean } = {}): Promise<CalendarObject[]> {
     const all = this.stored(collectionId);
     return [...new Set(names)].flatMap((n) => {
       const s = all.get(n);
-      return s ? [{ ...s.object, data: s.data }] : [];
+      if (!s) return [];
+      return options.withData === false ? [s.object] : [{ ...s.object, data: s.data }];
     });
   }
 
