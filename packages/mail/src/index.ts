@@ -1,4 +1,6 @@
 export { createSmtpServer, DEFAULT_SMTP_LIMITS } from './smtp/smtp-server.js';
+export { createMailPipeline } from './delivery/mail-pipeline.js';
+export type { MailPipeline, MailPipelineOptions } from './delivery/mail-pipeline.js';
 export type { SmtpServerOptions, SmtpListener, SmtpLimits } from './smtp/smtp-server.js';
 export { SmtpError, toSmtpError } from './smtp/smtp-error.js';
 export { SMTP_LOG_EVENTS } from './smtp/log-events.js';

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionGate, MailDelivery, MailStore, MalwareScanner } from '@palabre/core';
 import { createMailTransportStores, SqlMtaStsPolicyStore, SqlSieveScriptStore, SqlTlsReportStore } from '@palabre/core/storage';
-import { cachingResolver, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
+import { cachingResolver, createMailPipeline, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
 import { mailFilters } from './mail-filters.js';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
@@ -72,6 +72,26 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     logger: logger.child({ service: 'smtp-queue' }),
   });
   const filters = mailFilters(config, logger, wiring.malware);
+  // One pipeline for every listener: intake, filters, Sieve, vacation and the message submission that
+  // features without an SMTP session send through.
+  const pipeline = createMailPipeline({
+    hostname: config.hostname,
+    directory: ctx.stores.directory,
+    blobs: ctx.blobs.mail,
+    delivery: wiring.delivery,
+    queue: stores.queue,
+    onQueued: () => worker.kick(),
+    dkimKeys: stores.dkimKeys,
+    vacations: stores.vacations,
+    sieveScripts: new SqlSieveScriptStore(ctx.db),
+    mailboxes: wiring.mailboxes ?? null,
+    dns,
+    dmarc: smtp.dmarc,
+    maxQueueMs: smtp.outbound.maxQueueMs,
+    filters: filters.list,
+    metrics: ctx.metrics,
+    logger: logger.child({ service: 'smtp' }),
+  });
   const common = {
     hostname: config.hostname,
     tls: { key: tls.key, cert: tls.cert, SNICallback: wiring.certificates.SNICallback },
@@ -80,24 +100,15 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     blobs: ctx.blobs.mail,
     delivery: wiring.delivery,
     authenticator: ctx.authenticator,
-    queue: stores.queue,
-    onQueued: () => worker.kick(),
-    dkimKeys: stores.dkimKeys,
-    vacations: stores.vacations,
-    sieveScripts: new SqlSieveScriptStore(ctx.db),
-    mailboxes: wiring.mailboxes ?? null,
+    pipeline,
     rateLimits: stores.rateLimits,
     audit: ctx.stores.audit,
     usage: ctx.stores.usage,
-    dns,
     limits: { ...smtp.limits, maxMessageBytes: smtp.maxMessageBytes, maxRecipients: smtp.maxRecipients, idleTimeoutMs: smtp.idleTimeoutMs },
-    dmarc: smtp.dmarc,
     trustedNetworks: smtp.trustedNetworks,
-    maxQueueMs: smtp.outbound.maxQueueMs,
     spoolDir,
     metrics: ctx.metrics,
     connections: wiring.connections,
-    filters: filters.list,
     logger: logger.child({ service: 'smtp' }),
   };
   const services: Service[] = [];

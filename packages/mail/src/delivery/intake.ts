@@ -51,7 +51,7 @@ export interface IntakeOptions {
   /** Users' and domains' Sieve scripts, run per local recipient of MX mail after the filters. */
   readonly sieve?: SieveDelivery | null;
   /** Told of each filter's decision (metrics). */
-  readonly onFiltered?: (filter: string, action: FilterVerdict['action']) => void;
+  readonly onFiltered?: (filter: string, action: FilterVerdict['action'], role: Envelope['role']) => void;
 }
 
 export interface AcceptedRecipient {
@@ -295,7 +295,7 @@ export class Intake {
     let headers = '';
     for (const f of this.options.filters ?? []) {
       const verdict = await f.scan({ id, envelope, size: received.size, message: () => concatParts([received.header, () => received.body.stream()]) });
-      this.options.onFiltered?.(f.name, verdict.action);
+      this.options.onFiltered?.(f.name, verdict.action, envelope.role);
       if (verdict.action === 'accept' || verdict.action === 'junk') {
         if (verdict.action === 'junk') {
           junk = true;

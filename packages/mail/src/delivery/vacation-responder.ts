@@ -1,7 +1,6 @@
-import { silentLogger, type Clock, type DirectoryStore, type Logger, type VacationSettings, type VacationStore } from '@palabre/core';
+import { silentLogger, type Clock, type DirectoryStore, type Logger, type MessageSubmission, type VacationSettings, type VacationStore } from '@palabre/core';
 import { TtlCache } from './ttl-cache.js';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
-import type { Outbox } from '../outbound/outbox.js';
 import { headerAddresses } from '../mime/addresses.js';
 import { HeaderSection } from '../smtp/header-section.js';
 import { newMessageId, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
@@ -50,7 +49,8 @@ function messageSkipReason(header: HeaderSection, sender: string): string | null
 export interface VacationResponderOptions {
   readonly vacations: VacationStore;
   readonly directory: DirectoryStore;
-  readonly outbox: Outbox;
+  /** Where the reply is signed and queued. */
+  readonly submission: MessageSubmission;
   readonly hostname: string;
   readonly clock: Clock;
   readonly logger?: Logger;
@@ -89,7 +89,7 @@ export class VacationResponder {
   }
 
   /**
-   * One out-of-office reply, from the null sender, through the outbox (DKIM-signed, queued): the
+   * One out-of-office reply, from the null sender, through the message submission (DKIM-signed, queued): the
    * built-in vacation and Sieve's vacation action (RFC 5230) both answer this way.
    */
   async sendReply(reply: { accountId: string; header: HeaderSection; sender: string; subject: string | null; body: string; from: string | null }): Promise<void> {
@@ -118,7 +118,7 @@ export class VacationResponder {
       'Content-Transfer-Encoding: base64',
     ].join('\r\n');
     const body = (Buffer.from(reply.body.replace(/\r?\n/g, '\r\n')).toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
-    await this.options.outbox.send({
+    await this.options.submission.submit({
       sender: '',
       recipients: [{ address: reply.sender, notify: ['NEVER'] }],
       parts: [Buffer.from(`${head}\r\n\r\n${body}\r\n`)],

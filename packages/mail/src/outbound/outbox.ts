@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
-import type { BlobStore, Clock, DkimKeyStore, NewOutboundRecipient, OutboundMessage, OutboundQueue, TlsPolicy } from '@palabre/core';
+import type { BlobStore, Clock, DkimKeyStore, MessagePart, MessageSubmission, OutboundMessage, OutboundQueue, SubmittedMessage } from '@palabre/core';
 import { dkimSignature } from './dkim.js';
 
-/** A piece of a message: bytes, or a factory for a stream of them (opened when needed). */
-export type MessagePart = Buffer | (() => AsyncIterable<Uint8Array>);
+export type { MessagePart } from '@palabre/core';
+/** What the outbox sends: core's SubmittedMessage. */
+export type OutgoingMessage = SubmittedMessage;
 
 export interface OutboxOptions {
   readonly blobs: BlobStore;
@@ -12,19 +13,6 @@ export interface OutboxOptions {
   readonly clock: Clock;
   /** Deferred mail is bounced after this long. */
   readonly maxQueueMs: number;
-}
-
-export interface OutgoingMessage {
-  readonly sender: string;
-  readonly recipients: readonly NewOutboundRecipient[];
-  /** Complete message: header section (with its empty line) then body. */
-  readonly parts: readonly MessagePart[];
-  /** Sign with this domain's DKIM key, if it has one. */
-  readonly signDomain?: string | null;
-  readonly accountId?: string | null;
-  readonly envId?: string | null;
-  readonly ret?: 'FULL' | 'HDRS' | null;
-  readonly tlsPolicy?: TlsPolicy | null;
 }
 
 /** Concatenate buffers and stream factories into one stream (each factory opened in turn). */
@@ -43,7 +31,7 @@ export function concatParts(parts: readonly MessagePart[]): Readable {
  * Everything that leaves through the queue (submissions to remote domains, vacation replies, DSNs):
  * DKIM-signed with the sender domain's key, stored as its own blob, queued.
  */
-export class Outbox {
+export class Outbox implements MessageSubmission {
   constructor(private readonly options: OutboxOptions) {}
 
   /** Returns the blob parts with a DKIM-Signature in front when the domain has a key. */
@@ -53,7 +41,7 @@ export class Outbox {
     return signature ? [Buffer.from(signature), ...parts] : [...parts];
   }
 
-  async send(message: OutgoingMessage): Promise<OutboundMessage> {
+  async submit(message: SubmittedMessage): Promise<OutboundMessage> {
     const parts = await this.sign(message.parts, message.signDomain);
     const blob = await this.options.blobs.put(concatParts(parts));
     return this.options.queue.enqueue({

@@ -218,7 +218,7 @@ export class TlsReporter {
       `--${boundary}--`,
       '',
     ].join('\r\n');
-    await this.outbox.send({ sender: from, recipients: [{ address: to }], parts: [Buffer.from(text)], signDomain: from.split('@')[1] ?? null });
+    await this.outbox.submit({ sender: from, recipients: [{ address: to }], parts: [Buffer.from(text)], signDomain: from.split('@')[1] ?? null });
   }
 
   /** RFC 8460 §5.3.1: POST application/tlsrpt+gzip to the https: URI, certificate verified; 2xx is done. */

@@ -20,8 +20,8 @@ async function setup(script: string | null, domainScript?: string) {
   const blobs = new MemoryBlobStore();
   const outbox = new Outbox({ blobs, queue, clock, maxQueueMs: 86_400_000 });
   const vacations = new MemoryVacationStore(clock);
-  const sieve = new SieveDelivery({ scripts, directory, vacations, outbox, hostname: 'mail.interieur.gouv.test', clock });
-  const responder = new VacationResponder({ vacations, directory, outbox, hostname: 'mail.interieur.gouv.test', clock });
+  const sieve = new SieveDelivery({ scripts, directory, vacations, submission: outbox, hostname: 'mail.interieur.gouv.test', clock });
+  const responder = new VacationResponder({ vacations, directory, submission: outbox, hostname: 'mail.interieur.gouv.test', clock });
   return { sieve, queue, account, responder, blobs };
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { silentLogger, type Clock, type DeliveryTarget, type DirectoryStore, type Logger, type MailStore, type SieveScriptStore, type VacationStore } from '@palabre/core';
+import { silentLogger, type Clock, type DeliveryTarget, type DirectoryStore, type Logger, type MailStore, type MessageSubmission, type SieveScriptStore, type VacationStore } from '@palabre/core';
 import { TtlCache } from '../delivery/ttl-cache.js';
 import type { VacationResponder } from '../delivery/vacation-responder.js';
 import { vacationSkipReason } from '../delivery/vacation-responder.js';
@@ -7,7 +7,6 @@ import { analyzeMessage, MAX_MIME_DEPTH } from '../mime/analyze.js';
 import { decodeCharset } from '../mime/charsets.js';
 import { decodeQp } from '../mime/transfer-decode.js';
 import type { PartNode } from '../mime/types.js';
-import type { Outbox } from '../outbound/outbox.js';
 import type { HeaderSection } from '../smtp/header-section.js';
 import { newMessageId, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
 import { runSieve, type SieveAction } from './interpret.js';
@@ -60,7 +59,8 @@ export interface SieveDeliveryOptions {
   readonly scripts: SieveScriptStore;
   readonly directory: DirectoryStore;
   readonly vacations: VacationStore;
-  readonly outbox: Outbox | null;
+  /** Where redirects, replies and refusal notices are signed and queued; null: none are sent. */
+  readonly submission: MessageSubmission | null;
   readonly hostname: string;
   readonly clock: Clock;
   readonly logger?: Logger;
@@ -162,13 +162,13 @@ export class SieveDelivery {
 
   /** Carry out what is not a mailbox write: redirects, the vacation reply, a late rejection notice. */
   async act(recipient: SieveRecipient, message: SieveMessageInput, plan: SievePlan, late: boolean, responder: VacationResponder | null): Promise<void> {
-    const outbox = this.options.outbox;
-    if (!outbox || (plan.redirects.length === 0 && !plan.reject && !plan.vacation)) return;
+    const submission = this.options.submission;
+    if (!submission || (plan.redirects.length === 0 && !plan.reject && !plan.vacation)) return;
     const account = await this.options.directory.getAccount(recipient.accountId);
     const domain = account.address.slice(account.address.lastIndexOf('@') + 1);
     for (const to of plan.redirects) {
       // RFC 5228 §4.2: the envelope sender stays; our mark lets the next hop see the loop.
-      await outbox.send({
+      await submission.submit({
         sender: message.envelopeFrom,
         recipients: [{ address: to }],
         parts: [Buffer.from(`${REDIRECT_MARK}: ${safeAddress(account.address)}\r\n`), message.open],
@@ -217,7 +217,7 @@ export class SieveDelivery {
       'Content-Type: text/plain; charset=utf-8',
       'Content-Transfer-Encoding: 8bit',
     ].join('\r\n');
-    await this.options.outbox!.send({
+    await this.options.submission!.submit({
       sender: '',
       recipients: [{ address: message.envelopeFrom, notify: ['NEVER'] }],
       parts: [Buffer.from(`${head}\r\n\r\n${text}\r\n`)],

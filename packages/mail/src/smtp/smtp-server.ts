@@ -32,11 +32,8 @@ import {
 } from '@palabre/core';
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { cachingResolver } from '../auth-results/dns-resolver.js';
-import { Intake, type AcceptedRecipient, type DmarcHandling } from '../delivery/intake.js';
-import { RecipientResolver } from '../delivery/recipient-resolver.js';
-import { VacationResponder } from '../delivery/vacation-responder.js';
-import { SieveDelivery } from '../sieve/sieve-delivery.js';
-import { Outbox } from '../outbound/outbox.js';
+import type { AcceptedRecipient, DmarcHandling } from '../delivery/intake.js';
+import { createMailPipeline, type MailPipeline } from '../delivery/mail-pipeline.js';
 import { addChunking, type MessageHandler } from './chunking.js';
 import { ConnectionRate } from './connection-limits.js';
 import type { SmtpLogEvent } from './log-events.js';
@@ -135,6 +132,12 @@ export interface SmtpServerOptions {
    */
   readonly connections?: ConnectionGate;
   readonly metrics?: Metrics;
+  /**
+   * The pipeline received messages go through, shared by the process's listeners (createMailPipeline);
+   * absent, the listener builds its own from the options above (queue, dkimKeys, vacations, sieveScripts,
+   * mailboxes, dns, dmarc, maxQueueMs, filters).
+   */
+  readonly pipeline?: MailPipeline;
 }
 
 export interface SmtpListener {
@@ -175,41 +178,33 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
   const clock = options.clock ?? systemClock;
   const log = (options.logger ?? silentLogger).child({ component: 'smtp', role });
   const event = (level: 'debug' | 'info' | 'warn' | 'error', fields: Record<string, unknown>, name: SmtpLogEvent) => log[level](fields, name);
-  const resolver = new RecipientResolver(options.directory);
   const trusted = networkMatcher(options.trustedNetworks ?? []);
   const connectionRate = new ConnectionRate(limits.connectionRatePerIp);
   const gate = options.connections ?? new ConnectionGate({ logger: options.logger, metrics: options.metrics });
   const listenerName = options.implicitTls ? 'submissions' : role === 'mx' ? 'smtp' : 'submission';
   const measure = smtpMetrics(options.metrics ?? noopMetrics, role);
-  const maxQueueMs = options.maxQueueMs ?? 5 * 24 * 3600_000;
-  const queue = options.queue && options.onQueued ? noticing(options.queue, options.onQueued) : (options.queue ?? null);
-  const outbox = queue ? new Outbox({ blobs: options.blobs, queue, dkimKeys: options.dkimKeys ?? undefined, clock, maxQueueMs }) : null;
-  const vacation =
-    outbox && options.vacations
-      ? new VacationResponder({ vacations: options.vacations, directory: options.directory, outbox, hostname: options.hostname, clock, logger: options.logger })
-      : null;
-  const sieve =
-    options.sieveScripts && options.vacations
-      ? new SieveDelivery({ mailboxes: options.mailboxes ?? null, scripts: options.sieveScripts, directory: options.directory, vacations: options.vacations, outbox, hostname: options.hostname, clock, logger: options.logger })
-      : null;
-  const intake = new Intake({
-    sieve,
-    hostname: options.hostname,
-    directory: options.directory,
-    resolver,
-    blobs: options.blobs,
-    delivery: options.delivery,
-    outbox,
-    queue,
-    vacation,
-    dns: options.dns ?? cachingResolver(),
-    dmarc: { honorReject: true, honorQuarantine: true, hostedDomainPolicy: 'reject', ...options.dmarc },
-    maxQueueMs,
-    clock,
-    logger: options.logger,
-    filters: options.filters,
-    onFiltered: (filter, action) => measure.filtered(filter, action),
-  });
+  const pipeline =
+    options.pipeline ??
+    createMailPipeline({
+      hostname: options.hostname,
+      directory: options.directory,
+      blobs: options.blobs,
+      delivery: options.delivery,
+      queue: options.queue,
+      onQueued: options.onQueued,
+      dkimKeys: options.dkimKeys,
+      vacations: options.vacations,
+      sieveScripts: options.sieveScripts,
+      mailboxes: options.mailboxes,
+      dns: options.dns,
+      dmarc: options.dmarc,
+      maxQueueMs: options.maxQueueMs,
+      filters: options.filters,
+      metrics: options.metrics,
+      clock,
+      logger: options.logger,
+    });
+  const { intake, queue, resolver } = pipeline;
   const spoolDir = options.spoolDir ?? join(tmpdir(), 'palabre-smtp-spool');
   const sessions = new Map<string, SessionState>();
   const state = (session: SMTPServerSession): SessionState => {
@@ -538,15 +533,4 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
       }));
     },
   };
-}
-
-/** The same queue, telling `notice` after each enqueue. */
-function noticing(queue: OutboundQueue, notice: () => void): OutboundQueue {
-  const wrapped = Object.create(queue) as OutboundQueue;
-  wrapped.enqueue = async (message) => {
-    const queued = await queue.enqueue(message);
-    notice();
-    return queued;
-  };
-  return wrapped;
 }
