@@ -15,25 +15,13 @@ import {
   systemClock,
   type AuditLog,
   type Authenticator,
-  type BlobStore,
-  type Clock,
-  type DirectoryStore,
-  type DkimKeyStore,
   type Logger,
-  type MailDelivery,
-  type MailStore,
-  type Metrics,
-  type OutboundQueue,
   type Principal,
   type RateLimitStore,
   type UsageStore,
-  type VacationStore,
-  type SieveScriptStore,
 } from '@palabre/core';
-import type { DnsResolver } from '../auth-results/dns-resolver.js';
-import { cachingResolver } from '../auth-results/dns-resolver.js';
-import type { AcceptedRecipient, DmarcHandling } from '../delivery/intake.js';
-import { createMailPipeline, type MailPipeline } from '../delivery/mail-pipeline.js';
+import type { AcceptedRecipient } from '../delivery/intake.js';
+import { createMailPipeline, type MailPipeline, type MailPipelineOptions } from '../delivery/mail-pipeline.js';
 import { addChunking, type MessageHandler } from './chunking.js';
 import { ConnectionRate } from './connection-limits.js';
 import type { SmtpLogEvent } from './log-events.js';
@@ -41,7 +29,6 @@ import { MAX_LINE_CHARS, receiveMessage } from './message-receiver.js';
 import { logSmtpError, SmtpError, toSmtpError } from './smtp-error.js';
 import { smtpMetrics, type SmtpMeasuredCommand } from './smtp-metrics.js';
 import { SendRate } from './send-rate.js';
-import type { MessageFilter } from '../filters/message-filter.js';
 
 export interface SmtpLimits {
   readonly maxMessageBytes: number;
@@ -78,7 +65,11 @@ export const DEFAULT_SMTP_LIMITS: SmtpLimits = {
   maxClients: 2000,
 };
 
-export interface SmtpServerOptions {
+/**
+ * A listener's options; the MailPipelineOptions (stores, queue, DKIM keys, Sieve, filters, DMARC
+ * handling…) build its own pipeline when no shared `pipeline` is given.
+ */
+export interface SmtpServerOptions extends MailPipelineOptions {
   /** `mx`: mail for hosted addresses from anyone, no relay. `submission`: AUTH required, relays for users. */
   readonly role: 'mx' | 'submission';
   /** 465-style implicit TLS (needs `tls`). */
@@ -94,48 +85,26 @@ export interface SmtpServerOptions {
   } | null;
   /** AUTH before TLS (loopback development only). */
   readonly allowInsecureAuth?: boolean;
-  readonly directory: DirectoryStore;
-  readonly blobs: BlobStore;
-  readonly delivery: MailDelivery;
   readonly authenticator: Authenticator;
-  /** Outbound queue: needed for submission to remote domains, deferred local deliveries, vacation replies. */
-  readonly queue?: OutboundQueue | null;
-  /** Called after something was queued (the composition root wakes its QueueWorker). */
-  readonly onQueued?: () => void;
-  readonly dkimKeys?: DkimKeyStore | null;
-  readonly vacations?: VacationStore | null;
-  /** Users' and domains' Sieve scripts (RFC 5228), run at local delivery of MX mail. */
-  readonly sieveScripts?: SieveScriptStore | null;
-  /** The mailbox store, when `delivery` is one: Sieve logs a fileinto of a missing mailbox. */
-  readonly mailboxes?: Pick<MailStore, 'getMailbox'> | null;
   /** Per-user limits shared by every node (database-backed in the server). */
   readonly rateLimits?: RateLimitStore | null;
   /** Where a sending limit reached is reported (`mail.rate-limited`). */
   readonly audit?: AuditLog | null;
   /** RCPT-time quota check (452 4.2.2 before the client sends DATA). */
   readonly usage?: UsageStore | null;
-  readonly dns?: DnsResolver;
   readonly limits?: Partial<SmtpLimits>;
-  readonly dmarc?: Partial<DmarcHandling>;
   /** CIDRs whose unauthenticated mail may claim a hosted sender (never relay rights). */
   readonly trustedNetworks?: readonly string[];
-  readonly maxQueueMs?: number;
   /** Where bodies larger than a few hundred KiB wait between DATA and the blob store. */
   readonly spoolDir?: string;
-  /** Scanners every message passes before the 250 (rspamd, ClamAV), in order. */
-  readonly filters?: readonly MessageFilter[];
-  readonly logger?: Logger;
-  readonly clock?: Clock;
   /**
    * Concurrent connection limits, shared with the process's other listeners (default: a gate of this
    * listener's own with the default limits).
    */
   readonly connections?: ConnectionGate;
-  readonly metrics?: Metrics;
   /**
    * The pipeline received messages go through, shared by the process's listeners (createMailPipeline);
-   * absent, the listener builds its own from the options above (queue, dkimKeys, vacations, sieveScripts,
-   * mailboxes, dns, dmarc, maxQueueMs, filters).
+   * absent, the listener builds its own from its MailPipelineOptions.
    */
   readonly pipeline?: MailPipeline;
 }
@@ -183,27 +152,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
   const gate = options.connections ?? new ConnectionGate({ logger: options.logger, metrics: options.metrics });
   const listenerName = options.implicitTls ? 'submissions' : role === 'mx' ? 'smtp' : 'submission';
   const measure = smtpMetrics(options.metrics ?? noopMetrics, role);
-  const pipeline =
-    options.pipeline ??
-    createMailPipeline({
-      hostname: options.hostname,
-      directory: options.directory,
-      blobs: options.blobs,
-      delivery: options.delivery,
-      queue: options.queue,
-      onQueued: options.onQueued,
-      dkimKeys: options.dkimKeys,
-      vacations: options.vacations,
-      sieveScripts: options.sieveScripts,
-      mailboxes: options.mailboxes,
-      dns: options.dns,
-      dmarc: options.dmarc,
-      maxQueueMs: options.maxQueueMs,
-      filters: options.filters,
-      metrics: options.metrics,
-      clock,
-      logger: options.logger,
-    });
+  const pipeline = options.pipeline ?? createMailPipeline(options);
   const { intake, queue, resolver } = pipeline;
   const spoolDir = options.spoolDir ?? join(tmpdir(), 'palabre-smtp-spool');
   const sessions = new Map<string, SessionState>();
