@@ -50,6 +50,8 @@ const MIN_PART_BYTES = 5 * MiB;
 const MAX_SINGLE_COPY_BYTES = 5 * 1024 * MiB;
 /** Where a streamed upload is put while its hash is not known yet, inside the store's prefix. */
 const TMP = '.tmp/';
+/** Blobs garbage collection has set aside (trash()): still readable, no longer listed. */
+const TRASH = '.trash/';
 
 export interface S3ServerSideEncryption {
   /** `AES256` (SSE-S3, keys held by the object store) or `aws:kms` (a KMS key, `kmsKeyId`). */
@@ -138,6 +140,11 @@ export class S3BlobStore implements BlobStore {
 
   private keyOf(id: string): string {
     return `${this.prefix}${id}`;
+  }
+
+  /** Where garbage collection sets a blob aside (trash()): outside what list() yields. */
+  private trashKeyOf(id: string): string {
+    return `${this.prefix}${TRASH}${id}`;
   }
 
   async put(source: BlobSource, options: PutBlobOptions = {}): Promise<BlobInfo> {
@@ -328,6 +335,18 @@ export class S3BlobStore implements BlobStore {
 
   async get(id: string, range?: ByteRange): Promise<Readable> {
     checkBlobId(id);
+    try {
+      return await this.getKey(this.keyOf(id), id, range);
+    } catch (error) {
+      // Trashed by garbage collection and maybe referred to again: readable until purged.
+      if (!(error instanceof NotFoundError)) throw error;
+      return this.getKey(this.trashKeyOf(id), id, range).catch(() => {
+        throw error;
+      });
+    }
+  }
+
+  private async getKey(key: string, id: string, range?: ByteRange): Promise<Readable> {
     if (range && (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start)) {
       throw new InvalidInputError('invalid byte range');
     }
@@ -337,7 +356,7 @@ export class S3BlobStore implements BlobStore {
         this.client.send(
           new GetObjectCommand({
             Bucket: this.bucket,
-            Key: this.keyOf(id),
+            Key: key,
             ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
           }),
         ),
@@ -354,7 +373,18 @@ export class S3BlobStore implements BlobStore {
 
   async read(id: string, maxBytes = 64 * MiB): Promise<Buffer> {
     checkBlobId(id);
-    const r = await this.run('get', () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(id) })));
+    try {
+      return await this.readKey(this.keyOf(id), id, maxBytes);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      return this.readKey(this.trashKeyOf(id), id, maxBytes).catch((other: unknown) => {
+        throw other instanceof NotFoundError ? error : other;
+      });
+    }
+  }
+
+  private async readKey(key: string, id: string, maxBytes: number): Promise<Buffer> {
+    const r = await this.run('get', () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
     const body = r.Body as Readable;
     if ((r.ContentLength ?? 0) > maxBytes) {
       body.destroy();
@@ -380,19 +410,64 @@ export class S3BlobStore implements BlobStore {
 
   async stat(id: string): Promise<BlobInfo | null> {
     checkBlobId(id);
+    const size = (await this.sizeOf(this.keyOf(id))) ?? (await this.sizeOf(this.trashKeyOf(id)));
+    return size === null ? null : { id, size };
+  }
+
+  private async sizeOf(key: string): Promise<number | null> {
     try {
-      const r = await this.run('stat', () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(id) })));
-      return { id, size: r.ContentLength ?? 0 };
+      const r = await this.run('stat', () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      return r.ContentLength ?? 0;
     } catch (error) {
       if (error instanceof NotFoundError) return null;
       throw error;
     }
   }
 
+  private async deleteKey(key: string): Promise<void> {
+    // S3 answers 204 for an absent key too.
+    await this.run('delete', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+  }
+
   async delete(id: string): Promise<void> {
     checkBlobId(id);
-    // S3 answers 204 for an absent key too.
-    await this.run('delete', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(id) })));
+    await this.deleteKey(this.keyOf(id));
+    await this.deleteKey(this.trashKeyOf(id));
+  }
+
+  /**
+   * S3 has no rename: a server-side copy into the trash, then the live key deleted. A writer storing
+   * these bytes between the two loses its copy to the delete, but the trashed one is the same bytes,
+   * still readable, and restored at the collector's second look, which comes after that writer's
+   * reference has committed.
+   */
+  async trash(id: string): Promise<void> {
+    checkBlobId(id);
+    const size = await this.sizeOf(this.keyOf(id));
+    if (size === null) return;
+    await this.copy(this.keyOf(id), this.trashKeyOf(id), size);
+    await this.deleteKey(this.keyOf(id));
+  }
+
+  async restore(id: string): Promise<void> {
+    checkBlobId(id);
+    const size = await this.sizeOf(this.trashKeyOf(id));
+    if (size === null) return;
+    if ((await this.sizeOf(this.keyOf(id))) === null) await this.copy(this.trashKeyOf(id), this.keyOf(id), size);
+    await this.deleteKey(this.trashKeyOf(id));
+  }
+
+  async purge(id: string): Promise<void> {
+    checkBlobId(id);
+    await this.deleteKey(this.trashKeyOf(id));
+  }
+
+  async *listTrash(): AsyncIterable<BlobEntry> {
+    const prefix = `${this.prefix}${TRASH}`;
+    for await (const object of this.objects(prefix)) {
+      const id = object.key.slice(prefix.length);
+      if (isBlobId(id)) yield { id, size: object.size, modifiedAt: object.modifiedAt };
+    }
   }
 
   async *list(): AsyncIterable<BlobEntry> {

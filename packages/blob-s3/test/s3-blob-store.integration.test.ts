@@ -179,9 +179,12 @@ describe.skipIf(skipWithout(...SWIFT_PROGRAMS))('S3BlobStore on OpenStack Swift 
     const large = await s.put(megabytes(9));
     const now = Date.now();
     // Within the grace period nothing goes: the metadata of a blob just written may not be committed yet.
-    expect(await collectUnreferencedBlobs({ blobs: s, references: [async () => new Set()], graceMs: 60 * 60_000, now })).toEqual({ examined: 3, removed: 0, bytes: 0 });
-    const result = await collectUnreferencedBlobs({ blobs: s, references: [async (ids) => new Set(ids.filter((id) => id === kept.id))], graceMs: 60_000, now: now + 120_000 });
-    expect(result).toEqual({ examined: 3, removed: 2, bytes: gone.size + large.size });
+    expect(await collectUnreferencedBlobs({ blobs: s, references: [async () => new Set()], graceMs: 60 * 60_000, now })).toEqual({ examined: 3, trashed: 0, restored: 0, removed: 0, bytes: 0 });
+    // Trashed first (a server-side copy aside, then the live key deleted), destroyed once settled.
+    const references = [async (ids: readonly string[]) => new Set(ids.filter((id) => id === kept.id))];
+    const result = await collectUnreferencedBlobs({ blobs: s, references, graceMs: 60_000, settleMs: 60_000, now: now + 10 * 60_000 });
+    expect(result).toEqual({ examined: 3, trashed: 2, restored: 0, removed: 2, bytes: gone.size + large.size });
+    expect(await keysUnder(admin, `${s.prefix}.trash/`)).toEqual([]);
     expect(await s.stat(kept.id)).toEqual(kept);
     expect(await s.stat(gone.id)).toBeNull();
     expect(await s.stat(large.id)).toBeNull();

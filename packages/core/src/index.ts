@@ -174,7 +174,7 @@ export {
   sentDateOf,
 } from './mail-rules.js';
 export type { SystemFlag, ParsedFlags, SearchField } from './mail-rules.js';
-export { collectUnreferencedBlobs } from './blob-gc.js';
+export { collectUnreferencedBlobs, DEFAULT_BLOB_SETTLE_MS } from './blob-gc.js';
 export { isBlobId, checkBlobId, createBlobHash, blobIdOf } from './blob-id.js';
 export { s3BucketProblem, s3EndpointProblem, s3RegionProblem } from './s3-location.js';
 export { wholeSource, gatherSmall, verifyBlobStream, damagedBlobError } from './blob-source.js';

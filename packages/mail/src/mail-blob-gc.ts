@@ -19,6 +19,9 @@ export interface MailGcOptions {
 
 export interface MailGcResult {
   readonly examined: number;
+  /** Set aside by this run; destroyed by the next unless something refers to them again. */
+  readonly trashed: number;
+  readonly restored: number;
   readonly removed: number;
   readonly bytes: number;
 }

@@ -46,8 +46,22 @@ export interface BlobStore {
   stat(id: string): Promise<BlobInfo | null>;
   /** Deleting an absent blob is a no-op. */
   delete(id: string): Promise<void>;
-  /** Every stored blob, for garbage collection. */
+  /** Every stored blob, for garbage collection (not the trashed ones). */
   list(): AsyncIterable<BlobEntry>;
+  /**
+   * Set a blob aside: get, read and stat still find it, list() no longer shows it, listTrash() does,
+   * until restore() puts it back or purge() destroys it. Garbage collection trashes what nothing uses
+   * and decides later, once every write in flight has committed: with content addressing a writer may
+   * store the same bytes again (or find them stored) and refer to them just as the collector deletes
+   * them, and only a second look after that moment can tell. Trashing an absent blob is a no-op.
+   */
+  trash(id: string): Promise<void>;
+  /** A trashed blob back in place (a live copy written meanwhile is kept as it is); absent: no-op. */
+  restore(id: string): Promise<void>;
+  /** Destroy a trashed blob, never a live copy of the same bytes; absent: no-op. */
+  purge(id: string): Promise<void>;
+  /** The trashed blobs; `modifiedAt` is when each was trashed. */
+  listTrash(): AsyncIterable<BlobEntry>;
   /**
    * Remove what writers killed mid-upload left behind (temp files, unfinished multipart uploads)
    * older than `olderThanMs`, so no live upload is touched. Returns how many were removed.

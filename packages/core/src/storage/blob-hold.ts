@@ -41,6 +41,8 @@ export class BlobHolds {
   constructor(
     private readonly root: string,
     private readonly pathOf: (id: string) => string,
+    /** Where garbage collection sets a blob aside before deciding (still the blob's bytes). */
+    private readonly trashOf: (id: string) => string = pathOf,
   ) {}
 
   /** Whether a hold is live, as seen at most HOLD_CHECK_MS ago. */
@@ -65,9 +67,9 @@ export class BlobHolds {
   }
 
   /** Move a blob being deleted aside for the holders (rename: atomic, no copy). */
-  async park(id: string): Promise<void> {
+  async park(id: string, from = this.pathOf(id)): Promise<void> {
     await mkdir(join(this.root, HELD), { recursive: true });
-    await rename(this.pathOf(id), join(this.root, HELD, id)).catch((error: NodeJS.ErrnoException) => {
+    await rename(from, join(this.root, HELD, id)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
   }
@@ -92,7 +94,8 @@ export class BlobHolds {
     let released = false;
     return {
       get: async (id) => {
-        for (const path of [this.pathOf(id), join(this.root, HELD, id)]) {
+        // Live, trashed, parked, and live again (restored from the trash while we looked).
+        for (const path of [this.pathOf(id), this.trashOf(id), join(this.root, HELD, id), this.pathOf(id)]) {
           // Opened here, so that a blob moved aside between the two paths is still found in the second.
           const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
             if (error.code === 'ENOENT') return null;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { blobIdOf, checkBlobId, createBlobHash, isBlobId } from '../blob-id.js';
@@ -11,6 +11,8 @@ import type { BlobEntry, BlobInfo, BlobSource, BlobStore, ByteRange, PutBlobOpti
 import { BlobHolds, type BlobHold } from './blob-hold.js';
 
 const TMP = '.tmp';
+/** Blobs garbage collection has set aside (trash()): still readable, no longer listed. */
+const TRASH = '.trash';
 // Large reads: reading 1 MiB at a time instead of Node's 64 KiB more than doubles what one core serves.
 const READ_CHUNK = 1024 * 1024;
 const WRITE_CHUNK = 512 * 1024;
@@ -104,7 +106,7 @@ export class FsBlobStore implements BlobStore {
     this.reverifyAfterMs = options.reverifyAfterMs ?? 10 * 60_000;
     this.maxContentBytes = options.cacheBytes ?? 64 * 1024 * 1024;
     this.syncReadBytes = options.syncReadBytes ?? 64 * 1024;
-    this.holdsOf = new BlobHolds(root, (id) => this.pathOf(id));
+    this.holdsOf = new BlobHolds(root, (id) => this.pathOf(id), (id) => this.trashOf(id));
   }
 
   private cachedContent(id: string): Buffer | null {
@@ -164,6 +166,10 @@ export class FsBlobStore implements BlobStore {
 
   private pathOf(id: string): string {
     return join(this.root, id.slice(0, 2), id.slice(2, 4), id);
+  }
+
+  private trashOf(id: string): string {
+    return join(this.root, TRASH, id);
   }
 
   private checkId(id: string): void {
@@ -421,6 +427,21 @@ export class FsBlobStore implements BlobStore {
   }
 
   async get(id: string, range?: ByteRange): Promise<Readable> {
+    try {
+      return await this.getLive(id, range);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      // Trashed by garbage collection and maybe referred to again: readable until purged.
+      const handle = await open(this.trashOf(id), 'r').catch(() => {
+        throw error;
+      });
+      if (range) return handle.createReadStream({ start: range.start, end: range.end, highWaterMark: READ_CHUNK });
+      const stream = handle.createReadStream({ highWaterMark: READ_CHUNK });
+      return this.verifyReads ? verifyBlobStream(id, stream) : stream;
+    }
+  }
+
+  private async getLive(id: string, range?: ByteRange): Promise<Readable> {
     this.checkId(id);
     if (range && (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start)) {
       throw new InvalidInputError('invalid byte range');
@@ -445,6 +466,22 @@ export class FsBlobStore implements BlobStore {
   }
 
   async read(id: string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
+    try {
+      return await this.readLive(id, maxBytes);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      const s = await stat(this.trashOf(id)).catch(() => null);
+      if (!s) throw error;
+      if (s.size > maxBytes) throw new TooLargeError(`blob larger than ${maxBytes} bytes`);
+      const data = await readFile(this.trashOf(id)).catch(() => {
+        throw error;
+      });
+      if (this.verifyReads && blobIdOf(data) !== id) throw damagedBlobError();
+      return data;
+    }
+  }
+
+  private async readLive(id: string, maxBytes: number): Promise<Buffer> {
     this.checkId(id);
     const cached = this.cachedContent(id);
     if (cached) {
@@ -469,7 +506,7 @@ export class FsBlobStore implements BlobStore {
     this.checkId(id);
     const known = this.knownSizes.get(id);
     if (known && known[1] > Date.now()) return { id, size: known[0] };
-    const s = await stat(this.pathOf(id)).catch(() => null);
+    const s = (await stat(this.pathOf(id)).catch(() => null)) ?? (await stat(this.trashOf(id)).catch(() => null));
     return s ? { id, size: s.size } : null;
   }
 
@@ -480,10 +517,56 @@ export class FsBlobStore implements BlobStore {
     this.knownSizes.delete(id);
     // A backup copying this folder may still need the bytes (its database snapshot may predate the
     // delete): while one holds the folder, the blob is set aside for it instead of destroyed.
-    if (await this.holdsOf.live()) return this.holdsOf.park(id);
-    await unlink(this.pathOf(id)).catch((error: NodeJS.ErrnoException) => {
+    if (await this.holdsOf.live()) {
+      await this.holdsOf.park(id, this.trashOf(id));
+      return this.holdsOf.park(id);
+    }
+    await unlinkIfThere(this.pathOf(id));
+    await unlinkIfThere(this.trashOf(id));
+  }
+
+  async trash(id: string): Promise<void> {
+    this.checkId(id);
+    this.forgetHandle(id);
+    this.uncache(id);
+    this.knownSizes.delete(id);
+    await this.ensureDir(join(this.root, TRASH));
+    // rename() is atomic: a writer storing these bytes from now on makes a new live file (kept), and
+    // one that stored them before left them in the inode that moves here (found again by restore()).
+    const moved = await fsRename(this.pathOf(id), this.trashOf(id)).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false;
+        throw error;
+      },
+    );
+    if (!moved) return;
+    const now = new Date();
+    await utimes(this.trashOf(id), now, now);
+  }
+
+  async restore(id: string): Promise<void> {
+    this.checkId(id);
+    // A live copy written since (the same bytes) is as good; the trashed one is then not needed.
+    if (await stat(this.pathOf(id)).catch(() => null)) return unlinkIfThere(this.trashOf(id));
+    await this.ensureDir(join(this.root, id.slice(0, 2), id.slice(2, 4)));
+    await fsRename(this.trashOf(id), this.pathOf(id)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
+  }
+
+  async purge(id: string): Promise<void> {
+    this.checkId(id);
+    if (await this.holdsOf.live()) return this.holdsOf.park(id, this.trashOf(id));
+    await unlinkIfThere(this.trashOf(id));
+  }
+
+  async *listTrash(): AsyncIterable<BlobEntry> {
+    for (const id of await readdir(join(this.root, TRASH)).catch(() => [] as string[])) {
+      if (!isBlobId(id)) continue;
+      const s = await stat(this.trashOf(id)).catch(() => null);
+      if (s) yield { id, size: s.size, modifiedAt: s.mtime };
+    }
   }
 
   /**
@@ -562,3 +645,8 @@ export function createFsBlobStore(root: string, options?: FsBlobStoreOptions): F
   return new FsBlobStore(root, options);
 }
 
+async function unlinkIfThere(path: string): Promise<void> {
+  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}

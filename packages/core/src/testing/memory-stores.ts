@@ -151,6 +151,12 @@ export class MemoryThrottleStore implements ThrottleStore {
 
 export class MemoryBlobStore implements BlobStore {
   private readonly blobs = new Map<string, { data: Buffer; modifiedAt: Date }>();
+  /** Trashed blobs; modifiedAt is when they were trashed. */
+  private readonly trashed = new Map<string, { data: Buffer; modifiedAt: Date }>();
+
+  private find(id: string): { data: Buffer; modifiedAt: Date } | undefined {
+    return this.blobs.get(id) ?? this.trashed.get(id);
+  }
 
   private check(id: string): void {
     checkBlobId(id);
@@ -176,7 +182,7 @@ export class MemoryBlobStore implements BlobStore {
 
   async get(id: string, range?: ByteRange): Promise<Readable> {
     this.check(id);
-    const blob = this.blobs.get(id);
+    const blob = this.find(id);
     if (!blob) throw new NotFoundError('no such blob');
     if (range) {
       if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start) {
@@ -190,7 +196,7 @@ export class MemoryBlobStore implements BlobStore {
 
   async read(id: string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
     this.check(id);
-    const blob = this.blobs.get(id);
+    const blob = this.find(id);
     if (!blob) throw new NotFoundError('no such blob');
     if (blob.data.length > maxBytes) throw new TooLargeError(`blob larger than ${maxBytes} bytes`);
     this.verify(id, blob.data);
@@ -199,17 +205,43 @@ export class MemoryBlobStore implements BlobStore {
 
   async stat(id: string): Promise<BlobInfo | null> {
     this.check(id);
-    const blob = this.blobs.get(id);
+    const blob = this.find(id);
     return blob ? { id, size: blob.data.length } : null;
   }
 
   async delete(id: string): Promise<void> {
     this.check(id);
     this.blobs.delete(id);
+    this.trashed.delete(id);
   }
 
   async *list(): AsyncIterable<BlobEntry> {
     for (const [id, blob] of [...this.blobs]) yield { id, size: blob.data.length, modifiedAt: blob.modifiedAt };
+  }
+
+  async trash(id: string): Promise<void> {
+    this.check(id);
+    const blob = this.blobs.get(id);
+    if (!blob) return;
+    this.blobs.delete(id);
+    this.trashed.set(id, { data: blob.data, modifiedAt: new Date() });
+  }
+
+  async restore(id: string): Promise<void> {
+    this.check(id);
+    const blob = this.trashed.get(id);
+    if (!blob) return;
+    this.trashed.delete(id);
+    if (!this.blobs.has(id)) this.blobs.set(id, { data: blob.data, modifiedAt: new Date() });
+  }
+
+  async purge(id: string): Promise<void> {
+    this.check(id);
+    this.trashed.delete(id);
+  }
+
+  async *listTrash(): AsyncIterable<BlobEntry> {
+    for (const [id, blob] of [...this.trashed]) yield { id, size: blob.data.length, modifiedAt: blob.modifiedAt };
   }
 
   /** Nothing is ever half-written in memory. */

@@ -13,6 +13,9 @@ export interface DriveGcOptions {
 
 export interface DriveGcResult {
   readonly examined: number;
+  /** Set aside by this run; destroyed by the next unless something refers to them again. */
+  readonly trashed: number;
+  readonly restored: number;
   readonly removed: number;
   readonly bytes: number;
   readonly tempFiles: number;

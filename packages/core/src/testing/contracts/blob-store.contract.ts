@@ -105,6 +105,9 @@ export function blobStoreContract(
         await expectKind(store.get(bad), 'invalid');
         await expectKind(store.stat(bad), 'invalid');
         await expectKind(store.delete(bad), 'invalid');
+        await expectKind(store.trash(bad), 'invalid');
+        await expectKind(store.restore(bad), 'invalid');
+        await expectKind(store.purge(bad), 'invalid');
       }
       const info = await store.put('x');
       await expectKind(store.get(info.id, { start: 5, end: 2 }), 'invalid');
@@ -115,6 +118,54 @@ export function blobStoreContract(
       await corrupt(info.id);
       await expect(store.read(info.id)).rejects.toThrow(/damaged/);
       await expect(store.get(info.id).then(collect)).rejects.toThrow(/damaged/);
+    });
+
+    const ids = async (entries: AsyncIterable<{ id: string }>) => {
+      const found: string[] = [];
+      for await (const entry of entries) found.push(entry.id);
+      return found.sort();
+    };
+
+    it('keeps a trashed blob readable but unlisted until restored or purged', async () => {
+      const info = await store.put('set aside');
+      const before = Date.now();
+      await store.trash(info.id);
+      expect(await ids(store.list())).toEqual([]);
+      expect(await ids(store.listTrash())).toEqual([info.id]);
+      for await (const entry of store.listTrash()) expect(entry.modifiedAt.getTime()).toBeGreaterThanOrEqual(before - 2000);
+      expect((await store.read(info.id)).toString()).toBe('set aside');
+      expect((await collect(await store.get(info.id))).toString()).toBe('set aside');
+      expect((await collect(await store.get(info.id, { start: 4, end: 8 }))).toString()).toBe('aside');
+      expect(await store.stat(info.id)).toEqual(info);
+      await store.restore(info.id);
+      expect(await ids(store.list())).toEqual([info.id]);
+      expect(await ids(store.listTrash())).toEqual([]);
+      await store.trash(info.id);
+      await store.purge(info.id);
+      expect(await store.stat(info.id)).toBeNull();
+      await expectKind(store.read(info.id), 'not-found');
+      expect(await ids(store.listTrash())).toEqual([]);
+      // Absent ids: no-ops.
+      await store.trash(info.id);
+      await store.restore(info.id);
+      await store.purge(info.id);
+    });
+
+    it('never loses bytes written again after they were trashed', async () => {
+      // The collector's race: it trashes a blob nothing used, and a writer stores the same bytes (a
+      // re-upload, the same attachment again) before the collector's second look.
+      const info = await store.put('written twice');
+      await store.trash(info.id);
+      expect(await store.put('written twice')).toEqual(info);
+      await store.purge(info.id);
+      expect((await store.read(info.id)).toString()).toBe('written twice');
+      expect(await ids(store.list())).toEqual([info.id]);
+      // Restoring over a live copy keeps it.
+      await store.trash(info.id);
+      await store.put('written twice');
+      await store.restore(info.id);
+      expect((await store.read(info.id)).toString()).toBe('written twice');
+      expect(await ids(store.listTrash())).toEqual([]);
     });
 
     it('refuses a read larger than the caller allows', async () => {
