@@ -12,13 +12,9 @@ import { fileURLToPath } from 'node:url';
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const harness = process.env.MAIL_HARNESS ?? join(root, '..', 'shared', 'conformance', 'mail');
 
-export const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+import { freePort } from '../scripts/cluster.mjs';
+
+export { freePort };
 
 export async function waitPort(port, ms = 30000) {
   const end = Date.now() + ms;

@@ -30,7 +30,7 @@ cleanup() {
   rm -rf "$D"
 }
 trap cleanup EXIT
-free_port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+free_port() { node "$ROOT/scripts/cluster.mjs" free-port; }
 psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $DB" >/dev/null || { add 0 1; finish; }
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB
 DATA=$D/data
@@ -78,17 +78,11 @@ start_node() { # start_node NAME
 start_node a && start_node b || { add 0 1; finish; }
 
 FRONT_HTTP=$(free_port) FRONT_SUB=$(free_port) FRONT_IMAP=$(free_port)
-tcp_listen() { # tcp_listen NAME FRONT_PORT BACKEND_A BACKEND_B
-  printf 'listen %s\n  mode tcp\n  bind 127.0.0.1:%s\n  balance roundrobin\n  server a 127.0.0.1:%s\n  server b 127.0.0.1:%s\n' "$@"
-}
-{
-  printf 'global\n  maxconn 4000\n  pidfile %s/haproxy.pid\n  stats socket %s/haproxy.sock\n  daemon\n' "$D" "$D"
-  printf 'defaults\n  timeout connect 5s\n  timeout client 30m\n  timeout server 30m\n  timeout tunnel 30m\n'
-  printf 'listen dav\n  mode http\n  bind 127.0.0.1:%s\n  balance roundrobin\n  option http-keep-alive\n' "$FRONT_HTTP"
-  printf '  server a 127.0.0.1:%s\n  server b 127.0.0.1:%s\n' "${HTTP[a]}" "${HTTP[b]}"
-  tcp_listen submission "$FRONT_SUB" "${SUB[a]}" "${SUB[b]}"
-  tcp_listen imap "$FRONT_IMAP" "${IMAP[a]}" "${IMAP[b]}"
-} > "$D/haproxy.cfg"
+servers() { printf '[["a",%s],["b",%s]]' "$1" "$2"; }
+node "$ROOT/scripts/cluster.mjs" haproxy-config "{\"dir\":\"$D\",\"stats\":true,
+  \"http\":{\"port\":$FRONT_HTTP,\"servers\":$(servers "${HTTP[a]}" "${HTTP[b]}")},
+  \"tcp\":{\"submission\":{\"port\":$FRONT_SUB,\"servers\":$(servers "${SUB[a]}" "${SUB[b]}")},
+         \"imap\":{\"port\":$FRONT_IMAP,\"servers\":$(servers "${IMAP[a]}" "${IMAP[b]}")}}}" > "$D/haproxy.cfg"
 haproxy -c -q -f "$D/haproxy.cfg" && haproxy -f "$D/haproxy.cfg" || { echo "haproxy did not start"; add 0 1; finish; }
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$FRONT_HTTP/healthz" && break; sleep 0.1; done
 echo "# HAProxy on HTTP $FRONT_HTTP, submission $FRONT_SUB, IMAP $FRONT_IMAP; nodes a and b on PostgreSQL $DB"

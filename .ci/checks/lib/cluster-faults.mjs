@@ -8,30 +8,20 @@
 // with a temporary error (SMTP 4xx, HTTP 503), never another 5xx or a crash; afterwards they must serve
 // again without a restart. Prints the counts and "N passed, M failed". Needs root (to run PostgreSQL's
 // initdb as the postgres user), haproxy and PostgreSQL's server binaries (PG_BIN).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
+import { CLI, freePort, haproxyConfig, startHaproxy, startNode as startPalabre, stopProcess } from '../../../scripts/cluster.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const CLI = join(ROOT, 'examples/server/bin/palabre.js');
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const USER = 'charge@example.test';
 const PASS = `p${randomBytes(12).toString('base64url')}`;
 const LOAD_MS = Number(process.env.FAULT_LOAD_MS ?? 24_000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 let passed = 0;
 let failed = 0;
@@ -72,51 +62,25 @@ async function main() {
   }
   writeFileSync(join(data, 'palabre.json'), JSON.stringify({ connections: { perAddress: 0 }, smtp: { limits: { messagesPerUserPerHour: 0, recipientsPerUserPerHour: 0 } } }));
 
-  const nodes = {};
-  for (const name of ['a', 'b']) nodes[name] = { http: await freePort(), sub: await freePort(), imap: await freePort(), proc: null };
+  const nodes = { a: {}, b: {} };
   const startNode = async (name) => {
-    const n = nodes[name];
-    const args = [CLI, '--data', data, 'serve', '--hostname', 'mail.example.test', '--host', '127.0.0.1', '--http-port', n.http, '--submission-port', n.sub, '--imap-port', n.imap, '--smtp-port', 0, '--sieve-port', 0, '--admin-port', 0].map(String);
-    n.proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    n.proc.stderr.on('data', () => undefined);
-    children.push(n.proc);
-    for (let i = 0; i < 150; i++) {
-      if (await fetch(`http://127.0.0.1:${n.http}/healthz`).then((r) => r.ok, () => false)) return;
-      if (n.proc.exitCode !== null) break;
-      await sleep(200);
-    }
-    throw new Error(`node ${name} did not start`);
+    const started = await startPalabre({ data, env, port: nodes[name].port });
+    nodes[name] = started;
+    children.push(started.proc);
   };
   await startNode('a'); // first: it makes the data folder's certificate
   await startNode('b');
 
   const front = { http: await freePort(), sub: await freePort(), imap: await freePort() };
   // Health checks take a dead node out within a few hundred milliseconds; redispatch retries elsewhere.
-  const server = (name, port) => `  server ${name} 127.0.0.1:${port} check inter 300 fall 1 rise 2`;
-  const cfg = [
-    'global',
-    '  maxconn 4000',
-    `  pidfile ${dir}/haproxy.pid`,
-    '  daemon',
-    'defaults',
-    '  timeout connect 2s',
-    '  timeout client 5m',
-    '  timeout server 5m',
-    '  retries 3',
-    '  option redispatch',
-    'listen dav',
-    '  mode http',
-    `  bind 127.0.0.1:${front.http}`,
-    '  balance roundrobin',
-    '  option httpchk GET /healthz',
-    server('a', nodes.a.http),
-    server('b', nodes.b.http),
-    ...['sub', 'imap'].flatMap((p) => [`listen ${p}`, '  mode tcp', `  bind 127.0.0.1:${front[p]}`, '  balance roundrobin', server('a', nodes.a[p]), server('b', nodes.b[p])]),
-  ].join('\n');
-  writeFileSync(join(dir, 'haproxy.cfg'), `${cfg}\n`);
-  const hp = spawnSync('haproxy', ['-f', join(dir, 'haproxy.cfg')], { encoding: 'utf8' });
-  if (hp.status !== 0) throw new Error(`haproxy: ${hp.stderr}`);
-  haproxyPid = Number(readFileSync(join(dir, 'haproxy.pid'), 'utf8').trim());
+  const servers = (listener) => ['a', 'b'].map((name) => [name, nodes[name].port[listener]]);
+  const cfg = haproxyConfig({
+    dir,
+    checks: true,
+    http: { port: front.http, servers: servers('http') },
+    tcp: { sub: { port: front.sub, servers: servers('submission') }, imap: { port: front.imap, servers: servers('imap') } },
+  });
+  haproxyPid = await startHaproxy(dir, cfg);
   await sleep(1000);
 
   // The load: 4 submission clients and 4 upload clients, each retrying after any failure.
@@ -241,9 +205,7 @@ try {
   console.log(`FAIL ${error.message}`);
   failed++;
 } finally {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-  await sleep(1500);
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await Promise.all(children.map((c) => stopProcess(c)));
   if (haproxyPid) {
     try {
       process.kill(haproxyPid, 'SIGTERM');
