@@ -64,7 +64,7 @@ async function main() {
 
   const nodes = { a: {}, b: {} };
   const startNode = async (name) => {
-    const started = await startPalabre({ data, env, port: nodes[name].port });
+    const started = await startPalabre({ data, env, port: nodes[name].port, log: join(dir, `node-${name}.log`) });
     nodes[name] = started;
     children.push(started.proc);
   };
@@ -214,6 +214,22 @@ try {
     }
   }
   pgCtl('-m', 'immediate', 'stop');
+  if (failed) {
+    // What the nodes said about the failure (they log warnings and errors only).
+    for (const name of ['a', 'b']) {
+      const lines = (() => {
+        try {
+          return readFileSync(join(dir, `node-${name}.log`), 'utf8').split('\n').filter(Boolean);
+        } catch {
+          return [];
+        }
+      })();
+      // A crash prints its stack before Node's version line: show from the last error on.
+      const crash = lines.findLastIndex((l) => /^\S*Error|uncaught|Unhandled/i.test(l));
+      const shown = crash >= 0 ? lines.slice(crash, crash + 25) : lines.slice(-15);
+      console.log(`# node ${name}: ${crash >= 0 ? 'crash' : 'last log lines'}\n${shown.map((l) => `#   ${l.slice(0, 300)}`).join('\n')}`);
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 console.log(`${passed} passed, ${failed} failed`);

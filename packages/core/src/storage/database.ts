@@ -179,6 +179,7 @@ export class Database {
     } catch (error) {
       throw toStorageError(error, 'opening the database');
     }
+    if (dialect === 'postgres') guardPoolClients(dataSource, log);
     return new Database(dataSource, dialect, log.child({ component: 'storage' }), 'sqlite' in options ? options.sqlite.file : undefined);
   }
 
@@ -530,3 +531,28 @@ const pgTypes = {
     return pg.types.getTypeParser(oid, format as 'text');
   },
 };
+
+interface PgClientLike {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+interface PgPoolLike {
+  on(event: 'connect', listener: (client: PgClientLike) => void): unknown;
+  _clients?: PgClientLike[];
+}
+
+/**
+ * pg's pool listens for errors only on idle clients: a client checked out and between queries (an
+ * advisory lock held through a job, a transaction while its caller computes) that the server drops
+ * (a restart: FATAL 57P01) emits 'error' with nobody listening, and Node ends the process. Every client
+ * gets a listener of its own; the client is then unusable, its next query fails with a storage error
+ * (503/451 to the user) and the pool replaces it on release.
+ */
+function guardPoolClients(dataSource: DataSource, log: Logger): void {
+  const pool = (dataSource.driver as unknown as { master?: PgPoolLike }).master;
+  if (!pool) return;
+  const guard = (client: PgClientLike) => {
+    client.on('error', (error) => log.warn({ err: error.message }, 'storage.connection-lost'));
+  };
+  for (const client of pool._clients ?? []) guard(client);
+  pool.on('connect', guard);
+}
