@@ -13,6 +13,8 @@ export interface MailGcOptions {
   readonly references: readonly BlobReferences[];
   /** Blobs younger than this are left alone: a delivery or APPEND writes the blob before its row (default 1 h). */
   readonly graceMs?: number;
+  /** How long trashed blobs wait for their second look (core's DEFAULT_BLOB_SETTLE_MS). */
+  readonly settleMs?: number;
   readonly now?: Date;
   readonly logger?: Logger;
 }
@@ -38,6 +40,7 @@ export async function collectMailGarbage(options: MailGcOptions): Promise<MailGc
       blobs: options.blobs,
       references: options.references,
       graceMs: options.graceMs ?? 60 * 60_000,
+      ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
       now: (options.now ?? new Date()).getTime(),
     });
     log.info({ ...result }, 'mail.gc.done');

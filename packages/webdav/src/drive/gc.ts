@@ -7,6 +7,8 @@ export interface DriveGcOptions {
   blobs: BlobStore;
   /** Blobs younger than this are kept (an upload whose metadata is being committed). Default 1 hour. */
   graceMs?: number;
+  /** How long trashed blobs wait for their second look (core's DEFAULT_BLOB_SETTLE_MS). */
+  settleMs?: number;
   now?: Date;
   logger?: Logger;
 }
@@ -36,6 +38,7 @@ export async function collectDriveGarbage(options: DriveGcOptions): Promise<Driv
       blobs: options.blobs,
       references: [(ids) => options.store.referencedBlobs(ids)],
       graceMs: grace,
+      ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
       now,
       batch: 1000,
     });
