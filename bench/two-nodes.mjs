@@ -16,7 +16,7 @@ import { CLI, freePort, haproxyConfig, ROOT, startHaproxy, startNode, stopProces
 import { runBench } from './_mail-bench.mjs';
 
 const USER = 'bench@example.test';
-const PASS = 'Two-Nodes-Bench-2026';
+const PASS = 'Balancer-Measure-2026-x';
 const admin = process.env.PALABRE_BENCH_PG_ADMIN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const database = `palabre_two_nodes_${process.pid}`;
 const psql = (sql) => spawnSync('psql', [admin, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
