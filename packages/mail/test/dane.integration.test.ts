@@ -2,9 +2,8 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { DNSSEC_PROGRAMS, MemoryMtaStsPolicyStore, MemoryTlsReportStore, skipWithout, startDnssecLab, type DnssecLab } from '@palabre/core/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDnssecResolver, type DnssecResolver } from '../src/dns/dnssec-resolver.js';
-import { QueueWorker } from '../src/outbound/queue-worker.js';
 import { RawSmtp } from './helpers/raw-smtp.js';
-import { fakeDns, PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
+import { fakeDns, fixtureWorker, PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 import { testCa, type TestCa } from './helpers/tls.js';
 
 /**
@@ -88,21 +87,7 @@ describe.skipIf(missing)('DANE on outbound delivery, against unbound and NSD', (
     await sender.close();
   });
 
-  const worker = () =>
-    new QueueWorker({
-      queue: sender.queue,
-      blobs: sender.blobs,
-      directory: sender.directory,
-      delivery: sender.delivery,
-      hostname: 'mail.sante.gouv.tg',
-      dns: stsDns,
-      dnssec,
-      port: receiver.mxPort,
-      mtaStsStore: policies,
-      tlsReports: reports,
-      tlsCa: [ca.cert],
-      logger: sender.logger,
-    });
+  const worker = () => fixtureWorker(sender, { dns: stsDns, dnssec, port: receiver.mxPort, mtaStsStore: policies, tlsReports: reports, tlsCa: [ca.cert] });
 
   async function send(domain: string, params = ''): Promise<void> {
     const { c, auth } = await RawSmtp.signedIn(sender.submissionPort, 'awa@sante.gouv.tg', PASSWORD);
