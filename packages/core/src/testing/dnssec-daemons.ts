@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +56,9 @@ export async function startDnssecLab(zones: readonly TestZone[]): Promise<Dnssec
       if (zone.tamper) await writeFile(`${file}.signed`, zone.tamper(await readFile(`${file}.signed`, 'utf8')));
       anchors.push(join(dir, `${key}.key`));
     }
-    const [nsdPort, unboundPort] = await Promise.all([freePort(), freePort()]);
+    const nsdPort = await freeDnsPort();
+    let unboundPort = await freeDnsPort();
+    while (unboundPort === nsdPort) unboundPort = await freeDnsPort();
     await writeFile(
       join(dir, 'nsd.conf'),
       [
@@ -137,6 +140,21 @@ export async function startDnssecLab(zones: readonly TestZone[]): Promise<Dnssec
     await rm(dir, { recursive: true, force: true });
     throw new Error(`DNSSEC lab did not start (${files.join(', ')}): ${(error as Error).message}`);
   }
+}
+
+/** A loopback port free for TCP and for UDP (a DNS server listens on both). */
+async function freeDnsPort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await freePort();
+    const udp = createSocket('udp4');
+    const free = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((r) => (free ? udp.close(() => r()) : r()));
+    if (free) return port;
+  }
+  throw new Error('no loopback port free for both TCP and UDP');
 }
 
 function listening(port: number): Promise<boolean> {

@@ -26,15 +26,25 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((h) => h.close()));
 });
 
+/** A UDP socket and a TCP listener on one port (a resolver's shape); the TCP side of a port may be taken, so a few tries. */
+async function bindBoth(): Promise<{ udp: UdpSocket; tcp: Server; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const udp: UdpSocket = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const port = udp.address().port;
+    const tcp: Server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) return { udp, tcp, port };
+    await new Promise<void>((r) => udp.close(() => r()));
+    if (attempt >= 20) throw new Error('no port free for both UDP and TCP');
+  }
+}
+
 async function hostile(): Promise<Hostile> {
-  const udp: UdpSocket = createSocket('udp4');
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
-  const port = udp.address().port;
-  const tcp: Server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
-  });
+  const { udp, tcp, port } = await bindBoth();
   const sockets = new Set<Socket>();
   const h: Hostile = {
     port,
