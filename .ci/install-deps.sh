@@ -90,3 +90,16 @@ if [ ${#objstore[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${objstore[@]}"
 fi
+
+# SMTP DANE (issue 14 §6): unbound as the validating resolver, NSD as the authoritative server and
+# ldnsutils to sign the zones, started by the tests on loopback from a temp folder (no root, no network).
+dane=()
+for pkg in unbound nsd ldnsutils; do dpkg -s "$pkg" >/dev/null 2>&1 || dane+=("$pkg"); done
+if [ ${#dane[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${dane[@]}"
+fi
+# Debian starts system instances of both where it may (port 53); the tests run their own.
+for pidfile in /run/unbound.pid /run/nsd/nsd.pid /var/run/unbound.pid /var/run/nsd/nsd.pid; do
+  if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+done

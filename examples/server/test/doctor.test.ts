@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DNSSEC_PROGRAMS, skipWithout, startDnssecLab, type DnssecLab } from '@palabre/core/testing';
+import { createDnssecResolver } from '@palabre/mail';
 import { generate } from 'selfsigned';
 import { parseConfig } from '@palabre/core';
 import {
   checkCertificate,
+  checkDnssecResolver,
   checkHostname,
   checkMailDomain,
   configFindings,
@@ -168,5 +171,37 @@ describe('doctor: blobs on S3', () => {
     expect(warned('https://s3.gouv.tg')).toBe(false);
     expect(warned('http://127.0.0.1:8080')).toBe(false);
     expect(warned('http://[::1]:8080')).toBe(false);
+  });
+});
+
+describe.skipIf(skipWithout(...DNSSEC_PROGRAMS))('doctor: the DNSSEC resolver DANE relies on (unbound and NSD on loopback)', () => {
+  let lab: DnssecLab;
+  beforeAll(async () => {
+    lab = await startDnssecLab([
+      { name: 'signed.test', signed: true, records: ['mx IN A 127.0.0.1'] },
+      { name: 'unsigned.test', signed: false, records: ['mx IN A 127.0.0.1'] },
+      // Signed, then its key changed under the trust anchor: every answer is bogus.
+      { name: 'broken.test', signed: true, records: ['mx IN A 127.0.0.1'], tamper: (t) => t.replace(/(DNSKEY\s+257 3 13 )(\S)/, (_m, a: string, c: string) => `${a}${c === 'A' ? 'B' : 'A'}`) },
+    ]);
+  }, 60_000);
+  afterAll(async () => lab?.close());
+  const probe = () => createDnssecResolver({ server: lab.resolver, timeoutMs: 3000 });
+
+  it('says DANE is off without a resolver, ok when AD comes back, and fails a resolver that does not validate', async () => {
+    expect(await checkDnssecResolver(undefined, null)).toMatchObject({ verdict: 'warn', message: expect.stringMatching(/^off/) });
+    expect(await checkDnssecResolver(lab.resolver, probe(), 'signed.test')).toMatchObject({ verdict: 'ok', message: expect.stringMatching(/validates DNSSEC/) });
+    // The authoritative server answers without AD, as a non-validating resolver would.
+    const nsd = createDnssecResolver({ server: lab.authoritative, timeoutMs: 3000 });
+    expect(await checkDnssecResolver(lab.authoritative, nsd, 'signed.test')).toMatchObject({ verdict: 'fail', message: expect.stringMatching(/without AD/) });
+    expect(await checkDnssecResolver(lab.resolver, probe(), 'unsigned.test')).toMatchObject({ verdict: 'fail', message: expect.stringMatching(/without AD/) });
+    expect(await checkDnssecResolver(lab.resolver, probe(), 'broken.test')).toMatchObject({ verdict: 'fail', message: expect.stringMatching(/SERVFAIL/) });
+  });
+
+  it('fails a resolver that is not there', async () => {
+    expect(parseConfig({ smtp: { outbound: { dnssecResolver: '[::1]:5353' } } }).smtp.outbound.dnssecResolver).toBe('[::1]:5353');
+    expect(parseConfig({}).smtp.outbound.dnssecResolver).toBeUndefined();
+    for (const bad of ['resolver.example:53', '127.0.0.1:53; rm -rf /', '']) expect(() => parseConfig({ smtp: { outbound: { dnssecResolver: bad } } })).toThrow(/IP address and port/);
+    const gone = createDnssecResolver({ server: '127.0.0.1:9', timeoutMs: 500 });
+    expect(await checkDnssecResolver('127.0.0.1:9', gone, 'signed.test')).toMatchObject({ verdict: 'fail', message: expect.stringMatching(/cannot be asked/) });
   });
 });

@@ -102,6 +102,14 @@ export const smtpConfigSchema = v.strictObject({
     mtaStsMaxBytes: withDefault(int(1024, 1024 * 1024), 64 * 1024),
     /** Count outbound TLS sessions and send the daily RFC 8460 reports to domains that ask for them. */
     tlsReports: withDefault(v.boolean(), true),
+    /**
+     * A validating DNS resolver (`127.0.0.1:53`: unbound or BIND on this host or a trusted link) for
+     * SMTP DANE (RFC 7672): MX, address and TLSA lookups of delivery go to it and its AD bit decides
+     * what is DNSSEC-secure. Absent: no DANE.
+     */
+    dnssecResolver: v.optional(v.pipe(v.string(), v.regex(/^(?:\[[0-9A-Fa-f:.]+\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3})(?::[0-9]{1,5})?$/, 'must be an IP address and port, as 127.0.0.1:53'))),
+    /** One DNSSEC query (UDP and the TCP retry of a truncated answer). */
+    dnssecTimeoutMs: withDefault(positive, 5_000),
     /** Selector for keys made by `palabre dkim generate`. */
     dkimSelector: withDefault(v.string(), 'palabre'),
   }),

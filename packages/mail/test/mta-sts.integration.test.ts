@@ -4,10 +4,9 @@ import { gunzipSync } from 'node:zlib';
 import { MemoryMtaStsPolicyStore, MemoryTlsReportStore } from '@palabre/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MtaSts, mxMatches, parseStsPolicy, parseStsRecord } from '../src/outbound/mta-sts.js';
-import { QueueWorker } from '../src/outbound/queue-worker.js';
 import { parseTlsRptRecord, TlsReporter } from '../src/outbound/tls-rpt.js';
 import { RawSmtp } from './helpers/raw-smtp.js';
-import { fakeDns, PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
+import { fakeDns, fixtureWorker, PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 import { testCa, type TestCa } from './helpers/tls.js';
 
 /**
@@ -91,20 +90,7 @@ afterEach(async () => {
 });
 
 const worker = (timeoutMs = 5_000) =>
-  new QueueWorker({
-    queue: sender.queue,
-    blobs: sender.blobs,
-    directory: sender.directory,
-    delivery: sender.delivery,
-    hostname: 'mail.sante.gouv.tg',
-    dns,
-    port: receiver.mxPort,
-    tlsCa: [ca.cert],
-    mtaStsStore: store,
-    tlsReports: reports,
-    mtaStsFetch: { port: policy.port, timeoutMs },
-    logger: sender.logger,
-  });
+  fixtureWorker(sender, { dns, port: receiver.mxPort, tlsCa: [ca.cert], mtaStsStore: store, tlsReports: reports, mtaStsFetch: { port: policy.port, timeoutMs } });
 
 async function submit(params = '', extra = ''): Promise<void> {
   const { c, auth } = await RawSmtp.signedIn(sender.submissionPort, 'awa@sante.gouv.tg', PASSWORD);

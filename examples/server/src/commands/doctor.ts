@@ -1,10 +1,12 @@
 import { createMailTransportStores } from '@palabre/core/storage';
+import { createDnssecResolver } from '@palabre/mail';
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { noMorePositionals, parse, UsageError } from '../args.js';
 import type { Context } from '../context.js';
 import {
   checkCertificate,
+  checkDnssecResolver,
   checkHostname,
   checkMailDomain,
   configFindings,
@@ -24,7 +26,7 @@ const MARK: Record<Finding['verdict'], string> = { ok: 'ok  ', warn: 'warn', fai
 export async function doctorCommand(ctx: Context, argv: string[], io: Output, resolver?: DoctorResolver): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { domain: { type: 'string' }, resolver: { type: 'string' }, 'no-dns': { type: 'boolean' } },
+    { domain: { type: 'string' }, resolver: { type: 'string' }, 'dnssec-probe': { type: 'string' }, 'no-dns': { type: 'boolean' } },
     DOCTOR_USAGE,
   );
   noMorePositionals(positionals, 0, DOCTOR_USAGE);
@@ -68,6 +70,9 @@ export async function doctorCommand(ctx: Context, argv: string[], io: Output, re
       dns = r;
     }
     findings.push(...(await checkHostname(dns, ctx.config.hostname)));
+    const dnssecServer = ctx.config.smtp.outbound.dnssecResolver;
+    const probe = dnssecServer ? createDnssecResolver({ server: dnssecServer, timeoutMs: ctx.config.smtp.outbound.dnssecTimeoutMs }) : null;
+    findings.push(await checkDnssecResolver(dnssecServer, probe, values['dnssec-probe'] ?? '.'));
     const services = configuredSrv(ctx.config, httpTls);
     for (const domain of hosted) findings.push(...(await checkMailDomain(dns, domain, ctx.config.hostname, services)));
   }

@@ -23,7 +23,7 @@ export const DKIM_USAGE = `palabre dkim generate DOMAIN [--selector NAME] [--alg
        palabre dkim seal
        palabre dkim remove DOMAIN SELECTOR`;
 
-export const DOCTOR_USAGE = 'palabre doctor [--domain DOMAIN] [--resolver IP] [--no-dns]';
+export const DOCTOR_USAGE = 'palabre doctor [--domain DOMAIN] [--resolver IP] [--dnssec-probe NAME] [--no-dns]';
 
 export const DOMAIN_USAGE = `palabre domain add NAME [--quota SIZE]
        palabre domain list

@@ -308,3 +308,40 @@ export function configFindings(config: PalabreConfig): Finding[] {
     });
   return out;
 }
+
+/** What the doctor needs of the DNSSEC stub resolver (`createDnssecResolver` of @palabre/mail). */
+export type DnssecProbe = (name: string, type: 'DNSKEY') => Promise<{ rcode: string; secure: boolean }>;
+
+/**
+ * SMTP DANE (RFC 7672) is only as good as the resolver's AD bit: ask it for the DNSKEY of a name that
+ * is signed (the root by default) and see that it says the answer validated.
+ */
+export async function checkDnssecResolver(server: string | undefined, probe: DnssecProbe | null, name = '.'): Promise<Finding> {
+  const subject = 'DANE';
+  if (!server || !probe)
+    return {
+      verdict: 'warn',
+      subject,
+      message: 'off: no DNSSEC-validating resolver configured, so outbound mail is not authenticated by TLSA records',
+      fix: 'run a validating resolver (apt install unbound) and set "smtp": { "outbound": { "dnssecResolver": "127.0.0.1:53" } }',
+    };
+  try {
+    const answer = await probe(name, 'DNSKEY');
+    if (answer.rcode === 'NOERROR' && answer.secure) return { verdict: 'ok', subject, message: `resolver ${server} validates DNSSEC (AD set on the DNSKEY of ${name})` };
+    if (answer.rcode === 'NOERROR')
+      return {
+        verdict: 'fail',
+        subject,
+        message: `resolver ${server} answered the DNSKEY of ${name} without AD: it does not validate, so DANE never applies`,
+        fix: 'turn validation on (unbound: module-config "validator iterator" and a trust anchor; BIND: dnssec-validation auto)',
+      };
+    return {
+      verdict: 'fail',
+      subject,
+      message: `resolver ${server} answered ${answer.rcode} for the DNSKEY of ${name}: every DANE delivery would be deferred`,
+      fix: 'check the resolver\'s trust anchor and the host\'s clock (signatures have validity dates)',
+    };
+  } catch (error) {
+    return { verdict: 'fail', subject, message: `resolver ${server} cannot be asked: ${(error as Error).message}`, fix: 'start the resolver, or correct smtp.outbound.dnssecResolver' };
+  }
+}

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionGate, MailDelivery, MailStore, MalwareScanner } from '@palabre/core';
 import { createMailTransportStores, SqlMtaStsPolicyStore, SqlSieveScriptStore, SqlTlsReportStore } from '@palabre/core/storage';
-import { cachingResolver, createMailPipeline, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
+import { cachingResolver, createDnssecResolver, createMailPipeline, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
 import { mailFilters } from './mail-filters.js';
 import type { Context } from '../context.js';
 import type { Service } from '../serve/service.js';
@@ -54,6 +54,8 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
   const spoolDir = join(config.dataDir, 'spool');
   await rm(spoolDir, { recursive: true, force: true }); // bodies of sessions a crash cut short
   const dns = cachingResolver();
+  const dnssecServer = smtp.outbound.dnssecResolver;
+  const dnssec = dnssecServer ? createDnssecResolver({ server: dnssecServer, timeoutMs: smtp.outbound.dnssecTimeoutMs }) : null;
   const worker = new QueueWorker({
     queue: stores.queue,
     blobs: ctx.blobs.mail,
@@ -68,6 +70,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     mtaStsFetch: { timeoutMs: smtp.outbound.mtaStsTimeoutMs, maxBytes: smtp.outbound.mtaStsMaxBytes },
     smarthost: smtp.smarthost ?? null,
     dns,
+    dnssec,
     metrics: ctx.metrics,
     logger: logger.child({ service: 'smtp-queue' }),
   });
@@ -131,7 +134,15 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
       worker.start();
     },
     stop: (graceMs) => worker.stop(graceMs),
-    banner: () => [`outbound: ${smtp.smarthost ? `through ${smtp.smarthost.host}:${smtp.smarthost.port}` : 'direct to MX hosts'}, queue in the database`, ...filters.banner],
+    banner: () => [
+      `outbound: ${smtp.smarthost ? `through ${smtp.smarthost.host}:${smtp.smarthost.port}` : 'direct to MX hosts'}, queue in the database`,
+      smtp.smarthost
+        ? 'DANE: not used (mail goes through the smarthost)'
+        : dnssecServer
+          ? `DANE: on (RFC 7672), DNSSEC validated by ${dnssecServer}`
+          : 'DANE: off (no smtp.outbound.dnssecResolver; MTA-STS only)',
+      ...filters.banner,
+    ],
   });
   return services;
 }

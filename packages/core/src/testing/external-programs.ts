@@ -26,6 +26,8 @@ const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   'swift-object-server': 'swift-object',
   'swift-container-server': 'swift-container',
   'swift-account-server': 'swift-account',
+  'ldns-keygen': 'ldnsutils',
+  'ldns-signzone': 'ldnsutils',
 };
 
 const SYSTEM_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin'];

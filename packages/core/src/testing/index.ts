@@ -52,3 +52,5 @@ export { startRspamd, startClamd, EICAR, GTUBE } from './scanner-daemons.js';
 export type { Rspamd, Clamd, Daemon } from './scanner-daemons.js';
 export { startSwift, SWIFT_PROGRAMS } from './swift-daemons.js';
 export type { Swift } from './swift-daemons.js';
+export { startDnssecLab, DNSSEC_PROGRAMS } from './dnssec-daemons.js';
+export type { DnssecLab, TestZone } from './dnssec-daemons.js';

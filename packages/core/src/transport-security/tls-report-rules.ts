@@ -27,7 +27,7 @@ export function checkTlsDay(day: string): string {
 export function checkTlsSessionKey(key: TlsSessionKey, n: number): TlsSessionKey {
   checkTlsDay(key.day);
   const domain = checkStsDomain(key.domain);
-  if (key.policyType !== 'sts' && key.policyType !== 'no-policy-found') throw new InvalidInputError('invalid policy type');
+  if (key.policyType !== 'sts' && key.policyType !== 'tlsa' && key.policyType !== 'no-policy-found') throw new InvalidInputError('invalid policy type');
   if (!/^[A-Za-z0-9]{0,32}$/.test(key.policyId)) throw new InvalidInputError('invalid policy id');
   if (!TLS_RESULT_TYPES.has(key.resultType)) throw new InvalidInputError('invalid result type');
   const mx = key.receivingMx.toLowerCase();

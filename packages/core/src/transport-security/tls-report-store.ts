@@ -8,7 +8,8 @@ export interface TlsSessionKey {
   readonly day: string;
   /** The policy domain (the recipient domain, A-label). */
   readonly domain: string;
-  readonly policyType: 'sts' | 'no-policy-found';
+  /** RFC 8460 §4.4: 'tlsa' for a session under DANE (RFC 7672), 'sts' under MTA-STS. */
+  readonly policyType: 'sts' | 'tlsa' | 'no-policy-found';
   /** The MTA-STS policy id ('' without one). */
   readonly policyId: string;
   readonly resultType: string;

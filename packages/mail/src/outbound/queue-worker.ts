@@ -35,6 +35,8 @@ import { lookupMx, type MxAnswer } from './mx.js';
 import { addressOf } from './dns-lookup.js';
 import { MtaSts, type MtaStsVerdict, type StsFetchOptions } from './mta-sts.js';
 import { concatParts } from './outbox.js';
+import type { DnssecResolver } from '../dns/dnssec-resolver.js';
+import { routeOf, secureMx, type HostRoute } from './secure-route.js';
 import { attemptDelivery, type AttemptResult, type RecipientReply, type RemoteTarget } from './smtp-delivery.js';
 
 export interface Smarthost {
@@ -76,6 +78,11 @@ export interface QueueWorkerOptions {
   /** Certificate authorities trusted besides the system's for outbound TLS (a private PKI, tests). */
   readonly tlsCa?: readonly (string | Buffer)[];
   readonly dns?: DnsResolver;
+  /**
+   * A validating resolver (RFC 7672 DANE): MX, address and TLSA lookups of delivery go through it and
+   * its AD bit. Absent: no DANE, and MX hosts are found through `dns`.
+   */
+  readonly dnssec?: DnssecResolver | null;
   /** MX lookup (default: DNS through `dns`). Tests inject loopback hosts. */
   readonly lookupMx?: (domain: string) => Promise<MxAnswer>;
   readonly logger?: Logger;
@@ -315,7 +322,7 @@ export class QueueWorker {
   }
 
   /** RFC 8460: one more session (or policy fetch) for the day's report; counting never holds up mail. */
-  private countTls(domain: string, policyType: 'sts' | 'no-policy-found', policyId: string, resultType: string, receivingMx: string): void {
+  private countTls(domain: string, policyType: 'sts' | 'tlsa' | 'no-policy-found', policyId: string, resultType: string, receivingMx: string): void {
     const store = this.options.tlsReports;
     if (!store) return;
     const day = this.clock.now().toISOString().slice(0, 10);
@@ -351,28 +358,57 @@ export class QueueWorker {
         },
       ];
     } else {
-      const mx = await (this.options.lookupMx ?? ((d: string) => lookupMx(d, this.dns)))(job.domain);
+      const dnssec = this.options.dnssec ?? null;
+      let mx: MxAnswer;
+      let mxSecure = false;
+      if (this.options.lookupMx) mx = await this.options.lookupMx(job.domain);
+      else if (dnssec) ({ mx, secure: mxSecure } = await secureMx(dnssec, job.domain));
+      else mx = await lookupMx(job.domain, this.dns);
       if (mx.kind === 'none') return pendingAll(550, '5.1.10', `550 5.1.10 ${mx.reason}`, true);
       if (mx.kind === 'temporary') return pendingAll(null, '4.4.3', mx.reason);
       const relaxed = job.message.tlsPolicy === 'tls-required-no';
       const sts = this.options.mtaSts === false || relaxed ? null : await this.sts.verdict(job.domain);
-      // RFC 8689 §4.2.1: an MX name is only trusted through DNSSEC or MTA-STS. Node's resolver does not
-      // validate DNSSEC, so REQUIRETLS mail goes only to MX hosts an enforced MTA-STS policy lists.
-      if (requiretls && sts?.mode !== 'enforce') {
-        return pendingAll(550, '5.7.30', `550 5.7.30 REQUIRETLS support required: the MX hosts of ${job.domain} cannot be authenticated (no MTA-STS policy in force; DNSSEC is not validated here)`, true);
+      // RFC 8689 §4.2.1: an MX name is only trusted through DNSSEC or MTA-STS: REQUIRETLS mail goes to MX
+      // hosts an enforced MTA-STS policy lists, or of a validated MX RRset.
+      if (requiretls && sts?.mode !== 'enforce' && !mxSecure) {
+        const why = dnssec ? 'the MX RRset is not DNSSEC-signed' : 'DNSSEC is not validated here';
+        return pendingAll(550, '5.7.30', `550 5.7.30 REQUIRETLS support required: the MX hosts of ${job.domain} cannot be authenticated (no MTA-STS policy in force; ${why})`, true);
       }
       stsInForce = sts;
-      const hosts = mx.hosts.filter((h) => !sts || sts.allowed(h.host));
       if (sts?.mode === 'testing') {
         // RFC 8461 §5: testing mode delivers as if there were no policy; what enforce would refuse is reported.
         const misses = mx.hosts.filter((h) => !sts.matches(h.host)).map((h) => h.host);
         if (misses.length) this.event('warn', { domain: job.domain, policy: sts.policy?.id, hosts: misses.slice(0, 5) }, 'mta-sts.testing-failure');
       }
-      if (hosts.length === 0) return pendingAll(null, '4.7.5', `no MX host of ${job.domain} matches its MTA-STS policy`);
       const strict = requiretls || Boolean(sts?.requireTls);
       targets = [];
-      for (const h of hosts.slice(0, 5)) {
-        targets.push({ host: h.host, address: await this.addressOf(h.host), port: this.options.port ?? 25, requireTls: strict, verifyCertificate: strict, ca });
+      const skipped: string[] = [];
+      let stsRefused = 0;
+      for (const h of mx.hosts.slice(0, 10)) {
+        if (targets.length >= 5) break;
+        const route: HostRoute | null = dnssec ? await routeOf(dnssec, h.host, mxSecure) : null;
+        if (route?.kind === 'skip') {
+          // RFC 7672 §2.2: a bogus TLSA (or address) answer: this host gets nothing, the next one may.
+          skipped.push(route.reason);
+          this.event('warn', { domain: job.domain, host: h.host, reason: route.reason }, 'dane.host-skipped');
+          if (route.dnssecInvalid) this.countTls(job.domain, 'tlsa', '', 'dnssec-invalid', h.host);
+          continue;
+        }
+        const dane = route?.dane ?? { kind: 'none' as const };
+        // RFC 8461 §2: where DANE applies it takes precedence over MTA-STS (a host's usable TLSA records authenticate it).
+        if (dane.kind !== 'dane' && sts && !sts.allowed(h.host)) {
+          stsRefused++;
+          continue;
+        }
+        const address = route?.address ?? (await this.addressOf(h.host));
+        const base = { host: h.host, address, port: this.options.port ?? 25, ca };
+        if (dane.kind === 'dane') targets.push({ ...base, requireTls: true, verifyCertificate: true, dane: { records: dane.records, names: [h.host, job.domain] } });
+        // RFC 7672 §2.2: secure TLSA records of which none is usable still make TLS mandatory.
+        else targets.push({ ...base, requireTls: strict || dane.kind === 'tls-only', verifyCertificate: strict });
+      }
+      if (targets.length === 0) {
+        if (stsRefused > 0 && skipped.length === 0) return pendingAll(null, '4.7.5', `no MX host of ${job.domain} matches its MTA-STS policy`);
+        return pendingAll(null, '4.7.5', `no usable MX host for ${job.domain}: ${skipped.slice(0, 3).join('; ') || 'none listed'}`);
       }
     }
     let last: Extract<AttemptResult, { kind: 'failed' }> | null = null;
@@ -389,7 +425,13 @@ export class QueueWorker {
         ret: job.message.ret,
         open: () => this.options.blobs.get(job.message.blobId),
       });
-      if (!smarthost) {
+      if (!smarthost && target.dane) {
+        // RFC 8460 §4.3.2: a session under a TLSA policy, and `tlsa-invalid` when the certificate matched none.
+        if (result.kind === 'replies') {
+          this.countTls(job.domain, 'tlsa', '', '', target.host);
+          this.event('info', { domain: job.domain, host: target.host }, 'dane.verified');
+        } else if (result.tlsFailure) this.countTls(job.domain, 'tlsa', '', result.daneMismatch ? 'tlsa-invalid' : tlsResultType(result.diagnostic), target.host);
+      } else if (!smarthost) {
         if (result.kind === 'replies') {
           const resultType = !result.tls ? 'starttls-not-supported' : result.certificateError && policyType === 'sts' ? tlsResultType(result.certificateError) : '';
           this.countTls(job.domain, policyType, policyId, resultType, target.host);

@@ -2,6 +2,8 @@ import type { Readable } from 'node:stream';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { TlsaRecord } from '../dns/dnssec-resolver.js';
+import { peerChain, verifyDane } from './dane.js';
 
 export interface RemoteTarget {
   /** The server's name: what its certificate must carry (the MX host name). */
@@ -18,6 +20,11 @@ export interface RemoteTarget {
   /** Check the certificate against `host` (MTA-STS enforce, a smarthost unless told otherwise). */
   readonly verifyCertificate: boolean;
   readonly auth?: { readonly user: string; readonly pass: string } | null;
+  /**
+   * RFC 7672: the host's DNSSEC-validated usable TLSA records and the names a DANE-TA chain may carry.
+   * TLS is then required and the certificate is checked against them alone (not against the WebPKI).
+   */
+  readonly dane?: { readonly records: readonly TlsaRecord[]; readonly names: readonly string[] } | null;
 }
 
 export interface RecipientReply {
@@ -46,6 +53,8 @@ export type AttemptResult =
       readonly diagnostic: string;
       /** No TLS session with a certificate we accept could be set up (RFC 8689 and MTA-STS need one). */
       readonly tlsFailure?: boolean;
+      /** The session's certificate matched none of the host's TLSA records (RFC 8460 `tlsa-invalid`). */
+      readonly daneMismatch?: boolean;
     };
 
 export interface AttemptOptions {
@@ -70,19 +79,22 @@ const oneLine = (text: string | undefined) => (text ?? '').replace(/\s+/g, ' ').
  */
 export async function attemptDelivery(target: RemoteTarget, options: AttemptOptions): Promise<AttemptResult> {
   const timeout = options.timeoutMs ?? 300_000;
+  const dane = target.dane ?? null;
+  const requireTls = target.requireTls || dane !== null;
   const connection = new SMTPConnection({
     host: target.address ?? target.host,
     port: target.port,
     secure: target.secure ?? false,
-    requireTLS: target.requireTls,
-    opportunisticTLS: !target.requireTls,
+    requireTLS: requireTls,
+    opportunisticTLS: !requireTls,
     name: options.hostname,
     connectionTimeout: 60_000,
     greetingTimeout: 60_000,
     socketTimeout: timeout,
     tls: {
-      rejectUnauthorized: target.verifyCertificate,
-      // RFC 6066: no IP literal as server name (a smarthost given by address).
+      // Under DANE the TLSA records are the trust anchors: the chain is checked after the handshake.
+      rejectUnauthorized: target.verifyCertificate && dane === null,
+      // RFC 6066: no IP literal as server name (a smarthost given by address). RFC 7672 §8.1: SNI is sent under DANE.
       servername: isIP(target.host) ? undefined : target.host,
       minVersion: 'TLSv1.2',
       ...(target.ca?.length ? { ca: [...rootCertificates, ...target.ca] } : {}),
@@ -98,7 +110,7 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
     // RFC 8689 §5: the next hop does not offer REQUIRETLS: that is its answer, and it is final.
     if (e.code === 'EREQUIRETLS') return { kind: 'failed', permanent: true, code: 550, enhanced: '5.7.30', diagnostic: `550 5.7.30 REQUIRETLS support required: ${oneLine(e.message)}` };
     return {
-      tlsFailure: e.code === 'ETLS' || (target.requireTls && !tls && e.code !== 'ECONNECTION' && e.code !== 'ETIMEDOUT' && /certificate|self[- ]signed|altname|TLS|SSL/i.test(e.message ?? '')),
+      tlsFailure: e.code === 'ETLS' || (requireTls && !tls && e.code !== 'ECONNECTION' && e.code !== 'ETIMEDOUT' && /certificate|self[- ]signed|altname|TLS|SSL/i.test(e.message ?? '')),
       kind: 'failed',
       permanent: aboutMessage && code !== null && code >= 500,
       code,
@@ -116,6 +128,14 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
     });
     connection.on('error', () => undefined);
     tls = Boolean((connection as unknown as { secure?: boolean }).secure);
+    const socket = (connection as unknown as { _socket?: { authorized?: boolean; authorizationError?: unknown; getPeerCertificate?: (detailed: boolean) => unknown } })._socket;
+    if (dane) {
+      // Checked before MAIL FROM: nothing of the message reaches a server the TLSA records do not vouch for.
+      const verdict = tls && socket?.getPeerCertificate ? verifyDane(peerChain(socket.getPeerCertificate(true) as never), dane.records, dane.names) : { ok: false as const, reason: 'no TLS session' };
+      if (!verdict.ok) {
+        return { kind: 'failed', permanent: false, code: null, enhanced: '4.7.5', diagnostic: `DANE: the certificate of ${target.host} does not match its TLSA records (${verdict.reason})`, tlsFailure: true, daneMismatch: true };
+      }
+    }
     if (target.auth) {
       await new Promise<void>((resolve, reject) => connection.login({ user: target.auth!.user, pass: target.auth!.pass }, (err) => (err ? reject(err) : resolve())));
     }
@@ -149,9 +169,8 @@ export async function attemptDelivery(target: RemoteTarget, options: AttemptOpti
       return { address: r.address, status: 'delivered', code: 250, enhanced: enhancedOf(info.response), diagnostic: oneLine(info.response) };
     });
     // Unverified TLS still checks the chain and the name (Node sets authorizationError): what a policy
-    // in testing mode reports.
-    const socket = (connection as unknown as { _socket?: { authorized?: boolean; authorizationError?: unknown } })._socket;
-    const certificateError = tls && socket && socket.authorized === false ? String(socket.authorizationError ?? 'unverified') : null;
+    // in testing mode reports. A DANE-verified session has no WebPKI error to report.
+    const certificateError = !dane && tls && socket && socket.authorized === false ? String(socket.authorizationError ?? 'unverified') : null;
     return { kind: 'replies', replies, tls, certificateError };
   } catch (error) {
     const e = error as { code?: string; rejectedErrors?: { recipient?: string; responseCode?: number; response?: string }[] };

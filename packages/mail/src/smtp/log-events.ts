@@ -33,6 +33,8 @@ export const SMTP_LOG_EVENTS = [
   'mta-sts.policy-fetched',
   'mta-sts.policy-failed',
   'mta-sts.testing-failure',
+  'dane.host-skipped',
+  'dane.verified',
   'tls-rpt.sent',
   'tls-rpt.failed',
 ] as const;

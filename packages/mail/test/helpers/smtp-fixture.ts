@@ -15,6 +15,7 @@ import {
   type MemoryLogger,
 } from '@palabre/core/testing';
 import { createSmtpServer, type SmtpListener, type SmtpServerOptions } from '../../src/index.js';
+import { QueueWorker, type QueueWorkerOptions } from '../../src/outbound/queue-worker.js';
 import type { DnsResolver } from '../../src/auth-results/dns-resolver.js';
 import { MemoryMailDelivery } from './memory-delivery.js';
 import { selfSignedTls } from './tls.js';
@@ -128,4 +129,9 @@ export async function startSmtpFixture(over: Partial<SmtpServerOptions> = {}): P
       await rm(spoolDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A queue worker over the fixture's queue, blobs, directory and mailboxes, sending as mail.sante.gouv.tg. */
+export function fixtureWorker(f: SmtpFixture, over: Partial<QueueWorkerOptions> = {}): QueueWorker {
+  return new QueueWorker({ queue: f.queue, blobs: f.blobs, directory: f.directory, delivery: f.delivery, hostname: 'mail.sante.gouv.tg', logger: f.logger, ...over });
 }

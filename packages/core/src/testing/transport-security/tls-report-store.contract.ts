@@ -20,8 +20,11 @@ export function tlsReportStoreContract(name: string, subject: ContractSubject<Tl
       await store.count({ ...ok, resultType: 'certificate-host-mismatch' }, 3);
       await store.count({ ...ok, domain: 'EXAMPLE.net', policyType: 'no-policy-found', policyId: '', receivingMx: 'MX.example.net' });
       await store.count({ ...ok, day: '2026-03-02' });
+      // DANE (RFC 7672) sessions: policy type tlsa, no policy id.
+      await store.count({ ...ok, policyType: 'tlsa', policyId: '', resultType: 'tlsa-invalid' }, 2);
       expect(sorted(await store.take('2026-03-01'))).toEqual(
         sorted([
+          { ...ok, policyType: 'tlsa', policyId: '', resultType: 'tlsa-invalid', count: 2 },
           { ...ok, count: 20 },
           { ...ok, resultType: 'certificate-host-mismatch', count: 3 },
           { ...ok, domain: 'example.net', policyType: 'no-policy-found', policyId: '', receivingMx: 'mx.example.net', count: 1 },
@@ -34,7 +37,7 @@ export function tlsReportStoreContract(name: string, subject: ContractSubject<Tl
     it('refuses keys no delivery can produce', async () => {
       await expectKind(store.count({ ...ok, day: '2026-3-1' }), 'invalid');
       await expectKind(store.count({ ...ok, resultType: 'pwned' }), 'invalid');
-      await expectKind(store.count({ ...ok, policyType: 'tlsa' as never }), 'invalid');
+      await expectKind(store.count({ ...ok, policyType: 'dane' as never }), 'invalid');
       await expectKind(store.count({ ...ok, receivingMx: 'mx\r\nx' }), 'invalid');
       await expectKind(store.count({ ...ok, domain: 'not a domain' }), 'invalid');
       await expectKind(store.count(ok, 0), 'invalid');
