@@ -8,7 +8,7 @@ export class DkimPending1796000530001 implements MigrationInterface {
   name = 'DkimPending1796000530001';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.addColumn('dkim_keys', new TableColumn({ name: 'pending', type: 'boolean', default: false }));
+    await q.addColumn('dkim_keys', new TableColumn({ name: 'pending', type: 'boolean', isNullable: true }));
   }
 
   async down(q: QueryRunner): Promise<void> {
