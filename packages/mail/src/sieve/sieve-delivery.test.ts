@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fixedClock, MemoryBlobStore, MemoryDirectoryStore, MemoryOutboundQueue, MemorySieveScriptStore, MemoryVacationStore } from '@palabre/core/testing';
-import { VacationResponder } from '../delivery/vacation-responder.js';
+import { mimeEntity, VacationResponder } from '../delivery/vacation-responder.js';
 import { Outbox } from '../outbound/outbox.js';
 import { HeaderSection } from '../smtp/header-section.js';
 import { MAX_REDIRECT_HOPS, MAX_REDIRECT_RECEIVED, REDIRECT_MARK, SieveDelivery, type SieveMessageInput } from './sieve-delivery.js';
@@ -127,6 +127,22 @@ describe('SieveDelivery', () => {
     // A message that went through many relays is not redirected again (a loop through another deployment).
     const relays = 'Received: from a by b; Mon, 7 Dec 2026 10:00:00 +0000\r\n'.repeat(MAX_REDIRECT_RECEIVED);
     expect((await sieve.plan(to, input(relays), { accountId: account.id })).redirects).toEqual([]);
+  });
+
+  it('vacation :mime sends the reason as its MIME entity: Content-* fields kept, others dropped, 8-bit text base64', async () => {
+    const reason = 'Content-Type: text/html; charset=utf-8\r\nBcc: espion@example.org\r\nTo: tous@example.org\r\n\r\n<p>Je suis <b>absent</b>.</p>\r\n';
+    const { sieve, queue, account, responder, blobs } = await setup(`require "vacation"; vacation :mime :subject "Absent" text:\r\n${reason}.\r\n;`);
+    const to = { accountId: account.id, address: account.address };
+    await sieve.act(to, input(), await sieve.plan(to, input(), { accountId: account.id }), true, responder);
+    const [job] = await queue.list();
+    const sent = (await blobs.read(job!.message.blobId)).toString();
+    const [head, body] = [sent.slice(0, sent.indexOf('\r\n\r\n')), sent.slice(sent.indexOf('\r\n\r\n') + 4)];
+    expect(head).toMatch(/^Content-Type: text\/html; charset=utf-8$/m);
+    expect(head).not.toMatch(/^(Bcc|To: tous)/im);
+    expect(head).not.toMatch(/text\/plain/);
+    expect(body).toBe('<p>Je suis <b>absent</b>.</p>\r\n');
+    expect(mimeEntity('Réponse sans en-tête')).toBe(`Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from('Réponse sans en-tête').toString('base64')}\r\n`);
+    expect(mimeEntity('\r\nAbsent.')).toBe('Content-Type: text/plain; charset=us-ascii\r\n\r\nAbsent.\r\n');
   });
 
   it('files into mailboxes with flags after the domain script; body tests read the body', async () => {
