@@ -6,7 +6,9 @@ import { createMailTransportStores } from '@palabre/core/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { openContext } from '../src/context.js';
-import { makeSite, siteKinds, type Site } from './helpers.js';
+import { dkimCommand } from '../src/commands/dkim.js';
+import { activatePublishedKeys } from '../src/dkim-publication.js';
+import { capture, makeSite, siteKinds, type Site } from './helpers.js';
 
 describe.each(siteKinds)('palabre dkim and vacation on %s', (kind) => {
   let site: Site;
@@ -27,10 +29,13 @@ describe.each(siteKinds)('palabre dkim and vacation on %s', (kind) => {
       expect(sealed).toMatchObject({ code: 0, out: expect.stringMatching(/^1 DKIM private key sealed with key [0-9a-f]{12}/) });
       const rotated = await site.run('dkim', 'rotate', 'sante.gouv.tg');
       expect(rotated.code, rotated.err).toBe(0);
-      expect(rotated.out).toMatch(/DKIM key palabre\d{8} made for sante\.gouv\.tg \(rsa-sha256\); it signs from now on, sealed in the database/);
-      expect(rotated.out).toContain('The previous key clear is retired');
+      expect(rotated.out).toMatch(/DKIM key palabre\d{8} made for sante\.gouv\.tg \(rsa-sha256\), pending, sealed in the database: it does not sign until its DNS record is published/);
+      expect(rotated.out).toContain('The current key clear signs until then.');
       const again = await site.run('dkim', 'rotate', 'sante.gouv.tg', '--algorithm', 'ed25519');
       expect(again.out).toMatch(/DKIM key palabre\d{8}-2 made/);
+      // --force activates without the DNS check; the pending key opens (it is sealed like the others).
+      const forced = await site.run('dkim', 'activate', 'sante.gouv.tg', '--force');
+      expect(forced.out).toMatch(/DKIM key palabre\d{8}-2 of sante\.gouv\.tg signs from now on \(its DNS record was not checked\)/);
       const ctx = await openContext(loadConfig({ data: site.dataDir, env: site.env }), silentLogger);
       try {
         const key = await createMailTransportStores(ctx.db, { secrets: ctx.secrets }).dkimKeys.active('sante.gouv.tg');
@@ -51,6 +56,75 @@ describe.each(siteKinds)('palabre dkim and vacation on %s', (kind) => {
     } finally {
       await rm(keyFile, { force: true });
     }
+  });
+
+  it('rotates by publish then activate: the new key is pending, signs only once its TXT record resolves and matches', async () => {
+    expect((await site.run('dkim', 'generate', 'sante.gouv.tg', '--selector', 'old')).code).toBe(0);
+    const rotated = await site.run('dkim', 'rotate', 'sante.gouv.tg', '--algorithm', 'ed25519');
+    expect(rotated.code, rotated.err).toBe(0);
+    const selector = /DKIM key (palabre\d{8}) made/.exec(rotated.out)![1]!;
+    const record = /value: (v=DKIM1; k=ed25519; p=[A-Za-z0-9+/=]+)/.exec(rotated.out)![1]!;
+    expect(rotated.out).toContain(`palabre dkim activate sante.gouv.tg ${selector}`);
+    const states = async () => (await site.run('dkim', 'list')).out;
+    expect(await states()).toMatch(new RegExp(`${selector}\\s+ed25519-sha256\\s+pending`));
+    expect(await states()).toMatch(/old\s+rsa-sha256\s+signing/);
+    expect((await site.run('dkim', 'show', 'sante.gouv.tg')).out).toContain(`Pending key ${selector}`);
+
+    // The DNS as the test says it is: the name answers what `zone` holds, or NXDOMAIN.
+    const zone = new Map<string, string[][]>();
+    const asked: string[] = [];
+    const resolver = {
+      async resolveTxt(name: string) {
+        asked.push(name);
+        const got = zone.get(name);
+        if (!got) throw Object.assign(new Error(`queryTxt ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+        return got;
+      },
+    };
+    const ctx = await openContext(loadConfig({ data: site.dataDir, env: site.env }), silentLogger);
+    const keys = createMailTransportStores(ctx.db, { secrets: ctx.secrets }).dkimKeys;
+    const activate = async (...argv: string[]) => {
+      const io = capture();
+      const code = await dkimCommand(ctx, ['activate', 'sante.gouv.tg', ...argv], io, resolver);
+      return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
+    };
+    try {
+      const name = `${selector}._domainkey.sante.gouv.tg`;
+      const missing = await activate();
+      expect(missing.code).toBe(1);
+      expect(missing.err).toContain(`no TXT record at ${name} yet`);
+      expect(asked).toEqual([name]);
+      expect((await keys.active('sante.gouv.tg'))!.selector).toBe('old');
+      // A record with another key (a typo, the old key copied) is not this one.
+      zone.set(name, [[record.replace(/p=.{8}/, 'p=AAAAAAAA')]]);
+      expect((await activate(selector)).err).toContain('holds another key');
+      zone.set(name, [[record.replace('k=ed25519', 'k=rsa')]]);
+      expect((await activate(selector)).code).toBe(1);
+      expect(await states()).toMatch(new RegExp(`${selector}\\s+ed25519-sha256\\s+pending`));
+      // Published (split in 255-byte strings as a zone may hold it, with spaces): activated, the old key retired.
+      zone.set(name, [['v=DKIM1; k=ed25519; ', `p=${record.split('p=')[1]!.slice(0, 10)} ${record.split('p=')[1]!.slice(10)}`]]);
+      const ok = await activate();
+      expect(ok.code, ok.err).toBe(0);
+      expect(ok.out).toContain(`DKIM key ${selector} of sante.gouv.tg signs from now on, its DNS record checked`);
+      expect(ok.out).toContain('The previous key old is retired');
+      expect((await keys.active('sante.gouv.tg'))!.selector).toBe(selector);
+      expect(await states()).toMatch(/old\s+rsa-sha256\s+retired/);
+      await expect(activate()).rejects.toThrow('no pending DKIM key for sante.gouv.tg');
+
+      // The background job activates a pending key once its record resolves, not before.
+      const next = await site.run('dkim', 'rotate', 'sante.gouv.tg', '--algorithm', 'rsa');
+      const nextSelector = /DKIM key (palabre\d{8}-2) made/.exec(next.out)![1]!;
+      const nextRecord = /value: (v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]+)/.exec(next.out)![1]!;
+      expect(await activatePublishedKeys(keys, resolver, silentLogger)).toBe(0);
+      expect((await keys.active('sante.gouv.tg'))!.selector).toBe(selector);
+      zone.set(`${nextSelector}._domainkey.sante.gouv.tg`, [[nextRecord]]);
+      expect(await activatePublishedKeys(keys, resolver, silentLogger)).toBe(1);
+      expect((await keys.active('sante.gouv.tg'))!.selector).toBe(nextSelector);
+      expect(await activatePublishedKeys(keys, resolver, silentLogger)).toBe(0);
+    } finally {
+      await ctx.close();
+    }
+    expect(await site.run('dkim', 'activate', 'sante.gouv.tg', 'nosuch')).toMatchObject({ code: 2, err: expect.stringContaining('no DKIM key nosuch') });
   });
 
   it('makes a DKIM key, prints the DNS record that matches it, and rotates', async () => {

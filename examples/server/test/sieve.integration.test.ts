@@ -15,6 +15,9 @@ import { freePort, makeSite, smtp, spawnServe, waitForLine, stopServe, type Site
 const USER = 'agent@interieur.gouv.test';
 const OTHER = 'chef@interieur.gouv.test';
 const PASS = 'Une phrase de passe assez longue';
+const LOOP1 = 'aller@interieur.gouv.test';
+const LOOP2 = 'retour@interieur.gouv.test';
+const VAC = 'absent@interieur.gouv.test';
 
 /** A raw ManageSieve connection: `send` writes bytes, `until` waits for a final OK/NO/BYE line. */
 class RawSieve {
@@ -100,6 +103,9 @@ describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through pal
       ['domain', 'add', 'interieur.gouv.test'],
       ['user', 'add', USER, '--password', PASS],
       ['user', 'add', OTHER, '--password', PASS],
+      ['user', 'add', LOOP1, '--password', PASS],
+      ['user', 'add', LOOP2, '--password', PASS],
+      ['user', 'add', VAC, '--password', PASS],
     ])
       expect((await site.run(...argv)).code).toBe(0);
     // The administrator's domain script runs before every user's: it discards what it forbids.
@@ -184,22 +190,97 @@ describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through pal
     expect(await subjects(USER)).not.toContain('Contenu interdit');
   }, 60_000);
 
-  it('redirects through the queue, and a message that already went round is kept, not redirected again', async () => {
+  /** Upload and activate `script` for `user` over ManageSieve. */
+  const activate = async (user: string, name: string, script: string) => {
     const { c } = await RawSieve.open(ports.sieve);
-    expect(await c.command(`AUTHENTICATE "PLAIN" "${plain(OTHER, PASS)}"\r\n`)).toMatch(/^OK/m);
-    const script = `redirect "${USER}";`;
-    expect(await c.command(`PUTSCRIPT "fwd" {${script.length}+}\r\n${script}\r\n`)).toMatch(/^OK/m);
-    expect(await c.command('SETACTIVE "fwd"\r\n')).toMatch(/^OK/m);
+    expect(await c.command(`AUTHENTICATE "PLAIN" "${plain(user, PASS)}"\r\n`)).toMatch(/^OK/m);
+    expect(await c.command(`PUTSCRIPT "${name}" {${Buffer.byteLength(script)}+}\r\n${script}\r\n`)).toMatch(/^OK/m);
+    expect(await c.command(`SETACTIVE "${name}"\r\n`)).toMatch(/^OK/m);
     c.close();
-    expect((await mx(OTHER, 'Pour transfert')).at(-2)).toMatch(/^250 /);
-    expect((await mx(OTHER, 'Deja transfere', `X-Palabre-Sieve-Redirected: ${OTHER}\r\n`)).at(-2)).toMatch(/^250 /);
+  };
+  /** The subjects in the mailbox once `subject` is there (the queue delivers in the background). */
+  const arrives = async (user: string, subject: string, mailbox = 'INBOX'): Promise<string[]> => {
     let got: string[] = [];
-    for (let i = 0; i < 100 && !got.includes('Pour transfert'); i++) {
-      got = await subjects(USER);
-      if (!got.includes('Pour transfert')) await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 100 && !got.includes(subject); i++) {
+      got = await subjects(user, mailbox);
+      if (!got.includes(subject)) await new Promise((r) => setTimeout(r, 300));
     }
-    expect(got).toContain('Pour transfert');
-    expect(await subjects(OTHER)).toEqual(['Deja transfere']);
+    return got;
+  };
+  const source = async (user: string, subject: string): Promise<string> => {
+    const imap = new ImapFlow({ host: '127.0.0.1', port: ports.imap, secure: false, auth: { user, pass: PASS }, tls: { rejectUnauthorized: false }, logger: false });
+    await imap.connect();
+    try {
+      await imap.mailboxOpen('INBOX');
+      const all = await imap.fetchAll('1:*', { envelope: true, source: true });
+      return all.find((m) => m.envelope!.subject === subject)!.source!.toString('utf8');
+    } finally {
+      await imap.logout();
+    }
+  };
+
+  it("a redirect to a local account goes through that account's own script: filed where its rules say", async () => {
+    await activate(OTHER, 'fwd', `redirect "${USER}";`);
+    expect((await mx(OTHER, 'Pour transfert')).at(-2)).toMatch(/^250 /);
+    // USER's script (the first test's) files a "rapport" into Archive: so does it for a redirected one.
+    expect((await mx(OTHER, 'Un rapport transfere')).at(-2)).toMatch(/^250 /);
+    expect(await arrives(USER, 'Pour transfert')).toContain('Pour transfert');
+    expect(await arrives(USER, 'Un rapport transfere', 'Archive')).toContain('Un rapport transfere');
+    expect(await subjects(USER)).not.toContain('Un rapport transfere');
+    expect(await subjects(OTHER)).toEqual([]);
+  }, 90_000);
+
+  it('an attacker cannot turn a redirect off with a forged mark: the message is still redirected, the mark dropped', async () => {
+    const forged = [`X-Palabre-Sieve-Redirected: ${OTHER}\r\n`, `X-Palabre-Sieve-Redirected: ${OTHER}; mac=${'A'.repeat(43)}\r\n`];
+    expect((await mx(OTHER, 'Marque forgee', forged.join(''))).at(-2)).toMatch(/^250 /);
+    expect(await arrives(USER, 'Marque forgee')).toContain('Marque forgee');
+    expect(await subjects(OTHER)).toEqual([]);
+    // The copy USER got carries one mark, ours, with its MAC; the forged ones did not survive the MX.
+    const marks = (await source(USER, 'Marque forgee')).match(/^X-Palabre-Sieve-Redirected:.*$/gim) ?? [];
+    expect(marks).toHaveLength(1);
+    expect(marks[0]).toMatch(new RegExp(`^X-Palabre-Sieve-Redirected: ${OTHER}; mac=[A-Za-z0-9_-]{43}$`, 'i'));
+    expect(marks[0]).not.toContain('A'.repeat(43));
+  }, 90_000);
+
+  it('a redirect loop between two local accounts ends: the message is kept once, where it came back', async () => {
+    await activate(LOOP1, 'boucle', `redirect "${LOOP2}";`);
+    await activate(LOOP2, 'boucle', `redirect "${LOOP1}";`);
+    expect((await mx(LOOP1, 'Boucle')).at(-2)).toMatch(/^250 /);
+    expect(await arrives(LOOP1, 'Boucle')).toEqual(['Boucle']);
+    // Give the queue time to do anything more it would (it would not: the loop ended at LOOP1).
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await subjects(LOOP1)).toEqual(['Boucle']);
+    expect(await subjects(LOOP2)).toEqual([]);
+  }, 90_000);
+
+  it('vacation :mime sends the reason as the MIME entity it is (RFC 5230 §5.7), through the local path', async () => {
+    const reason = [
+      'Content-Type: multipart/alternative; boundary="alt"',
+      'Bcc: espion@example.org',
+      '',
+      '--alt',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Je suis absent.',
+      '--alt',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<p>Je suis <b>absent</b>.</p>',
+      '--alt--',
+      '',
+    ].join('\r\n');
+    await activate(VAC, 'absence', `require "vacation";\r\nvacation :mime :subject "Absence HTML" text:\r\n${reason}.\r\n;\r\n`);
+    // The envelope sender is USER: the reply comes back to a local mailbox, through the queue.
+    const replies = await smtp(ports.smtp, ['EHLO client.example.org', `MAIL FROM:<${USER}>`, `RCPT TO:<${VAC}>`], `From: Ami <ami@example.org>\r\nTo: ${VAC}\r\nSubject: Question\r\nMessage-ID: <question@example.org>\r\n\r\nBonjour.`);
+    expect(replies.at(-2), replies.join('\n')).toMatch(/^250 /);
+    expect(await arrives(USER, 'Absence HTML')).toContain('Absence HTML');
+    const raw = await source(USER, 'Absence HTML');
+    const [head, ...rest] = raw.split('\r\n\r\n');
+    expect(head).toMatch(/^Content-Type: multipart\/alternative; boundary="alt"$/m);
+    expect(head).toMatch(/^Auto-Submitted: auto-replied$/m);
+    expect(head).not.toMatch(/^Bcc:/im);
+    expect(head).not.toMatch(/^Content-Type: text\/plain/m);
+    expect(rest.join('\r\n\r\n')).toBe(reason.slice(reason.indexOf('--alt')));
   }, 90_000);
 
   it('body tests see each MIME part decoded: a base64 UTF-8 part of a multipart message through the MX', async () => {
@@ -282,5 +363,37 @@ describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through pal
       expect(await c.command('LISTSCRIPTS\r\n')).toMatch(/^NO "Authenticate first"/m);
       expect(await c.command('LOGOUT\r\n')).toMatch(/^OK/m);
     });
+
+    it('refuses a huge string list and an oversized script with their position; stores nothing', async () => {
+      const { c } = await RawSieve.open(ports.sieve);
+      const hello = await c.command(`AUTHENTICATE "PLAIN" "${plain(LOOP2, PASS)}"\r\n`);
+      if (/ENCRYPT-NEEDED/.test(hello)) return;
+      const list = `if header :contains "subject" [${Array.from({ length: 2_000 }, (_, i) => `"s${i}"`).join(',')}] { discard; }`;
+      expect(await c.command(`PUTSCRIPT "liste" {${list.length}+}\r\n${list}\r\n`)).toMatch(/^NO "line 1, column \d+: string list longer than 1024"/m);
+      const big = `# ${'x'.repeat(300 * 1024)}\r\nkeep;\r\n`;
+      // A literal over the script limit is refused before it is read: BYE naming the limit.
+      expect(await c.command(`PUTSCRIPT "gros" {${big.length}+}\r\n${big}\r\n`)).toMatch(/^BYE "literal larger than 262144 bytes"/m);
+      c.close();
+      const again = (await RawSieve.open(ports.sieve)).c;
+      expect(await again.command(`AUTHENTICATE "PLAIN" "${plain(LOOP2, PASS)}"\r\n`)).toMatch(/^OK/m);
+      expect(await again.command('LISTSCRIPTS\r\n')).not.toMatch(/"liste"|"gros"/);
+      again.close();
+    });
+
+    it('a script built to explode at run time (many-star :matches, a variable doubling bomb) is bounded: the message is kept, the MX answers', async () => {
+      // Valid scripts, each costly on purpose; each delivery must end with the message in INBOX.
+      const stars = `require ["variables"];\r\nif header :matches "subject" "${'*a'.repeat(60)}*b" { discard; }\r\n`;
+      const bomb = `require ["variables"];\r\nset "a" "xxxxxxxxxxxxxxxx";\r\n${'set "a" "${a}${a}";\r\n'.repeat(40)}if string :contains "\${a}" "y" { discard; }\r\n`;
+      for (const [name, script, subject] of [
+        ['etoiles', stars, `${'a'.repeat(900)}`],
+        ['bombe', bomb, 'Bombe de variables'],
+      ] as const) {
+        await activate(LOOP2, name, script);
+        await new Promise((r) => setTimeout(r, 5_500)); // the compiled-script cache
+        const replies = await mx(LOOP2, subject);
+        expect(replies.at(-2), replies.join('\n')).toMatch(/^250 /);
+        expect(await arrives(LOOP2, subject)).toContain(subject);
+      }
+    }, 90_000);
   });
 });

@@ -1,6 +1,6 @@
 import { normalizeDomain } from './address.js';
 import { InvalidInputError } from './errors.js';
-import type { DkimKey } from './ports/dkim-key-store.js';
+import type { DkimKey, NewDkimKey } from './ports/dkim-key-store.js';
 
 const SELECTOR = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -11,7 +11,7 @@ export function checkSelector(selector: string): string {
 }
 
 /** Validate and normalise a DKIM key the same way in every DkimKeyStore. */
-export function checkDkimKey(input: Omit<DkimKey, 'active' | 'createdAt'> & { createdAt?: Date }): DkimKey {
+export function checkDkimKey(input: NewDkimKey, pending = false): DkimKey {
   if (input.algorithm !== 'rsa-sha256' && input.algorithm !== 'ed25519-sha256') throw new InvalidInputError('unsupported DKIM algorithm');
   if (typeof input.privateKeyPem !== 'string' || !/^-----BEGIN PRIVATE KEY-----/.test(input.privateKeyPem) || input.privateKeyPem.length > 8000) {
     throw new InvalidInputError('the DKIM private key must be a PKCS#8 PEM');
@@ -23,7 +23,8 @@ export function checkDkimKey(input: Omit<DkimKey, 'active' | 'createdAt'> & { cr
     algorithm: input.algorithm,
     privateKeyPem: input.privateKeyPem,
     publicKey: input.publicKey,
-    active: true,
+    active: !pending,
+    pending,
     createdAt: input.createdAt ?? new Date(),
   };
 }

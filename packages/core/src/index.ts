@@ -122,7 +122,9 @@ export type {
   TlsPolicy,
 } from './ports/outbound-queue.js';
 export type { MessagePart, MessageSubmission, SubmittedMessage } from './ports/message-submission.js';
-export type { DkimKeyStore, DkimKey, DkimAlgorithm } from './ports/dkim-key-store.js';
+export type { DkimKeyStore, DkimKey, DkimAlgorithm, NewDkimKey } from './ports/dkim-key-store.js';
+export { dkimKeyState } from './ports/dkim-key-store.js';
+export type { ServerKeys } from './ports/server-keys.js';
 export type { VacationStore, VacationSettings } from './ports/vacation-store.js';
 export { DEFAULT_VACATION_INTERVAL_MS, MIN_VACATION_INTERVAL_MS, MAX_VACATION_BODY, MAX_VACATION_SUBJECT } from './vacation-rules.js';
 export type { RateLimitStore } from './ports/rate-limit-store.js';

@@ -1,10 +1,15 @@
+import { Resolver } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { dkimKeyState } from '@palabre/core';
 import { createMailTransportStores } from '@palabre/core/storage';
 import { dkimDnsRecord, generateDkimKey } from '@palabre/mail';
 import { noMorePositionals, parse, requirePositional, UsageError } from '../args.js';
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { DKIM_USAGE } from './usage.js';
-
+import { checkDkimPublication, type TxtResolver } from '../dkim-publication.js';
+/** How often palabre serve looks for the records of pending keys (serve/services.ts). */
+export const DKIM_ACTIVATION_MINUTES = 10;
 
 function printRecord(io: Output, key: Parameters<typeof dkimDnsRecord>[0]): void {
   const record = dkimDnsRecord(key);
@@ -17,7 +22,18 @@ function printRecord(io: Output, key: Parameters<typeof dkimDnsRecord>[0]): void
   io.out(`  ${record.zoneFile}`);
 }
 
-export async function dkimCommand(ctx: Context, argv: string[], io: Output): Promise<number> {
+/** The system's resolver, or the one `--resolver IP` names. */
+function txtResolver(ip: string | undefined): TxtResolver {
+  const r = new Resolver({ timeout: 5_000, tries: 2 });
+  if (ip !== undefined) {
+    if (!isIP(ip)) throw new UsageError('--resolver takes an IP address');
+    r.setServers([ip]);
+  }
+  return r;
+}
+
+/** `resolver`: where `activate` looks the record up (tests inject one; default: the system's or --resolver). */
+export async function dkimCommand(ctx: Context, argv: string[], io: Output, resolver?: TxtResolver): Promise<number> {
   const [sub, ...rest] = argv;
   const keys = createMailTransportStores(ctx.db, { secrets: ctx.secrets }).dkimKeys;
   switch (sub) {
@@ -38,8 +54,10 @@ export async function dkimCommand(ctx: Context, argv: string[], io: Output): Pro
       return 0;
     }
     case 'rotate': {
-      // A new key with a selector of its own signs from now on; the old one is kept (retired) so that
-      // its DNS record can stay until mail signed with it has been verified.
+      // Publish then activate: the new key, with a selector of its own, waits (pending) while its DNS
+      // record is published and propagates; the current key signs meanwhile. Signing with it at once
+      // would fail DKIM at every receiver until then. `activate` (or palabre serve, once the record
+      // resolves) makes it sign and retires the old one, whose record stays until its mail is read.
       const { values, positionals } = parse(rest, { algorithm: { type: 'string' } }, DKIM_USAGE);
       const name = requirePositional(positionals, 0, 'domain', DKIM_USAGE);
       noMorePositionals(positionals, 1, DKIM_USAGE);
@@ -52,11 +70,40 @@ export async function dkimCommand(ctx: Context, argv: string[], io: Output): Pro
       const base = `${ctx.config.smtp.outbound.dkimSelector}${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
       let selector = base;
       for (let n = 2; taken.has(selector); n++) selector = `${base}-${n}`;
-      const key = await keys.add({ domain: domain.name, selector, ...generateDkimKey(algorithm) });
-      io.out(`DKIM key ${key.selector} made for ${key.domain} (${key.algorithm}); it signs from now on${ctx.secrets ? ', sealed in the database' : ''}.`);
-      if (previous) io.out(`The previous key ${previous.selector} is retired: keep its DNS record a week, then palabre dkim remove ${key.domain} ${previous.selector}`);
+      const key = await keys.add({ domain: domain.name, selector, ...generateDkimKey(algorithm) }, { pending: true });
+      io.out(`DKIM key ${key.selector} made for ${key.domain} (${key.algorithm}), pending${ctx.secrets ? ', sealed in the database' : ''}: it does not sign until its DNS record is published.`);
+      io.out(previous ? `The current key ${previous.selector} signs until then.` : `Mail from ${key.domain} stays unsigned until then.`);
       io.out('');
       printRecord(io, key);
+      io.out('');
+      io.out(`Then: palabre dkim activate ${key.domain} ${key.selector} (it checks the record), or let palabre serve activate it once the record resolves (checked every ${DKIM_ACTIVATION_MINUTES} minutes).`);
+      return 0;
+    }
+    case 'activate': {
+      const { values, positionals } = parse(rest, { force: { type: 'boolean' }, resolver: { type: 'string' } }, DKIM_USAGE);
+      const name = requirePositional(positionals, 0, 'domain', DKIM_USAGE);
+      noMorePositionals(positionals, 2, DKIM_USAGE);
+      const all = await keys.list(name);
+      const wanted = positionals[1]?.toLowerCase();
+      const key = wanted ? all.find((k) => k.selector === wanted) : all.find((k) => k.pending);
+      if (!key) throw new UsageError(wanted ? `no DKIM key ${wanted} for ${name} (palabre dkim list)` : `no pending DKIM key for ${name} (palabre dkim rotate ${name})`);
+      if (key.active) {
+        io.out(`DKIM key ${key.selector} of ${key.domain} already signs.`);
+        return 0;
+      }
+      if (!values.force) {
+        const check = await checkDkimPublication(key, resolver ?? txtResolver(values.resolver));
+        if (!check.published) {
+          io.err(`DKIM key ${key.selector} of ${key.domain} not activated: ${check.reason}.`);
+          io.err('Publish the record below and try again once it resolves (or --force to activate without the check):');
+          printRecord({ ...io, out: (line) => io.err(line ?? '') }, key);
+          return 1;
+        }
+      }
+      const previous = all.find((k) => k.active);
+      await keys.activate(key.domain, key.selector);
+      io.out(`DKIM key ${key.selector} of ${key.domain} signs from now on${values.force ? ' (its DNS record was not checked)' : ', its DNS record checked'}.`);
+      if (previous) io.out(`The previous key ${previous.selector} is retired: keep its DNS record a week, then palabre dkim remove ${key.domain} ${previous.selector}`);
       return 0;
     }
     case 'seal': {
@@ -70,12 +117,18 @@ export async function dkimCommand(ctx: Context, argv: string[], io: Output): Pro
       const { positionals } = parse(rest, {}, DKIM_USAGE);
       const name = requirePositional(positionals, 0, 'domain', DKIM_USAGE);
       const key = await keys.active(name);
-      if (!key) throw new UsageError(`no DKIM key for ${name} (palabre dkim generate ${name})`);
-      printRecord(io, key);
+      const pending = (await keys.list(name)).filter((k) => k.pending);
+      if (!key && pending.length === 0) throw new UsageError(`no DKIM key for ${name} (palabre dkim generate ${name})`);
+      if (key) printRecord(io, key);
+      for (const p of pending) {
+        if (key) io.out('');
+        io.out(`Pending key ${p.selector} (palabre dkim activate ${p.domain} ${p.selector} once published):`);
+        printRecord(io, p);
+      }
       return 0;
     }
     case 'list': {
-      const rows = (await keys.list()).map((k) => [k.domain, k.selector, k.algorithm, k.active ? 'signing' : 'retired', k.createdAt.toISOString().slice(0, 10)]);
+      const rows = (await keys.list()).map((k) => [k.domain, k.selector, k.algorithm, dkimKeyState(k), k.createdAt.toISOString().slice(0, 10)]);
       for (const line of table(rows, ['DOMAIN', 'SELECTOR', 'ALGORITHM', 'STATE', 'CREATED'])) io.out(line);
       return 0;
     }

@@ -20,6 +20,7 @@ export const DKIM_USAGE = `palabre dkim generate DOMAIN [--selector NAME] [--alg
        palabre dkim show DOMAIN
        palabre dkim list
        palabre dkim rotate DOMAIN [--algorithm rsa|ed25519]
+       palabre dkim activate DOMAIN [SELECTOR] [--force] [--resolver IP]
        palabre dkim seal
        palabre dkim remove DOMAIN SELECTOR`;
 

@@ -77,6 +77,15 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
     });
     services.push(periodicJob('tls-rpt', MAIL_GC_INTERVAL_MS, { background: setup.background, leadership: ctx.db }, () => reporter.send(TlsReporter.yesterday(new Date()))));
   }
+  // "Publish then activate": a key `palabre dkim rotate` made signs once its DNS record resolves, checked
+  // by one node of the cluster.
+  const [{ activatePublishedKeys }, { DKIM_ACTIVATION_MINUTES }, { Resolver }] = await Promise.all([import('../dkim-publication.js'), import('../commands/dkim.js'), import('node:dns/promises')]);
+  const dkimLog = ctx.logger.child({ service: 'dkim' });
+  services.push(
+    periodicJob('dkim-activate', DKIM_ACTIVATION_MINUTES * 60_000, { background: setup.background, leadership: ctx.db }, () =>
+      activatePublishedKeys(transport.dkimKeys, new Resolver({ timeout: 5_000, tries: 2 }), dkimLog).catch((error: unknown) => dkimLog.warn({ err: (error as Error).message }, 'dkim.activation-failed')),
+    ),
+  );
   return services;
 }
 

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionGate, MailDelivery, MailStore, MalwareScanner } from '@palabre/core';
-import { createMailTransportStores, SqlMtaStsPolicyStore, SqlSieveScriptStore, SqlTlsReportStore } from '@palabre/core/storage';
+import { createMailTransportStores, SqlMtaStsPolicyStore, SqlServerKeys, SqlSieveScriptStore, SqlTlsReportStore } from '@palabre/core/storage';
 import { cachingResolver, createDnssecResolver, createMailPipeline, createSmtpServer, QueueWorker, type SmtpListener } from '@palabre/mail';
 import { mailFilters } from './mail-filters.js';
 import type { Context } from '../context.js';
@@ -61,6 +61,8 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     blobs: ctx.blobs.mail,
     directory: ctx.stores.directory,
     delivery: wiring.delivery,
+    // The pipeline below is built after the worker (it wakes the worker); the worker asks for its path when it delivers.
+    localPath: () => pipeline.local,
     hostname: config.hostname,
     concurrency: smtp.outbound.concurrency,
     port: smtp.outbound.port,
@@ -88,6 +90,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     vacations: stores.vacations,
     sieveScripts: new SqlSieveScriptStore(ctx.db),
     mailboxes: wiring.mailboxes ?? null,
+    serverKeys: new SqlServerKeys(ctx.db, ctx.secrets),
     dns,
     dmarc: smtp.dmarc,
     maxQueueMs: smtp.outbound.maxQueueMs,

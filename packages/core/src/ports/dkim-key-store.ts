@@ -14,12 +14,27 @@ export interface DkimKey {
   readonly publicKey: string;
   /** Only the active key of a domain signs; older ones stay for rotation until removed. */
   readonly active: boolean;
+  /**
+   * Made by a rotation and waiting for its DNS record to be published: it does not sign until
+   * activated (then the previous key is retired). Never both active and pending.
+   */
+  readonly pending: boolean;
   readonly createdAt: Date;
 }
 
+export type NewDkimKey = Omit<DkimKey, 'active' | 'pending' | 'createdAt'> & { createdAt?: Date };
+
+/** What `palabre dkim list` calls a key. */
+export const dkimKeyState = (key: Pick<DkimKey, 'active' | 'pending'>): 'signing' | 'pending' | 'retired' => (key.active ? 'signing' : key.pending ? 'pending' : 'retired');
+
 export interface DkimKeyStore {
-  /** Add a key; it becomes the domain's active key (the previous one stays, inactive). */
-  add(key: Omit<DkimKey, 'active' | 'createdAt'> & { createdAt?: Date }): Promise<DkimKey>;
+  /**
+   * Add a key; it becomes the domain's active key (the previous one stays, inactive), or, with
+   * `pending`, waits beside the active one until `activate`.
+   */
+  add(key: NewDkimKey, options?: { pending?: boolean }): Promise<DkimKey>;
+  /** The key becomes the one that signs; the previous active key is retired. NotFoundError when absent. */
+  activate(domain: string, selector: string): Promise<DkimKey>;
   /** The key that signs mail of this domain, or null. */
   active(domain: string): Promise<DkimKey | null>;
   list(domain?: string): Promise<DkimKey[]>;

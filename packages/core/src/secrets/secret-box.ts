@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { InvalidInputError, UnavailableError } from '../errors.js';
 
 /**
@@ -14,6 +14,11 @@ export interface SecretBox {
   seal(plain: string, context: string): string;
   /** The plain text; UnavailableError when the value was sealed under another key or was altered. */
   open(sealed: string, context: string): string;
+  /**
+   * A 32-byte key for one purpose (HMAC-SHA256 of the purpose under the key-encryption key): the same
+   * on every node given the same key file, and revealing nothing of it or of other purposes' keys.
+   */
+  deriveKey(purpose: string): Buffer;
 }
 
 const PREFIX = 'sealed:v1:';
@@ -33,6 +38,9 @@ export function createSecretBox(key: Uint8Array): SecretBox {
       cipher.setAAD(Buffer.from(context));
       const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
       return `${PREFIX}${keyId}:${nonce.toString('base64')}:${Buffer.concat([body, cipher.getAuthTag()]).toString('base64')}`;
+    },
+    deriveKey(purpose) {
+      return createHmac('sha256', kek).update(`palabre-derive:${purpose}`).digest();
     },
     open(sealed, context) {
       const [id, nonce, data] = sealed.slice(PREFIX.length).split(':');

@@ -34,6 +34,7 @@ export { SqlCalendarStore } from './calendar/sql-calendar-store.js';
 export type { SqlCalendarStoreOptions } from './calendar/sql-calendar-store.js';
 export { SqlMailMigrationStore } from './mail-migration/sql-mail-migration-store.js';
 export { SqlSieveScriptStore } from './sieve/sql-sieve-script-store.js';
+export { SqlServerKeys } from './server-keys/sql-server-keys.js';
 export { SqlMailMetadataStore } from './mail-metadata/sql-mail-metadata-store.js';
 export { SqlMtaStsPolicyStore } from './transport-security/sql-mta-sts-policy-store.js';
 export { SqlTlsReportStore } from './transport-security/sql-tls-report-store.js';

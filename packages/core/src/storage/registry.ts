@@ -44,6 +44,9 @@ import { RequireTls1796000460000 } from './transport-security/1796000460000-requ
 import { MtaSts1796000460001 } from './transport-security/1796000460001-mta-sts.js';
 import { TlsReports1796000460002 } from './transport-security/1796000460002-tls-reports.js';
 import { TRANSPORT_SECURITY_ENTITIES } from './transport-security/entities.js';
+import { SERVER_KEY_ENTITIES } from './server-keys/entities.js';
+import { ServerKeys1796000530000 } from './server-keys/1796000530000-server-keys.js';
+import { DkimPending1796000530001 } from './migrations/1796000530001-dkim-pending.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -78,6 +81,7 @@ export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
   ...SIEVE_ENTITIES,
   ...MAIL_METADATA_ENTITIES,
   ...TRANSPORT_SECURITY_ENTITIES,
+  ...SERVER_KEY_ENTITIES,
 ];
 
 export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
@@ -99,4 +103,6 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MtaSts1796000460001,
   TlsReports1796000460002,
   DirectorySearch1796000470000,
+  ServerKeys1796000530000,
+  DkimPending1796000530001,
 ];

@@ -23,7 +23,7 @@ export type { ContractSubject } from './contracts/subject.js';
 export { MemoryDriveStore, MemoryLockStore } from './memory-drive-store.js';
 export { driveStoreContract, lockStoreContract } from './contracts/drive-store.contract.js';
 export type { DriveContractExtra } from './contracts/drive-store.contract.js';
-export { MemoryOutboundQueue, MemoryDkimKeyStore, MemoryVacationStore, MemoryRateLimitStore } from './memory-mail-transport.js';
+export { MemoryOutboundQueue, MemoryDkimKeyStore, MemoryVacationStore, MemoryRateLimitStore, MemoryServerKeys } from './memory-mail-transport.js';
 export { outboundQueueContract } from './contracts/outbound-queue.contract.js';
 export { dkimKeyStoreContract, vacationStoreContract, rateLimitStoreContract } from './contracts/mail-transport.contract.js';
 export { MemoryMailStore } from './memory-mail-store.js';

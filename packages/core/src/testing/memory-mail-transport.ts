@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { normalizeDomain } from '../address.js';
 import { checkDkimKey, checkSelector } from '../dkim-key-rules.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { checkOutcomes, clipText, planJobs } from '../outbound-queue-rules.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
-import type { DkimKey, DkimKeyStore } from '../ports/dkim-key-store.js';
+import type { DkimKey, DkimKeyStore, NewDkimKey } from '../ports/dkim-key-store.js';
+import type { ServerKeys } from '../ports/server-keys.js';
 import type {
   ClaimedJob,
   CompletionResult,
@@ -210,14 +211,22 @@ export class MemoryOutboundQueue implements OutboundQueue {
 export class MemoryDkimKeyStore implements DkimKeyStore {
   private keys: DkimKey[] = [];
 
-  async add(input: Omit<DkimKey, 'active' | 'createdAt'> & { createdAt?: Date }): Promise<DkimKey> {
-    const key = checkDkimKey(input);
+  async add(input: NewDkimKey, options: { pending?: boolean } = {}): Promise<DkimKey> {
+    const key = checkDkimKey(input, options.pending === true);
     if (this.keys.some((k) => k.domain === key.domain && k.selector === key.selector)) {
       throw new ConflictError(`a DKIM key ${key.selector} already exists for ${key.domain}`);
     }
-    this.keys = this.keys.map((k) => (k.domain === key.domain ? { ...k, active: false } : k));
+    if (key.active) this.keys = this.keys.map((k) => (k.domain === key.domain ? { ...k, active: false, pending: false } : k));
     this.keys.push(key);
     return key;
+  }
+
+  async activate(domain: string, selector: string): Promise<DkimKey> {
+    const name = normalizeDomain(domain);
+    const s = checkSelector(selector);
+    if (!this.keys.some((k) => k.domain === name && k.selector === s)) throw new NotFoundError(`no DKIM key ${s} for ${name}`);
+    this.keys = this.keys.map((k) => (k.domain !== name ? k : { ...k, active: k.selector === s, pending: false }));
+    return this.keys.find((k) => k.domain === name && k.selector === s)!;
   }
 
   async active(domain: string): Promise<DkimKey | null> {
@@ -302,5 +311,16 @@ export class MemoryRateLimitStore implements RateLimitStore {
     const start = Math.floor(now.getTime() / windowMs) * windowMs;
     const c = this.counters.get(key);
     return c && c.start === start ? c.count : 0;
+  }
+}
+
+/** Random keys per purpose, kept for the life of the object (one process, tests). */
+export class MemoryServerKeys implements ServerKeys {
+  private readonly keys = new Map<string, Buffer>();
+
+  async key(purpose: string): Promise<Buffer> {
+    let k = this.keys.get(purpose);
+    if (!k) this.keys.set(purpose, (k = randomBytes(32)));
+    return k;
   }
 }

@@ -3,7 +3,6 @@ import {
   silentLogger,
   type BlobStore,
   type Clock,
-  type DeliveryTarget,
   type DirectoryStore,
   type Logger,
   type MailDelivery,
@@ -18,13 +17,14 @@ import { HeaderSection } from '../smtp/header-section.js';
 import type { ReceivedMessage } from '../smtp/message-receiver.js';
 import { SmtpError } from '../smtp/smtp-error.js';
 import { newMessageId, receivedHeader, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
-import { deliverLocally } from './local-delivery.js';
+import { LocalDeliveryPath, readUpTo, type LocalInput } from './local-path.js';
 import { readOriginator, type Originator } from './originator.js';
 import { putAnalysed } from '../mime/analysed-blob.js';
 import type { RecipientResolver, ResolvedRecipient } from './recipient-resolver.js';
 import type { VacationResponder } from './vacation-responder.js';
 import type { FilterRefusal, FilterVerdict, MessageFilter } from '../filters/message-filter.js';
-import type { SieveDelivery, SieveMessageInput, SievePlan } from '../sieve/sieve-delivery.js';
+import type { SieveDelivery, SieveMessageInput } from '../sieve/sieve-delivery.js';
+import { RedirectMarks, REDIRECT_MARK_FIELD } from '../sieve/redirect-mark.js';
 
 export interface DmarcHandling {
   readonly honorReject: boolean;
@@ -50,6 +50,10 @@ export interface IntakeOptions {
   readonly filters?: readonly MessageFilter[];
   /** Users' and domains' Sieve scripts, run per local recipient of MX mail after the filters. */
   readonly sieve?: SieveDelivery | null;
+  /** The path to local mailboxes, shared with the queue worker (default: one over these options). */
+  readonly local?: LocalDeliveryPath;
+  /** Who may mark a message as redirected (default: the Sieve delivery's). */
+  readonly marks?: RedirectMarks;
   /** Told of each filter's decision (metrics). */
   readonly onFiltered?: (filter: string, action: FilterVerdict['action'], role: Envelope['role']) => void;
 }
@@ -100,9 +104,14 @@ const OURS_FILTERS = new Set(['x-spam-status', 'x-spam-action', 'x-spam-symbols'
  */
 export class Intake {
   private readonly log: Logger;
+  private readonly local: LocalDeliveryPath;
+  private readonly marks: RedirectMarks;
 
   constructor(private readonly options: IntakeOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'smtp-intake' });
+    this.local =
+      options.local ?? new LocalDeliveryPath({ delivery: options.delivery, directory: options.directory, sieve: options.sieve, vacation: options.vacation, logger: options.logger });
+    this.marks = options.marks ?? options.sieve?.marks ?? new RedirectMarks();
   }
 
   async accept(envelope: Envelope, received: ReceivedMessage): Promise<IntakeResult> {
@@ -115,6 +124,9 @@ export class Intake {
     let mailbox: string | undefined;
     let signDomain: string | null = null;
     let headerOut: Buffer;
+    // Our redirect marks are ours to write: one that does not verify is dropped here, where mail enters.
+    const forged = await this.marks.forged(header);
+    const forgedMark = (f: { name: string; value: string }) => f.name === REDIRECT_MARK_FIELD && forged.has(f.value);
 
     if (envelope.role === 'submission') {
       const principal = envelope.principal!;
@@ -129,7 +141,7 @@ export class Intake {
       if (!header.has('message-id')) added += `Message-ID: ${newMessageId(this.options.hostname)}\r\n`;
       if (!header.has('date')) added += `Date: ${rfc5322Date(now)}\r\n`;
       // Bcc: never leaves (RFC 5322 §3.6.3): recipients learn nothing of each other.
-      headerOut = Buffer.concat([Buffer.from(added), header.toBuffer((f) => f.name === 'bcc')]);
+      headerOut = Buffer.concat([Buffer.from(added), header.toBuffer((f) => f.name === 'bcc' || forgedMark(f))]);
       parts.push(Buffer.from(this.received(envelope, id, now)), headerOut);
     } else {
       const checked = await this.check(envelope, received);
@@ -146,6 +158,7 @@ export class Intake {
       headerOut = header.toBuffer(
         (f) =>
           OURS_MX.has(f.name) ||
+          forgedMark(f) ||
           (OURS_FILTERS.has(f.name) && (this.options.filters?.length ?? 0) > 0) ||
           (f.name === 'authentication-results' && f.value.split(';')[0]!.trim().toLowerCase() === authservId),
       );
@@ -180,9 +193,7 @@ export class Intake {
         if (r.resolved.kind !== 'local') continue;
         for (const a of r.resolved.accounts) if (!accountIds.has(a.id)) accountIds.set(a.id, r.resolved.address);
       }
-      const base = (accountId: string): DeliveryTarget => (mailbox ? { accountId, mailbox } : { accountId });
-      const plans = new Map<string, SievePlan>();
-      const sieveInput: SieveMessageInput = {
+      const rules: SieveMessageInput = {
         header,
         envelopeFrom: envelope.sender,
         size: blob.size,
@@ -191,42 +202,21 @@ export class Intake {
         open: () => concatParts([() => this.blobStream(blob.id)]),
         requireTls: envelope.requireTls === true,
       };
-      if (this.options.sieve && envelope.role === 'mx') {
-        for (const [accountId, address] of accountIds) {
-          try {
-            plans.set(accountId, await this.options.sieve.plan({ accountId, address }, sieveInput, base(accountId)));
-          } catch (error) {
-            // Scripts unreadable (database down): the message is filed as if there were none, never lost.
-            this.log.warn({ id, accountId, err: (error as Error).message }, 'sieve.failed');
-          }
-        }
-        const rejections = [...accountIds.keys()].map((a) => plans.get(a)?.reject ?? null);
-        // Every recipient refuses: say so in the SMTP reply, the best place for it (RFC 5429 §2.1).
-        if (rejections.length > 0 && rejections.every(Boolean) && remotes.length === 0) {
-          this.log.info({ id, accounts: rejections.length }, 'sieve.rejected');
-          throw new SmtpError(550, '5.7.1', rejections[0]!.reason.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').slice(0, 400) || 'message refused by the recipient');
-        }
+      const input: LocalInput = {
+        id,
+        message: { blobId: blob.id, size: blob.size, receivedAt: now, analysis, header: headerSection, ...retry },
+        recipients: accountIds,
+        mailbox,
+        rules: envelope.role === 'mx' ? rules : null,
+      };
+      const plans = await this.local.plan(input);
+      const rejections = [...accountIds.keys()].map((a) => plans.get(a)?.reject ?? null);
+      // Every recipient refuses: say so in the SMTP reply, the best place for it (RFC 5429 §2.1).
+      if (plans.size > 0 && rejections.every(Boolean) && remotes.length === 0) {
+        this.log.info({ id, accounts: rejections.length }, 'sieve.rejected');
+        throw new SmtpError(550, '5.7.1', rejections[0]!.reason.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').slice(0, 400) || 'message refused by the recipient');
       }
-      // Round 0 is each account's first mailbox (the only one without Sieve); extra fileinto copies follow.
-      const rounds: DeliveryTarget[][] = [];
-      for (const accountId of accountIds.keys()) {
-        const list = plans.get(accountId)?.targets ?? [base(accountId)];
-        list.forEach((t, i) => (rounds[i] ??= []).push(t));
-      }
-      const targets = rounds[0] ?? [];
-      const message = { blobId: blob.id, size: blob.size, receivedAt: now, analysis, header: headerSection, ...retry };
-      const outcome = await deliverLocally(this.options.delivery, this.options.directory, message, targets);
-      for (let i = 1; i < rounds.length; i++) {
-        const more = await deliverLocally(this.options.delivery, this.options.directory, { ...message, ...(retry.dedupeKey ? { dedupeKey: `${retry.dedupeKey}:${i}` } : {}) }, rounds[i]!);
-        if (more.full.length > 0) this.log.info({ id, accounts: more.full.length }, 'sieve.copy-skipped-full');
-      }
-      for (const [accountId, plan] of plans) {
-        const full = outcome.full.some((f) => f.accountId === accountId);
-        if (full) continue;
-        await this.options.sieve!.act({ accountId, address: accountIds.get(accountId)! }, sieveInput, plan, true, this.options.vacation ?? null).catch((error: unknown) => {
-          this.log.warn({ id, accountId, err: (error as Error).message }, 'sieve.failed');
-        });
-      }
+      const outcome = await this.local.file(input, plans);
       delivered = outcome.results.length;
       if (outcome.results.some((r) => r.duplicate)) this.log.info({ id, accounts: outcome.results.filter((r) => r.duplicate).length }, 'delivery.duplicate');
       const permanent = outcome.full.filter((f) => f.permanent);
@@ -255,13 +245,6 @@ export class Intake {
         this.log.info({ id, accounts: deferred }, 'delivery.deferred');
       }
       this.log.info({ id, accounts: delivered, size: blob.size, role: envelope.role }, 'delivery.local');
-      if (this.options.vacation && envelope.role === 'mx') {
-        // An account whose Sieve script ran answers through the script's vacation only.
-        const recipients = [...accountIds.entries()].filter(([accountId]) => !outcome.full.some((f) => f.accountId === accountId) && !plans.get(accountId)?.scripted);
-        void this.options.vacation.respond({ header, sender: envelope.sender, accounts: recipients.map(([accountId]) => accountId) }).catch((error: unknown) => {
-          this.log.warn({ id, err: (error as Error).message }, 'delivery.vacation-skipped');
-        });
-      }
     }
 
     if (remotes.length > 0) {
@@ -372,17 +355,6 @@ export class Intake {
     }
     return { verdict: 'accept', reason: '' };
   }
-}
-
-async function readUpTo(stream: AsyncIterable<Uint8Array>, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    chunks.push(Buffer.from(chunk));
-    size += chunk.length;
-    if (size >= max) break;
-  }
-  return Buffer.concat(chunks).subarray(0, max);
 }
 
 /** How long after a delivery the same transaction sent again counts as the client's retry. */

@@ -11,6 +11,7 @@ import {
   type MessageSubmission,
   type Metrics,
   type OutboundQueue,
+  type ServerKeys,
   type SieveScriptStore,
   type VacationStore,
 } from '@palabre/core';
@@ -19,6 +20,8 @@ import { cachingResolver } from '../auth-results/dns-resolver.js';
 import type { MessageFilter } from '../filters/message-filter.js';
 import { Outbox } from '../outbound/outbox.js';
 import { SieveDelivery } from '../sieve/sieve-delivery.js';
+import { RedirectMarks } from '../sieve/redirect-mark.js';
+import { LocalDeliveryPath } from './local-path.js';
 import { smtpMetrics } from '../smtp/smtp-metrics.js';
 import { Intake, type DmarcHandling } from './intake.js';
 import { RecipientResolver } from './recipient-resolver.js';
@@ -40,6 +43,8 @@ export interface MailPipelineOptions {
   readonly sieveScripts?: SieveScriptStore | null;
   /** The mailbox store, when `delivery` is one: Sieve logs a fileinto of a missing mailbox. */
   readonly mailboxes?: Pick<MailStore, 'getMailbox'> | null;
+  /** Keys shared by the deployment (the Sieve redirect mark's); absent: a key of this process. */
+  readonly serverKeys?: ServerKeys | null;
   readonly dns?: DnsResolver;
   readonly dmarc?: Partial<DmarcHandling>;
   /** Queued mail is bounced after this long; default 5 days. */
@@ -65,6 +70,8 @@ export interface MailPipeline {
   readonly queue: OutboundQueue | null;
   /** Who an address is (local accounts, aliases, groups, or remote), cached briefly; RCPT asks it too. */
   readonly resolver: RecipientResolver;
+  /** The path to local mailboxes (Sieve, vacation): the QueueWorker files queued local mail through it too. */
+  readonly local: LocalDeliveryPath;
 }
 
 export function createMailPipeline(options: MailPipelineOptions): MailPipeline {
@@ -77,14 +84,18 @@ export function createMailPipeline(options: MailPipelineOptions): MailPipeline {
     outbox && options.vacations
       ? new VacationResponder({ vacations: options.vacations, directory: options.directory, submission: outbox, hostname: options.hostname, clock, logger: options.logger })
       : null;
+  const marks = new RedirectMarks(options.serverKeys ?? null);
   const sieve =
     options.sieveScripts && options.vacations
-      ? new SieveDelivery({ mailboxes: options.mailboxes ?? null, scripts: options.sieveScripts, directory: options.directory, vacations: options.vacations, submission: outbox, hostname: options.hostname, clock, logger: options.logger })
+      ? new SieveDelivery({ marks, mailboxes: options.mailboxes ?? null, scripts: options.sieveScripts, directory: options.directory, vacations: options.vacations, submission: outbox, hostname: options.hostname, clock, logger: options.logger })
       : null;
   const resolver = new RecipientResolver(options.directory);
   const measures = { mx: smtpMetrics(metrics, 'mx'), submission: smtpMetrics(metrics, 'submission') };
+  const local = new LocalDeliveryPath({ delivery: options.delivery, directory: options.directory, sieve, vacation, logger: options.logger });
   const intake = new Intake({
     sieve,
+    local,
+    marks,
     hostname: options.hostname,
     directory: options.directory,
     resolver,
@@ -101,7 +112,7 @@ export function createMailPipeline(options: MailPipelineOptions): MailPipeline {
     filters: options.filters,
     onFiltered: (filter, action, role) => measures[role].filtered(filter, action),
   });
-  return { intake, submission: outbox, queue, resolver };
+  return { intake, submission: outbox, queue, resolver, local };
 }
 
 /** The same queue, telling `notice` after each enqueue. */

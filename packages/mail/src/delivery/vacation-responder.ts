@@ -92,7 +92,7 @@ export class VacationResponder {
    * One out-of-office reply, from the null sender, through the message submission (DKIM-signed, queued): the
    * built-in vacation and Sieve's vacation action (RFC 5230) both answer this way.
    */
-  async sendReply(reply: { accountId: string; header: HeaderSection; sender: string; subject: string | null; body: string; from: string | null }): Promise<void> {
+  async sendReply(reply: { accountId: string; header: HeaderSection; sender: string; subject: string | null; body: string; from: string | null; mime?: boolean }): Promise<void> {
     const { accountId, header } = reply;
     const now = this.options.clock.now();
     const account = await this.options.directory.getAccount(accountId);
@@ -114,14 +114,12 @@ export class VacationResponder {
       'Auto-Submitted: auto-replied',
       'Precedence: bulk',
       'MIME-Version: 1.0',
-      'Content-Type: text/plain; charset=utf-8',
-      'Content-Transfer-Encoding: base64',
     ].join('\r\n');
-    const body = (Buffer.from(reply.body.replace(/\r?\n/g, '\r\n')).toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+    const entity = reply.mime ? mimeEntity(reply.body) : textEntity(reply.body);
     await this.options.submission.submit({
       sender: '',
       recipients: [{ address: reply.sender, notify: ['NEVER'] }],
-      parts: [Buffer.from(`${head}\r\n\r\n${body}\r\n`)],
+      parts: [Buffer.from(`${head}\r\n${entity}`)],
       signDomain: account.address.slice(account.address.lastIndexOf('@') + 1),
       accountId,
     });
@@ -133,4 +131,34 @@ export class VacationResponder {
 function headerPhrase(name: string): string {
   const clean = name.replace(/[\u0000-\u001f\u007f]/g, ' ');
   return /^[\x20-\x7e]*$/.test(clean) ? `"${clean.replace(/["\\]/g, '\\$&')}"` : encodeWord(clean, 'Q', 60);
+}
+
+/** A plain-text reason as the reply's one part: UTF-8, base64 (any script, any line length). */
+function textEntity(text: string): string {
+  const body = (Buffer.from(text.replace(/\r?\n/g, '\r\n')).toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+  return `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${body}\r\n`;
+}
+
+/**
+ * RFC 5230 §5.7 (`vacation :mime`): the reason is a MIME entity, its header fields then its body, sent
+ * as the reply's content as written (a multipart/alternative with an HTML part, say). Only its
+ * Content-* fields are taken: the script writes the part, not the envelope of the reply (a `Bcc:` in a
+ * reason must not add recipients). A reason with no Content-Type is text/plain (RFC 2045 §5.2); an
+ * 8-bit single part without a transfer encoding is sent base64, so the reply stays 7-bit.
+ */
+export function mimeEntity(reason: string): string {
+  const text = reason.replace(/\r?\n/g, '\r\n');
+  const split = text.startsWith('\r\n') ? 0 : text.indexOf('\r\n\r\n');
+  const hasHeader = split > 0 && /^[!-9;-~]+:/.test(text);
+  const header = hasHeader ? HeaderSection.parse(Buffer.from(text.slice(0, split + 4))) : null;
+  let body = hasHeader ? text.slice(split + 4) : split === 0 ? text.slice(2) : text;
+  const fields = (header?.fields ?? []).filter((f) => f.name.startsWith('content-'));
+  const lines = fields.map((f) => f.raw.toString('utf8').replace(/\r?\n?$/, ''));
+  const type = fields.find((f) => f.name === 'content-type')?.value.toLowerCase() ?? null;
+  if (!type) lines.unshift(`Content-Type: text/plain; charset=${/^[\x00-\x7f]*$/.test(body) ? 'us-ascii' : 'utf-8'}`);
+  if (!/^[\x00-\x7f]*$/.test(body) && !fields.some((f) => f.name === 'content-transfer-encoding') && !type?.startsWith('multipart/')) {
+    lines.push('Content-Transfer-Encoding: base64');
+    body = (Buffer.from(body).toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+  }
+  return `${lines.join('\r\n')}\r\n\r\n${body}${body.endsWith('\r\n') ? '' : '\r\n'}`;
 }

@@ -25,6 +25,7 @@ import {
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { cachingResolver } from '../auth-results/dns-resolver.js';
 import { deliverLocally } from '../delivery/local-delivery.js';
+import { storedRulesInput, type LocalDeliveryPath } from '../delivery/local-path.js';
 import { analyzeMessage } from '../mime/analyze.js';
 import { RecipientResolver } from '../delivery/recipient-resolver.js';
 import type { SmtpLogEvent } from '../smtp/log-events.js';
@@ -55,6 +56,11 @@ export interface QueueWorkerOptions {
   readonly directory: DirectoryStore;
   /** Local delivery, for `local` jobs and queued mail to hosted domains (bounces, vacation replies). */
   readonly delivery: MailDelivery;
+  /**
+   * The MX's path to local mailboxes (recipients' Sieve scripts and vacation): a redirect or a reply to a
+   * colleague is filed as mail from outside would be. Absent: filed in INBOX through `delivery`.
+   */
+  readonly localPath?: LocalDeliveryPath | (() => LocalDeliveryPath | null) | null;
   /** Our name in EHLO and in DSNs. */
   readonly hostname: string;
   /** Distinguishes this worker's leases (default host:pid). */
@@ -300,12 +306,12 @@ export class QueueWorker {
     const info = await this.options.blobs.stat(job.message.blobId);
     if (!info) throw new Error('queued message blob is missing');
     const analysis = await analyzeMessage(await this.options.blobs.get(info.id));
-    const outcome = await deliverLocally(
-      this.options.delivery,
-      this.options.directory,
-      { blobId: info.id, size: info.size, receivedAt: this.clock.now(), analysis, dedupeKey: `queue:${job.message.id}` },
-      [...targets.keys()].map((accountId) => ({ accountId })),
-    );
+    const message = { blobId: info.id, size: info.size, receivedAt: this.clock.now(), analysis, dedupeKey: `queue:${job.message.id}` };
+    const path = typeof this.options.localPath === 'function' ? this.options.localPath() : this.options.localPath;
+    const stored = path ? await storedRulesInput(this.options.blobs, { ...message, sender: job.message.sender, requireTls: job.message.tlsPolicy === 'requiretls' }) : null;
+    const outcome = path && stored
+      ? await path.deliver({ id: job.id, message: { ...message, header: stored.header }, recipients: targets, rules: stored.rules })
+      : await deliverLocally(this.options.delivery, this.options.directory, message, [...targets.keys()].map((accountId) => ({ accountId })));
     const byAddress = new Map<string, RecipientOutcome>();
     for (const [accountId, address] of targets) {
       const full = outcome.full.find((f) => f.accountId === accountId);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { fixedClock, MemoryBlobStore, MemoryDirectoryStore, MemoryOutboundQueue, MemorySieveScriptStore, MemoryVacationStore } from '@palabre/core/testing';
-import { VacationResponder } from '../delivery/vacation-responder.js';
+import { mimeEntity, VacationResponder } from '../delivery/vacation-responder.js';
 import { Outbox } from '../outbound/outbox.js';
 import { HeaderSection } from '../smtp/header-section.js';
-import { MAX_REDIRECT_HOPS, REDIRECT_MARK, SieveDelivery, type SieveMessageInput } from './sieve-delivery.js';
+import { MAX_REDIRECT_HOPS, MAX_REDIRECT_RECEIVED, REDIRECT_MARK, SieveDelivery, type SieveMessageInput } from './sieve-delivery.js';
 
 async function setup(script: string | null, domainScript?: string) {
   const clock = fixedClock('2026-12-07T10:00:00Z');
@@ -106,13 +106,43 @@ describe('SieveDelivery', () => {
     const [job] = await queue.list();
     expect(job!.recipients[0]!.address).toBe('chef@example.net');
     expect(job!.message.sender).toBe('ami@example.org');
-    expect((await blobs.read(job!.message.blobId)).toString()).toMatch(new RegExp(`^${REDIRECT_MARK}: agent@interieur.gouv.test\r\n`));
+    const sent = (await blobs.read(job!.message.blobId)).toString();
+    const mark = new RegExp(`^${REDIRECT_MARK}: agent@interieur.gouv.test; mac=[A-Za-z0-9_-]{43}\r\n`).exec(sent)![0];
 
-    const looped = await sieve.plan(to, input(`${REDIRECT_MARK}: agent@interieur.gouv.test\r\n`), { accountId: account.id });
+    // The genuine mark, on the same message, stops a second redirect: the message is kept.
+    const looped = await sieve.plan(to, input(mark), { accountId: account.id });
     expect(looped.redirects).toEqual([]);
     expect(looped.targets).toEqual([{ accountId: account.id }]);
-    const hops = Array.from({ length: MAX_REDIRECT_HOPS }, (_, i) => `${REDIRECT_MARK}: other${i}@example.net\r\n`).join('');
-    expect((await sieve.plan(to, input(hops), { accountId: account.id })).redirects).toEqual([]);
+    // A mark a sender wrote, or ours copied onto another message, does not verify and changes nothing.
+    for (const forged of [`${REDIRECT_MARK}: agent@interieur.gouv.test\r\n`, `${REDIRECT_MARK}: agent@interieur.gouv.test; mac=${'A'.repeat(43)}\r\n`]) {
+      expect((await sieve.plan(to, input(forged), { accountId: account.id })).redirects).toEqual(['chef@example.net']);
+    }
+    const other = (extra: string): SieveMessageInput => ({ ...input(extra), header: HeaderSection.parse(Buffer.from(`${extra}From: Ami <ami@example.org>\r\nSubject: Autre\r\nMessage-ID: <b@example.org>\r\n\r\n`)) });
+    expect((await sieve.plan(to, other(mark), { accountId: account.id })).redirects).toEqual(['chef@example.net']);
+    // Marks of other accounts, genuine, count as hops: a loop through many accounts ends.
+    const hopMarks = (await Promise.all(Array.from({ length: MAX_REDIRECT_HOPS }, (_, i) => sieve.marks.field(`other${i}@interieur.gouv.test`, input().header)))).join('');
+    expect((await sieve.plan(to, input(hopMarks), { accountId: account.id })).redirects).toEqual([]);
+    const fakeHops = Array.from({ length: MAX_REDIRECT_HOPS }, (_, i) => `${REDIRECT_MARK}: other${i}@example.net\r\n`).join('');
+    expect((await sieve.plan(to, input(fakeHops), { accountId: account.id })).redirects).toEqual(['chef@example.net']);
+    // A message that went through many relays is not redirected again (a loop through another deployment).
+    const relays = 'Received: from a by b; Mon, 7 Dec 2026 10:00:00 +0000\r\n'.repeat(MAX_REDIRECT_RECEIVED);
+    expect((await sieve.plan(to, input(relays), { accountId: account.id })).redirects).toEqual([]);
+  });
+
+  it('vacation :mime sends the reason as its MIME entity: Content-* fields kept, others dropped, 8-bit text base64', async () => {
+    const reason = 'Content-Type: text/html; charset=utf-8\r\nBcc: espion@example.org\r\nTo: tous@example.org\r\n\r\n<p>Je suis <b>absent</b>.</p>\r\n';
+    const { sieve, queue, account, responder, blobs } = await setup(`require "vacation"; vacation :mime :subject "Absent" text:\r\n${reason}.\r\n;`);
+    const to = { accountId: account.id, address: account.address };
+    await sieve.act(to, input(), await sieve.plan(to, input(), { accountId: account.id }), true, responder);
+    const [job] = await queue.list();
+    const sent = (await blobs.read(job!.message.blobId)).toString();
+    const [head, body] = [sent.slice(0, sent.indexOf('\r\n\r\n')), sent.slice(sent.indexOf('\r\n\r\n') + 4)];
+    expect(head).toMatch(/^Content-Type: text\/html; charset=utf-8$/m);
+    expect(head).not.toMatch(/^(Bcc|To: tous)/im);
+    expect(head).not.toMatch(/text\/plain/);
+    expect(body).toBe('<p>Je suis <b>absent</b>.</p>\r\n');
+    expect(mimeEntity('Réponse sans en-tête')).toBe(`Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from('Réponse sans en-tête').toString('base64')}\r\n`);
+    expect(mimeEntity('\r\nAbsent.')).toBe('Content-Type: text/plain; charset=us-ascii\r\n\r\nAbsent.\r\n');
   });
 
   it('files into mailboxes with flags after the domain script; body tests read the body', async () => {

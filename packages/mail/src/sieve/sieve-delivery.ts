@@ -12,6 +12,7 @@ import { newMessageId, rfc5322Date, safeAddress } from '../smtp/trace-headers.js
 import { runSieve, type SieveAction } from './interpret.js';
 import { DEFAULT_SIEVE_LIMITS, SieveSyntaxError, type SieveLimits } from './parse.js';
 import { compileSieve, type CompiledSieve } from './validate.js';
+import { RedirectMarks } from './redirect-mark.js';
 
 /**
  * Sieve at local delivery. It runs per recipient, after the message-level filters (rspamd, ClamAV
@@ -32,10 +33,15 @@ export const SIEVE_LOG_EVENTS = [
   'sieve.runtime-error',
 ] as const;
 
-/** Marks a message we redirected; a message that already carries our mark for an account is not redirected again. */
-export const REDIRECT_MARK = 'X-Palabre-Sieve-Redirected';
+export { REDIRECT_MARK } from './redirect-mark.js';
 /** A message redirected this many times (by any account) is only kept: loops across accounts end. */
 export const MAX_REDIRECT_HOPS = 3;
+/**
+ * A message that has crossed this many relays (Received fields) is not redirected again: a loop
+ * through another deployment, whose marks we cannot verify (and drop), still ends (RFC 5321 §6.3
+ * counts Received fields the same way, with a higher bound, to refuse looping mail).
+ */
+export const MAX_REDIRECT_RECEIVED = 30;
 
 export interface SieveRecipient {
   readonly accountId: string;
@@ -67,6 +73,8 @@ export interface SieveDeliveryOptions {
   readonly limits?: SieveLimits;
   /** To tell a fileinto of a missing mailbox (filed into INBOX by the store) in the log. */
   readonly mailboxes?: Pick<MailStore, 'getMailbox'> | null;
+  /** Signs and verifies the loop guard's marks (default: a key of this process). */
+  readonly marks?: RedirectMarks;
 }
 
 export interface SieveMessageInput {
@@ -95,10 +103,12 @@ export class SieveDelivery {
   /** An account's domain does not change: remembered a minute, so a delivery costs no directory read. */
   private readonly domainOf = new TtlCache<string>();
   private readonly limits: SieveLimits;
+  readonly marks: RedirectMarks;
 
   constructor(private readonly options: SieveDeliveryOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'sieve' });
     this.limits = options.limits ?? DEFAULT_SIEVE_LIMITS;
+    this.marks = options.marks ?? new RedirectMarks();
   }
 
   /** The domain's script then the account's active one (cached 5 s, a change applies within that). */
@@ -150,9 +160,11 @@ export class SieveDelivery {
     // A redirect that would loop is dropped and the message kept instead: it is never lost.
     if (redirects.length > 0) {
       const account = await this.options.directory.getAccount(recipient.accountId);
-      const marks = message.header.getAll(REDIRECT_MARK.toLowerCase()).map((v) => v.trim().toLowerCase());
-      if (marks.length >= MAX_REDIRECT_HOPS || marks.includes(account.address.toLowerCase())) {
-        this.log.info({ accountId: recipient.accountId, hops: marks.length }, 'sieve.redirect-loop');
+      // Only our own marks count: one a sender wrote cannot turn this account's redirect off.
+      const marks = await this.marks.verified(message.header);
+      const relays = message.header.getAll('received').length;
+      if (marks.length >= MAX_REDIRECT_HOPS || marks.includes(account.address.toLowerCase()) || relays >= MAX_REDIRECT_RECEIVED) {
+        this.log.info({ accountId: recipient.accountId, hops: marks.length, relays }, 'sieve.redirect-loop');
         redirects.length = 0;
         if (!targets.some((t) => t.mailbox === base.mailbox)) targets.push(base);
       }
@@ -171,7 +183,7 @@ export class SieveDelivery {
       await submission.submit({
         sender: message.envelopeFrom,
         recipients: [{ address: to }],
-        parts: [Buffer.from(`${REDIRECT_MARK}: ${safeAddress(account.address)}\r\n`), message.open],
+        parts: [Buffer.from(await this.marks.field(account.address, message.header)), message.open],
         signDomain: domain,
         accountId: recipient.accountId,
         tlsPolicy: message.requireTls ? 'requiretls' : null,
@@ -191,7 +203,7 @@ export class SieveDelivery {
       const handle = createHash('sha256').update(v.handle).digest('hex').slice(0, 16);
       const key = `sieve-${handle}:${message.envelopeFrom}`.slice(0, 512);
       if (!(await this.options.vacations.shouldReply(recipient.accountId, key, this.options.clock.now(), v.days * 86_400_000))) return;
-      await responder.sendReply({ accountId: recipient.accountId, header: message.header, sender: message.envelopeFrom, subject: v.subject, body: v.reason, from: v.from });
+      await responder.sendReply({ accountId: recipient.accountId, header: message.header, sender: message.envelopeFrom, subject: v.subject, body: v.reason, from: v.from, mime: v.mime });
     }
   }
 

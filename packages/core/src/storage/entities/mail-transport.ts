@@ -51,6 +51,8 @@ export interface DkimKeyRow {
   privateKey: string;
   publicKey: string;
   active: boolean;
+  /** Made by a rotation, waiting for its DNS record: it does not sign yet (null: rows older than the column). */
+  pending: boolean | null;
   createdAt: number;
 }
 
@@ -148,6 +150,7 @@ export const DkimKeyEntity = new EntitySchema<DkimKeyRow>({
     privateKey: { type: 'varchar', length: 8000, name: 'private_key' },
     publicKey: { type: 'varchar', length: 4000, name: 'public_key' },
     active: { type: 'boolean' },
+    pending: { type: 'boolean', nullable: true },
     createdAt: { type: 'bigint', name: 'created_at' },
   },
 });

@@ -2,7 +2,7 @@ import { normalizeDomain } from '../../address.js';
 import { InvalidInputError, NotFoundError, UnavailableError } from '../../errors.js';
 import { isSealed, type SecretBox } from '../../secrets/secret-box.js';
 import { checkDkimKey, checkSelector } from '../../dkim-key-rules.js';
-import type { DkimAlgorithm, DkimKey, DkimKeyStore } from '../../ports/dkim-key-store.js';
+import type { DkimAlgorithm, DkimKey, DkimKeyStore, NewDkimKey } from '../../ports/dkim-key-store.js';
 import type { Database } from '../database.js';
 import { DkimKeyEntity, type DkimKeyRow } from '../entities/mail-transport.js';
 
@@ -59,23 +59,40 @@ export class SqlDkimKeyStore implements DkimKeyStore {
     return this.db.run(async (m) => (await m.find(DkimKeyEntity, {})).filter((r) => !isSealed(r.privateKey)).length, 'counting DKIM keys');
   }
 
-  async add(input: Omit<DkimKey, 'active' | 'createdAt'> & { createdAt?: Date }): Promise<DkimKey> {
-    const key = checkDkimKey(input);
+  async add(input: NewDkimKey, options: { pending?: boolean } = {}): Promise<DkimKey> {
+    const key = checkDkimKey(input, options.pending === true);
     return this.db.transaction(
       async (m) => {
-        await m.update(DkimKeyEntity, { domain: key.domain }, { active: false });
+        if (key.active) await m.update(DkimKeyEntity, { domain: key.domain }, { active: false, pending: false });
         await m.insert(DkimKeyEntity, {
           domain: key.domain,
           selector: key.selector,
           algorithm: key.algorithm,
           privateKey: this.stored(key),
           publicKey: key.publicKey,
-          active: true,
+          active: key.active,
+          pending: key.pending,
           createdAt: key.createdAt.getTime(),
         });
         return key;
       },
       { what: 'adding a DKIM key' },
+    );
+  }
+
+  async activate(domain: string, selector: string): Promise<DkimKey> {
+    const name = normalizeDomain(domain);
+    const s = checkSelector(selector);
+    return this.db.transaction(
+      async (m) => {
+        const row = await m.findOne(DkimKeyEntity, { where: { domain: name, selector: s } });
+        if (!row) throw new NotFoundError(`no DKIM key ${s} for ${name}`);
+        // Every other key of the domain is retired, a pending one too: one rotation at a time.
+        await m.update(DkimKeyEntity, { domain: name }, { active: false, pending: false });
+        await m.update(DkimKeyEntity, { domain: name, selector: s }, { active: true, pending: false });
+        return this.toKey({ ...row, active: true, pending: false });
+      },
+      { what: 'activating a DKIM key' },
     );
   }
 
@@ -116,6 +133,7 @@ function toKey(row: DkimKeyRow): DkimKey {
     privateKeyPem: row.privateKey,
     publicKey: row.publicKey,
     active: Boolean(row.active),
+    pending: Boolean(row.pending) && !row.active,
     createdAt: new Date(Number(row.createdAt)),
   };
 }

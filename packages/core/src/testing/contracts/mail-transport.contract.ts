@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DkimKeyStore } from '../../ports/dkim-key-store.js';
+import { dkimKeyState, type DkimKeyStore } from '../../ports/dkim-key-store.js';
 import type { RateLimitStore } from '../../ports/rate-limit-store.js';
 import type { VacationStore } from '../../ports/vacation-store.js';
 import { expectKind } from './expect-error.js';
@@ -30,6 +30,21 @@ export function dkimKeyStoreContract(name: string, subject: ContractSubject<Dkim
       await store.remove('sante.gouv.tg', 's2026');
       expect(await store.active('sante.gouv.tg')).toBeNull();
       await expectKind(store.remove('sante.gouv.tg', 's2026'), 'not-found');
+    });
+
+    it('keeps a pending key beside the signing one until it is activated', async () => {
+      const base = { privateKeyPem: PEM, publicKey: PUB, algorithm: 'ed25519-sha256' as const, domain: 'sante.gouv.tg' };
+      await store.add({ ...base, selector: 'old', createdAt: new Date('2025-01-01Z') });
+      const next = await store.add({ ...base, selector: 'new', createdAt: new Date('2026-01-01Z') }, { pending: true });
+      expect(next).toMatchObject({ active: false, pending: true });
+      expect((await store.active('sante.gouv.tg'))!.selector).toBe('old');
+      expect((await store.list('sante.gouv.tg')).map((k) => `${k.selector}:${dkimKeyState(k)}`)).toEqual(['new:pending', 'old:signing']);
+      expect(await store.activate('sante.gouv.tg', 'NEW')).toMatchObject({ selector: 'new', active: true, pending: false, privateKeyPem: PEM });
+      expect((await store.active('sante.gouv.tg'))!.selector).toBe('new');
+      expect((await store.list('sante.gouv.tg')).map((k) => `${k.selector}:${dkimKeyState(k)}`)).toEqual(['new:signing', 'old:retired']);
+      await expectKind(store.activate('sante.gouv.tg', 'absent'), 'not-found');
+      await expectKind(store.activate('autre.gouv.tg', 'new'), 'not-found');
+      expect((await store.active('sante.gouv.tg'))!.selector).toBe('new');
     });
 
     it('refuses bad selectors, keys and duplicates', async () => {
