@@ -31,6 +31,7 @@ import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.
 import { CALENDAR_ENTITIES } from './calendar/entities.js';
 import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 import { CalendarInstanceWindow1796000300001 } from './calendar/1796000300001-calendar-instance-window.js';
+import { ShareInvites1796000540000 } from './calendar/1796000540000-share-invites.js';
 import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devices.js';
 import { DirectorySearch1796000470000 } from './migrations/1796000470000-directory-search.js';
 import { MAIL_MIGRATION_ENTITIES } from './mail-migration/entities.js';
@@ -99,4 +100,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MtaSts1796000460001,
   TlsReports1796000460002,
   DirectorySearch1796000470000,
+  ShareInvites1796000540000,
 ];
