@@ -131,11 +131,10 @@ function observanceLines(zone: Zone): string[] {
   let lines = generated.get(zone.id);
   if (lines) return lines;
   const list = transitions(zone);
-  lines = [];
-  if (list.length === 0) {
-    const offset = offsetText(offsetAt(zone, FIRST));
-    lines.push('BEGIN:STANDARD', `DTSTART:${localText(FIRST)}`, `TZOFFSETFROM:${offset}`, `TZOFFSETTO:${offset}`, 'END:STANDARD');
-  } else {
+  // What held from 1970 to the first change (or for ever, in a zone without any).
+  const initial = offsetText(offsetAt(zone, FIRST));
+  lines = ['BEGIN:STANDARD', `DTSTART:${localText(FIRST)}`, `TZOFFSETFROM:${initial}`, `TZOFFSETTO:${initial}`, 'END:STANDARD'];
+  if (list.length) {
     const lastYear = new Date(list[list.length - 1]!.at).getUTCFullYear();
     for (const o of observances(list)) {
       lines.push(`BEGIN:${o.kind}`, `DTSTART:${localText(o.first.at + o.first.from)}`, `TZOFFSETFROM:${offsetText(o.first.from)}`, `TZOFFSETTO:${offsetText(o.first.to)}`);
@@ -167,7 +166,7 @@ export function usedTzids(text: string): Set<string> {
 
 /** TZIDs the object's VTIMEZONEs define (the TZID property exists nowhere else). */
 function definedTzids(text: string): Set<string> {
-  return new Set([...text.matchAll(/^TZID(?:;[^:\r\n]*)?:([^\r\n]*)$/gim)].map((m) => m[1]!.trim()));
+  return new Set([...text.matchAll(/^TZID(?:;[^:\r\n]*)?:([^\r\n]*)/gim)].map((m) => m[1]!.trim()));
 }
 
 /** The object with a VTIMEZONE for every TZID it names and does not define (RFC 4791 §4.1 again, for clients that did not opt out). */
@@ -200,7 +199,7 @@ export function withoutKnownTimezones(text: string): string {
       block.push(line);
       if (/^END:VTIMEZONE\s*$/i.test(line)) {
         skipping = false;
-        const tzid = /^TZID[;:](?:[^:]*:)?(.*)$/im.exec(block.join('\n').replace(/\n[ \t]/g, ''))?.[1]?.trim();
+        const tzid = /^TZID(?:;[^:\n]*)?:([^\n]*)/im.exec(block.join('\n').replace(/\n[ \t]/g, ''))?.[1]?.trim();
         if (!tzid || !(zoneForTzid(tzid) ?? fixedOffsetZone(tzid))) out.push(...block);
       }
       continue;
@@ -225,7 +224,7 @@ export function timezonesAsAsked(text: string, header: string | string[] | undef
 /** The TZID of a CALDAV:calendar-timezone (a VCALENDAR with one VTIMEZONE), or null. */
 export function timezoneIdOf(calendarTimezone: string | null): string | null {
   if (!calendarTimezone) return null;
-  return /^TZID(?:;[^:\r\n]*)?:([^\r\n]*)$/im.exec(calendarTimezone)?.[1]?.trim() || null;
+  return /^TZID(?:;[^:\r\n]*)?:([^\r\n]*)/im.exec(calendarTimezone)?.[1]?.trim() || null;
 }
 
 /** A CALDAV:calendar-timezone for a calendar-timezone-id (RFC 7809 §5.2), or null for a zone this server does not know. */

@@ -113,9 +113,9 @@ interface ShareDbRow {
   grantee_id: string;
   access: string;
   created_at: number | string;
-  status: string;
-  notice: boolean | number | string;
-  modified_at: number | string;
+  status: string | null;
+  notice: boolean | number | string | null;
+  modified_at: number | string | null;
 }
 
 const SHARE_COLS = 'collection_id, grantee_kind, grantee_id, access, created_at, status, notice, modified_at';
@@ -655,7 +655,7 @@ export class SqlCalendarStore implements CalendarStore {
     const found = new Map<string, ShareAccess>();
     for (const part of chunks(grantees, IN_CHUNK)) {
       const rows = await this.db.select<{ collection_id: string; access: string }>(
-        `SELECT collection_id, access FROM calendar_shares WHERE status <> 'declined' AND (${part.map(() => '(grantee_kind = ? AND grantee_id = ?)').join(' OR ')})`,
+        `SELECT collection_id, access FROM calendar_shares WHERE (status IS NULL OR status <> 'declined') AND (${part.map(() => '(grantee_kind = ? AND grantee_id = ?)').join(' OR ')})`,
         part.flat(),
         'listing shared collections',
       );
