@@ -30,7 +30,7 @@ import { renderAddressData } from '../vcard/vcard.js';
 import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
 import { GroupwareBackend, type GroupwareData } from './groupware-backend.js';
 import { HomeFiles } from './home-files.js';
-import { exportOnGet } from './collection-export.js';
+import { exportOnGet, objectOnGet } from './collection-export.js';
 import { setupSharing } from './sharing.js';
 import { setupCalendarProxy } from './calendar-proxy.js';
 import { ADDRESSBOOKS, APPLE_ICAL, CALDAV, CALENDARS, CARDDAV, CS, NOTIFICATIONS, READ_FREE_BUSY, TIMEZONES, cal, card, cs } from './names.js';
@@ -139,6 +139,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
       for (const mount of [CALENDARS, ADDRESSBOOKS]) {
         for (const method of ['GET', 'HEAD']) host.addMethod(method, (ctx, next) => exportOnGet(ctx, next, objects, ours), { mount });
       }
+      for (const method of ['GET', 'HEAD']) host.addMethod(method, (ctx, next) => objectOnGet(ctx, next, calendars), { mount: CALENDARS });
       setupCalendarProxy(host, { store: options.store, directory: options.directory });
       setupSharing(host, { store: options.store, directory: options.directory, backends: [calendars, addressBooks] });
       host.addMethod('MKCALENDAR', (ctx) => extendedMkcol(ctx, { root: cal('mkcalendar'), responseRoot: cal('mkcalendar-response'), resourceTypes: [cal('calendar')] }), { mount: CALENDARS });

@@ -36,7 +36,7 @@ import { CalendarObjects, isCalendarTimezone } from '../calendar-objects.js';
 import { CalendarDataError, CALENDAR_KINDS } from '../icalendar/calendar-object.js';
 import { CardDataError } from '../vcard/vcard.js';
 import type { HomeFiles } from './home-files.js';
-import { calendarTimezoneFor, timezonesAsAsked } from '../icalendar/timezone-reference.js';
+import { calendarTimezoneFor } from '../icalendar/timezone-reference.js';
 import { PRODUCT_ID } from '../icalendar/calendar-export.js';
 import { ADDRESSBOOKS, CALDAV, CALENDARS, CARDDAV, DIRECTORY_BOOK, READ_FREE_BUSY, SHARE, SHARED_PREFIX, cal, card, cs, isReservedCollectionName } from './names.js';
 
@@ -329,16 +329,19 @@ export class GroupwareBackend implements DavBackend {
 
   // ---------------------------------------------------------------- content
 
-  async read(ctx: DavContext, resource: DavResource, range?: { start: number; end: number }): Promise<Buffer> {
-    const data = this.data(resource);
-    if (data.kind !== 'object') throw new DavError(405, 'a collection has no content here');
-    const stored = data.object.data ?? (await this.store.getObject(data.collection.id, data.object.name, { withData: true }))?.data;
-    if (stored === undefined) throw new DavError(404, 'no such resource');
-    // RFC 7809: the VTIMEZONEs a client left out are added back for clients that did not ask for none.
-    const text = this.options.kind === 'calendar' ? timezonesAsAsked(stored, ctx.req.headers['caldav-timezones']) : stored;
-    if (this.options.kind === 'calendar') ctx.res.setHeader('vary', 'CalDAV-Timezones');
+  /** The object as stored (the plugin's GET answers calendar objects whose time zones it adds or takes out: objectOnGet). */
+  async read(_ctx: DavContext, resource: DavResource, range?: { start: number; end: number }): Promise<Buffer> {
+    const text = await this.storedText(resource);
     const bytes = Buffer.from(text);
     return range ? bytes.subarray(range.start, range.end + 1) : bytes;
+  }
+
+  async storedText(resource: DavResource): Promise<string> {
+    const data = this.data(resource);
+    if (data.kind !== 'object') throw new DavError(405, 'a collection has no content here');
+    const text = data.object.data ?? (await this.store.getObject(data.collection.id, data.object.name, { withData: true }))?.data;
+    if (text === undefined) throw new DavError(404, 'no such resource');
+    return text;
   }
 
   async write(ctx: DavContext, parent: DavResource, name: string, request: WriteRequest): Promise<{ resource: DavResource; created: boolean }> {

@@ -30,7 +30,7 @@ import { ADDRESSBOOKS, CALENDARS, CS, NOTIFICATIONS, cs } from './names.js';
 
 export type NotificationData =
   | { readonly kind: 'collection'; readonly owner: Account; readonly invites: readonly ShareInvite[] }
-  | { readonly kind: 'invite'; readonly owner: Account; readonly invite: ShareInvite };
+  | { readonly kind: 'invite'; readonly owner: Account; readonly invite: ShareInvite; readonly body: Buffer | null };
 
 /** The owner reads and deletes notices; nothing else (no PUT, no MKCOL, no PROPPATCH). */
 const NOTICE_PRIVILEGES: ReadonlySet<Privilege> = new Set<Privilege>([...READ_ONLY, 'unbind']);
@@ -75,7 +75,9 @@ export class NotificationsBackend implements DavBackend {
     const collection = this.collectionResource(owner, invites);
     if (name === undefined) return { resource: collection, parent: null };
     const invite = invites.find((i) => noticeName(i) === name);
-    return { resource: invite ? this.noticeResource(owner, invite) : null, parent: collection };
+    // The body is made here: GET sends what contentLength says.
+    const body = invite ? Buffer.from(await inviteNotificationXml(ctx, this.directory, owner, invite)) : null;
+    return { resource: invite ? this.noticeResource(owner, invite, body) : null, parent: collection };
   }
 
   private collectionResource(owner: Account, invites: readonly ShareInvite[]): DavResource {
@@ -88,19 +90,19 @@ export class NotificationsBackend implements DavBackend {
     };
   }
 
-  private noticeResource(owner: Account, invite: ShareInvite): DavResource {
+  private noticeResource(owner: Account, invite: ShareInvite, body: Buffer | null = null): DavResource {
     return {
       path: davPath([this.mount, owner.address, noticeName(invite)]),
       collection: false,
       etag: etagOf([inviteTag(invite)]),
       lastModified: invite.share.modifiedAt,
       createdAt: invite.share.createdAt,
-      contentLength: null,
+      contentLength: body?.length ?? null,
       contentType: 'application/xml; charset=utf-8',
       displayName: null,
       privileges: NOTICE_PRIVILEGES,
       backend: this,
-      data: { kind: 'invite', owner, invite } satisfies NotificationData,
+      data: { kind: 'invite', owner, invite, body } satisfies NotificationData,
     };
   }
 
@@ -112,7 +114,7 @@ export class NotificationsBackend implements DavBackend {
   async read(ctx: DavContext, resource: DavResource): Promise<Buffer> {
     const d = this.data(resource);
     if (d.kind !== 'invite') throw new DavError(405, 'a notification collection has no content');
-    return Buffer.from(await inviteNotificationXml(ctx, this.directory, d.owner, d.invite));
+    return d.body ?? Buffer.from(await inviteNotificationXml(ctx, this.directory, d.owner, d.invite));
   }
 
   async remove(ctx: DavContext, resource: DavResource): Promise<void> {

@@ -20,7 +20,9 @@ export class TimezoneService implements DavBackend {
     if (!tzid.length) return { resource: root, parent: null };
     const id = tzid.join('/');
     const zone = id.length <= 256 ? zoneForTzid(id) : null;
-    if (!zone) return { resource: null, parent: root };
+    const text = zone ? calendarTimezoneFor(id, PRODUCT_ID) : null;
+    if (!zone || !text) return { resource: null, parent: root };
+    const body = Buffer.from(text);
     return {
       resource: {
         path,
@@ -28,12 +30,12 @@ export class TimezoneService implements DavBackend {
         etag: `"${zone.id}"`,
         lastModified: null,
         createdAt: null,
-        contentLength: null,
+        contentLength: body.length,
         contentType: 'text/calendar; charset=utf-8',
         displayName: zone.id,
         privileges: READ_ONLY,
         backend: this,
-        data: id,
+        data: body,
       },
       parent: root,
     };
@@ -44,8 +46,7 @@ export class TimezoneService implements DavBackend {
   }
 
   async read(_ctx: DavContext, resource: DavResource): Promise<Buffer> {
-    const text = typeof resource.data === 'string' ? calendarTimezoneFor(resource.data, PRODUCT_ID) : null;
-    if (!text) throw new DavError(404, 'no such time zone');
-    return Buffer.from(text);
+    if (!Buffer.isBuffer(resource.data)) throw new DavError(404, 'no such time zone');
+    return resource.data;
   }
 }
