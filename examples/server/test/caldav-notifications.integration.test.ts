@@ -172,7 +172,7 @@ describe.each(siteKinds)('CalendarServer notifications and RFC 7809 (%s)', (kind
     await refused(await dav('DELETE', `/notifications/${BOB}/${uid}.xml`, { user: CAROL }), 404);
     // Bob answering to the wrong calendar, or at a calendar rather than his home.
     await refused(await post(`/calendars/${BOB}/`, inviteReply(BOB, 'accepted', uid, `/dav/calendars/${ALICE}/autre/`), BOB), 403, 'invitation');
-    await refused(await post(`/calendars/${ALICE}/audiences/`, inviteReply(BOB, 'accepted', uid, null), BOB), 404);
+    await refused(await post(`/calendars/${ALICE}/audiences/`, inviteReply(BOB, 'accepted', uid, null), BOB), 403, 'need-privileges');
     // Malformed: no uid, both answers, neither, not XML, an entity bomb, past the body limit.
     await refused(await post(`/calendars/${BOB}/`, inviteReply(BOB, 'accepted', '', null), BOB), 400);
     await refused(await post(`/calendars/${BOB}/`, inviteReply(BOB, 'accepted', uid, null).replace('<CS:invite-accepted/>', '<CS:invite-accepted/><CS:invite-declined/>'), BOB), 400);
