@@ -208,10 +208,7 @@ export class GroupwareBackend implements DavBackend {
 
   /** `/calendars/<address>/…` names one home whatever the address's spelling (as the drive's homes). */
   canonical(path: DavPath): DavPath {
-    const name = path.segments[1];
-    if (name === undefined) return path;
-    const lower = name.normalize('NFC').toLowerCase().replace(/\.$/, '');
-    return lower === name ? path : davPath([path.segments[0]!, lower, ...path.segments.slice(2)]);
+    return canonicalHomePath(path);
   }
 
   async lookup(ctx: DavContext, path: DavPath): Promise<DavLookup> {
@@ -516,6 +513,14 @@ export class GroupwareBackend implements DavBackend {
     }
     return aces;
   }
+}
+
+/** `/<mount>/<address>/…` with the address as one spelling (case, NFC, a trailing dot), for every per-user mount here. */
+export function canonicalHomePath(path: DavPath): DavPath {
+  const name = path.segments[1];
+  if (name === undefined) return path;
+  const lower = name.normalize('NFC').toLowerCase().replace(/\.$/, '');
+  return lower === name ? path : davPath([path.segments[0]!, lower, ...path.segments.slice(2)]);
 }
 
 /** What a PROPPATCH or a MKCALENDAR/extended MKCOL body says of a collection's own fields; the rest is dead. */

@@ -16,6 +16,7 @@ import {
   type DavResource,
   type Privilege,
 } from '@palabre/webdav';
+import { canonicalHomePath } from './groupware-backend.js';
 import { ADDRESSBOOKS, CALENDARS, CS, NOTIFICATIONS, cs } from './names.js';
 
 /**
@@ -56,10 +57,7 @@ export class NotificationsBackend implements DavBackend {
   ) {}
 
   canonical(path: DavPath): DavPath {
-    const name = path.segments[1];
-    if (name === undefined) return path;
-    const lower = name.normalize('NFC').toLowerCase().replace(/\.$/, '');
-    return lower === name ? path : davPath([path.segments[0]!, lower, ...path.segments.slice(2)]);
+    return canonicalHomePath(path);
   }
 
   data(resource: DavResource): NotificationData {
