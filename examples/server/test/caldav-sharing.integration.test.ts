@@ -90,7 +90,7 @@ describe.each(siteKinds)('sharing over CalDAV/CardDAV (%s)', (kind) => {
 
     const invite = await propfind(`/calendars/${ALICE}/projets/`, '<CS:invite/><D:invite/><D:share-access/>');
     expect(invite.text).toContain(`<CS:organizer><d:href>/dav/principals/users/${ALICE}/</d:href>`);
-    expect(invite.text).toMatch(new RegExp(`<CS:user><d:href>mailto:${BOB}</d:href><CS:common-name>[^<]*</CS:common-name><CS:invite-accepted/><CS:access><CS:read-write/></CS:access></CS:user>`));
+    expect(invite.text).toMatch(new RegExp(`<CS:user><d:href>mailto:${BOB}</d:href><CS:common-name>[^<]*</CS:common-name><CS:invite-noresponse/><CS:access><CS:read-write/></CS:access></CS:user>`));
     expect(invite.text).toMatch(new RegExp(`<CS:user><d:href>mailto:archives@${DOMAIN}</d:href>.*?<CS:access><CS:read/></CS:access>`));
     expect(invite.text).toMatch(/<d:sharee><d:href>[^<]*alice[^<]*<\/d:href>.*?<d:shared-owner\/>/);
     expect(invite.text).toContain('<d:share-access><d:shared-owner/></d:share-access>');

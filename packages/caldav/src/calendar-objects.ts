@@ -1,3 +1,4 @@
+import { usedTzids, vtimezoneFor } from './icalendar/timezone-reference.js';
 import {
   DEFAULT_FLOATING_SLACK_MS,
   systemClock,
@@ -176,7 +177,11 @@ export class CalendarObjects {
     }
     const zones = new Map<string, string>();
     for await (const page of pages(this.store)) {
-      for (const o of page) for (const [tzid, block] of splitCalendar(o.data ?? '').zones) if (!zones.has(tzid)) zones.set(tzid, block);
+      for (const o of page) {
+        for (const [tzid, block] of splitCalendar(o.data ?? '').zones) if (!zones.has(tzid)) zones.set(tzid, block);
+        // Objects stored without the VTIMEZONE of a standard zone (RFC 7809): the export carries it.
+        for (const tzid of usedTzids(o.data ?? '')) if (!zones.has(tzid)) zones.set(tzid, vtimezoneFor(tzid) ?? '');
+      }
     }
     const tzid = collection.timezone ? /^TZID[:;][^\r\n]*/im.exec(collection.timezone)?.[0].replace(/^TZID[^:]*:/i, '').trim() : null;
     yield exportHead({ productId: PRODUCT_ID, name: collection.displayName ?? collection.name, description: collection.description, timezoneId: tzid ?? null });

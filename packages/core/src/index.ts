@@ -200,6 +200,8 @@ export type {
   ShareAccess,
   ShareGrantee,
   CollectionShare,
+  InviteStatus,
+  ShareInvite,
   SharedCollection,
   Delegation,
   CollectionProperty,
@@ -214,7 +216,9 @@ export {
   MAX_UID_LENGTH,
   DEFAULT_FLOATING_SLACK_MS,
   calendarTopic,
+  checkReply,
   instanceOverlaps,
+  sharedAgain,
   objectEtag,
 } from './calendar/calendar-rules.js';
 export type { SieveScript, SieveScriptInfo, SieveScriptStore } from './sieve/sieve-script-store.js';

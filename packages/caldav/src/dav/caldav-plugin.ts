@@ -25,14 +25,16 @@ import { CalendarObjects, parseTimeRange, zoneOfCollection, zoneOfTimezoneText }
 import { MAX_EXPANDED_BYTES_PER_REQUEST, renderCalendarData, wantsWholeObject, type ExpansionBudget } from '../icalendar/calendar-data.js';
 import { CalendarDataError, parseCalendarObject } from '../icalendar/calendar-object.js';
 import { zoneForTzid, type Zone } from '../icalendar/zones.js';
+import { timezoneIdOf, timezonesAsAsked } from '../icalendar/timezone-reference.js';
 import { renderAddressData } from '../vcard/vcard.js';
 import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
 import { GroupwareBackend, type GroupwareData } from './groupware-backend.js';
 import { HomeFiles } from './home-files.js';
-import { exportOnGet } from './collection-export.js';
+import { exportOnGet, objectOnGet } from './collection-export.js';
 import { setupSharing } from './sharing.js';
 import { setupCalendarProxy } from './calendar-proxy.js';
-import { ADDRESSBOOKS, APPLE_ICAL, CALDAV, CALENDARS, CARDDAV, CS, READ_FREE_BUSY, cal, card, cs } from './names.js';
+import { ADDRESSBOOKS, APPLE_ICAL, CALDAV, CALENDARS, CARDDAV, CS, NOTIFICATIONS, READ_FREE_BUSY, TIMEZONES, cal, card, cs } from './names.js';
+import { TimezoneService } from './timezone-service.js';
 
 export interface CaldavPluginOptions {
   readonly store: CalendarStore;
@@ -117,12 +119,15 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
     setup(host) {
       host.mount(CALENDARS, calendars);
       host.mount(ADDRESSBOOKS, addressBooks);
+      host.mount(TIMEZONES, new TimezoneService());
       host.addNamespace('C', CALDAV);
       host.addNamespace('CR', CARDDAV);
       host.addNamespace('CS', CS);
       host.addNamespace('ICAL', APPLE_ICAL);
       host.addPrivilege({ name: READ_FREE_BUSY, parent: 'read', description: 'Read free/busy time' });
       host.addCompliance('calendar-access', { mount: CALENDARS });
+      // RFC 7809: objects may come without the VTIMEZONE of a standard zone.
+      host.addCompliance('calendar-no-timezone', { mount: CALENDARS });
       host.addCompliance('addressbook', { mount: ADDRESSBOOKS });
       // The folders keeping the homes' files are the homes' business, not something to show in the drive.
       host.on('filterMembers', (_ctx, collection, members) =>
@@ -134,6 +139,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
       for (const mount of [CALENDARS, ADDRESSBOOKS]) {
         for (const method of ['GET', 'HEAD']) host.addMethod(method, (ctx, next) => exportOnGet(ctx, next, objects, ours), { mount });
       }
+      for (const method of ['GET', 'HEAD']) host.addMethod(method, (ctx, next) => objectOnGet(ctx, next, calendars), { mount: CALENDARS });
       setupCalendarProxy(host, { store: options.store, directory: options.directory });
       setupSharing(host, { store: options.store, directory: options.directory, backends: [calendars, addressBooks] });
       host.addMethod('MKCALENDAR', (ctx) => extendedMkcol(ctx, { root: cal('mkcalendar'), responseRoot: cal('mkcalendar-response'), resourceTypes: [cal('calendar')] }), { mount: CALENDARS });
@@ -143,6 +149,12 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
         name: cal('calendar-home-set'),
         appliesTo: (r) => accountOf(r) !== null,
         get: (ctx, r) => ({ xml: hrefXml(ctx.dav.href(davPath([CALENDARS, accountOf(r)!.address]), true)) }),
+      });
+      host.addProperty({
+        name: cs('notification-URL'),
+        appliesTo: (r) => accountOf(r) !== null,
+        // Only the user's own: a colleague has no business knowing where someone's invitations are.
+        get: (ctx, r) => (accountOf(r)!.id === ctx.principal.accountId ? { xml: hrefXml(ctx.dav.href(davPath([NOTIFICATIONS, accountOf(r)!.address]), true)) } : undefined),
       });
       host.addProperty({
         name: card('addressbook-home-set'),
@@ -182,6 +194,14 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
       host.addProperty({ name: cal('max-resource-size'), appliesTo: isCalendar, get: () => String(objects.calendarLimits.maxBytes) });
       host.addProperty({ name: cal('calendar-description'), appliesTo: isCalendar, get: (_c, r) => collectionOf(r)!.collection.description ?? undefined });
       host.addProperty({ name: cal('calendar-timezone'), appliesTo: isCalendar, get: (_c, r) => collectionOf(r)!.collection.timezone ?? undefined });
+      // RFC 7809 §5.2: the calendar's zone by name (set either, the other follows).
+      host.addProperty({ name: cal('calendar-timezone-id'), appliesTo: isCalendar, get: (_c, r) => timezoneIdOf(collectionOf(r)!.collection.timezone) ?? undefined });
+      // RFC 7809 §5.1: where a client may fetch the zones it left out; this server's own (RFC 7808 `zones`).
+      host.addProperty({
+        name: cal('timezone-service-set'),
+        appliesTo: (r) => r.backend === calendars && dataOf(r)?.kind === 'home',
+        get: (ctx) => ({ xml: hrefXml(ctx.dav.href(davPath([TIMEZONES]), true)) }),
+      });
       host.addProperty({ name: cal('supported-collation-set'), appliesTo: isCalendar, get: () => ({ xml: '<C:supported-collation>i;ascii-casemap</C:supported-collation><C:supported-collation>i;octet</C:supported-collation><C:supported-collation>i;unicode-casemap</C:supported-collation>' }) });
       host.addProperty({ name: card('supported-address-data'), appliesTo: isBook, get: () => ({ xml: '<CR:address-data-type content-type="text/vcard" version="3.0"/><CR:address-data-type content-type="text/vcard" version="4.0"/>' }) });
       host.addProperty({ name: card('max-resource-size'), appliesTo: isBook, get: () => String(objects.cardLimits.maxBytes) });
@@ -196,9 +216,11 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
         prepare: (_ctx, resources) => dataFor(options.store, resources),
         get: (ctx, r, data, requested) => {
           const d = dataOf(r) as Extract<GroupwareData, { kind: 'object' }>;
-          const text = d.object.data ?? data.get(r.path.key);
-          if (text === undefined) return undefined;
+          const stored = d.object.data ?? data.get(r.path.key);
+          if (stored === undefined) return undefined;
           const request = parseCalendarDataRequest(requested);
+          // RFC 7809: the VTIMEZONEs a client left out, added back unless this client asks for none.
+          const text = timezonesAsAsked(stored, ctx.req.headers['caldav-timezones']);
           if (wantsWholeObject(request)) return text;
           const zone = (ctx.memo.get(MEMO_ZONE) as Zone | undefined) ?? zoneOfCollection(d.collection);
           let budget = ctx.memo.get(MEMO_EXPANSION) as ExpansionBudget | undefined;

@@ -1,6 +1,7 @@
 import { answeredNotModified, DavError, USER_CONTENT_CSP, type DavContext, type DavResource } from '@palabre/webdav';
 import type { CalendarObjects } from '../calendar-objects.js';
-import type { GroupwareData } from './groupware-backend.js';
+import { timezonesAsAsked } from '../icalendar/timezone-reference.js';
+import type { GroupwareBackend, GroupwareData } from './groupware-backend.js';
 
 /**
  * GET (and HEAD) of a calendar or an address book: the whole collection as one file, for the clients
@@ -31,6 +32,30 @@ export async function exportOnGet(ctx: DavContext, next: () => Promise<void>, ob
     if (res.destroyed) return;
   }
   res.end();
+}
+
+/**
+ * GET (and HEAD) of a calendar object whose VTIMEZONEs this request wants otherwise than stored (RFC 7809:
+ * added back, or taken out for `CalDAV-Timezones: F`). The same ETag either way: it names the stored
+ * object, which the representation only completes. A Range asks for the representation whole (RFC 9110
+ * lets a server ignore it). An object already as asked keeps the engine's own GET.
+ */
+export async function objectOnGet(ctx: DavContext, next: () => Promise<void>, calendars: GroupwareBackend): Promise<void> {
+  const { resource } = await ctx.dav.lookup(ctx, ctx.path);
+  if (!resource || resource.backend !== calendars || (resource.data as GroupwareData).kind !== 'object') return next();
+  if (!resource.privileges.has('read') && !resource.privileges.has('all')) return next();
+  const stored = await calendars.storedText(resource);
+  const text = timezonesAsAsked(stored, ctx.req.headers['caldav-timezones']);
+  const res = ctx.res;
+  res.setHeader('vary', 'CalDAV-Timezones');
+  if (text === stored) return next();
+  if (answeredNotModified(ctx, resource)) return;
+  const body = Buffer.from(text);
+  res.statusCode = 200;
+  res.setHeader('content-type', resource.contentType ?? 'text/calendar; charset=utf-8');
+  res.setHeader('content-security-policy', USER_CONTENT_CSP);
+  res.setHeader('content-length', body.length);
+  res.end(ctx.method === 'HEAD' ? undefined : body);
 }
 
 /** Back-pressure: wait for the socket to take more, or fail when the client went away. */

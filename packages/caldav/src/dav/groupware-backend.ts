@@ -36,6 +36,8 @@ import { CalendarObjects, isCalendarTimezone } from '../calendar-objects.js';
 import { CalendarDataError, CALENDAR_KINDS } from '../icalendar/calendar-object.js';
 import { CardDataError } from '../vcard/vcard.js';
 import type { HomeFiles } from './home-files.js';
+import { calendarTimezoneFor } from '../icalendar/timezone-reference.js';
+import { PRODUCT_ID } from '../icalendar/calendar-export.js';
 import { ADDRESSBOOKS, CALDAV, CALENDARS, CARDDAV, DIRECTORY_BOOK, READ_FREE_BUSY, SHARE, SHARED_PREFIX, cal, card, cs, isReservedCollectionName } from './names.js';
 
 /** How the caller may use a home, a collection or an object. */
@@ -70,7 +72,7 @@ const MEMO_SHARED = Symbol('groupware.shared');
 const PAGE = 1000;
 
 /** Live properties a client may set on a collection, stored with it. */
-const WRITABLE_CALENDAR = new Set([`{${DAV}}displayname`, cal('calendar-description'), cal('calendar-timezone')]);
+const WRITABLE_CALENDAR = new Set([`{${DAV}}displayname`, cal('calendar-description'), cal('calendar-timezone'), cal('calendar-timezone-id')]);
 const WRITABLE_BOOK = new Set([`{${DAV}}displayname`, card('addressbook-description')]);
 
 export interface GroupwareBackendOptions {
@@ -165,6 +167,7 @@ export class GroupwareBackend implements DavBackend {
   collectionResource(home: Account, segment: string, collection: CalendarCollection, owner: Account | null, access: Access, sharedIn: boolean): DavResource {
     const types = collection.kind === 'calendar' ? [cal('calendar')] : [card('addressbook')];
     if (sharedIn) types.push(cs('shared'));
+    else if (collection.shared && access === 'owner') types.push(cs('shared-owner'));
     const readOnly = collection.readOnly;
     return {
       path: davPath([this.mount, home.address, segment]),
@@ -205,10 +208,7 @@ export class GroupwareBackend implements DavBackend {
 
   /** `/calendars/<address>/…` names one home whatever the address's spelling (as the drive's homes). */
   canonical(path: DavPath): DavPath {
-    const name = path.segments[1];
-    if (name === undefined) return path;
-    const lower = name.normalize('NFC').toLowerCase().replace(/\.$/, '');
-    return lower === name ? path : davPath([path.segments[0]!, lower, ...path.segments.slice(2)]);
+    return canonicalHomePath(path);
   }
 
   async lookup(ctx: DavContext, path: DavPath): Promise<DavLookup> {
@@ -326,13 +326,19 @@ export class GroupwareBackend implements DavBackend {
 
   // ---------------------------------------------------------------- content
 
+  /** The object as stored (the plugin's GET answers calendar objects whose time zones it adds or takes out: objectOnGet). */
   async read(_ctx: DavContext, resource: DavResource, range?: { start: number; end: number }): Promise<Buffer> {
+    const text = await this.storedText(resource);
+    const bytes = Buffer.from(text);
+    return range ? bytes.subarray(range.start, range.end + 1) : bytes;
+  }
+
+  async storedText(resource: DavResource): Promise<string> {
     const data = this.data(resource);
     if (data.kind !== 'object') throw new DavError(405, 'a collection has no content here');
     const text = data.object.data ?? (await this.store.getObject(data.collection.id, data.object.name, { withData: true }))?.data;
     if (text === undefined) throw new DavError(404, 'no such resource');
-    const bytes = Buffer.from(text);
-    return range ? bytes.subarray(range.start, range.end + 1) : bytes;
+    return text;
   }
 
   async write(ctx: DavContext, parent: DavResource, name: string, request: WriteRequest): Promise<{ resource: DavResource; created: boolean }> {
@@ -372,8 +378,11 @@ export class GroupwareBackend implements DavBackend {
     }
     if (data.kind === 'collection') {
       if (data.sharedIn) {
-        // A sharee removing a shared calendar from their home declines the share (their own, not a group's).
-        await this.store.unshare(data.collection.id, { kind: 'account', id: ctx.principal.accountId });
+        // A sharee removing a shared calendar from their home declines the share (their own; a group's
+        // share is the group's, and stays): the owner's CS:invite then says invite-declined.
+        await this.store.replyToShare(data.collection.id, ctx.principal.accountId, 'declined').catch((error: unknown) => {
+          if (!isPalabreError(error, 'not-found')) throw error;
+        });
         return;
       }
       if (data.collection.readOnly || data.access !== 'owner') throw new DavError(403, 'only its owner may delete this collection');
@@ -506,6 +515,14 @@ export class GroupwareBackend implements DavBackend {
   }
 }
 
+/** `/<mount>/<address>/…` with the address as one spelling (case, NFC, a trailing dot), for every per-user mount here. */
+export function canonicalHomePath(path: DavPath): DavPath {
+  const name = path.segments[1];
+  if (name === undefined) return path;
+  const lower = name.normalize('NFC').toLowerCase().replace(/\.$/, '');
+  return lower === name ? path : davPath([path.segments[0]!, lower, ...path.segments.slice(2)]);
+}
+
 /** What a PROPPATCH or a MKCALENDAR/extended MKCOL body says of a collection's own fields; the rest is dead. */
 function collectionFields(kind: CollectionKind, patch: readonly PropertyPatch[], patching = false) {
   const out = {
@@ -530,6 +547,11 @@ function collectionFields(kind: CollectionKind, patch: readonly PropertyPatch[],
       out.timezone = value;
       out.touched.add('timezone');
       if (value && !isCalendarTimezone(value)) out.refused.set(p.name, { status: 403, condition: cal('valid-calendar-data') });
+    } else if (kind === 'calendar' && p.name === cal('calendar-timezone-id')) {
+      // RFC 7809 §5.2: the zone by name; calendar-timezone then holds its definition. A name nobody knows is 403 valid-timezone.
+      out.timezone = value === null || !value.trim() ? null : calendarTimezoneFor(value, PRODUCT_ID);
+      out.touched.add('timezone');
+      if (value !== null && value.trim() && out.timezone === null) out.refused.set(p.name, { status: 403, condition: cal('valid-timezone') });
     } else if (kind === 'calendar' && p.name === cal('supported-calendar-component-set')) {
       if (patching) out.refused.set(p.name, { status: 403, condition: `{${DAV}}cannot-modify-protected-property` });
       else if (p.op === 'set') {

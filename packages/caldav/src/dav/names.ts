@@ -11,6 +11,10 @@ export const PALABRE = 'https://palabre.org/ns/';
 /** The mounts of the DAV namespace: `/calendars/<address>/` and `/addressbooks/<address>/` are the homes. */
 export const CALENDARS = 'calendars';
 export const ADDRESSBOOKS = 'addressbooks';
+/** CalendarServer's notification collections (CS:notification-URL): `/notifications/<address>/`. */
+export const NOTIFICATIONS = 'notifications';
+/** The time-zone service of RFC 7809's timezone-service-set: `/timezones/zones/<tzid>`. */
+export const TIMEZONES = 'timezones';
 
 export const cal = (name: string): string => `{${CALDAV}}${name}`;
 export const card = (name: string): string => `{${CARDDAV}}${name}`;

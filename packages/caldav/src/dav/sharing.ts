@@ -1,4 +1,4 @@
-import type { CalendarStore, CollectionShare, DirectoryStore, ShareAccess } from '@palabre/core';
+import { isPalabreError, type CalendarStore, type CollectionShare, type DirectoryStore, type InviteStatus, type ShareAccess } from '@palabre/core';
 import {
   DAV,
   DavError,
@@ -18,7 +18,8 @@ import {
 } from '@palabre/webdav';
 import type { GroupwareBackend, GroupwareData } from './groupware-backend.js';
 import { granteeMailto, granteeName, granteeOf, granteePrincipalHref, granteeRef, resolveGrantee, type Grantee } from './grantees.js';
-import { CS, PALABRE, SHARE, cs } from './names.js';
+import { INVITE_STATUS_ELEMENT, NotificationsBackend } from './notifications.js';
+import { CS, NOTIFICATIONS, PALABRE, SHARED_PREFIX, SHARE, cs } from './names.js';
 
 /**
  * Sharing a calendar or an address book over DAV, as clients ask for it:
@@ -31,8 +32,14 @@ import { CS, PALABRE, SHARE, cs } from './names.js';
  * hand it on, as in sabre/dav, where only the shared-owner instance carries DAV:share. A request is
  * checked whole before anything is stored: a sharee nobody may see (an unknown address, an agent of
  * another ministry: resolveGrantee) makes it a 207 naming each href (403 for that one, 424 for the
- * others) and changes nothing. A share is in force at once (the store keeps no pending invitations), so
- * every sharee shows as invite-accepted.
+ * others) and changes nothing.
+ *
+ * A share with an account is an invitation (CalendarServer's, draft-pot's DAV:invite): it starts
+ * invite-noresponse, a CS:invite-notification is put in the sharee's notification collection, and the
+ * sharee answers by POSTing CS:invite-reply to their own home; declining takes the collection out of
+ * their home and the owner's CS:invite shows invite-declined. The share is in force from the start,
+ * before any answer, because Thunderbird, DAVx5 and Evolution have no way to answer an invitation and
+ * look for shares only in the home (see the README).
  */
 
 /** Sharees one request may name. */
@@ -89,13 +96,38 @@ function tooMany(): DavError {
 }
 
 /** A collection's shares with the grantees as the directory knows them now (gone ones left out). */
-async function sharees(directory: DirectoryStore, shares: readonly CollectionShare[]): Promise<{ grantee: Grantee; access: ShareAccess }[]> {
-  const out: { grantee: Grantee; access: ShareAccess }[] = [];
+interface Sharee {
+  readonly grantee: Grantee;
+  readonly access: ShareAccess;
+  readonly status: InviteStatus;
+}
+
+async function sharees(directory: DirectoryStore, shares: readonly CollectionShare[]): Promise<Sharee[]> {
+  const out: Sharee[] = [];
   for (const s of shares) {
     const grantee = await granteeOf(directory, s.grantee);
-    if (grantee) out.push({ grantee, access: s.access });
+    if (grantee) out.push({ grantee, access: s.access, status: s.status });
   }
   return out;
+}
+
+/** What a CS:invite-reply body says: which invitation (CS:in-reply-to), the answer, and the shared collection. */
+export interface InviteReply {
+  readonly uid: string;
+  readonly status: 'accepted' | 'declined';
+  readonly hostUrl: string | null;
+}
+
+export function parseInviteReply(body: XmlElement): InviteReply {
+  const uidEl = child(body, CS, 'in-reply-to');
+  const uid = uidEl ? textOf(uidEl).trim() : '';
+  if (!uid) throw new DavError(400, 'an invite-reply names the invitation it answers (CS:in-reply-to)');
+  const accepted = child(body, CS, 'invite-accepted');
+  const declined = child(body, CS, 'invite-declined');
+  if (Boolean(accepted) === Boolean(declined)) throw new DavError(400, 'an invite-reply holds one of CS:invite-accepted and CS:invite-declined');
+  const host = child(body, CS, 'hosturl');
+  const hostHref = host ? child(host, DAV, 'href') : undefined;
+  return { uid, status: accepted ? 'accepted' : 'declined', hostUrl: hostHref ? textOf(hostHref).trim() : null };
 }
 
 export interface SharingOptions {
@@ -120,6 +152,17 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
 
   host.addNamespace('P', PALABRE);
   host.addPrivilege({ name: SHARE, parent: 'all', description: 'Share' });
+  const notifications = new NotificationsBackend(store, directory);
+  host.mount(NOTIFICATIONS, notifications);
+  host.addProperty({ name: cs('getctag'), appliesTo: (r) => r.backend === notifications && notifications.data(r).kind === 'collection', get: (_c, r) => r.etag ?? undefined });
+  host.addProperty({
+    name: cs('notificationtype'),
+    appliesTo: (r) => r.backend === notifications && notifications.data(r).kind === 'invite',
+    get: (_c, r) => {
+      const d = notifications.data(r) as Extract<ReturnType<typeof notifications.data>, { kind: 'invite' }>;
+      return { xml: `<CS:invite-notification shared-type="${d.invite.collection.kind === 'calendar' ? 'calendar' : 'addressbook'}"/>` };
+    },
+  });
 
   for (const backend of options.backends) {
     for (const root of [cs('share'), `{${DAV}}share-resource`]) {
@@ -136,6 +179,46 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
         },
       });
     }
+  }
+
+  // CS:invite-reply (caldav-sharing.txt §5.3): the sharee answers an invitation, POSTing to their own home.
+  for (const backend of options.backends) {
+    host.addPost({
+      root: cs('invite-reply'),
+      mount: backend.mount,
+      handle: async (ctx, resource, body) => {
+        const d = resource.backend === backend ? (resource.data as GroupwareData) : null;
+        if (d?.kind !== 'home' || d.access !== 'owner') throw new DavError(403, 'an invitation is answered in one\'s own home', { condition: `{${DAV}}need-privileges` });
+        const reply = parseInviteReply(body!);
+        const invite = (await store.invitesFor(ctx.principal.accountId)).find((i) => i.collection.id === reply.uid && i.collection.kind === backend.options.kind);
+        // Someone else's invitation and one that never was get the same answer: nothing tells them apart.
+        const owner = invite?.collection.accountId ? await directory.getAccount(invite.collection.accountId).catch(() => null) : null;
+        const hostPath = owner && invite ? davPath([backend.mount, owner.address, invite.collection.name]) : null;
+        if (!invite || !hostPath || (reply.hostUrl !== null && !sameCollection(ctx, reply.hostUrl, hostPath))) {
+          throw new DavError(403, 'no invitation addressed to you has this uid', { condition: `{${PALABRE}}invitation` });
+        }
+        try {
+          await store.replyToShare(invite.collection.id, ctx.principal.accountId, reply.status);
+        } catch (error) {
+          if (isPalabreError(error, 'not-found')) throw new DavError(403, 'no invitation addressed to you has this uid', { condition: `{${PALABRE}}invitation` });
+          throw error;
+        }
+        ctx.log.info({ kind: 'invite-reply', collection: invite.collection.id, status: reply.status }, 'caldav.changed');
+        await ctx.dav.hooks.afterChange(ctx, { kind: 'acl', path: hostPath });
+        if (reply.status === 'declined') {
+          ctx.res.statusCode = 204;
+          ctx.res.end();
+          return;
+        }
+        // Where the accepted collection is in the sharee's home (CS:shared-as).
+        const at = ctx.dav.href(davPath([...resource.path.segments.slice(0, 2), `${SHARED_PREFIX}${invite.collection.id}`]), true);
+        const xml = `<?xml version="1.0" encoding="utf-8"?>\n<CS:shared-as ${ctx.dav.namespaces.declarations()}>${hrefXml(at)}</CS:shared-as>\n`;
+        ctx.res.statusCode = 200;
+        ctx.res.setHeader('content-type', 'application/xml; charset=utf-8');
+        ctx.res.setHeader('content-length', Buffer.byteLength(xml));
+        ctx.res.end(xml);
+      },
+    });
   }
 
   async function applyShares(ctx: DavContext, resource: DavResource, collectionId: string, ops: readonly ShareOp[]): Promise<void> {
@@ -183,6 +266,7 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
 
   // ---------------------------------------------------------------- properties
 
+
   const owners = (r: DavResource) => collectionOf(r)?.owner ?? null;
   /** The owner's collection, wherever the resource is seen from (the owner's home or a sharee's). */
   const ownerUrl = (ctx: DavContext, r: DavResource) => {
@@ -194,7 +278,7 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
     `${hrefXml(ctx.dav.href(ctx.dav.principals.user(owner.address), true))}<CS:common-name>${escapeText(owner.displayName)}</CS:common-name>`;
   /** The owner and everyone a collection is shared with, for whoever may read the collection. */
   const prepareSharees = async (_ctx: DavContext, resources: readonly DavResource[]) => {
-    const out = new Map<string, { grantee: Grantee; access: ShareAccess }[]>();
+    const out = new Map<string, Sharee[]>();
     for (const r of resources) {
       const d = collectionOf(r);
       if (d && !d.collection.readOnly && !out.has(d.collection.id)) out.set(d.collection.id, await sharees(directory, await store.sharesOf(d.collection.id)));
@@ -206,7 +290,7 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
     return d !== null && !d.collection.readOnly && d.owner !== null;
   };
 
-  host.addProperty<Map<string, { grantee: Grantee; access: ShareAccess }[]>>({
+  host.addProperty<Map<string, Sharee[]>>({
     name: cs('invite'),
     appliesTo: shareable,
     prepare: prepareSharees,
@@ -217,13 +301,13 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
       const users = (prepared.get(d.collection.id) ?? [])
         .map(
           (s) =>
-            `<CS:user>${hrefXml(granteeMailto(ctx, s.grantee))}<CS:common-name>${escapeText(granteeName(s.grantee))}</CS:common-name><CS:invite-accepted/><CS:access>${s.access === 'read-write' ? '<CS:read-write/>' : '<CS:read/>'}</CS:access></CS:user>`,
+            `<CS:user>${hrefXml(granteeMailto(ctx, s.grantee))}<CS:common-name>${escapeText(granteeName(s.grantee))}</CS:common-name><CS:${INVITE_STATUS_ELEMENT[s.status]}/><CS:access>${s.access === 'read-write' ? '<CS:read-write/>' : '<CS:read/>'}</CS:access></CS:user>`,
         )
         .join('');
       return { xml: organizer + users };
     },
   });
-  host.addProperty<Map<string, { grantee: Grantee; access: ShareAccess }[]>>({
+  host.addProperty<Map<string, Sharee[]>>({
     name: `{${DAV}}invite`,
     appliesTo: shareable,
     prepare: prepareSharees,
@@ -234,10 +318,10 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
         `<d:sharee>${hrefXml(href)}<d:prop><d:displayname>${escapeText(name)}</d:displayname></d:prop><d:${status}/><d:share-access><d:${access}/></d:share-access></d:sharee>`;
       const ownerHref = ctx.dav.href(ctx.dav.principals.user(owner.address), true);
       const list = prepared.get(d.collection.id) ?? [];
-      return { xml: sharee(ownerHref, owner.displayName, 'shared-owner', 'invite-accepted') + list.map((s) => sharee(granteePrincipalHref(ctx, s.grantee), granteeName(s.grantee), s.access, 'invite-accepted')).join('') };
+      return { xml: sharee(ownerHref, owner.displayName, 'shared-owner', 'invite-accepted') + list.map((s) => sharee(granteePrincipalHref(ctx, s.grantee), granteeName(s.grantee), s.access, INVITE_STATUS_ELEMENT[s.status])).join('') };
     },
   });
-  host.addProperty<Map<string, { grantee: Grantee; access: ShareAccess }[]>>({
+  host.addProperty<Map<string, Sharee[]>>({
     name: `{${DAV}}share-access`,
     appliesTo: (r) => collectionOf(r) !== null,
     prepare: prepareSharees,
@@ -258,4 +342,14 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
   // On the sharee's copy (`shared.<id>` in their home): where the owner's collection is, and whose it is.
   host.addProperty({ name: cs('shared-url'), appliesTo: sharedCopy, get: ownerUrl });
   host.addProperty({ name: cs('organizer'), appliesTo: sharedCopy, get: (ctx, r) => ({ xml: organizerXml(ctx, owners(r)!) }) });
+}
+
+/** Whether an href a client sent names this collection (any spelling of the address, with or without the trailing slash). */
+function sameCollection(ctx: DavContext, href: string, path: ReturnType<typeof davPath>): boolean {
+  try {
+    const parsed = ctx.dav.pathOf(href);
+    return parsed !== null && parsed.key === path.key;
+  } catch {
+    return false;
+  }
 }

@@ -82,10 +82,15 @@ class IanaZone implements Zone {
     return offset;
   }
 
-  /** The first instant past `t` (dir 1) or the earliest instant (dir -1) that still has `offset`, within about 1.4 years. */
+  /**
+   * The first instant past `t` (dir 1) or the earliest instant (dir -1) that still has `offset`, within
+   * about 1.4 years. Probes double up to 16 days and then go 16 days at a time: doubling further would
+   * step over a short span of another offset (New York's winter of 1973–74, Casablanca's Ramadan months)
+   * and take the two sides for one span.
+   */
   private edge(t: number, offset: number, dir: 1 | -1): number {
     let good = t;
-    for (let step = DAY_MS; step <= 512 * DAY_MS; step *= 2) {
+    for (let step = DAY_MS; step <= 512 * DAY_MS; step = step < 16 * DAY_MS ? step * 2 : step + 16 * DAY_MS) {
       const probe = t + dir * step;
       if (this.exact(probe) !== offset) {
         let bad = probe;

@@ -7,6 +7,7 @@ import {
   type CollectionPropertyPatch,
   type ComponentKind,
   type Instance,
+  type InviteStatus,
   type NewCollection,
   type ObjectIndex,
   type ObjectQuery,
@@ -143,6 +144,27 @@ export function checkAccess(access: unknown): ShareAccess {
 }
 
 export const widerAccess = (a: ShareAccess, b: ShareAccess): ShareAccess => (a === 'read-write' || b === 'read-write' ? 'read-write' : 'read');
+
+/**
+ * A share's status and notice after the owner shares (again): a new share with an account, or one it
+ * had declined, is a new invitation (pending, a notice posted); a change of access is news too (a notice)
+ * but keeps the answer given; the same share again changes nothing. Groups never answer: accepted.
+ */
+export function sharedAgain(
+  kind: ShareGrantee['kind'],
+  had: { readonly status: InviteStatus; readonly access: ShareAccess; readonly notice: boolean } | null,
+  access: ShareAccess,
+): { status: InviteStatus; notice: boolean; changed: boolean } {
+  if (kind === 'group') return { status: 'accepted', notice: false, changed: !had || had.access !== access };
+  if (!had || had.status === 'declined') return { status: 'pending', notice: true, changed: true };
+  if (had.access !== access) return { status: had.status, notice: true, changed: true };
+  return { status: had.status, notice: had.notice, changed: false };
+}
+
+export function checkReply(status: unknown): 'accepted' | 'declined' {
+  if (status !== 'accepted' && status !== 'declined') throw new InvalidInputError('a reply accepts or declines');
+  return status;
+}
 
 export function uidConflict(existingName: string): ConflictError {
   return new ConflictError('another object in this collection has the same UID', { detail: { reason: 'uid-conflict', name: existingName } });

@@ -34,6 +34,8 @@ export interface CalendarCollection {
   readonly seq: number;
   readonly createdAt: Date;
   readonly modifiedAt: Date;
+  /** Shared with at least one account or group (the owner's copy is CS:shared-owner). */
+  readonly shared?: boolean;
 }
 
 export interface NewCollection {
@@ -171,11 +173,29 @@ export interface ShareGrantee {
   readonly id: string;
 }
 
+/**
+ * Where a sharee stands on a share (CalendarServer's invite-noresponse / -accepted / -declined). A share
+ * with an account starts 'pending' and is in force at once; 'declined' takes it out of the sharee's
+ * home. A share with a group is 'accepted' from the start: nobody answers for a group.
+ */
+export type InviteStatus = 'pending' | 'accepted' | 'declined';
+
 export interface CollectionShare {
   readonly collectionId: string;
   readonly grantee: ShareGrantee;
   readonly access: ShareAccess;
   readonly createdAt: Date;
+  readonly status: InviteStatus;
+  /** An invite notification for it stands in the sharee's notification collection (until they delete it). */
+  readonly notice: boolean;
+  /** Changes with every new invitation or change of access or status (the notification's ETag). */
+  readonly modifiedAt: Date;
+}
+
+/** A share addressed to an account, with the collection it names (the sharee's notifications). */
+export interface ShareInvite {
+  readonly collection: CalendarCollection;
+  readonly share: CollectionShare;
 }
 
 /** A collection someone shared with an account (directly or through a group), as the sharee sees it. */
@@ -254,11 +274,21 @@ export interface CalendarStore {
   /** What changed after `seq` (sync-collection); 'expired' for a pruned, foreign or future counter. */
   changesSince(collectionId: string, seq: number, limit?: number): Promise<CalendarChanges | 'expired'>;
 
+  /**
+   * Share, or change the access of a share. With an account: a new share (or one the sharee had
+   * declined) is 'pending' again and posts a notice; a change of access posts a notice and keeps the status.
+   */
   share(collectionId: string, grantee: ShareGrantee, access: ShareAccess): Promise<void>;
   unshare(collectionId: string, grantee: ShareGrantee): Promise<void>;
   sharesOf(collectionId: string): Promise<CollectionShare[]>;
-  /** Collections shared with the account or one of its groups (not its own). */
+  /** Collections shared with the account or one of its groups (not its own), but not those it declined. */
   sharedWith(accountId: string, groupIds: readonly string[]): Promise<SharedCollection[]>;
+  /** Every share addressed to the account itself (not through a group), whatever its status. */
+  invitesFor(accountId: string): Promise<ShareInvite[]>;
+  /** The sharee's answer to a share addressed to it; NotFoundError when there is none. */
+  replyToShare(collectionId: string, accountId: string, status: 'accepted' | 'declined'): Promise<void>;
+  /** The sharee deleted the invite notification; NotFoundError when there is none standing. */
+  dismissShareNotice(collectionId: string, accountId: string): Promise<void>;
 
   setDelegate(ownerId: string, delegate: ShareGrantee, access: ShareAccess | null): Promise<void>;
   delegatesOf(ownerId: string): Promise<Delegation[]>;

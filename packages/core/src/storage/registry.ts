@@ -31,6 +31,7 @@ import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.
 import { CALENDAR_ENTITIES } from './calendar/entities.js';
 import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 import { CalendarInstanceWindow1796000300001 } from './calendar/1796000300001-calendar-instance-window.js';
+import { ShareInvites1796000540000 } from './calendar/1796000540000-share-invites.js';
 import { KnownDevices1796000310000 } from './migrations/1796000310000-known-devices.js';
 import { DirectorySearch1796000470000 } from './migrations/1796000470000-directory-search.js';
 import { MAIL_MIGRATION_ENTITIES } from './mail-migration/entities.js';
@@ -105,4 +106,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   DirectorySearch1796000470000,
   ServerKeys1796000530000,
   DkimPending1796000530001,
+  ShareInvites1796000540000,
 ];

@@ -68,6 +68,9 @@ export interface CalendarShareRow {
   granteeId: string;
   access: string;
   createdAt: number;
+  status: string | null;
+  notice: boolean | null;
+  modifiedAt: number | null;
 }
 
 export interface CalendarDelegateRow {
@@ -175,6 +178,9 @@ export const CalendarShareEntity = new EntitySchema<CalendarShareRow>({
     granteeId: { ...ref('grantee_id'), primary: true },
     access: { type: 'varchar', length: 10 },
     createdAt: big('created_at'),
+    status: { type: 'varchar', length: 10, nullable: true },
+    notice: { type: 'boolean', nullable: true },
+    modifiedAt: big('modified_at', true),
   },
   indices: [{ name: 'idx_calendar_shares_grantee', columns: ['granteeKind', 'granteeId'] }],
   foreignKeys: [cascade('CalendarCollection', ['collectionId'])],

@@ -21,6 +21,8 @@ import {
   uidConflict,
   widen,
   widerAccess,
+  checkReply,
+  sharedAgain,
 } from '../../calendar/calendar-rules.js';
 import type {
   CalendarChanges,
@@ -44,6 +46,8 @@ import type {
   ShareAccess,
   ShareGrantee,
   SharedCollection,
+  ShareInvite,
+  InviteStatus,
 } from '../../calendar/calendar-store.js';
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, QuotaExceededError, isPalabreError } from '../../errors.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
@@ -76,6 +80,7 @@ interface CollectionDbRow {
   created_at: number | string;
   modified_at: number | string;
   seq: number | string | null;
+  shared?: boolean | number | string | null;
 }
 
 interface ObjectDbRow {
@@ -96,11 +101,38 @@ interface ObjectDbRow {
 }
 
 const COLLECTION_COLS =
-  'c.id, c.kind, c.account_id, c.domain_id, c.name, c.display_name, c.description, c.timezone, c.components, c.read_only, c.max_span_ms, c.created_at, c.modified_at, cc.seq';
+  'c.id, c.kind, c.account_id, c.domain_id, c.name, c.display_name, c.description, c.timezone, c.components, c.read_only, c.max_span_ms, c.created_at, c.modified_at, cc.seq, EXISTS (SELECT 1 FROM calendar_shares s WHERE s.collection_id = c.id) AS shared';
 const OBJECT_COLS = 'o.id, o.collection_id, o.name, o.uid, o.component, o.etag, o.size, o.created_at, o.modified_at';
 const N = (v: number | string | null | undefined): number => Number(v ?? 0);
 const IN_CHUNK = 500;
 const CHANGE_PREFIX = 'cal:';
+
+interface ShareDbRow {
+  collection_id: string;
+  grantee_kind: string;
+  grantee_id: string;
+  access: string;
+  created_at: number | string;
+  status: string | null;
+  notice: boolean | number | string | null;
+  modified_at: number | string | null;
+}
+
+const SHARE_COLS = 'collection_id, grantee_kind, grantee_id, access, created_at, status, notice, modified_at';
+const truthy = (v: unknown): boolean => v === true || Number(v) === 1;
+const inviteStatus = (v: unknown): InviteStatus => (v === 'pending' || v === 'declined' ? v : 'accepted');
+
+function toShare(r: ShareDbRow): CollectionShare {
+  return {
+    collectionId: r.collection_id,
+    grantee: { kind: r.grantee_kind === 'group' ? 'group' : 'account', id: r.grantee_id },
+    access: r.access === 'read-write' ? 'read-write' : 'read',
+    createdAt: new Date(N(r.created_at)),
+    status: inviteStatus(r.status),
+    notice: truthy(r.notice),
+    modifiedAt: new Date(N(r.modified_at) || N(r.created_at)),
+  };
+}
 
 /** The change-log collection of a calendar or address book (its sync-token counter). */
 export const changeLogKey = (collectionId: string): string => `${CHANGE_PREFIX}${collectionId}`;
@@ -120,6 +152,7 @@ function toCollection(r: CollectionDbRow): CalendarCollection {
     seq: N(r.seq),
     createdAt: new Date(N(r.created_at)),
     modifiedAt: new Date(N(r.modified_at)),
+    shared: r.shared === true || Number(r.shared) === 1,
   };
 }
 
@@ -591,12 +624,16 @@ export class SqlCalendarStore implements CalendarStore {
       if (grantee.kind === 'account' && grantee.id === collection.accountId) throw new InvalidInputError('a collection is not shared with its owner');
       const table = grantee.kind === 'account' ? 'accounts' : 'groups';
       if (!(await this.q(m, `SELECT id FROM ${table} WHERE id = ?`, [grantee.id])).length) throw new NotFoundError(`no such ${grantee.kind}`);
-      await this.q(
-        m,
-        `INSERT INTO calendar_shares (collection_id, grantee_kind, grantee_id, access, created_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (collection_id, grantee_kind, grantee_id) DO UPDATE SET access = excluded.access`,
-        [collectionId, grantee.kind, grantee.id, access, this.clock.now().getTime()],
-      );
+      const [row] = await this.q(m, 'SELECT access, status, notice FROM calendar_shares WHERE collection_id = ? AND grantee_kind = ? AND grantee_id = ?', [collectionId, grantee.kind, grantee.id]);
+      const had = row ? { access: checkAccess(row.access), status: inviteStatus(row.status), notice: truthy(row.notice) } : null;
+      const next = sharedAgain(grantee.kind, had, access);
+      if (!next.changed) return;
+      const now = this.clock.now().getTime();
+      if (had) {
+        await this.q(m, 'UPDATE calendar_shares SET access = ?, status = ?, notice = ?, modified_at = ? WHERE collection_id = ? AND grantee_kind = ? AND grantee_id = ?', [access, next.status, next.notice, now, collectionId, grantee.kind, grantee.id]);
+      } else {
+        await this.q(m, 'INSERT INTO calendar_shares (collection_id, grantee_kind, grantee_id, access, created_at, status, notice, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [collectionId, grantee.kind, grantee.id, access, now, next.status, next.notice, now]);
+      }
     });
   }
 
@@ -609,17 +646,8 @@ export class SqlCalendarStore implements CalendarStore {
   }
 
   async sharesOf(collectionId: string): Promise<CollectionShare[]> {
-    const rows = await this.db.select<{ grantee_kind: string; grantee_id: string; access: string; created_at: number | string }>(
-      'SELECT grantee_kind, grantee_id, access, created_at FROM calendar_shares WHERE collection_id = ? ORDER BY grantee_kind, grantee_id',
-      [collectionId],
-      'listing shares',
-    );
-    return rows.map((r) => ({
-      collectionId,
-      grantee: { kind: r.grantee_kind === 'group' ? 'group' : 'account', id: r.grantee_id },
-      access: r.access === 'read-write' ? 'read-write' : 'read',
-      createdAt: new Date(N(r.created_at)),
-    }));
+    const rows = await this.db.select<ShareDbRow>(`SELECT ${SHARE_COLS} FROM calendar_shares WHERE collection_id = ? ORDER BY grantee_kind, grantee_id`, [collectionId], 'listing shares');
+    return rows.map(toShare);
   }
 
   async sharedWith(accountId: string, groupIds: readonly string[]): Promise<SharedCollection[]> {
@@ -627,7 +655,7 @@ export class SqlCalendarStore implements CalendarStore {
     const found = new Map<string, ShareAccess>();
     for (const part of chunks(grantees, IN_CHUNK)) {
       const rows = await this.db.select<{ collection_id: string; access: string }>(
-        `SELECT collection_id, access FROM calendar_shares WHERE ${part.map(() => '(grantee_kind = ? AND grantee_id = ?)').join(' OR ')}`,
+        `SELECT collection_id, access FROM calendar_shares WHERE (status IS NULL OR status <> 'declined') AND (${part.map(() => '(grantee_kind = ? AND grantee_id = ?)').join(' OR ')})`,
         part.flat(),
         'listing shared collections',
       );
@@ -647,6 +675,35 @@ export class SqlCalendarStore implements CalendarStore {
       }
     }
     return out.sort((a, b) => (a.collection.id < b.collection.id ? -1 : 1));
+  }
+
+  async invitesFor(accountId: string): Promise<ShareInvite[]> {
+    const shares = (await this.db.select<ShareDbRow>(`SELECT ${SHARE_COLS} FROM calendar_shares WHERE grantee_kind = 'account' AND grantee_id = ?`, [accountId], 'listing invitations')).map(toShare);
+    const byId = new Map(shares.map((s) => [s.collectionId, s]));
+    const out: ShareInvite[] = [];
+    for (const part of chunks([...byId.keys()], IN_CHUNK)) {
+      const rows = await this.db.select<CollectionDbRow>(this.selectCollections(`c.id IN (${marks(part.length)})`), part, 'listing invitations');
+      for (const r of rows) out.push({ collection: toCollection(r), share: byId.get(r.id)! });
+    }
+    return out.sort((a, b) => (a.collection.id < b.collection.id ? -1 : 1));
+  }
+
+  async replyToShare(collectionId: string, accountId: string, rawStatus: 'accepted' | 'declined'): Promise<void> {
+    const status = checkReply(rawStatus);
+    await this.write('answering a share', async (m) => {
+      const [row] = await this.q(m, "SELECT status FROM calendar_shares WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [collectionId, accountId]);
+      if (!row) throw new NotFoundError('no share of this collection is addressed to this account');
+      if (row.status === status) return;
+      await this.q(m, "UPDATE calendar_shares SET status = ?, modified_at = ? WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [status, this.clock.now().getTime(), collectionId, accountId]);
+    });
+  }
+
+  async dismissShareNotice(collectionId: string, accountId: string): Promise<void> {
+    await this.write('dismissing a share notice', async (m) => {
+      const [row] = await this.q(m, "SELECT notice FROM calendar_shares WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [collectionId, accountId]);
+      if (!row || !truthy(row.notice)) throw new NotFoundError('no such notification');
+      await this.q(m, "UPDATE calendar_shares SET notice = ? WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [false, collectionId, accountId]);
+    });
   }
 
   async setDelegate(ownerId: string, rawDelegate: ShareGrantee, access: ShareAccess | null): Promise<void> {

@@ -272,6 +272,47 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
       expect(await store.sharedWith(bob.id, [team.id])).toEqual([]);
     });
 
+    it('keeps an invitation per account share: pending with a notice, accepted or declined by the sharee, renewed by a new share', async () => {
+      const team: Group = await directory.createGroup({ name: 'invites', domain: 'sante.example.tg' });
+      expect((await store.getCollection(cal.id))!.shared).toBe(false);
+      await store.share(cal.id, { kind: 'account', id: bob.id }, 'read');
+      await store.share(cal.id, { kind: 'group', id: team.id }, 'read');
+      expect((await store.getCollection(cal.id))!.shared).toBe(true);
+      expect((await store.listCollections(alice.id, 'calendar')).find((c) => c.id === cal.id)!.shared).toBe(true);
+      const states = async () => (await store.sharesOf(cal.id)).map((s) => `${s.grantee.kind}:${s.access}:${s.status}:${s.notice}`);
+      expect(await states()).toEqual(['account:read:pending:true', 'group:read:accepted:false']);
+      const invites = await store.invitesFor(bob.id);
+      expect(invites.map((i) => [i.collection.id, i.share.status])).toEqual([[cal.id, 'pending']]);
+      expect(await store.invitesFor(alice.id)).toEqual([]);
+      // Pending is in force: the sharee's clients that cannot answer see it.
+      expect((await store.sharedWith(bob.id, [])).map((s) => s.collection.id)).toEqual([cal.id]);
+
+      await store.dismissShareNotice(cal.id, bob.id);
+      await expectKind(store.dismissShareNotice(cal.id, bob.id), 'not-found');
+      await store.replyToShare(cal.id, bob.id, 'declined');
+      expect(await states()).toEqual(['account:read:declined:false', 'group:read:accepted:false']);
+      expect(await store.sharedWith(bob.id, [])).toEqual([]);
+      // The same share again is no new invitation; a new one after a decline is.
+      await store.share(cal.id, { kind: 'account', id: bob.id }, 'read');
+      expect(await states()).toEqual(['account:read:pending:true', 'group:read:accepted:false']);
+      await store.replyToShare(cal.id, bob.id, 'accepted');
+      const accepted = (await store.sharesOf(cal.id))[0]!;
+      await store.share(cal.id, { kind: 'account', id: bob.id }, 'read');
+      expect((await store.sharesOf(cal.id))[0]).toEqual(accepted);
+      await store.dismissShareNotice(cal.id, bob.id);
+      await store.share(cal.id, { kind: 'account', id: bob.id }, 'read-write');
+      expect(await states()).toEqual(['account:read-write:accepted:true', 'group:read:accepted:false']);
+
+      await expectKind(store.replyToShare(cal.id, alice.id, 'accepted'), 'not-found');
+      await expectKind(store.replyToShare(cal.id, bob.id, 'maybe' as never), 'invalid');
+      // A group's share is nobody's to answer.
+      await expectKind(store.replyToShare(cal.id, team.id, 'declined'), 'not-found');
+      await store.unshare(cal.id, { kind: 'account', id: bob.id });
+      expect(await store.invitesFor(bob.id)).toEqual([]);
+      await store.unshare(cal.id, { kind: 'group', id: team.id });
+      expect((await store.getCollection(cal.id))!.shared).toBe(false);
+    });
+
     it('records delegates of a whole calendar home', async () => {
       const team = await directory.createGroup({ name: 'cabinet', domain: 'sante.example.tg' });
       await store.setDelegate(alice.id, { kind: 'account', id: bob.id }, 'read');

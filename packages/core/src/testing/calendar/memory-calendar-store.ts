@@ -20,6 +20,8 @@ import {
   uidConflict,
   widen,
   widerAccess,
+  checkReply,
+  sharedAgain,
 } from '../../calendar/calendar-rules.js';
 import type {
   CalendarChanges,
@@ -41,6 +43,7 @@ import type {
   QueriedObject,
   ShareAccess,
   ShareGrantee,
+  ShareInvite,
   SharedCollection,
 } from '../../calendar/calendar-store.js';
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, QuotaExceededError } from '../../errors.js';
@@ -96,7 +99,7 @@ export class MemoryCalendarStore implements CalendarStore {
   }
 
   private view(c: Collection, seq: number): CalendarCollection {
-    return { ...c, components: [...c.components], seq };
+    return { ...c, components: [...c.components], seq, shared: (this.shares.get(c.id)?.size ?? 0) > 0 };
   }
 
   private async snapshot(c: Collection): Promise<CalendarCollection> {
@@ -352,8 +355,11 @@ export class MemoryCalendarStore implements CalendarStore {
     await this.requireGrantee(grantee);
     let shares = this.shares.get(collectionId);
     if (!shares) this.shares.set(collectionId, (shares = new Map()));
-    const had = shares.get(key(grantee));
-    shares.set(key(grantee), { collectionId, grantee, access, createdAt: had?.createdAt ?? this.clock.now() });
+    const had = shares.get(key(grantee)) ?? null;
+    const next = sharedAgain(grantee.kind, had, access);
+    if (!next.changed && had) return;
+    const now = this.clock.now();
+    shares.set(key(grantee), { collectionId, grantee, access, createdAt: had?.createdAt ?? now, status: next.status, notice: next.notice, modifiedAt: now });
   }
 
   async unshare(collectionId: string, rawGrantee: ShareGrantee): Promise<void> {
@@ -373,10 +379,35 @@ export class MemoryCalendarStore implements CalendarStore {
       const c = this.collections.get(collectionId);
       if (!c || c.accountId === accountId) continue;
       let access: ShareAccess | null = null;
-      for (const s of shares.values()) if (mine.has(key(s.grantee))) access = access ? widerAccess(access, s.access) : s.access;
+      for (const s of shares.values()) if (mine.has(key(s.grantee)) && s.status !== 'declined') access = access ? widerAccess(access, s.access) : s.access;
       if (access) out.push({ collection: await this.snapshot(c), access });
     }
     return out.sort((a, b) => (a.collection.id < b.collection.id ? -1 : 1));
+  }
+
+  async invitesFor(accountId: string): Promise<ShareInvite[]> {
+    const out: ShareInvite[] = [];
+    for (const [collectionId, shares] of this.shares) {
+      const share = shares.get(`account:${accountId}`);
+      const c = this.collections.get(collectionId);
+      if (share && c) out.push({ collection: await this.snapshot(c), share });
+    }
+    return out.sort((a, b) => (a.collection.id < b.collection.id ? -1 : 1));
+  }
+
+  async replyToShare(collectionId: string, accountId: string, rawStatus: 'accepted' | 'declined'): Promise<void> {
+    const status = checkReply(rawStatus);
+    const shares = this.shares.get(collectionId);
+    const had = shares?.get(`account:${accountId}`);
+    if (!shares || !had) throw new NotFoundError('no share of this collection is addressed to this account');
+    if (had.status !== status) shares.set(`account:${accountId}`, { ...had, status, modifiedAt: this.clock.now() });
+  }
+
+  async dismissShareNotice(collectionId: string, accountId: string): Promise<void> {
+    const shares = this.shares.get(collectionId);
+    const had = shares?.get(`account:${accountId}`);
+    if (!shares || !had?.notice) throw new NotFoundError('no such notification');
+    shares.set(`account:${accountId}`, { ...had, notice: false });
   }
 
   async setDelegate(ownerId: string, rawDelegate: ShareGrantee, access: ShareAccess | null): Promise<void> {
