@@ -63,7 +63,21 @@ export function aceXml(dav: Pick<DavServices, 'href' | 'namespaces'>, ace: Ace):
   );
 }
 
+// Values the same for most resources, made once: a listing returns them as they are, no object per file.
+const NO_XML = { xml: '' };
+const COLLECTION_XML = { xml: '<d:collection/>' };
+const LOCK_ENTRIES = {
+  xml:
+    '<d:lockentry><d:lockscope><d:exclusive/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockentry>' +
+    '<d:lockentry><d:lockscope><d:shared/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockentry>',
+};
+
 /** DAV:resourcetype: DAV:collection and the resource's own types. */
+function resourceType(dav: Pick<DavServices, 'namespaces'>, r: DavResource): { xml: string } {
+  if (!r.resourceTypes?.length) return r.collection ? COLLECTION_XML : NO_XML;
+  return { xml: resourceTypeXml(dav, r) };
+}
+
 function resourceTypeXml(dav: Pick<DavServices, 'namespaces'>, r: DavResource): string {
   let xml = r.collection ? '<d:collection/>' : '';
   for (const t of r.resourceTypes ?? []) {
@@ -77,7 +91,7 @@ function resourceTypeXml(dav: Pick<DavServices, 'namespaces'>, r: DavResource): 
 export function builtinProperties(): PropertyDefinition<any>[] {
   const quota = async (ctx: Parameters<PropertyDefinition['get']>[0], r: DavResource) => (r.collection && r.backend.quota ? r.backend.quota(ctx, r) : null);
   return [
-    { name: d('resourcetype'), allprop: true, get: (ctx, r) => ({ xml: resourceTypeXml(ctx.dav, r) }) },
+    { name: d('resourcetype'), allprop: true, get: (ctx, r) => resourceType(ctx.dav, r) },
     { name: d('getetag'), allprop: true, get: (_c, r) => r.etag ?? undefined },
     { name: d('getlastmodified'), allprop: true, get: (_c, r) => r.lastModified?.toUTCString() },
     { name: d('creationdate'), allprop: true, get: (_c, r) => (r.createdAt ? iso(r.createdAt) : undefined) },
@@ -88,25 +102,17 @@ export function builtinProperties(): PropertyDefinition<any>[] {
     {
       name: d('supportedlock'),
       allprop: true,
-      get: (_c, r) =>
-        r.backend.write || r.collection
-          ? {
-              xml:
-                '<d:lockentry><d:lockscope><d:exclusive/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockentry>' +
-                '<d:lockentry><d:lockscope><d:shared/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockentry>',
-            }
-          : { xml: '' },
+      get: (_c, r) => (r.backend.write || r.collection ? LOCK_ENTRIES : NO_XML),
     },
     {
       name: d('lockdiscovery'),
       allprop: true,
       prepare: (ctx, resources) => ctx.dav.locks.forBatch(resources.map((r) => r.path), ctx.now),
-      get: (ctx, r, locks: DavLock[]) => ({
-        xml: locks
-          .filter((l) => lockApplies(l, r.path.key))
-          .map((l) => ctx.dav.locks.activeLockXml(ctx.dav, l, ctx.now))
-          .join(''),
-      }),
+      get: (ctx, r, locks: DavLock[]) => {
+        let xml = '';
+        for (const l of locks) if (lockApplies(l, r.path.key)) xml += ctx.dav.locks.activeLockXml(ctx.dav, l, ctx.now);
+        return xml ? { xml } : NO_XML;
+      },
     },
     // RFC 4331 keeps these out of allprop; they are in it here because common clients (the webdav npm
     // client, file managers) only ever ask with allprop. Only collections have them: one query per space.
