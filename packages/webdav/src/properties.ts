@@ -9,7 +9,27 @@ const d = (name: string) => `{${DAV}}${name}`;
 
 /** RFC 4918 creationdate: RFC 3339 in UTC. */
 export function iso(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
+  return memoDate(isoDates, date, (d) => `${d.toISOString().slice(0, 19)}Z`);
+}
+
+/** getlastmodified: an HTTP-date (RFC 9110 §5.6.7). */
+function httpDate(date: Date): string {
+  return memoDate(httpDates, date, (d) => d.toUTCString());
+}
+
+// The files of a folder share their times to the second more often than not (a copy, a sync, a batch
+// upload): each text is made once, not once per member per listing. Bounded, emptied when full.
+const isoDates = new Map<number, string>();
+const httpDates = new Map<number, string>();
+function memoDate(memo: Map<number, string>, date: Date, format: (d: Date) => string): string {
+  const second = Math.floor(date.getTime() / 1000);
+  let text = memo.get(second);
+  if (text === undefined) {
+    if (memo.size >= 4096) memo.clear();
+    text = format(date);
+    memo.set(second, text);
+  }
+  return text;
 }
 
 export interface PrivilegeDefinition {
@@ -93,7 +113,7 @@ export function builtinProperties(): PropertyDefinition<any>[] {
   return [
     { name: d('resourcetype'), allprop: true, get: (ctx, r) => resourceType(ctx.dav, r) },
     { name: d('getetag'), allprop: true, get: (_c, r) => r.etag ?? undefined },
-    { name: d('getlastmodified'), allprop: true, get: (_c, r) => r.lastModified?.toUTCString() },
+    { name: d('getlastmodified'), allprop: true, get: (_c, r) => (r.lastModified ? httpDate(r.lastModified) : undefined) },
     { name: d('creationdate'), allprop: true, get: (_c, r) => (r.createdAt ? iso(r.createdAt) : undefined) },
     { name: d('getcontentlength'), allprop: true, get: (_c, r) => (r.collection || r.contentLength === null ? undefined : String(r.contentLength)) },
     { name: d('getcontenttype'), allprop: true, get: (_c, r) => (r.collection ? undefined : (r.contentType ?? 'application/octet-stream')) },
