@@ -99,6 +99,8 @@ export class DavEngine implements DavServices {
   principals: PrincipalUrls = DEFAULT_PRINCIPALS;
   private readonly methodChains = new Map<string, { mount: string | null; handler: MethodHandler }[]>();
   private readonly propertyList: PropertyDefinition<unknown>[] = [];
+  /** propertiesOf's answers by the pattern of appliesTo() results; emptied when a property is registered. */
+  private readonly propertySets = new Map<string, ReadonlyMap<string, PropertyDefinition>>();
   private readonly reportList: ReportDefinition[] = [];
   private readonly privilegeList: PrivilegeDefinition[] = [...DAV_PRIVILEGES];
   private readonly complianceTokens: { token: string; mount: string | null }[] = DAV_CLASSES.map((token) => ({ token, mount: null }));
@@ -152,6 +154,7 @@ export class DavEngine implements DavServices {
       },
       addProperty: (definition) => {
         this.propertyList.push(definition as PropertyDefinition<unknown>);
+        this.propertySets.clear();
       },
       addMethod: (method, handler, opts) => {
         if (!/^[A-Z][A-Z-]*$/.test(method)) throw new Error(`invalid method ${method}`);
@@ -207,6 +210,12 @@ export class DavEngine implements DavServices {
   }
 
   propertiesOf(resource: DavResource): ReadonlyMap<string, PropertyDefinition> {
+    // The set depends only on which appliesTo() accept the resource: one map per such combination,
+    // shared by every resource that has it (a listing of 1,000 files builds it once, not 1,000 times).
+    let key = '';
+    for (const def of this.propertyList) if (def.appliesTo) key += def.appliesTo(resource) ? '1' : '0';
+    const known = this.propertySets.get(key);
+    if (known) return known;
     const out = new Map<string, PropertyDefinition>();
     // Later plugins' definitions win over earlier ones for the resources they apply to.
     for (let i = this.propertyList.length - 1; i >= 0; i--) {
@@ -215,6 +224,7 @@ export class DavEngine implements DavServices {
       if (def.appliesTo && !def.appliesTo(resource)) continue;
       out.set(def.name, def);
     }
+    this.propertySets.set(key, out);
     return out;
   }
 

@@ -27,6 +27,14 @@ export class Namespaces {
     return [...this.prefixes].map(([ns, p]) => `xmlns:${p}="${escapeAttr(ns)}"`).join(' ');
   }
 
+  /** tag() of a Clark name (`{DAV:}getetag`), without splitting it when it was seen before. */
+  tagOfClark(clarkName: string): { open: string; close: string; empty: string } {
+    const hit = this.tags.get(clarkName);
+    if (hit) return hit;
+    const end = clarkName.indexOf('}');
+    return this.tag(clarkName.slice(1, end), clarkName.slice(end + 1));
+  }
+
   tag(ns: string, name: string): { open: string; close: string; empty: string } {
     const key = `{${ns}}${name}`;
     let t = this.tags.get(key);
@@ -43,9 +51,14 @@ export class Namespaces {
 
 const FLUSH_AT = 64 * 1024;
 
-/** A streamed XML response: buffered in 64 KiB pieces, written with backpressure. */
+/**
+ * A streamed XML response, written with backpressure in pieces of about 64 KiB, each encoded once into a
+ * Buffer: handing Node one long string built by concatenation costs more (flattening a deep rope, then
+ * measuring its UTF-8 length for the chunk header, then encoding it) than the text took to build.
+ */
 export class XmlStream {
   private buffer = '';
+  private readonly ready: Buffer[] = [];
   private started = false;
 
   constructor(
@@ -61,36 +74,56 @@ export class XmlStream {
     this.started = true;
   }
 
-  write(s: string): void | Promise<void> {
+  /** Queue text without waiting: write() or flush() sends it. For many small pieces (one per response). */
+  append(s: string): void {
     this.buffer += s;
-    if (this.buffer.length >= FLUSH_AT) return this.flush();
+    if (this.buffer.length >= FLUSH_AT) {
+      this.ready.push(Buffer.from(this.buffer));
+      this.buffer = '';
+    }
+  }
+
+  write(s: string): void | Promise<void> {
+    this.append(s);
+    if (this.ready.length) return this.send();
   }
 
   async flush(): Promise<void> {
-    if (!this.buffer) return;
-    const chunk = this.buffer;
-    this.buffer = '';
-    if (this.res.destroyed) throw new DavError(499, 'client went away');
-    if (!this.res.write(chunk)) {
-      await new Promise<void>((resolve, reject) => {
-        const done = () => {
-          this.res.off('drain', done);
-          this.res.off('close', gone);
-          resolve();
-        };
-        const gone = () => {
-          this.res.off('drain', done);
-          reject(new DavError(499, 'client went away'));
-        };
-        this.res.once('drain', done);
-        this.res.once('close', gone);
-      });
+    if (this.buffer) {
+      this.ready.push(Buffer.from(this.buffer));
+      this.buffer = '';
     }
+    await this.send();
+  }
+
+  private async send(): Promise<void> {
+    for (let i = 0; i < this.ready.length; i++) {
+      if (this.res.destroyed) throw new DavError(499, 'client went away');
+      if (!this.res.write(this.ready[i]!)) await this.drained();
+    }
+    this.ready.length = 0;
+  }
+
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', gone);
+        resolve();
+      };
+      const gone = () => {
+        this.res.off('drain', done);
+        reject(new DavError(499, 'client went away'));
+      };
+      this.res.once('drain', done);
+      this.res.once('close', gone);
+    });
   }
 
   async end(root = 'multistatus'): Promise<void> {
     if (!this.started) throw new Error('XmlStream not begun');
     this.buffer += `</d:${root}>\n`;
+    await this.send();
     const last = this.buffer;
     this.buffer = '';
     this.res.end(last);

@@ -9,7 +9,27 @@ const d = (name: string) => `{${DAV}}${name}`;
 
 /** RFC 4918 creationdate: RFC 3339 in UTC. */
 export function iso(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
+  return memoDate(isoDates, date, (d) => `${d.toISOString().slice(0, 19)}Z`);
+}
+
+/** getlastmodified: an HTTP-date (RFC 9110 §5.6.7). */
+function httpDate(date: Date): string {
+  return memoDate(httpDates, date, (d) => d.toUTCString());
+}
+
+// The files of a folder share their times to the second more often than not (a copy, a sync, a batch
+// upload): each text is made once, not once per member per listing. Bounded, emptied when full.
+const isoDates = new Map<number, string>();
+const httpDates = new Map<number, string>();
+function memoDate(memo: Map<number, string>, date: Date, format: (d: Date) => string): string {
+  const second = Math.floor(date.getTime() / 1000);
+  let text = memo.get(second);
+  if (text === undefined) {
+    if (memo.size >= 4096) memo.clear();
+    text = format(date);
+    memo.set(second, text);
+  }
+  return text;
 }
 
 export interface PrivilegeDefinition {
@@ -63,7 +83,21 @@ export function aceXml(dav: Pick<DavServices, 'href' | 'namespaces'>, ace: Ace):
   );
 }
 
+// Values the same for most resources, made once: a listing returns them as they are, no object per file.
+const NO_XML = { xml: '' };
+const COLLECTION_XML = { xml: '<d:collection/>' };
+const LOCK_ENTRIES = {
+  xml:
+    '<d:lockentry><d:lockscope><d:exclusive/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockentry>' +
+    '<d:lockentry><d:lockscope><d:shared/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockentry>',
+};
+
 /** DAV:resourcetype: DAV:collection and the resource's own types. */
+function resourceType(dav: Pick<DavServices, 'namespaces'>, r: DavResource): { xml: string } {
+  if (!r.resourceTypes?.length) return r.collection ? COLLECTION_XML : NO_XML;
+  return { xml: resourceTypeXml(dav, r) };
+}
+
 function resourceTypeXml(dav: Pick<DavServices, 'namespaces'>, r: DavResource): string {
   let xml = r.collection ? '<d:collection/>' : '';
   for (const t of r.resourceTypes ?? []) {
@@ -77,9 +111,9 @@ function resourceTypeXml(dav: Pick<DavServices, 'namespaces'>, r: DavResource): 
 export function builtinProperties(): PropertyDefinition<any>[] {
   const quota = async (ctx: Parameters<PropertyDefinition['get']>[0], r: DavResource) => (r.collection && r.backend.quota ? r.backend.quota(ctx, r) : null);
   return [
-    { name: d('resourcetype'), allprop: true, get: (ctx, r) => ({ xml: resourceTypeXml(ctx.dav, r) }) },
+    { name: d('resourcetype'), allprop: true, get: (ctx, r) => resourceType(ctx.dav, r) },
     { name: d('getetag'), allprop: true, get: (_c, r) => r.etag ?? undefined },
-    { name: d('getlastmodified'), allprop: true, get: (_c, r) => r.lastModified?.toUTCString() },
+    { name: d('getlastmodified'), allprop: true, get: (_c, r) => (r.lastModified ? httpDate(r.lastModified) : undefined) },
     { name: d('creationdate'), allprop: true, get: (_c, r) => (r.createdAt ? iso(r.createdAt) : undefined) },
     { name: d('getcontentlength'), allprop: true, get: (_c, r) => (r.collection || r.contentLength === null ? undefined : String(r.contentLength)) },
     { name: d('getcontenttype'), allprop: true, get: (_c, r) => (r.collection ? undefined : (r.contentType ?? 'application/octet-stream')) },
@@ -88,25 +122,17 @@ export function builtinProperties(): PropertyDefinition<any>[] {
     {
       name: d('supportedlock'),
       allprop: true,
-      get: (_c, r) =>
-        r.backend.write || r.collection
-          ? {
-              xml:
-                '<d:lockentry><d:lockscope><d:exclusive/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockentry>' +
-                '<d:lockentry><d:lockscope><d:shared/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockentry>',
-            }
-          : { xml: '' },
+      get: (_c, r) => (r.backend.write || r.collection ? LOCK_ENTRIES : NO_XML),
     },
     {
       name: d('lockdiscovery'),
       allprop: true,
       prepare: (ctx, resources) => ctx.dav.locks.forBatch(resources.map((r) => r.path), ctx.now),
-      get: (ctx, r, locks: DavLock[]) => ({
-        xml: locks
-          .filter((l) => lockApplies(l, r.path.key))
-          .map((l) => ctx.dav.locks.activeLockXml(ctx.dav, l, ctx.now))
-          .join(''),
-      }),
+      get: (ctx, r, locks: DavLock[]) => {
+        let xml = '';
+        for (const l of locks) if (lockApplies(l, r.path.key)) xml += ctx.dav.locks.activeLockXml(ctx.dav, l, ctx.now);
+        return xml ? { xml } : NO_XML;
+      },
     },
     // RFC 4331 keeps these out of allprop; they are in it here because common clients (the webdav npm
     // client, file managers) only ever ask with allprop. Only collections have them: one query per space.

@@ -1,6 +1,6 @@
 import { DAV, DavError } from './errors.js';
 import { XmlStream } from './multistatus.js';
-import { parsePropfind, renderResponses } from './propstat.js';
+import { parsePropfind, renderResponseList } from './propstat.js';
 import { depthOf, preferMinimal, readXmlBody, requirePrivilege } from './request.js';
 import type { DavContext, DavResource } from './resource.js';
 
@@ -38,17 +38,18 @@ export async function propfindMethod(ctx: DavContext): Promise<void> {
   }
   const out = new XmlStream(ctx.res, dav.namespaces);
   // The first batch is computed before committing to 207, so an error there is still a proper status.
-  const first = await renderResponses(ctx, [resource], request, { firstHref: serverRoot ? '/' : null, minimal });
+  const first = await renderResponseList(ctx, [resource], request, { firstHref: serverRoot ? '/' : null, minimal });
   let pending: DavResource[] = [];
   let started = false;
   const flush = async (batch: DavResource[]) => {
-    const xml = await renderResponses(ctx, batch, request, { minimal });
+    const responses = await renderResponseList(ctx, batch, request, { minimal });
     if (!started) {
       out.begin(207);
-      await out.write(first);
+      for (const xml of first) out.append(xml);
       started = true;
     }
-    await out.write(xml);
+    for (const xml of responses) out.append(xml);
+    await out.flush();
   };
   if (below) {
     for await (const page of below) {

@@ -42,60 +42,88 @@ export interface RenderOptions {
   readonly minimal?: boolean;
 }
 
-/** <d:response> elements for a batch of resources: one dead-property query and one prepare() per property. */
+/** One property a response asks of resources with one set of definitions, its tags looked up once. */
+interface PlannedProperty {
+  readonly name: string;
+  readonly def: PropertyDefinition | undefined;
+  readonly tag: { readonly open: string; readonly close: string; readonly empty: string };
+}
+
+/**
+ * <d:response> elements for a batch of resources: one dead-property query and one prepare() per property.
+ * What each resource is asked is planned once per set of definitions (resources of one backend share
+ * one), so a listing of 1,000 files costs per file only its getters and the text they give.
+ */
 export async function renderResponses(ctx: DavContext, batch: readonly DavResource[], request: PropRequest, options: RenderOptions = {}): Promise<string> {
-  if (batch.length === 0) return '';
+  return (await renderResponseList(ctx, batch, request, options)).join('');
+}
+
+/**
+ * renderResponses() as one string per resource, for a caller that streams them (XmlStream.append): a
+ * long listing is then never one string of concatenations, which costs more to send than to build.
+ */
+export async function renderResponseList(ctx: DavContext, batch: readonly DavResource[], request: PropRequest, options: RenderOptions = {}): Promise<string[]> {
+  const out: string[] = [];
+  if (batch.length === 0) return out;
   const ns = ctx.dav.namespaces;
-  const tagOf = (name: string) => {
-    const { ns: uri, name: local } = parseClark(name);
-    return ns.tag(uri, local);
-  };
+  const tagOf = (name: string) => ns.tagOfClark(name);
   const defsOf = batch.map((r) => ctx.dav.propertiesOf(r));
+  const plans = new Map<ReadonlyMap<string, PropertyDefinition>, PlannedProperty[]>();
+  const planOf = (defs: ReadonlyMap<string, PropertyDefinition>): PlannedProperty[] => {
+    let plan = plans.get(defs);
+    if (plan) return plan;
+    plan = [];
+    if (request.mode === 'prop') {
+      for (const name of request.names) plan.push({ name, def: defs.get(name), tag: tagOf(name) });
+    } else {
+      for (const def of defs.values()) {
+        if (request.mode === 'propname' || def.allprop || request.include.includes(def.name)) plan.push({ name: def.name, def, tag: tagOf(def.name) });
+      }
+    }
+    plans.set(defs, plan);
+    return plan;
+  };
   // Which live properties are wanted, for which resources of the batch.
   const wanted = new Map<string, { def: PropertyDefinition; resources: DavResource[] }>();
-  const want = (def: PropertyDefinition, r: DavResource) => {
-    let entry = wanted.get(def.name);
-    if (!entry) wanted.set(def.name, (entry = { def, resources: [] }));
-    entry.resources.push(r);
-  };
-  batch.forEach((r, k) => {
-    const defs = defsOf[k]!;
-    if (request.mode === 'prop') {
-      for (const n of request.names) {
-        const d = defs.get(n);
-        if (d) want(d, r);
-      }
-    } else {
-      for (const d of defs.values()) if (request.mode === 'propname' || d.allprop || request.include.includes(d.name)) want(d, r);
+  for (let k = 0; k < batch.length; k++) {
+    for (const { def } of planOf(defsOf[k]!)) {
+      if (!def) continue;
+      let entry = wanted.get(def.name);
+      if (!entry) wanted.set(def.name, (entry = { def, resources: [] }));
+      entry.resources.push(batch[k]!);
     }
-  });
+  }
   const requestedEl = (name: string) => (request.mode === 'prop' ? (request.elements.get(name) ?? null) : null);
   const prepared = new Map<string, unknown>();
   for (const { def, resources } of wanted.values()) if (def.prepare) prepared.set(def.name, await def.prepare(ctx, resources, requestedEl(def.name)));
   const needDead = request.mode !== 'prop' || batch.some((r, k) => request.names.some((n) => !defsOf[k]!.has(n) || r.backend.writableProperties?.(r).has(n)));
   const dead = needDead ? await deadOf(ctx, batch) : new Map<DavResource, DeadProperty[]>();
+  const propname = request.mode === 'propname';
+  const named = request.mode === 'prop';
 
-  let xml = '';
   for (let k = 0; k < batch.length; k++) {
     const r = batch[k]!;
     const defs = defsOf[k]!;
+    const deadProps = dead.get(r);
     let found = '';
     let missing = '';
     let forbidden = '';
     let refused = '';
-    const names = request.mode === 'prop' ? request.names : [...defs.keys()];
-    for (const name of names) {
-      const def = defs.get(name);
-      if (!def) continue;
-      if (request.mode === 'allprop' && !def.allprop && !request.include.includes(def.name)) continue;
-      const tag = tagOf(def.name);
+    for (const { name, def, tag } of planOf(defs)) {
+      if (!def) {
+        // Not a live property here: a dead one, or absent (only a named request asks for those).
+        const hit = deadProps?.find((p) => p.name === name);
+        if (hit) found += hit.value;
+        else missing += tag.empty;
+        continue;
+      }
       if (def.privilege && !r.privileges.has(def.privilege) && !r.privileges.has('all')) {
-        if (request.mode === 'prop') forbidden += tag.empty;
+        if (named) forbidden += tag.empty;
         continue;
       }
       let value;
       try {
-        value = def.get(ctx, r, prepared.get(def.name), requestedEl(def.name));
+        value = def.get(ctx, r, prepared.get(name), named ? requestedEl(name) : null);
         if (value instanceof Promise) value = await value;
       } catch (error) {
         // A property this resource cannot give as asked (an expansion past its bounds): refused in its own
@@ -106,39 +134,33 @@ export async function renderResponses(ctx: DavContext, batch: readonly DavResour
       }
       if (value === undefined) {
         // A live property the backend lets clients set and keeps with the dead ones ({DAV:}displayname).
-        const stored = dead.get(r)?.find((p) => p.name === def.name);
-        if (stored) found += request.mode === 'propname' ? tag.empty : stored.value;
-        else if (request.mode === 'prop') missing += tag.empty;
+        const stored = deadProps?.find((p) => p.name === name);
+        if (stored) found += propname ? tag.empty : stored.value;
+        else if (named) missing += tag.empty;
         continue;
       }
-      if (request.mode === 'propname') found += tag.empty;
+      if (propname) found += tag.empty;
       else if (typeof value === 'string') found += value ? `${tag.open}${escapeText(value)}${tag.close}` : tag.empty;
       else found += value.xml ? `${tag.open}${value.xml}${tag.close}` : tag.empty;
     }
-    const deadProps = dead.get(r) ?? [];
-    if (request.mode === 'prop') {
-      for (const n of request.names) {
-        if (defs.has(n)) continue;
-        const hit = deadProps.find((p) => p.name === n);
-        if (hit) found += hit.value;
-        else missing += tagOf(n).empty;
-      }
-    } else {
+    if (!named && deadProps) {
       for (const p of deadProps) {
         if (defs.has(p.name)) continue;
-        found += request.mode === 'propname' ? tagOf(p.name).empty : p.value;
+        found += propname ? tagOf(p.name).empty : p.value;
       }
     }
     if (options.minimal) missing = '';
-    xml += `<d:response>${hrefXml(k === 0 && options.firstHref ? options.firstHref : ctx.href(r.path, r.collection))}`;
-    if (found || (!missing && !forbidden && !refused)) xml += `<d:propstat><d:prop>${found}</d:prop>${statusXml(200)}</d:propstat>`;
+    let xml = `<d:response>${hrefXml(k === 0 && options.firstHref ? options.firstHref : ctx.href(r.path, r.collection))}`;
+    if (found || (!missing && !forbidden && !refused)) xml += `<d:propstat><d:prop>${found}</d:prop>${STATUS_200}</d:propstat>`;
     xml += refused;
     if (forbidden) xml += `<d:propstat><d:prop>${forbidden}</d:prop>${statusXml(403)}</d:propstat>`;
     if (missing) xml += `<d:propstat><d:prop>${missing}</d:prop>${statusXml(404)}</d:propstat>`;
-    xml += '</d:response>';
+    out.push(`${xml}</d:response>`);
   }
-  return xml;
+  return out;
 }
+
+const STATUS_200 = statusXml(200);
 
 /** One property refused by its getter: RFC 4918 §14.22 lets a propstat carry the DAV:error. */
 function propstatOf(prop: string, error: DavError, tagOf: (name: string) => { empty: string }): string {

@@ -80,4 +80,22 @@ describe('xml-codec', () => {
     expect(() => parseXml(`<a>${out}</a>`)).not.toThrow();
     expect(escapeAttr('x\u0000"')).toBe('x\ufffd&quot;');
   });
+
+  it('answers a clean value as it is and still catches each unsafe character alone (the one-scan fast path)', () => {
+    const plain = '"3f2a9c1b7d4e-1k" Mon, 07 Dec 2026 11:53:49 GMT file-0001.txt été 😀';
+    expect(escapeText(plain)).toBe(plain);
+    expect(escapeAttr(plain.replace(/"/g, ''))).toBe(plain.replace(/"/g, ''));
+    for (const [input, text] of [
+      ['a&b', 'a&amp;b'],
+      ['a<b', 'a&lt;b'],
+      ['a>b', 'a&gt;b'],
+      ['a\rb', 'a&#13;b'],
+      ['a\u0001', 'a\ufffd'],
+      ['\ud800', '\ufffd'],
+      ['x\udc00', 'x\ufffd'],
+      ['\uffff', '\ufffd'],
+    ]) expect(escapeText(input!)).toBe(text);
+    expect(escapeAttr('a\tb\nc"d')).toBe('a&#9;b&#10;c&quot;d');
+    expect(escapeAttr('\ud83d')).toBe('\ufffd');
+  });
 });

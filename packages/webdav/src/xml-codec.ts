@@ -303,12 +303,23 @@ function xmlSafe(s: string): string {
   return NOT_XML.test(s) ? s.replace(NOT_XML, '\ufffd') : s;
 }
 
+/**
+ * Anything escapeText or escapeAttr would change, or a surrogate (checked further by xmlSafe): most values
+ * (etags, dates, sizes, file names) hold none, and then one scan answers them as they are.
+ */
+// eslint-disable-next-line no-control-regex
+const TEXT_DIRTY = /[&<>\r\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
+// eslint-disable-next-line no-control-regex
+const ATTR_DIRTY = /[&<"\t\n\r\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
+
 export function escapeText(s: string): string {
+  if (!TEXT_DIRTY.test(s)) return s;
   const safe = xmlSafe(s);
   return /[&<>\r]/.test(safe) ? safe.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c]!) : safe;
 }
 
 export function escapeAttr(s: string): string {
+  if (!ATTR_DIRTY.test(s)) return s;
   const safe = xmlSafe(s);
   return /[&<"\t\n\r]/.test(safe) ? safe.replace(/[&<"\t\n\r]/g, (c) => ATTR_ESCAPES[c]!) : safe;
 }

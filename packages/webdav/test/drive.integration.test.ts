@@ -164,6 +164,32 @@ describe.each(backends)('the drive on %s', (backend) => {
     expect((await t.dav('UNLOCK', `${A}/locked.txt`, { headers: { 'lock-token': token } })).status).toBe(204);
   });
 
+  it('gives each member of a Depth 1 listing its own dead properties and client-set displayname, none of its siblings\' or cousins\'', async () => {
+    expect((await t.dav('MKCOL', `${A}/props/`)).status).toBe(201);
+    expect((await t.dav('MKCOL', `${A}/props/sub/`)).status).toBe(201);
+    for (const name of ['a.txt', 'b.txt', 'c.txt', 'sub/d.txt']) expect((await t.dav('PUT', `${A}/props/${name}`, { body: name })).status).toBe(201);
+    const set = (value: string) =>
+      `<D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:x"><D:set><D:prop><X:tag>${value}</X:tag><D:displayname>${value} shown</D:displayname></D:prop></D:set></D:propertyupdate>`;
+    for (const [name, value] of [['b.txt', 'bee'], ['sub/d.txt', 'dee'], ['', 'folder']] as const) {
+      expect((await t.dav('PROPPATCH', `${A}/props/${name}`, { body: set(value), headers: { 'content-type': 'application/xml' } })).status).toBe(207);
+    }
+    const named = '<D:propfind xmlns:D="DAV:" xmlns:X="urn:x"><D:prop><D:displayname/><X:tag/><D:getetag/></D:prop></D:propfind>';
+    for (const body of [named, undefined]) {
+      const xml = await (await propfind(t, `${A}/props/`, '1', body)).text();
+      const member = (href: string) => xml.split('<d:response>').find((r) => r.includes(`<d:href>${href}</d:href>`)) ?? '';
+      expect(prop(member(`${A}/props/`), 'tag')).toBe('folder');
+      expect(prop(member(`${A}/props/b.txt`), 'tag')).toBe('bee');
+      expect(prop(member(`${A}/props/b.txt`), 'displayname')).toBe('bee shown');
+      for (const other of [`${A}/props/a.txt`, `${A}/props/c.txt`, `${A}/props/sub/`]) {
+        expect(member(other)).toContain('<d:getetag>');
+        expect(prop(member(other), 'tag')).toBeUndefined();
+        expect(prop(member(other), 'displayname')).toBeUndefined();
+        expect(prop(member(other), 'd:displayname')).toBeUndefined();
+      }
+      expect(xml).not.toContain('dee');
+    }
+  });
+
   it('bounds Depth: infinity and streams Depth 1 listings', async () => {
     const all = await propfind(t, `${A}/`, 'infinity');
     expect(all.status).toBe(207);

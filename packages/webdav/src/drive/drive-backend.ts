@@ -280,14 +280,20 @@ export class DriveBackend implements DavBackend {
       const node = (r.data as DriveData | undefined)?.node;
       if (node) byId.set(node.id, r);
     }
-    // A Depth 1 listing (a folder, then its members): the members' properties in one indexed query.
+    // A Depth 1 listing (a folder and its members, or a page of the members alone, as PROPFIND asks): the
+    // members' properties in one indexed query by parent, not a list of a thousand ids to bind and look up.
+    // A folder of more than one page reads its members' properties once a page: few nodes have any.
     const nodes = resources.map((r) => (r.data as DriveData | undefined)?.node);
-    const folder = nodes[0];
-    const listing = nodes.length > 2 && folder?.kind === 'dir' && nodes.slice(1).every((n) => n?.parentId === folder.id);
-    const props = listing ? await this.store.childProperties(folder.id) : await this.store.properties([...byId.keys()]);
-    if (listing) for (const [id, list] of await this.store.properties([folder.id])) props.set(id, list);
+    const head = nodes[0];
+    const parentId = head?.kind === 'dir' && nodes.length > 2 && nodes[1]?.parentId === head.id ? head.id : (head?.parentId ?? null);
+    const listing = parentId !== null && nodes.length > 2 && nodes.every((n, i) => n?.parentId === parentId || (i === 0 && n?.id === parentId));
+    const props = listing ? await this.store.childProperties(parentId) : await this.store.properties([...byId.keys()]);
+    if (listing && head?.id === parentId) for (const [id, list] of await this.store.properties([parentId])) props.set(id, list);
     const out = new Map<DavResource, DeadProperty[]>();
-    for (const [id, list] of props) out.set(byId.get(id)!, list);
+    for (const [id, list] of props) {
+      const r = byId.get(id);
+      if (r) out.set(r, list);
+    }
     return out;
   }
 
