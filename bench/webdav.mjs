@@ -13,10 +13,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../scripts/cluster.mjs';
 import { startNginxDav, stopNginxDav } from './_nginx-dav.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,13 +25,6 @@ const conformance = join(shared, 'conformance', 'webdav');
 const USER = 'bench@ms.gouv.test';
 const PASS = 'Wrk-Measure-2026-dav';
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 function benchSh(url, user, pass, concurrency) {
   const r = spawnSync('bash', [join(conformance, 'bench.sh'), url, user, pass], {
