@@ -99,6 +99,8 @@ export class DavEngine implements DavServices {
   principals: PrincipalUrls = DEFAULT_PRINCIPALS;
   private readonly methodChains = new Map<string, { mount: string | null; handler: MethodHandler }[]>();
   private readonly propertyList: PropertyDefinition<unknown>[] = [];
+  /** The definitions of each property name, latest first: a PROPFIND naming two properties tries those, not all of them. */
+  private readonly propertiesByName = new Map<string, PropertyDefinition<unknown>[]>();
   private readonly reportList: ReportDefinition[] = [];
   private readonly privilegeList: PrivilegeDefinition[] = [...DAV_PRIVILEGES];
   private readonly complianceTokens: { token: string; mount: string | null }[] = DAV_CLASSES.map((token) => ({ token, mount: null }));
@@ -152,6 +154,9 @@ export class DavEngine implements DavServices {
       },
       addProperty: (definition) => {
         this.propertyList.push(definition as PropertyDefinition<unknown>);
+        const named = this.propertiesByName.get(definition.name) ?? [];
+        named.unshift(definition as PropertyDefinition<unknown>);
+        this.propertiesByName.set(definition.name, named);
       },
       addMethod: (method, handler, opts) => {
         if (!/^[A-Z][A-Z-]*$/.test(method)) throw new Error(`invalid method ${method}`);
@@ -214,6 +219,15 @@ export class DavEngine implements DavServices {
       if (out.has(def.name)) continue;
       if (def.appliesTo && !def.appliesTo(resource)) continue;
       out.set(def.name, def);
+    }
+    return out;
+  }
+
+  propertiesNamed(resource: DavResource, names: readonly string[]): ReadonlyMap<string, PropertyDefinition> {
+    const out = new Map<string, PropertyDefinition>();
+    for (const name of names) {
+      const def = this.propertiesByName.get(name)?.find((d) => !d.appliesTo || d.appliesTo(resource));
+      if (def) out.set(name, def);
     }
     return out;
   }

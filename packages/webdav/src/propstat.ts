@@ -50,7 +50,9 @@ export async function renderResponses(ctx: DavContext, batch: readonly DavResour
     const { ns: uri, name: local } = parseClark(name);
     return ns.tag(uri, local);
   };
-  const defsOf = batch.map((r) => ctx.dav.propertiesOf(r));
+  // A `prop` request looks only at the names it asks for (a listing of 25,000 objects would otherwise try
+  // every definition of every plugin on each of them).
+  const defsOf = batch.map((r) => (request.mode === 'prop' ? ctx.dav.propertiesNamed(r, request.names) : ctx.dav.propertiesOf(r)));
   // Which live properties are wanted, for which resources of the batch.
   const wanted = new Map<string, { def: PropertyDefinition; resources: DavResource[] }>();
   const want = (def: PropertyDefinition, r: DavResource) => {
