@@ -408,6 +408,9 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           if (!parsed || parsed.collectionId !== coll.collection.id) throw new DavError(403, 'this sync-token is not one of this collection', { condition: `{${DAV}}valid-sync-token` });
           since = parsed.seq;
         }
+        // The initial sync of a whole collection is its listing (keyset pages of the objects), not its change
+        // log (every change since it was made, then each page of names looked up again).
+        if (!token && limit === undefined) return initialListing(ctx, resource, request, undefined);
         const changes = await options.store.changesSince(coll.collection.id, since, limit ?? 100_000);
         if (changes === 'expired') {
           if (token) throw new DavError(403, 'this sync-token is too old or not yet valid: start again without one', { condition: `{${DAV}}valid-sync-token` });

@@ -68,6 +68,8 @@ const MEMO_GROUPS = Symbol('groupware.groups');
 const MEMO_SHARED = Symbol('groupware.shared');
 /** Objects per page of a collection's listing. */
 const PAGE = 1000;
+/** Objects have no writable live properties (asked once per object of a listing: one set for all). */
+const NOTHING_WRITABLE: ReadonlySet<string> = new Set();
 
 /** Live properties a client may set on a collection, stored with it. */
 const WRITABLE_CALENDAR = new Set([`{${DAV}}displayname`, cal('calendar-description'), cal('calendar-timezone')]);
@@ -431,7 +433,7 @@ export class GroupwareBackend implements DavBackend {
   // ---------------------------------------------------------------- properties
 
   writableProperties(resource: DavResource): ReadonlySet<string> {
-    return this.data(resource).kind === 'collection' ? (this.options.kind === 'calendar' ? WRITABLE_CALENDAR : WRITABLE_BOOK) : new Set();
+    return this.data(resource).kind === 'collection' ? (this.options.kind === 'calendar' ? WRITABLE_CALENDAR : WRITABLE_BOOK) : NOTHING_WRITABLE;
   }
 
   async deadProperties(ctx: DavContext, resources: readonly DavResource[]): Promise<Map<DavResource, { name: string; value: string }[]>> {
