@@ -194,6 +194,7 @@ export type {
   TimeRange,
   ObjectQuery,
   QueriedObject,
+  GetObjectsOptions,
   ListObjectsOptions,
   ShareAccess,
   ShareGrantee,

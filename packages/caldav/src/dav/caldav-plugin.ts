@@ -27,7 +27,7 @@ import { CalendarDataError, parseCalendarObject } from '../icalendar/calendar-ob
 import { zoneForTzid, type Zone } from '../icalendar/zones.js';
 import { renderAddressData } from '../vcard/vcard.js';
 import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
-import { GroupwareBackend, type GroupwareData } from './groupware-backend.js';
+import { GroupwareBackend, MEMO_WANTS_DATA, type GroupwareData } from './groupware-backend.js';
 import { HomeFiles } from './home-files.js';
 import { exportOnGet } from './collection-export.js';
 import { setupSharing } from './sharing.js';
@@ -364,7 +364,9 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
             return null;
           }
         });
+        if (request.mode === 'prop' && request.names.includes(`{${ns}}${ns === CALDAV ? 'calendar-data' : 'address-data'}`)) ctx.memo.set(MEMO_WANTS_DATA, true);
         const found = await ctx.dav.lookupMany(ctx, paths.filter((p): p is NonNullable<typeof p> => p !== null));
+        ctx.memo.delete(MEMO_WANTS_DATA);
         const minimal = preferMinimal(ctx);
         const out = new XmlStream(ctx.res, ctx.dav.namespaces);
         out.begin(207);
