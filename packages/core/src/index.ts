@@ -196,6 +196,7 @@ export type {
   TimeRange,
   ObjectQuery,
   QueriedObject,
+  GetObjectsOptions,
   ListObjectsOptions,
   ShareAccess,
   ShareGrantee,

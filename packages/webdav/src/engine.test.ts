@@ -45,6 +45,37 @@ async function listen(fn: (req: IncomingMessage, res: ServerResponse) => void): 
 }
 
 describe('createDavHandler', () => {
+  it('gives a PROPFIND naming a property the latest definition that applies, as propfind allprop does', async () => {
+    // Two plugins define {urn:t}kind: the later one only for b.txt. A prop request must fall back to the
+    // earlier definition for the others, exactly as the full property map (allprop, propname) does.
+    const directory = new MemoryDirectoryStore();
+    await directory.createDomain({ name: 'mef.gouv.test' });
+    await directory.createAccount({ address: USER, displayName: 'Ana' });
+    const kind = '{urn:t}kind';
+    const handler = createDavHandler({
+      basePath: '/dav',
+      authenticator: testHttpAuthenticator(testAuthenticator(directory, { [USER]: 'pw' })),
+      locks: new MemoryLockStore(),
+      plugins: [
+        principalsPlugin({ directory }),
+        drivePlugin({ store: new MemoryDriveStore({ directory }), blobs: new MemoryBlobStore(), directory }),
+        { name: 'first', setup: (host) => host.addProperty({ name: kind, allprop: true, appliesTo: (r) => !r.collection, get: () => 'first' }) },
+        { name: 'later', setup: (host) => host.addProperty({ name: kind, allprop: true, appliesTo: (r) => r.path.segments.at(-1) === 'b.txt', get: () => 'later' }) },
+      ],
+    });
+    const origin = await listen((req, res) => handler(req, res, () => res.end()));
+    for (const name of ['a.txt', 'b.txt']) await fetch(`${origin}/dav/files/${USER}/${name}`, { method: 'PUT', headers: { authorization: auth }, body: 'x' });
+    const propfind = async (body: string) => {
+      const r = await fetch(`${origin}/dav/files/${USER}/`, { method: 'PROPFIND', headers: { authorization: auth, depth: '1' }, body });
+      expect(r.status).toBe(207);
+      const xml = await r.text();
+      return Object.fromEntries(['a.txt', 'b.txt'].map((n) => [n, /<kind xmlns="urn:t">(\w+)<\/kind>/.exec(xml.slice(xml.indexOf(`${n}</d:href>`)))?.[1]]));
+    };
+    const named = await propfind('<d:propfind xmlns:d="DAV:" xmlns:t="urn:t"><d:prop><t:kind/><d:getetag/></d:prop></d:propfind>');
+    expect(named).toEqual({ 'a.txt': 'first', 'b.txt': 'later' });
+    expect(await propfind('<d:propfind xmlns:d="DAV:"><d:allprop/></d:propfind>')).toEqual(named);
+  });
+
   it('answers under any base path, builds hrefs from it, and leaves the rest to next()', async () => {
     const { handler } = await stack('/api/v1/dav/');
     let passed = 0;

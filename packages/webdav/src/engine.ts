@@ -101,6 +101,8 @@ export class DavEngine implements DavServices {
   private readonly propertyList: PropertyDefinition<unknown>[] = [];
   /** propertiesOf's answers by the pattern of appliesTo() results; emptied when a property is registered. */
   private readonly propertySets = new Map<string, ReadonlyMap<string, PropertyDefinition>>();
+  /** The definitions of each property name, latest first: a PROPFIND naming two properties tries those, not all of them. */
+  private readonly propertiesByName = new Map<string, PropertyDefinition<unknown>[]>();
   private readonly reportList: ReportDefinition[] = [];
   private readonly privilegeList: PrivilegeDefinition[] = [...DAV_PRIVILEGES];
   private readonly complianceTokens: { token: string; mount: string | null }[] = DAV_CLASSES.map((token) => ({ token, mount: null }));
@@ -155,6 +157,9 @@ export class DavEngine implements DavServices {
       addProperty: (definition) => {
         this.propertyList.push(definition as PropertyDefinition<unknown>);
         this.propertySets.clear();
+        const named = this.propertiesByName.get(definition.name) ?? [];
+        named.unshift(definition as PropertyDefinition<unknown>);
+        this.propertiesByName.set(definition.name, named);
       },
       addMethod: (method, handler, opts) => {
         if (!/^[A-Z][A-Z-]*$/.test(method)) throw new Error(`invalid method ${method}`);
@@ -225,6 +230,15 @@ export class DavEngine implements DavServices {
       out.set(def.name, def);
     }
     this.propertySets.set(key, out);
+    return out;
+  }
+
+  propertiesNamed(resource: DavResource, names: readonly string[]): ReadonlyMap<string, PropertyDefinition> {
+    const out = new Map<string, PropertyDefinition>();
+    for (const name of names) {
+      const def = this.propertiesByName.get(name)?.find((d) => !d.appliesTo || d.appliesTo(resource));
+      if (def) out.set(name, def);
+    }
     return out;
   }
 

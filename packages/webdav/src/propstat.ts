@@ -67,7 +67,9 @@ export async function renderResponseList(ctx: DavContext, batch: readonly DavRes
   if (batch.length === 0) return out;
   const ns = ctx.dav.namespaces;
   const tagOf = (name: string) => ns.tagOfClark(name);
-  const defsOf = batch.map((r) => ctx.dav.propertiesOf(r));
+  // A `prop` request looks only at the names it asks for (a listing of 25,000 objects would otherwise try
+  // every definition of every plugin on each of them).
+  const defsOf = batch.map((r) => (request.mode === 'prop' ? ctx.dav.propertiesNamed(r, request.names) : ctx.dav.propertiesOf(r)));
   const plans = new Map<ReadonlyMap<string, PropertyDefinition>, PlannedProperty[]>();
   const planOf = (defs: ReadonlyMap<string, PropertyDefinition>): PlannedProperty[] => {
     let plan = plans.get(defs);

@@ -349,6 +349,8 @@ export interface DavServices {
   canonical(path: DavPath): DavPath;
   /** Live properties a resource has, by name. */
   propertiesOf(resource: DavResource): ReadonlyMap<string, PropertyDefinition>;
+  /** The live properties among `names` a resource has: propertiesOf(resource) kept to those names, without trying every other definition. */
+  propertiesNamed(resource: DavResource, names: readonly string[]): ReadonlyMap<string, PropertyDefinition>;
   /** The reports a resource supports. */
   reportsOf(resource: DavResource): ReportDefinition[];
   report(name: string): ReportDefinition | undefined;

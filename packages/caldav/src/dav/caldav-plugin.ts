@@ -28,7 +28,7 @@ import { zoneForTzid, type Zone } from '../icalendar/zones.js';
 import { timezoneIdOf, timezonesAsAsked } from '../icalendar/timezone-reference.js';
 import { renderAddressData } from '../vcard/vcard.js';
 import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
-import { GroupwareBackend, type GroupwareData } from './groupware-backend.js';
+import { GroupwareBackend, MEMO_WANTS_DATA, type GroupwareData } from './groupware-backend.js';
 import { HomeFiles } from './home-files.js';
 import { exportOnGet, objectOnGet } from './collection-export.js';
 import { setupSharing } from './sharing.js';
@@ -386,7 +386,9 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
             return null;
           }
         });
+        if (request.mode === 'prop' && request.names.includes(`{${ns}}${ns === CALDAV ? 'calendar-data' : 'address-data'}`)) ctx.memo.set(MEMO_WANTS_DATA, true);
         const found = await ctx.dav.lookupMany(ctx, paths.filter((p): p is NonNullable<typeof p> => p !== null));
+        ctx.memo.delete(MEMO_WANTS_DATA);
         const minimal = preferMinimal(ctx);
         const out = new XmlStream(ctx.res, ctx.dav.namespaces);
         out.begin(207);
@@ -430,6 +432,9 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           if (!parsed || parsed.collectionId !== coll.collection.id) throw new DavError(403, 'this sync-token is not one of this collection', { condition: `{${DAV}}valid-sync-token` });
           since = parsed.seq;
         }
+        // The initial sync of a whole collection is its listing (keyset pages of the objects), not its change
+        // log (every change since it was made, then each page of names looked up again).
+        if (!token && limit === undefined) return initialListing(ctx, resource, request, undefined);
         const changes = await options.store.changesSince(coll.collection.id, since, limit ?? 100_000);
         if (changes === 'expired') {
           if (token) throw new DavError(403, 'this sync-token is too old or not yet valid: start again without one', { condition: `{${DAV}}valid-sync-token` });

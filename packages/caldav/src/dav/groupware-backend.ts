@@ -68,8 +68,19 @@ const READ_ONLY_BOOK: ReadonlySet<Privilege> = new Set<Privilege>([...READ_ONLY]
 const MEMO_DELEGATIONS = Symbol('groupware.delegations');
 const MEMO_GROUPS = Symbol('groupware.groups');
 const MEMO_SHARED = Symbol('groupware.shared');
+/** Set by a multiget asking for calendar-data or address-data: lookupMany reads the small objects' data in its one query. */
+export const MEMO_WANTS_DATA = Symbol('groupware.wants-data');
+/** Objects whose data lookupMany reads along (at most a report batch of them: 500 x 16 KiB = 8 MiB). */
+const DATA_ALONG_BYTES = 16 * 1024;
+const DATA_ALONG_COUNT = 500;
 /** Objects per page of a collection's listing. */
 const PAGE = 1000;
+/** Objects have no writable live properties (asked once per object of a listing: one set for all). */
+const NOTHING_WRITABLE: ReadonlySet<string> = new Set();
+/** getcontenttype of each component: one string per kind, not one per object of a listing. */
+const CONTENT_TYPES: Partial<Record<string, string>> = Object.fromEntries(
+  ['VEVENT', 'VTODO', 'VJOURNAL', 'VFREEBUSY', 'VAVAILABILITY'].map((c) => [c, `text/calendar; charset=utf-8; component=${c.toLowerCase()}`]).concat([['VCARD', 'text/vcard; charset=utf-8']]),
+);
 
 /** Live properties a client may set on a collection, stored with it. */
 const WRITABLE_CALENDAR = new Set([`{${DAV}}displayname`, cal('calendar-description'), cal('calendar-timezone'), cal('calendar-timezone-id')]);
@@ -194,7 +205,7 @@ export class GroupwareBackend implements DavBackend {
       lastModified: object.modifiedAt,
       createdAt: object.createdAt,
       contentLength: object.size,
-      contentType: object.component === 'VCARD' ? 'text/vcard; charset=utf-8' : `text/calendar; charset=utf-8; component=${object.component.toLowerCase()}`,
+      contentType: CONTENT_TYPES[object.component] ?? `text/calendar; charset=utf-8; component=${object.component.toLowerCase()}`,
       displayName: null,
       privileges: parent.privileges,
       backend: this,
@@ -316,8 +327,11 @@ export class GroupwareBackend implements DavBackend {
       if (!collection || this.data(collection).kind !== 'collection') continue;
       const data = this.data(collection) as Extract<GroupwareData, { kind: 'collection' }>;
       // Without the stored text: a sync-collection or multiget asking for getetag alone need not read 10,000
-      // objects' data; calendar-data and address-data read it for their batch (caldav-plugin's dataFor).
-      for (const object of await this.store.getObjects(data.collection.id, list.map((p) => p.segments[3]!), { withData: false })) {
+      // objects' data; calendar-data and address-data read it for their batch (caldav-plugin's dataFor). A
+      // multiget of at most a batch that wants the data has the small objects' text read in this same query.
+      const along = ctx.memo.get(MEMO_WANTS_DATA) === true && list.length <= DATA_ALONG_COUNT;
+      const options = along ? { dataUpTo: DATA_ALONG_BYTES } : { withData: false };
+      for (const object of await this.store.getObjects(data.collection.id, list.map((p) => p.segments[3]!), options)) {
         out.set(davPath([...collection.path.segments, object.name]).key, this.objectResource(collection, object));
       }
     }
@@ -440,7 +454,7 @@ export class GroupwareBackend implements DavBackend {
   // ---------------------------------------------------------------- properties
 
   writableProperties(resource: DavResource): ReadonlySet<string> {
-    return this.data(resource).kind === 'collection' ? (this.options.kind === 'calendar' ? WRITABLE_CALENDAR : WRITABLE_BOOK) : new Set();
+    return this.data(resource).kind === 'collection' ? (this.options.kind === 'calendar' ? WRITABLE_CALENDAR : WRITABLE_BOOK) : NOTHING_WRITABLE;
   }
 
   async deadProperties(ctx: DavContext, resources: readonly DavResource[]): Promise<Map<DavResource, { name: string; value: string }[]>> {

@@ -36,6 +36,7 @@ import type {
   CollectionShare,
   ComponentKind,
   Delegation,
+  GetObjectsOptions,
   ListObjectsOptions,
   NewCollection,
   ObjectIndex,
@@ -93,7 +94,7 @@ interface ObjectDbRow {
   size: number | string;
   created_at: number | string;
   modified_at: number | string;
-  data?: string;
+  data?: string | null;
   floating?: boolean | number;
   exact?: boolean | number;
   instances_until?: number | string | null;
@@ -168,7 +169,8 @@ function toObject(r: ObjectDbRow): CalendarObject {
     createdAt: new Date(N(r.created_at)),
     modifiedAt: new Date(N(r.modified_at)),
   };
-  return r.data === undefined ? o : { ...o, data: r.data };
+  // null: left out by getObjects' dataUpTo (the column itself is never null).
+  return r.data === undefined || r.data === null ? o : { ...o, data: r.data };
 }
 
 const usageKind = (kind: CollectionKind): UsageKind => (kind === 'addressbook' ? 'contacts' : 'calendar');
@@ -405,13 +407,15 @@ export class SqlCalendarStore implements CalendarStore {
     return rows[0] ? toObject(rows[0]) : null;
   }
 
-  async getObjects(collectionId: string, names: readonly string[], options: { withData?: boolean } = {}): Promise<CalendarObject[]> {
+  async getObjects(collectionId: string, names: readonly string[], options: GetObjectsOptions = {}): Promise<CalendarObject[]> {
     const out: CalendarObject[] = [];
-    const cols = options.withData === false ? OBJECT_COLS : `${OBJECT_COLS}, o.data`;
+    const upTo = options.withData === false ? null : options.dataUpTo;
+    const cols = options.withData === false ? OBJECT_COLS : upTo !== undefined && upTo !== null ? `${OBJECT_COLS}, CASE WHEN o.size <= ? THEN o.data END AS data` : `${OBJECT_COLS}, o.data`;
+    const first = upTo !== undefined && upTo !== null ? [Math.max(0, Math.floor(upTo))] : [];
     for (const part of chunks([...new Set(names)], IN_CHUNK)) {
       const rows = await this.db.select<ObjectDbRow>(
         `SELECT ${cols} FROM calendar_objects o WHERE o.collection_id = ? AND o.name IN (${marks(part.length)})`,
-        [collectionId, ...part],
+        [...first, collectionId, ...part],
         'reading objects',
       );
       for (const r of rows) out.push(toObject(r));

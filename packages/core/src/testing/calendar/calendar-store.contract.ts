@@ -205,6 +205,14 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
       expect(many).toHaveLength(2);
       const bare = await store.getObjects(cal.id, ['a.ics', 'missing.ics'], { withData: false });
       expect(bare.map((o) => [o.name, o.etag, o.data])).toEqual([['a.ics', many.find((o) => o.name === 'a.ics')!.etag, undefined]]);
+      // dataUpTo: the text of the objects that small, the others without it (read later in batches).
+      const a = many.find((o) => o.name === 'a.ics')!;
+      const small = await store.getObjects(cal.id, ['a.ics', 'é.ics'], { dataUpTo: a.size });
+      const big = many.find((o) => o.name === 'é.ics')!;
+      const expected = [['a.ics', ics('a')], ['é.ics', big.size <= a.size ? ics('é') : undefined]];
+      expect(small.map((o) => [o.name, o.data])).toEqual(expect.arrayContaining(expected));
+      expect((await store.getObjects(cal.id, ['a.ics'], { dataUpTo: a.size - 1 }))[0]!.data).toBeUndefined();
+      expect((await store.getObjects(cal.id, ['a.ics'], { dataUpTo: a.size - 1 }))[0]!).not.toHaveProperty('data');
     });
 
     it('answers a time range with more candidates than one batch of ids: in name order, paged, only this collection', async () => {

@@ -34,6 +34,7 @@ import type {
   CollectionPropertyPatch,
   CollectionShare,
   Delegation,
+  GetObjectsOptions,
   ListObjectsOptions,
   NewCollection,
   ObjectIndex,
@@ -229,12 +230,13 @@ export class MemoryCalendarStore implements CalendarStore {
     return s ? (options.withData ? { ...s.object, data: s.data } : s.object) : null;
   }
 
-  async getObjects(collectionId: string, names: readonly string[], options: { withData?: boolean } = {}): Promise<CalendarObject[]> {
+  async getObjects(collectionId: string, names: readonly string[], options: GetObjectsOptions = {}): Promise<CalendarObject[]> {
     const all = this.stored(collectionId);
     return [...new Set(names)].flatMap((n) => {
       const s = all.get(n);
       if (!s) return [];
-      return options.withData === false ? [s.object] : [{ ...s.object, data: s.data }];
+      const upTo = options.dataUpTo ?? Infinity;
+      return options.withData === false || s.object.size > upTo ? [s.object] : [{ ...s.object, data: s.data }];
     });
   }
 
