@@ -93,10 +93,10 @@ const results = {};
   );
   const s = (performance.now() - t0) / 1000;
   results.mixed = { clients: MIXED_CLIENTS, ops, failed, opsS: ops / s, p50: pct(lat, 50), p99: pct(lat, 99) };
+  for (const [name, l] of byCommand) console.log(`  ${name.padEnd(24)} p50 ${pct(l, 50).toFixed(1).padStart(6)} ms   p99 ${pct(l, 99).toFixed(1).padStart(6)} ms`);
   results.mixedByCommand = Object.fromEntries([...byCommand].map(([name, l]) => [name, { n: l.length, p50: pct(l, 50), p99: pct(l, 99) }]));
   console.log(
     `mixed                      ${MIXED_CLIENTS} clients x ${MIXED_ROUNDS} rounds (SELECT, FETCH 50 envelopes, 1 body, STORE x2, SEARCH, STATUS, LIST, NOOP, CLOSE): ${(ops / s).toFixed(0)} commands/s, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, ${failed} failed`,
   );
 }
-for (const [name, l] of byCommand) console.log(`  ${name.padEnd(24)} p50 ${pct(l, 50).toFixed(1).padStart(6)} ms   p99 ${pct(l, 99).toFixed(1).padStart(6)} ms`);
 console.log(JSON.stringify(results));

@@ -260,6 +260,8 @@ export interface MailStore extends MailDelivery {
   listSubscriptions(accountId: string): Promise<string[]>;
 
   counts(mailboxId: string, viewer: string): Promise<MailboxCounts>;
+  /** The UID of the first message without `\Seen` as the viewer sees it, or null (SELECT's [UNSEEN n]): counts' firstUnseenUid alone. */
+  firstUnseenUid(mailboxId: string, viewer: string): Promise<number | null>;
   /** Every UID of the mailbox, ascending (the session's sequence map). */
   listUids(mailboxId: string): Promise<number[]>;
 

@@ -335,6 +335,10 @@ export class MemoryMailStore implements MailStore {
     return [...(this.subscriptions.get(accountId) ?? [])];
   }
 
+  async firstUnseenUid(mailboxId: string, viewer: string): Promise<number | null> {
+    return (await this.counts(mailboxId, viewer)).firstUnseenUid;
+  }
+
   async counts(mailboxId: string, viewer: string): Promise<MailboxCounts> {
     const b = this.box(mailboxId);
     let unseen = 0;

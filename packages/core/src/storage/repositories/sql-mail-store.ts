@@ -435,6 +435,19 @@ export class SqlMailStore implements MailStore {
     }, 'counting messages');
   }
 
+  async firstUnseenUid(mailboxId: string, viewer: string): Promise<number | null> {
+    const owner = (this.owners.get(mailboxId) ?? (await this.ownerOf(mailboxId))) === viewer;
+    // The owner's: the (mailbox, flags, size, uid) index alone; another viewer's: his mail_seen rows.
+    const [row] = owner
+      ? await this.db.select<{ u: number | string | null }>(`SELECT MIN(m.uid) AS u FROM mail_messages m WHERE m.mailbox_id = ? AND (m.flags & ${FLAG_SEEN}) = 0`, [mailboxId], 'finding the first unseen message')
+      : await this.db.select<{ u: number | string | null }>(
+          'SELECT MIN(m.uid) AS u FROM mail_messages m LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ? WHERE m.mailbox_id = ? AND s.uid IS NULL',
+          [viewer, mailboxId],
+          'finding the first unseen message',
+        );
+    return row?.u === null || row?.u === undefined ? null : N(row.u);
+  }
+
   /** Read a mailbox without locking it. */
   private async lockFree(m: EntityManager, id: string): Promise<Mailbox> {
     const rows = await this.q(m, `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, [id]);
@@ -738,7 +751,32 @@ export class SqlMailStore implements MailStore {
   ): Promise<StoreFlagsResult> {
     const change = parseFlags(flags);
     if (!['add', 'remove', 'replace'].includes(operation)) throw new InvalidInputError('invalid flag operation');
-    return this.tx('storing flags', async (m, changed) => {
+    // Flag changes do not wait for the disk (as Dovecot's default mail_fsync=optimized): a power cut may
+    // lose the last milliseconds of them, never a message, and the client's next sync sees the truth.
+    // The next durable commit (a delivery, an APPEND) flushes them with it, in order.
+    const [result, changedBoxes] = await this.txChanged(
+      'storing flags',
+      async (m, changed) => {
+        if (this.db.dialect === 'postgres') await this.q(m, 'SET LOCAL synchronous_commit TO OFF');
+        return this.storeFlagsIn(m, changed, mailboxId, viewer, uids, operation, change, options);
+      },
+      false,
+    );
+    publishChanges(this.options.notifier, this.log, changedBoxes);
+    return result;
+  }
+
+  private async storeFlagsIn(
+    m: EntityManager,
+    changed: Changed,
+    mailboxId: string,
+    viewer: string,
+    uids: UidSet,
+    operation: FlagOperation,
+    change: ParsedFlags,
+    options: StoreFlagsOptions,
+  ): Promise<StoreFlagsResult> {
+    {
       const box = await this.lockMailbox(m, mailboxId);
       const owner = viewer === box.accountId;
       const keywords = operation === 'remove' ? box.keywords : mergeMailboxKeywords(box.keywords, change.keywords);
@@ -794,7 +832,7 @@ export class SqlMailStore implements MailStore {
       }
       if (updated.length) changed.set(box.id, { modseq });
       return { updated, modified, highestModseq, keywords: [...keywords] };
-    });
+    }
   }
 
   /**

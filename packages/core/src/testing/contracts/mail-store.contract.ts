@@ -447,6 +447,8 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(await flagsOf(w.secretariat)).toEqual([['\\Flagged'], [], []]);
         const c = await w.store.counts(id, w.carol);
         expect([c.messages, c.unseen, c.firstUnseenUid]).toEqual([3, 2, 1]);
+        for (const viewer of [w.carol, w.bob, w.secretariat]) expect(await w.store.firstUnseenUid(id, viewer)).toBe((await w.store.counts(id, viewer)).firstUnseenUid);
+        expect(await w.store.firstUnseenUid(id, w.bob)).toBe(2);
         // A per-user change is still a change: MODSEQ moves so the user's other devices see it.
         const before = (await w.store.getMailboxById(id)).highestModseq;
         const r = await w.store.storeFlags(id, w.carol, [[2, 2]], 'remove', ['\\Seen']);
