@@ -653,7 +653,10 @@ export class SqlMailStore implements MailStore {
     const scattered = ranges.length > 64;
     const modseq = options.modseq === true || scattered;
     const params: unknown[] = owner ? [mailboxId] : [viewer, mailboxId];
-    const scope = uidSql(scattered ? [[ranges[0]![0], ranges[ranges.length - 1]![1]]] : ranges, params);
+    // The whole UID space: no condition on the UID, so a flag or date condition can be answered from its
+    // covering index without visiting the rows.
+    const everything = ranges.length === 1 && ranges[0]![0] === 1 && ranges[0]![1] === 0xffffffff;
+    const scope = everything ? '(1 = 1)' : uidSql(scattered ? [[ranges[0]![0], ranges[ranges.length - 1]![1]]] : ranges, params);
     const where = filterSql(filter, this.db.dialect, owner, params);
     const join = owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?';
     const conditions = `FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND ${scope} AND ${where}`;

@@ -225,7 +225,8 @@ async function selectMessages(
   const now = s.ctx.clock.now().getTime();
   const found: { row: MessageRecord; seq: number }[] = [];
   if (sel.exists === 0) return { found, uids: [], highestModseq: 0 };
-  const scope: UidSet = [[1, sel.uids.last()]];
+  // Every UID: rows past the session's view (mail it has not been told of) are dropped below.
+  const scope: UidSet = [[1, 0xffffffff]];
   const decided = storeFilter(s, key, sets, now);
   let candidates: UidSet = toUidSet(sel.uids.toArray());
   if (decided) {
