@@ -51,6 +51,8 @@ const results = {};
 {
   const box = 'bench-10000';
   const lat = [];
+  /** Latencies per command, to tell which ones make the median and the tail. */
+  const byCommand = new Map();
   let ops = 0;
   let failed = 0;
   const t0 = performance.now();
@@ -59,35 +61,40 @@ const results = {};
       const c = client();
       c.on('error', () => {});
       await c.connect();
-      const timed = async (fn) => {
+      const timed = async (name, fn) => {
         const t = performance.now();
         try {
           await fn();
           ops++;
-          lat.push(performance.now() - t);
+          const ms = performance.now() - t;
+          lat.push(ms);
+          if (!byCommand.has(name)) byCommand.set(name, []);
+          byCommand.get(name).push(ms);
         } catch {
           failed++;
         }
       };
       for (let round = 0; round < MIXED_ROUNDS; round++) {
-        await timed(() => c.mailboxOpen(box));
+        await timed('SELECT', () => c.mailboxOpen(box));
         const exists = c.mailbox.exists || 1;
         const start = 1 + ((k * 397 + round * 131) % Math.max(1, exists - 50));
-        await timed(() => c.fetchAll(`${start}:${start + 49}`, { uid: true, flags: true, envelope: true, size: true }));
-        await timed(() => c.fetchOne(String(start + 7), { source: true }));
-        await timed(() => c.messageFlagsAdd(String(start + 3), ['\\Seen']));
-        await timed(() => c.messageFlagsRemove(String(start + 3), ['\\Seen']));
-        await timed(() => c.search({ subject: `message ${start + 11}` }));
-        await timed(() => c.status('INBOX', { messages: true, unseen: true, uidNext: true }));
-        await timed(() => c.list());
-        await timed(() => c.noop());
-        await timed(() => c.mailboxClose());
+        await timed('FETCH 50 envelopes', () => c.fetchAll(`${start}:${start + 49}`, { uid: true, flags: true, envelope: true, size: true }));
+        await timed('FETCH 1 body', () => c.fetchOne(String(start + 7), { source: true }));
+        await timed('STORE +Seen', () => c.messageFlagsAdd(String(start + 3), ['\\Seen']));
+        await timed('STORE -Seen', () => c.messageFlagsRemove(String(start + 3), ['\\Seen']));
+        await timed('SEARCH SUBJECT', () => c.search({ subject: `message ${start + 11}` }));
+        await timed('STATUS INBOX', () => c.status('INBOX', { messages: true, unseen: true, uidNext: true }));
+        await timed('LIST', () => c.list());
+        await timed('NOOP', () => c.noop());
+        await timed('CLOSE', () => c.mailboxClose());
       }
       await c.logout();
     }),
   );
   const s = (performance.now() - t0) / 1000;
   results.mixed = { clients: MIXED_CLIENTS, ops, failed, opsS: ops / s, p50: pct(lat, 50), p99: pct(lat, 99) };
+  for (const [name, l] of byCommand) console.log(`  ${name.padEnd(24)} p50 ${pct(l, 50).toFixed(1).padStart(6)} ms   p99 ${pct(l, 99).toFixed(1).padStart(6)} ms`);
+  results.mixedByCommand = Object.fromEntries([...byCommand].map(([name, l]) => [name, { n: l.length, p50: pct(l, 50), p99: pct(l, 99) }]));
   console.log(
     `mixed                      ${MIXED_CLIENTS} clients x ${MIXED_ROUNDS} rounds (SELECT, FETCH 50 envelopes, 1 body, STORE x2, SEARCH, STATUS, LIST, NOOP, CLOSE): ${(ops / s).toFixed(0)} commands/s, p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, ${failed} failed`,
   );

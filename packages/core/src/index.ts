@@ -152,8 +152,12 @@ export type {
   AclEntry,
   SharedMailbox,
   MailQuota,
+  MessageFilter,
+  SearchUidsResult,
 } from './ports/mail-store.js';
-export { MAILBOX_DELIMITER, SPECIAL_USES, DEFAULT_MAILBOXES, mailboxTopic } from './ports/mail-store.js';
+export { MAILBOX_DELIMITER, SPECIAL_USES, DEFAULT_MAILBOXES, MESSAGE_FILTER_LIMITS, mailboxTopic } from './ports/mail-store.js';
+export { matchesFilter, checkFilter, searchableText, utcDayOf } from './mail-filter.js';
+export type { FilterSubject } from './mail-filter.js';
 export {
   normalizeMailboxName,
   parentNames,

@@ -100,6 +100,18 @@ export function flagsFromBits(bits: number): string[] {
   return SYSTEM_FLAGS.filter((_, i) => bits & (1 << i));
 }
 
+/**
+ * What testing for a flag in a SEARCH means for stored messages: a system flag's bit, a keyword (by its
+ * lower case: stored keywords are ASCII atoms, so their lower case is ASCII's), or null when no stored
+ * flag can be equal to it case-insensitively (`\Recent`, spaces, non-ASCII).
+ */
+export function flagTest(flag: string): { readonly bit: number } | { readonly keyword: string } | null {
+  const lower = flag.toLowerCase();
+  const bit = FLAG_BITS.get(lower);
+  if (bit !== undefined) return { bit };
+  return lower.length <= MAX_KEYWORD_LENGTH && KEYWORD.test(lower) ? { keyword: lower } : null;
+}
+
 /** Stored keyword column ↔ list (space-separated; keywords cannot contain spaces). */
 export function keywordsFromColumn(column: string | null | undefined): string[] {
   return column ? column.split(' ') : [];

@@ -1,6 +1,8 @@
 import { DirectorySearch1796000470000 } from '../src/storage/migrations/1796000470000-directory-search.js';
+import { MailSearchIndex1796000510000 } from '../src/storage/migrations/1796000510000-mail-search-index.js';
 import { describe, expect, it } from 'vitest';
-import { SqlDirectoryStore } from '../src/storage/index.js';
+import { MemoryBlobStore } from '../src/testing/index.js';
+import { SqlDirectoryStore, SqlMailStore, SqlUsageStore } from '../src/storage/index.js';
 import { backends } from './harness.js';
 
 describe.each(backends)('migrations on $name', (backend) => {
@@ -41,6 +43,40 @@ describe.each(backends)('migrations on $name', (backend) => {
         await runner.release();
       }
       expect((await store.search(domain.id, 'elodie', 10)).map((a) => a.address)).toEqual(['ek@sante.gouv.tg']);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('fill the mail search columns of messages written before them, so the store can search them', async () => {
+    const { db, cleanup } = await backend.open();
+    try {
+      const directory = new SqlDirectoryStore(db);
+      await directory.createDomain({ name: 'sante.gouv.tg' });
+      const account = await directory.createAccount({ address: 'awa@sante.gouv.tg' });
+      const blobs = new MemoryBlobStore();
+      const store = new SqlMailStore(db, { blobs, usage: new SqlUsageStore(db) });
+      const [inbox] = (await store.ensureMailboxes(account.id)).filter((b) => b.name === 'INBOX');
+      for (const [subject, date] of [['Réunion budget', Date.UTC(2025, 2, 4, 10)], ['Autre', null]] as const) {
+        const blob = await blobs.put(Buffer.from(`Subject: ${subject}\r\n\r\nx`));
+        const data = { v: 1, ...(date === null ? {} : { date }), search: { subject, from: 'Kofi <kofi@x.test>', to: '', cc: '', bcc: '' } };
+        await store.append(inbox!.id, { blobId: blob.id, size: blob.size, internalDate: new Date(Date.UTC(2025, 0, 1)), analysis: { headerBytes: 10, data } });
+      }
+      // As rows written before the columns existed: both empty.
+      await db.run((m) => m.query('UPDATE mail_messages SET search_text = NULL, sent_date = NULL'));
+      const search = () => store.searchUids(inbox!.id, account.id, [[1, 100]], { k: 'contains', field: 'subject', value: 'réunion' });
+      expect((await search()).uids).toEqual([]);
+      const migration = new MailSearchIndex1796000510000();
+      const runner = db.dataSource.createQueryRunner();
+      try {
+        await migration.down(runner);
+        await migration.up(runner);
+      } finally {
+        await runner.release();
+      }
+      expect((await search()).uids).toEqual([1]);
+      const sentOn = await store.searchUids(inbox!.id, account.id, [[1, 100]], { k: 'day', field: 'sent', op: 'on', day: Date.UTC(2025, 2, 4) });
+      expect(sentOn.uids).toEqual([1]);
     } finally {
       await cleanup();
     }

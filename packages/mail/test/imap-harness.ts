@@ -59,6 +59,8 @@ export interface WorldOptions {
   readonly maxConnectionsPerIp?: number;
   /** Offer COMPRESS=DEFLATE (default true, as the server). */
   readonly compress?: boolean;
+  /** SEARCH decided by the store (default true, as the server); false: every message evaluated here. */
+  readonly indexedSearch?: boolean;
 }
 
 export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> {
@@ -98,6 +100,7 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.maxConnectionsPerIp ? { connections: new ConnectionGate({ perAddress: options.maxConnectionsPerIp }) } : {}),
     ...(options.compress !== undefined ? { compress: options.compress } : {}),
+    ...(options.indexedSearch !== undefined ? { indexedSearch: options.indexedSearch } : {}),
   });
   const { port } = await server.listen({ port: 0, host: '127.0.0.1' });
   const { port: tlsPort } = await server.listen({ port: 0, host: '127.0.0.1', security: 'implicit' });

@@ -102,6 +102,41 @@ export interface FetchMessagesOptions {
   changedSince?: number;
 }
 
+/**
+ * A SEARCH condition the store decides itself (`searchUids`), with the meanings of RFC 9051 §6.4.4:
+ * the protocol layer translates what it can of a SEARCH into this, and the store answers with one
+ * query over its indexes instead of handing every row over. Every node is true or false for every
+ * message (no unknown), so NOT is exact.
+ */
+export type MessageFilter =
+  | { readonly k: 'const'; readonly value: boolean }
+  /** The message has this system flag (`\Seen`…, any case) or keyword (ASCII case-insensitive), as the viewer sees it. */
+  | { readonly k: 'flag'; readonly flag: string }
+  | { readonly k: 'uid'; readonly set: UidSet }
+  /**
+   * The UTC day of a date (time of day ignored) before, on or since `day` (a UTC midnight, ms). `sent`
+   * is the Date header's, or the internal date when the message has none.
+   */
+  | { readonly k: 'day'; readonly field: 'internal' | 'sent' | 'saved'; readonly op: 'before' | 'on' | 'since'; readonly day: number }
+  /** The internal date is at or before `ms` (`at-most`), or after it (`after`): RFC 5032 OLDER/YOUNGER. */
+  | { readonly k: 'internal'; readonly op: 'at-most' | 'after'; readonly ms: number }
+  | { readonly k: 'size'; readonly op: 'larger' | 'smaller'; readonly n: number }
+  | { readonly k: 'modseq'; readonly min: number }
+  /** The folded text (`foldSearchText`) of one envelope field contains `value`, already folded. */
+  | { readonly k: 'contains'; readonly field: 'subject' | 'from' | 'to' | 'cc' | 'bcc'; readonly value: string }
+  | { readonly k: 'not'; readonly filter: MessageFilter }
+  | { readonly k: 'and' | 'or'; readonly filters: readonly MessageFilter[] };
+
+/** How large a MessageFilter a store takes (InvalidInputError past it): the SQL it becomes stays small. */
+export const MESSAGE_FILTER_LIMITS = { depth: 32, parameters: 2000 } as const;
+
+export interface SearchUidsResult {
+  /** The matching UIDs, ascending. */
+  readonly uids: readonly number[];
+  /** With `modseq`: the highest MODSEQ among them (0 when none or not asked), for SEARCH's (MODSEQ n). */
+  readonly highestModseq: number;
+}
+
 export interface NewMessage {
   readonly blobId: string;
   readonly size: number;
@@ -225,6 +260,8 @@ export interface MailStore extends MailDelivery {
   listSubscriptions(accountId: string): Promise<string[]>;
 
   counts(mailboxId: string, viewer: string): Promise<MailboxCounts>;
+  /** The UID of the first message without `\Seen` as the viewer sees it, or null (SELECT's [UNSEEN n]): counts' firstUnseenUid alone. */
+  firstUnseenUid(mailboxId: string, viewer: string): Promise<number | null>;
   /** Every UID of the mailbox, ascending (the session's sequence map). */
   listUids(mailboxId: string): Promise<number[]>;
 
@@ -237,6 +274,12 @@ export interface MailStore extends MailDelivery {
   appendMany(mailboxId: string, messages: readonly NewMessage[], viewer?: string): Promise<AppendManyResult>;
   /** Streams the messages of the set in UID order, a batch of rows per query. */
   fetch(mailboxId: string, viewer: string, uids: UidSet, options?: FetchMessagesOptions): AsyncIterable<MessageRecord>;
+  /**
+   * The UIDs among `uids` of the messages that match `filter`, as the viewer sees them (per-user
+   * `\Seen`), decided by the store without a row per message reaching the caller. `modseq`: also their
+   * highest MODSEQ (a column the flag and date indexes do not hold).
+   */
+  searchUids(mailboxId: string, viewer: string, uids: UidSet, filter: MessageFilter, options?: { modseq?: boolean }): Promise<SearchUidsResult>;
   storeFlags(
     mailboxId: string,
     viewer: string,

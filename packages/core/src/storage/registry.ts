@@ -28,6 +28,7 @@ import { MailTransport1796000000500 } from './migrations/1796000000500-smtp.js';
 import { MAIL_ENTITIES } from './entities/mail.js';
 import { Mail1796000200000 } from './migrations/1796000200000-mail.js';
 import { MailSearch1796000200001 } from './migrations/1796000200001-mail-search.js';
+import { MailSearchIndex1796000510000 } from './migrations/1796000510000-mail-search-index.js';
 import { CALENDAR_ENTITIES } from './calendar/entities.js';
 import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 import { CalendarInstanceWindow1796000300001 } from './calendar/1796000300001-calendar-instance-window.js';
@@ -104,6 +105,7 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MtaSts1796000460001,
   TlsReports1796000460002,
   DirectorySearch1796000470000,
+  MailSearchIndex1796000510000,
   ServerKeys1796000530000,
   DkimPending1796000530001,
   ShareInvites1796000540000,

@@ -32,6 +32,7 @@ import {
   publishChanges,
   quotaError,
 } from '../mail-store-shared.js';
+import { checkFilter, matchesFilter } from '../mail-filter.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
@@ -56,9 +57,11 @@ import {
   type Mailbox,
   type MailboxChanges,
   type MailboxCounts,
+  type MessageFilter,
   type MessageRecord,
   type MoveResult,
   type NewMessage,
+  type SearchUidsResult,
   type SharedMailbox,
   type SpecialUse,
   type StoreFlagsOptions,
@@ -332,6 +335,10 @@ export class MemoryMailStore implements MailStore {
     return [...(this.subscriptions.get(accountId) ?? [])];
   }
 
+  async firstUnseenUid(mailboxId: string, viewer: string): Promise<number | null> {
+    return (await this.counts(mailboxId, viewer)).firstUnseenUid;
+  }
+
   async counts(mailboxId: string, viewer: string): Promise<MailboxCounts> {
     const b = this.box(mailboxId);
     let unseen = 0;
@@ -450,6 +457,30 @@ export class MemoryMailStore implements MailStore {
       };
       yield record;
     }
+  }
+
+  async searchUids(mailboxId: string, viewer: string, uids: UidSet, filter: MessageFilter, options: { modseq?: boolean } = {}): Promise<SearchUidsResult> {
+    checkFilter(filter);
+    const b = this.box(mailboxId);
+    const found: number[] = [];
+    let highestModseq = 0;
+    for (const m of this.selected(b, uids)) {
+      const data = JSON.parse(m.analysis) as Record<string, unknown>;
+      const subject = {
+        uid: m.uid,
+        modseq: m.modseq,
+        flags: this.flagsFor(b, m, viewer),
+        size: m.size,
+        internalDate: m.internalDate.getTime(),
+        savedAt: m.savedAt.getTime(),
+        sentDate: sentDateOf(data),
+        searchText: searchTextOf(data),
+      };
+      if (!matchesFilter(filter, subject)) continue;
+      found.push(m.uid);
+      highestModseq = Math.max(highestModseq, m.modseq);
+    }
+    return { uids: found, highestModseq: options.modseq ? highestModseq : 0 };
   }
 
   async storeFlags(

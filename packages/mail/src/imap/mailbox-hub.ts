@@ -2,12 +2,36 @@ import {
   NOTIFIER_RECONNECT_TOPIC,
   mailboxTopic,
   type Logger,
+  type Mailbox,
   type MailStore,
   type MailboxChanges,
   type Notifier,
   type UidRange,
   type Unsubscribe,
 } from '@palabre/core';
+
+/** UIDs kept by listUids over every mailbox (4 bytes each). */
+const MAX_UIDS_HELD = 4_000_000;
+
+/** A sorted UID list with some added (any order, maybe present already) and some removed. */
+function mergeUids(list: Uint32Array, added: readonly number[], removed: readonly number[]): Uint32Array {
+  const gone = new Set(removed);
+  const extra = [...new Set(added)].sort((a, b) => a - b);
+  const out = new Uint32Array(list.length + extra.length);
+  let n = 0;
+  let j = 0;
+  for (let i = 0; i < list.length; i++) {
+    const u = list[i]!;
+    while (j < extra.length && extra[j]! < u) {
+      if (!gone.has(extra[j]!)) out[n++] = extra[j]!;
+      j++;
+    }
+    if (j < extra.length && extra[j] === u) j++;
+    if (!gone.has(u)) out[n++] = u;
+  }
+  for (; j < extra.length; j++) if (!gone.has(extra[j]!)) out[n++] = extra[j]!;
+  return out.slice(0, n);
+}
 
 export interface MailboxWatcher {
   /** Something changed in the mailbox (or notifications may have been missed). */
@@ -27,6 +51,14 @@ export class MailboxHub {
   /** Per mailbox: \Recent has been claimed (by a session of this node, or found claimed) below this UID. */
   private readonly recentMarks = new Map<string, number>();
   private reconnectOff: Promise<Unsubscribe | null> | null = null;
+  /**
+   * Per mailbox, its UIDs as of a MODSEQ (at least): SELECT of a 10,000-message mailbox brings the list
+   * up to date with the changes since (a few rows) instead of reading every UID again. Least recently
+   * selected first, bounded by UIDs held.
+   */
+  private readonly uidLists = new Map<string, { modseq: number; uids: Uint32Array }>();
+  private uidListsHeld = 0;
+  private readonly uidListsInflight = new Map<string, Promise<Uint32Array>>();
 
   constructor(
     private readonly store: MailStore,
@@ -108,6 +140,58 @@ export class MailboxHub {
     if ((this.recentMarks.get(mailboxId) ?? 0) >= uidNext) return Promise.resolve(null);
     this.recentMarks.set(mailboxId, uidNext);
     return this.store.claimRecent(mailboxId, uidNext);
+  }
+
+  /**
+   * The mailbox's UIDs, ascending, for a session selecting it (`mailbox` just read): what the store's
+   * listUids answers, from this node's copy when it is current, or updated with changesSince. The copy
+   * is stamped with the MODSEQ read before the UIDs, so it is never older than its stamp; changes
+   * applied twice (a UID added again, one removed again) change nothing.
+   */
+  async listUids(mailbox: Mailbox): Promise<Uint32Array> {
+    const cached = this.uidLists.get(mailbox.id);
+    if (cached && cached.modseq === mailbox.highestModseq) {
+      this.uidLists.delete(mailbox.id);
+      this.uidLists.set(mailbox.id, cached);
+      return cached.uids;
+    }
+    let p = this.uidListsInflight.get(mailbox.id);
+    if (!p) {
+      p = this.refreshUids(mailbox, cached).finally(() => this.uidListsInflight.delete(mailbox.id));
+      this.uidListsInflight.set(mailbox.id, p);
+    }
+    return p;
+  }
+
+  private async refreshUids(mailbox: Mailbox, cached: { modseq: number; uids: Uint32Array } | undefined): Promise<Uint32Array> {
+    let uids: Uint32Array | null = null;
+    let modseq = mailbox.highestModseq;
+    if (cached && cached.modseq < mailbox.highestModseq) {
+      const changes = await this.changesSince(mailbox.id, mailbox.accountId, cached.modseq);
+      if (changes.expunged !== null && changes.mailbox.uidValidity === mailbox.uidValidity) {
+        uids = mergeUids(cached.uids, changes.changed.map((c) => c.uid), changes.expunged);
+        modseq = changes.mailbox.highestModseq;
+      }
+    }
+    uids ??= Uint32Array.from(await this.store.listUids(mailbox.id));
+    this.keepUids(mailbox.id, { modseq, uids });
+    return uids;
+  }
+
+  private keepUids(id: string, entry: { modseq: number; uids: Uint32Array }): void {
+    const old = this.uidLists.get(id);
+    if (old) {
+      this.uidListsHeld -= old.uids.length;
+      this.uidLists.delete(id);
+    }
+    if (entry.uids.length > MAX_UIDS_HELD / 4) return;
+    this.uidLists.set(id, entry);
+    this.uidListsHeld += entry.uids.length;
+    for (const [key, e] of this.uidLists) {
+      if (this.uidListsHeld <= MAX_UIDS_HELD) break;
+      this.uidLists.delete(key);
+      this.uidListsHeld -= e.uids.length;
+    }
   }
 
   watching(): number {

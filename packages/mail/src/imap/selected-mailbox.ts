@@ -58,7 +58,7 @@ export class SelectedMailbox implements MailboxWatcher {
   constructor(
     private readonly session: Session,
     mailbox: Mailbox,
-    uids: readonly number[],
+    uids: ArrayLike<number>,
     options: SelectOptions,
   ) {
     this.id = mailbox.id;

@@ -59,6 +59,11 @@ export interface ImapServerOptions {
    * cost on a LAN, where it roughly doubles a small request's round trip for clients that take it.
    */
   readonly compress?: boolean;
+  /**
+   * Let the store decide what it can of a SEARCH with its indexes (default true). False evaluates every
+   * message of the mailbox here: the reference the indexed answers are tested against.
+   */
+  readonly indexedSearch?: boolean;
   /** Text of the greeting after `* OK [CAPABILITY …]`. */
   readonly greeting?: string;
 }
@@ -118,6 +123,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     sni: options.tls?.SNICallback,
     insecureAuth: options.allowInsecureAuth ?? false,
     compress: options.compress ?? true,
+    indexedSearch: options.indexedSearch ?? true,
     commands,
     greeting: options.greeting ?? 'Palabre IMAP4rev2 server ready',
     measures,

@@ -64,6 +64,8 @@ export interface SessionContext {
   readonly sni?: TLSSocketOptions['SNICallback'];
   readonly insecureAuth: boolean;
   readonly compress: boolean;
+  /** SEARCH asks the store to decide what it can (ImapServerOptions.indexedSearch). */
+  readonly indexedSearch: boolean;
   readonly commands: ReadonlyMap<string, CommandDef<any>>;
   readonly greeting: string;
   /** Called when the session is over (for the server's bookkeeping). */

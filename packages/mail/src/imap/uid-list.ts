@@ -7,9 +7,10 @@ export class UidList {
   private data: Uint32Array;
   private size = 0;
 
-  constructor(uids: readonly number[] = []) {
+  constructor(uids: ArrayLike<number> = []) {
     this.data = new Uint32Array(Math.max(16, uids.length));
-    for (const u of uids) this.data[this.size++] = u;
+    this.data.set(uids);
+    this.size = uids.length;
   }
 
   get length(): number {

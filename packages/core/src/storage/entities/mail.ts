@@ -137,6 +137,7 @@ export const MailMessageEntity = new EntitySchema<MailMessageRow>({
     { name: 'idx_mail_messages_modseq', columns: ['mailboxId', 'modseq'] },
     { name: 'idx_mail_messages_blob', columns: ['blobId'] },
     { name: 'idx_mail_messages_state', columns: ['mailboxId', 'flags', 'size', 'uid'] },
+    { name: 'idx_mail_messages_date', columns: ['mailboxId', 'internalDate', 'uid'] },
   ],
   foreignKeys: [cascade('Mailbox', ['mailboxId'])],
 });

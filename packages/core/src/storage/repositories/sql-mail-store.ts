@@ -17,6 +17,7 @@ import {
   normalizeRights,
   normalizeUidSet,
   parentNames,
+  uidSetHas,
   parseFlags,
   sameKeywords,
   searchTextOf,
@@ -59,9 +60,11 @@ import {
   type Mailbox,
   type MailboxChanges,
   type MailboxCounts,
+  type MessageFilter,
   type MessageRecord,
   type MoveResult,
   type NewMessage,
+  type SearchUidsResult,
   type SharedMailbox,
   type SpecialUse,
   type StoreFlagsOptions,
@@ -72,7 +75,9 @@ import {
 import type { Notifier } from '../../ports/notifier.js';
 import type { Database } from '../database.js';
 import type { SqlUsageStore } from './sql-usage-store.js';
+import { checkFilter } from '../../mail-filter.js';
 import { blobIdsHeldBy, chunks as chunkList, marks } from './sql-lists.js';
+import { filterSql, uidSql } from './sql-mail-search.js';
 
 export interface SqlMailStoreOptions {
   blobs: BlobStore;
@@ -152,6 +157,12 @@ function toMailbox(r: MailboxDbRow): Mailbox {
     keywords: keywordsFromColumn(r.keywords),
     createdAt: new Date(N(r.created_at)),
   };
+}
+
+/** SQLite's group_concat keeps the subquery's order in practice, not by promise: checked, sorted if not. */
+function ascending(uids: number[]): number[] {
+  for (let i = 1; i < uids.length; i++) if (uids[i]! < uids[i - 1]!) return uids.sort((a, b) => a - b);
+  return uids;
 }
 
 const chunks = <T>(items: readonly T[], size = CHUNK): T[][] => chunkList(items, size);
@@ -424,6 +435,19 @@ export class SqlMailStore implements MailStore {
     }, 'counting messages');
   }
 
+  async firstUnseenUid(mailboxId: string, viewer: string): Promise<number | null> {
+    const owner = (this.owners.get(mailboxId) ?? (await this.ownerOf(mailboxId))) === viewer;
+    // The owner's: the (mailbox, flags, size, uid) index alone; another viewer's: his mail_seen rows.
+    const [row] = owner
+      ? await this.db.select<{ u: number | string | null }>(`SELECT MIN(m.uid) AS u FROM mail_messages m WHERE m.mailbox_id = ? AND (m.flags & ${FLAG_SEEN}) = 0`, [mailboxId], 'finding the first unseen message')
+      : await this.db.select<{ u: number | string | null }>(
+          'SELECT MIN(m.uid) AS u FROM mail_messages m LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ? WHERE m.mailbox_id = ? AND s.uid IS NULL',
+          [viewer, mailboxId],
+          'finding the first unseen message',
+        );
+    return row?.u === null || row?.u === undefined ? null : N(row.u);
+  }
+
   /** Read a mailbox without locking it. */
   private async lockFree(m: EntityManager, id: string): Promise<Mailbox> {
     const rows = await this.q(m, `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?`, [id]);
@@ -442,11 +466,7 @@ export class SqlMailStore implements MailStore {
       const [row] = await this.q(m, sql, [mailboxId]);
       const text: string | null = row?.uids ?? null;
       if (!text) return [];
-      const uids = text.split(',').map(Number);
-      for (let i = 1; i < uids.length; i++) {
-        if (uids[i]! < uids[i - 1]!) return uids.sort((a, b) => a - b);
-      }
-      return uids;
+      return ascending(text.split(',').map(Number));
     }, 'listing UIDs');
   }
 
@@ -618,6 +638,51 @@ export class SqlMailStore implements MailStore {
     }
   }
 
+  /**
+   * One statement whatever the filter: the UIDs come back as one string (as listUids), not a row each,
+   * and the conditions on flags, sizes and dates read the (mailbox, flags, size, uid) and date indexes
+   * rather than the wide message rows.
+   */
+  async searchUids(mailboxId: string, viewer: string, uids: UidSet, filter: MessageFilter, options: { modseq?: boolean } = {}): Promise<SearchUidsResult> {
+    checkFilter(filter);
+    const owner = (this.owners.get(mailboxId) ?? (await this.ownerOf(mailboxId))) === viewer;
+    const ranges = normalizeUidSet(uids);
+    if (ranges.length === 0) return { uids: [], highestModseq: 0 };
+    // A scattered set (a saved result) is searched over its bounds and cut to itself here, with each
+    // UID's MODSEQ: a statement of tens of thousands of parameters would pass the databases' limits.
+    const scattered = ranges.length > 64;
+    const modseq = options.modseq === true || scattered;
+    const params: unknown[] = owner ? [mailboxId] : [viewer, mailboxId];
+    // The whole UID space: no condition on the UID, so a flag or date condition can be answered from its
+    // covering index without visiting the rows.
+    const everything = ranges.length === 1 && ranges[0]![0] === 1 && ranges[0]![1] === 0xffffffff;
+    const scope = everything ? '(1 = 1)' : uidSql(scattered ? [[ranges[0]![0], ranges[ranges.length - 1]![1]]] : ranges, params);
+    const where = filterSql(filter, this.db.dialect, owner, params);
+    const join = owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?';
+    const conditions = `FROM mail_messages m ${join} WHERE m.mailbox_id = ? AND ${scope} AND ${where}`;
+    const item = scattered ? (this.db.dialect === 'postgres' ? "m.uid::text || ':' || m.modseq::text" : "m.uid || ':' || m.modseq") : this.db.dialect === 'postgres' ? 'm.uid::text' : 'm.uid';
+    const sql =
+      this.db.dialect === 'postgres'
+        ? `SELECT string_agg(${item}, ',' ORDER BY m.uid) AS uids, ${modseq ? 'MAX(m.modseq)' : '0'} AS top ${conditions}`
+        : `SELECT group_concat(item) AS uids, ${modseq ? 'MAX(modseq)' : '0'} AS top FROM (SELECT ${item} AS item${modseq ? ', m.modseq' : ''} ${conditions} ORDER BY m.uid)`;
+    const [row] = await this.db.select<{ uids: string | null; top: number | string | null }>(sql, params, 'searching messages');
+    const text = row?.uids ?? null;
+    if (!text) return { uids: [], highestModseq: 0 };
+    if (scattered) {
+      const found: number[] = [];
+      let highestModseq = 0;
+      for (const pair of text.split(',')) {
+        const colon = pair.indexOf(':');
+        const uid = Number(pair.slice(0, colon));
+        if (!uidSetHas(ranges, uid)) continue;
+        found.push(uid);
+        highestModseq = Math.max(highestModseq, Number(pair.slice(colon + 1)));
+      }
+      return { uids: ascending(found), highestModseq: options.modseq ? highestModseq : 0 };
+    }
+    return { uids: ascending(text.split(',').map(Number)), highestModseq: N(row!.top) };
+  }
+
   private bitsFor(r: MessageDbRow, owner: boolean): number {
     const bits = N(r.flags);
     return owner ? bits : (bits & ~FLAG_SEEN) | (r.seen !== null && r.seen !== undefined ? FLAG_SEEN : 0);
@@ -689,7 +754,32 @@ export class SqlMailStore implements MailStore {
   ): Promise<StoreFlagsResult> {
     const change = parseFlags(flags);
     if (!['add', 'remove', 'replace'].includes(operation)) throw new InvalidInputError('invalid flag operation');
-    return this.tx('storing flags', async (m, changed) => {
+    // Flag changes do not wait for the disk (as Dovecot's default mail_fsync=optimized): a power cut may
+    // lose the last milliseconds of them, never a message, and the client's next sync sees the truth.
+    // The next durable commit (a delivery, an APPEND) flushes them with it, in order.
+    const [result, changedBoxes] = await this.txChanged(
+      'storing flags',
+      async (m, changed) => {
+        if (this.db.dialect === 'postgres') await this.q(m, 'SET LOCAL synchronous_commit TO OFF');
+        return this.storeFlagsIn(m, changed, mailboxId, viewer, uids, operation, change, options);
+      },
+      false,
+    );
+    publishChanges(this.options.notifier, this.log, changedBoxes);
+    return result;
+  }
+
+  private async storeFlagsIn(
+    m: EntityManager,
+    changed: Changed,
+    mailboxId: string,
+    viewer: string,
+    uids: UidSet,
+    operation: FlagOperation,
+    change: ParsedFlags,
+    options: StoreFlagsOptions,
+  ): Promise<StoreFlagsResult> {
+    {
       const box = await this.lockMailbox(m, mailboxId);
       const owner = viewer === box.accountId;
       const keywords = operation === 'remove' ? box.keywords : mergeMailboxKeywords(box.keywords, change.keywords);
@@ -745,7 +835,7 @@ export class SqlMailStore implements MailStore {
       }
       if (updated.length) changed.set(box.id, { modseq });
       return { updated, modified, highestModseq, keywords: [...keywords] };
-    });
+    }
   }
 
   /**

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BlobStore } from '../../ports/blob-store.js';
 import type { DirectoryStore } from '../../ports/directory-store.js';
 import type { MessageAnalysis } from '../../ports/mail-delivery.js';
-import { mailboxTopic, type MailStore, type MessageRecord, type NewMessage, type UidSet } from '../../ports/mail-store.js';
+import { matchesFilter } from '../../mail-filter.js';
+import { mailboxTopic, type MailStore, type MessageFilter, type MessageRecord, type NewMessage, type UidSet } from '../../ports/mail-store.js';
 import type { Notifier } from '../../ports/notifier.js';
 import type { UsageStore } from '../../ports/usage-store.js';
 import { expectKind } from './expect-error.js';
@@ -235,6 +236,83 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(copied!.sentDate).toBe(rows[0]!.sentDate);
       });
 
+      it('decides search filters as matchesFilter reads them, for the owner and for another viewer', async () => {
+        const [inbox] = (await w.store.ensureMailboxes(w.secretariat)).filter((m) => m.name === 'INBOX');
+        const id = inbox!.id;
+        const day = Date.UTC(2025, 2, 4);
+        const seed: [string, string[], number, number | null, Record<string, string> | null, string][] = [
+          // subject, flags, internal date, sent date, search member (null: none), body
+          ['Réunion budget', ['\\Seen', '$Projet'], day + 5000, Date.UTC(2025, 2, 3, 23), { from: 'Awa <awa@sante.gouv.tg>', to: 'alice@x.test' }, 'x'],
+          ['Autre', ['\\Flagged'], day - 1, null, { from: 'Kofi <kofi@x.test>', to: 'awa@x.test', cc: 'bob@x.test' }, 'y'.repeat(500)],
+          ['no search member', ['\\Deleted', '\\Seen'], day + 86_400_000, Date.UTC(2025, 2, 4), null, 'z'],
+          ['PROJET 100%_', ['$projet', 'Urgent'], day + 86_399_999, Date.UTC(2025, 2, 5, 1), { from: 'awa <AWA@x.test>', bcc: 'secret@x.test' }, ''],
+          ['', ['\\Answered', '\\Draft'], day - 86_400_000, Date.UTC(1965, 0, 1), { subject: '', from: '' }, 'w'.repeat(40)],
+        ];
+        for (const [subject, flags, internal, sent, search, body] of seed) {
+          const msg = await newMessage(w, subject, flags, body);
+          const data: Record<string, unknown> = { v: 1, ...(sent === null ? {} : { date: sent }), ...(search ? { search: { subject, cc: '', bcc: '', to: '', ...search } } : {}) };
+          await w.store.append(id, { ...msg, internalDate: new Date(internal), analysis: { headerBytes: msg.analysis.headerBytes, data } });
+        }
+        await w.store.storeFlags(id, w.bob, [[2, 3]], 'add', ['\\Seen']);
+        const filters: MessageFilter[] = [
+          { k: 'const', value: true },
+          { k: 'const', value: false },
+          { k: 'flag', flag: '\\seen' },
+          { k: 'not', filter: { k: 'flag', flag: '\\SEEN' } },
+          { k: 'flag', flag: '\\Deleted' },
+          { k: 'flag', flag: '$PROJET' },
+          { k: 'flag', flag: 'urgent' },
+          { k: 'flag', flag: 'Urg' },
+          { k: 'flag', flag: '\\Recent' },
+          { k: 'flag', flag: '$Projet Urgent' },
+          { k: 'flag', flag: '\u212Aey' },
+          { k: 'uid', set: [[2, 3], [5, 9]] },
+          { k: 'day', field: 'internal', op: 'on', day },
+          { k: 'day', field: 'internal', op: 'before', day },
+          { k: 'day', field: 'internal', op: 'since', day: day + 86_400_000 },
+          { k: 'day', field: 'sent', op: 'on', day: Date.UTC(2025, 2, 3) },
+          { k: 'day', field: 'sent', op: 'before', day },
+          { k: 'not', filter: { k: 'day', field: 'sent', op: 'since', day } },
+          { k: 'day', field: 'saved', op: 'since', day: Date.UTC(2000, 0, 1) },
+          { k: 'internal', op: 'at-most', ms: day - 1 },
+          { k: 'internal', op: 'after', ms: day - 1 },
+          { k: 'size', op: 'larger', n: 100 },
+          { k: 'size', op: 'smaller', n: 100 },
+          { k: 'modseq', min: 3 },
+          { k: 'contains', field: 'from', value: 'awa' },
+          { k: 'contains', field: 'to', value: 'awa' },
+          { k: 'not', filter: { k: 'contains', field: 'subject', value: 'projet' } },
+          { k: 'contains', field: 'subject', value: '100%_' },
+          { k: 'contains', field: 'bcc', value: 'secret' },
+          { k: 'contains', field: 'cc', value: '' },
+          { k: 'contains', field: 'subject', value: 'budget\nawa' },
+          { k: 'contains', field: 'subject', value: 'réunion' },
+          { k: 'or', filters: [{ k: 'flag', flag: '\\Flagged' }, { k: 'and', filters: [{ k: 'flag', flag: '\\Seen' }, { k: 'size', op: 'smaller', n: 80 }] }] },
+          { k: 'and', filters: [] },
+          { k: 'or', filters: [] },
+        ];
+        for (const viewer of [w.secretariat, w.bob]) {
+          const rows = await all(w.store.fetch(id, viewer, EVERYTHING, { search: true }));
+          for (const filter of filters) {
+            const expected = rows
+              .filter((r) => matchesFilter(filter, { ...r, internalDate: r.internalDate.getTime(), savedAt: r.savedAt.getTime(), sentDate: r.sentDate ?? null, searchText: r.searchText ?? null }))
+              .map((r) => r.uid);
+            const got = await w.store.searchUids(id, viewer, EVERYTHING, filter, { modseq: true });
+            expect({ filter, viewer, uids: got.uids }).toEqual({ filter, viewer, uids: expected });
+            const top = rows.filter((r) => expected.includes(r.uid)).reduce((n, r) => Math.max(n, r.modseq), 0);
+            expect(got.highestModseq).toBe(top);
+            // Within a scattered set (more ranges than a statement takes), the same answer cut to the set.
+            const odd: UidSet = Array.from({ length: 80 }, (_, i) => [2 * i + 1, 2 * i + 1] as const);
+            expect((await w.store.searchUids(id, viewer, odd, filter)).uids).toEqual(expected.filter((u) => u % 2 === 1));
+          }
+        }
+        await expectKind(w.store.searchUids(id, w.secretariat, EVERYTHING, { k: 'contains', field: 'from', value: 'a\u0000' }), 'invalid');
+        await expectKind(w.store.searchUids(id, w.secretariat, EVERYTHING, { k: 'contains', field: 'from', value: '\ud800' }), 'invalid');
+        let deep: MessageFilter = { k: 'const', value: true };
+        for (let i = 0; i < 40; i++) deep = { k: 'not', filter: deep };
+        await expectKind(w.store.searchUids(id, w.secretariat, EVERYTHING, deep), 'invalid');
+      });
+
       it('refuses bad flags, unknown mailboxes and missing blobs without storing anything', async () => {
         const box = await w.store.createMailbox(w.alice, 'Box');
         await expectKind(w.store.append(box.id, await newMessage(w, 'x', ['\\Recent'])), 'invalid');
@@ -369,6 +447,8 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(await flagsOf(w.secretariat)).toEqual([['\\Flagged'], [], []]);
         const c = await w.store.counts(id, w.carol);
         expect([c.messages, c.unseen, c.firstUnseenUid]).toEqual([3, 2, 1]);
+        for (const viewer of [w.carol, w.bob, w.secretariat]) expect(await w.store.firstUnseenUid(id, viewer)).toBe((await w.store.counts(id, viewer)).firstUnseenUid);
+        expect(await w.store.firstUnseenUid(id, w.bob)).toBe(2);
         // A per-user change is still a change: MODSEQ moves so the user's other devices see it.
         const before = (await w.store.getMailboxById(id)).highestModseq;
         const r = await w.store.storeFlags(id, w.carol, [[2, 2]], 'remove', ['\\Seen']);

@@ -1,4 +1,4 @@
-import { foldSearchText, searchField, type MessageRecord } from '@palabre/core';
+import { checkFilter, foldSearchText, searchField, searchableText, type MessageFilter, type MessageRecord, type UidSet } from '@palabre/core';
 import { SELECTED, defineCommand } from '../command.js';
 import { utcDay } from '../dates.js';
 import { bodyContains, decodedFields } from '../message-text.js';
@@ -119,11 +119,104 @@ export async function headerOf(s: Session, row: MessageRecord): Promise<Buffer> 
   return Buffer.concat(chunks);
 }
 
+/** Ranges past which a UID or sequence set stays out of the store's filter (its SQL would be long). */
+const MAX_FILTER_RANGES = 200;
+
 /**
- * The messages of the selected mailbox that match `key`, in mailbox order, with what SORT and THREAD
- * read of them besides (`extra`). SEARCH's one evaluator: SORT and THREAD select with it too.
+ * What the store can decide of `key` (a MessageFilter): `exact` when it is the whole query, otherwise a
+ * condition every match meets (body, header and large-set keys become true), which the evaluator above
+ * then narrows. A NOT of an inexact key is true: the complement of a superset says nothing.
+ */
+function toFilter(key: SearchKey, sel: SelectedMailbox, sets: Compiled, now: number): { filter: MessageFilter; exact: boolean } {
+  const yes = { filter: { k: 'const', value: true } as MessageFilter, exact: true };
+  const unknown = { filter: yes.filter, exact: false };
+  const exact = (filter: MessageFilter) => ({ filter, exact: true });
+  const uidFilter = (ranges: UidSet) => (ranges.length > MAX_FILTER_RANGES ? unknown : exact({ k: 'uid', set: ranges }));
+  switch (key.k) {
+    case 'all':
+    case 'savedatesupported':
+      return yes;
+    case 'flag': {
+      const f: MessageFilter = { k: 'flag', flag: key.flag };
+      return exact(key.has ? f : { k: 'not', filter: f });
+    }
+    case 'recent': {
+      const f = uidFilter(toUidSet([...sel.recent].sort((a, b) => a - b)));
+      return f.exact && !key.has ? exact({ k: 'not', filter: f.filter }) : f;
+    }
+    case 'date':
+      return exact({ k: 'day', field: key.field, op: key.op, day: key.day });
+    case 'within':
+      return exact({ k: 'internal', op: key.older ? 'at-most' : 'after', ms: now - key.seconds * 1000 });
+    case 'size':
+      return exact({ k: 'size', op: key.larger ? 'larger' : 'smaller', n: key.n });
+    case 'modseq':
+      return exact({ k: 'modseq', min: key.value });
+    case 'envelope': {
+      const value = foldSearchText(key.value);
+      return searchableText(value) ? exact({ k: 'contains', field: key.field, value }) : unknown;
+    }
+    case 'uid':
+      return uidFilter(sets.uidSets.get(key.set)!);
+    case 'seq': {
+      // Sequence numbers as the UIDs they stand for in this session's view (what the evaluator tests).
+      const uids: Range[] = [];
+      for (const [a, b] of sets.seqSets.get(key.set)!) {
+        const hi = Math.min(b, sel.exists);
+        if (a <= hi) uids.push([sel.uids.uidAt(a), sel.uids.uidAt(hi)]);
+      }
+      return uidFilter(uids);
+    }
+    case 'header':
+    case 'body':
+    case 'text':
+      return unknown;
+    case 'not': {
+      const inner = toFilter(key.key, sel, sets, now);
+      return inner.exact ? exact({ k: 'not', filter: inner.filter }) : unknown;
+    }
+    case 'or':
+    case 'and': {
+      const parts = (key.k === 'or' ? [key.a, key.b] : key.keys).map((k) => toFilter(k, sel, sets, now));
+      const all = parts.every((p) => p.exact);
+      const filters = parts.map((p) => p.filter);
+      if (key.k === 'or' && filters.some((f) => f.k === 'const' && f.value)) return all ? yes : unknown;
+      const kept = key.k === 'and' ? filters.filter((f) => !(f.k === 'const' && f.value)) : filters;
+      const filter: MessageFilter = kept.length === 0 ? yes.filter : kept.length === 1 ? kept[0]! : { k: key.k, filters: kept };
+      return { filter, exact: all };
+    }
+  }
+}
+
+/** The store's part of a SEARCH, or nothing when it would be no narrower than the whole mailbox (or too large). */
+function storeFilter(s: Session, key: SearchKey, sets: Compiled, now: number): { filter: MessageFilter; exact: boolean } | null {
+  if (!s.ctx.indexedSearch) return null;
+  const compiled = toFilter(key, s.selected!, sets, now);
+  if (compiled.filter.k === 'const' && compiled.filter.value && !compiled.exact) return null;
+  try {
+    checkFilter(compiled.filter);
+  } catch {
+    return null;
+  }
+  return compiled;
+}
+
+/**
+ * The messages of the selected mailbox that match `key`, in mailbox order: with `rows`, each with its
+ * record (what SORT and THREAD read of them besides: `extra`). SEARCH's one evaluator: SORT and THREAD
+ * select with it too. The store decides what it can (storeFilter); the evaluator above decides the
+ * rest on the rows the store kept, so both ways give the same messages.
  */
 export async function findMessages(s: Session, key: SearchKey, extra: { header?: boolean; analysis?: boolean } = {}): Promise<{ row: MessageRecord; seq: number }[]> {
+  return (await selectMessages(s, key, extra, true)).found;
+}
+
+async function selectMessages(
+  s: Session,
+  key: SearchKey,
+  extra: { header?: boolean; analysis?: boolean },
+  rows: boolean,
+): Promise<{ found: { row: MessageRecord; seq: number }[]; uids: number[]; highestModseq: number }> {
   const sel = s.selected!;
   const sets: Compiled = { uidSets: new Map(), seqSets: new Map() };
   compileSets(key, sel, s, sets);
@@ -131,22 +224,35 @@ export async function findMessages(s: Session, key: SearchKey, extra: { header?:
   if (needs.modseq) s.condstore = true;
   const now = s.ctx.clock.now().getTime();
   const found: { row: MessageRecord; seq: number }[] = [];
-  const all = sel.uids.toArray();
-  if (all.length) {
-    const required = requiredEnvelopeText(key);
-    const rows = s.store.fetch(sel.id, s.user.accountId, toUidSet(all), {
-      header: needs.header || Boolean(extra.header),
-      analysis: needs.analysis || Boolean(extra.analysis),
-      search: needs.search,
-      ...(required && !required.includes('\n') ? { textContains: foldSearchText(required) } : {}),
-    });
-    for await (const row of rows) {
-      const seq = sel.uids.seqOf(row.uid);
-      if (!seq) continue;
-      if (await matches(s, sel, { row, seq, body: new Map() }, key, sets, now)) found.push({ row, seq });
+  if (sel.exists === 0) return { found, uids: [], highestModseq: 0 };
+  // Every UID: rows past the session's view (mail it has not been told of) are dropped below.
+  const scope: UidSet = [[1, 0xffffffff]];
+  const decided = storeFilter(s, key, sets, now);
+  let candidates: UidSet = toUidSet(sel.uids.toArray());
+  if (decided) {
+    const matched = await s.store.searchUids(sel.id, s.user.accountId, scope, decided.filter, { modseq: needs.modseq });
+    // Rows the store has but this session does not know yet (new mail not reported) are not in its view.
+    const inView = matched.uids.filter((u) => sel.uids.seqOf(u) > 0);
+    if (decided.exact && !rows) {
+      const highestModseq = inView.length === matched.uids.length ? matched.highestModseq : 0;
+      return { found, uids: inView, highestModseq };
     }
+    if (inView.length === 0) return { found, uids: [], highestModseq: 0 };
+    candidates = toUidSet(inView);
   }
-  return found;
+  const required = decided ? null : requiredEnvelopeText(key);
+  const records = s.store.fetch(sel.id, s.user.accountId, candidates, {
+    header: needs.header || Boolean(extra.header),
+    analysis: needs.analysis || Boolean(extra.analysis),
+    search: needs.search,
+    ...(required && !required.includes('\n') ? { textContains: foldSearchText(required) } : {}),
+  });
+  for await (const row of records) {
+    const seq = sel.uids.seqOf(row.uid);
+    if (!seq) continue;
+    if (decided?.exact || (await matches(s, sel, { row, seq, body: new Map() }, key, sets, now))) found.push({ row, seq });
+  }
+  return { found, uids: found.map((f) => f.row.uid), highestModseq: found.reduce((n, f) => Math.max(n, f.row.modseq), 0) };
 }
 
 /**
@@ -167,22 +273,34 @@ export function esearchParts(tag: string, byUid: boolean, ids: readonly number[]
 
 async function runSearch(s: Session, query: SearchQuery, byUid: boolean, tag: string): Promise<void> {
   const needs = searchNeeds(query.key);
-  const found = (await findMessages(s, query.key)).map(({ row, seq }) => ({ uid: row.uid, seq, modseq: row.modseq }));
-  const ids = found.map((f) => (byUid ? f.uid : f.seq));
-  const highest = needs.modseq && found.length ? Math.max(...found.map((f) => f.modseq)) : null;
+  const sel = s.selected!;
+  const found = await selectMessages(s, query.key, {}, false);
+  const ids = byUid ? found.uids : found.uids.map((u) => sel.uids.seqOf(u));
+  const highest = needs.modseq && ids.length ? await highestOf(s, found) : null;
   if (query.returns === null) {
     await s.untagged(`SEARCH${ids.length ? ' ' + ids.join(' ') : ''}${highest !== null ? ` (MODSEQ ${highest})` : ''}`);
     return;
   }
   const opts = new Set(query.returns);
   if (opts.has('SAVE')) {
-    s.searchResult = found.map((f) => f.uid);
+    s.searchResult = [...found.uids];
     // RFC 5182: SAVE alone (or with only MIN/MAX… that are not asked) sends no ESEARCH.
     if (opts.size === 1) return;
   }
   const parts = esearchParts(tag, byUid, ids, opts, formatSet);
   if (highest !== null) parts.push(`MODSEQ ${highest}`);
   await s.untagged(`ESEARCH ${parts.join(' ')}`);
+}
+
+/**
+ * The highest MODSEQ of what was found: the store's, unless some of its matches were left out of the
+ * session's view (then asked again for exactly the UIDs kept).
+ */
+async function highestOf(s: Session, found: { uids: number[]; highestModseq: number }): Promise<number> {
+  if (found.highestModseq > 0) return found.highestModseq;
+  const sel = s.selected!;
+  const again = await s.store.searchUids(sel.id, s.user.accountId, toUidSet(found.uids), { k: 'const', value: true }, { modseq: true });
+  return again.highestModseq;
 }
 
 export const searchCommand = defineCommand({

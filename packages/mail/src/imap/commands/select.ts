@@ -78,7 +78,7 @@ async function select(s: Session, args: SelectArgs, examine: boolean) {
   if (args.condstore) s.condstore = true;
   const me = s.user.accountId;
   const mailbox = await s.store.getMailboxById(opened.mailbox.id);
-  const uids = await s.store.listUids(mailbox.id);
+  const uids = await s.ctx.hub.listUids(mailbox);
   const readOnly = examine || !/[swtei]/.test(opened.rights);
   const sel = new SelectedMailbox(s, mailbox, uids, { readOnly, rights: opened.rights, path: opened.target.path });
   s.selected = sel;
@@ -90,9 +90,9 @@ async function select(s: Session, args: SelectArgs, examine: boolean) {
     const claimed = readOnly ? null : await s.store.claimRecent(mailbox.id, sel.uidNext);
     if (claimed) for (const u of uids) if (u >= claimed[0] && u <= claimed[1]) sel.recent.add(u);
     await s.untagged(`${sel.recent.size} RECENT`);
-    const counts = await s.store.counts(mailbox.id, me);
-    if (counts.firstUnseenUid !== null) {
-      const seq = sel.uids.seqOf(counts.firstUnseenUid);
+    const firstUnseen = await s.store.firstUnseenUid(mailbox.id, me);
+    if (firstUnseen !== null) {
+      const seq = sel.uids.seqOf(firstUnseen);
       if (seq) await s.untagged(`OK [UNSEEN ${seq}] First unseen`);
     }
   }
