@@ -15,7 +15,7 @@ export {
   preferMinimal,
   privilegeXml,
 } from './request.js';
-export { renderResponses, propRequestOf, parsePropfind, statusResponse } from './propstat.js';
+export { renderResponses, renderResponseList, propRequestOf, parsePropfind, statusResponse } from './propstat.js';
 export type { PropRequest, RenderOptions } from './propstat.js';
 export { extendedMkcol, sendRooted } from './extended-mkcol.js';
 export type { ExtendedMkcolOptions } from './extended-mkcol.js';

@@ -88,6 +88,12 @@ export class XmlStream {
     if (this.ready.length) return this.send();
   }
 
+  /** Pieces (renderResponseList's, one per resource) as write() would send their concatenation, without making it. */
+  writeEach(pieces: readonly string[]): void | Promise<void> {
+    for (const s of pieces) this.append(s);
+    if (this.ready.length) return this.send();
+  }
+
   async flush(): Promise<void> {
     if (this.buffer) {
       this.ready.push(Buffer.from(this.buffer));

@@ -11,7 +11,7 @@ import {
   hrefXml,
   preferMinimal,
   propRequestOf,
-  renderResponses,
+  renderResponseList,
   statusResponse,
   textOf,
   type DavBackend,
@@ -355,14 +355,14 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
         let bytes = 0;
         let started = false;
         const flush = async () => {
-          const xml = await renderResponses(ctx, batch, request, { minimal });
+          const xml = await renderResponseList(ctx, batch, request, { minimal });
           batch = [];
           bytes = 0;
           if (!started) {
             out.begin(207);
             started = true;
           }
-          await out.write(xml);
+          await out.writeEach(xml);
         };
         for await (const r of resources) {
           batch.push(r);
@@ -401,7 +401,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
             else if (!r.privileges.has('read') && !r.privileges.has('all')) missing += statusResponse(hrefs[k]!, 403);
             else readable.push(r);
           }
-          for (const run of sizedBatches(readable)) await out.write(await renderResponses(ctx, run, request, { minimal }));
+          for (const run of sizedBatches(readable)) await out.writeEach(await renderResponseList(ctx, run, request, { minimal }));
           await out.write(missing);
         }
         await out.end();
@@ -456,7 +456,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
             if (r) present.push(r);
             else if (token) gone += statusResponse(ctx.href(davPath([...resource.path.segments, c.name]), false), 404);
           }
-          for (const run of sizedBatches(present)) await out.write(await renderResponses(ctx, run, request, { minimal }));
+          for (const run of sizedBatches(present)) await out.writeEach(await renderResponseList(ctx, run, request, { minimal }));
           await out.write(gone);
         }
         if (changes.truncated) await out.write(statusResponse(ctx.href(resource.path, true), 507));
@@ -490,12 +490,12 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
           batch.push(m);
           bytes += m.contentLength ?? 0;
           if (batch.length >= BATCH || bytes >= BATCH_BYTES) {
-            await out.write(await renderResponses(ctx, batch, request, { minimal }));
+            await out.writeEach(await renderResponseList(ctx, batch, request, { minimal }));
             batch = [];
             bytes = 0;
           }
         }
-        await out.write(await renderResponses(ctx, batch, request, { minimal }));
+        await out.writeEach(await renderResponseList(ctx, batch, request, { minimal }));
         if (over) {
           // Without a change log to continue from, a cut listing could not be resumed: the client is told to ask for more.
           await out.write(`<d:response>${hrefXml(ctx.href(resource.path, true))}<d:status>HTTP/1.1 507 Insufficient Storage</d:status><d:error><d:number-of-matches-within-limits/></d:error></d:response>`);
