@@ -55,7 +55,7 @@ export async function collectUnreferencedBlobs(options: UnreferencedBlobsOptions
     return result;
   };
   type Act = (batch: { id: string; size: number }[], inUse: Set<string>) => Promise<void>;
-  const inBatches = async (entries: AsyncIterable<BlobEntry>, minAgeMs: number, act: Act): Promise<number> => {
+  const inBatches = async (entries: AsyncIterable<BlobEntry>, now: number, minAgeMs: number, act: Act): Promise<number> => {
     let seen = 0;
     let batch: { id: string; size: number }[] = [];
     const flush = async () => {
@@ -64,21 +64,23 @@ export async function collectUnreferencedBlobs(options: UnreferencedBlobsOptions
     };
     for await (const entry of entries) {
       seen++;
-      if (options.now - entry.modifiedAt.getTime() < minAgeMs) continue;
+      if (now - entry.modifiedAt.getTime() < minAgeMs) continue;
       batch.push({ id: entry.id, size: entry.size });
       if (batch.length >= size) await flush();
     }
     if (batch.length) await flush();
     return seen;
   };
-  const examined = await inBatches(options.blobs.list(), options.graceMs, async (batch, inUse) => {
+  const examined = await inBatches(options.blobs.list(), options.now, options.graceMs, async (batch, inUse) => {
     for (const b of batch) {
       if (inUse.has(b.id)) continue;
       await options.blobs.trash(b.id);
       trashed++;
     }
   });
-  await inBatches(options.blobs.listTrash(), settle, async (batch, inUse) => {
+  // Trash times are the clock's, taken after `now` was: measured from `now`, what this run trashed would
+  // never be settled by it, even with settleMs 0.
+  await inBatches(options.blobs.listTrash(), Math.max(options.now, Date.now()), settle, async (batch, inUse) => {
     for (const b of batch) {
       if (inUse.has(b.id)) {
         await options.blobs.restore(b.id);

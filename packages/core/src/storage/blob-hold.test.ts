@@ -57,7 +57,7 @@ describe('FsBlobStore holds (what a backup takes before its database snapshot)',
     const backup = open();
     const hold = await backup.hold('backup');
     // …and runs again at once: the hold began after its look, and hold() waited that look out.
-    const result = await collectUnreferencedBlobs({ blobs: server, references: [async () => new Set()], graceMs: 0, now: Date.now() + 1000 });
+    const result = await collectUnreferencedBlobs({ blobs: server, references: [async () => new Set()], graceMs: 0, settleMs: 0, now: Date.now() + 1000 });
     expect(result.removed).toBe(1);
     expect(await server.stat(id)).toBeNull();
     expect(await text(await hold.get(id))).toBe('old bytes nothing refers to any more');
