@@ -3,7 +3,20 @@ import { MailSearchIndex1796000510000 } from '../src/storage/migrations/17960005
 import { describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../src/testing/index.js';
 import { SqlDirectoryStore, SqlMailStore, SqlUsageStore } from '../src/storage/index.js';
+import type { MigrationInterface } from 'typeorm';
+import type { Database } from '../src/storage/index.js';
 import { backends } from './harness.js';
+
+/** A migration undone and run again on `db`, as on a database whose rows predate it. */
+async function undoAndRedo(db: Database, migration: MigrationInterface): Promise<void> {
+  const runner = db.dataSource.createQueryRunner();
+  try {
+    await migration.down(runner);
+    await migration.up(runner);
+  } finally {
+    await runner.release();
+  }
+}
 
 describe.each(backends)('migrations on $name', (backend) => {
   it('produce exactly the schema the entities describe (nothing left for synchronize)', async () => {
@@ -34,14 +47,7 @@ describe.each(backends)('migrations on $name', (backend) => {
       const domain = await store.createDomain({ name: 'sante.gouv.tg' });
       await store.createAccount({ address: 'ek@sante.gouv.tg', displayName: 'Élodie Kpatcha' });
       // The directory search migration undone (the column gone) and run again fills it, whatever came after it.
-      const migration = new DirectorySearch1796000470000();
-      const runner = db.dataSource.createQueryRunner();
-      try {
-        await migration.down(runner);
-        await migration.up(runner);
-      } finally {
-        await runner.release();
-      }
+      await undoAndRedo(db, new DirectorySearch1796000470000());
       expect((await store.search(domain.id, 'elodie', 10)).map((a) => a.address)).toEqual(['ek@sante.gouv.tg']);
     } finally {
       await cleanup();
@@ -66,14 +72,7 @@ describe.each(backends)('migrations on $name', (backend) => {
       await db.run((m) => m.query('UPDATE mail_messages SET search_text = NULL, sent_date = NULL'));
       const search = () => store.searchUids(inbox!.id, account.id, [[1, 100]], { k: 'contains', field: 'subject', value: 'réunion' });
       expect((await search()).uids).toEqual([]);
-      const migration = new MailSearchIndex1796000510000();
-      const runner = db.dataSource.createQueryRunner();
-      try {
-        await migration.down(runner);
-        await migration.up(runner);
-      } finally {
-        await runner.release();
-      }
+      await undoAndRedo(db, new MailSearchIndex1796000510000());
       expect((await search()).uids).toEqual([1]);
       const sentOn = await store.searchUids(inbox!.id, account.id, [[1, 100]], { k: 'day', field: 'sent', op: 'on', day: Date.UTC(2025, 2, 4) });
       expect(sentOn.uids).toEqual([1]);
