@@ -152,7 +152,9 @@ describe.runIf(backends.some((b) => b.name === 'postgres'))('Database.runExclusi
       const dying = nodeA.runExclusive('housekeeping', stuck.job);
       await stuck.started;
       expect(await nodeB.runExclusive('housekeeping', async () => 'B')).toEqual({ ran: false });
-      await nodeB.run((m) => m.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND pid <> pg_backend_pid()", [0x6a6f6273]));
+      // pg_terminate_backend only signals (PostgreSQL 14+ can wait: the second argument); the lock goes
+      // when the backend has exited, which is what B must see.
+      await nodeB.run((m) => m.query("SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND pid <> pg_backend_pid()", [0x6a6f6273]));
       expect(await nodeB.runExclusive('housekeeping', async () => 'B after A died')).toEqual({ ran: true, value: 'B after A died' });
       stuck.release();
       expect(await dying).toEqual({ ran: true, value: 'done' });

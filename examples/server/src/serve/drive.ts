@@ -2,7 +2,7 @@ import { createHttpAuthenticator } from '@palabre/auth';
 import { caldavPlugin, isWellKnownDav, syncDirectoryBooks, wellKnownHandler } from '@palabre/caldav';
 import { SqlCalendarStore } from '@palabre/core/storage';
 import { collectDriveGarbage, createDavHandler, drivePlugin, principalsPlugin } from '@palabre/webdav';
-import { periodicJob } from './periodic.js';
+import { afterSettling, periodicJob } from './periodic.js';
 import type { Service } from './service.js';
 import type { MalwareScanner } from '@palabre/core';
 import type { ServiceSetup } from './services.js';
@@ -58,7 +58,7 @@ export async function mountDrive(setup: ServiceSetup, malware: { readonly scanne
   http.mount('/.well-known/carddav', wellKnown, undefined, (path) => isWellKnownDav(path));
 
   return [
-    periodicJob('drive-gc', GC_INTERVAL_MS, { background: setup.background, leadership: ctx.db }, () => collectDriveGarbage({ store: ctx.stores.drive, blobs, logger })),
+    periodicJob('drive-gc', GC_INTERVAL_MS, { background: setup.background, leadership: ctx.db, again: afterSettling }, () => collectDriveGarbage({ store: ctx.stores.drive, blobs, logger })),
     periodicJob('directory-books', DIRECTORY_BOOK_INTERVAL_MS, { background: setup.background, leadership: ctx.db }, () =>
       syncDirectoryBooks({ directory: ctx.stores.directory, store: calendars, logger }).catch((error: unknown) => {
         logger.warn({ err: (error as Error).message }, 'carddav.directory-sync-failed');

@@ -6,7 +6,7 @@ import type { Service } from './service.js';
 import type { TlsCertificates, TlsMaterial } from './tls.js';
 import { mountDrive } from './drive.js';
 import { mountOnboarding } from './onboarding.js';
-import { periodicJob } from './periodic.js';
+import { afterSettling, periodicJob } from './periodic.js';
 
 /** How often mail blobs that no mailbox or queued message holds any more are collected. */
 const MAIL_GC_INTERVAL_MS = 60 * 60_000;
@@ -54,7 +54,7 @@ export async function mountServices(setup: ServiceSetup): Promise<Service[]> {
   const queue = transport.queue;
   const logger = ctx.logger.child({ service: 'mail-gc' });
   services.push(
-    periodicJob('mail-gc', MAIL_GC_INTERVAL_MS, { background: setup.background, leadership: ctx.db }, () =>
+    periodicJob('mail-gc', MAIL_GC_INTERVAL_MS, { background: setup.background, leadership: ctx.db, again: afterSettling }, () =>
       collectMailGarbage({
         blobs: ctx.blobs.mail,
         references: [(ids) => mailStore.referencedBlobs(ids), (ids) => queue.referencedBlobs(ids)],
