@@ -16,7 +16,7 @@ describe('periodicJob', () => {
     await sleep(150);
     // The start run asked for one more; the second asked for none; the interval is an hour away.
     expect(runs).toEqual([1, 2]);
-    await job.stop();
+    await job.stop(0);
 
     const later = periodicJob('gc', 3_600_000, { background: true, leadership: null, again: () => 40 }, async () => {
       runs.push(++next);
@@ -24,7 +24,7 @@ describe('periodicJob', () => {
     });
     await later.start();
     await sleep(5);
-    await later.stop();
+    await later.stop(0);
     await sleep(100);
     expect(runs).toEqual([1, 2, 3]);
   });
@@ -35,7 +35,7 @@ describe('periodicJob', () => {
     const job = periodicJob('gc', 3_600_000, { background: true, leadership: notLeader, again: (r: string) => (asked.push(r), 10) }, async () => 'ran');
     await job.start();
     await sleep(50);
-    await job.stop();
+    await job.stop(0);
     expect(asked).toEqual([]);
   });
 
