@@ -155,7 +155,7 @@ export type {
   MessageFilter,
   SearchUidsResult,
 } from './ports/mail-store.js';
-export { MAILBOX_DELIMITER, SPECIAL_USES, DEFAULT_MAILBOXES, MESSAGE_FILTER_LIMITS, mailboxTopic } from './ports/mail-store.js';
+export { MAILBOX_DELIMITER, SPECIAL_USES, DEFAULT_MAILBOXES, MESSAGE_FILTER_LIMITS, mailboxListTopic, mailboxTopic } from './ports/mail-store.js';
 export { matchesFilter, checkFilter, searchableText, utcDayOf } from './mail-filter.js';
 export type { FilterSubject } from './mail-filter.js';
 export {

@@ -7,7 +7,7 @@ import { MAX_INLINE_HEADER_BYTES, normalizeMailboxName, parseFlags, type ParsedF
 import type { BlobStore } from './ports/blob-store.js';
 import type { Logger } from './ports/logger.js';
 import type { DeliveryTarget, MessageToDeliver } from './ports/mail-delivery.js';
-import { mailboxTopic, type Mailbox, type NewMessage } from './ports/mail-store.js';
+import { mailboxListTopic, mailboxTopic, type Mailbox, type NewMessage } from './ports/mail-store.js';
 import type { Notifier } from './ports/notifier.js';
 
 /** Validate what an append or delivery carries; returns the header section to keep inline (or null). */
@@ -124,6 +124,13 @@ export function publishChanges(notifier: Notifier | undefined, log: Logger, chan
       log.warn({ mailboxId, err: (error as Error)?.message }, 'mail.notify-failed');
     });
   }
+}
+
+/** Tell listeners of an account's mailbox list (NOTIFY sessions on every node) after commit. */
+export function publishListChange(notifier: Notifier | undefined, log: Logger, accountId: string): void {
+  notifier?.publish(mailboxListTopic(accountId), {}).catch((error: unknown) => {
+    log.warn({ accountId, err: (error as Error)?.message }, 'mail.notify-failed');
+  });
 }
 
 /** How long a delivery's dedupe key is remembered per account (the longest `dedupeWindowMs`). */

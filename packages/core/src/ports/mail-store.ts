@@ -316,3 +316,12 @@ export interface MailStore extends MailDelivery {
 export function mailboxTopic(mailboxId: string): string {
   return `mail.mailbox.${mailboxId}`;
 }
+
+/**
+ * Notifier topic for changes to one account's list of mailboxes: created, renamed, deleted, subscribed
+ * or unsubscribed (RFC 5465 MailboxName and SubscriptionChange); the payload says nothing more, a
+ * listener lists again.
+ */
+export function mailboxListTopic(accountId: string): string {
+  return `mail.mailboxes.${accountId}`;
+}

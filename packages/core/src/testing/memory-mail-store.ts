@@ -30,6 +30,7 @@ import {
   prepareAppends,
   prepareMessage,
   publishChanges,
+  publishListChange,
   quotaError,
 } from '../mail-store-shared.js';
 import { checkFilter, matchesFilter } from '../mail-filter.js';
@@ -256,7 +257,9 @@ export class MemoryMailStore implements MailStore {
       const names = new Set(this.ofAccount(accountId).map((b) => b.name));
       if (names.has(normal)) throw new ConflictError('mailbox already exists');
       for (const parent of parentNames(normal)) if (!names.has(parent)) this.newBox(accountId, parent, null);
-      return this.view(this.newBox(accountId, normal, specialUse));
+      const created = this.view(this.newBox(accountId, normal, specialUse));
+      publishListChange(this.options.notifier, this.log, accountId);
+      return created;
     });
   }
 
@@ -296,6 +299,7 @@ export class MemoryMailStore implements MailStore {
         result = b;
       }
       publishChanges(this.options.notifier, this.log, changed);
+      publishListChange(this.options.notifier, this.log, b.accountId);
       return this.view(result);
     });
   }
@@ -311,6 +315,7 @@ export class MemoryMailStore implements MailStore {
       this.boxes.delete(b.id);
       await this.options.usage.add(b.accountId, 'mail', -bytes);
       publishChanges(this.options.notifier, this.log, [[b.id, { deleted: true }]]);
+      publishListChange(this.options.notifier, this.log, b.accountId);
     });
   }
 
@@ -319,6 +324,7 @@ export class MemoryMailStore implements MailStore {
     const subs = this.subscriptions.get(accountId) ?? new Set<string>();
     subs.add(normal);
     this.subscriptions.set(accountId, subs);
+    publishListChange(this.options.notifier, this.log, accountId);
   }
 
   async unsubscribe(accountId: string, name: string): Promise<void> {
@@ -329,6 +335,7 @@ export class MemoryMailStore implements MailStore {
       return;
     }
     this.subscriptions.get(accountId)?.delete(normal);
+    publishListChange(this.options.notifier, this.log, accountId);
   }
 
   async listSubscriptions(accountId: string): Promise<string[]> {

@@ -19,6 +19,7 @@ export const AUTHENTICATED_CAPABILITIES = [
   'ID',
   'ENABLE',
   'IDLE',
+  'NOTIFY',
   'NAMESPACE',
   'UNSELECT',
   'UIDPLUS',

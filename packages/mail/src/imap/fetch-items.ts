@@ -105,6 +105,14 @@ function item(r: ArgReader): FetchItem {
 }
 
 /** FETCH arguments after the sequence set: a macro, one item, or a list; then optional modifiers. */
+/** A parenthesized fetch-att list alone (RFC 5465 MessageNew's), no macros or modifiers; BODY[] read as BODY.PEEK[]. */
+export function parseFetchAttList(r: ArgReader): FetchRequest {
+  const items = r.list(() => item(r), { allowEmpty: false });
+  if (items.length > MAX_ITEMS) throw new SyntaxError('Too many fetch items');
+  // A notification is not a read: it must not set \Seen behind the user's back.
+  return { items: items.map((i) => (i.kind === 'section' ? { ...i, peek: true } : i)), changedSince: null, vanished: false };
+}
+
 export function parseFetchItems(r: ArgReader, byUid: boolean): FetchRequest {
   let items: FetchItem[];
   if (r.peek() === 0x28) items = r.list(() => item(r), { allowEmpty: false });

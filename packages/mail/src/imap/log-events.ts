@@ -17,6 +17,7 @@ export const IMAP_LOG_EVENTS = [
   'imap.limit',
   'imap.timeout',
   'imap.idle-notify-failed',
+  'imap.notify-failed',
   'imap.socket-error',
   'imap.junk-training-dropped',
   'imap.junk-training-failed',

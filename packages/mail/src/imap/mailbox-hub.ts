@@ -1,5 +1,6 @@
 import {
   NOTIFIER_RECONNECT_TOPIC,
+  mailboxListTopic,
   mailboxTopic,
   type Logger,
   type Mailbox,
@@ -67,31 +68,43 @@ export class MailboxHub {
   ) {}
 
   watch(mailboxId: string, watcher: MailboxWatcher): () => void {
-    let entry = this.watchers.get(mailboxId);
+    return this.watchTopic(mailboxId, mailboxTopic(mailboxId), watcher, () => this.recentMarks.delete(mailboxId));
+  }
+
+  /**
+   * An account's list of mailboxes (created, renamed, deleted, subscriptions: RFC 5465 NOTIFY), one
+   * subscription per account per node; `changed` also after a lost notifier connection.
+   */
+  watchList(accountId: string, watcher: MailboxWatcher): () => void {
+    return this.watchTopic(`list:${accountId}`, mailboxListTopic(accountId), watcher, () => undefined);
+  }
+
+  private watchTopic(key: string, topic: string, watcher: MailboxWatcher, onLast: () => void): () => void {
+    let entry = this.watchers.get(key);
     if (!entry) {
       const set = new Set<MailboxWatcher>();
       const off = this.notifier
         ? this.notifier
-            .subscribe(mailboxTopic(mailboxId), (payload) => this.fanOut(mailboxId, payload))
+            .subscribe(topic, (payload) => this.fanOut(key, payload))
             .catch((error: unknown) => {
-              this.log.warn({ mailboxId, err: (error as Error)?.message }, 'imap.idle-notify-failed');
+              this.log.warn({ topic, err: (error as Error)?.message }, 'imap.idle-notify-failed');
               return null;
             })
         : Promise.resolve(null);
       entry = { set, off };
-      this.watchers.set(mailboxId, entry);
+      this.watchers.set(key, entry);
       if (this.notifier && !this.reconnectOff) {
         this.reconnectOff = this.notifier.subscribe(NOTIFIER_RECONNECT_TOPIC, () => this.everything()).catch(() => null);
       }
     }
     entry.set.add(watcher);
     return () => {
-      const current = this.watchers.get(mailboxId);
+      const current = this.watchers.get(key);
       if (!current) return;
       current.set.delete(watcher);
       if (current.set.size === 0) {
-        this.watchers.delete(mailboxId);
-        this.recentMarks.delete(mailboxId);
+        this.watchers.delete(key);
+        onLast();
         void current.off.then((off) => off?.());
       }
     };

@@ -198,14 +198,15 @@ export class SelectedMailbox implements MailboxWatcher {
   /**
    * Tell the client what changed since it last heard: new FLAGS first (a keyword is never used before
    * FLAGS names it), expunges only when `allowExpunge`, then EXISTS/RECENT and flag changes.
+   * Answers the UIDs announced by the EXISTS (RFC 5465 MessageNew fetches them).
    */
-  async sync(allowExpunge: boolean): Promise<void> {
+  async sync(allowExpunge: boolean): Promise<number[]> {
     const s = this.session;
     this.dirty = false;
     if (this.gone) {
       await s.untagged('BYE The selected mailbox was deleted');
       await s.end();
-      return;
+      return [];
     }
     let changes;
     try {
@@ -255,6 +256,7 @@ export class SelectedMailbox implements MailboxWatcher {
       await s.untagged(`${seq} FETCH (UID ${c.uid} FLAGS (${this.flagsFor(c.uid, c.flags).join(' ')})${s.condstore ? ` MODSEQ (${c.modseq})` : ''})`);
     }
     this.knownModseq = Math.max(this.knownModseq, box.highestModseq);
+    return fresh.map((c) => c.uid);
   }
 
   /** Flags as this session reports them (\Recent added for IMAP4rev1). */

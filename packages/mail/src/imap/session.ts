@@ -16,6 +16,8 @@ import type { ImapMeasures } from './imap-metrics.js';
 import { decodeMutf7, encodeMutf7 } from './mutf7.js';
 import { ResponseWriter } from './response-writer.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
+import type { NotifySession } from './rfc5465.js';
+import { fetchNew } from './commands/fetch.js';
 
 export interface ImapLimits extends ReaderLimits {
   /** Bytes buffered from a client that pipelines faster than we answer. */
@@ -119,6 +121,11 @@ export class Session {
   idling = false;
   /** Counted in the IDLE gauge (so that closing mid-IDLE takes it out once). */
   private idleCounted = false;
+  /** RFC 5465 NOTIFY SET in force. */
+  notify: NotifySession | null = null;
+  /** Reports written without a command (NOTIFY), one after the other. */
+  private pushing: Promise<void> = Promise.resolve();
+  private pushQueued = false;
 
   constructor(
     readonly ctx: SessionContext,
@@ -176,6 +183,8 @@ export class Session {
           await this.writer.flush();
           continue;
         }
+        // A NOTIFY report being written finishes before the command's responses start.
+        await this.settlePushes();
         this.executing = true;
         try {
           await this.execute(read.head, read.segments, read.streamed);
@@ -185,6 +194,10 @@ export class Session {
         if (this.draining) {
           await this.writer.line(`* BYE ${this.draining}`);
           break;
+        }
+        if (this.notify) {
+          this.kick();
+          await this.settlePushes();
         }
         await this.writer.flush();
         this.armTimeout();
@@ -239,6 +252,7 @@ export class Session {
     this.state = 'logout';
     this.selected?.close();
     this.selected = null;
+    this.endNotify();
     this.countIdle(false);
     this.wake();
     this.writer.close();
@@ -381,7 +395,7 @@ export class Session {
   }
 
   /** Reports what changed in the selected mailbox; no promise to wait for when nothing did (most commands). */
-  private afterCommand(def: CommandDef<any>): Promise<void> | undefined {
+  private afterCommand(def: CommandDef<any>): Promise<unknown> | undefined {
     const sel = this.selected;
     return sel && sel.dirty && this.state === 'selected' ? sel.sync(!def.noExpunge) : undefined;
   }
@@ -448,6 +462,56 @@ export class Session {
     const w = this.idleWake;
     this.idleWake = null;
     w?.();
+    this.kick();
+  }
+
+  // ------------------------------------------------------------------ NOTIFY (RFC 5465)
+
+  /** Turn NOTIFY off (NOTIFY NONE, a new SET, logout, overflow). */
+  endNotify(): void {
+    this.notify?.stop();
+    this.notify = null;
+  }
+
+  /**
+   * Something NOTIFY reports changed: write it now if no command is running (or the one running is
+   * IDLE); otherwise the run loop writes it when the command is done. One report at a time.
+   */
+  kick(): void {
+    if (!this.notify || this.closed || this.pushQueued) return;
+    if (this.executing && !this.idling) return;
+    this.pushQueued = true;
+    this.pushing = this.pushing
+      .then(async () => {
+        this.pushQueued = false;
+        await this.deliverNotifications();
+      })
+      .catch((error: unknown) => {
+        if (!this.closed) this.log.warn({ err: (error as Error)?.message }, 'imap.notify-failed');
+      });
+  }
+
+  /** Wait until no NOTIFY report is being written (before a command, before IDLE's tagged OK). */
+  async settlePushes(): Promise<void> {
+    let p: Promise<void>;
+    do {
+      p = this.pushing;
+      await p;
+    } while (p !== this.pushing);
+  }
+
+  private async deliverNotifications(): Promise<void> {
+    const n = this.notify;
+    if (!n || this.closed || (this.executing && !this.idling)) return;
+    const sel = this.selected;
+    if (sel?.dirty && this.state === 'selected') {
+      if (n.selected) {
+        const fresh = await sel.sync(n.selected.expunges);
+        if (n.selected.fetch && fresh.length && this.selected === sel) await fetchNew(this, fresh, n.selected.fetch);
+      } else if (this.idling) await sel.sync(true);
+    }
+    if (this.notify === n) await n.deliver();
+    await this.writer.flush();
   }
 
   /** Resolves on wake() or when the timeout passes. */

@@ -35,6 +35,7 @@ import {
   prepareAppends,
   prepareMessage,
   publishChanges,
+  publishListChange,
   quotaError,
 } from '../../mail-store-shared.js';
 import type { BlobStore } from '../../ports/blob-store.js';
@@ -324,18 +325,20 @@ export class SqlMailStore implements MailStore {
     const normal = normalizeMailboxName(name);
     const specialUse = options.specialUse ?? null;
     if (specialUse !== null && !isSpecialUse(specialUse)) throw new InvalidInputError('unknown special use');
-    return this.tx('creating a mailbox', async (m) => {
+    const created = await this.tx('creating a mailbox', async (m) => {
       await this.requireAccount(m, accountId);
       const names = new Set((await this.mailboxesOf(m, accountId)).map((b) => b.name));
       if (names.has(normal)) throw new ConflictError('mailbox already exists');
       for (const parent of parentNames(normal)) if (!names.has(parent)) await this.insertMailbox(m, accountId, parent, null);
       return this.insertMailbox(m, accountId, normal, specialUse);
     });
+    publishListChange(this.options.notifier, this.log, accountId);
+    return created;
   }
 
   async renameMailbox(mailboxId: string, newName: string): Promise<Mailbox> {
     const target = normalizeMailboxName(newName);
-    return this.tx('renaming a mailbox', async (m, changed) => {
+    const renamed = await this.tx('renaming a mailbox', async (m, changed) => {
       const box = await this.lockMailbox(m, mailboxId);
       const all = await this.mailboxesOf(m, box.accountId);
       const names = new Set(all.map((b) => b.name));
@@ -359,10 +362,12 @@ export class SqlMailStore implements MailStore {
       }
       return { ...box, name: target };
     });
+    publishListChange(this.options.notifier, this.log, renamed.accountId);
+    return renamed;
   }
 
   async deleteMailbox(mailboxId: string): Promise<void> {
-    await this.tx('deleting a mailbox', async (m, changed) => {
+    const owner = await this.tx('deleting a mailbox', async (m, changed) => {
       const box = await this.lockMailbox(m, mailboxId);
       if (box.name === 'INBOX') throw new InvalidInputError('INBOX cannot be deleted');
       const kids = await this.q(m, 'SELECT name FROM mailboxes WHERE account_id = ?', [box.accountId]);
@@ -376,7 +381,9 @@ export class SqlMailStore implements MailStore {
       await this.q(m, 'DELETE FROM mailboxes WHERE id = ?', [mailboxId]);
       await this.options.usage.addIn(m, box.accountId, 'mail', -N(sum.bytes));
       changed.set(mailboxId, { deleted: true });
+      return box.accountId;
     });
+    publishListChange(this.options.notifier, this.log, owner);
   }
 
   async subscribe(accountId: string, name: string): Promise<void> {
@@ -385,6 +392,7 @@ export class SqlMailStore implements MailStore {
       (m) => this.q(m, 'INSERT INTO mail_subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING', [accountId, normal]),
       'subscribing',
     );
+    publishListChange(this.options.notifier, this.log, accountId);
   }
 
   async unsubscribe(accountId: string, name: string): Promise<void> {
@@ -395,6 +403,7 @@ export class SqlMailStore implements MailStore {
       return;
     }
     await this.db.run((m) => this.q(m, 'DELETE FROM mail_subscriptions WHERE account_id = ? AND name = ?', [accountId, normal]), 'unsubscribing');
+    publishListChange(this.options.notifier, this.log, accountId);
   }
 
   async listSubscriptions(accountId: string): Promise<string[]> {

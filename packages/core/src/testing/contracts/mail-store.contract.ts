@@ -3,7 +3,7 @@ import type { BlobStore } from '../../ports/blob-store.js';
 import type { DirectoryStore } from '../../ports/directory-store.js';
 import type { MessageAnalysis } from '../../ports/mail-delivery.js';
 import { matchesFilter } from '../../mail-filter.js';
-import { mailboxTopic, type MailStore, type MessageFilter, type MessageRecord, type NewMessage, type UidSet } from '../../ports/mail-store.js';
+import { mailboxListTopic, mailboxTopic, type MailStore, type MessageFilter, type MessageRecord, type NewMessage, type UidSet } from '../../ports/mail-store.js';
 import type { Notifier } from '../../ports/notifier.js';
 import type { UsageStore } from '../../ports/usage-store.js';
 import { expectKind } from './expect-error.js';
@@ -628,6 +628,26 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         await w.store.deleteMailbox(box.id);
         await waitFor(() => got.length === 4);
         expect(got[3]).toEqual({ deleted: true });
+        off();
+      });
+
+      it("publishes the account's list topic when a mailbox is created, renamed, deleted, subscribed or unsubscribed", async () => {
+        let count = 0;
+        const off = await w.notifier.subscribe(mailboxListTopic(w.alice), () => count++);
+        const box = await w.store.createMailbox(w.alice, 'Projets');
+        await waitFor(() => count === 1);
+        await w.store.renameMailbox(box.id, 'Archives');
+        await waitFor(() => count === 2);
+        await w.store.subscribe(w.alice, 'Archives');
+        await waitFor(() => count === 3);
+        await w.store.unsubscribe(w.alice, 'Archives');
+        await waitFor(() => count === 4);
+        await w.store.deleteMailbox(box.id);
+        await waitFor(() => count === 5);
+        // A refused change tells nobody.
+        await expect(w.store.deleteMailbox(box.id)).rejects.toThrow();
+        await new Promise((r) => setTimeout(r, 50));
+        expect(count).toBe(5);
         off();
       });
     });

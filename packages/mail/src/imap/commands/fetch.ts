@@ -291,6 +291,12 @@ async function runFetch(s: Session, args: FetchArgs, byUid: boolean): Promise<{ 
   }
 }
 
+/** RFC 5465 MessageNew with fetch-att: a UID FETCH of the new messages, sent without being asked. */
+export async function fetchNew(s: Session, uids: readonly number[], request: FetchRequest): Promise<void> {
+  if (!uids.length || !s.selected) return;
+  await runFetch(s, { set: formatSet([...uids].sort((a, b) => a - b)), request }, true);
+}
+
 /**
  * Item lists already parsed, by their text: a client asks for the same few lists again and again
  * (one per message it downloads), and parsing one cost more than finding the message. Parsed lists

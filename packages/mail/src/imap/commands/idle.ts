@@ -21,7 +21,8 @@ export const idleCommand = defineCommand({
     });
     try {
       while (line === undefined && !s.isClosed) {
-        if (s.selected?.dirty) {
+        // Under NOTIFY the session's reports carry the selected mailbox's changes too.
+        if (s.selected?.dirty && !s.notify) {
           await s.selected.sync(true);
           await s.writer.flush();
           continue;
@@ -31,6 +32,7 @@ export const idleCommand = defineCommand({
     } finally {
       s.setIdling(false);
     }
+    await s.settlePushes();
     await done;
     if (line === null || s.isClosed) return { answered: true };
     if ((line as string).trim().toUpperCase() !== 'DONE') throw bad('Expected DONE');

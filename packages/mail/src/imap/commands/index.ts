@@ -14,6 +14,7 @@ import { sortCommand, threadCommand, uidSortCommand, uidThreadCommand } from './
 import { copyCommand, moveCommand, uidCopyCommand, uidMoveCommand } from './copy-move.js';
 import { expungeCommand, uidExpungeCommand } from './expunge.js';
 import { idleCommand } from './idle.js';
+import { notifyCommand } from './notify.js';
 import { deleteaclCommand, getaclCommand, listrightsCommand, myrightsCommand, setaclCommand } from './acl.js';
 import { getquotaCommand, getquotarootCommand, setquotaCommand } from './quota.js';
 import { getmetadataCommand, setmetadataCommand } from './metadata.js';
@@ -21,6 +22,7 @@ import { getmetadataCommand, setmetadataCommand } from './metadata.js';
 /** Every command the server knows, by name (`UID FETCH` for UID forms). */
 export const ALL_COMMANDS: readonly CommandDef<any>[] = [
   capabilityCommand,
+  notifyCommand,
   noopCommand,
   logoutCommand,
   idCommand,

@@ -1,4 +1,4 @@
-import type { Mailbox } from '@palabre/core';
+import type { Mailbox, MailboxCounts } from '@palabre/core';
 import type { ArgReader } from '../arguments.js';
 import { openMailbox } from '../access.js';
 import { AUTHENTICATED, defineCommand, mailboxArg } from '../command.js';
@@ -17,9 +17,9 @@ export function parseStatusItems(r: ArgReader): StatusItem[] {
 }
 
 /** `* STATUS name (MESSAGES n …)` for one mailbox (STATUS and LIST-STATUS). */
-export async function writeStatus(s: Session, mailbox: Mailbox, path: string, items: readonly StatusItem[]): Promise<void> {
+export async function writeStatus(s: Session, mailbox: Mailbox, path: string, items: readonly StatusItem[], known?: MailboxCounts): Promise<void> {
   const needCounts = items.some((i) => i === 'MESSAGES' || i === 'UNSEEN' || i === 'DELETED' || i === 'DELETED-STORAGE' || i === 'SIZE' || i === 'RECENT');
-  const counts = needCounts ? await s.store.counts(mailbox.id, s.user.accountId) : null;
+  const counts = known ?? (needCounts ? await s.store.counts(mailbox.id, s.user.accountId) : null);
   const out: string[] = [];
   for (const item of new Set(items)) {
     switch (item) {
