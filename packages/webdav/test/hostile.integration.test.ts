@@ -131,13 +131,19 @@ describe.each(backends)('hostile input on %s', (backend) => {
   });
 
   it('stops a 10,000-deep MKCOL chain at the depth limit without harm', async () => {
-    let path = `${A}/deep`;
     const statuses = new Map<number, number>();
-    for (let i = 0; i < 10_000; i++) {
-      const res = await raw(t, 'MKCOL', `${path}/`);
+    const attempt = async (depth: number) => {
+      const res = await raw(t, 'MKCOL', `${A}/deep${'/d'.repeat(depth)}/`);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      if (res.status !== 201 && res.status !== 414 && res.status !== 431) throw new Error(`MKCOL at depth ${i}: ${res.status}`);
-      path += '/d';
+      if (res.status !== 201 && res.status !== 414 && res.status !== 431) throw new Error(`MKCOL at depth ${depth}: ${res.status}`);
+      return res.status;
+    };
+    // One level at a time while they are made; past the limit each attempt stands alone, so they go
+    // fifty at once (the same 10,000 requests, in a time a loaded machine allows).
+    let depth = 0;
+    while (depth < 10_000 && (await attempt(depth)) === 201) depth++;
+    for (depth++; depth < 10_000; depth += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, 10_000 - depth) }, (_, i) => attempt(depth + i)));
     }
     expect(statuses.get(201)).toBe(62);
     expect((statuses.get(414) ?? 0) + (statuses.get(431) ?? 0)).toBe(10_000 - 62);
@@ -145,7 +151,7 @@ describe.each(backends)('hostile input on %s', (backend) => {
     const deepest = `${A}/deep${'/d'.repeat(61)}/`;
     expect((await raw(t, 'PROPFIND', deepest, { depth: '0' })).status).toBe(207);
     expect((await t.dav('DELETE', `${A}/deep/`)).status).toBe(204);
-  });
+  }, 180_000);
 
   it('refuses Depth: infinity over a tree larger than the bound with 403 propfind-finite-depth', async () => {
     const space = (await t.stores.drive.findSpace(ALICE))!;
