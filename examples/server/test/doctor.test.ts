@@ -201,6 +201,9 @@ describe.skipIf(skipWithout(...DNSSEC_PROGRAMS))('doctor: the DNSSEC resolver DA
     expect(parseConfig({ smtp: { outbound: { dnssecResolver: '[::1]:5353' } } }).smtp.outbound.dnssecResolver).toBe('[::1]:5353');
     expect(parseConfig({}).smtp.outbound.dnssecResolver).toBeUndefined();
     for (const bad of ['resolver.example:53', '127.0.0.1:53; rm -rf /', '']) expect(() => parseConfig({ smtp: { outbound: { dnssecResolver: bad } } })).toThrow(/IP address and port/);
+    expect(parseConfig({ smtp: { outbound: { daneRequired: ['finances.gouv.tg', '.partenaire.example'] } } }).smtp.outbound.daneRequired).toEqual(['finances.gouv.tg', '.partenaire.example']);
+    expect(parseConfig({}).smtp.outbound.daneRequired).toEqual([]);
+    for (const bad of ['*.example', 'a..b', 'x'.repeat(64) + '.example', 'ex ample', '']) expect(() => parseConfig({ smtp: { outbound: { daneRequired: [bad] } } })).toThrow(/domain name/);
     const gone = createDnssecResolver({ server: '127.0.0.1:9', timeoutMs: 500 });
     expect(await checkDnssecResolver('127.0.0.1:9', gone, 'signed.test')).toMatchObject({ verdict: 'fail', message: expect.stringMatching(/cannot be asked/) });
   });

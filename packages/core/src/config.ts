@@ -110,6 +110,12 @@ export const smtpConfigSchema = v.strictObject({
     dnssecResolver: v.optional(v.pipe(v.string(), v.regex(/^(?:\[[0-9A-Fa-f:.]+\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3})(?::[0-9]{1,5})?$/, 'must be an IP address and port, as 127.0.0.1:53'))),
     /** One DNSSEC query (UDP and the TCP retry of a truncated answer). */
     dnssecTimeoutMs: withDefault(positive, 5_000),
+    /**
+     * Domains delivered to only under DANE (`ministere.example`, or `.example` for every subdomain):
+     * without usable TLSA records on a DNSSEC-validated MX, their mail waits in the queue. Needs
+     * `dnssecResolver`.
+     */
+    daneRequired: withDefault(v.array(v.pipe(v.string(), v.regex(/^\.?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, 'must be a domain name, or .domain for its subdomains'))), []),
     /** Selector for keys made by `palabre dkim generate`. */
     dkimSelector: withDefault(v.string(), 'palabre'),
   }),

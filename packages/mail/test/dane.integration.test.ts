@@ -17,7 +17,7 @@ const missing = skipWithout(...DNSSEC_PROGRAMS);
 const spkiSha256 = (pem: Buffer | string) => createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
 const certSha256 = (pem: Buffer | string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 
-const DOMAINS = ['good.test', 'mismatch.test', 'bogus.test', 'insecure.test', 'ta.test', 'taname.test', 'plain.test', 'backup.test'] as const;
+const DOMAINS = ['good.test', 'mismatch.test', 'bogus.test', 'insecure.test', 'ta.test', 'taname.test', 'plain.test', 'backup.test', 'alias.test', 'aliasorig.test', 'aliasta.test'] as const;
 
 let ca: TestCa;
 let lab: DnssecLab;
@@ -70,6 +70,16 @@ describe.skipIf(missing)('DANE on outbound delivery, against unbound and NSD', (
         records: ['@ IN MX 10 mx1', '@ IN MX 20 mx', 'mx1 IN A 127.0.0.1', 'mx IN A 127.0.0.1', `_25._tcp.mx1 IN TLSA 3 1 1 ${good}`, `_25._tcp.mx IN TLSA 3 1 1 ${good}`],
         tamper: (text) => text.replace(/^(_25\._tcp\.mx1\.backup\.test\.\s+\d+\s+IN\s+TLSA\s+3 1 1 )[0-9a-f]+/im, `$1${other}`),
       },
+      // RFC 7672 §2.2.3: the MX host is an alias. TLSA records at the name it expands to come first
+      // (there: a mismatch, the original name's would match); without any there, the original name's.
+      {
+        name: 'alias.test',
+        signed: true,
+        records: ['@ IN MX 10 mx', 'mx IN CNAME real', 'real IN A 127.0.0.1', `_25._tcp.real IN TLSA 3 1 1 ${other}`, `_25._tcp.mx IN TLSA 3 1 1 ${good}`],
+      },
+      { name: 'aliasorig.test', signed: true, records: ['@ IN MX 10 mx', 'mx IN CNAME real', 'real IN A 127.0.0.1', `_25._tcp.mx IN TLSA 3 1 1 ${other}`] },
+      // DANE-TA through an alias: the certificate names the MX host only, which is one of the reference names.
+      { name: 'aliasta.test', signed: true, records: ['@ IN MX 10 mx', 'mx IN CNAME real', 'real IN A 127.0.0.1', `_25._tcp.real IN TLSA 2 0 1 ${certSha256(ca.cert)}`] },
     ]);
     dnssec = createDnssecResolver({ server: lab.resolver, timeoutMs: 5_000 });
   }, 60_000);
@@ -78,6 +88,7 @@ describe.skipIf(missing)('DANE on outbound delivery, against unbound and NSD', (
     await lab?.close();
   });
   beforeEach(async () => {
+    daneRequired = [];
     sender = await startSmtpFixture();
     reports = new MemoryTlsReportStore();
     policies = new MemoryMtaStsPolicyStore();
@@ -87,7 +98,8 @@ describe.skipIf(missing)('DANE on outbound delivery, against unbound and NSD', (
     await sender.close();
   });
 
-  const worker = () => fixtureWorker(sender, { dns: stsDns, dnssec, port: receiver.mxPort, mtaStsStore: policies, tlsReports: reports, tlsCa: [ca.cert] });
+  let daneRequired: string[] = [];
+  const worker = () => fixtureWorker(sender, { dns: stsDns, dnssec, port: receiver.mxPort, mtaStsStore: policies, tlsReports: reports, tlsCa: [ca.cert], daneRequired });
 
   async function send(domain: string, params = ''): Promise<void> {
     const { c, auth } = await RawSmtp.signedIn(sender.submissionPort, 'awa@sante.gouv.tg', PASSWORD);
@@ -148,6 +160,34 @@ describe.skipIf(missing)('DANE on outbound delivery, against unbound and NSD', (
       ['tlsa', '', 'mx.backup.test', 1],
       ['tlsa', 'dnssec-invalid', 'mx1.backup.test', 1],
     ]);
+  });
+
+  it('an MX host that is an alias: TLSA records of the name it expands to are used first, the original name\'s only when there are none', async () => {
+    await send('alias.test');
+    expect(deliveredTo('alias.test')).toBe(0);
+    expect((await job()).lastError).toMatch(/DANE: the certificate of mx\.alias\.test does not match its TLSA records/);
+    await send('aliasorig.test');
+    expect(deliveredTo('aliasorig.test')).toBe(0);
+    expect((await sender.queue.list()).find((x) => x.domain === 'aliasorig.test')!.lastError).toMatch(/does not match its TLSA records/);
+    await send('aliasta.test');
+    expect(deliveredTo('aliasta.test'), JSON.stringify(await sender.queue.list())).toBe(1);
+  });
+
+  it('a domain that requires DANE: delivered under DANE where its MX has TLSA records, held (4.7.5) where it has none or is unsigned, even with MTA-STS', async () => {
+    daneRequired = ['good.test', '.test'];
+    await send('good.test');
+    expect(deliveredTo('good.test'), JSON.stringify(await sender.queue.list())).toBe(1);
+    await send('plain.test');
+    expect(deliveredTo('plain.test')).toBe(0);
+    const plain = (await sender.queue.list()).find((x) => x.domain === 'plain.test')!;
+    expect(plain.recipients[0]!.status).toBe('pending');
+    expect(plain.lastError).toMatch(/mx\.plain\.test has no usable TLSA records \(DANE is required for plain\.test\)/);
+    // An enforced MTA-STS policy listing the host does not stand in for DANE.
+    stsDns.records['TXT:_mta-sts.insecure.test'] = [['v=STSv1; id=1']];
+    await policies.put({ domain: 'insecure.test', id: '1', mode: 'enforce', mx: ['mx.insecure.test'], maxAge: 86_400, fetchedAt: new Date() });
+    await send('insecure.test');
+    expect(deliveredTo('insecure.test')).toBe(0);
+    expect((await sender.queue.list()).find((x) => x.domain === 'insecure.test')!.lastError).toMatch(/DANE is required for insecure\.test: its MX RRset is not DNSSEC-validated/);
   });
 
   it('an unsigned zone goes without DANE (its TLSA record, which would not match, is not used)', async () => {

@@ -73,6 +73,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     smarthost: smtp.smarthost ?? null,
     dns,
     dnssec,
+    daneRequired: smtp.outbound.daneRequired,
     metrics: ctx.metrics,
     logger: logger.child({ service: 'smtp-queue' }),
   });
@@ -142,8 +143,8 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
       smtp.smarthost
         ? 'DANE: not used (mail goes through the smarthost)'
         : dnssecServer
-          ? `DANE: on (RFC 7672), DNSSEC validated by ${dnssecServer}`
-          : 'DANE: off (no smtp.outbound.dnssecResolver; MTA-STS only)',
+          ? `DANE: on (RFC 7672), DNSSEC validated by ${dnssecServer}${smtp.outbound.daneRequired.length ? `; required for ${smtp.outbound.daneRequired.join(', ')}` : ''}`
+          : `DANE: off (no smtp.outbound.dnssecResolver; MTA-STS only)${smtp.outbound.daneRequired.length ? `; mail to ${smtp.outbound.daneRequired.join(', ')} waits (DANE required)` : ''}`,
       ...filters.banner,
     ],
   });

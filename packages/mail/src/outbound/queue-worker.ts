@@ -89,6 +89,13 @@ export interface QueueWorkerOptions {
    * its AD bit. Absent: no DANE, and MX hosts are found through `dns`.
    */
   readonly dnssec?: DnssecResolver | null;
+  /**
+   * Domains mail goes to only under DANE (RFC 7672 authenticated TLS), whatever MTA-STS or the message
+   * say: a partner whose zone is signed and publishes TLSA records. `example.org` names that domain,
+   * `.example.org` its subdomains. An MX host without usable TLSA records is not used; none left: the
+   * message waits (4.7.5), and goes back to its sender only when it expires in the queue.
+   */
+  readonly daneRequired?: readonly string[];
   /** MX lookup (default: DNS through `dns`). Tests inject loopback hosts. */
   readonly lookupMx?: (domain: string) => Promise<MxAnswer>;
   readonly logger?: Logger;
@@ -372,6 +379,10 @@ export class QueueWorker {
       else mx = await lookupMx(job.domain, this.dns);
       if (mx.kind === 'none') return pendingAll(550, '5.1.10', `550 5.1.10 ${mx.reason}`, true);
       if (mx.kind === 'temporary') return pendingAll(null, '4.4.3', mx.reason);
+      const daneOnly = daneRequiredFor(this.options.daneRequired, job.domain);
+      if (daneOnly && !mxSecure) {
+        return pendingAll(null, '4.7.5', `DANE is required for ${job.domain}: ${dnssec ? 'its MX RRset is not DNSSEC-validated' : 'no DNSSEC resolver is configured (smtp.outbound.dnssecResolver)'}`);
+      }
       const relaxed = job.message.tlsPolicy === 'tls-required-no';
       const sts = this.options.mtaSts === false || relaxed ? null : await this.sts.verdict(job.domain);
       // RFC 8689 §4.2.1: an MX name is only trusted through DNSSEC or MTA-STS: REQUIRETLS mail goes to MX
@@ -401,6 +412,10 @@ export class QueueWorker {
           continue;
         }
         const dane = route?.dane ?? { kind: 'none' as const };
+        if (daneOnly && dane.kind !== 'dane') {
+          skipped.push(`${h.host} has no usable TLSA records (DANE is required for ${job.domain})`);
+          continue;
+        }
         // RFC 8461 §2: where DANE applies it takes precedence over MTA-STS (a host's usable TLSA records authenticate it).
         if (dane.kind !== 'dane' && sts && !sts.allowed(h.host)) {
           stsRefused++;
@@ -408,7 +423,7 @@ export class QueueWorker {
         }
         const address = route?.address ?? (await this.addressOf(h.host));
         const base = { host: h.host, address, port: this.options.port ?? 25, ca };
-        if (dane.kind === 'dane') targets.push({ ...base, requireTls: true, verifyCertificate: true, dane: { records: dane.records, names: [h.host, job.domain] } });
+        if (dane.kind === 'dane') targets.push({ ...base, requireTls: true, verifyCertificate: true, dane: { records: dane.records, names: [...(route?.kind === 'route' ? route.names : [h.host]), job.domain] } });
         // RFC 7672 §2.2: secure TLSA records of which none is usable still make TLS mandatory.
         else targets.push({ ...base, requireTls: strict || dane.kind === 'tls-only', verifyCertificate: strict });
       }
@@ -456,6 +471,16 @@ export class QueueWorker {
     if (requiretls && last?.enhanced === '5.7.30') return pendingAll(last.code, last.enhanced, last.diagnostic, true, targets[targets.length - 1]?.host ?? null);
     return pendingAll(last?.code ?? null, last?.enhanced ?? '4.4.1', last?.diagnostic ?? 'no MX host answered', false, targets[targets.length - 1]?.host ?? null);
   }
+}
+
+/** Whether `domain` is one of (or under a `.suffix` of) the DANE-only domains. */
+export function daneRequiredFor(list: readonly string[] | undefined, domain: string): boolean {
+  if (!list?.length) return false;
+  const d = domain.toLowerCase().replace(/\.$/, '');
+  return list.some((entry) => {
+    const e = entry.toLowerCase().replace(/\.$/, '');
+    return e.startsWith('.') ? d.endsWith(e) : d === e;
+  });
 }
 
 /** RFC 8460 §4.3 result type of a failed TLS negotiation, from the TLS library's words. */

@@ -31,7 +31,8 @@ export async function secureMx(resolve: DnssecResolver, domain: string): Promise
 }
 
 export type HostRoute =
-  | { readonly kind: 'route'; readonly address: string; readonly dane: DanePolicy }
+  /** `names`: the host names a DANE-TA certificate may carry (the MX host, and its CNAME expansion when that was the TLSA base). */
+  | { readonly kind: 'route'; readonly address: string; readonly dane: DanePolicy; readonly names: readonly string[] }
   /** The host cannot be used now: a bogus or failed answer. */
   | { readonly kind: 'skip'; readonly reason: string; readonly dnssecInvalid: boolean };
 
@@ -48,10 +49,18 @@ export async function routeOf(resolve: DnssecResolver, host: string, mxSecure: b
     if (answer.rcode !== 'NOERROR') return { kind: 'skip', reason: `${type} lookup for ${host} answered ${answer.rcode} (bogus or unavailable DNSSEC data)`, dnssecInvalid: answer.rcode === 'SERVFAIL' };
     const address = answer.records.find((r): r is string => typeof r === 'string');
     if (!address) continue;
-    if (!mxSecure || !answer.secure) return { kind: 'route', address, dane: { kind: 'none' } };
+    if (!mxSecure || !answer.secure) return { kind: 'route', address, dane: { kind: 'none' }, names: [host] };
+    // RFC 7672 §2.2.3: an MX host that is a (secure) alias has its TLSA records looked up first at the
+    // name the CNAME chain ends on; only where there are none there, at the MX host name itself.
+    const expanded = answer.name.replace(/\.$/, '').toLowerCase();
+    if (expanded && expanded !== host.replace(/\.$/, '').toLowerCase()) {
+      const atTarget = await danePolicyOf(resolve, expanded);
+      if (atTarget.kind === 'failed') return { kind: 'skip', reason: atTarget.reason, dnssecInvalid: true };
+      if (atTarget.kind !== 'none') return { kind: 'route', address, dane: atTarget, names: [expanded, host] };
+    }
     const dane = await danePolicyOf(resolve, host);
     if (dane.kind === 'failed') return { kind: 'skip', reason: dane.reason, dnssecInvalid: true };
-    return { kind: 'route', address, dane };
+    return { kind: 'route', address, dane, names: [host] };
   }
   return { kind: 'skip', reason: `${host} has no address`, dnssecInvalid: false };
 }
