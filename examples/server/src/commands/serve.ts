@@ -14,7 +14,7 @@ import { RedirectService } from '../serve/redirect-service.js';
 import { prepareReadiness, readinessChecks } from '../serve/readiness.js';
 import { registerStoreGauges } from '../serve/store-gauges.js';
 import { prepareOpenFiles } from '../serve/open-files.js';
-import { ConnectionGate } from '@palabre/core';
+import { ConnectionGate, isPalabreError } from '@palabre/core';
 import { SERVE_USAGE } from './usage.js';
 
 
@@ -119,7 +119,19 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
     for (const s of started.reverse()) await s.stop(1000).catch(() => undefined);
     throw new Error(`cannot start ${services[started.length]?.name ?? 'a listener'}: ${(error as Error).message}`);
   }
-  const demo = await ensureDemoAccount(ctx);
+  // The demo account is for a first start on an empty directory; a node that starts while its
+  // database is briefly down (a PostgreSQL restart) serves on and answers 503 until it is back, as a
+  // running node does. Anything else that fails here stops what was started: never a half-started node.
+  let demo: Awaited<ReturnType<typeof ensureDemoAccount>> = null;
+  try {
+    demo = await ensureDemoAccount(ctx);
+  } catch (error) {
+    if (!isPalabreError(error, 'unavailable')) {
+      for (const s of [...started].reverse()) await s.stop(1000).catch(() => undefined);
+      throw error;
+    }
+    logger.warn({ err: (error as Error).message }, 'server.demo-skipped');
+  }
   const banner: string[] = ['', 'Palabre is running.', `  data:      ${describeDatabase(config)}; files and messages in ${config.blobs.kind === 's3' ? ctx.blobsWhere : `${config.dataDir}/blobs`}`];
   for (const service of started) for (const line of service.banner(demo?.address)) banner.push(`  ${line}`);
   if (!started.some((s) => s !== housekeeping)) banner.push('  (every listener is disabled: give a port other than 0)');
