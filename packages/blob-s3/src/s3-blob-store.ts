@@ -151,12 +151,18 @@ export class S3BlobStore implements BlobStore {
     const max = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
     let whole = wholeSource(source);
     let stream: AsyncIterable<Uint8Array | string> | null = null;
+    let id: string | undefined;
     if (!whole) {
-      const gathered = await gatherSmall(source as AsyncIterable<Uint8Array | string>, this.partBytes, max, options.signal);
-      if ('whole' in gathered) whole = gathered.whole;
-      else stream = gathered.stream;
+      const gathered = await gatherSmall(source as AsyncIterable<Uint8Array | string>, this.partBytes, max, options.signal, options.expectedBytes, options.freshPieces);
+      if ('pieces' in gathered) {
+        whole = Buffer.concat(gathered.pieces, gathered.size);
+        id = gathered.id;
+      } else if ('whole' in gathered) {
+        whole = gathered.whole;
+        id = gathered.id;
+      } else stream = gathered.stream;
     }
-    return whole ? this.putWhole(whole, max, options) : this.putStreamed(stream!, max, options);
+    return whole ? this.putWhole(whole, max, options, id) : this.putStreamed(stream!, max, options);
   }
 
   /**
@@ -164,9 +170,9 @@ export class S3BlobStore implements BlobStore {
    * write makes the object young again, so a garbage collection that listed the old copy as
    * unreferenced keeps it for its grace period, long enough for the caller's metadata to commit.
    */
-  private async putWhole(data: Buffer, max: number, options: PutBlobOptions): Promise<BlobInfo> {
+  private async putWhole(data: Buffer, max: number, options: PutBlobOptions, hashed?: string): Promise<BlobInfo> {
     if (data.length > max) throw new TooLargeError(`more than ${max} bytes`);
-    const id = blobIdOf(data);
+    const id = hashed ?? blobIdOf(data);
     if (options.expectedId !== undefined && options.expectedId !== id)
       throw new InvalidInputError('content does not match its announced digest');
     if (options.signal?.aborted) throw new InvalidInputError('upload aborted');

@@ -44,8 +44,13 @@ export class LockManager {
   async assertUnlocked(ctx: DavContext, targets: readonly { path: DavPath; deep?: boolean }[], submitted: ReadonlySet<string>): Promise<void> {
     const held = (l: DavLock) => submitted.has(l.token) && l.principalId === ctx.principal.accountId;
     const blocked = new Set<string>();
+    // The locks on every target in one read (a new member and its folder, the two ends of a MOVE).
+    const live = await this.store.covering(
+      targets.map((t) => t.path.key),
+      ctx.now,
+    );
     for (const t of targets) {
-      const covering = await this.store.covering(t.path.key, ctx.now);
+      const covering = live.filter((l) => lockApplies(l, t.path.key));
       if (covering.length && !covering.some(held)) blocked.add(covering[0]!.root);
       if (t.deep) for (const l of await this.store.below(t.path.key, ctx.now)) if (!held(l)) blocked.add(l.root);
     }

@@ -123,6 +123,7 @@ export async function putMethod(ctx: DavContext): Promise<void> {
   // The body is asked for (100 Continue) when the backend starts reading it: after its quota check.
   const { resource: written, created } = await into.backend.write(ctx, into, nameOf(ctx.path), {
     body: requestBody(req, ctx.res),
+    freshPieces: true,
     contentType: req.headers['content-type'] ?? null,
     expectedLength: expected,
     ifMatch: ifMatchOf(ctx, resource),

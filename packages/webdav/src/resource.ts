@@ -84,6 +84,8 @@ export interface DavLookup {
 export interface WriteRequest {
   /** The request body, streamed. */
   readonly body: AsyncIterable<Uint8Array>;
+  /** The body yields new buffers that nothing reuses (node:http's): a backend may keep them uncopied. */
+  readonly freshPieces?: boolean;
   readonly contentType: string | null;
   /** Content-Length, or X-Expected-Entity-Length (macOS Finder's chunked uploads); null if unknown. */
   readonly expectedLength: number | null;

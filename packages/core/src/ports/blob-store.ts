@@ -14,6 +14,16 @@ export interface PutBlobOptions {
   /** Abort with InvalidInputError if the content does not hash to this (end-to-end integrity). */
   expectedId?: string;
   signal?: AbortSignal;
+  /**
+   * The length the caller was told (Content-Length), null or absent when unknown: a store may gather a
+   * small upload into one buffer of that size. Not checked here: the caller compares it with `size`.
+   */
+  expectedBytes?: number | null;
+  /**
+   * The stream yields new buffers that nothing changes or reuses afterwards (node:http's request
+   * bodies): a store may keep them as they are instead of copying them.
+   */
+  freshPieces?: boolean;
 }
 
 export interface ByteRange {

@@ -219,8 +219,12 @@ export interface LockStore {
   /** false when there was no such lock. */
   release(token: string): Promise<boolean>;
   get(token: string, now: Date): Promise<DavLock | null>;
-  /** Live locks that apply to `path`: rooted there, or depth-infinity locks rooted at an ancestor. */
-  covering(path: string, now: Date): Promise<DavLock[]>;
+  /**
+   * Live locks that apply to `path`: rooted there, or depth-infinity locks rooted at an ancestor. Given
+   * several paths, the locks that apply to any of them, in one read (a PUT checks the new member and its
+   * folder).
+   */
+  covering(path: string | readonly string[], now: Date): Promise<DavLock[]>;
   /** Live locks rooted strictly below `path`. */
   below(path: string, now: Date): Promise<DavLock[]>;
   /** Drop locks rooted at `path` and below it (after a DELETE or MOVE); returns how many. */

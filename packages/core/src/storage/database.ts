@@ -1,5 +1,5 @@
+import * as fs from 'node:fs';
 import { mkdirSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pg from 'pg';
 import { DataSource, type EntityManager, type EntitySchema, type MigrationInterface } from 'typeorm';
@@ -94,6 +94,7 @@ const JOB_LOCK_KEY = "hashtext(current_schema() || ':' || $2)";
 export class Database {
   private readonly mutex = new Mutex();
   private readonly walSync: WalSync | null;
+  private readonly walFile: WalFile | null = null;
   /** SQLite: this connection's writing commits so far, the numbers WalSync flushes up to. */
   private commits = 0;
   /** SQLite's total_changes(): rows this connection changed, to tell a writing commit from a reading one. */
@@ -117,11 +118,12 @@ export class Database {
       const statement = raw.prepare('SELECT total_changes()').pluck();
       this.totalChanges = () => Number(statement.get());
       // An in-memory database has no WAL to flush.
-      const wal = sqliteFile && sqliteFile !== ':memory:' ? `${sqliteFile}-wal` : null;
+      const wal = sqliteFile && sqliteFile !== ':memory:' ? new WalFile(`${sqliteFile}-wal`) : null;
+      this.walFile = wal;
       this.walSync = wal
         ? new WalSync(
             () => this.commits,
-            () => datasync(wal),
+            () => wal.datasync(),
           )
         : null;
     } else {
@@ -462,6 +464,7 @@ export class Database {
 
   async close(): Promise<void> {
     this.statements.clear();
+    await this.walFile?.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }
@@ -507,20 +510,46 @@ export class WalSync {
   }
 }
 
-async function datasync(path: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    // No WAL file: nothing was written since the last checkpoint, which SQLite synced itself.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
+/**
+ * SQLite's WAL file, flushed through one descriptor kept open: opening and closing it around each
+ * flush were two more trips through libuv's pool per group of commits. The descriptor stays valid:
+ * SQLite rewinds or truncates its WAL in place, and removes it only when the last connection closes,
+ * which is never while this one is open (close() lets the descriptor go first).
+ */
+export class WalFile {
+  private fd: Promise<number | null> | null = null;
+
+  constructor(private readonly path: string) {}
+
+  async datasync(): Promise<void> {
+    this.fd ??= openForSync(this.path).catch((error: unknown) => {
+      this.fd = null;
+      throw error;
+    });
+    const fd = await this.fd;
+    // No WAL file yet: nothing was written since the last checkpoint, which SQLite synced itself.
+    if (fd === null) {
+      this.fd = null;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
   }
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
+
+  async close(): Promise<void> {
+    const fd = await this.fd?.catch(() => null);
+    this.fd = null;
+    if (fd !== null && fd !== undefined) await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
   }
+}
+
+function openForSync(path: string): Promise<number | null> {
+  return new Promise((resolve, reject) =>
+    fs.open(path, 'r', (error, fd) => {
+      if (!error) return resolve(fd);
+      if (error.code === 'ENOENT') return resolve(null);
+      reject(error);
+    }),
+  );
 }
 
 // BIGINT (int8) and COUNT(*) come back from pg as strings; every such value of ours fits in 2^53.

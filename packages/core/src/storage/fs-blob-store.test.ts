@@ -167,6 +167,31 @@ describe('FsBlobStore reads', () => {
     expect(await readdir(join(dir, '.tmp'))).toEqual([]); // the skipped copies' temp files are gone
   });
 
+  it('stores the same bytes and id whether the length is announced, wrong, or the pieces are kept as they come', async () => {
+    const data = Buffer.alloc(900 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+    const id = createHash('sha256').update(data).digest('hex');
+    const pieces = (from: Buffer) => [from.subarray(0, 1000), from.subarray(1000, 300_000), from.subarray(300_000)];
+    const cases = [
+      { expectedBytes: data.length },
+      { expectedBytes: data.length, freshPieces: true },
+      { expectedBytes: 1000 }, // fewer announced than sent: gathered all the same, the caller compares sizes
+      { expectedBytes: data.length + 5 }, // more announced than sent
+      { freshPieces: true }, // no length announced
+      { expectedBytes: 5 * 1024 * 1024, freshPieces: true }, // announced as large
+    ];
+    for (const options of cases) {
+      const store = new FsBlobStore(join(dir, String(cases.indexOf(options))));
+      const copy = Buffer.from(data);
+      expect(await store.put(Readable.from(pieces(copy)), options)).toEqual({ id, size: data.length });
+      if (!options.freshPieces) copy.fill(0); // a source that reuses its buffer changes nothing stored
+      expect((await store.read(id)).equals(data)).toBe(true);
+      expect(createHash('sha256').update(await readFile(join(store.root, id.slice(0, 2), id.slice(2, 4), id))).digest('hex')).toBe(id);
+      // The same bytes again: recognised by the hash taken while they came, and not written again.
+      expect(await store.put(Readable.from(pieces(Buffer.from(data))), options)).toEqual({ id, size: data.length });
+    }
+  });
+
   it('refuses a stream over the limit, small or large, and leaves no file and a finished source', async () => {
     const store = new FsBlobStore(dir);
     for (const [pieces, max] of [

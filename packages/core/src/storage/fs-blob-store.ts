@@ -190,19 +190,34 @@ export class FsBlobStore implements BlobStore {
     const max = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
     let whole = wholeSource(source);
     let stream: AsyncIterable<Uint8Array | string> | null = null;
+    let id = '';
     if (!whole) {
       // A small upload (a document, a message) is gathered first: known whole, it is hashed before any
       // file exists, so a copy of bytes just written costs no disk at all, and a new one is one write.
-      const gathered = await gatherSmall(source as AsyncIterable<Uint8Array | string>, WHOLE_WRITE_BYTES, max, options.signal);
-      if ('whole' in gathered) whole = gathered.whole;
-      else stream = gathered.stream;
+      const gathered = await gatherSmall(
+        source as AsyncIterable<Uint8Array | string>,
+        WHOLE_WRITE_BYTES,
+        max,
+        options.signal,
+        options.expectedBytes,
+        options.freshPieces,
+      );
+      if ('pieces' in gathered) {
+        id = gathered.id;
+        if (options.expectedId !== undefined && options.expectedId !== id) throw new InvalidInputError('content does not match its announced digest');
+        // Bytes stored a moment ago (a client saving the same file again): never copied together at all.
+        if (this.holds(id, gathered.size)) return { id, size: gathered.size };
+        whole = Buffer.concat(gathered.pieces, gathered.size);
+      } else if ('whole' in gathered) {
+        whole = gathered.whole;
+        id = gathered.id ?? '';
+      } else stream = gathered.stream;
     }
     // The id of a blob known whole comes first (a copy of bytes just written then costs nothing); a
     // streamed one's once its last byte is written.
-    let id = '';
     if (whole) {
       if (whole.length > max) throw new TooLargeError(`more than ${max} bytes`);
-      id = blobIdOf(whole);
+      id ||= blobIdOf(whole);
       if (options.expectedId !== undefined && options.expectedId !== id) throw new InvalidInputError('content does not match its announced digest');
       if (this.holds(id, whole.length)) return { id, size: whole.length };
     }

@@ -491,9 +491,10 @@ export class MemoryLockStore implements LockStore {
     return lock && lock.expiresAt.getTime() > now.getTime() ? { ...lock } : null;
   }
 
-  async covering(path: string, now: Date): Promise<DavLock[]> {
-    checkLockPath(path);
-    return this.live(now).filter((l) => lockCovers(l, path));
+  async covering(path: string | readonly string[], now: Date): Promise<DavLock[]> {
+    const paths = typeof path === 'string' ? [path] : path;
+    for (const p of paths) checkLockPath(p);
+    return this.live(now).filter((l) => paths.some((p) => lockCovers(l, p)));
   }
 
   async below(path: string, now: Date): Promise<DavLock[]> {

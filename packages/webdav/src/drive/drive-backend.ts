@@ -332,7 +332,7 @@ export class DriveBackend implements DavBackend {
         space,
         folder,
         name,
-        { body: request.body, expectedLength: request.expectedLength, contentType: request.contentType, modifiedAt: mtime, existing, expect },
+        { body: request.body, freshPieces: request.freshPieces === true, expectedLength: request.expectedLength, contentType: request.contentType, modifiedAt: mtime, existing, expect },
         // The bytes are durable; the metadata commit makes them the file. Not if the client can no longer hear so.
         { log: ctx.log, beforeCommit: () => assertAnswerable(ctx.req, ctx.res) },
       );
@@ -518,6 +518,8 @@ export type DriveWriteOptions = Pick<DriveBackendOptions, 'store' | 'blobs' | 'm
 export interface DriveUpload {
   /** The bytes, streamed: never held whole. */
   readonly body: AsyncIterable<Uint8Array>;
+  /** The body yields new buffers that nothing reuses (a request body): the blob store may keep them uncopied. */
+  readonly freshPieces?: boolean;
   /** Announced size (Content-Length), checked against the quota first and against the bytes received after. */
   readonly expectedLength: number | null;
   readonly contentType: string | null;
@@ -553,7 +555,7 @@ export async function writeDriveFile(
   if (upload.expectedLength !== null && upload.expectedLength > maxUpload) throw new DavError(413, `uploads are at most ${maxUpload} bytes`);
   let blob;
   try {
-    blob = await options.blobs.put(upload.body, { maxBytes: limit });
+    blob = await options.blobs.put(upload.body, { maxBytes: limit, expectedBytes: upload.expectedLength, freshPieces: upload.freshPieces === true });
   } catch (error) {
     if (isPalabreError(error, 'too-large')) {
       throw limit < maxUpload

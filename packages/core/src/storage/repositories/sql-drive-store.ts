@@ -103,6 +103,13 @@ const toSpace = (r: SpaceRow): DriveSpace => ({
   createdAt: new Date(Number(r.created_at)),
 });
 
+const SPACE_AS = SPACE_COLS.split(', ').map((c) => `s.${c} AS s_${c}`).join(', ');
+/** locate()'s SQL by depth, built once each. */
+const locateSqls: string[] = [];
+function locateSql(levels: number): string {
+  return (locateSqls[levels] ??= `SELECT ${SPACE_AS}, ${levelColumns(0, levels)} FROM drive_spaces s JOIN drive_nodes n0 ON n0.id = s.root_id ${levelJoins(levels)} WHERE s.name = ?`);
+}
+
 /** Columns of levels from..to of a resolve query (n0 is the starting node). */
 function levelColumns(from: number, to: number): string {
   const out: string[] = [];
@@ -120,10 +127,19 @@ function levelJoins(levels: number): string {
 function levelsOf(row: Record<string, unknown>, from: number, to: number): DriveNode[] {
   const out: DriveNode[] = [];
   for (let i = from; i <= to; i++) {
-    if (row[`c${i}_id`] === null || row[`c${i}_id`] === undefined) break;
-    out.push(toDriveNode(Object.fromEntries(NODE_COLS.map((c) => [c, row[`c${i}_${c}`]])) as unknown as NodeRow));
+    const names = levelNames(i);
+    if (row[names[0]!] === null || row[names[0]!] === undefined) break;
+    const node: Record<string, unknown> = {};
+    NODE_COLS.forEach((c, k) => (node[c] = row[names[k]!]));
+    out.push(toDriveNode(node as unknown as NodeRow));
   }
   return out;
+}
+
+/** The aliases of level i's columns (`c<i>_<column>`), made once. */
+const levelAliases: string[][] = [];
+function levelNames(i: number): string[] {
+  return (levelAliases[i] ??= NODE_COLS.map((c) => `c${i}_${c}`));
 }
 
 /**
@@ -203,10 +219,7 @@ export class SqlDriveStore implements DriveStore {
 
   async findSpace(name: string): Promise<DriveSpace | null> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 254) return null;
-    const rows: SpaceRow[] = await this.db.run(
-      (m) => m.query(this.db.sql(`SELECT ${SPACE_COLS} FROM drive_spaces WHERE name = ?`), [name]),
-      'finding a drive',
-    );
+    const rows = await this.db.select<SpaceRow>(`SELECT ${SPACE_COLS} FROM drive_spaces WHERE name = ?`, [name], 'finding a drive');
     return rows[0] ? toSpace(rows[0]) : null;
   }
 
@@ -276,20 +289,24 @@ export class SqlDriveStore implements DriveStore {
 
   async locate(spaceName: string, names: readonly string[]): Promise<{ space: DriveSpace; chain: DriveNode[] } | null> {
     if (typeof spaceName !== 'string' || spaceName.length === 0 || spaceName.length > 254) return null;
-    return this.db.run(async (m) => {
-      const part = names.slice(0, RESOLVE_CHUNK);
-      const spaceCols = SPACE_COLS.split(', ').map((c) => `s.${c} AS s_${c}`).join(', ');
-      const rows: Record<string, unknown>[] = await m.query(
-        this.db.sql(`SELECT ${spaceCols}, ${levelColumns(0, part.length)} FROM drive_spaces s JOIN drive_nodes n0 ON n0.id = s.root_id ${levelJoins(part.length)} WHERE s.name = ?`),
-        [...part, spaceName],
-      );
-      const row = rows[0];
-      if (!row) return null;
-      const space = toSpace(Object.fromEntries(SPACE_COLS.split(', ').map((c) => [c, row[`s_${c}`]])) as unknown as SpaceRow);
-      const chain = levelsOf(row, 0, part.length);
-      if (chain.length < part.length + 1 || part.length === names.length) return { space, chain };
-      return { space, chain: await this.walkIn(m, chain, names.slice(part.length)) };
-    }, 'resolving a path');
+    // Every request's lookup: one prepared read (the SQL is the same for every path of a depth).
+    const part = names.slice(0, RESOLVE_CHUNK);
+    const rows = await this.db.select<Record<string, unknown>>(locateSql(part.length), [...part, spaceName], 'resolving a path');
+    const row = rows[0];
+    if (!row) return null;
+    const space = toSpace({
+      id: row.s_id,
+      name: row.s_name,
+      kind: row.s_kind,
+      account_id: row.s_account_id,
+      group_id: row.s_group_id,
+      root_id: row.s_root_id,
+      quota_bytes: row.s_quota_bytes,
+      created_at: row.s_created_at,
+    } as SpaceRow);
+    const chain = levelsOf(row, 0, part.length);
+    if (chain.length < part.length + 1 || part.length === names.length) return { space, chain };
+    return { space, chain: await this.db.run((m) => this.walkIn(m, chain, names.slice(part.length)), 'resolving a path') };
   }
 
   /** Extend `chain` along `names`, RESOLVE_CHUNK levels per query. */
@@ -314,10 +331,7 @@ export class SqlDriveStore implements DriveStore {
   }
 
   async children(folderId: string): Promise<DriveNode[]> {
-    const rows: NodeRow[] = await this.db.run(
-      (m) => m.query(this.db.sql(`SELECT ${COLS} FROM drive_nodes WHERE parent_id = ? ORDER BY name`), [folderId]),
-      'listing a folder',
-    );
+    const rows = await this.db.select<NodeRow>(`SELECT ${COLS} FROM drive_nodes WHERE parent_id = ? ORDER BY name`, [folderId], 'listing a folder');
     return rows.map(toDriveNode);
   }
 
@@ -348,11 +362,9 @@ export class SqlDriveStore implements DriveStore {
 
   async childProperties(folderId: string): Promise<Map<string, DeadProperty[]>> {
     const out = new Map<string, DeadProperty[]>();
-    const rows: { node_id: string; name: string; value: string }[] = await this.db.run(
-      (m) =>
-        m.query(this.db.sql('SELECT p.node_id, p.name, p.value FROM drive_props p JOIN drive_nodes n ON n.id = p.node_id WHERE n.parent_id = ?'), [
-          folderId,
-        ]),
+    const rows = await this.db.select<{ node_id: string; name: string; value: string }>(
+      'SELECT p.node_id, p.name, p.value FROM drive_props p JOIN drive_nodes n ON n.id = p.node_id WHERE n.parent_id = ?',
+      [folderId],
       'reading properties',
     );
     for (const r of rows) {
@@ -617,16 +629,11 @@ export class SqlDriveStore implements DriveStore {
 
   async usage(spaceId: string): Promise<{ used: number; quota: number | null }> {
     checkId(spaceId, 'drive');
-    const rows: { account_id: string | null; space_quota: number | null; account_quota: number | null; used: number | null; root_size: number }[] = await this.db.run(
-      (m) =>
-        m.query(
-          this.db.sql(
-            `SELECT s.account_id, s.quota_bytes AS space_quota, a.quota_bytes AS account_quota, n.size AS root_size,
-               (SELECT SUM(u.bytes) FROM account_usage u WHERE u.account_id = s.account_id) AS used
-             FROM drive_spaces s JOIN drive_nodes n ON n.id = s.root_id LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`,
-          ),
-          [spaceId],
-        ),
+    const rows = await this.db.select<{ account_id: string | null; space_quota: number | null; account_quota: number | null; used: number | null; root_size: number }>(
+      `SELECT s.account_id, s.quota_bytes AS space_quota, a.quota_bytes AS account_quota, n.size AS root_size,
+         (SELECT SUM(u.bytes) FROM account_usage u WHERE u.account_id = s.account_id) AS used
+       FROM drive_spaces s JOIN drive_nodes n ON n.id = s.root_id LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = ?`,
+      [spaceId],
       'reading usage',
     );
     const r = rows[0];

@@ -108,14 +108,28 @@ export class SqlLockStore implements LockStore {
     return this.db.run((m) => this.getIn(m, token, now.getTime()), 'reading a lock');
   }
 
-  async covering(path: string, now: Date): Promise<DavLock[]> {
-    checkLockPath(path);
-    return this.db.run((m) => this.coveringIn(m, path, now.getTime()), 'reading locks');
+  async covering(path: string | readonly string[], now: Date): Promise<DavLock[]> {
+    const paths = typeof path === 'string' ? [path] : path;
+    for (const p of paths) checkLockPath(p);
+    if (paths.length === 0) return [];
+    // A prepared read outside any transaction: every write request asks it.
+    const roots = [...new Set(paths.flatMap((p) => [...lockAncestors(p), p]))];
+    const rows = await this.db.select<LockRow>(
+      `SELECT ${COLS} FROM dav_locks WHERE root IN (${roots.map(() => '?').join(', ')}) AND expires_at > ?`,
+      [...roots, now.getTime()],
+      'reading locks',
+    );
+    return rows.map(toLock).filter((l) => paths.some((p) => lockCovers(l, p)));
   }
 
   async below(path: string, now: Date): Promise<DavLock[]> {
     checkLockPath(path);
-    return this.db.run((m) => this.belowIn(m, path, now.getTime()), 'reading locks');
+    const rows = await this.db.select<LockRow>(
+      `SELECT ${COLS} FROM dav_locks WHERE substr(root, 1, ?) = ? AND root <> ? AND expires_at > ?`,
+      [...startsWith(lockPrefix(path)), path, now.getTime()],
+      'reading locks',
+    );
+    return rows.map(toLock);
   }
 
   async removeTree(path: string): Promise<number> {

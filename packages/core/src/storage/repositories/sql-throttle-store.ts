@@ -28,13 +28,13 @@ export class SqlThrottleStore implements ThrottleStore {
 
   async peek(key: string, now: Date, windowMs: number): Promise<FailureWindow | null> {
     checkKey(key);
-    return this.db.run(async (m) => {
-      const rows = await m.query(
-        this.db.sql('SELECT failures, first_failure_at, last_failure_at FROM auth_throttle WHERE key = ? AND last_failure_at >= ?'),
-        [key, now.getTime() - windowMs],
-      );
-      return rows.length ? toWindow(rows[0]) : null;
-    }, 'reading failures');
+    // A prepared read (every authenticated DAV request clears its address's failures through here).
+    const rows = await this.db.select<Parameters<typeof toWindow>[0]>(
+      'SELECT failures, first_failure_at, last_failure_at FROM auth_throttle WHERE key = ? AND last_failure_at >= ?',
+      [key, now.getTime() - windowMs],
+      'reading failures',
+    );
+    return rows.length ? toWindow(rows[0]!) : null;
   }
 
   async reset(key: string): Promise<void> {

@@ -374,6 +374,9 @@ export function lockStoreContract(name: string, subject: ContractSubject<LockSto
       expect(await locks.covering('/files/a/dirty', t0)).toEqual([]);
       await lock('/files/a/zero');
       expect(await locks.covering('/files/a/zero/f.txt', t0)).toEqual([]);
+      // Several paths in one read: the locks that apply to any of them, each once.
+      expect((await locks.covering(['/files/a/zero/f.txt', '/files/a/zero', '/files/a/dir/x'], t0)).map((l) => l.root).sort()).toEqual(['/files/a/dir', '/files/a/zero']);
+      expect(await locks.covering([], t0)).toEqual([]);
       await lock('/files/a/zero/f.txt');
       await expectKind(lock('/files/a/zero', { depth: 'infinity' }), 'conflict');
       expect((await locks.below('/files/a/zero', t0)).map((l) => l.root)).toEqual(['/files/a/zero/f.txt']);
