@@ -7,8 +7,8 @@ import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type De
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { ConnectionGate, type Notifier } from '@palabre/core';
 import type { Database } from '@palabre/core/storage';
-import { FsBlobStore, SqlDirectoryStore, SqlMailMetadataStore, SqlMailStore, SqlUsageStore, createMailTransportStores } from '@palabre/core/storage';
-import { MemoryNotifier, memoryLogger, sqliteBackend, testAuthenticator, type MemoryLogger, type TestBackend } from '@palabre/core/testing';
+import { createDataSource, createPgNotifier, FsBlobStore, SqlDirectoryStore, SqlMailMetadataStore, SqlMailStore, SqlUsageStore, createMailTransportStores } from '@palabre/core/storage';
+import { MemoryNotifier, createTestDatabase, memoryLogger, sqliteBackend, testAuthenticator, type MemoryLogger, type TestBackend } from '@palabre/core/testing';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import { createImapServer, type ImapServer } from '../src/imap/server.js';
 import { createSmtpServer } from '../src/smtp/smtp-server.js';
@@ -189,6 +189,28 @@ export async function startImap(options: WorldOptions = {}): Promise<ImapWorld> 
     },
   };
   return world;
+}
+
+/** Two IMAP nodes on one fresh PostgreSQL database and one blob folder, each with its LISTEN/NOTIFY notifier. */
+export async function withTwoNodes(run: (a: ImapWorld, b: ImapWorld) => Promise<void>): Promise<void> {
+  const tdb = await createTestDatabase();
+  const db = await createDataSource({ postgres: { url: tdb.url } });
+  const blobDir = await mkdtemp(join(tmpdir(), 'palabre-imap-nodes-'));
+  const notifierA = await createPgNotifier({ url: tdb.url });
+  const notifierB = await createPgNotifier({ url: tdb.url });
+  const a = await startImap({ database: { db, blobDir }, notifier: notifierA, seed: true });
+  const b = await startImap({ database: { db, blobDir }, notifier: notifierB });
+  try {
+    await run(a, b);
+  } finally {
+    await a.close();
+    await b.close();
+    await notifierA.close();
+    await notifierB.close();
+    await db.close();
+    await tdb.drop();
+    await rm(blobDir, { recursive: true, force: true });
+  }
 }
 
 export function message(subject: string, body = 'Hello.\r\n', extra: string[] = [], from = 'Awa <awa@sante.gouv.tg>'): string {

@@ -1,10 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataSource, createPgNotifier } from '@palabre/core/storage';
-import { createTestDatabase, postgresAvailable } from '@palabre/core/testing';
-import { message, startImap, type ImapWorld, type RawClient } from './imap-harness.js';
+import { postgresAvailable } from '@palabre/core/testing';
+import { message, startImap, withTwoNodes, type ImapWorld, type RawClient } from './imap-harness.js';
 
 /**
  * RFC 5465 NOTIFY against a listening server: what a client hears without asking, from other sessions
@@ -212,14 +208,7 @@ describe('IMAP NOTIFY (RFC 5465)', () => {
 
 describe.runIf(await postgresAvailable())('IMAP NOTIFY across two nodes on PostgreSQL', () => {
   it('a mailbox created and a message delivered on node A are reported to a NOTIFY session on node B', async () => {
-    const tdb = await createTestDatabase();
-    const db = await createDataSource({ postgres: { url: tdb.url } });
-    const blobDir = await mkdtemp(join(tmpdir(), 'palabre-imap-notify-'));
-    const notifierA = await createPgNotifier({ url: tdb.url });
-    const notifierB = await createPgNotifier({ url: tdb.url });
-    const a = await startImap({ database: { db, blobDir }, notifier: notifierA, seed: true });
-    const b = await startImap({ database: { db, blobDir }, notifier: notifierB });
-    try {
+    await withTwoNodes(async (a, b) => {
       const listener = await b.raw();
       await listener.login(b.users.alice);
       expect((await listener.cmd('n', 'NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))')).tagged).toBe('n OK NOTIFY completed');
@@ -231,14 +220,6 @@ describe.runIf(await postgresAvailable())('IMAP NOTIFY across two nodes on Postg
       expect(await listener.line()).toMatch(/^\* STATUS "Rapports" \(MESSAGES 1 UIDNEXT 2 UNSEEN 1\)$/);
       writer.close();
       listener.close();
-    } finally {
-      await a.close();
-      await b.close();
-      await notifierA.close();
-      await notifierB.close();
-      await db.close();
-      await tdb.drop();
-      await rm(blobDir, { recursive: true, force: true });
-    }
+    });
   });
 });

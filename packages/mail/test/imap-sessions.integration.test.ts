@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataSource, createPgNotifier } from '@palabre/core/storage';
-import { createTestDatabase, postgresAvailable } from '@palabre/core/testing';
+import { postgresAvailable } from '@palabre/core/testing';
 import { RawSmtp } from './helpers/raw-smtp.js';
-import { message, startImap, type ImapWorld, type RawClient } from './imap-harness.js';
+import { message, startImap, withTwoNodes, type ImapWorld, type RawClient } from './imap-harness.js';
 
 /** Wait (bounded) until `check` holds; the bound is a safety net, never what a test asserts. */
 async function eventually(check: () => boolean | Promise<boolean>, what: string, limitMs = 15_000): Promise<void> {
@@ -243,14 +239,7 @@ describe('IMAP sessions sharing mailboxes', () => {
 
 describe.runIf(await postgresAvailable())('IMAP across two nodes on PostgreSQL', () => {
   it('a change on node A reaches an IDLE session on node B through LISTEN/NOTIFY', async () => {
-    const tdb = await createTestDatabase();
-    const db = await createDataSource({ postgres: { url: tdb.url } });
-    const blobDir = await mkdtemp(join(tmpdir(), 'palabre-imap-nodes-'));
-    const notifierA = await createPgNotifier({ url: tdb.url });
-    const notifierB = await createPgNotifier({ url: tdb.url });
-    const a = await startImap({ database: { db, blobDir }, notifier: notifierA, seed: true });
-    const b = await startImap({ database: { db, blobDir }, notifier: notifierB });
-    try {
+    await withTwoNodes(async (a, b) => {
       const idler = await b.raw();
       await idler.login(b.users.alice);
       await idler.cmd('s', 'SELECT INBOX');
@@ -263,14 +252,6 @@ describe.runIf(await postgresAvailable())('IMAP across two nodes on PostgreSQL',
       await writer.messageFlagsAdd('1', ['\\Answered']);
       expect(await idler.line()).toMatch(/^\* 1 FETCH \(UID 1 FLAGS \(\\Answered \\Recent\)\)$/);
       await writer.logout();
-    } finally {
-      await a.close();
-      await b.close();
-      await notifierA.close();
-      await notifierB.close();
-      await db.close();
-      await tdb.drop();
-      await rm(blobDir, { recursive: true, force: true });
-    }
+    });
   });
 });
