@@ -88,8 +88,9 @@ export async function startPalabre(config = {}) {
   const pass = 'pass-pass-pass';
   palabre(['domain', 'add', 'example.test']);
   palabre(['user', 'add', user, '--password-stdin'], pass);
-  const [smtpPort, subPort, imapPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const args = [cli, '--data', data, 'serve', '--hostname', 'mail.example.test', '--smtp-port', smtpPort, '--submission-port', subPort, '--imap-port', imapPort, '--sieve-port', 0, '--http-port', httpPort].map(String);
+  const [smtpPort, subPort, imapPort, httpPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  // The admin listener (metrics) on a port of its own: another server on the machine may hold the default one.
+  const args = [cli, '--data', data, 'serve', '--hostname', 'mail.example.test', '--smtp-port', smtpPort, '--submission-port', subPort, '--imap-port', imapPort, '--sieve-port', 0, '--http-port', httpPort, '--admin-port', adminPort].map(String);
   const server = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, LOG_LEVEL: 'warn' },
@@ -113,6 +114,7 @@ export async function startPalabre(config = {}) {
     smtp: `127.0.0.1:${smtpPort}`,
     imap: `127.0.0.1:${imapPort}`,
     http: `http://127.0.0.1:${httpPort}`,
+    admin: `http://127.0.0.1:${adminPort}`,
     user,
     pass,
     pid: server.pid,

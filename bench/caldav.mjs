@@ -348,7 +348,8 @@ for (const s of SERVERS) {
   const notes = results[s]?.notes ? Object.entries(results[s].notes).map(([k, v]) => `${k}: ${v}`) : [];
   if (failures[s]) console.log(`# ${s}: not measured: ${failures[s]}`);
   for (const r of results[s]?.results ?? []) if (r.cut) console.log(`# ${s}: ${r.name} ${r.cut}`);
-  else console.log(`# ${s}${results[s].version ? ` ${results[s].version}` : ''}: ${[...how, ...notes, `PROPFIND listed ${get(s, 'propfind_big')?.items ?? '-'} objects`].join('; ')}`);
+  // Once per server, not once per result.
+  if (results[s]) console.log(`# ${s}${results[s].version ? ` ${results[s].version}` : ''}: ${[...how, ...notes, `PROPFIND listed ${get(s, 'propfind_big')?.items ?? '-'} objects`].join('; ')}`);
   if (s === 'xandikos' && results[s]) console.log('# xandikos: seeded on disk, not through the server (no seed figure)');
 }
 const ours = results.palabre;

@@ -1,6 +1,7 @@
 import { usedTzids, vtimezoneFor } from './icalendar/timezone-reference.js';
 import {
   DEFAULT_FLOATING_SLACK_MS,
+  MAX_QUERY_LIMIT,
   systemClock,
   type CalendarCollection,
   type CalendarObject,
@@ -75,15 +76,18 @@ export class CalendarObjects {
     const exactByIndex = indexAnswers(filter);
     let after: string | null = null;
     let sent = 0;
+    const withData = options.withData || !exactByIndex;
+    // Without the text a page holds small rows only: the store's largest (each page reads the window's instances again).
+    const limit = withData ? PAGE : MAX_QUERY_LIMIT;
     for (;;) {
       const page = await this.store.queryObjects(collection.id, {
         component: pre.component,
         timeRange: pre.timeRange,
         floatingSlackMs: DEFAULT_FLOATING_SLACK_MS,
         textContains: pre.textContains,
-        withData: options.withData || !exactByIndex,
+        withData,
         after,
-        limit: PAGE,
+        limit,
       });
       for (const candidate of page) {
         const { object } = candidate;
@@ -106,7 +110,7 @@ export class CalendarObjects {
         }
         if (options.limit !== undefined && ++sent >= options.limit) return;
       }
-      if (page.length < PAGE) return;
+      if (page.length < limit) return;
     }
   }
 

@@ -220,6 +220,7 @@ export {
   MAX_INSTANCES,
   MAX_UID_LENGTH,
   DEFAULT_FLOATING_SLACK_MS,
+  MAX_QUERY_LIMIT,
   calendarTopic,
   checkReply,
   instanceOverlaps,

@@ -523,11 +523,15 @@ export class DavEngine implements DavServices {
     });
     if (!same) return (p, collection) => this.href(p, collection);
     const prefix = `/${spelled.join('/')}`;
+    const at = path.segments;
+    // Once per resource of a listing: index loops, no closure or slice per call.
     return (p, collection) => {
-      if (p.segments.length < path.segments.length || path.segments.some((s, i) => p.segments[i] !== s)) return this.href(p, collection);
+      const segments = p.segments;
+      if (segments.length < at.length) return this.href(p, collection);
+      for (let i = 0; i < at.length; i++) if (segments[i] !== at[i]) return this.href(p, collection);
       let href = prefix;
-      for (const s of p.segments.slice(path.segments.length)) href += `/${encodeSegment(s)}`;
-      return collection || p.segments.length === 0 ? `${href}/` : href;
+      for (let i = at.length; i < segments.length; i++) href += `/${encodeSegment(segments[i]!)}`;
+      return collection || segments.length === 0 ? `${href}/` : href;
     };
   }
 

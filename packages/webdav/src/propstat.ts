@@ -47,6 +47,9 @@ interface PlannedProperty {
   readonly name: string;
   readonly def: PropertyDefinition | undefined;
   readonly tag: { readonly open: string; readonly close: string; readonly empty: string };
+  /** The last text value and its element: a listing's getcontenttype is one string for 25,000 resources. */
+  lastValue: string | undefined;
+  lastXml: string;
 }
 
 /**
@@ -76,19 +79,20 @@ export async function renderResponseList(ctx: DavContext, batch: readonly DavRes
     if (plan) return plan;
     plan = [];
     if (request.mode === 'prop') {
-      for (const name of request.names) plan.push({ name, def: defs.get(name), tag: tagOf(name) });
+      for (const name of request.names) plan.push({ name, def: defs.get(name), tag: tagOf(name), lastValue: undefined, lastXml: '' });
     } else {
       for (const def of defs.values()) {
-        if (request.mode === 'propname' || def.allprop || request.include.includes(def.name)) plan.push({ name: def.name, def, tag: tagOf(def.name) });
+        if (request.mode === 'propname' || def.allprop || request.include.includes(def.name)) plan.push({ name: def.name, def, tag: tagOf(def.name), lastValue: undefined, lastXml: '' });
       }
     }
     plans.set(defs, plan);
     return plan;
   };
+  const plansOf = defsOf.map(planOf);
   // Which live properties are wanted, for which resources of the batch.
   const wanted = new Map<string, { def: PropertyDefinition; resources: DavResource[] }>();
   for (let k = 0; k < batch.length; k++) {
-    for (const { def } of planOf(defsOf[k]!)) {
+    for (const { def } of plansOf[k]!) {
       if (!def) continue;
       let entry = wanted.get(def.name);
       if (!entry) wanted.set(def.name, (entry = { def, resources: [] }));
@@ -111,7 +115,8 @@ export async function renderResponseList(ctx: DavContext, batch: readonly DavRes
     let missing = '';
     let forbidden = '';
     let refused = '';
-    for (const { name, def, tag } of planOf(defs)) {
+    for (const planned of plansOf[k]!) {
+      const { name, def, tag } = planned;
       if (!def) {
         // Not a live property here: a dead one, or absent (only a named request asks for those).
         const hit = deadProps?.find((p) => p.name === name);
@@ -142,8 +147,13 @@ export async function renderResponseList(ctx: DavContext, batch: readonly DavRes
         continue;
       }
       if (propname) found += tag.empty;
-      else if (typeof value === 'string') found += value ? `${tag.open}${escapeText(value)}${tag.close}` : tag.empty;
-      else found += value.xml ? `${tag.open}${value.xml}${tag.close}` : tag.empty;
+      else if (typeof value === 'string') {
+        if (planned.lastValue !== value) {
+          planned.lastValue = value;
+          planned.lastXml = value ? `${tag.open}${escapeText(value)}${tag.close}` : tag.empty;
+        }
+        found += planned.lastXml;
+      } else found += value.xml ? `${tag.open}${value.xml}${tag.close}` : tag.empty;
     }
     if (!named && deadProps) {
       for (const p of deadProps) {

@@ -104,6 +104,8 @@ interface ObjectDbRow {
 const COLLECTION_COLS =
   'c.id, c.kind, c.account_id, c.domain_id, c.name, c.display_name, c.description, c.timezone, c.components, c.read_only, c.max_span_ms, c.created_at, c.modified_at, cc.seq, EXISTS (SELECT 1 FROM calendar_shares s WHERE s.collection_id = c.id) AS shared';
 const OBJECT_COLS = 'o.id, o.collection_id, o.name, o.uid, o.component, o.etag, o.size, o.created_at, o.modified_at';
+/** OBJECT_COLS of one collection's objects, whose id the caller gave: a listing of 25,000 reads each column's value anew. */
+const LISTED_COLS = 'o.id, o.name, o.uid, o.component, o.etag, o.size, o.created_at, o.modified_at';
 const N = (v: number | string | null | undefined): number => Number(v ?? 0);
 const IN_CHUNK = 500;
 const CHANGE_PREFIX = 'cal:';
@@ -157,10 +159,10 @@ function toCollection(r: CollectionDbRow): CalendarCollection {
   };
 }
 
-function toObject(r: ObjectDbRow): CalendarObject {
+function toObject(r: ObjectDbRow, collectionId?: string): CalendarObject {
   const o: CalendarObject = {
     id: r.id,
-    collectionId: r.collection_id,
+    collectionId: collectionId ?? r.collection_id,
     name: r.name,
     uid: r.uid,
     component: r.component as ComponentKind,
@@ -430,12 +432,14 @@ export class SqlCalendarStore implements CalendarStore {
 
   async listObjects(collectionId: string, options: ListObjectsOptions = {}): Promise<CalendarObject[]> {
     const limit = checkQueryLimit(options.limit);
-    const cols = options.withData ? `${OBJECT_COLS}, o.data` : OBJECT_COLS;
+    const cols = options.withData ? `${LISTED_COLS}, o.data` : LISTED_COLS;
     const rows =
       options.after === undefined || options.after === null
         ? await this.db.select<ObjectDbRow>(`SELECT ${cols} FROM calendar_objects o WHERE o.collection_id = ? ORDER BY o.name LIMIT ?`, [collectionId, limit], 'listing objects')
         : await this.db.select<ObjectDbRow>(`SELECT ${cols} FROM calendar_objects o WHERE o.collection_id = ? AND o.name > ? ORDER BY o.name LIMIT ?`, [collectionId, options.after, limit], 'listing objects');
-    return rows.map(toObject);
+    const out = new Array<CalendarObject>(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = toObject(rows[i]!, collectionId);
+    return out;
   }
 
   async putObject(collectionId: string, name: string, data: string, rawIndex: ObjectIndex, options: PutObjectOptions = {}): Promise<PutObjectOutcome> {
@@ -542,23 +546,37 @@ export class SqlCalendarStore implements CalendarStore {
       return rows.map((r) => ({ object: toObject(r), check: false }));
     }
     const check = await this.timeCandidates(collectionId, window);
-    const ids = [...check.keys()];
-    const out: QueriedObject[] = [];
     // The candidates are fetched by primary key. With `collection_id = ?` (or ORDER BY name) in this
     // statement SQLite walks the collection's name index instead and tests every row of the calendar
     // against the IN list: 40 ms per 500 candidates on a 10,000-object calendar. The ids come from the
     // collection's own instances; the collection is checked on the rows all the same.
+    // Only the names of every candidate are read, then the rows of this page: a query answered in pages
+    // would otherwise read every candidate's row (and text) again for each page, 2,800 rows six times for
+    // a month of a 25,000-event calendar.
     const byId = filters.slice(1).join(' AND ');
-    for (const part of chunks(ids, IN_CHUNK)) {
-      const rows = await this.db.select<ObjectDbRow>(
-        `SELECT ${cols} FROM calendar_objects o WHERE o.id IN (${marks(part.length)})${byId ? ` AND ${byId}` : ''}`,
+    const named: { id: string; name: string }[] = [];
+    for (const part of chunks([...check.keys()], IN_CHUNK)) {
+      const rows = await this.db.select<{ id: string; name: string; collection_id: string }>(
+        `SELECT o.id, o.name, o.collection_id FROM calendar_objects o WHERE o.id IN (${marks(part.length)})${byId ? ` AND ${byId}` : ''}`,
         [...part, ...params.slice(1)],
         'querying objects',
       );
-      for (const r of rows) if (r.collection_id === collectionId) out.push({ object: toObject(r), check: check.get(r.id)! });
+      for (const r of rows) if (r.collection_id === collectionId) named.push({ id: r.id, name: r.name });
     }
-    out.sort((a, b) => (a.object.name < b.object.name ? -1 : a.object.name > b.object.name ? 1 : 0));
-    return out.slice(0, limit);
+    named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const page = named.slice(0, limit);
+    const rowsById = new Map<string, ObjectDbRow>();
+    for (const part of chunks(page.map((c) => c.id), IN_CHUNK)) {
+      const rows = await this.db.select<ObjectDbRow>(`SELECT ${cols} FROM calendar_objects o WHERE o.id IN (${marks(part.length)})`, part, 'querying objects');
+      for (const r of rows) rowsById.set(r.id, r);
+    }
+    const out: QueriedObject[] = [];
+    for (const { id } of page) {
+      // Gone between the two reads (a concurrent DELETE): not a match any more.
+      const r = rowsById.get(id);
+      if (r && r.collection_id === collectionId) out.push({ object: toObject(r), check: check.get(id)! });
+    }
+    return out;
   }
 
   /**

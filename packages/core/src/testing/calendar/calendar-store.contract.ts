@@ -228,6 +228,16 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
       expect(all.every((o) => o.collectionId === big.id)).toBe(true);
       const page = await store.queryObjects(big.id, { timeRange: { start: 0, end: 7 * H }, after: n(300), limit: 2, textContains: ['impair'] });
       expect(page.map((q) => q.object.name)).toEqual([n(301), n(303)]);
+      // Page after page (the store reads only each page's rows), with their text: the same answer as one query.
+      const paged: string[] = [];
+      for (let after: string | null = null; ; ) {
+        const part = await store.queryObjects(big.id, { timeRange: { start: 0, end: 7 * H }, after, limit: 250, withData: true });
+        expect(part.every((q) => q.object.data === ics(q.object.uid))).toBe(true);
+        paged.push(...part.map((q) => q.object.name));
+        if (part.length < 250) break;
+        after = part.at(-1)!.object.name;
+      }
+      expect(paged).toEqual(all.map((o) => o.name));
       expect((await store.queryObjects(cal.id, { timeRange: { start: 0, end: H } })).map((q) => q.object.name)).toEqual(['e0001.ics']);
     });
 
