@@ -299,6 +299,11 @@ export class RawClient {
     return this.buf.length;
   }
 
+  /** Whether the bytes received and not read yet hold `text`. */
+  holds(text: string): boolean {
+    return this.buf.includes(text);
+  }
+
   /** Next line (without CRLF); a literal announced at its end is appended with its bytes. Null when closed. */
   async line(timeoutMs = 10_000): Promise<string | null> {
     for (;;) {

@@ -49,6 +49,7 @@ import { TRANSPORT_SECURITY_ENTITIES } from './transport-security/entities.js';
 import { SERVER_KEY_ENTITIES } from './server-keys/entities.js';
 import { ServerKeys1796000530000 } from './server-keys/1796000530000-server-keys.js';
 import { DkimPending1796000530001 } from './migrations/1796000530001-dkim-pending.js';
+import { MailSearchCovering1796000610000 } from './migrations/1796000610000-mail-search-covering.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
 export const ALL_ENTITIES: readonly EntitySchema<any>[] = [
@@ -109,4 +110,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   ServerKeys1796000530000,
   DkimPending1796000530001,
   ShareInvites1796000540000,
+  MailSearchCovering1796000610000,
 ];

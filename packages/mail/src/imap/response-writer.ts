@@ -17,6 +17,8 @@ export class ResponseWriter {
   private sink: Writable;
   private deflating = false;
   private closed = false;
+  /** Bytes queued since the session began (a bulk FETCH takes a turn after every so many). */
+  total = 0;
   private static readonly GATHER = 64 * 1024;
   /** Deflated at a time: long enough to compress well, short enough not to hold up other sessions. */
   private static readonly DEFLATE_SLICE = 64 * 1024;
@@ -40,6 +42,7 @@ export class ResponseWriter {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     this.pending.push(buf);
     this.pendingBytes += buf.length;
+    this.total += buf.length;
     if (this.pendingBytes >= ResponseWriter.GATHER) await this.push();
   }
 

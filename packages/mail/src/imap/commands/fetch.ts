@@ -5,6 +5,7 @@ import { canDecode, createTransferDecoder } from '../../mime/transfer-decode.js'
 import type { AnalysisData } from '../../mime/types.js';
 import type { ArgReader } from '../arguments.js';
 import { sectionRange } from '../body-sections.js';
+import { BULK_BYTES, BULK_MESSAGES, bulkTurns } from '../bulk-turns.js';
 import { SELECTED, defineCommand } from '../command.js';
 import { ImapError, no } from '../errors.js';
 import { parseFetchItems, sectionLabel, type FetchItem, type FetchRequest, type SectionItem } from '../fetch-items.js';
@@ -275,6 +276,10 @@ async function runFetch(s: Session, args: FetchArgs, byUid: boolean): Promise<{ 
   }
   const want = needs(items);
   let found = 0;
+  // A large FETCH takes turns with the other bulk commands, letting cheap commands in between.
+  const bulk = set.uids.length > BULK_MESSAGES;
+  if (bulk) await bulkTurns.pass();
+  let sliceEnd = s.writer.total + BULK_BYTES;
   const rows = s.store.fetch(sel.id, s.user.accountId, toUidSet(set.uids), {
     header: want.header,
     analysis: want.analysis,
@@ -285,6 +290,10 @@ async function runFetch(s: Session, args: FetchArgs, byUid: boolean): Promise<{ 
     if (!seq) continue;
     found++;
     await writeMessage(s, sel, seq, row, args, byUid, seenNow.has(row.uid));
+    if ((bulk && found % BULK_MESSAGES === 0) || s.writer.total >= sliceEnd) {
+      await bulkTurns.pass();
+      sliceEnd = s.writer.total + BULK_BYTES;
+    }
   }
   if (!byUid && changedSince === null && found < set.uids.length) {
     throw no('EXPUNGEISSUED', 'Some of the requested messages no longer exist');

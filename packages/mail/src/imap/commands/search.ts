@@ -1,5 +1,9 @@
 import { checkFilter, foldSearchText, searchField, searchableText, type MessageFilter, type MessageRecord, type UidSet } from '@palabre/core';
+import { BULK_MESSAGES, bulkTurns } from '../bulk-turns.js';
 import { SELECTED, defineCommand } from '../command.js';
+
+/** Messages evaluated here (not by the store) between two turns of a bulk search. */
+const BULK_ROWS = 256;
 import { utcDay } from '../dates.js';
 import { bodyContains, decodedFields } from '../message-text.js';
 import { cost, parseSearch, requiredEnvelopeText, searchNeeds, type SearchKey, type SearchQuery } from '../search-query.js';
@@ -207,6 +211,39 @@ function storeFilter(s: Session, key: SearchKey, sets: Compiled, now: number): {
  * select with it too. The store decides what it can (storeFilter); the evaluator above decides the
  * rest on the rows the store kept, so both ways give the same messages.
  */
+/** Messages whose text a bulk search tests between two turns (about a millisecond's work). */
+const TEXT_SLICE = 2048;
+
+function hasText(filter: MessageFilter): boolean {
+  if (filter.k === 'contains') return true;
+  if (filter.k === 'not') return hasText(filter.filter);
+  if (filter.k === 'and' || filter.k === 'or') return filter.filters.some(hasText);
+  return false;
+}
+
+/**
+ * The store's search over every UID (rows past the session's view, mail it has not been told of,
+ * are dropped by the caller). A text condition reads a row (an index entry) per message, 4–13 ms for
+ * 10,000 on SQLite, on the event loop: it is asked in slices of UIDs, with a turn between them. Flag,
+ * size and date conditions are asked at once: their indexes are read whole either way.
+ */
+async function searchSliced(s: Session, sel: SelectedMailbox, filter: MessageFilter, modseq: boolean, bulk: boolean): Promise<{ uids: readonly number[]; highestModseq: number }> {
+  const everything: UidSet = [[1, 0xffffffff]];
+  if (!bulk || sel.exists <= TEXT_SLICE || !hasText(filter)) return s.store.searchUids(sel.id, s.user.accountId, everything, filter, { modseq });
+  const uids: number[] = [];
+  let highestModseq = 0;
+  let lo = 1;
+  for (let at = TEXT_SLICE; ; at += TEXT_SLICE) {
+    const hi = at < sel.exists ? sel.uids.uidAt(at) : 0xffffffff;
+    const part = await s.store.searchUids(sel.id, s.user.accountId, [[lo, hi]], filter, { modseq });
+    for (const u of part.uids) uids.push(u);
+    highestModseq = Math.max(highestModseq, part.highestModseq);
+    if (hi === 0xffffffff) return { uids, highestModseq };
+    lo = hi + 1;
+    await bulkTurns.pass();
+  }
+}
+
 export async function findMessages(s: Session, key: SearchKey, extra: { header?: boolean; analysis?: boolean } = {}): Promise<{ row: MessageRecord; seq: number }[]> {
   return (await selectMessages(s, key, extra, true)).found;
 }
@@ -225,12 +262,13 @@ async function selectMessages(
   const now = s.ctx.clock.now().getTime();
   const found: { row: MessageRecord; seq: number }[] = [];
   if (sel.exists === 0) return { found, uids: [], highestModseq: 0 };
-  // Every UID: rows past the session's view (mail it has not been told of) are dropped below.
-  const scope: UidSet = [[1, 0xffffffff]];
   const decided = storeFilter(s, key, sets, now);
-  let candidates: UidSet = toUidSet(sel.uids.toArray());
+  // Its cost grows with the mailbox: it takes turns with the other bulk commands (see BulkTurns).
+  const bulk = sel.exists > BULK_MESSAGES;
+  if (bulk) await bulkTurns.pass();
+  let candidates: UidSet | null = null;
   if (decided) {
-    const matched = await s.store.searchUids(sel.id, s.user.accountId, scope, decided.filter, { modseq: needs.modseq });
+    const matched = await searchSliced(s, sel, decided.filter, needs.modseq, bulk);
     // Rows the store has but this session does not know yet (new mail not reported) are not in its view.
     const inView = matched.uids.filter((u) => sel.uids.seqOf(u) > 0);
     if (decided.exact && !rows) {
@@ -241,13 +279,15 @@ async function selectMessages(
     candidates = toUidSet(inView);
   }
   const required = decided ? null : requiredEnvelopeText(key);
-  const records = s.store.fetch(sel.id, s.user.accountId, candidates, {
+  const records = s.store.fetch(sel.id, s.user.accountId, candidates ?? toUidSet(sel.uids.toArray()), {
     header: needs.header || Boolean(extra.header),
     analysis: needs.analysis || Boolean(extra.analysis),
     search: needs.search,
     ...(required && !required.includes('\n') ? { textContains: foldSearchText(required) } : {}),
   });
+  let seen = 0;
   for await (const row of records) {
+    if (bulk && ++seen % BULK_ROWS === 0) await bulkTurns.pass();
     const seq = sel.uids.seqOf(row.uid);
     if (!seq) continue;
     if (decided?.exact || (await matches(s, sel, { row, seq, body: new Map() }, key, sets, now))) found.push({ row, seq });
