@@ -110,13 +110,16 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
   if (options.scrape && config.admin.port !== 0) services.push(await adminService(ctx, options.scrape, connections));
   const housekeeping = housekeepingService(ctx);
   const started: Service[] = [];
+  const stopStarted = async () => {
+    for (const s of [...started].reverse()) await s.stop(1000).catch(() => undefined);
+  };
   try {
     for (const service of background ? [...services, housekeeping] : services) {
       await service.start();
       started.push(service);
     }
   } catch (error) {
-    for (const s of started.reverse()) await s.stop(1000).catch(() => undefined);
+    await stopStarted();
     throw new Error(`cannot start ${services[started.length]?.name ?? 'a listener'}: ${(error as Error).message}`);
   }
   // The demo account is for a first start on an empty directory; a node that starts while its
@@ -127,7 +130,7 @@ export async function startServer(ctx: Context, io: Output, options: StartOption
     demo = await ensureDemoAccount(ctx);
   } catch (error) {
     if (!isPalabreError(error, 'unavailable')) {
-      for (const s of [...started].reverse()) await s.stop(1000).catch(() => undefined);
+      await stopStarted();
       throw error;
     }
     logger.warn({ err: (error as Error).message }, 'server.demo-skipped');

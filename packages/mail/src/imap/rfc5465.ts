@@ -20,7 +20,7 @@ export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 const UNSUPPORTED_EVENTS = ['AnnotationChange', 'MailboxMetadataChange', 'ServerMetadataChange'];
 
 /** Mailboxes one NOTIFY may watch for message events: beyond, NOTIFICATIONOVERFLOW (Dovecot stops at 100 names). */
-export const MAX_NOTIFY_MAILBOXES = 1000;
+const MAX_NOTIFY_MAILBOXES = 1000;
 const MAX_NAMES = 100;
 const MAX_GROUPS = 50;
 
@@ -143,7 +143,6 @@ export function parseNotify(r: ArgReader, s: Session): NotifyArgs {
 /** One mailbox as the NOTIFY session last told the client about it. */
 interface Known {
   path: string;
-  readonly mailbox: Mailbox;
   subscribed: boolean;
   /** Set when the mailbox is watched for message events. */
   status: Snapshot | null;
@@ -278,19 +277,19 @@ export class NotifySession {
         }
       }
       const wantsMessages = events.has('MessageNew') && cur.rights.includes('r');
-      const known: Known = old ?? { path: cur.path, mailbox: cur.mailbox, subscribed: cur.subscribed, status: null, unwatch: null };
+      const known: Known = old ?? { path: cur.path, subscribed: cur.subscribed, status: null, unwatch: null };
       known.path = cur.path;
       known.subscribed = cur.subscribed;
       if (wantsMessages) {
         if (++watched > MAX_NOTIFY_MAILBOXES) throw no('NOTIFICATIONOVERFLOW', `NOTIFY watches at most ${MAX_NOTIFY_MAILBOXES} mailboxes`);
         if (!known.unwatch) {
+          // Watched before the counts are read: a change in between is reported, never missed.
           known.unwatch = s.ctx.hub.watch(id, this.watcher(() => this.dirty.add(id)));
-          const fresh = await s.store.getMailboxById(id);
           const counts = await s.store.counts(id, s.user.accountId);
-          known.status = snapshot(fresh, counts);
+          known.status = snapshot(cur.mailbox, counts);
           if (!report && s.selected?.id !== id) {
-            const path = cur.path;
-            writes.push((sess) => writeStatus(sess, fresh, path, this.statusItems(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN']), counts));
+            const { mailbox, path } = cur;
+            writes.push((sess) => writeStatus(sess, mailbox, path, this.statusItems(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN']), counts));
           }
         }
       } else if (known.unwatch) {
