@@ -423,7 +423,7 @@ export class QueueWorker {
         }
         const address = route?.address ?? (await this.addressOf(h.host));
         const base = { host: h.host, address, port: this.options.port ?? 25, ca };
-        if (dane.kind === 'dane') targets.push({ ...base, requireTls: true, verifyCertificate: true, dane: { records: dane.records, names: [...(route?.kind === 'route' ? route.names : [h.host]), job.domain] } });
+        if (dane.kind === 'dane') targets.push({ ...base, requireTls: true, verifyCertificate: true, dane: { records: dane.records, names: [...(route?.names ?? [h.host]), job.domain] } });
         // RFC 7672 §2.2: secure TLSA records of which none is usable still make TLS mandatory.
         else targets.push({ ...base, requireTls: strict || dane.kind === 'tls-only', verifyCertificate: strict });
       }
