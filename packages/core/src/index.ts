@@ -231,7 +231,8 @@ export type { SieveScript, SieveScriptInfo, SieveScriptStore } from './sieve/sie
 export type { MailMetadataStore, MetadataChange, MetadataDepth, MetadataEntry, MetadataScope } from './mail-metadata/mail-metadata-store.js';
 export { MAX_METADATA_ENTRIES, MAX_METADATA_NAME, MAX_METADATA_VALUE_BYTES, checkEntryName } from './mail-metadata/mail-metadata-rules.js';
 export type { MtaStsPolicy, MtaStsPolicyStore } from './transport-security/mta-sts-policy-store.js';
-export type { TlsReportStore, TlsSessionCount, TlsSessionKey } from './transport-security/tls-report-store.js';
+export type { TlsaPolicy, TlsReportStore, TlsSessionCount, TlsSessionKey } from './transport-security/tls-report-store.js';
+export { tlsaPolicyId } from './transport-security/tls-report-rules.js';
 export { MAX_STS_MAX_AGE, checkStsPolicy } from './transport-security/mta-sts-policy-rules.js';
 export { MAX_SIEVE_SCRIPT_BYTES, MAX_SIEVE_SCRIPTS, MAX_SIEVE_NAME, checkScriptName } from './sieve/sieve-script-rules.js';
 export type { MailMigrationCopy, MailMigrationCursor, MailMigrationCursorInput, MailMigrationStore } from './mail-migration/mail-migration-store.js';

@@ -2,6 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { DNSSEC_PROGRAMS, MemoryMtaStsPolicyStore, MemoryTlsReportStore, skipWithout, startDnssecLab, type DnssecLab } from '@palabre/core/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDnssecResolver, type DnssecResolver } from '../src/dns/dnssec-resolver.js';
+import { buildTlsReport } from '../src/outbound/tls-rpt.js';
 import { RawSmtp } from './helpers/raw-smtp.js';
 import { fakeDns, fixtureWorker, PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 import { testCa, type TestCa } from './helpers/tls.js';
@@ -27,6 +28,8 @@ let sender: SmtpFixture;
 let reports: MemoryTlsReportStore;
 let policies: MemoryMtaStsPolicyStore;
 let stsDns: ReturnType<typeof fakeDns>;
+let receiverCert: Buffer;
+let otherSpki: string;
 const accounts = new Map<string, string>();
 const baseline = new Map<string, number>();
 
@@ -42,8 +45,9 @@ describe.skipIf(missing)('DANE on outbound delivery, against unbound and NSD', (
       await receiver.directory.createDomain({ name: d });
       accounts.set(d, (await receiver.directory.createAccount({ address: `ami@${d}`, displayName: 'Ami' })).id);
     }
+    receiverCert = issued.cert;
     const good = spkiSha256(issued.cert);
-    const other = spkiSha256((await ca.issue(['mx.mismatch.test'])).cert);
+    const other = (otherSpki = spkiSha256((await ca.issue(['mx.mismatch.test'])).cert));
     const mx = (tlsa: string | null) => ['@ IN MX 10 mx', 'mx IN A 127.0.0.1', ...(tlsa ? [`_25._tcp.mx IN TLSA ${tlsa}`] : [])];
     lab = await startDnssecLab([
       { name: 'good.test', signed: true, records: mx(`3 1 1 ${good}`) },
@@ -171,6 +175,26 @@ describe.skipIf(missing)('DANE on outbound delivery, against unbound and NSD', (
     expect((await sender.queue.list()).find((x) => x.domain === 'aliasorig.test')!.lastError).toMatch(/does not match its TLSA records/);
     await send('aliasta.test');
     expect(deliveredTo('aliasta.test'), JSON.stringify(await sender.queue.list())).toBe(1);
+  });
+
+  it('the day\'s TLS report quotes, per DANE policy, its TLSA base as policy-domain and its records as policy-string (RFC 8460 §4.4)', async () => {
+    await send('good.test');
+    await send('alias.test');
+    const day = new Date().toISOString().slice(0, 10);
+    const taken = await reports.take(day);
+    const report = (domain: string) =>
+      buildTlsReport({ organization: 'o', contact: 'c', reportId: 'r', day, domain, counts: taken.filter((c) => c.domain === domain), policy: null }).policies as {
+        policy: Record<string, unknown>;
+        summary: Record<string, number>;
+      }[];
+    const [good] = report('good.test');
+    expect(good!.policy).toEqual({ 'policy-type': 'tlsa', 'policy-domain': 'mx.good.test', 'policy-string': [`3 1 1 ${spkiSha256(receiverCert).toUpperCase()}`], 'mx-host': ['mx.good.test'] });
+    expect(good!.summary).toEqual({ 'total-successful-session-count': 1, 'total-failure-session-count': 0 });
+    // The alias: the records used were those at the name the CNAME expands to, and the report says so.
+    const [alias] = report('alias.test');
+    expect(alias!.policy['policy-domain']).toBe('real.alias.test');
+    expect(alias!.policy['policy-string']).toEqual([`3 1 1 ${otherSpki.toUpperCase()}`]);
+    expect(alias!.summary['total-failure-session-count']).toBe(1);
   });
 
   it('a domain that requires DANE: delivered under DANE where its MX has TLSA records, held (4.7.5) where it has none or is unsigned, even with MTA-STS', async () => {

@@ -10,7 +10,7 @@ export interface TlsSessionKey {
   readonly domain: string;
   /** RFC 8460 §4.4: 'tlsa' for a session under DANE (RFC 7672), 'sts' under MTA-STS. */
   readonly policyType: 'sts' | 'tlsa' | 'no-policy-found';
-  /** The MTA-STS policy id ('' without one). */
+  /** The MTA-STS policy id, or for 'tlsa' the id of its `TlsaPolicy` (`tlsaPolicyId`); '' without one. */
   readonly policyId: string;
   readonly resultType: string;
   /** The MX host the session was with ('' for a policy fetch failure). */
@@ -19,11 +19,28 @@ export interface TlsSessionKey {
 
 export interface TlsSessionCount extends TlsSessionKey {
   readonly count: number;
+  /** For a 'tlsa' count: the TLSA records the sessions were checked against, when they were noted. */
+  readonly tlsa?: TlsaPolicy;
+}
+
+/**
+ * RFC 8460 §4.4 for a DANE session: the TLSA base domain (RFC 7672 §2.2.3) and its usable TLSA records in
+ * presentation format (`3 1 1 <hex>`), which the report quotes as its `policy-string`. Kept apart from the
+ * counts, once per day and policy, since a record set does not fit in a key column.
+ */
+export interface TlsaPolicy {
+  readonly day: string;
+  /** `tlsaPolicyId(domain, records)`. */
+  readonly id: string;
+  readonly domain: string;
+  readonly records: readonly string[];
 }
 
 export interface TlsReportStore {
   /** Add `n` sessions (atomic across nodes). */
   count(key: TlsSessionKey, n?: number): Promise<void>;
-  /** Remove and return the day's counts: only one node gets them, so one report goes out. */
+  /** Keep a TLSA policy the day's 'tlsa' counts refer to (noting it again changes nothing). */
+  notePolicy(policy: TlsaPolicy): Promise<void>;
+  /** Remove and return the day's counts, with their TLSA policies: only one node gets them, so one report goes out. */
   take(day: string): Promise<TlsSessionCount[]>;
 }

@@ -6,6 +6,7 @@ import {
   noopMetrics,
   silentLogger,
   systemClock,
+  tlsaPolicyId,
   type BlobStore,
   type ClaimedJob,
   type Clock,
@@ -123,6 +124,8 @@ export class QueueWorker {
   private loop: Promise<void> | null = null;
   private readonly active = new Set<Promise<void>>();
   private readonly deliveries: Counter;
+  /** The TLSA policies this node has noted for today's report. */
+  private tlsaNoted: { day: string; ids: Set<string> } = { day: '', ids: new Set() };
 
   constructor(private readonly options: QueueWorkerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'smtp-queue' });
@@ -342,6 +345,29 @@ export class QueueWorker {
     store.count({ day, domain, policyType, policyId, resultType, receivingMx }).catch((error: unknown) => this.event('warn', { domain, err: (error as Error).message }, 'queue.error'));
   }
 
+  /**
+   * A DANE session's policy for the report: its TLSA base (the first reference name) and records, noted
+   * once a day per record set by this node; the id goes into the count. '' when there is no store.
+   */
+  private tlsaPolicyOf(dane: NonNullable<RemoteTarget['dane']>): string {
+    const store = this.options.tlsReports;
+    if (!store) return '';
+    const day = this.clock.now().toISOString().slice(0, 10);
+    const domain = dane.names[0]!.replace(/\.$/, '').toLowerCase();
+    const records = dane.records.map((r) => `${r.usage} ${r.selector} ${r.matchingType} ${r.data.toString('hex').toUpperCase()}`);
+    const id = tlsaPolicyId(domain, records);
+    if (this.tlsaNoted.day !== day) this.tlsaNoted = { day, ids: new Set() };
+    if (!this.tlsaNoted.ids.has(id)) {
+      this.tlsaNoted.ids.add(id);
+      // A set the store refuses (more records or bytes than any real one) is still counted, without its records.
+      store.notePolicy({ day, id, domain, records }).catch((error: unknown) => {
+        this.tlsaNoted.ids.delete(id);
+        this.event('warn', { domain, err: (error as Error).message }, 'queue.error');
+      });
+    }
+    return id;
+  }
+
   /** The host's address through our resolver (the one the MX lookup uses); undefined: the SMTP client resolves it. */
   private async addressOf(host: string): Promise<string | undefined> {
     return isIP(host) ? undefined : ((await addressOf(this.dns, host)) ?? undefined);
@@ -449,9 +475,9 @@ export class QueueWorker {
       if (!smarthost && target.dane) {
         // RFC 8460 §4.3.2: a session under a TLSA policy, and `tlsa-invalid` when the certificate matched none.
         if (result.kind === 'replies') {
-          this.countTls(job.domain, 'tlsa', '', '', target.host);
+          this.countTls(job.domain, 'tlsa', this.tlsaPolicyOf(target.dane), '', target.host);
           this.event('info', { domain: job.domain, host: target.host }, 'dane.verified');
-        } else if (result.tlsFailure) this.countTls(job.domain, 'tlsa', '', result.daneMismatch ? 'tlsa-invalid' : tlsResultType(result.diagnostic), target.host);
+        } else if (result.tlsFailure) this.countTls(job.domain, 'tlsa', this.tlsaPolicyOf(target.dane), result.daneMismatch ? 'tlsa-invalid' : tlsResultType(result.diagnostic), target.host);
       } else if (!smarthost) {
         if (result.kind === 'replies') {
           const resultType = !result.tls ? 'starttls-not-supported' : result.certificateError && policyType === 'sts' ? tlsResultType(result.certificateError) : '';

@@ -78,6 +78,13 @@ export function buildTlsReport(input: TlsReportInput): Record<string, unknown> {
     if (sts) {
       policy['policy-string'] = ['version: STSv1', `mode: ${sts.mode}`, ...sts.mx.map((m) => `mx: ${m}`), `max_age: ${sts.maxAge}`];
       policy['mx-host'] = [...sts.mx];
+    } else if (first.tlsa) {
+      // §4.4: for DANE the policy domain is the TLSA base (RFC 7672 §2.2.3) and the policy-string its
+      // records in presentation format; the MX host is the one those records were looked up for.
+      policy['policy-domain'] = first.tlsa.domain;
+      policy['policy-string'] = [...first.tlsa.records];
+      const mx = [...new Set(rows.map((r) => r.receivingMx).filter(Boolean))];
+      if (mx.length) policy['mx-host'] = mx;
     }
     const failures = rows.filter((r) => r.resultType !== '');
     return {

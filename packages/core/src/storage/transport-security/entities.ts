@@ -48,4 +48,23 @@ export const TlsReportCountEntity = new EntitySchema<TlsReportCountRow>({
   },
 });
 
-export const TRANSPORT_SECURITY_ENTITIES = [MtaStsPolicyEntity, TlsReportCountEntity];
+/** RFC 8460 TLSA policies (records one per line) of the day's 'tlsa' counts, until the report takes them. */
+export interface TlsaPolicyRow {
+  day: string;
+  policyId: string;
+  policyDomain: string;
+  records: string;
+}
+
+export const TlsaPolicyEntity = new EntitySchema<TlsaPolicyRow>({
+  name: 'TlsaPolicy',
+  tableName: 'tls_report_tlsa_policies',
+  columns: {
+    day: { type: 'varchar', length: 10, primary: true },
+    policyId: { type: 'varchar', length: 32, name: 'policy_id', primary: true },
+    policyDomain: { type: 'varchar', length: 253, name: 'policy_domain' },
+    records: { type: 'text' },
+  },
+});
+
+export const TRANSPORT_SECURITY_ENTITIES = [MtaStsPolicyEntity, TlsReportCountEntity, TlsaPolicyEntity];

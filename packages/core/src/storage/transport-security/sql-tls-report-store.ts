@@ -1,5 +1,6 @@
-import { checkTlsDay, checkTlsSessionKey } from '../../transport-security/tls-report-rules.js';
-import type { TlsReportStore, TlsSessionCount, TlsSessionKey } from '../../transport-security/tls-report-store.js';
+import type { EntityManager } from 'typeorm';
+import { checkTlsaPolicy, checkTlsDay, checkTlsSessionKey } from '../../transport-security/tls-report-rules.js';
+import type { TlsaPolicy, TlsReportStore, TlsSessionCount, TlsSessionKey } from '../../transport-security/tls-report-store.js';
 import type { Database } from '../database.js';
 
 interface Row {
@@ -31,15 +32,32 @@ export class SqlTlsReportStore implements TlsReportStore {
     );
   }
 
-  // DELETE … RETURNING: two nodes running the daily report never both get a day's counts.
+  // The id is the hash of the records: nodes noting the same policy write the same row, the first one stays.
+  async notePolicy(policy: TlsaPolicy): Promise<void> {
+    const p = checkTlsaPolicy(policy);
+    await this.db.run(
+      (m) =>
+        m.query(this.db.sql('INSERT INTO tls_report_tlsa_policies (day, policy_id, policy_domain, records) VALUES (?, ?, ?, ?) ON CONFLICT (day, policy_id) DO NOTHING'), [
+          p.day,
+          p.id,
+          p.domain,
+          p.records.join('\n'),
+        ]),
+      'noting a TLSA policy',
+    );
+  }
+
+  // DELETE … RETURNING in one transaction: two nodes running the daily report never both get a day's counts.
   async take(day: string): Promise<TlsSessionCount[]> {
     const d = checkTlsDay(day);
-    const result: unknown = await this.db.run(
-      (m) => m.query(this.db.sql('DELETE FROM tls_report_counts WHERE day = ? RETURNING day, domain, policy_type, policy_id, result_type, receiving_mx, count'), [d]),
-      'taking the TLS report counts',
+    const { rows, policies } = await this.db.transaction(
+      async (m) => ({
+        rows: await deleted<Row>(m, this.db.sql('DELETE FROM tls_report_counts WHERE day = ? RETURNING day, domain, policy_type, policy_id, result_type, receiving_mx, count'), d),
+        policies: await deleted<PolicyRow>(m, this.db.sql('DELETE FROM tls_report_tlsa_policies WHERE day = ? RETURNING day, policy_id, policy_domain, records'), d),
+      }),
+      { what: 'taking the TLS report counts' },
     );
-    // PostgreSQL's driver answers a DELETE with [rows, affected]; SQLite's with the rows.
-    const rows = (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : Array.isArray(result) ? result : []) as Row[];
+    const byId = new Map(policies.map((p) => [p.policy_id, { day: p.day, id: p.policy_id, domain: p.policy_domain, records: p.records.split('\n') } satisfies TlsaPolicy]));
     return rows.map((r) => ({
       day: r.day,
       domain: r.domain,
@@ -48,6 +66,20 @@ export class SqlTlsReportStore implements TlsReportStore {
       resultType: r.result_type,
       receivingMx: r.receiving_mx,
       count: Number(r.count),
+      ...(r.policy_type === 'tlsa' && byId.has(r.policy_id) ? { tlsa: byId.get(r.policy_id)! } : {}),
     }));
   }
+}
+
+interface PolicyRow {
+  day: string;
+  policy_id: string;
+  policy_domain: string;
+  records: string;
+}
+
+async function deleted<T>(m: EntityManager, sql: string, day: string): Promise<T[]> {
+  const result: unknown = await m.query(sql, [day]);
+  // PostgreSQL's driver answers a DELETE with [rows, affected]; SQLite's with the rows.
+  return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : Array.isArray(result) ? result : []) as T[];
 }
