@@ -40,7 +40,8 @@ export async function calendarCommand(ctx: Context, argv: string[], io: Output):
         c.collection.name,
         c.collection.kind === 'calendar' ? 'calendar' : 'address book',
         c.collection.displayName ?? '',
-        c.shares.map((s) => `${s.label}:${s.access === 'read-write' ? 'write' : 'read'}`).join(' '),
+        // An invitation not yet answered or declined says so: the owner sees who actually took the calendar.
+        c.shares.map((s) => `${s.label}:${s.access === 'read-write' ? 'write' : 'read'}${s.status === 'accepted' ? '' : `(${s.status})`}`).join(' '),
       ]);
       for (const line of table(rows, ['NAME', 'KIND', 'DISPLAY NAME', 'SHARED WITH'])) io.out(line);
       io.out(`delegates: ${listing.delegates.map((d) => `${d.label}:${d.access === 'read-write' ? 'write' : 'read'}`).join(' ') || 'none'}`);

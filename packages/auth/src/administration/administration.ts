@@ -12,6 +12,7 @@ import {
   type CalendarCollection,
   type CalendarStore,
   type DirectoryStore,
+  type InviteStatus,
   type ShareAccess,
   type ShareGrantee,
   type Domain,
@@ -91,7 +92,8 @@ export interface MailboxShareResult {
 /** A calendar, its owner and who it is shared with, for `palabre calendar list`. */
 export interface CalendarListing {
   readonly collection: CalendarCollection;
-  readonly shares: readonly { readonly label: string; readonly access: ShareAccess }[];
+  /** `status`: where the sharee stands on the invitation (a group's share is accepted from the start). */
+  readonly shares: readonly { readonly label: string; readonly access: ShareAccess; readonly status: InviteStatus }[];
 }
 
 const ACCESS: readonly string[] = ['read', 'write'];
@@ -516,7 +518,7 @@ export class CalendarAdministration {
     const calendars: CalendarListing[] = [];
     for (const c of await this.store.listCollections(owner.id)) {
       const shares = [];
-      for (const s of await this.store.sharesOf(c.id)) shares.push({ label: await labelOf(s.grantee), access: s.access });
+      for (const s of await this.store.sharesOf(c.id)) shares.push({ label: await labelOf(s.grantee), access: s.access, status: s.status });
       calendars.push({ collection: c, shares });
     }
     const delegates = [];
