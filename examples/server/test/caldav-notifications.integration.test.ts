@@ -51,7 +51,7 @@ describe.each(siteKinds)('CalendarServer notifications and RFC 7809 (%s)', (kind
   /** Everything an attack could change: the owner's share list, each sharee's home and notices. */
   const state = async () => {
     const invite = (await propfind(`/calendars/${ALICE}/audiences/`, '<CS:invite/>')).text;
-    return JSON.stringify([invite, await sharedIn(BOB), await sharedIn(DAN), await notices(BOB), await notices(DAN), await notices(CAROL)]);
+    return JSON.stringify([invite, await sharedIn(BOB), await sharedIn(DAN), await notices(BOB), await notices(DAN), await notices(CAROL), await notices(ALICE)]);
   };
   const refused = async (res: Response, status: number, condition?: string) => {
     const text = await res.text();
@@ -146,6 +146,30 @@ describe.each(siteKinds)('CalendarServer notifications and RFC 7809 (%s)', (kind
     // A sharee deleting the copy from their home declines it too.
     expect((await dav('DELETE', `/calendars/${DAN}/shared.${uid}/`, { user: DAN })).status).toBe(204);
     expect(await statusOf(DAN)).toBe('invite-declined');
+  });
+
+  it('the owner is told of each answer: one CS:invite-reply per sharee in the owner\u2019s notifications, until the owner deletes it; nobody else sees them', async () => {
+    const listing = await propfind(`/notifications/${ALICE}/`, '<CS:notificationtype/>', ALICE, '1');
+    expect(listing.text).toContain('<CS:notificationtype><CS:invite-reply shared-type="calendar"/></CS:notificationtype>');
+    const hrefs = await notices(ALICE);
+    expect(hrefs).toHaveLength(2);
+    const bodies = await Promise.all(hrefs.map(async (h) => (await dav('GET', h.replace(/^\/dav/, ''))).text()));
+    const bobs = bodies.find((b) => b.includes(`mailto:${BOB}`))!;
+    const dans = bodies.find((b) => b.includes(`mailto:${DAN}`))!;
+    expect(bobs).toContain(`<CS:invite-reply shared-type="calendar"><d:href>mailto:${BOB}</d:href><CS:invite-accepted/>`);
+    expect(bobs).toContain(`<CS:hosturl><d:href>/dav/calendars/${ALICE}/audiences/</d:href></CS:hosturl><CS:in-reply-to>${uid}</CS:in-reply-to><CS:summary>Audiences</CS:summary>`);
+    expect(dans).toContain('<CS:invite-declined/>');
+    // The sharees answer; the owner's notices are the owner's alone.
+    const bobsHref = hrefs[bodies.indexOf(bobs)]!.replace(/^\/dav/, '');
+    await refused(await dav('GET', bobsHref, { user: BOB }), 404);
+    await refused(await dav('DELETE', bobsHref, { user: BOB }), 404);
+    await refused(await dav('PROPFIND', `/notifications/${ALICE}/`, { user: DAN, headers: { depth: '1' } }), 404);
+    await refused(await dav('DELETE', bobsHref.replace(/reply\.([^.]+)\.[^.]+\.xml$/, `reply.$1.${'0'.repeat(36)}.xml`)), 404);
+    expect((await dav('DELETE', bobsHref)).status).toBe(204);
+    expect((await dav('GET', bobsHref)).status).toBe(404);
+    expect(await notices(ALICE)).toHaveLength(1);
+    // Putting the notice away changes no answer.
+    expect(await statusOf(BOB)).toBe('invite-accepted');
   });
 
   it('an unshare takes the notice away, a change of access posts a new one', async () => {

@@ -157,10 +157,10 @@ export function setupSharing(host: DavPluginHost, options: SharingOptions): void
   host.addProperty({ name: cs('getctag'), appliesTo: (r) => r.backend === notifications && notifications.data(r).kind === 'collection', get: (_c, r) => r.etag ?? undefined });
   host.addProperty({
     name: cs('notificationtype'),
-    appliesTo: (r) => r.backend === notifications && notifications.data(r).kind === 'invite',
+    appliesTo: (r) => r.backend === notifications && notifications.data(r).kind !== 'collection',
     get: (_c, r) => {
-      const d = notifications.data(r) as Extract<ReturnType<typeof notifications.data>, { kind: 'invite' }>;
-      return { xml: `<CS:invite-notification shared-type="${d.invite.collection.kind === 'calendar' ? 'calendar' : 'addressbook'}"/>` };
+      const d = notifications.data(r) as Extract<ReturnType<typeof notifications.data>, { kind: 'invite' | 'reply' }>;
+      return { xml: `<CS:${d.kind === 'invite' ? 'invite-notification' : 'invite-reply'} shared-type="${d.invite.collection.kind === 'calendar' ? 'calendar' : 'addressbook'}"/>` };
     },
   });
 

@@ -13,6 +13,7 @@ import {
   type ObjectQuery,
   type ShareAccess,
   type ShareGrantee,
+  type ShareInvite,
 } from './calendar-store.js';
 
 /** Largest object a store keeps (the protocol package advertises its own, smaller, max-resource-size). */
@@ -152,14 +153,19 @@ export const widerAccess = (a: ShareAccess, b: ShareAccess): ShareAccess => (a =
  */
 export function sharedAgain(
   kind: ShareGrantee['kind'],
-  had: { readonly status: InviteStatus; readonly access: ShareAccess; readonly notice: boolean } | null,
+  had: { readonly status: InviteStatus; readonly access: ShareAccess; readonly notice: boolean; readonly replyNotice: boolean } | null,
   access: ShareAccess,
-): { status: InviteStatus; notice: boolean; changed: boolean } {
-  if (kind === 'group') return { status: 'accepted', notice: false, changed: !had || had.access !== access };
-  if (!had || had.status === 'declined') return { status: 'pending', notice: true, changed: true };
-  if (had.access !== access) return { status: had.status, notice: true, changed: true };
-  return { status: had.status, notice: had.notice, changed: false };
+): { status: InviteStatus; notice: boolean; replyNotice: boolean; changed: boolean } {
+  if (kind === 'group') return { status: 'accepted', notice: false, replyNotice: false, changed: !had || had.access !== access };
+  // A new invitation: the owner's notice of the old answer is stale.
+  if (!had || had.status === 'declined') return { status: 'pending', notice: true, replyNotice: false, changed: true };
+  if (had.access !== access) return { status: had.status, notice: true, replyNotice: had.replyNotice, changed: true };
+  return { status: had.status, notice: had.notice, replyNotice: had.replyNotice, changed: false };
 }
+
+/** Invitation replies in a stable order: by collection, then by sharee. */
+export const byCollectionThenSharee = (a: ShareInvite, b: ShareInvite): number =>
+  a.collection.id < b.collection.id ? -1 : a.collection.id > b.collection.id ? 1 : a.share.grantee.id < b.share.grantee.id ? -1 : a.share.grantee.id > b.share.grantee.id ? 1 : 0;
 
 export function checkReply(status: unknown): 'accepted' | 'declined' {
   if (status !== 'accepted' && status !== 'declined') throw new InvalidInputError('a reply accepts or declines');

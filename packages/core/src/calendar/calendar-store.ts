@@ -194,6 +194,8 @@ export interface CollectionShare {
   readonly status: InviteStatus;
   /** An invite notification for it stands in the sharee's notification collection (until they delete it). */
   readonly notice: boolean;
+  /** The sharee's answer stands as an invite-reply notification in the owner's collection (until the owner deletes it). */
+  readonly replyNotice: boolean;
   /** Changes with every new invitation or change of access or status (the notification's ETag). */
   readonly modifiedAt: Date;
 }
@@ -299,6 +301,10 @@ export interface CalendarStore {
   replyToShare(collectionId: string, accountId: string, status: 'accepted' | 'declined'): Promise<void>;
   /** The sharee deleted the invite notification; NotFoundError when there is none standing. */
   dismissShareNotice(collectionId: string, accountId: string): Promise<void>;
+  /** Answers to the owner's invitations that stand as notices for the owner (CalendarServer's invite-reply). */
+  repliesTo(ownerId: string): Promise<ShareInvite[]>;
+  /** The owner deleted the invite-reply notification of `shareeId`; NotFoundError when there is none standing. */
+  dismissReplyNotice(collectionId: string, shareeId: string): Promise<void>;
 
   setDelegate(ownerId: string, delegate: ShareGrantee, access: ShareAccess | null): Promise<void>;
   delegatesOf(ownerId: string): Promise<Delegation[]>;

@@ -46,6 +46,7 @@ import { RequireTls1796000460000 } from './transport-security/1796000460000-requ
 import { MtaSts1796000460001 } from './transport-security/1796000460001-mta-sts.js';
 import { TlsReports1796000460002 } from './transport-security/1796000460002-tls-reports.js';
 import { TlsaPolicies1796000730000 } from './transport-security/1796000730000-tlsa-policies.js';
+import { ShareReplies1796000730001 } from './calendar/1796000730001-share-replies.js';
 import { TRANSPORT_SECURITY_ENTITIES } from './transport-security/entities.js';
 import { SERVER_KEY_ENTITIES } from './server-keys/entities.js';
 import { ServerKeys1796000530000 } from './server-keys/1796000530000-server-keys.js';
@@ -113,4 +114,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   ShareInvites1796000540000,
   MailSearchCovering1796000610000,
   TlsaPolicies1796000730000,
+  ShareReplies1796000730001,
 ];

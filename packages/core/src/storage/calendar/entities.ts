@@ -71,6 +71,7 @@ export interface CalendarShareRow {
   status: string | null;
   notice: boolean | null;
   modifiedAt: number | null;
+  replyNotice: boolean | null;
 }
 
 export interface CalendarDelegateRow {
@@ -181,6 +182,7 @@ export const CalendarShareEntity = new EntitySchema<CalendarShareRow>({
     status: { type: 'varchar', length: 10, nullable: true },
     notice: { type: 'boolean', nullable: true },
     modifiedAt: big('modified_at', true),
+    replyNotice: { type: 'boolean', name: 'reply_notice', nullable: true },
   },
   indices: [{ name: 'idx_calendar_shares_grantee', columns: ['granteeKind', 'granteeId'] }],
   foreignKeys: [cascade('CalendarCollection', ['collectionId'])],

@@ -21,6 +21,7 @@ import {
   uidConflict,
   widen,
   widerAccess,
+  byCollectionThenSharee,
   checkReply,
   sharedAgain,
 } from '../../calendar/calendar-rules.js';
@@ -119,9 +120,10 @@ interface ShareDbRow {
   status: string | null;
   notice: boolean | number | string | null;
   modified_at: number | string | null;
+  reply_notice: boolean | number | string | null;
 }
 
-const SHARE_COLS = 'collection_id, grantee_kind, grantee_id, access, created_at, status, notice, modified_at';
+const SHARE_COLS = 'collection_id, grantee_kind, grantee_id, access, created_at, status, notice, modified_at, reply_notice';
 const truthy = (v: unknown): boolean => v === true || Number(v) === 1;
 const inviteStatus = (v: unknown): InviteStatus => (v === 'pending' || v === 'declined' ? v : 'accepted');
 
@@ -133,6 +135,7 @@ function toShare(r: ShareDbRow): CollectionShare {
     createdAt: new Date(N(r.created_at)),
     status: inviteStatus(r.status),
     notice: truthy(r.notice),
+    replyNotice: truthy(r.reply_notice),
     modifiedAt: new Date(N(r.modified_at) || N(r.created_at)),
   };
 }
@@ -646,15 +649,34 @@ export class SqlCalendarStore implements CalendarStore {
       if (grantee.kind === 'account' && grantee.id === collection.accountId) throw new InvalidInputError('a collection is not shared with its owner');
       const table = grantee.kind === 'account' ? 'accounts' : 'groups';
       if (!(await this.q(m, `SELECT id FROM ${table} WHERE id = ?`, [grantee.id])).length) throw new NotFoundError(`no such ${grantee.kind}`);
-      const [row] = await this.q(m, 'SELECT access, status, notice FROM calendar_shares WHERE collection_id = ? AND grantee_kind = ? AND grantee_id = ?', [collectionId, grantee.kind, grantee.id]);
-      const had = row ? { access: checkAccess(row.access), status: inviteStatus(row.status), notice: truthy(row.notice) } : null;
+      const [row] = await this.q(m, 'SELECT access, status, notice, reply_notice FROM calendar_shares WHERE collection_id = ? AND grantee_kind = ? AND grantee_id = ?', [collectionId, grantee.kind, grantee.id]);
+      const had = row ? { access: checkAccess(row.access), status: inviteStatus(row.status), notice: truthy(row.notice), replyNotice: truthy(row.reply_notice) } : null;
       const next = sharedAgain(grantee.kind, had, access);
       if (!next.changed) return;
       const now = this.clock.now().getTime();
       if (had) {
-        await this.q(m, 'UPDATE calendar_shares SET access = ?, status = ?, notice = ?, modified_at = ? WHERE collection_id = ? AND grantee_kind = ? AND grantee_id = ?', [access, next.status, next.notice, now, collectionId, grantee.kind, grantee.id]);
+        await this.q(m, 'UPDATE calendar_shares SET access = ?, status = ?, notice = ?, reply_notice = ?, modified_at = ? WHERE collection_id = ? AND grantee_kind = ? AND grantee_id = ?', [
+          access,
+          next.status,
+          next.notice,
+          next.replyNotice,
+          now,
+          collectionId,
+          grantee.kind,
+          grantee.id,
+        ]);
       } else {
-        await this.q(m, 'INSERT INTO calendar_shares (collection_id, grantee_kind, grantee_id, access, created_at, status, notice, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [collectionId, grantee.kind, grantee.id, access, now, next.status, next.notice, now]);
+        await this.q(m, 'INSERT INTO calendar_shares (collection_id, grantee_kind, grantee_id, access, created_at, status, notice, modified_at, reply_notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+          collectionId,
+          grantee.kind,
+          grantee.id,
+          access,
+          now,
+          next.status,
+          next.notice,
+          now,
+          next.replyNotice,
+        ]);
       }
     });
   }
@@ -716,7 +738,14 @@ export class SqlCalendarStore implements CalendarStore {
       const [row] = await this.q(m, "SELECT status FROM calendar_shares WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [collectionId, accountId]);
       if (!row) throw new NotFoundError('no share of this collection is addressed to this account');
       if (row.status === status) return;
-      await this.q(m, "UPDATE calendar_shares SET status = ?, modified_at = ? WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [status, this.clock.now().getTime(), collectionId, accountId]);
+      // The answer is news for the owner: it stands as their invite-reply notice.
+      await this.q(m, "UPDATE calendar_shares SET status = ?, reply_notice = ?, modified_at = ? WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [
+        status,
+        true,
+        this.clock.now().getTime(),
+        collectionId,
+        accountId,
+      ]);
     });
   }
 
@@ -725,6 +754,32 @@ export class SqlCalendarStore implements CalendarStore {
       const [row] = await this.q(m, "SELECT notice FROM calendar_shares WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [collectionId, accountId]);
       if (!row || !truthy(row.notice)) throw new NotFoundError('no such notification');
       await this.q(m, "UPDATE calendar_shares SET notice = ? WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [false, collectionId, accountId]);
+    });
+  }
+
+  async repliesTo(ownerId: string): Promise<ShareInvite[]> {
+    const cols = SHARE_COLS.split(', ').map((c) => `s.${c}`).join(', ');
+    const shares = (
+      await this.db.select<ShareDbRow>(
+        `SELECT ${cols} FROM calendar_shares s JOIN calendar_collections c ON c.id = s.collection_id WHERE c.account_id = ? AND s.grantee_kind = 'account' AND s.reply_notice = ?`,
+        [ownerId, true],
+        'listing invitation replies',
+      )
+    ).map(toShare);
+    const out: ShareInvite[] = [];
+    for (const part of chunks([...new Set(shares.map((s) => s.collectionId))], IN_CHUNK)) {
+      const rows = await this.db.select<CollectionDbRow>(this.selectCollections(`c.id IN (${marks(part.length)})`), part, 'listing invitation replies');
+      const byId = new Map(rows.map((r) => [r.id, toCollection(r)]));
+      for (const share of shares) if (byId.has(share.collectionId)) out.push({ collection: byId.get(share.collectionId)!, share });
+    }
+    return out.sort(byCollectionThenSharee);
+  }
+
+  async dismissReplyNotice(collectionId: string, shareeId: string): Promise<void> {
+    await this.write('dismissing a reply notice', async (m) => {
+      const [row] = await this.q(m, "SELECT reply_notice FROM calendar_shares WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [collectionId, shareeId]);
+      if (!row || !truthy(row.reply_notice)) throw new NotFoundError('no such notification');
+      await this.q(m, "UPDATE calendar_shares SET reply_notice = ? WHERE collection_id = ? AND grantee_kind = 'account' AND grantee_id = ?", [false, collectionId, shareeId]);
     });
   }
 

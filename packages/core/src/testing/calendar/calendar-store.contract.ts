@@ -307,13 +307,29 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
 
       await store.dismissShareNotice(cal.id, bob.id);
       await expectKind(store.dismissShareNotice(cal.id, bob.id), 'not-found');
+      expect(await store.repliesTo(alice.id)).toEqual([]);
       await store.replyToShare(cal.id, bob.id, 'declined');
       expect(await states()).toEqual(['account:read:declined:false', 'group:read:accepted:false']);
       expect(await store.sharedWith(bob.id, [])).toEqual([]);
+      // The answer is a notice for the owner, and only for the owner, until the owner puts it away.
+      const replies = async () => (await store.repliesTo(alice.id)).map((r) => `${r.collection.id}:${r.share.grantee.id}:${r.share.status}`);
+      expect(await replies()).toEqual([`${cal.id}:${bob.id}:declined`]);
+      expect(await store.repliesTo(bob.id)).toEqual([]);
+      await expectKind(store.dismissReplyNotice(cal.id, alice.id), 'not-found');
+      await expectKind(store.dismissReplyNotice(cal.id, team.id), 'not-found');
+      await store.dismissReplyNotice(cal.id, bob.id);
+      await expectKind(store.dismissReplyNotice(cal.id, bob.id), 'not-found');
+      expect(await replies()).toEqual([]);
       // The same share again is no new invitation; a new one after a decline is.
       await store.share(cal.id, { kind: 'account', id: bob.id }, 'read');
       expect(await states()).toEqual(['account:read:pending:true', 'group:read:accepted:false']);
+      await store.replyToShare(cal.id, bob.id, 'declined');
+      expect(await replies()).toEqual([`${cal.id}:${bob.id}:declined`]);
+      // A new invitation makes the old answer's notice stale.
+      await store.share(cal.id, { kind: 'account', id: bob.id }, 'read');
+      expect(await replies()).toEqual([]);
       await store.replyToShare(cal.id, bob.id, 'accepted');
+      expect(await replies()).toEqual([`${cal.id}:${bob.id}:accepted`]);
       const accepted = (await store.sharesOf(cal.id))[0]!;
       await store.share(cal.id, { kind: 'account', id: bob.id }, 'read');
       expect((await store.sharesOf(cal.id))[0]).toEqual(accepted);
@@ -325,8 +341,10 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
       await expectKind(store.replyToShare(cal.id, bob.id, 'maybe' as never), 'invalid');
       // A group's share is nobody's to answer.
       await expectKind(store.replyToShare(cal.id, team.id, 'declined'), 'not-found');
+      expect(await replies()).toEqual([`${cal.id}:${bob.id}:accepted`]);
       await store.unshare(cal.id, { kind: 'account', id: bob.id });
       expect(await store.invitesFor(bob.id)).toEqual([]);
+      expect(await store.repliesTo(alice.id)).toEqual([]);
       await store.unshare(cal.id, { kind: 'group', id: team.id });
       expect((await store.getCollection(cal.id))!.shared).toBe(false);
     });

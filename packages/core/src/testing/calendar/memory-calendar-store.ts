@@ -22,6 +22,7 @@ import {
   widerAccess,
   checkReply,
   sharedAgain,
+  byCollectionThenSharee,
 } from '../../calendar/calendar-rules.js';
 import type {
   CalendarChanges,
@@ -361,7 +362,7 @@ export class MemoryCalendarStore implements CalendarStore {
     const next = sharedAgain(grantee.kind, had, access);
     if (!next.changed && had) return;
     const now = this.clock.now();
-    shares.set(key(grantee), { collectionId, grantee, access, createdAt: had?.createdAt ?? now, status: next.status, notice: next.notice, modifiedAt: now });
+    shares.set(key(grantee), { collectionId, grantee, access, createdAt: had?.createdAt ?? now, status: next.status, notice: next.notice, replyNotice: next.replyNotice, modifiedAt: now });
   }
 
   async unshare(collectionId: string, rawGrantee: ShareGrantee): Promise<void> {
@@ -402,7 +403,7 @@ export class MemoryCalendarStore implements CalendarStore {
     const shares = this.shares.get(collectionId);
     const had = shares?.get(`account:${accountId}`);
     if (!shares || !had) throw new NotFoundError('no share of this collection is addressed to this account');
-    if (had.status !== status) shares.set(`account:${accountId}`, { ...had, status, modifiedAt: this.clock.now() });
+    if (had.status !== status) shares.set(`account:${accountId}`, { ...had, status, replyNotice: true, modifiedAt: this.clock.now() });
   }
 
   async dismissShareNotice(collectionId: string, accountId: string): Promise<void> {
@@ -410,6 +411,23 @@ export class MemoryCalendarStore implements CalendarStore {
     const had = shares?.get(`account:${accountId}`);
     if (!shares || !had?.notice) throw new NotFoundError('no such notification');
     shares.set(`account:${accountId}`, { ...had, notice: false });
+  }
+
+  async repliesTo(ownerId: string): Promise<ShareInvite[]> {
+    const out: ShareInvite[] = [];
+    for (const [collectionId, shares] of this.shares) {
+      const c = this.collections.get(collectionId);
+      if (!c || c.accountId !== ownerId) continue;
+      for (const share of shares.values()) if (share.grantee.kind === 'account' && share.replyNotice) out.push({ collection: await this.snapshot(c), share });
+    }
+    return out.sort(byCollectionThenSharee);
+  }
+
+  async dismissReplyNotice(collectionId: string, shareeId: string): Promise<void> {
+    const shares = this.shares.get(collectionId);
+    const had = shares?.get(`account:${shareeId}`);
+    if (!shares || !had?.replyNotice) throw new NotFoundError('no such notification');
+    shares.set(`account:${shareeId}`, { ...had, replyNotice: false });
   }
 
   async setDelegate(ownerId: string, rawDelegate: ShareGrantee, access: ShareAccess | null): Promise<void> {
