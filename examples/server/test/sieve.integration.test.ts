@@ -18,6 +18,7 @@ const PASS = 'Une phrase de passe assez longue';
 const LOOP1 = 'aller@interieur.gouv.test';
 const LOOP2 = 'retour@interieur.gouv.test';
 const VAC = 'absent@interieur.gouv.test';
+const OOO = 'conge@interieur.gouv.test';
 
 /** A raw ManageSieve connection: `send` writes bytes, `until` waits for a final OK/NO/BYE line. */
 class RawSieve {
@@ -106,6 +107,8 @@ describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through pal
       ['user', 'add', LOOP1, '--password', PASS],
       ['user', 'add', LOOP2, '--password', PASS],
       ['user', 'add', VAC, '--password', PASS],
+      ['user', 'add', OOO, '--password', PASS],
+      ['vacation', 'set', OOO, '--subject', 'Hors du bureau', '--message', 'Je reviens lundi.'],
     ])
       expect((await site.run(...argv)).code).toBe(0);
     // The administrator's domain script runs before every user's: it discards what it forbids.
@@ -281,6 +284,27 @@ describe.skipIf(skipWithout('sieve-connect'))('Sieve and ManageSieve through pal
     expect(head).not.toMatch(/^Bcc:/im);
     expect(head).not.toMatch(/^Content-Type: text\/plain/m);
     expect(rest.join('\r\n\r\n')).toBe(reason.slice(reason.indexOf('--alt')));
+  }, 90_000);
+
+  it('a filter-only script (no vacation in it) keeps the out-of-office set with palabre vacation answering', async () => {
+    await activate(OOO, 'drapeaux', 'require "imap4flags";\r\nif header :contains "subject" "urgent" { addflag "\\\\Flagged"; }\r\n');
+    const replies = await smtp(ports.smtp, ['EHLO client.example.org', `MAIL FROM:<${USER}>`, `RCPT TO:<${OOO}>`], `From: Ami <ami@example.org>\r\nTo: ${OOO}\r\nSubject: Dossier urgent\r\nMessage-ID: <urgent@interieur.gouv.test>\r\n\r\nBonjour.`);
+    expect(replies.at(-2), replies.join('\n')).toMatch(/^250 /);
+    expect(await arrives(OOO, 'Dossier urgent')).toContain('Dossier urgent');
+    // The script ran (the flag) and the built-in reply went out as set.
+    const imap = new ImapFlow({ host: '127.0.0.1', port: ports.imap, secure: false, auth: { user: OOO, pass: PASS }, tls: { rejectUnauthorized: false }, logger: false });
+    await imap.connect();
+    try {
+      await imap.mailboxOpen('INBOX');
+      const [m] = await imap.fetchAll('1:*', { flags: true, envelope: true });
+      expect([...m!.flags!]).toContain('\\Flagged');
+    } finally {
+      await imap.logout();
+    }
+    expect(await arrives(USER, 'Hors du bureau')).toContain('Hors du bureau');
+    const reply = await source(USER, 'Hors du bureau');
+    expect(reply).toMatch(/^Auto-Submitted: auto-replied$/m);
+    expect(Buffer.from(reply.split('\r\n\r\n')[1]!, 'base64').toString('utf8')).toBe('Je reviens lundi.');
   }, 90_000);
 
   it('body tests see each MIME part decoded: a base64 UTF-8 part of a multipart message through the MX', async () => {

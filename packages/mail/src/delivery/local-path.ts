@@ -87,7 +87,7 @@ export class LocalDeliveryPath {
       });
     }
     if (this.options.vacation) {
-      // An account whose Sieve script ran answers through the script's vacation only.
+      // An account whose own Sieve script uses vacation answers through the script only.
       const accounts = [...input.recipients.keys()].filter((accountId) => !full.has(accountId) && !plans.get(accountId)?.scripted);
       if (accounts.length > 0) {
         void this.options.vacation.respond({ header: rules.header, sender: rules.envelopeFrom, accounts }).catch((error: unknown) => {

@@ -55,8 +55,10 @@ export interface SievePlan {
   readonly redirects: readonly string[];
   readonly vacation: Extract<SieveAction, { type: 'vacation' }> | null;
   /**
-   * True when the account's own script ran: the built-in vacation then stays silent for it. A domain
-   * script alone does not silence it, so an administrator's rule never turns users' replies off.
+   * True when the account's own script takes vacation replies over (it requires "vacation", RFC 5230):
+   * the built-in vacation then stays silent for it. A script that only files or flags leaves the
+   * out-of-office set with `palabre vacation` (or the portal) answering as before, and a domain script
+   * never silences it, so an administrator's rule or a user's filter never turns replies off.
    */
   readonly scripted: boolean;
 }
@@ -112,11 +114,11 @@ export class SieveDelivery {
   }
 
   /** The domain's script then the account's active one (cached 5 s, a change applies within that). */
-  private async scriptsFor(accountId: string): Promise<{ scripts: CompiledSieve[]; own: boolean }> {
+  private async scriptsFor(accountId: string): Promise<{ scripts: CompiledSieve[]; ownVacation: boolean }> {
     const domainId = await this.domainOf.get(accountId, 60_000, async () => (await this.options.directory.getAccount(accountId)).domainId);
     const domain = await this.compiled.get(`d:${domainId}`, 5_000, async () => this.compile(await this.options.scripts.getDomainScript(domainId), `domain ${domainId}`));
     const own = await this.compiled.get(`a:${accountId}`, 5_000, async () => this.compile((await this.options.scripts.getActive(accountId))?.content ?? null, `account ${accountId}`));
-    return { scripts: [domain, own].filter((s): s is CompiledSieve => s !== null), own: own !== null };
+    return { scripts: [domain, own].filter((s): s is CompiledSieve => s !== null), ownVacation: own?.extensions.has('vacation') ?? false };
   }
 
   private compile(text: string | null, owner: string): CompiledSieve | null {
@@ -136,7 +138,7 @@ export class SieveDelivery {
   /** What the scripts decide for one recipient. A failure to read scripts files the message normally. */
   async plan(recipient: SieveRecipient, message: SieveMessageInput, base: DeliveryTarget): Promise<SievePlan> {
     const none: SievePlan = { targets: [base], reject: null, redirects: [], vacation: null, scripted: false };
-    const { scripts, own } = await this.scriptsFor(recipient.accountId);
+    const { scripts, ownVacation } = await this.scriptsFor(recipient.accountId);
     if (scripts.length === 0) return none;
     const body = scripts.some((s) => s.usesBody) ? await bodyText(message, (await message.body()).subarray(0, BODY_LIMIT)) : undefined;
     const outcome = runSieve(scripts, { header: message.header, envelopeFrom: message.envelopeFrom, envelopeTo: recipient.address, size: message.size, body, now: this.options.clock.now() }, this.limits);
@@ -169,7 +171,7 @@ export class SieveDelivery {
         if (!targets.some((t) => t.mailbox === base.mailbox)) targets.push(base);
       }
     }
-    return { targets, reject, redirects, vacation, scripted: own };
+    return { targets, reject, redirects, vacation, scripted: ownVacation };
   }
 
   /** Carry out what is not a mailbox write: redirects, the vacation reply, a late rejection notice. */
