@@ -42,6 +42,7 @@ describe.each(await testBackends())('login throttling over HTTP Basic on $name',
 
   const login = (from: string, user: string, password: string) => basicRequest({ port, from, user, password });
 
+  // Dozens of argon2id checks: minutes on a loaded two-core machine, so a guard longer than the default.
   it('one wrong password every few minutes from elsewhere never locks alice out of her known address or her app password', async () => {
     // Alice's desk computer has signed in before; her phone uses an app password.
     expect((await login('127.0.0.1', 'alice@sante.gouv.tg', PASSWORD)).status).toBe(200);
@@ -71,7 +72,7 @@ describe.each(await testBackends())('login throttling over HTTP Basic on $name',
     expect((await login('127.0.0.1', 'alice@sante.gouv.tg', PASSWORD)).status).toBe(200);
     const types = new Set((await audit.list({ limit: 1000 })).map((e) => e.type));
     expect(types).toEqual(new Set(['credential.created', 'auth.success', 'auth.failure', 'auth.throttled', 'auth.locked']));
-  });
+  }, 180_000);
 
   it('a run of wrong passwords answers byte for byte the same for an existing and an unknown account', async () => {
     const run = async (from: string, user: string, alias: string) => {

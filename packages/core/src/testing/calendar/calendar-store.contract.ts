@@ -239,7 +239,7 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
       }
       expect(paged).toEqual(all.map((o) => o.name));
       expect((await store.queryObjects(cal.id, { timeRange: { start: 0, end: H } })).map((q) => q.object.name)).toEqual(['e0001.ics']);
-    });
+    }, 180_000);
 
     it('tells a client exactly what changed since its counter, and refuses foreign and future ones', async () => {
       await put('a.ics', 'a', []);
