@@ -2,7 +2,7 @@ import nodemailer from 'nodemailer';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QueueWorker } from '../src/outbound/queue-worker.js';
 import { vacationSkipReason } from '../src/index.js';
-import { HeaderSection } from '../src/smtp/header-section.js';
+import { HeaderSection } from '../src/mime/header-section.js';
 import { RawSmtp } from './helpers/raw-smtp.js';
 import { startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 

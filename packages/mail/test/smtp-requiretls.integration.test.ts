@@ -2,7 +2,7 @@ import { MemorySieveScriptStore } from '@palabre/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueWorker, type QueueWorkerOptions } from '../src/outbound/queue-worker.js';
 import { tlsPolicyOf } from '../src/outbound/require-tls.js';
-import { HeaderSection } from '../src/smtp/header-section.js';
+import { HeaderSection } from '../src/mime/header-section.js';
 import { startFakeMx } from './helpers/fake-mx.js';
 import { RawSmtp } from './helpers/raw-smtp.js';
 import { fakeDns, PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';

@@ -13,12 +13,12 @@ import { checkMessage, type AuthCheckResult } from '../auth-results/check-messag
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { concatParts, Outbox, type MessagePart } from '../outbound/outbox.js';
 import { tlsPolicyOf } from '../outbound/require-tls.js';
-import { HeaderSection } from '../smtp/header-section.js';
+import { HeaderSection } from '../mime/header-section.js';
 import type { ReceivedMessage } from '../smtp/message-receiver.js';
-import { SmtpError } from '../smtp/smtp-error.js';
-import { newMessageId, receivedHeader, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
+import { newMessageId, receivedHeader, rfc5322Date, safeAddress } from '../mime/trace-headers.js';
 import { LocalDeliveryPath, readUpTo, type LocalInput } from './local-path.js';
 import { readOriginator, type Originator } from './originator.js';
+import { MessageRejection } from './rejection.js';
 import { putAnalysed } from '../mime/analysed-blob.js';
 import type { RecipientResolver, ResolvedRecipient } from './recipient-resolver.js';
 import type { VacationResponder } from './vacation-responder.js';
@@ -100,7 +100,7 @@ const OURS_FILTERS = new Set(['x-spam-status', 'x-spam-action', 'x-spam-symbols'
  * What happens between the end of DATA and the 250: authentication checks and policy (MX), sender
  * checks and missing fields (submission), trace fields, one blob for every local recipient, local
  * delivery through MailDelivery, remote recipients into the durable queue. Resolves only once all of
- * it is durable; throws SmtpError with the reply otherwise.
+ * it is durable; throws MessageRejection (or a storage error) otherwise.
  */
 export class Intake {
   private readonly log: Logger;
@@ -132,7 +132,7 @@ export class Intake {
       const principal = envelope.principal!;
       for (const address of [...originator.from, ...(originator.sender ? [originator.sender] : [])]) {
         if (!(await this.options.resolver.maySendAs(principal.accountId, address))) {
-          throw new SmtpError(550, '5.7.1', `you may not send as ${safeAddress(address)} (From:/Sender: must be your own address or alias)`);
+          throw new MessageRejection('not-your-address', `you may not send as ${safeAddress(address)} (From:/Sender: must be your own address or alias)`);
         }
       }
       await this.filter(envelope, id, received);
@@ -147,10 +147,10 @@ export class Intake {
       const checked = await this.check(envelope, received);
       if (!sameAddresses(checked.headerFrom, originator.from)) {
         // DMARC was evaluated on another From than the one policy and the reader see.
-        throw new SmtpError(550, '5.6.0', 'the From: field cannot be read unambiguously');
+        throw new MessageRejection('malformed-originator', 'the From: field cannot be read unambiguously');
       }
       const { verdict, reason } = await this.policy(envelope, originator, checked);
-      if (verdict === 'reject') throw new SmtpError(550, '5.7.1', reason);
+      if (verdict === 'reject') throw new MessageRejection('authentication-policy', reason);
       if (verdict === 'quarantine') mailbox = '\\Junk';
       const filtered = await this.filter(envelope, id, received);
       if (filtered.junk) mailbox = '\\Junk';
@@ -214,7 +214,7 @@ export class Intake {
       // Every recipient refuses: say so in the SMTP reply, the best place for it (RFC 5429 §2.1).
       if (plans.size > 0 && rejections.every(Boolean) && remotes.length === 0) {
         this.log.info({ id, accounts: rejections.length }, 'sieve.rejected');
-        throw new SmtpError(550, '5.7.1', rejections[0]!.reason.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').slice(0, 400) || 'message refused by the recipient');
+        throw new MessageRejection('refused-by-recipient', rejections[0]!.reason.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').slice(0, 400) || 'message refused by the recipient');
       }
       const outcome = await this.local.file(input, plans);
       delivered = outcome.results.length;
@@ -223,12 +223,12 @@ export class Intake {
       const transient = outcome.full.filter((f) => !f.permanent);
       if (delivered === 0 && remotes.length === 0 && outcome.full.length > 0) {
         // Nobody got it: the client keeps the message and its retry logic (RFC 5321 §4.2.5).
-        if (permanent.length === outcome.full.length) throw new SmtpError(552, '5.2.2', 'mailbox full: the message is larger than the quota');
-        throw new SmtpError(452, '4.2.2', 'mailbox full, try again later');
+        if (permanent.length === outcome.full.length) throw new MessageRejection('mailbox-full', 'mailbox full: the message is larger than the quota');
+        throw new MessageRejection('mailbox-full', 'mailbox full, try again later', { permanent: false });
       }
       const toQueue = [...transient, ...permanent];
       if (toQueue.length > 0) {
-        if (!this.options.queue) throw new SmtpError(452, '4.2.2', 'mailbox full, try again later');
+        if (!this.options.queue) throw new MessageRejection('mailbox-full', 'mailbox full, try again later', { permanent: false });
         // Others got it: keep the message for the full mailboxes and retry (or bounce) from the queue.
         await this.options.queue.enqueue({
           blobId: blob.id,
@@ -248,7 +248,7 @@ export class Intake {
     }
 
     if (remotes.length > 0) {
-      if (envelope.role !== 'submission' || !this.options.queue) throw new SmtpError(550, '5.7.1', 'relay access denied');
+      if (envelope.role !== 'submission' || !this.options.queue) throw new MessageRejection('relay-denied', 'relay access denied');
       await this.options.queue.enqueue({
         blobId: blob.id,
         size: blob.size,
@@ -290,7 +290,7 @@ export class Intake {
       const refusal = verdict as FilterRefusal;
       this.log.info({ id, filter: f.name, action: refusal.action, reason: refusal.reason, role: envelope.role, ip: envelope.ip }, 'delivery.filtered');
       const reject = refusal.action === 'reject';
-      throw new SmtpError(reject ? 550 : 451, refusal.code ?? (reject ? '5.7.1' : '4.7.1'), refusal.reason);
+      throw new MessageRejection('filtered', refusal.reason, { permanent: reject, enhanced: refusal.code ?? null });
     }
     return { junk, headers };
   }
@@ -325,7 +325,7 @@ export class Intake {
       this.log.debug({ spf: result.spf, dkim: result.dkimPass.length, dmarc: result.dmarc.result, arc: result.arc }, 'auth-results.checked');
       return result;
     } catch (error) {
-      throw new SmtpError(451, '4.7.0', 'temporary failure checking the message authentication, try again later', { cause: error, expected: false });
+      throw new MessageRejection('checks-unavailable', 'temporary failure checking the message authentication, try again later', { permanent: false, cause: error });
     }
   }
 

@@ -1,7 +1,7 @@
 import { silentLogger, type BlobStore, type DeliveryTarget, type DirectoryStore, type Logger, type MailDelivery, type MessageToDeliver } from '@palabre/core';
 import type { AnalyzedMessage } from '../mime/analyze.js';
 import type { SieveDelivery, SieveMessageInput, SievePlan } from '../sieve/sieve-delivery.js';
-import { HeaderSection } from '../smtp/header-section.js';
+import { HeaderSection } from '../mime/header-section.js';
 import { deliverLocally, type LocalDeliveryOutcome } from './local-delivery.js';
 import type { VacationResponder } from './vacation-responder.js';
 

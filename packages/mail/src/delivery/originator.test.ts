@@ -5,16 +5,18 @@ import { checkMessage } from '../auth-results/check-message.js';
 import { analyzeMessage } from '../mime/analyze.js';
 import { parseFields } from '../mime/header-block.js';
 import { nstring } from '../mime/imap-strings.js';
-import { HeaderSection } from '../smtp/header-section.js';
-import { SmtpError } from '../smtp/smtp-error.js';
+import { HeaderSection } from '../mime/header-section.js';
+import { toSmtpError } from '../smtp/smtp-error.js';
 import { readOriginator } from './originator.js';
+import { MessageRejection } from './rejection.js';
 
 const parse = (text: string) => HeaderSection.parse(Buffer.from(text));
 const refusal = (text: string): string => {
   try {
     readOriginator(parse(text));
   } catch (error) {
-    if (error instanceof SmtpError) return error.toString();
+    // What a client is told: the pipeline's rejection in SMTP terms.
+    if (error instanceof MessageRejection) return toSmtpError(error).toString();
     throw error;
   }
   return 'accepted';
@@ -113,7 +115,7 @@ describe('one header parser for SMTP intake and the MIME layer (property)', () =
         try {
           from = readOriginator(HeaderSection.parse(Buffer.from(message))).from;
         } catch (error) {
-          if (error instanceof SmtpError && error.enhanced === '5.6.0') return;
+          if (error instanceof MessageRejection && error.kind === 'malformed-originator') return;
           throw error;
         }
         accepted++;

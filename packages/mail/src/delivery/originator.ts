@@ -1,6 +1,6 @@
 import { isStrictMailboxList, mailboxesOf } from '../mime/addresses.js';
-import type { HeaderSection } from '../smtp/header-section.js';
-import { SmtpError } from '../smtp/smtp-error.js';
+import type { HeaderSection } from '../mime/header-section.js';
+import { MessageRejection } from './rejection.js';
 
 /** Who a message says it is from (RFC 5322 §3.6.2), read the one strict way. */
 export interface Originator {
@@ -45,8 +45,8 @@ export function readOriginator(header: HeaderSection): Originator {
   return { from: from.addresses, sender };
 }
 
-function malformed(text: string): SmtpError {
-  return new SmtpError(550, '5.6.0', text);
+function malformed(text: string): MessageRejection {
+  return new MessageRejection('malformed-originator', text);
 }
 
 /** Client text fit to quote in a reply: printable ASCII without quotes, at most 40 characters. */

@@ -2,8 +2,8 @@ import { silentLogger, type Clock, type DirectoryStore, type Logger, type Messag
 import { TtlCache } from './ttl-cache.js';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import { headerAddresses } from '../mime/addresses.js';
-import { HeaderSection } from '../smtp/header-section.js';
-import { newMessageId, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
+import { HeaderSection } from '../mime/header-section.js';
+import { newMessageId, rfc5322Date, safeAddress } from '../mime/trace-headers.js';
 
 export interface VacationRequest {
   readonly header: HeaderSection;

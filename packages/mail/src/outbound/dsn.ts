@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { OutboundJob, RecipientOutcome } from '@palabre/core';
-import { newMessageId, rfc5322Date, safeAddress } from '../smtp/trace-headers.js';
+import { newMessageId, rfc5322Date, safeAddress } from '../mime/trace-headers.js';
 
 /** Above this the original is returned as headers only, whatever RET says. */
 export const DSN_FULL_LIMIT = 1024 * 1024;

@@ -1,5 +1,5 @@
 import type { TlsPolicy } from '@palabre/core';
-import type { HeaderSection } from '../smtp/header-section.js';
+import type { HeaderSection } from '../mime/header-section.js';
 
 /**
  * RFC 8689 at intake: what a queued message asks of the hops after us. `MAIL FROM … REQUIRETLS`

@@ -16,7 +16,7 @@ import {
   type TlsSessionCount,
 } from '@palabre/core';
 import type { DnsResolver } from '../auth-results/dns-resolver.js';
-import { rfc5322Date } from '../smtp/trace-headers.js';
+import { rfc5322Date } from '../mime/trace-headers.js';
 import { resolverLookup } from './dns-lookup.js';
 import { Outbox } from './outbox.js';
 

@@ -1,7 +1,7 @@
 import { decodeEncodedWords } from '../mime/encoded-words.js';
 import { parseAddressList } from '../mime/addresses.js';
 import { parseMessageDateParts } from '../mime/dates.js';
-import type { HeaderSection } from '../smtp/header-section.js';
+import type { HeaderSection } from '../mime/header-section.js';
 import { matchValues, SieveRuntimeError, StepBudget, type ComparatorName } from './match.js';
 import { DEFAULT_SIEVE_LIMITS, type SieveLimits } from './parse.js';
 import type { AddressPart, Checked, CompiledSieve } from './validate.js';

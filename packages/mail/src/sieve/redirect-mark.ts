@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ServerKeys } from '@palabre/core';
-import type { HeaderSection } from '../smtp/header-section.js';
-import { safeAddress } from '../smtp/trace-headers.js';
+import type { HeaderSection } from '../mime/header-section.js';
+import { safeAddress } from '../mime/trace-headers.js';
 
 /** Marks a message we redirected; a message that already carries our mark for an account is not redirected again. */
 export const REDIRECT_MARK = 'X-Palabre-Sieve-Redirected';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fixedClock, MemoryBlobStore, MemoryDirectoryStore, MemoryOutboundQueue, MemorySieveScriptStore, MemoryVacationStore } from '@palabre/core/testing';
 import { mimeEntity, VacationResponder } from '../delivery/vacation-responder.js';
 import { Outbox } from '../outbound/outbox.js';
-import { HeaderSection } from '../smtp/header-section.js';
+import { HeaderSection } from '../mime/header-section.js';
 import { MAX_REDIRECT_HOPS, MAX_REDIRECT_RECEIVED, REDIRECT_MARK, SieveDelivery, type SieveMessageInput } from './sieve-delivery.js';
 
 async function setup(script: string | null, domainScript?: string) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { HeaderSection } from '../smtp/header-section.js';
+import { HeaderSection } from '../mime/header-section.js';
 import { runSieve, type SieveMessage } from './interpret.js';
 import { globMatch, StepBudget } from './match.js';
 import { DEFAULT_SIEVE_LIMITS, SieveSyntaxError } from './parse.js';

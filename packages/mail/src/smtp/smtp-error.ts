@@ -1,4 +1,5 @@
 import { causeChain, isPalabreError, type Logger } from '@palabre/core';
+import { MessageRejection, type RejectionKind } from '../delivery/rejection.js';
 
 /**
  * The one SMTP error: a reply code and an RFC 3463 enhanced status that smtp-server sends as
@@ -33,9 +34,28 @@ export class SmtpError extends Error {
 
 export const isSmtpError = (e: unknown): e is SmtpError => e instanceof SmtpError;
 
+/** The pipeline's refusals in SMTP: reply and enhanced code, permanent then transient (RFC 3463). */
+const REJECTION_REPLIES: Record<RejectionKind, { permanent: [number, string]; transient: [number, string] }> = {
+  'not-your-address': { permanent: [550, '5.7.1'], transient: [451, '4.7.1'] },
+  'malformed-originator': { permanent: [550, '5.6.0'], transient: [451, '4.6.0'] },
+  'authentication-policy': { permanent: [550, '5.7.1'], transient: [451, '4.7.1'] },
+  'refused-by-recipient': { permanent: [550, '5.7.1'], transient: [451, '4.7.1'] },
+  'mailbox-full': { permanent: [552, '5.2.2'], transient: [452, '4.2.2'] },
+  'relay-denied': { permanent: [550, '5.7.1'], transient: [451, '4.7.1'] },
+  filtered: { permanent: [550, '5.7.1'], transient: [451, '4.7.1'] },
+  'checks-unavailable': { permanent: [550, '5.7.0'], transient: [451, '4.7.0'] },
+};
+
 /** Map anything thrown while handling a command to the reply the client gets. */
 export function toSmtpError(error: unknown): SmtpError {
   if (error instanceof SmtpError) return error;
+  if (error instanceof MessageRejection) {
+    const [code, enhanced] = REJECTION_REPLIES[error.kind][error.permanent ? 'permanent' : 'transient'];
+    // A filter's own code stands if it agrees with the class of the reply (5.x.x refuses, 4.x.x defers).
+    const own = error.enhanced && error.enhanced[0] === String(code)[0] ? error.enhanced : null;
+    // Our own failure to check is not the sender's fault: logged as unexpected, with its cause.
+    return new SmtpError(code, own ?? enhanced, error.reason, { cause: error.cause, expected: error.kind !== 'checks-unavailable' });
+  }
   if (isPalabreError(error)) {
     switch (error.kind) {
       case 'too-large':

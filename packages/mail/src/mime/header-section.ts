@@ -1,4 +1,4 @@
-import { fieldBody, scanHeader } from '../mime/header-block.js';
+import { fieldBody, scanHeader } from './header-block.js';
 
 export interface HeaderField {
   /** Lower-case field name; '' for a line that is no header field. */
