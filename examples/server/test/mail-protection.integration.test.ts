@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
+import { EICAR, GTUBE, RSPAMD_PROGRAMS, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, makeSite, smtp, spawnServe, waitForLine, stopServe, type Site } from './helpers.js';
@@ -14,7 +14,7 @@ import { freePort, makeSite, smtp, spawnServe, waitForLine, stopServe, type Site
 const USER = 'agent@interieur.gouv.test';
 const PASS = 'Une phrase de passe assez longue';
 
-describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and clamd', () => {
+describe.skipIf(skipWithout(...RSPAMD_PROGRAMS, 'clamd'))('palabre serve with rspamd and clamd', () => {
   let site: Site;
   let rspamd: Rspamd;
   let clamd: Clamd;

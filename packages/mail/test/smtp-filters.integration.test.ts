@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClamdScanner } from '@palabre/core';
 import { ClamdFilter, RspamdClient, RspamdFilter, type MessageFilter } from '../src/index.js';
 import { RawSmtp } from './helpers/raw-smtp.js';
-import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
+import { EICAR, GTUBE, RSPAMD_PROGRAMS, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
 import { PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 
 /**
@@ -13,7 +13,7 @@ import { PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fix
  * Junk) before the 250, a clean message stored with our verdict and never the sender's, a scanner
  * down or silent handled by the fail mode within the timeout, nothing stored when refused.
  */
-const missing = skipWithout('rspamd', 'clamd');
+const missing = skipWithout(...RSPAMD_PROGRAMS, 'clamd');
 
 /** A well-formed message (rspamd rightly scores unencoded 8-bit subjects and missing charsets). */
 function message(subject: string, body: string, extra = '', contentType = 'text/plain; charset=utf-8'): string {
