@@ -201,6 +201,8 @@ const ruleName = (word: string) => word.replace(/-/g, '_');
 
 export interface Clamd extends Daemon {
   readonly socket: string;
+  /** clamd's process (to pause it with SIGSTOP: a scanner that accepts and never answers). */
+  readonly pid: number;
 }
 
 /**
@@ -237,7 +239,9 @@ export async function startClamd(): Promise<Clamd> {
   return {
     dir,
     socket,
+    pid: child.pid!,
     async close() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGCONT'); // a paused clamd ignores SIGTERM until resumed
       await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
