@@ -67,8 +67,10 @@ fi
 
 # Mail protection (issue 14): rspamd and ClamAV's clamd, started by the tests on loopback with their
 # own configuration in a temp folder (no signature download here: tests build a database of their own).
+# redis-server: rspamd only recommends it (skipped here), yet its Bayes learning has no other backend;
+# the tests start one of their own beside each rspamd.
 protect=()
-for pkg in rspamd clamav-daemon clamav sieve-connect; do dpkg -s "$pkg" >/dev/null 2>&1 || protect+=("$pkg"); done
+for pkg in rspamd redis-server clamav-daemon clamav sieve-connect; do dpkg -s "$pkg" >/dev/null 2>&1 || protect+=("$pkg"); done
 if [ ${#protect[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${protect[@]}"

@@ -1,10 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
+import { EICAR, GTUBE, RSPAMD_PROGRAMS, TEST_MALWARE_PATTERN, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { freePort, makeSite, smtp, spawnServe, waitForLine, stopServe, type Site } from './helpers.js';
+import { parsePrometheusText, sampleSum } from './prometheus-text.js';
 
 /**
  * Issue 14 §1–2 through `palabre serve` as configured by an operator (config `spam.rspamd`,
@@ -14,7 +16,7 @@ import { freePort, makeSite, smtp, spawnServe, waitForLine, stopServe, type Site
 const USER = 'agent@interieur.gouv.test';
 const PASS = 'Une phrase de passe assez longue';
 
-describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and clamd', () => {
+describe.skipIf(skipWithout(...RSPAMD_PROGRAMS, 'clamd'))('palabre serve with rspamd and clamd', () => {
   let site: Site;
   let rspamd: Rspamd;
   let clamd: Clamd;
@@ -69,6 +71,7 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
     const head = `From: Ami <ami@example.org>\r\nTo: ${USER}\r\nSubject: Compte rendu\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
     expect((await smtp(ports.smtp, envelope, `${head}${body}`)).at(-2)).toMatch(/^250 /);
     const before = (await rspamd.stat()).learned;
+    const keysBefore = await redisDbSize(rspamd.redisPort);
     const imap = new ImapFlow({
       host: '127.0.0.1',
       port: ports.imap,
@@ -94,9 +97,24 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
         learned = (await rspamd.stat()).learned;
       }
       expect(learned).toBe(before + 2);
+      // The statistics went to rspamd's own Redis (started with it), not to one on 6379.
+      expect(await redisDbSize(rspamd.redisPort)).toBeGreaterThan(keysBefore);
     } finally {
       await imap.logout();
     }
+  });
+
+  it('refuses a message and an upload carrying the second test signature, naming it', async () => {
+    const envelope = ['EHLO client.example.org', 'MAIL FROM:<ami@example.org>', `RCPT TO:<${USER}>`];
+    const head = `From: ami@example.org\r\nTo: ${USER}\r\nSubject: pattern\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
+    expect((await smtp(ports.smtp, envelope, `${head}${TEST_MALWARE_PATTERN}`)).at(-2)).toMatch(
+      /^550 5\.7\.1 message refused: malware found \(Palabre\.Test\.Pattern/,
+    );
+    const url = `http://127.0.0.1:${ports.http}/dav/files/${USER}/motif.bin`;
+    const bad = await fetch(url, { method: 'PUT', headers: { authorization: auth }, body: `avant ${TEST_MALWARE_PATTERN} après` });
+    expect(bad.status).toBe(403);
+    expect(await bad.text()).toMatch(/malware found \(Palabre\.Test\.Pattern/);
+    expect((await fetch(url, { headers: { authorization: auth } })).status).toBe(404);
   });
 
   it('refuses an EICAR upload to the drive with 403 and keeps nothing; a clean upload is stored', async () => {
@@ -114,5 +132,87 @@ describe.skipIf(skipWithout('rspamd', 'clamd'))('palabre serve with rspamd and c
     expect(await (await fetch(url.replace('rapport.com', 'rapport.txt'), { headers: { authorization: auth } })).text()).toBe(
       'un rapport propre',
     );
+  });
+});
+
+/** DBSIZE of a Redis on loopback (RESP over a socket: no client library for one command). */
+function redisDbSize(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const c = connect(port, '127.0.0.1', () => c.write('DBSIZE\r\n'));
+    c.once('data', (d) => {
+      c.destroy();
+      const m = /^:(\d+)\r\n/.exec(d.toString('latin1'));
+      if (m) resolve(Number(m[1]));
+      else reject(new Error(`redis: ${d.toString('latin1')}`));
+    });
+    c.once('error', reject);
+  });
+}
+
+/**
+ * Scanners configured but down (a closed port, a missing socket): needs neither daemon installed.
+ * Each outage is logged (`filter.unavailable`, `drive.scan-unavailable`, with the fail mode) and
+ * counted in `palabre_scanner_unavailable_total` apart from the verdicts; the fail mode decides the
+ * replies (open: 250 and 201, closed: 451 and 503). Filters run in order, so a closed rspamd ends the
+ * scan before clamd.
+ */
+describe.each([
+  { spam: 'open', av: 'open', smtp: 250, put: 201, counts: { 'rspamd/mail/open': 1, 'clamd/mail/open': 1, 'clamd/drive/open': 1 } },
+  { spam: 'open', av: 'closed', smtp: 451, put: 503, counts: { 'rspamd/mail/open': 1, 'clamd/mail/closed': 1, 'clamd/drive/closed': 1 } },
+  { spam: 'closed', av: 'closed', smtp: 451, put: 503, counts: { 'rspamd/mail/closed': 1, 'clamd/mail/closed': 0, 'clamd/drive/closed': 1 } },
+] as const)('palabre serve with rspamd fail-$spam and clamd fail-$av, both down', ({ spam, av, smtp: smtpCode, put, counts }) => {
+  let site: Site;
+  let child: ChildProcess;
+  let output = '';
+  const ports = { http: 0, smtp: 0, admin: 0 };
+  const auth = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`;
+
+  beforeAll(async () => {
+    site = await makeSite('sqlite');
+    for (const argv of [
+      ['domain', 'add', 'interieur.gouv.test'],
+      ['user', 'add', USER, '--password', PASS],
+    ])
+      expect((await site.run(...argv)).code).toBe(0);
+    [ports.http, ports.smtp, ports.admin] = await Promise.all([freePort(), freePort(), freePort()]);
+    const closedPort = await freePort();
+    await writeFile(
+      join(site.dataDir, 'palabre.json'),
+      JSON.stringify({
+        spam: { rspamd: { url: `http://127.0.0.1:${closedPort}`, failMode: spam } },
+        antivirus: { clamd: { socket: join(site.dataDir, 'no-clamd.sock'), failMode: av } },
+      }),
+    );
+    child = spawnServe(site.dataDir, ports, site.env);
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    await waitForLine(child, /server\.started/);
+  }, 120_000);
+  afterAll(async () => {
+    await stopServe(child);
+    await site?.cleanup();
+  });
+
+  it('replies by the fail mode, logs each outage with its mode and counts it apart', async () => {
+    const envelope = ['EHLO client.example.org', 'MAIL FROM:<ami@example.org>', `RCPT TO:<${USER}>`];
+    const head = `From: ami@example.org\r\nTo: ${USER}\r\nSubject: test\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
+    expect((await smtp(ports.smtp, envelope, `${head}bonjour`)).at(-2)).toMatch(new RegExp(`^${smtpCode} `));
+    const upload = await fetch(`http://127.0.0.1:${ports.http}/dav/files/${USER}/note.txt`, { method: 'PUT', headers: { authorization: auth }, body: 'une note' });
+    expect(upload.status).toBe(put);
+
+    const metrics = parsePrometheusText(await (await fetch(`http://127.0.0.1:${ports.admin}/metrics`)).text());
+    for (const [key, n] of Object.entries(counts)) {
+      const [scanner, use, mode] = key.split('/') as [string, string, string];
+      expect(sampleSum(metrics, 'palabre_scanner_unavailable_total', { scanner, use, mode }), key).toBe(n);
+    }
+    const records = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg: string; filter?: string; mode?: string; err?: string });
+    const outages = (msg: string, filter?: string) => records.filter((r) => r.msg === msg && r.filter === filter);
+    expect(outages('filter.unavailable', 'rspamd')).toEqual([expect.objectContaining({ mode: spam, err: expect.any(String) })]);
+    const clamdScannedMail = Object.entries(counts).some(([key, n]) => key.startsWith('clamd/mail/') && n > 0);
+    expect(outages('filter.unavailable', 'clamd')).toEqual(clamdScannedMail ? [expect.objectContaining({ mode: av, err: expect.any(String) })] : []);
+    expect(outages('drive.scan-unavailable')).toEqual([expect.objectContaining({ mode: av, err: expect.any(String) })]);
   });
 });

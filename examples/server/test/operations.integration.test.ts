@@ -74,6 +74,9 @@ describe.each(kinds)('the admin listener on %s', (kind) => {
     child = served.child;
     const { ports } = served;
     expect(served.banner).toContain(`admin:     http://127.0.0.1:${ports.admin}/metrics`);
+    // No spam nor antivirus in the config: the banner says that nothing scans, so nobody assumes it does.
+    expect(served.banner).toContain('spam:      no scanning (give spam.rspamd in the config)');
+    expect(served.banner).toContain('malware:   no scanning (give antivirus.clamd in the config)');
     const admin = `http://127.0.0.1:${ports.admin}`;
     expect(await fetch(`${admin}/healthz`).then((r) => r.status)).toBe(200);
     const ready = await fetch(`${admin}/readyz`);

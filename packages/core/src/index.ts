@@ -250,6 +250,7 @@ export type {
 } from './ports/metrics.js';
 export { noopMetrics, LATENCY_BUCKETS, secondsSince } from './ports/metrics.js';
 export type { MalwareScanner, ScanResult } from './ports/malware-scanner.js';
+export { scannerUnavailableCounter, type ScanUse } from './scanner-metrics.js';
 export { ClamdScanner } from './antivirus/clamd-scanner.js';
 export type { ClamdOptions } from './antivirus/clamd-scanner.js';
 export { normalizeIp, networkMatcher, clientNetwork } from './network.js';

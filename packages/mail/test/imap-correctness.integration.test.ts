@@ -54,12 +54,19 @@ describe('IMAP correctness against the RFCs', () => {
     r.close();
   });
 
-  it('SEARCH MODSEQ with an entry name and type (RFC 7162 §3.1.5) parses', async () => {
+  it('SEARCH MODSEQ with an entry name and type (RFC 7162 §3.1.5) parses and answers the highest mod-sequence of the matches', async () => {
     r = await session();
     await r.cmd('a', 'SELECT INBOX');
+    // Every message has a mod-sequence ≥ 1: all match, and the response ends with the highest of theirs.
+    const fetched = (await r.cmd('f', 'FETCH 1:* (MODSEQ)')).untagged.map((line) => /^\* (\d+) FETCH \(MODSEQ \((\d+)\)\)$/.exec(line)!);
+    expect(fetched.length).toBeGreaterThan(0);
+    const seqs = fetched.map((m) => m[1]).join(' ');
+    const highest = Math.max(...fetched.map((m) => Number(m[2])));
     const s = await r.cmd('b', 'SEARCH MODSEQ "/flags/\\\\draft" all 1');
     expect(s.status).toBe('OK');
-    expect(s.untagged[0]).toMatch(/^\* SEARCH( \d+)* \(MODSEQ \d+\)$|^\* SEARCH( \d+)*$/);
+    expect(s.untagged).toEqual([`* SEARCH ${seqs} (MODSEQ ${highest})`]);
+    // None changed after the highest: nothing found, and then no MODSEQ item at all.
+    expect((await r.cmd('g', `SEARCH MODSEQ ${highest + 1}`)).untagged).toEqual(['* SEARCH']);
     const priv = await r.cmd('c', 'SEARCH MODSEQ "/flags/$Label1" priv 1');
     expect(priv.status).toBe('OK');
     expect((await r.cmd('d', 'SEARCH MODSEQ "/flags/x" bogus 1')).status).toBe('BAD');

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClamdScanner } from '@palabre/core';
 import { ClamdFilter, RspamdClient, RspamdFilter, type MessageFilter } from '../src/index.js';
 import { RawSmtp } from './helpers/raw-smtp.js';
-import { EICAR, GTUBE, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
+import { EICAR, GTUBE, RSPAMD_GREYLIST, RSPAMD_PROGRAMS, RSPAMD_SOFT_REJECT, TEST_MALWARE_PATTERN, skipWithout, startClamd, startRspamd, type Clamd, type Rspamd } from '@palabre/core/testing';
 import { PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fixture.js';
 
 /**
@@ -13,7 +13,7 @@ import { PASSWORD, startSmtpFixture, type SmtpFixture } from './helpers/smtp-fix
  * Junk) before the 250, a clean message stored with our verdict and never the sender's, a scanner
  * down or silent handled by the fail mode within the timeout, nothing stored when refused.
  */
-const missing = skipWithout('rspamd', 'clamd');
+const missing = skipWithout(...RSPAMD_PROGRAMS, 'clamd');
 
 /** A well-formed message (rspamd rightly scores unencoded 8-bit subjects and missing charsets). */
 function message(subject: string, body: string, extra = '', contentType = 'text/plain; charset=utf-8'): string {
@@ -189,6 +189,47 @@ describe.skipIf(missing)('SMTP with rspamd and clamd on loopback', () => {
       expect((await stored(open)).text).toMatch(/^X-Virus-Scanned: not scanned \(scanner unavailable\)$/m);
     });
   });
+
+  it('defers with 451 4.7.1 what rspamd answers soft reject or greylist, and stores nothing', async () => {
+    const fx = await start([rspamdFilter()]);
+    for (const word of [RSPAMD_SOFT_REJECT, RSPAMD_GREYLIST]) {
+      const r = await sendMx(fx, message(`Rapport ${word}`, 'Le rapport de la semaine est en pièce jointe.'));
+      expect(r.code, word).toBe(451);
+      expect(r.text).toMatch(/^4\.7\.1 message deferred by the spam filter/);
+    }
+    expect(fx.delivery.messages).toHaveLength(0);
+    // The same message without the test word passes: the deferral came from the forced action.
+    expect((await sendMx(fx, message('Rapport', 'Le rapport de la semaine est en pièce jointe.'))).code).toBe(250);
+  });
+
+  it('refuses the second test signature at the MX with its name', async () => {
+    const fx = await start([clamdFilter()]);
+    const r = await sendMx(fx, withAttachment('motif', `avant ${TEST_MALWARE_PATTERN} après`));
+    expect(r.code).toBe(550);
+    expect(r.text).toMatch(/^5\.7\.1 message refused: malware found \(Palabre\.Test\.Pattern/);
+    expect(fx.delivery.messages).toHaveLength(0);
+  });
+
+  it('a clamd that accepts and never answers (paused with SIGSTOP) meets the timeout: 451 fail-closed, marked fail-open; it scans again once resumed', async () => {
+    const paused = await startClamd();
+    process.kill(paused.pid, 'SIGSTOP');
+    try {
+      const filter = (failMode: 'open' | 'closed') => new ClamdFilter(new ClamdScanner({ socket: paused.socket, timeoutMs: 500 }), failMode);
+      const closed = await start([filter('closed')]);
+      const r = await sendMx(closed, withAttachment('figé', 'x'));
+      expect(r.code).toBe(451);
+      expect(r.text).toMatch(/^4\.7\.1 the message could not be scanned for malware now/);
+      expect(closed.delivery.messages).toHaveLength(0);
+      await closed.close();
+      const open = await start([filter('open')]);
+      expect((await sendMx(open, withAttachment('figé', 'x'))).code).toBe(250);
+      expect((await stored(open)).text).toMatch(/^X-Virus-Scanned: not scanned \(scanner unavailable\)$/m);
+      process.kill(paused.pid, 'SIGCONT');
+      expect(await new ClamdScanner({ socket: paused.socket, timeoutMs: 30_000 }).scan([Buffer.from(EICAR, 'latin1')])).toMatchObject({ kind: 'infected' });
+    } finally {
+      await paused.close();
+    }
+  }, 120_000);
 
   it('clamd answers for the protocol corners: PING, an empty stream, content over the size limit', async () => {
     const scanner = new ClamdScanner({ socket: clamd.socket, maxBytes: 1024 });

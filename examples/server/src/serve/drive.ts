@@ -4,7 +4,7 @@ import { SqlCalendarStore } from '@palabre/core/storage';
 import { collectDriveGarbage, createDavHandler, drivePlugin, principalsPlugin } from '@palabre/webdav';
 import { afterSettling, periodicJob } from './periodic.js';
 import type { Service } from './service.js';
-import type { MalwareScanner } from '@palabre/core';
+import { scannerUnavailableCounter, type MalwareScanner } from '@palabre/core';
 import type { ServiceSetup } from './services.js';
 
 /** How often the drive's unreferenced blobs are collected (and once at start). */
@@ -26,7 +26,7 @@ export async function mountDrive(setup: ServiceSetup, malware: { readonly scanne
   const blobs = ctx.blobs.drive;
   const notifier = await ctx.notifier();
   const calendars = new SqlCalendarStore(ctx.db, { notifier, logger: ctx.logger });
-  const drive = drivePlugin({ store: ctx.stores.drive, blobs, directory: ctx.stores.directory, ...(malware ? { malware } : {}) });
+  const drive = drivePlugin({ store: ctx.stores.drive, blobs, directory: ctx.stores.directory, ...(malware ? { malware: countedScans(malware, scannerUnavailableCounter(ctx.metrics)) } : {}) });
   const handler = createDavHandler({
     notifier,
     basePath: '/dav',
@@ -65,4 +65,25 @@ export async function mountDrive(setup: ServiceSetup, malware: { readonly scanne
       }),
     ),
   ];
+}
+
+/** The drive's clamd, each scan that could not be made counted (`palabre_scanner_unavailable_total`, use `drive`). */
+function countedScans(
+  malware: { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' },
+  counted: ReturnType<typeof scannerUnavailableCounter>,
+): { readonly scanner: MalwareScanner; readonly failMode: 'open' | 'closed' } {
+  const { scanner, failMode } = malware;
+  return {
+    failMode,
+    scanner: {
+      async scan(content) {
+        try {
+          return await scanner.scan(content);
+        } catch (error) {
+          counted('clamd', 'drive', failMode);
+          throw error;
+        }
+      },
+    },
+  };
 }

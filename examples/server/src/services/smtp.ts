@@ -77,7 +77,7 @@ export async function smtpServices(ctx: Context, insecureAuth: boolean, wiring: 
     metrics: ctx.metrics,
     logger: logger.child({ service: 'smtp-queue' }),
   });
-  const filters = mailFilters(config, logger, wiring.malware);
+  const filters = mailFilters(config, logger, wiring.malware, ctx.metrics);
   // One pipeline for every listener: intake, filters, Sieve, vacation and the message submission that
   // features without an SMTP session send through.
   const pipeline = createMailPipeline({

@@ -48,7 +48,7 @@ export type { SieveContractExtra } from './sieve/sieve-script-store.contract.js'
 export { expectContinue } from './expect-continue.js';
 export { memoryMetrics } from './memory-metrics.js';
 export type { MemoryMetrics } from './memory-metrics.js';
-export { startRspamd, startClamd, EICAR, GTUBE } from './scanner-daemons.js';
+export { startRspamd, startClamd, EICAR, GTUBE, TEST_MALWARE_PATTERN, RSPAMD_PROGRAMS, RSPAMD_SOFT_REJECT, RSPAMD_GREYLIST } from './scanner-daemons.js';
 export type { Rspamd, Clamd, Daemon } from './scanner-daemons.js';
 export { startSwift, SWIFT_PROGRAMS } from './swift-daemons.js';
 export type { Swift } from './swift-daemons.js';

@@ -589,7 +589,7 @@ async function scanUpload(options: DriveWriteOptions, log: Logger, blobId: strin
   try {
     result = await malware.scanner.scan(await options.blobs.get(blobId));
   } catch (error) {
-    log.warn({ err: (error as Error).message }, 'drive.scan-unavailable');
+    log.warn({ mode: malware.failMode, err: (error as Error).message }, 'drive.scan-unavailable');
     if (malware.failMode === 'open') return;
     throw new DavError(503, 'the file cannot be scanned for malware now, try again later', { cause: error });
   }
