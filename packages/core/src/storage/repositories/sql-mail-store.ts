@@ -1037,27 +1037,35 @@ export class SqlMailStore implements MailStore {
   }
 
   async changesSince(mailboxId: string, viewer: string, modseq: number): Promise<MailboxChanges> {
-    return this.db.run(async (m) => {
-      // The mailbox first: rows read afterwards may be newer than its counters, never older.
-      const [row] = await this.q(m, `SELECT ${MAILBOX_COLUMNS}, tombstone_floor FROM mailboxes WHERE id = ?`, [mailboxId]);
-      if (!row) throw new NotFoundError('no such mailbox');
-      const box = toMailbox(row);
-      const owner = box.accountId === viewer;
-      const rows: MessageDbRow[] = await this.q(
-        m,
-        `SELECT m.uid, m.modseq, m.flags, m.keywords${owner ? '' : ', s.uid AS seen'} FROM mail_messages m
-         ${owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?'}
-         WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid`,
-        owner ? [mailboxId, modseq] : [viewer, mailboxId, modseq],
-      );
-      const changed = rows.map((r) => ({ uid: N(r.uid), modseq: N(r.modseq), flags: [...flagsFromBits(this.bitsFor(r, owner)), ...keywordsFromColumn(r.keywords)] }));
-      let expunged: number[] | null = null;
-      if (modseq >= N(row.tombstone_floor)) {
-        const gone = await this.q(m, 'SELECT uid FROM mail_tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid', [mailboxId, modseq]);
-        expunged = gone.map((g: { uid: number }) => N(g.uid));
-      }
-      return { mailbox: box, changed, expunged };
-    }, 'reading mailbox changes');
+    // Asked after nearly every command of every session on a mailbox others write to: prepared
+    // statements (select()), no TypeORM run. The mailbox first, each statement on its own: rows read
+    // afterwards may be newer than its counters, never older (writes commit in MODSEQ order).
+    const what = 'reading mailbox changes';
+    const [row] = await this.db.select<MailboxDbRow & { tombstone_floor: number | string }>(
+      `SELECT ${MAILBOX_COLUMNS}, tombstone_floor FROM mailboxes WHERE id = ?`,
+      [mailboxId],
+      what,
+    );
+    if (!row) throw new NotFoundError('no such mailbox');
+    const box = toMailbox(row);
+    const owner = box.accountId === viewer;
+    const rows = await this.db.select<MessageDbRow>(
+      `SELECT m.uid, m.modseq, m.flags, m.keywords${owner ? '' : ', s.uid AS seen'} FROM mail_messages m
+       ${owner ? '' : 'LEFT JOIN mail_seen s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid AND s.account_id = ?'}
+       WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid`,
+      owner ? [mailboxId, modseq] : [viewer, mailboxId, modseq],
+      what,
+    );
+    const changed = rows.map((r) => ({ uid: N(r.uid), modseq: N(r.modseq), flags: [...flagsFromBits(this.bitsFor(r, owner)), ...keywordsFromColumn(r.keywords)] }));
+    let expunged: number[] | null = null;
+    if (modseq >= N(row.tombstone_floor)) {
+      const gone = await this.db.select<{ uid: number | string }>('SELECT uid FROM mail_tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid', [mailboxId, modseq], what);
+      // Pruned in between (the floor rose past `modseq`): some tombstones may be missing, so none is
+      // trusted and the caller compares UID lists.
+      const [floor] = await this.db.select<{ tombstone_floor: number | string }>('SELECT tombstone_floor FROM mailboxes WHERE id = ?', [mailboxId], what);
+      expunged = floor && modseq >= N(floor.tombstone_floor) ? gone.map((g) => N(g.uid)) : null;
+    }
+    return { mailbox: box, changed, expunged };
   }
 
   async claimRecent(mailboxId: string, uidNext: number): Promise<UidRange | null> {
