@@ -263,5 +263,6 @@ export {
   CONNECTION_LOG_EVENTS,
 } from './connection-gate.js';
 export type { ConnectionGateOptions, ConnectionRefusal, GateVerdict } from './connection-gate.js';
+export { BulkTurns, bulkTurns } from './bulk-turns.js';
 export { createSecretBox, isSealed, parseSecretKey } from './secrets/secret-box.js';
 export type { SecretBox } from './secrets/secret-box.js';

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { bulkTurns } from '@palabre/core';
 import { DAV, DavError, statusLine } from './errors.js';
 import { escapeAttr, escapeText } from './xml-codec.js';
 
@@ -85,13 +86,24 @@ export class XmlStream {
 
   write(s: string): void | Promise<void> {
     this.append(s);
-    if (this.ready.length) return this.send();
+    if (this.ready.length) return this.sendAndPass();
   }
 
   /** Pieces (renderResponseList's, one per resource) as write() would send their concatenation, without making it. */
   writeEach(pieces: readonly string[]): void | Promise<void> {
     for (const s of pieces) this.append(s);
-    if (this.ready.length) return this.send();
+    if (this.ready.length) return this.sendAndPass();
+  }
+
+  /**
+   * Every 64 KiB of a long answer waits for a turn (the process's bulkTurns, as IMAP's big FETCHes): its
+   * store reads and rendering are synchronous on SQLite, so a listing of 25,000 resources would otherwise
+   * hold the event loop for its whole length and every other client's request (a PUT, an empty sync)
+   * would wait behind it.
+   */
+  private async sendAndPass(): Promise<void> {
+    await this.send();
+    await bulkTurns.pass();
   }
 
   async flush(): Promise<void> {

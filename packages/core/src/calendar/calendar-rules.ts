@@ -27,7 +27,11 @@ export const MAX_PROPERTY_BYTES = 64 * 1024;
 export const MAX_SEARCH_TEXT = 64 * 1024;
 /** Widest UTC offset a floating time can take (Pacific/Kiritimati +14, Etc/GMT+12 −12). */
 export const DEFAULT_FLOATING_SLACK_MS = 14 * 3600 * 1000;
-export const MAX_QUERY_LIMIT = 1000;
+/**
+ * Largest page of queryObjects. Each page of a time-range query reads the window's instances again, so
+ * a page without the objects' text (rows of a few hundred bytes) holds a month of a busy calendar whole.
+ */
+export const MAX_QUERY_LIMIT = 5000;
 
 const ALL_COMPONENTS: readonly ComponentKind[] = [...CALENDAR_COMPONENTS, 'VCARD'];
 const MAX_TIMEZONE_BYTES = 256 * 1024;

@@ -557,26 +557,30 @@ export class SqlCalendarStore implements CalendarStore {
     // would otherwise read every candidate's row (and text) again for each page, 2,800 rows six times for
     // a month of a 25,000-event calendar.
     const byId = filters.slice(1).join(' AND ');
-    const named: { id: string; name: string }[] = [];
+    const fits = check.size <= limit;
+    // Candidates that fit in one page: their rows in one pass (reading the names first would cost about as
+    // much, and then the page's rows a second time).
+    const named: { id: string; name: string; row?: ObjectDbRow }[] = [];
     for (const part of chunks([...check.keys()], IN_CHUNK)) {
-      const rows = await this.db.select<{ id: string; name: string; collection_id: string }>(
-        `SELECT o.id, o.name, o.collection_id FROM calendar_objects o WHERE o.id IN (${marks(part.length)})${byId ? ` AND ${byId}` : ''}`,
+      const rows = await this.db.select<ObjectDbRow>(
+        `SELECT ${fits ? cols : 'o.id, o.name, o.collection_id'} FROM calendar_objects o WHERE o.id IN (${marks(part.length)})${byId ? ` AND ${byId}` : ''}`,
         [...part, ...params.slice(1)],
         'querying objects',
       );
-      for (const r of rows) if (r.collection_id === collectionId) named.push({ id: r.id, name: r.name });
+      for (const r of rows) if (r.collection_id === collectionId) named.push({ id: r.id, name: r.name, row: fits ? r : undefined });
     }
     named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const page = named.slice(0, limit);
     const rowsById = new Map<string, ObjectDbRow>();
-    for (const part of chunks(page.map((c) => c.id), IN_CHUNK)) {
+    const unread = page.filter((c) => !c.row).map((c) => c.id);
+    for (const part of chunks(unread, IN_CHUNK)) {
       const rows = await this.db.select<ObjectDbRow>(`SELECT ${cols} FROM calendar_objects o WHERE o.id IN (${marks(part.length)})`, part, 'querying objects');
       for (const r of rows) rowsById.set(r.id, r);
     }
     const out: QueriedObject[] = [];
-    for (const { id } of page) {
+    for (const { id, row } of page) {
       // Gone between the two reads (a concurrent DELETE): not a match any more.
-      const r = rowsById.get(id);
+      const r = row ?? rowsById.get(id);
       if (r && r.collection_id === collectionId) out.push({ object: toObject(r), check: check.get(id)! });
     }
     return out;
