@@ -7,7 +7,7 @@ import { testBackends } from '@palabre/core/testing';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import { startImap, type ImapWorld, type RawClient } from './imap-harness.js';
 
-/** More than two slices of a text search (2,048 messages each) and a remainder. */
+/** More than two slices of a text search (1,024 messages each) and a remainder. */
 const MESSAGES = 4_500;
 
 async function seed(w: ImapWorld, mailboxId: string): Promise<void> {
