@@ -308,7 +308,13 @@ try {
   }
 } finally {
   agent.destroy();
-  rmSync(work, { recursive: true, force: true });
+  // A reference cut mid-write (Radicale's fast-seed past its budget) may still be writing there: retried, and
+  // a folder left behind does not cost the report.
+  try {
+    rmSync(work, { recursive: true, force: true, maxRetries: 5 });
+  } catch (error) {
+    log(`could not remove ${work}: ${error.message}`);
+  }
 }
 
 // ------------------------------------------------------------------ report
