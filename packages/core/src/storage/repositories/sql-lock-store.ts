@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { checkLockPath, checkLockTimeout, checkNewLock, lockAncestors, lockConflict, lockCovers, lockPrefix, locksConflict } from '../../drive-rules.js';
 import type { DavLock, LockStore, NewLock } from '../../ports/drive-store.js';
 import type { Database } from '../database.js';
+import { returnedRows } from './returned-rows.js';
 
 interface LockRow {
   token: string;
@@ -36,11 +37,6 @@ export function startsWith(prefix: string): [number, string] {
   return [[...prefix].length, prefix];
 }
 
-/** Rows of a DELETE … RETURNING: TypeORM hands PostgreSQL's back as [rows, count]. */
-function returned(result: unknown): unknown[] {
-  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0];
-  return Array.isArray(result) ? result : [];
-}
 
 /** The DAV lock table on SQLite or PostgreSQL. */
 export class SqlLockStore implements LockStore {
@@ -99,7 +95,7 @@ export class SqlLockStore implements LockStore {
   async release(token: string): Promise<boolean> {
     if (typeof token !== 'string') return false;
     return this.db.run(async (m) => {
-      return returned(await m.query(this.db.sql('DELETE FROM dav_locks WHERE token = ? RETURNING token'), [token])).length > 0;
+      return returnedRows(await m.query(this.db.sql('DELETE FROM dav_locks WHERE token = ? RETURNING token'), [token])).length > 0;
     }, 'removing a lock');
   }
 
@@ -139,13 +135,13 @@ export class SqlLockStore implements LockStore {
         path,
         ...startsWith(lockPrefix(path)),
       ]);
-      return returned(gone).length;
+      return returnedRows(gone).length;
     }, 'removing locks');
   }
 
   async purgeExpired(now: Date): Promise<number> {
     return this.db.run(async (m) => {
-      return returned(await m.query(this.db.sql('DELETE FROM dav_locks WHERE expires_at <= ? RETURNING token'), [now.getTime()])).length;
+      return returnedRows(await m.query(this.db.sql('DELETE FROM dav_locks WHERE expires_at <= ? RETURNING token'), [now.getTime()])).length;
     }, 'purging expired locks');
   }
 

@@ -1,7 +1,7 @@
-import type { EntityManager } from 'typeorm';
 import { checkTlsaPolicy, checkTlsDay, checkTlsSessionKey } from '../../transport-security/tls-report-rules.js';
 import type { TlsaPolicy, TlsReportStore, TlsSessionCount, TlsSessionKey } from '../../transport-security/tls-report-store.js';
 import type { Database } from '../database.js';
+import { returnedRows } from '../repositories/returned-rows.js';
 
 interface Row {
   day: string;
@@ -52,8 +52,8 @@ export class SqlTlsReportStore implements TlsReportStore {
     const d = checkTlsDay(day);
     const { rows, policies } = await this.db.transaction(
       async (m) => ({
-        rows: await deleted<Row>(m, this.db.sql('DELETE FROM tls_report_counts WHERE day = ? RETURNING day, domain, policy_type, policy_id, result_type, receiving_mx, count'), d),
-        policies: await deleted<PolicyRow>(m, this.db.sql('DELETE FROM tls_report_tlsa_policies WHERE day = ? RETURNING day, policy_id, policy_domain, records'), d),
+        rows: returnedRows<Row>(await m.query(this.db.sql('DELETE FROM tls_report_counts WHERE day = ? RETURNING day, domain, policy_type, policy_id, result_type, receiving_mx, count'), [d])),
+        policies: returnedRows<PolicyRow>(await m.query(this.db.sql('DELETE FROM tls_report_tlsa_policies WHERE day = ? RETURNING day, policy_id, policy_domain, records'), [d])),
       }),
       { what: 'taking the TLS report counts' },
     );
@@ -76,10 +76,4 @@ interface PolicyRow {
   policy_id: string;
   policy_domain: string;
   records: string;
-}
-
-async function deleted<T>(m: EntityManager, sql: string, day: string): Promise<T[]> {
-  const result: unknown = await m.query(sql, [day]);
-  // PostgreSQL's driver answers a DELETE with [rows, affected]; SQLite's with the rows.
-  return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : Array.isArray(result) ? result : []) as T[];
 }
