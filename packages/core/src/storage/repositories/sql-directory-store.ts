@@ -249,14 +249,20 @@ export class SqlDirectoryStore implements DirectoryStore {
   // ---------------------------------------------------------------- accounts
 
   /** Resolve `local@anyNameOfTheDomain` to the canonical `local@primaryDomain`. */
-  private async canonical(m: EntityManager, address: string): Promise<{ address: string; domainId: string } | null> {
+  /**
+   * An address as stored: its domain name resolved to the domain it names, a secondary name rewritten to
+   * the primary one. Read inside the caller's transaction (`m`) or, without one, as a prepared read.
+   */
+  private async canonical(m: EntityManager | null, address: string): Promise<{ address: string; domainId: string } | null> {
     const key = lookupKey(address);
     if (!key) return null;
-    const name = await m.findOneBy(DomainNameEntity, { name: key.domain });
+    const sql = 'SELECT n.is_primary AS "isPrimary", n.domain_id AS "domainId", d.name AS "domain" FROM domain_names n JOIN domains d ON d.id = n.domain_id WHERE n.name = ?';
+    const [name]: { isPrimary: boolean | number | string; domainId: string; domain: string }[] = m
+      ? await m.query(this.db.sql(sql), [key.domain])
+      : await this.db.select(sql, [key.domain], 'finding an account');
     if (!name) return null;
-    if (name.isPrimary) return { address: key.address, domainId: name.domainId };
-    const domain = await m.findOneBy(DomainEntity, { id: name.domainId });
-    return domain ? { address: `${key.local}@${domain.name}`, domainId: domain.id } : null;
+    const primary = name.isPrimary === true || Number(name.isPrimary) === 1;
+    return { address: primary ? key.address : `${key.local}@${name.domain}`, domainId: name.domainId };
   }
 
   private async insertAccount(m: EntityManager, input: NewAccount): Promise<AccountRow> {
@@ -300,18 +306,11 @@ export class SqlDirectoryStore implements DirectoryStore {
     return toAccount(row);
   }
 
-  /** canonical()'s answer in two prepared reads: the domain name with its domain, then the account. */
+  /** Two prepared reads: the address made canonical, then the account. */
   async findAccount(address: string): Promise<Account | null> {
-    const key = lookupKey(address);
-    if (!key) return null;
-    const [name] = await this.db.select<{ isPrimary: boolean | number; domain: string }>(
-      'SELECT n.is_primary AS "isPrimary", d.name AS "domain" FROM domain_names n JOIN domains d ON d.id = n.domain_id WHERE n.name = ?',
-      [key.domain],
-      'finding an account',
-    );
-    if (!name) return null;
-    const target = Number(name.isPrimary) ? key.address : `${key.local}@${name.domain}`;
-    const [row] = await this.db.select<AccountFields>(`${ACCOUNT_SELECT} WHERE address = ?`, [target], 'finding an account');
+    const target = await this.canonical(null, address);
+    if (!target) return null;
+    const [row] = await this.db.select<AccountFields>(`${ACCOUNT_SELECT} WHERE address = ?`, [target.address], 'finding an account');
     return row ? toAccount(row) : null;
   }
 
