@@ -124,6 +124,7 @@ interface ShareDbRow {
 }
 
 const SHARE_COLS = 'collection_id, grantee_kind, grantee_id, access, created_at, status, notice, modified_at, reply_notice';
+const SHARE_COLS_OF_S = SHARE_COLS.split(', ').map((c) => `s.${c}`).join(', ');
 const truthy = (v: unknown): boolean => v === true || Number(v) === 1;
 const inviteStatus = (v: unknown): InviteStatus => (v === 'pending' || v === 'declined' ? v : 'accepted');
 
@@ -762,10 +763,9 @@ export class SqlCalendarStore implements CalendarStore {
   }
 
   async repliesTo(ownerId: string): Promise<ShareInvite[]> {
-    const cols = SHARE_COLS.split(', ').map((c) => `s.${c}`).join(', ');
     const shares = (
       await this.db.select<ShareDbRow>(
-        `SELECT ${cols} FROM calendar_shares s JOIN calendar_collections c ON c.id = s.collection_id WHERE c.account_id = ? AND s.grantee_kind = 'account' AND s.reply_notice = ?`,
+        `SELECT ${SHARE_COLS_OF_S} FROM calendar_shares s JOIN calendar_collections c ON c.id = s.collection_id WHERE c.account_id = ? AND s.grantee_kind = 'account' AND s.reply_notice = ?`,
         [ownerId, true],
         'listing invitation replies',
       )
