@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeSite, spawnServe, stopServe, waitForLine, type Site } from './helpers.js';
+import { freePort, makeSite, provision, spawnServe, stopServe, waitForLine, type Site } from './helpers.js';
 
 /** Issue 14 §6.1 through `palabre serve`: a message sent in BDAT chunks (RFC 3030) reads back over IMAP byte for byte. */
 const USER = 'agent@interieur.gouv.test';
@@ -28,11 +28,10 @@ describe('BDAT through palabre serve', () => {
 
   beforeAll(async () => {
     site = await makeSite('sqlite');
-    for (const argv of [
+    await provision(site, [
       ['domain', 'add', 'interieur.gouv.test'],
       ['user', 'add', USER, '--password', PASS],
-    ])
-      expect((await site.run(...argv)).code).toBe(0);
+    ]);
     [ports.smtp, ports.imap] = [await freePort(), await freePort()];
     child = spawnServe(site.dataDir, ports, site.env, ['--hostname', 'mail.interieur.gouv.test']);
     await waitForLine(child, /Palabre is running[\s\S]*\n\n/);

@@ -5,7 +5,7 @@ import { EICAR, GTUBE, RSPAMD_PROGRAMS, TEST_MALWARE_PATTERN, skipWithout, start
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { freePort, makeSite, smtp, spawnServe, waitForLine, stopServe, type Site } from './helpers.js';
+import { freePort, makeSite, provision, smtp, spawnServe, waitForLine, stopServe, type Site } from './helpers.js';
 import { parsePrometheusText, sampleSum } from './prometheus-text.js';
 
 /**
@@ -27,11 +27,10 @@ describe.skipIf(skipWithout(...RSPAMD_PROGRAMS, 'clamd'))('palabre serve with rs
 
   beforeAll(async () => {
     [rspamd, clamd, site] = await Promise.all([startRspamd(), startClamd(), makeSite('sqlite')]);
-    for (const argv of [
+    await provision(site, [
       ['domain', 'add', 'interieur.gouv.test'],
       ['user', 'add', USER, '--password', PASS],
-    ])
-      expect((await site.run(...argv)).code).toBe(0);
+    ]);
     ports.http = await freePort();
     ports.smtp = await freePort();
     ports.imap = await freePort();
@@ -169,11 +168,10 @@ describe.each([
 
   beforeAll(async () => {
     site = await makeSite('sqlite');
-    for (const argv of [
+    await provision(site, [
       ['domain', 'add', 'interieur.gouv.test'],
       ['user', 'add', USER, '--password', PASS],
-    ])
-      expect((await site.run(...argv)).code).toBe(0);
+    ]);
     [ports.http, ports.smtp, ports.admin] = await Promise.all([freePort(), freePort(), freePort()]);
     const closedPort = await freePort();
     await writeFile(

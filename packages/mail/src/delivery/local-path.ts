@@ -88,7 +88,7 @@ export class LocalDeliveryPath {
     }
     if (this.options.vacation) {
       // An account whose own Sieve script uses vacation answers through the script only.
-      const accounts = [...input.recipients.keys()].filter((accountId) => !full.has(accountId) && !plans.get(accountId)?.scripted);
+      const accounts = [...input.recipients.keys()].filter((accountId) => !full.has(accountId) && !plans.get(accountId)?.answersVacation);
       if (accounts.length > 0) {
         void this.options.vacation.respond({ header: rules.header, sender: rules.envelopeFrom, accounts }).catch((error: unknown) => {
           this.log.warn({ id: input.id, err: (error as Error).message }, 'delivery.vacation-skipped');

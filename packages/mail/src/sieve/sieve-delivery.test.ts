@@ -157,11 +157,11 @@ describe('SieveDelivery', () => {
   it("a domain script or the account's filter-only script leaves the built-in vacation on; the account's own vacation script replaces it", async () => {
     const domainOnly = await setup(null, 'require "vacation"; keep;');
     const to = { accountId: domainOnly.account.id, address: domainOnly.account.address };
-    expect((await domainOnly.sieve.plan(to, input(), { accountId: to.accountId })).scripted).toBe(false);
+    expect((await domainOnly.sieve.plan(to, input(), { accountId: to.accountId })).answersVacation).toBe(false);
     const filterOnly = await setup('require "fileinto"; if header :contains "subject" "x" { fileinto "X"; }');
-    expect((await filterOnly.sieve.plan({ accountId: filterOnly.account.id, address: filterOnly.account.address }, input(), { accountId: filterOnly.account.id })).scripted).toBe(false);
+    expect((await filterOnly.sieve.plan({ accountId: filterOnly.account.id, address: filterOnly.account.address }, input(), { accountId: filterOnly.account.id })).answersVacation).toBe(false);
     const own = await setup('require "vacation"; if false { vacation "Absent."; }');
-    expect((await own.sieve.plan({ accountId: own.account.id, address: own.account.address }, input(), { accountId: own.account.id })).scripted).toBe(true);
+    expect((await own.sieve.plan({ accountId: own.account.id, address: own.account.address }, input(), { accountId: own.account.id })).answersVacation).toBe(true);
   });
 
   it('answers a vacation once per sender and handle, and sends a refusal notice after the 250', async () => {

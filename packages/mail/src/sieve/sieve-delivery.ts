@@ -60,7 +60,7 @@ export interface SievePlan {
    * out-of-office set with `palabre vacation` (or the portal) answering as before, and a domain script
    * never silences it, so an administrator's rule or a user's filter never turns replies off.
    */
-  readonly scripted: boolean;
+  readonly answersVacation: boolean;
 }
 
 export interface SieveDeliveryOptions {
@@ -137,7 +137,7 @@ export class SieveDelivery {
 
   /** What the scripts decide for one recipient. A failure to read scripts files the message normally. */
   async plan(recipient: SieveRecipient, message: SieveMessageInput, base: DeliveryTarget): Promise<SievePlan> {
-    const none: SievePlan = { targets: [base], reject: null, redirects: [], vacation: null, scripted: false };
+    const none: SievePlan = { targets: [base], reject: null, redirects: [], vacation: null, answersVacation: false };
     const { scripts, ownVacation } = await this.scriptsFor(recipient.accountId);
     if (scripts.length === 0) return none;
     const body = scripts.some((s) => s.usesBody) ? await bodyText(message, (await message.body()).subarray(0, BODY_LIMIT)) : undefined;
@@ -171,7 +171,7 @@ export class SieveDelivery {
         if (!targets.some((t) => t.mailbox === base.mailbox)) targets.push(base);
       }
     }
-    return { targets, reject, redirects, vacation, scripted: ownVacation };
+    return { targets, reject, redirects, vacation, answersVacation: ownVacation };
   }
 
   /** Carry out what is not a mailbox write: redirects, the vacation reply, a late rejection notice. */
