@@ -71,7 +71,7 @@ export async function openContext(
     metrics?: Metrics;
   } = {},
 ): Promise<Context> {
-  const secrets = config.secrets.keyFile ? loadSecretBox(config.secrets.keyFile) : null;
+  const secrets = config.secrets.keyFile ? loadSecretBox(config.secrets.keyFile, config.secrets.previousKeyFiles) : null;
   const db = await createDataSource({
     ...(config.databaseUrl ? { postgres: { url: config.databaseUrl } } : { sqlite: { file: sqliteFileIn(config.dataDir) } }),
     logger,
@@ -144,14 +144,21 @@ export async function openContext(
 }
 
 /**
- * The key-encryption key from its file. A key others on the machine can read protects nothing: such a
- * file is refused, as ssh refuses a private key with loose permissions.
+ * The key-encryption key from its file, with the previous ones a rotation still needs. A key others on
+ * the machine can read protects nothing: such a file is refused, as ssh refuses a private key with
+ * loose permissions (an old key too: it still opens what it sealed).
  */
-export function loadSecretBox(file: string): SecretBox {
-  const text = readPrivateFile(file, 'secrets.keyFile');
-  try {
-    return createSecretBox(parseSecretKey(text));
-  } catch (error) {
-    throw new InvalidInputError(`secrets.keyFile ${file}: ${(error as Error).message}`);
-  }
+export function loadSecretBox(file: string, previousFiles: readonly string[] = []): SecretBox {
+  const read = (path: string, setting: string): Buffer => {
+    const text = readPrivateFile(path, setting);
+    try {
+      return parseSecretKey(text);
+    } catch (error) {
+      throw new InvalidInputError(`${setting} ${path}: ${(error as Error).message}`);
+    }
+  };
+  return createSecretBox(
+    read(file, 'secrets.keyFile'),
+    previousFiles.map((path) => read(path, 'secrets.previousKeyFiles')),
+  );
 }

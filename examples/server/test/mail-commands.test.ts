@@ -58,6 +58,57 @@ describe.each(siteKinds)('palabre dkim and vacation on %s', (kind) => {
     }
   });
 
+  it('replaces the secret key file: the old one only opens, dkim seal moves every key under the new one, doctor says when the old one can go', async () => {
+    const oldKey = join(site.dataDir, '..', `old-${process.pid}-${Date.now()}.key`);
+    const newKey = join(site.dataDir, '..', `new-${process.pid}-${Date.now()}.key`);
+    await writeFile(oldKey, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    await writeFile(newKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    const config = (secrets: object) => writeFile(join(site.dataDir, 'palabre.json'), JSON.stringify({ secrets }));
+    const stored = async () => {
+      const ctx = await openContext(loadConfig({ data: site.dataDir, env: site.env }), silentLogger);
+      try {
+        return ((await ctx.db.run((m) => m.query('SELECT private_key FROM dkim_keys ORDER BY selector'), 'test')) as { private_key: string }[]).map((r) => r.private_key);
+      } finally {
+        await ctx.close();
+      }
+    };
+    try {
+      await config({ keyFile: oldKey });
+      expect((await site.run('dkim', 'generate', 'sante.gouv.tg', '--selector', 'a')).code).toBe(0);
+      expect((await site.run('dkim', 'rotate', 'sante.gouv.tg')).code).toBe(0);
+      const before = await stored();
+      const oldId = before[0]!.split(':')[2];
+      // The new key alone cannot open what the old one sealed: nothing is guessed.
+      await config({ keyFile: newKey });
+      expect(await site.run('dkim', 'show', 'sante.gouv.tg')).toMatchObject({ code: 1, err: expect.stringContaining(`sealed under key ${oldId}`) });
+      // A previous key file others can read is refused like the current one.
+      await chmod(oldKey, 0o640);
+      await config({ keyFile: newKey, previousKeyFiles: [oldKey] });
+      expect(await site.run('dkim', 'list')).toMatchObject({ code: 1, err: expect.stringContaining('secrets.previousKeyFiles: ') });
+      await chmod(oldKey, 0o600);
+      // During the rotation both open; doctor points at what is still under the old key.
+      expect((await site.run('dkim', 'show', 'sante.gouv.tg')).code).toBe(0);
+      const during = await site.run('doctor', '--no-dns');
+      expect(during.out).toContain('2 DKIM private keys are sealed under a previous secret key, not secrets.keyFile');
+      const sealed = await site.run('dkim', 'seal');
+      expect(sealed).toMatchObject({ code: 0, out: expect.stringMatching(/^2 DKIM private keys sealed with key [0-9a-f]{12}/) });
+      const newId = sealed.out.match(/with key ([0-9a-f]{12})/)![1]!;
+      expect(newId).not.toBe(oldId);
+      const after = await stored();
+      expect(after.every((v) => v.startsWith(`sealed:v1:${newId}:`))).toBe(true);
+      expect(await site.run('dkim', 'seal')).toMatchObject({ code: 0, out: expect.stringMatching(/^0 DKIM private keys sealed/) });
+      expect((await site.run('doctor', '--no-dns')).out).toContain('secrets.previousKeyFiles is no longer needed');
+      // The old key file can go: the new one alone opens everything, the old one alone nothing.
+      await config({ keyFile: newKey });
+      expect((await site.run('dkim', 'show', 'sante.gouv.tg')).code).toBe(0);
+      await config({ keyFile: oldKey });
+      expect(await site.run('dkim', 'show', 'sante.gouv.tg')).toMatchObject({ code: 1, err: expect.stringContaining(`not the configured ${oldId}`) });
+    } finally {
+      await rm(oldKey, { force: true });
+      await rm(newKey, { force: true });
+    }
+  });
+
   it('rotates by publish then activate: the new key is pending, signs only once its TXT record resolves and matches', async () => {
     expect((await site.run('dkim', 'generate', 'sante.gouv.tg', '--selector', 'old')).code).toBe(0);
     const rotated = await site.run('dkim', 'rotate', 'sante.gouv.tg', '--algorithm', 'ed25519');

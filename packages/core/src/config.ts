@@ -213,6 +213,12 @@ export const configSchema = v.strictObject({
      * the data folder and its backups. Absent: those secrets are stored in clear (`palabre doctor` warns).
      */
     keyFile: v.optional(v.string()),
+    /**
+     * Key files being replaced: they only open what they sealed, never seal. To change the key, put the
+     * new file in `keyFile` and the old one here on every node, run `palabre dkim seal` (it seals every
+     * secret again under the new key), then drop the old file (`palabre doctor` says when it is unused).
+     */
+    previousKeyFiles: withDefault(v.array(v.string()), []),
   }),
   tls: section({
     /** The default certificate (PEM, the chain after the leaf), for clients that name no host or an unknown one. */

@@ -58,7 +58,8 @@ for (const backend of backends) {
     it('seals DKIM private keys at rest: the database holds no usable key, and only the right key file opens it', async () => {
       const { db, cleanup } = await backend.open();
       try {
-        const box = createSecretBox(randomBytes(32));
+        const kek = randomBytes(32);
+        const box = createSecretBox(kek);
         const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
         const legacy = new SqlDkimKeyStore(db);
         await legacy.add({ domain: 'old.gouv.tg', selector: 's1', algorithm: 'ed25519-sha256', privateKeyPem: pem, publicKey: 'A'.repeat(44) });
@@ -71,8 +72,9 @@ for (const backend of backends) {
         // The store with the key reads both; keys written before the key file still work, then get sealed.
         expect((await sealed.active('sante.gouv.tg'))!.privateKeyPem).toBe(pem);
         expect((await sealed.active('old.gouv.tg'))!.privateKeyPem).toBe(pem);
-        expect(await sealed.countUnsealed()).toBe(1);
+        expect(await sealed.sealing()).toEqual({ clear: 1, otherKey: 0 });
         expect(await sealed.sealAll()).toBe(1);
+        expect(await sealed.sealing()).toEqual({ clear: 0, otherKey: 0 });
         expect((await raw()).every((r) => r.private_key.startsWith('sealed:v1:'))).toBe(true);
         expect((await sealed.active('old.gouv.tg'))!.privateKeyPem).toBe(pem);
         // Without the key, or with another one, nothing opens (and nothing is guessed).
@@ -82,6 +84,18 @@ for (const backend of backends) {
         const sante = (await raw()).find((r) => r.domain === 'sante.gouv.tg')!.private_key;
         await db.run((m) => m.query(`UPDATE dkim_keys SET private_key = ${backend.name === 'postgres' ? '$1' : '?'} WHERE domain = 'old.gouv.tg'`, [sante]), 'test');
         await expect(sealed.active('old.gouv.tg')).rejects.toMatchObject({ kind: 'unavailable' });
+        // A key file being replaced: the old key only opens; sealAll moves each key under the new one,
+        // in one transaction that a key nobody can open leaves untouched.
+        await db.run((m) => m.query(`DELETE FROM dkim_keys WHERE domain = 'old.gouv.tg'`), 'test');
+        const next = createSecretBox(randomBytes(32), [kek]);
+        const rotated = new SqlDkimKeyStore(db, next);
+        expect(await rotated.sealing()).toEqual({ clear: 0, otherKey: 1 });
+        expect((await rotated.active('sante.gouv.tg'))!.privateKeyPem).toBe(pem);
+        expect(await rotated.sealAll()).toBe(1);
+        expect((await raw())[0]!.private_key).toMatch(new RegExp(`^sealed:v1:${next.keyId}:`));
+        expect(await rotated.sealing()).toEqual({ clear: 0, otherKey: 0 });
+        await expect(new SqlDkimKeyStore(db, createSecretBox(randomBytes(32))).sealAll()).rejects.toMatchObject({ kind: 'unavailable' });
+        expect((await raw())[0]!.private_key).toMatch(new RegExp(`^sealed:v1:${next.keyId}:`));
       } finally {
         await cleanup();
       }

@@ -31,7 +31,21 @@ export async function doctorCommand(ctx: Context, argv: string[], io: Output, re
   );
   noMorePositionals(positionals, 0, DOCTOR_USAGE);
   const findings: Finding[] = [...configFindings(ctx.config)];
-  const unsealed = await createMailTransportStores(ctx.db, { secrets: ctx.secrets }).dkimKeys.countUnsealed();
+  const { clear: unsealed, otherKey } = await createMailTransportStores(ctx.db, { secrets: ctx.secrets }).dkimKeys.sealing();
+  if (otherKey > 0)
+    findings.push({
+      verdict: 'warn',
+      subject: 'config',
+      message: `${otherKey} DKIM private key${otherKey === 1 ? ' is' : 's are'} sealed under a previous secret key, not secrets.keyFile`,
+      fix: 'palabre dkim seal (seals them again under the current key)',
+    });
+  else if (ctx.config.secrets.previousKeyFiles.length > 0 && ctx.secrets)
+    findings.push({
+      verdict: 'warn',
+      subject: 'config',
+      message: 'secrets.previousKeyFiles is no longer needed: nothing is sealed under those keys',
+      fix: 'remove secrets.previousKeyFiles from the config and destroy the old key files',
+    });
   if (unsealed > 0)
     findings.push({
       verdict: 'warn',

@@ -21,6 +21,24 @@ describe('SecretBox (AES-256-GCM, bound to its context)', () => {
     for (const junk of ['', 'sealed:v1:', 'sealed:v1:x:y', `sealed:v1:${box.keyId}:AAAA:AAAA`, 'plain text']) expect(() => box.open(junk, 'c')).toThrow();
   });
 
+  it('opens what a previous key sealed during a rotation, seals only under the current one, and tells them apart', () => {
+    const oldKey = randomBytes(32);
+    const before = createSecretBox(oldKey).seal('old secret', 'dkim:a:s');
+    const rotating = createSecretBox(randomBytes(32), [oldKey]);
+    expect(rotating.open(before, 'dkim:a:s')).toBe('old secret');
+    expect(rotating.sealedByCurrent(before)).toBe(false);
+    const again = rotating.seal('old secret', 'dkim:a:s');
+    expect(again.startsWith(`sealed:v1:${rotating.keyId}:`)).toBe(true);
+    expect(rotating.sealedByCurrent(again)).toBe(true);
+    expect(rotating.sealedByCurrent('plain text')).toBe(false);
+    // A previous key is no licence: context and integrity still hold, and an unknown key still fails.
+    expect(() => rotating.open(before, 'dkim:b:s')).toThrow(/does not open/);
+    expect(() => rotating.open(createSecretBox(randomBytes(32)).seal('x', 'c'), 'c')).toThrow(/nor a previous one/);
+    // Derived keys follow the current key only.
+    expect(rotating.deriveKey('p')).not.toEqual(createSecretBox(oldKey).deriveKey('p'));
+    expect(() => createSecretBox(randomBytes(32), [randomBytes(31)])).toThrow(/32 bytes/);
+  });
+
   it('reads a key file as base64 or hex, and nothing else', () => {
     const key = randomBytes(32);
     expect(parseSecretKey(`${key.toString('base64')}\n`)).toEqual(key);

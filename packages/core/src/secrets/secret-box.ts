@@ -11,9 +11,15 @@ import { InvalidInputError, UnavailableError } from '../errors.js';
 export interface SecretBox {
   /** Short, public fingerprint of the key-encryption key: says which key sealed a value. */
   readonly keyId: string;
+  /** Seals under the current key, always. */
   seal(plain: string, context: string): string;
-  /** The plain text; UnavailableError when the value was sealed under another key or was altered. */
+  /**
+   * The plain text, whether sealed under the current key or one of the previous keys it was given
+   * (a rotation in progress); UnavailableError when sealed under an unknown key or altered.
+   */
   open(sealed: string, context: string): string;
+  /** True when the value is sealed under the current key (false: in clear, or under a previous key). */
+  sealedByCurrent(value: string): boolean;
   /**
    * A 32-byte key for one purpose (HMAC-SHA256 of the purpose under the key-encryption key): the same
    * on every node given the same key file, and revealing nothing of it or of other purposes' keys.
@@ -25,13 +31,37 @@ const PREFIX = 'sealed:v1:';
 
 export const isSealed = (value: string): boolean => value.startsWith(PREFIX);
 
-/** A SecretBox over a 32-byte key (the content of the key file, decoded). */
-export function createSecretBox(key: Uint8Array): SecretBox {
+const fingerprint = (kek: Buffer): string => createHash('sha256').update('palabre-secret-box').update(kek).digest('hex').slice(0, 12);
+
+function checkedKey(key: Uint8Array): Buffer {
   if (key.length !== 32) throw new InvalidInputError('a secret key is 32 bytes (base64 or hex in its file)');
-  const kek = Buffer.from(key);
-  const keyId = createHash('sha256').update('palabre-secret-box').update(kek).digest('hex').slice(0, 12);
+  return Buffer.from(key);
+}
+
+/** The key id a sealed value names (null for a value in clear or not well formed). */
+function sealedKeyId(value: string): string | null {
+  if (!isSealed(value)) return null;
+  const end = value.indexOf(':', PREFIX.length);
+  return end > PREFIX.length ? value.slice(PREFIX.length, end) : null;
+}
+
+/**
+ * A SecretBox over a 32-byte key (the content of the key file, decoded). `previous` keys only open:
+ * while a key is being replaced, every node can read what was sealed under the old one until
+ * `palabre dkim seal` has sealed it again under the new one. Derived keys always come from the
+ * current key (a leaked key file must not keep deriving valid keys).
+ */
+export function createSecretBox(key: Uint8Array, previous: readonly Uint8Array[] = []): SecretBox {
+  const kek = checkedKey(key);
+  const keyId = fingerprint(kek);
+  const openers = new Map<string, Buffer>([[keyId, kek]]);
+  for (const old of previous) {
+    const k = checkedKey(old);
+    if (!openers.has(fingerprint(k))) openers.set(fingerprint(k), k);
+  }
   return {
     keyId,
+    sealedByCurrent: (value) => sealedKeyId(value) === keyId,
     seal(plain, context) {
       const nonce = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', kek, nonce);
@@ -45,10 +75,11 @@ export function createSecretBox(key: Uint8Array): SecretBox {
     open(sealed, context) {
       const [id, nonce, data] = sealed.slice(PREFIX.length).split(':');
       if (!isSealed(sealed) || !id || !nonce || !data) throw new UnavailableError('not a sealed secret');
-      if (id !== keyId) throw new UnavailableError(`sealed under key ${id.slice(0, 12)}, not the configured ${keyId}`);
+      const opener = openers.get(id);
+      if (!opener) throw new UnavailableError(`sealed under key ${id.slice(0, 12)}, not the configured ${keyId}${openers.size > 1 ? ' nor a previous one' : ''}`);
       const bytes = Buffer.from(data, 'base64');
       try {
-        const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(nonce, 'base64'));
+        const decipher = createDecipheriv('aes-256-gcm', opener, Buffer.from(nonce, 'base64'));
         decipher.setAAD(Buffer.from(context));
         decipher.setAuthTag(bytes.subarray(bytes.length - 16));
         return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]).toString('utf8');

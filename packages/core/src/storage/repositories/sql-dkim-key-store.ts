@@ -12,7 +12,7 @@ const MAX_STORED = 8000;
 /**
  * DKIM keys in the database. With a SecretBox, private keys are sealed before they are written and
  * opened when read (keys written before one was configured are read as they are, and sealed by
- * `sealAll`); without one they are stored in clear, which `palabre doctor` reports.
+ * `sealAll`, which also seals again what a previous key file sealed); without one they are stored in clear, which `palabre doctor` reports.
  */
 export class SqlDkimKeyStore implements DkimKeyStore {
   constructor(
@@ -36,7 +36,11 @@ export class SqlDkimKeyStore implements DkimKeyStore {
     return { ...toKey(row), privateKeyPem };
   }
 
-  /** Seal every key still stored in clear (after a key file was configured); returns how many. */
+  /**
+   * Seal again under the current key every private key still in clear (written before a key file was
+   * configured) or sealed under a previous key (a key file being replaced); returns how many. One
+   * transaction: a key that does not open (sealed under a key no longer configured) changes nothing.
+   */
   async sealAll(): Promise<number> {
     const secrets = this.secrets;
     if (!secrets) throw new UnavailableError('no secret key configured (secrets.keyFile)');
@@ -44,8 +48,9 @@ export class SqlDkimKeyStore implements DkimKeyStore {
       async (m) => {
         let sealed = 0;
         for (const row of await m.find(DkimKeyEntity, {})) {
-          if (isSealed(row.privateKey)) continue;
-          await m.update(DkimKeyEntity, { domain: row.domain, selector: row.selector }, { privateKey: this.stored({ domain: row.domain, selector: row.selector, privateKeyPem: row.privateKey }) });
+          if (secrets.sealedByCurrent(row.privateKey)) continue;
+          const { privateKeyPem } = this.toKey(row);
+          await m.update(DkimKeyEntity, { domain: row.domain, selector: row.selector }, { privateKey: this.stored({ domain: row.domain, selector: row.selector, privateKeyPem }) });
           sealed++;
         }
         return sealed;
@@ -54,9 +59,12 @@ export class SqlDkimKeyStore implements DkimKeyStore {
     );
   }
 
-  /** How many private keys are stored in clear. */
-  async countUnsealed(): Promise<number> {
-    return this.db.run(async (m) => (await m.find(DkimKeyEntity, {})).filter((r) => !isSealed(r.privateKey)).length, 'counting DKIM keys');
+  /** How many private keys are stored in clear, and how many sealed under a key other than the current one. */
+  async sealing(): Promise<{ clear: number; otherKey: number }> {
+    const rows = await this.db.run((m) => m.find(DkimKeyEntity, { select: { privateKey: true } }), 'counting DKIM keys');
+    const clear = rows.filter((r) => !isSealed(r.privateKey)).length;
+    const otherKey = this.secrets ? rows.length - clear - rows.filter((r) => this.secrets!.sealedByCurrent(r.privateKey)).length : 0;
+    return { clear, otherKey };
   }
 
   async add(input: NewDkimKey, options: { pending?: boolean } = {}): Promise<DkimKey> {
