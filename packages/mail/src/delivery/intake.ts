@@ -14,7 +14,7 @@ import type { DnsResolver } from '../auth-results/dns-resolver.js';
 import { concatParts, Outbox, type MessagePart } from '../outbound/outbox.js';
 import { tlsPolicyOf } from '../outbound/require-tls.js';
 import { HeaderSection } from '../mime/header-section.js';
-import type { ReceivedMessage } from '../smtp/message-receiver.js';
+import type { ReceivedMessage } from './received-message.js';
 import { newMessageId, receivedHeader, rfc5322Date, safeAddress } from '../mime/trace-headers.js';
 import { LocalDeliveryPath, readUpTo, type LocalInput } from './local-path.js';
 import { readOriginator, type Originator } from './originator.js';

@@ -22,7 +22,7 @@ import { Outbox } from '../outbound/outbox.js';
 import { SieveDelivery } from '../sieve/sieve-delivery.js';
 import { RedirectMarks } from '../sieve/redirect-mark.js';
 import { LocalDeliveryPath } from './local-path.js';
-import { smtpMetrics } from '../smtp/smtp-metrics.js';
+import { filterVerdicts } from './delivery-metrics.js';
 import { Intake, type DmarcHandling } from './intake.js';
 import { RecipientResolver } from './recipient-resolver.js';
 import { VacationResponder } from './vacation-responder.js';
@@ -90,7 +90,6 @@ export function createMailPipeline(options: MailPipelineOptions): MailPipeline {
       ? new SieveDelivery({ marks, mailboxes: options.mailboxes ?? null, scripts: options.sieveScripts, directory: options.directory, vacations: options.vacations, submission: outbox, hostname: options.hostname, clock, logger: options.logger })
       : null;
   const resolver = new RecipientResolver(options.directory);
-  const measures = { mx: smtpMetrics(metrics, 'mx'), submission: smtpMetrics(metrics, 'submission') };
   const local = new LocalDeliveryPath({ delivery: options.delivery, directory: options.directory, sieve, vacation, logger: options.logger });
   const intake = new Intake({
     sieve,
@@ -110,7 +109,7 @@ export function createMailPipeline(options: MailPipelineOptions): MailPipeline {
     clock,
     logger: options.logger,
     filters: options.filters,
-    onFiltered: (filter, action, role) => measures[role].filtered(filter, action),
+    onFiltered: filterVerdicts(metrics),
   });
   return { intake, submission: outbox, queue, resolver, local };
 }

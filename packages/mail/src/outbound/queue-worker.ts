@@ -30,7 +30,7 @@ import { storedRulesInput, type LocalDeliveryPath } from '../delivery/local-path
 import { analyzeMessage } from '../mime/analyze.js';
 import { RecipientResolver } from '../delivery/recipient-resolver.js';
 import type { SmtpLogEvent } from '../smtp/log-events.js';
-import { deliveryCounter } from '../smtp/smtp-metrics.js';
+import { deliveryCounter } from '../delivery/delivery-metrics.js';
 import { nextAttemptAt } from './backoff.js';
 import { buildDsn, DSN_FULL_LIMIT } from './dsn.js';
 import { lookupMx, type MxAnswer } from './mx.js';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { BodySpool } from './body-spool.js';
+import { BodySpool } from '../delivery/body-spool.js';
+import type { ReceivedMessage } from '../delivery/received-message.js';
 
 export interface ReceiveOptions {
   /** The header section is kept in memory (it is parsed and rewritten): refuse larger ones. */
@@ -10,24 +11,6 @@ export interface ReceiveOptions {
   memoryBytes: number;
   /** Stop storing once this many bytes arrived (the reply will be 552 anyway). */
   maxBytes: number;
-}
-
-export interface ReceivedMessage {
-  /** Header section, including the empty line that ends it (when there is one). */
-  readonly header: Buffer;
-  readonly body: BodySpool;
-  /** Bytes the client sent (after dot-unstuffing). */
-  readonly size: number;
-  /** SHA-256 of those bytes. */
-  readonly digest: string;
-  /** A CR or LF not part of CRLF: the raw material of SMTP smuggling (refused). */
-  readonly bareNewline: boolean;
-  /** A NUL byte anywhere (RFC 5322 §2.1: not in a message; C programs downstream cut text there). */
-  readonly nul: boolean;
-  /** A line longer than RFC 5322 §2.1.1's 998 characters. */
-  readonly longLine: boolean;
-  readonly headerTooLarge: boolean;
-  readonly tooLarge: boolean;
 }
 
 const CR = 0x0d;

@@ -1,11 +1,12 @@
 import { LATENCY_BUCKETS, type Metrics } from '@palabre/core';
+import { deliveryCounter } from '../delivery/delivery-metrics.js';
 
 export type SmtpMeasuredCommand = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
 
 /** `2xx`, `4xx`, `5xx`: what an operator alerts on, with a fixed number of series. */
 export const replyClass = (code: number): string => `${Math.floor(code / 100)}xx`;
 
-/** What SMTP measures: commands by reply class, their latency, and deliveries (shared with the queue worker). */
+/** What SMTP measures: commands by reply class, their latency, and what the intake delivered. */
 export function smtpMetrics(metrics: Metrics, role: 'mx' | 'submission') {
   const commands = metrics.counter({
     name: 'palabre_smtp_commands_total',
@@ -19,15 +20,7 @@ export function smtpMetrics(metrics: Metrics, role: 'mx' | 'submission') {
     buckets: LATENCY_BUCKETS,
   });
   const deliveries = deliveryCounter(metrics);
-  const filtered = metrics.counter({
-    name: 'palabre_mail_filter_verdicts_total',
-    help: 'Decisions of the mail filters (rspamd, clamd) by listener role, filter and action.',
-    labels: ['role', 'filter', 'action'],
-  });
   return {
-    filtered(filter: string, action: string): void {
-      filtered.inc({ role, filter, action });
-    },
     command(command: SmtpMeasuredCommand, code: number, seconds?: number): void {
       commands.inc({ role, command, reply: replyClass(code) });
       if (seconds !== undefined) latency.observe({ role, command }, seconds);
@@ -38,17 +31,4 @@ export function smtpMetrics(metrics: Metrics, role: 'mx' | 'submission') {
       if (result.queued) deliveries.inc({ via: 'intake', result: 'queued' }, result.queued);
     },
   };
-}
-
-/**
- * `palabre_mail_deliveries_total`: recipients (accounts for local mail) by the path they took. The
- * intake counts mail filed at once, deferred (full mailbox) or queued for other domains; the queue
- * worker counts what it delivered, deferred again or bounced.
- */
-export function deliveryCounter(metrics: Metrics) {
-  return metrics.counter({
-    name: 'palabre_mail_deliveries_total',
-    help: 'Mail deliveries by path (intake, queue) and result, counted per recipient.',
-    labels: ['via', 'result'],
-  });
 }
