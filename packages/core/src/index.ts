@@ -21,8 +21,8 @@ export {
   isValidAddress,
 } from './address.js';
 export type { ParsedAddress } from './address.js';
-export { toPrincipal } from './directory.js';
-export { MAX_SEARCH_RESULTS, MAX_SEARCH_TEXT, foldName } from './directory-rules.js';
+export { toPrincipal } from './directory/directory.js';
+export { MAX_SEARCH_RESULTS, MAX_SEARCH_TEXT, foldName } from './directory/directory-rules.js';
 export type {
   Domain,
   Account,
@@ -34,7 +34,7 @@ export type {
   AppCredential,
   CredentialKind,
   AddressTarget,
-} from './directory.js';
+} from './directory/directory.js';
 export type {
   DirectoryStore,
   NewDomain,
@@ -47,9 +47,9 @@ export type {
   NewGroup,
   MemberRef,
   NewCredential,
-} from './ports/directory-store.js';
+} from './directory/directory-store.js';
 export type { BlobStore, BlobInfo, BlobSource, PutBlobOptions, ByteRange, BlobEntry } from './ports/blob-store.js';
-export type { ChangeLog, Change, ChangeKind, ChangeSet } from './ports/change-log.js';
+export type { ChangeLog, Change, ChangeKind, ChangeSet } from './system/change-log.js';
 export type { Notifier, Unsubscribe } from './ports/notifier.js';
 export { MAX_TOPIC_LENGTH, MAX_NOTIFY_PAYLOAD_BYTES, NOTIFIER_RECONNECT_TOPIC } from './ports/notifier.js';
 export { MemoryNotifier, createMemoryNotifier } from './memory-notifier.js';
@@ -57,11 +57,11 @@ export type { Logger, LogFields, LogFn } from './ports/logger.js';
 export { lazyChild, silentLogger } from './ports/logger.js';
 export type { Clock } from './ports/clock.js';
 export { systemClock } from './ports/clock.js';
-export type { AuditLog, AuditEvent, AuditEventType, AuditQuery } from './ports/audit-log.js';
-export { AUDIT_EVENT_TYPES } from './ports/audit-log.js';
-export type { ThrottleStore, FailureWindow } from './ports/throttle-store.js';
-export type { UsageStore, UsageKind, AccountUsage } from './ports/usage-store.js';
-export { USAGE_KINDS } from './ports/usage-store.js';
+export type { AuditLog, AuditEvent, AuditEventType, AuditQuery } from './system/audit-log.js';
+export { AUDIT_EVENT_TYPES } from './system/audit-log.js';
+export type { ThrottleStore, FailureWindow } from './system/throttle-store.js';
+export type { UsageStore, UsageKind, AccountUsage } from './usage/usage-store.js';
+export { USAGE_KINDS } from './usage/usage-store.js';
 export type {
   Authenticator,
   AuthContext,
@@ -95,15 +95,15 @@ export type {
   DavLock,
   NewLock,
   LockScope,
-} from './ports/drive-store.js';
-export { DRIVE_MAX_NAME_LENGTH } from './ports/drive-store.js';
-export { checkNodeName, conflictReason, lockPrefix, MAX_LOCK_TIMEOUT_SECONDS, MAX_PROPERTY_VALUE } from './drive-rules.js';
-export type { DriveConflictReason } from './drive-rules.js';
+} from './drive/drive-store.js';
+export { DRIVE_MAX_NAME_LENGTH } from './drive/drive-store.js';
+export { checkNodeName, conflictReason, lockPrefix, MAX_LOCK_TIMEOUT_SECONDS, MAX_PROPERTY_VALUE } from './drive/drive-rules.js';
+export type { DriveConflictReason } from './drive/drive-rules.js';
 export { configSchema, ldapConfigSchema, argon2ConfigSchema, s3ConfigSchema, parseConfig, checkConfig } from './config.js';
 export type { PalabreConfig, PalabreConfigInput, LdapConfig, Argon2Config, S3Config, ConfigResult } from './config.js';
 export { smtpConfigSchema } from './config.js';
 export type { SmtpConfig } from './config.js';
-export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './ports/mail-delivery.js';
+export type { MailDelivery, MessageToDeliver, MessageAnalysis, DeliveryTarget, DeliveryResult } from './mail/mail-delivery.js';
 export type {
   OutboundQueue,
   OutboundTransport,
@@ -120,14 +120,14 @@ export type {
   QueueSummary,
   DsnNotify,
   TlsPolicy,
-} from './ports/outbound-queue.js';
+} from './mail-transport/outbound-queue.js';
 export type { MessagePart, MessageSubmission, SubmittedMessage } from './ports/message-submission.js';
-export type { DkimKeyStore, DkimKey, DkimAlgorithm, NewDkimKey } from './ports/dkim-key-store.js';
-export { dkimKeyState } from './ports/dkim-key-store.js';
+export type { DkimKeyStore, DkimKey, DkimAlgorithm, NewDkimKey } from './mail-transport/dkim-key-store.js';
+export { dkimKeyState } from './mail-transport/dkim-key-store.js';
 export type { ServerKeys } from './ports/server-keys.js';
-export type { VacationStore, VacationSettings } from './ports/vacation-store.js';
-export { DEFAULT_VACATION_INTERVAL_MS, MIN_VACATION_INTERVAL_MS, MAX_VACATION_BODY, MAX_VACATION_SUBJECT } from './vacation-rules.js';
-export type { RateLimitStore } from './ports/rate-limit-store.js';
+export type { VacationStore, VacationSettings } from './mail-transport/vacation-store.js';
+export { DEFAULT_VACATION_INTERVAL_MS, MIN_VACATION_INTERVAL_MS, MAX_VACATION_BODY, MAX_VACATION_SUBJECT } from './mail-transport/vacation-rules.js';
+export type { RateLimitStore } from './mail-transport/rate-limit-store.js';
 export type {
   MailStore,
   Mailbox,
@@ -154,8 +154,8 @@ export type {
   MailQuota,
   MessageFilter,
   SearchUidsResult,
-} from './ports/mail-store.js';
-export { MAILBOX_DELIMITER, SPECIAL_USES, DEFAULT_MAILBOXES, MESSAGE_FILTER_LIMITS, mailboxListTopic, mailboxTopic } from './ports/mail-store.js';
+} from './mail/mail-store.js';
+export { MAILBOX_DELIMITER, SPECIAL_USES, DEFAULT_MAILBOXES, MESSAGE_FILTER_LIMITS, mailboxListTopic, mailboxTopic } from './mail/mail-store.js';
 export { matchesFilter, checkFilter, searchableText, utcDayOf } from './mail-filter.js';
 export type { FilterSubject } from './mail-filter.js';
 export {
@@ -178,8 +178,8 @@ export {
   searchTextOf,
   searchField,
   sentDateOf,
-} from './mail-rules.js';
-export type { SystemFlag, ParsedFlags, SearchField } from './mail-rules.js';
+} from './mail/mail-rules.js';
+export type { SystemFlag, ParsedFlags, SearchField } from './mail/mail-rules.js';
 export { collectUnreferencedBlobs, DEFAULT_BLOB_SETTLE_MS } from './blob-gc.js';
 export { isBlobId, checkBlobId, createBlobHash, blobIdOf } from './blob-id.js';
 export { s3BucketProblem, s3EndpointProblem, s3RegionProblem } from './s3-location.js';

@@ -1,6 +1,6 @@
 import { InvalidInputError } from './errors.js';
-import { normalizeUidSet, searchField, uidSetHas } from './mail-rules.js';
-import { MESSAGE_FILTER_LIMITS, type MessageFilter } from './ports/mail-store.js';
+import { normalizeUidSet, searchField, uidSetHas } from './mail/mail-rules.js';
+import { MESSAGE_FILTER_LIMITS, type MessageFilter } from './mail/mail-store.js';
 
 /** What a MessageFilter reads of one message (times in ms). */
 export interface FilterSubject {

@@ -1,5 +1,5 @@
-import { DirectorySearch1796000470000 } from '../src/storage/migrations/1796000470000-directory-search.js';
-import { MailSearchIndex1796000510000 } from '../src/storage/migrations/1796000510000-mail-search-index.js';
+import { DirectorySearch1796000470000 } from '../src/storage/directory/1796000470000-directory-search.js';
+import { MailSearchIndex1796000510000 } from '../src/storage/mail/1796000510000-mail-search-index.js';
 import { describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../src/testing/index.js';
 import { SqlDirectoryStore, SqlMailStore, SqlUsageStore } from '../src/storage/index.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkNodeName } from '../drive-rules.js';
+import { checkNodeName } from '../drive/drive-rules.js';
 import { ConflictError, InvalidInputError, TooLargeError } from '../errors.js';
 import {
   CALENDAR_COMPONENTS,

@@ -1,4 +1,4 @@
-import type { Principal } from '../directory.js';
+import type { Principal } from '../directory/directory.js';
 
 export type AuthProtocol = 'dav' | 'smtp' | 'imap' | 'managesieve' | 'cli' | 'http';
 
@@ -41,7 +41,7 @@ export interface HttpCredentialsRequest {
 }
 
 export type HttpAuthOutcome =
-  | { readonly ok: true; readonly principal: import('../directory.js').Principal }
+  | { readonly ok: true; readonly principal: import('../directory/directory.js').Principal }
   /**
    * 401: no or bad credentials (send `challenges()` in WWW-Authenticate); 403: credentials refused on an
    * insecure channel; 429: throttled (send Retry-After); 503: the password source is unreachable.

@@ -1,4 +1,4 @@
-import type { NewOutboundRecipient, OutboundMessage, TlsPolicy } from './outbound-queue.js';
+import type { NewOutboundRecipient, OutboundMessage, TlsPolicy } from '../mail-transport/outbound-queue.js';
 
 /** A piece of a message: bytes, or a factory for a stream of them (opened when needed). */
 export type MessagePart = Buffer | (() => AsyncIterable<Uint8Array>);

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import { toPrincipal, type Principal } from '../directory.js';
-import type { DirectoryStore } from '../ports/directory-store.js';
+import { toPrincipal, type Principal } from '../directory/directory.js';
+import type { DirectoryStore } from '../directory/directory-store.js';
 import type { AuthContext, AuthResult, Authenticator, HttpAuthenticator, HttpAuthOutcome, HttpCredentialsRequest } from '../ports/authenticator.js';
 
 /**

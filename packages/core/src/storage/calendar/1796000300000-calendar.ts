@@ -1,5 +1,5 @@
 import { TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
-import { col, primary as key, table } from '../migrations/table-helpers.js';
+import { col, primary as key, table } from '../table-helpers.js';
 
 const text = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'text', isNullable: nullable });
 const unique = (name: string, columnNames: string[]) => new TableIndex({ name, columnNames, isUnique: true });

@@ -55,11 +55,11 @@ import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, QuotaE
 import { systemClock, type Clock } from '../../ports/clock.js';
 import { silentLogger, type Logger } from '../../ports/logger.js';
 import type { Notifier } from '../../ports/notifier.js';
-import type { UsageKind } from '../../ports/usage-store.js';
+import type { UsageKind } from '../../usage/usage-store.js';
 import type { Database } from '../database.js';
-import { SqlChangeLog } from '../repositories/sql-change-log.js';
-import { chunks, marks } from '../repositories/sql-lists.js';
-import { SqlUsageStore } from '../repositories/sql-usage-store.js';
+import { SqlChangeLog } from '../system/sql-change-log.js';
+import { chunks, marks } from '../sql-lists.js';
+import { SqlUsageStore } from '../usage/sql-usage-store.js';
 
 export interface SqlCalendarStoreOptions {
   readonly clock?: Clock;

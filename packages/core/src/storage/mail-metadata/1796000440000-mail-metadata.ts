@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { col, primary as key, table } from '../migrations/table-helpers.js';
+import { col, primary as key, table } from '../table-helpers.js';
 
 /** IMAP METADATA entries: mirrors storage/mail-metadata/entities.ts exactly. */
 export class MailMetadata1796000440000 implements MigrationInterface {

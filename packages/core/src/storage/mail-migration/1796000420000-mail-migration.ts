@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { col, primary as key, table } from '../migrations/table-helpers.js';
+import { col, primary as key, table } from '../table-helpers.js';
 
 /** Mail migration cursors (palabre migrate mail): mirrors storage/mail-migration/entities.ts exactly. */
 export class MailMigration1796000420000 implements MigrationInterface {

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { col, primary as key, table } from '../migrations/table-helpers.js';
+import { col, primary as key, table } from '../table-helpers.js';
 
 /** Legacy UID → target UID of every migrated message, for bringing later flag changes over. */
 export class MailMigrationCopies1796000420001 implements MigrationInterface {

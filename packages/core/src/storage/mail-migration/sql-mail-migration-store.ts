@@ -7,7 +7,7 @@ import type {
 import { checkCopies, checkCursor, compareCursors } from '../../mail-migration/mail-migration-rules.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type { Database } from '../database.js';
-import { returnedRows } from '../repositories/returned-rows.js';
+import { returnedRows } from '../returned-rows.js';
 import { MailMigrationCopyEntity, MailMigrationCursorEntity, type MailMigrationCursorRow } from './entities.js';
 
 /** Rows per INSERT when recording copies (4 parameters each, well under every driver's limit). */

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { col, primary, table } from '../migrations/table-helpers.js';
+import { col, primary, table } from '../table-helpers.js';
 
 /** Per-deployment random keys (storage/server-keys/entities.ts), and the DKIM key waiting for its DNS record. */
 export class ServerKeys1796000530000 implements MigrationInterface {

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner, TableColumnOptions } from 'typeorm';
-import { col, primary as key, table } from '../migrations/table-helpers.js';
+import { col, primary as key, table } from '../table-helpers.js';
 
 const longText = (name: string): TableColumnOptions => ({ name, type: 'text', isNullable: false });
 

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { col, primary as key, table } from '../migrations/table-helpers.js';
+import { col, primary as key, table } from '../table-helpers.js';
 
 /** MTA-STS policies shared by every node: mirrors storage/transport-security/entities.ts. */
 export class MtaSts1796000460001 implements MigrationInterface {

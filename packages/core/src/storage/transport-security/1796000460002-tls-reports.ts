@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { col, primary as key, table } from '../migrations/table-helpers.js';
+import { col, primary as key, table } from '../table-helpers.js';
 
 /** RFC 8460 session counts: mirrors storage/transport-security/entities.ts. */
 export class TlsReports1796000460002 implements MigrationInterface {

@@ -1,7 +1,7 @@
 import { checkTlsaPolicy, checkTlsDay, checkTlsSessionKey } from '../../transport-security/tls-report-rules.js';
 import type { TlsaPolicy, TlsReportStore, TlsSessionCount, TlsSessionKey } from '../../transport-security/tls-report-store.js';
 import type { Database } from '../database.js';
-import { returnedRows } from '../repositories/returned-rows.js';
+import { returnedRows } from '../returned-rows.js';
 
 interface Row {
   day: string;

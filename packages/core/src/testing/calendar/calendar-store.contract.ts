@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CalendarCollection, CalendarStore, ObjectIndex } from '../../calendar/calendar-store.js';
 import { MAX_INSTANCES } from '../../calendar/calendar-rules.js';
-import type { Account, Group } from '../../directory.js';
-import type { DirectoryStore } from '../../ports/directory-store.js';
-import type { UsageStore } from '../../ports/usage-store.js';
+import type { Account, Group } from '../../directory/directory.js';
+import type { DirectoryStore } from '../../directory/directory-store.js';
+import type { UsageStore } from '../../usage/usage-store.js';
 import { expectKind } from '../contracts/expect-error.js';
 import type { ContractSubject } from '../contracts/subject.js';
 

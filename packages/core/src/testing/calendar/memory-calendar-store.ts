@@ -50,10 +50,10 @@ import type {
 } from '../../calendar/calendar-store.js';
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, QuotaExceededError } from '../../errors.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
-import type { DirectoryStore } from '../../ports/directory-store.js';
+import type { DirectoryStore } from '../../directory/directory-store.js';
 import type { Notifier } from '../../ports/notifier.js';
-import type { UsageStore } from '../../ports/usage-store.js';
-import { MemoryChangeLog } from '../memory-stores.js';
+import type { UsageStore } from '../../usage/usage-store.js';
+import { MemoryChangeLog } from '../system/memory-system-stores.js';
 
 type Stored = { object: CalendarObject; data: string; index: ObjectIndex };
 type Collection = { -readonly [K in keyof CalendarCollection]: CalendarCollection[K] };

@@ -1,0 +1,20 @@
+import { EntitySchema } from 'typeorm';
+
+export interface AccountUsageRow {
+  accountId: string;
+  kind: string;
+  bytes: number;
+}
+
+export const AccountUsageEntity = new EntitySchema<AccountUsageRow>({
+  name: 'AccountUsage',
+  tableName: 'account_usage',
+  columns: {
+    accountId: { type: 'varchar', length: 36, name: 'account_id', primary: true },
+    kind: { type: 'varchar', length: 16, primary: true },
+    bytes: { type: 'bigint' },
+  },
+  foreignKeys: [{ target: 'Account', columnNames: ['accountId'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
+});
+
+export const USAGE_ENTITIES = [AccountUsageEntity];
