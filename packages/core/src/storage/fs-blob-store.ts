@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { constants } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rm, stat, unlink, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { blobIdOf, checkBlobId, createBlobHash, isBlobId } from '../blob-id.js';
 import { damagedBlobError, gatherSmall, verifyBlobStream, wholeSource } from '../blob-source.js';
@@ -178,7 +178,17 @@ export class FsBlobStore implements BlobStore {
 
   private async ensureDir(dir: string): Promise<void> {
     if (this.madeDirs.has(dir)) return;
-    await mkdir(dir, { recursive: true });
+    const first = await mkdir(dir, { recursive: true });
+    // A new folder's name lives in its parent: until the parent is synced, a crash can lose the folder
+    // and with it a blob already acknowledged (syncDir after the rename syncs only the leaf).
+    if (first !== undefined) {
+      const parents: string[] = [];
+      for (let d = dir; ; d = dirname(d)) {
+        parents.push(dirname(d));
+        if (d === first || dirname(d) === d) break;
+      }
+      await Promise.all(parents.map(syncDir));
+    }
     this.madeDirs.add(dir);
   }
 
