@@ -51,6 +51,7 @@ import { TRANSPORT_SECURITY_ENTITIES } from './transport-security/entities.js';
 import { SERVER_KEY_ENTITIES } from './server-keys/entities.js';
 import { ServerKeys1796000530000 } from './server-keys/1796000530000-server-keys.js';
 import { DkimPending1796000530001 } from './migrations/1796000530001-dkim-pending.js';
+import { QuotaResources1796000760000 } from './migrations/1796000760000-quota-resources.js';
 import { MailSearchCovering1796000610000 } from './migrations/1796000610000-mail-search-covering.js';
 
 /** Every table Palabre owns. Features add their entities and migrations here, in order. */
@@ -115,4 +116,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MailSearchCovering1796000610000,
   TlsaPolicies1796000730000,
   ShareReplies1796000730001,
+  QuotaResources1796000760000,
 ];
