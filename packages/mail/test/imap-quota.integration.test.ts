@@ -101,7 +101,7 @@ describe.each(await testBackends())('IMAP QUOTA resources on $name', (backend) =
     const count = (await aliceQuota()).mailboxes;
     await w.directory.updateAccount(w.users.alice.id, { quotaMailboxes: count + 1 });
     expect((await r.cmd('a', 'CREATE Q/Deep/Er')).tagged).toBe('a NO [OVERQUOTA] Mailbox count limit reached');
-    expect((await r.cmd('b', 'RENAME Q Q3/Q')).tagged).toBe('b NO [OVERQUOTA] Mailbox count limit reached');
+    expect((await r.cmd('b', 'RENAME Q Q3/X/Q')).tagged).toBe('b NO [OVERQUOTA] Mailbox count limit reached');
     expect((await r.cmd('c', 'CREATE Q2')).status).toBe('OK');
     expect((await r.cmd('d', 'CREATE Q3')).tagged).toBe('d NO [OVERQUOTA] Mailbox count limit reached');
     expect((await r.cmd('e', 'LIST "" "Q*"')).untagged.map((l) => l.replace(/^.* /, ''))).toEqual(['"Q"', '"Q2"']);

@@ -1,4 +1,11 @@
-import { TableColumn, type MigrationInterface, type QueryRunner } from 'typeorm';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+const COLUMNS = [
+  ['accounts', 'quota_messages'],
+  ['accounts', 'quota_mailboxes'],
+  ['domains', 'default_quota_messages'],
+  ['domains', 'default_quota_mailboxes'],
+] as const;
 
 /**
  * RFC 9208's MESSAGE and MAILBOX resources: a limit per account (and a default per domain) beside
@@ -9,11 +16,11 @@ import { TableColumn, type MigrationInterface, type QueryRunner } from 'typeorm'
 export class QuotaResources1796000760000 implements MigrationInterface {
   name = 'QuotaResources1796000760000';
 
+  // Plain ALTER TABLE on both databases: TypeORM's addColumn on SQLite rebuilds the table, and
+  // rebuilding domains or accounts under their foreign keys would fail or cascade.
   async up(q: QueryRunner): Promise<void> {
-    const limit = (name: string) => new TableColumn({ name, type: 'bigint', isNullable: true });
-    await q.addColumns('accounts', [limit('quota_messages'), limit('quota_mailboxes')]);
-    await q.addColumns('domains', [limit('default_quota_messages'), limit('default_quota_mailboxes')]);
-    await q.addColumn('account_usage', new TableColumn({ name: 'messages', type: 'bigint', default: 0 }));
+    for (const [table, column] of COLUMNS) await q.query(`ALTER TABLE ${table} ADD COLUMN ${column} bigint`);
+    await q.query('ALTER TABLE account_usage ADD COLUMN messages bigint NOT NULL DEFAULT 0');
     // `WHERE true` lets SQLite read ON CONFLICT as the upsert clause rather than part of the SELECT.
     await q.query(
       `INSERT INTO account_usage (account_id, kind, bytes, messages)
@@ -23,8 +30,7 @@ export class QuotaResources1796000760000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.dropColumn('account_usage', 'messages');
-    await q.dropColumns('domains', ['default_quota_messages', 'default_quota_mailboxes']);
-    await q.dropColumns('accounts', ['quota_messages', 'quota_mailboxes']);
+    await q.query('ALTER TABLE account_usage DROP COLUMN messages');
+    for (const [table, column] of COLUMNS) await q.query(`ALTER TABLE ${table} DROP COLUMN ${column}`);
   }
 }

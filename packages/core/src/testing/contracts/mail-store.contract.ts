@@ -393,7 +393,7 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(err.detail).toMatchObject({ accountId: w.alice, resource: 'MAILBOX' });
         expect(await w.store.getMailbox(w.alice, 'Two')).toBeNull();
         const one = (await w.store.getMailbox(w.alice, 'One'))!;
-        await expectKind(w.store.renameMailbox(one.id, 'Deep/One'), 'quota');
+        await expectKind(w.store.renameMailbox(one.id, 'A/B/One'), 'quota');
         expect((await w.store.getMailbox(w.alice, 'One'))?.id).toBe(one.id);
         await w.store.createMailbox(w.alice, 'Two');
         await expectKind(w.store.createMailbox(w.alice, 'Three'), 'quota');
