@@ -55,6 +55,18 @@ export function parseSize(text: string): number | null {
   return bytes;
 }
 
+/** A message or mailbox limit: a whole number, or `unlimited` (null). */
+export function parseCount(text: string, what: string): number | null {
+  const t = text.trim().toLowerCase();
+  if (t === 'unlimited' || t === 'none') return null;
+  if (!/^\d{1,10}$/.test(t) || Number(t) > 2 ** 31 - 1) throw new UsageError(`not a ${what} limit: ${JSON.stringify(text)} (a whole number or unlimited)`);
+  return Number(t);
+}
+
+export function formatCount(count: number | null): string {
+  return count === null ? 'unlimited' : String(count);
+}
+
 export function formatSize(bytes: number | null): string {
   if (bytes === null) return 'unlimited';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -52,6 +52,18 @@ describe.each(siteKinds)('palabre administration commands on %s', (kind) => {
     expect((await site.run('user', 'show', 'kofi@sante.gouv.tg')).out).toContain('status:      suspended');
     expect((await site.run('user', 'unsuspend', 'kofi@sante.gouv.tg')).code).toBe(0);
     expect((await site.run('user', 'quota', 'kofi@sante.gouv.tg', 'unlimited')).out).toContain('unlimited');
+    // RFC 9208 MESSAGE and MAILBOX limits beside the storage one; a limit not named stays as it was.
+    expect((await site.run('user', 'quota', 'kofi@sante.gouv.tg', '--messages', '10000', '--mailboxes', '200')).out).toBe(
+      'quota of kofi@sante.gouv.tg: unlimited, 10000 messages, 200 mailboxes',
+    );
+    expect((await site.run('user', 'quota', 'kofi@sante.gouv.tg', '2G', '--mailboxes', 'unlimited')).out).toBe('quota of kofi@sante.gouv.tg: 2 GiB, 10000 messages, unlimited mailboxes');
+    expect((await site.run('user', 'show', 'kofi@sante.gouv.tg')).out).toContain('quota:       2 GiB, 10000 messages, unlimited mailboxes');
+    expect(await site.run('user', 'quota', 'kofi@sante.gouv.tg')).toMatchObject({ code: 2, err: expect.stringContaining('a size, --messages or --mailboxes is required') });
+    expect(await site.run('user', 'quota', 'kofi@sante.gouv.tg', '--messages', 'lots')).toMatchObject({ code: 2, err: expect.stringContaining('not a message limit') });
+    expect((await site.run('user', 'show', 'kofi@sante.gouv.tg')).out).toContain('10000 messages');
+    expect((await site.run('domain', 'add', 'limits.gouv.tg', '--messages', '5000', '--mailboxes', '100')).code).toBe(0);
+    expect((await site.run('user', 'add', 'ama@limits.gouv.tg', '--no-password')).code).toBe(0);
+    expect((await site.run('user', 'show', 'ama@limits.gouv.tg')).out).toContain('quota:       unlimited, 5000 messages, 100 mailboxes');
     expect(await site.run('user', 'passwd', 'kofi@sante.gouv.tg', '--password', 'short')).toMatchObject({ code: 1, err: expect.stringContaining('at least 12 characters') });
     expect((await site.run('user', 'passwd', 'kofi@sante.gouv.tg', '--password', 'A much longer passphrase')).code).toBe(0);
     expect((await site.run('user', 'remove', 'kofi@sante.gouv.tg')).code).toBe(0);

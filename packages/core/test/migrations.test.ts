@@ -1,5 +1,6 @@
 import { DirectorySearch1796000470000 } from '../src/storage/directory/1796000470000-directory-search.js';
 import { MailSearchIndex1796000510000 } from '../src/storage/mail/1796000510000-mail-search-index.js';
+import { QuotaResources1796000760000 } from '../src/storage/mail/1796000760000-quota-resources.js';
 import { describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../src/testing/index.js';
 import { SqlDirectoryStore, SqlMailStore, SqlUsageStore } from '../src/storage/index.js';
@@ -76,6 +77,33 @@ describe.each(backends)('migrations on $name', (backend) => {
       expect((await search()).uids).toEqual([1]);
       const sentOn = await store.searchUids(inbox!.id, account.id, [[1, 100]], { k: 'day', field: 'sent', op: 'on', day: Date.UTC(2025, 2, 4) });
       expect(sentOn.uids).toEqual([1]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('count the messages of accounts that had mail before the message limit existed', async () => {
+    const { db, cleanup } = await backend.open();
+    try {
+      const directory = new SqlDirectoryStore(db);
+      await directory.createDomain({ name: 'sante.gouv.tg' });
+      const awa = await directory.createAccount({ address: 'awa@sante.gouv.tg' });
+      const kofi = await directory.createAccount({ address: 'kofi@sante.gouv.tg' });
+      const blobs = new MemoryBlobStore();
+      const usage = new SqlUsageStore(db);
+      const store = new SqlMailStore(db, { blobs, usage });
+      const blob = await blobs.put(Buffer.from('Subject: x\r\n\r\nx'));
+      const message = { blobId: blob.id, size: blob.size, internalDate: new Date(), analysis: { headerBytes: 13, data: { v: 1 } } };
+      const boxes = await store.ensureMailboxes(awa.id);
+      await store.appendMany(boxes[0]!.id, [message, message]);
+      await store.append(boxes[1]!.id, message);
+      await store.append((await store.ensureMailboxes(kofi.id))[0]!.id, message);
+      await directory.updateAccount(awa.id, { quotaMessages: 10 });
+      await undoAndRedo(db, new QuotaResources1796000760000());
+      expect((await usage.get(awa.id)).messages).toBe(3);
+      expect((await usage.get(kofi.id)).messages).toBe(1);
+      // The limits start unset (what the column's absence meant), and the bytes are kept.
+      expect(await store.quota(awa.id)).toMatchObject({ messages: 3, limitMessages: null, mailBytes: blob.size * 3 });
     } finally {
       await cleanup();
     }

@@ -1,4 +1,4 @@
-import { noMorePositionals, parse, parseSize, requirePositional, formatSize, UsageError } from '../args.js';
+import { noMorePositionals, parse, parseCount, parseSize, requirePositional, formatSize, UsageError } from '../args.js';
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { displayDomain } from '@palabre/core';
@@ -11,10 +11,15 @@ export async function domainCommand(ctx: Context, argv: string[], io: Output): P
   const dir = ctx.stores.directory;
   switch (sub) {
     case 'add': {
-      const { values, positionals } = parse(rest, { quota: { type: 'string' } }, DOMAIN_USAGE);
+      const { values, positionals } = parse(rest, { quota: { type: 'string' }, messages: { type: 'string' }, mailboxes: { type: 'string' } }, DOMAIN_USAGE);
       const name = requirePositional(positionals, 0, 'domain name', DOMAIN_USAGE);
       noMorePositionals(positionals, 1, DOMAIN_USAGE);
-      const d = await ctx.admin.createDomain(CLI_ACTOR, { name, defaultQuotaBytes: values.quota === undefined ? null : parseSize(values.quota) });
+      const d = await ctx.admin.createDomain(CLI_ACTOR, {
+        name,
+        defaultQuotaBytes: values.quota === undefined ? null : parseSize(values.quota),
+        defaultQuotaMessages: values.messages === undefined ? null : parseCount(values.messages, 'message'),
+        defaultQuotaMailboxes: values.mailboxes === undefined ? null : parseCount(values.mailboxes, 'mailbox'),
+      });
       io.out(`domain ${d.name} added${d.name !== displayDomain(d.name) ? ` (${displayDomain(d.name)})` : ''}`);
       return 0;
     }

@@ -26,7 +26,7 @@ export const DKIM_USAGE = `palabre dkim generate DOMAIN [--selector NAME] [--alg
 
 export const DOCTOR_USAGE = 'palabre doctor [--domain DOMAIN] [--resolver IP] [--dnssec-probe NAME] [--no-dns]';
 
-export const DOMAIN_USAGE = `palabre domain add NAME [--quota SIZE]
+export const DOMAIN_USAGE = `palabre domain add NAME [--quota SIZE] [--messages N] [--mailboxes N]
        palabre domain list
        palabre domain remove NAME
        palabre domain alias add DOMAIN ALIAS
@@ -78,7 +78,7 @@ export const USER_USAGE = `palabre user add EMAIL [--password PW | --password-st
        palabre user passwd EMAIL [--password PW | --password-stdin]
        palabre user suspend EMAIL
        palabre user unsuspend EMAIL
-       palabre user quota EMAIL SIZE
+       palabre user quota EMAIL [SIZE] [--messages N|unlimited] [--mailboxes N|unlimited]
        palabre user remove EMAIL
        palabre user import FILE.csv [--batch N] [--update-passwords] [--separator , | ; | tab] [--encoding utf-8 | windows-1252]`;
 

@@ -1,6 +1,6 @@
 import { CLI_ACTOR } from '@palabre/auth';
 import { parseAddress } from '@palabre/core';
-import { formatSize, noMorePositionals, parse, parseSize, requirePositional, UsageError } from '../args.js';
+import { formatCount, formatSize, noMorePositionals, parse, parseCount, parseSize, requirePositional, UsageError } from '../args.js';
 import type { Context } from '../context.js';
 import { table, type Output } from '../output.js';
 import { importCommand } from './import.js';
@@ -71,7 +71,7 @@ export async function userCommand(ctx: Context, argv: string[], io: Output): Pro
       io.out(`name:        ${account.displayName}`);
       io.out(`department:  ${account.department ?? ''}`);
       io.out(`status:      ${account.status}`);
-      io.out(`quota:       ${formatSize(account.quotaBytes)}`);
+      io.out(`quota:       ${formatSize(account.quotaBytes)}, ${formatCount(account.quotaMessages)} messages, ${formatCount(account.quotaMailboxes)} mailboxes`);
       io.out(`created:     ${account.createdAt.toISOString()}`);
       io.out(`last login:  ${account.lastLoginAt?.toISOString() ?? 'never'}`);
       io.out(`aliases:     ${aliases.map((a) => a.address).join(', ')}`);
@@ -98,12 +98,20 @@ export async function userCommand(ctx: Context, argv: string[], io: Output): Pro
       return 0;
     }
     case 'quota': {
-      const { positionals } = parse(rest, {}, USER_USAGE);
+      const { values, positionals } = parse(rest, { messages: { type: 'string' }, mailboxes: { type: 'string' } }, USER_USAGE);
       const address = requirePositional(positionals, 0, 'address', USER_USAGE);
-      const quota = parseSize(requirePositional(positionals, 1, 'size', USER_USAGE));
       noMorePositionals(positionals, 2, USER_USAGE);
-      const account = await ctx.admin.setQuota(CLI_ACTOR, { address, quotaBytes: quota, detail: `quota ${formatSize(quota)}` });
-      io.out(`quota of ${account.address}: ${formatSize(quota)}`);
+      const quotaBytes = positionals[1] === undefined ? undefined : parseSize(positionals[1]);
+      const quotaMessages = values.messages === undefined ? undefined : parseCount(values.messages, 'message');
+      const quotaMailboxes = values.mailboxes === undefined ? undefined : parseCount(values.mailboxes, 'mailbox');
+      if (quotaBytes === undefined && quotaMessages === undefined && quotaMailboxes === undefined) throw new UsageError(`a size, --messages or --mailboxes is required\nusage: ${USER_USAGE}`);
+      const said = [
+        quotaBytes === undefined ? null : `quota ${formatSize(quotaBytes)}`,
+        quotaMessages === undefined ? null : `${formatCount(quotaMessages)} messages`,
+        quotaMailboxes === undefined ? null : `${formatCount(quotaMailboxes)} mailboxes`,
+      ].filter(Boolean).join(', ');
+      const account = await ctx.admin.setQuota(CLI_ACTOR, { address, quotaBytes, quotaMessages, quotaMailboxes, detail: said });
+      io.out(`quota of ${account.address}: ${formatSize(account.quotaBytes)}, ${formatCount(account.quotaMessages)} messages, ${formatCount(account.quotaMailboxes)} mailboxes`);
       return 0;
     }
     case 'remove': {

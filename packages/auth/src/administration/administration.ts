@@ -168,9 +168,17 @@ export class Administration {
 
   // Domains: the installation's own business, so the CLI's only.
 
-  async createDomain(actor: AdminActor, input: { name: string; defaultQuotaBytes?: number | null }): Promise<Domain> {
+  async createDomain(
+    actor: AdminActor,
+    input: { name: string; defaultQuotaBytes?: number | null; defaultQuotaMessages?: number | null; defaultQuotaMailboxes?: number | null },
+  ): Promise<Domain> {
     await this.gate.authorize(actor, null, 'add a domain', String(input.name).slice(0, 256));
-    const domain = await this.dir.createDomain({ name: input.name, defaultQuotaBytes: input.defaultQuotaBytes ?? null });
+    const domain = await this.dir.createDomain({
+      name: input.name,
+      defaultQuotaBytes: input.defaultQuotaBytes ?? null,
+      defaultQuotaMessages: input.defaultQuotaMessages ?? null,
+      defaultQuotaMailboxes: input.defaultQuotaMailboxes ?? null,
+    });
     await this.gate.record(actor, 'domain.created', domain.name);
     return domain;
   }
@@ -261,11 +269,19 @@ export class Administration {
     return updated;
   }
 
-  /** `detail` says the new quota in the caller's words (the CLI writes `quota 2 GiB`). */
-  async setQuota(actor: AdminActor, input: { address: string; quotaBytes: number | null; detail?: string }): Promise<Account> {
+  /**
+   * The account's storage, message and mailbox limits (RFC 9208 STORAGE, MESSAGE, MAILBOX); a limit
+   * left undefined is unchanged, null is unlimited. `detail` says the new quota in the caller's words
+   * (the CLI writes `quota 2 GiB`).
+   */
+  async setQuota(
+    actor: AdminActor,
+    input: { address: string; quotaBytes?: number | null; quotaMessages?: number | null; quotaMailboxes?: number | null; detail?: string },
+  ): Promise<Account> {
     const account = await this.account(actor, input.address, 'change a quota');
-    const updated = await this.dir.updateAccount(account.id, { quotaBytes: input.quotaBytes });
-    await this.gate.record(actor, 'account.updated', account.address, input.detail ?? `quota ${input.quotaBytes ?? 'unlimited'}`);
+    const updated = await this.dir.updateAccount(account.id, { quotaBytes: input.quotaBytes, quotaMessages: input.quotaMessages, quotaMailboxes: input.quotaMailboxes });
+    const said = [input.quotaBytes === undefined ? null : `quota ${input.quotaBytes ?? 'unlimited'}`, input.quotaMessages === undefined ? null : `messages ${input.quotaMessages ?? 'unlimited'}`, input.quotaMailboxes === undefined ? null : `mailboxes ${input.quotaMailboxes ?? 'unlimited'}`];
+    await this.gate.record(actor, 'account.updated', account.address, input.detail ?? said.filter(Boolean).join(', '));
     return updated;
   }
 

@@ -1,7 +1,7 @@
 import { normalizeDomain, parseAddress, parseHostedAddress } from '../address.js';
 import type { AccountStatus, CredentialKind } from './directory.js';
 import { InvalidInputError } from '../errors.js';
-import type { AccountPatch, NewAccount, NewCredential, NewGroup } from './directory-store.js';
+import type { AccountPatch, NewAccount, NewCredential, NewDomain, NewGroup } from './directory-store.js';
 
 /**
  * Input rules shared by every DirectoryStore implementation, so that the in-memory store used in tests
@@ -38,6 +38,43 @@ export function checkQuota(value: unknown): number | null {
   return value;
 }
 
+/** Most messages or mailboxes a limit may name: anything above is a typo. */
+export const MAX_QUOTA_COUNT = 2 ** 31 - 1;
+
+/** A limit on a number of things (messages, mailboxes): a whole number, or null for unlimited. */
+export function checkCountLimit(value: unknown, field: string): number | null {
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_QUOTA_COUNT) {
+    throw new InvalidInputError(`${field} limit must be a whole number between 0 and ${MAX_QUOTA_COUNT}, or unlimited`);
+  }
+  return value;
+}
+
+export interface DomainLimits {
+  defaultQuotaBytes: number | null;
+  defaultQuotaMessages: number | null;
+  defaultQuotaMailboxes: number | null;
+}
+
+/** A new domain's default limits, checked (absent: unlimited). */
+export function prepareDomainLimits(input: NewDomain): DomainLimits {
+  return {
+    defaultQuotaBytes: input.defaultQuotaBytes === undefined ? null : checkQuota(input.defaultQuotaBytes),
+    defaultQuotaMessages: input.defaultQuotaMessages === undefined ? null : checkCountLimit(input.defaultQuotaMessages, 'message'),
+    defaultQuotaMailboxes: input.defaultQuotaMailboxes === undefined ? null : checkCountLimit(input.defaultQuotaMailboxes, 'mailbox'),
+  };
+}
+
+/** A new account's limits: its own where given, else its domain's defaults. */
+export function accountLimits(p: PreparedAccount, domain: { [K in keyof DomainLimits]: number | string | null }): { quotaBytes: number | null; quotaMessages: number | null; quotaMailboxes: number | null } {
+  const n = (v: number | string | null) => (v === null ? null : Number(v));
+  return {
+    quotaBytes: p.quotaBytes === undefined ? n(domain.defaultQuotaBytes) : p.quotaBytes,
+    quotaMessages: p.quotaMessages === undefined ? n(domain.defaultQuotaMessages) : p.quotaMessages,
+    quotaMailboxes: p.quotaMailboxes === undefined ? n(domain.defaultQuotaMailboxes) : p.quotaMailboxes,
+  };
+}
+
 export function checkStatus(value: unknown): AccountStatus {
   if (!STATUSES.includes(value as AccountStatus)) throw new InvalidInputError(`status must be one of ${STATUSES.join(', ')}`);
   return value as AccountStatus;
@@ -58,6 +95,8 @@ export interface PreparedAccount {
   displayName: string;
   department: string | null;
   quotaBytes: number | null | undefined;
+  quotaMessages: number | null | undefined;
+  quotaMailboxes: number | null | undefined;
   status: AccountStatus;
   passwordHash: string | null;
 }
@@ -73,6 +112,8 @@ export function prepareAccount(input: NewAccount): PreparedAccount {
     displayName,
     department: optionalText(input.department, 'department', 256),
     quotaBytes: input.quotaBytes === undefined ? undefined : checkQuota(input.quotaBytes),
+    quotaMessages: input.quotaMessages === undefined ? undefined : checkCountLimit(input.quotaMessages, 'message'),
+    quotaMailboxes: input.quotaMailboxes === undefined ? undefined : checkCountLimit(input.quotaMailboxes, 'mailbox'),
     status: input.status === undefined ? 'active' : checkStatus(input.status),
     passwordHash: checkPasswordHash(input.passwordHash),
   };
@@ -83,6 +124,8 @@ export function prepareAccountPatch(patch: AccountPatch): AccountPatch {
   if (patch.displayName !== undefined) out.displayName = cleanText(patch.displayName, 'display name', 256);
   if (patch.department !== undefined) out.department = optionalText(patch.department, 'department', 256);
   if (patch.quotaBytes !== undefined) out.quotaBytes = checkQuota(patch.quotaBytes);
+  if (patch.quotaMessages !== undefined) out.quotaMessages = checkCountLimit(patch.quotaMessages, 'message');
+  if (patch.quotaMailboxes !== undefined) out.quotaMailboxes = checkCountLimit(patch.quotaMailboxes, 'mailbox');
   if (patch.status !== undefined) out.status = checkStatus(patch.status);
   return out;
 }

@@ -13,6 +13,8 @@ import type {
 export interface NewDomain {
   name: string;
   defaultQuotaBytes?: number | null;
+  defaultQuotaMessages?: number | null;
+  defaultQuotaMailboxes?: number | null;
 }
 
 export interface NewAccount {
@@ -21,6 +23,9 @@ export interface NewAccount {
   department?: string | null;
   /** undefined: the domain's default quota. */
   quotaBytes?: number | null;
+  /** undefined: the domain's default limits. */
+  quotaMessages?: number | null;
+  quotaMailboxes?: number | null;
   status?: AccountStatus;
   /** An encoded hash (PHC string) or null for accounts that authenticate elsewhere (LDAP). */
   passwordHash?: string | null;
@@ -30,6 +35,8 @@ export interface AccountPatch {
   displayName?: string;
   department?: string | null;
   quotaBytes?: number | null;
+  quotaMessages?: number | null;
+  quotaMailboxes?: number | null;
   status?: AccountStatus;
 }
 

@@ -8,6 +8,9 @@ export interface Domain {
   readonly aliases: readonly string[];
   /** Quota given to new accounts of this domain when none is set; null = unlimited. */
   readonly defaultQuotaBytes: number | null;
+  /** Messages and mailboxes given to new accounts of this domain when none is set (RFC 9208 MESSAGE, MAILBOX); null = unlimited. */
+  readonly defaultQuotaMessages: number | null;
+  readonly defaultQuotaMailboxes: number | null;
   readonly createdAt: Date;
 }
 
@@ -23,6 +26,10 @@ export interface Account {
   readonly department: string | null;
   /** Storage allowed across drive and mail; null = unlimited. */
   readonly quotaBytes: number | null;
+  /** Messages across the account's mailboxes (RFC 9208 MESSAGE); null = unlimited. */
+  readonly quotaMessages: number | null;
+  /** Mailboxes of the account (RFC 9208 MAILBOX); null = unlimited. */
+  readonly quotaMailboxes: number | null;
   readonly status: AccountStatus;
   readonly createdAt: Date;
   readonly lastLoginAt: Date | null;

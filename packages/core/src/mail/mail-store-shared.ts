@@ -7,7 +7,7 @@ import { MAX_INLINE_HEADER_BYTES, normalizeMailboxName, parseFlags, type ParsedF
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Logger } from '../ports/logger.js';
 import type { DeliveryTarget, MessageToDeliver } from './mail-delivery.js';
-import { mailboxListTopic, mailboxTopic, type Mailbox, type NewMessage } from './mail-store.js';
+import { mailboxListTopic, mailboxTopic, type Mailbox, type NewMessage, type QuotaResource } from './mail-store.js';
 import type { Notifier } from '../ports/notifier.js';
 
 /** Validate what an append or delivery carries; returns the header section to keep inline (or null). */
@@ -112,8 +112,8 @@ export function pickDeliveryMailbox<M extends Pick<Mailbox, 'name' | 'specialUse
   return found ?? inbox;
 }
 
-export function quotaError(accountId: string): QuotaExceededError {
-  return new QuotaExceededError('mailbox owner is over quota', { detail: { accountId } });
+export function quotaError(accountId: string, resource: QuotaResource = 'STORAGE'): QuotaExceededError {
+  return new QuotaExceededError(`mailbox owner is over quota (${resource})`, { detail: { accountId, resource } });
 }
 
 /** Tell IDLE sessions (on every node) after commit; a notifier failure never fails the write. */

@@ -236,7 +236,16 @@ export interface MailQuota {
   readonly mailBytes: number;
   /** null = unlimited. */
   readonly limitBytes: number | null;
+  /** Messages in the account's mailboxes (RFC 9208 MESSAGE) and their limit (null = unlimited). */
+  readonly messages: number;
+  readonly limitMessages: number | null;
+  /** The account's mailboxes (RFC 9208 MAILBOX) and their limit (null = unlimited). */
+  readonly mailboxes: number;
+  readonly limitMailboxes: number | null;
 }
+
+/** What a QuotaExceededError's `detail.resource` names: the RFC 9208 resource that would be exceeded. */
+export type QuotaResource = 'STORAGE' | 'MESSAGE' | 'MAILBOX';
 
 export interface MailStore extends MailDelivery {
   /** Create INBOX and the special-use mailboxes if missing; returns every mailbox of the account. */
@@ -245,7 +254,11 @@ export interface MailStore extends MailDelivery {
   getMailbox(accountId: string, name: string): Promise<Mailbox | null>;
   /** NotFoundError if it was deleted. */
   getMailboxById(id: string): Promise<Mailbox>;
-  /** Creates missing parents too; ConflictError if the name exists; InvalidInputError for a bad name. */
+  /**
+   * Creates missing parents too; ConflictError if the name exists; InvalidInputError for a bad name;
+   * QuotaExceededError (detail.resource 'MAILBOX') past the account's mailbox limit (RENAME too, for
+   * the parents it makes). The default mailboxes are made whatever the limit.
+   */
   createMailbox(accountId: string, name: string, options?: { specialUse?: SpecialUse | null }): Promise<Mailbox>;
   /**
    * Rename with every child (`a/…` follows `a`). Renaming INBOX moves its messages into a new mailbox
@@ -265,7 +278,10 @@ export interface MailStore extends MailDelivery {
   /** Every UID of the mailbox, ascending (the session's sequence map). */
   listUids(mailboxId: string): Promise<number[]>;
 
-  /** QuotaExceededError (detail.accountId) when the owner's quota would be exceeded. */
+  /**
+   * QuotaExceededError (detail.accountId, detail.resource 'STORAGE' or 'MESSAGE') when the owner's
+   * quota would be exceeded; COPY, cross-account MOVE and delivery likewise.
+   */
   append(mailboxId: string, message: NewMessage, viewer?: string): Promise<AppendResult>;
   /**
    * All the messages or none (RFC 3502): one transaction, one quota check for their total, every

@@ -17,6 +17,7 @@ import { Mail1796000200000 } from './mail/1796000200000-mail.js';
 import { MailSearch1796000200001 } from './mail/1796000200001-mail-search.js';
 import { MailSearchIndex1796000510000 } from './mail/1796000510000-mail-search-index.js';
 import { MailSearchCovering1796000610000 } from './mail/1796000610000-mail-search-covering.js';
+import { QuotaResources1796000760000 } from './mail/1796000760000-quota-resources.js';
 import { CALENDAR_ENTITIES } from './calendar/entities.js';
 import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 import { CalendarInstanceWindow1796000300001 } from './calendar/1796000300001-calendar-instance-window.js';
@@ -53,7 +54,7 @@ export const FEATURES: readonly StorageFeature[] = [
   { name: 'usage', entities: USAGE_ENTITIES, migrations: [Usage1796000000003] },
   { name: 'drive', entities: DRIVE_ENTITIES, migrations: [Drive1796000100000] },
   { name: 'mail-transport', entities: MAIL_TRANSPORT_ENTITIES, migrations: [MailTransport1796000000500, DkimPending1796000530001] },
-  { name: 'mail', entities: MAIL_ENTITIES, migrations: [Mail1796000200000, MailSearch1796000200001, MailSearchIndex1796000510000, MailSearchCovering1796000610000] },
+  { name: 'mail', entities: MAIL_ENTITIES, migrations: [Mail1796000200000, MailSearch1796000200001, MailSearchIndex1796000510000, MailSearchCovering1796000610000, QuotaResources1796000760000] },
   {
     name: 'calendar',
     entities: CALENDAR_ENTITIES,

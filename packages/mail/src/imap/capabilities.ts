@@ -46,6 +46,8 @@ export const AUTHENTICATED_CAPABILITIES = [
   'BINARY',
   'QUOTA',
   'QUOTA=RES-STORAGE',
+  'QUOTA=RES-MESSAGE',
+  'QUOTA=RES-MAILBOX',
   'ACL',
   'RIGHTS=texk',
 ] as const;

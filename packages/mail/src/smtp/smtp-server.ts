@@ -397,8 +397,10 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpListener {
           case 'local':
             if (options.usage && resolved.via !== 'group') {
               const account = resolved.accounts[0]!;
-              if (account.quotaBytes !== null && (await options.usage.get(account.id)).total >= account.quotaBytes) {
-                throw new SmtpError(452, '4.2.2', 'mailbox full, try again later');
+              if (account.quotaBytes !== null || account.quotaMessages !== null) {
+                const used = await options.usage.get(account.id);
+                const full = (account.quotaBytes !== null && used.total >= account.quotaBytes) || (account.quotaMessages !== null && used.messages >= account.quotaMessages);
+                if (full) throw new SmtpError(452, '4.2.2', 'mailbox full, try again later');
               }
             }
             break;

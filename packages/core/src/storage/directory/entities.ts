@@ -8,6 +8,8 @@ export interface DomainRow {
   id: string;
   name: string;
   defaultQuotaBytes: number | null;
+  defaultQuotaMessages: number | null;
+  defaultQuotaMailboxes: number | null;
   createdAt: number;
 }
 
@@ -26,6 +28,8 @@ export interface AccountRow {
   searchName: string | null;
   department: string | null;
   quotaBytes: number | null;
+  quotaMessages: number | null;
+  quotaMailboxes: number | null;
   status: string;
   passwordHash: string | null;
   createdAt: number;
@@ -77,6 +81,8 @@ export const DomainEntity = new EntitySchema<DomainRow>({
     id,
     name: { type: 'varchar', length: 253, unique: true },
     defaultQuotaBytes: { ...ms('default_quota_bytes', true) },
+    defaultQuotaMessages: ms('default_quota_messages', true),
+    defaultQuotaMailboxes: ms('default_quota_mailboxes', true),
     createdAt: ms('created_at'),
   },
 });
@@ -104,6 +110,8 @@ export const AccountEntity = new EntitySchema<AccountRow>({
     searchName: { type: 'varchar', length: 256, name: 'search_name', nullable: true },
     department: { type: 'varchar', length: 256, nullable: true },
     quotaBytes: ms('quota_bytes', true),
+    quotaMessages: ms('quota_messages', true),
+    quotaMailboxes: ms('quota_mailboxes', true),
     status: { type: 'varchar', length: 16 },
     passwordHash: { type: 'varchar', length: 512, name: 'password_hash', nullable: true },
     createdAt: ms('created_at'),

@@ -14,7 +14,8 @@ import type {
 import {
   MAX_GROUP_DEPTH,
   checkPasswordHash,
-  checkQuota,
+  accountLimits,
+  prepareDomainLimits,
   domainKey,
   lookupKey,
   prepareAccount,
@@ -61,13 +62,26 @@ import {
   type GroupRow,
 } from './entities.js';
 
-type AccountFields = Pick<AccountRow, 'id' | 'address' | 'domainId' | 'displayName' | 'department' | 'quotaBytes' | 'status' | 'createdAt' | 'lastLoginAt'>;
+type AccountFields = Pick<AccountRow, 'id' | 'address' | 'domainId' | 'displayName' | 'department' | 'quotaBytes' | 'quotaMessages' | 'quotaMailboxes' | 'status' | 'createdAt' | 'lastLoginAt'>;
 /**
  * toAccount's columns as a prepared read (db.select): every DAV request looks an account up two or three
  * times (authentication, the home in its path), and TypeORM's findOneBy costs ~0.2 ms each.
  */
 const ACCOUNT_SELECT =
-  'SELECT id, address, domain_id AS "domainId", display_name AS "displayName", department, quota_bytes AS "quotaBytes", status, created_at AS "createdAt", last_login_at AS "lastLoginAt" FROM accounts';
+  'SELECT id, address, domain_id AS "domainId", display_name AS "displayName", department, quota_bytes AS "quotaBytes", quota_messages AS "quotaMessages", quota_mailboxes AS "quotaMailboxes", status, created_at AS "createdAt", last_login_at AS "lastLoginAt" FROM accounts';
+
+/** BIGINT columns come back as strings from PostgreSQL. */
+const nullableNumber = (v: number | string | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+
+const toDomain = (row: DomainRow, aliases: string[]): Domain => ({
+  id: row.id,
+  name: row.name,
+  aliases,
+  defaultQuotaBytes: nullableNumber(row.defaultQuotaBytes),
+  defaultQuotaMessages: nullableNumber(row.defaultQuotaMessages),
+  defaultQuotaMailboxes: nullableNumber(row.defaultQuotaMailboxes),
+  createdAt: new Date(Number(row.createdAt)),
+});
 
 const toAccount = (r: AccountFields): Account => ({
   id: r.id,
@@ -75,7 +89,9 @@ const toAccount = (r: AccountFields): Account => ({
   domainId: r.domainId,
   displayName: r.displayName,
   department: r.department,
-  quotaBytes: r.quotaBytes === null ? null : Number(r.quotaBytes),
+  quotaBytes: nullableNumber(r.quotaBytes),
+  quotaMessages: nullableNumber(r.quotaMessages),
+  quotaMailboxes: nullableNumber(r.quotaMailboxes),
   status: r.status as AccountStatus,
   createdAt: new Date(Number(r.createdAt)),
   lastLoginAt: r.lastLoginAt === null ? null : new Date(Number(r.lastLoginAt)),
@@ -111,7 +127,7 @@ function newAccountRow(p: PreparedAccount, address: string, domain: DomainRow, n
     displayName: p.displayName,
     searchName: foldName(p.displayName),
     department: p.department,
-    quotaBytes: p.quotaBytes === undefined ? (domain.defaultQuotaBytes === null ? null : Number(domain.defaultQuotaBytes)) : p.quotaBytes,
+    ...accountLimits(p, domain),
     status: p.status,
     passwordHash: p.passwordHash,
     createdAt: now,
@@ -127,8 +143,9 @@ function accountPatch(row: AccountUpsert, p: PreparedAccount, existing: AccountR
     patch.searchName = foldName(p.displayName);
   }
   if (row.department !== undefined && p.department !== existing.department) patch.department = p.department;
-  if (p.quotaBytes !== undefined && p.quotaBytes !== (existing.quotaBytes === null ? null : Number(existing.quotaBytes)))
-    patch.quotaBytes = p.quotaBytes;
+  for (const key of ['quotaBytes', 'quotaMessages', 'quotaMailboxes'] as const) {
+    if (p[key] !== undefined && p[key] !== nullableNumber(existing[key])) patch[key] = p[key];
+  }
   if (row.status !== undefined && p.status !== existing.status) patch.status = p.status;
   if (p.passwordHash !== null && p.passwordHash !== existing.passwordHash) patch.passwordHash = p.passwordHash;
   return patch;
@@ -145,12 +162,12 @@ export class SqlDirectoryStore implements DirectoryStore {
 
   async createDomain(input: NewDomain): Promise<Domain> {
     const name = normalizeDomain(input.name);
-    const quota = input.defaultQuotaBytes === undefined ? null : checkQuota(input.defaultQuotaBytes);
+    const limits = prepareDomainLimits(input);
     const id = randomUUID();
     const createdAt = this.clock.now().getTime();
     return this.db.transaction(
       async (m) => {
-        await m.insert(DomainEntity, { id, name, defaultQuotaBytes: quota, createdAt });
+        await m.insert(DomainEntity, { id, name, ...limits, createdAt });
         await m.insert(DomainNameEntity, { name, domainId: id, isPrimary: true });
         return this.domainById(m, id);
       },
@@ -162,13 +179,7 @@ export class SqlDirectoryStore implements DirectoryStore {
     const row = await m.findOneBy(DomainEntity, { id });
     if (!row) throw new NotFoundError('no such domain');
     const names = await m.find(DomainNameEntity, { where: { domainId: id }, order: { name: 'ASC' } });
-    return {
-      id: row.id,
-      name: row.name,
-      aliases: names.filter((n) => !n.isPrimary).map((n) => n.name),
-      defaultQuotaBytes: row.defaultQuotaBytes === null ? null : Number(row.defaultQuotaBytes),
-      createdAt: new Date(Number(row.createdAt)),
-    };
+    return toDomain(row, names.filter((n) => !n.isPrimary).map((n) => n.name));
   }
 
   private async domainIdOf(m: EntityManager, name: string): Promise<string | null> {
@@ -193,13 +204,7 @@ export class SqlDirectoryStore implements DirectoryStore {
     return this.db.run(async (m) => {
       const rows = await m.find(DomainEntity, { order: { name: 'ASC' } });
       const names = await m.find(DomainNameEntity, { where: { isPrimary: false }, order: { name: 'ASC' } });
-      return rows.map((row) => ({
-        id: row.id,
-        name: row.name,
-        aliases: names.filter((n) => n.domainId === row.id).map((n) => n.name),
-        defaultQuotaBytes: row.defaultQuotaBytes === null ? null : Number(row.defaultQuotaBytes),
-        createdAt: new Date(Number(row.createdAt)),
-      }));
+      return rows.map((row) => toDomain(row, names.filter((n) => n.domainId === row.id).map((n) => n.name)));
     }, 'listing domains');
   }
 

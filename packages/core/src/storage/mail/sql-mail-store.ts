@@ -329,6 +329,7 @@ export class SqlMailStore implements MailStore {
       await this.requireAccount(m, accountId);
       const names = new Set((await this.mailboxesOf(m, accountId)).map((b) => b.name));
       if (names.has(normal)) throw new ConflictError('mailbox already exists');
+      await this.checkMailboxLimit(m, accountId, 1 + parentNames(normal).filter((p) => !names.has(p)).length);
       for (const parent of parentNames(normal)) if (!names.has(parent)) await this.insertMailbox(m, accountId, parent, null);
       return this.insertMailbox(m, accountId, normal, specialUse);
     });
@@ -344,14 +345,16 @@ export class SqlMailStore implements MailStore {
       const names = new Set(all.map((b) => b.name));
       if (names.has(target)) throw new ConflictError('mailbox already exists');
       if (target === box.name || target.startsWith(box.name + MAILBOX_DELIMITER)) throw new InvalidInputError('cannot rename a mailbox into itself');
+      // Renaming INBOX makes a mailbox (INBOX stays); any rename makes its missing parents.
+      await this.checkMailboxLimit(m, box.accountId, (box.name === 'INBOX' ? 1 : 0) + parentNames(target).filter((p) => !names.has(p)).length);
       for (const parent of parentNames(target)) if (!names.has(parent)) await this.insertMailbox(m, box.accountId, parent, null);
       if (box.name === 'INBOX') {
         const fresh = await this.insertMailbox(m, box.accountId, target, null);
         const rows = await this.sourceRows(m, box, [[1, 0xffffffff]]);
         const moved = await this.transfer(m, box, fresh, rows, 'all');
         await this.removeRows(m, box, rows, changed);
-        // Same owner: removeRows took the bytes off, they are still stored.
-        await this.options.usage.addIn(m, box.accountId, 'mail', rows.reduce((n, r) => n + N(r.size), 0));
+        // Same owner: removeRows took the bytes and messages off, they are still stored.
+        await this.options.usage.addIn(m, box.accountId, 'mail', rows.reduce((n, r) => n + N(r.size), 0), rows.length);
         return { ...fresh, uidNext: moved.uidNext, highestModseq: moved.highestModseq, keywords: moved.keywords };
       }
       const prefix = box.name + MAILBOX_DELIMITER;
@@ -374,12 +377,12 @@ export class SqlMailStore implements MailStore {
       if (kids.some((k: { name: string }) => k.name.startsWith(box.name + MAILBOX_DELIMITER))) {
         throw new ConflictError('mailbox has children', { detail: { reason: 'has-children' } });
       }
-      const [sum] = await this.q(m, 'SELECT COALESCE(SUM(size), 0) AS bytes FROM mail_messages WHERE mailbox_id = ?', [mailboxId]);
+      const [sum] = await this.q(m, 'SELECT COALESCE(SUM(size), 0) AS bytes, COUNT(*) AS n FROM mail_messages WHERE mailbox_id = ?', [mailboxId]);
       for (const t of ['mail_seen', 'mail_tombstones', 'mailbox_acl', 'mail_messages']) {
         await this.q(m, `DELETE FROM ${t} WHERE mailbox_id = ?`, [mailboxId]);
       }
       await this.q(m, 'DELETE FROM mailboxes WHERE id = ?', [mailboxId]);
-      await this.options.usage.addIn(m, box.accountId, 'mail', -N(sum.bytes));
+      await this.options.usage.addIn(m, box.accountId, 'mail', -N(sum.bytes), -N(sum.n));
       changed.set(mailboxId, { deleted: true });
       return box.accountId;
     });
@@ -481,15 +484,35 @@ export class SqlMailStore implements MailStore {
 
   // ------------------------------------------------------------ messages
 
-  private async checkQuota(m: EntityManager, accountId: string, adding: number): Promise<void> {
-    await this.options.usage.addIn(m, accountId, 'mail', adding);
-    if (adding <= 0) return;
-    const rows = await this.q(m, 'SELECT quota_bytes FROM accounts WHERE id = ?', [accountId]);
+  /**
+   * Add messages to the owner's usage and refuse what passes a limit (RFC 9208 STORAGE, MESSAGE). Bytes
+   * and count sit on one account_usage row whose upsert locks it until commit, so concurrent writers
+   * to one account (on any node) check one after the other: two APPENDs at the limit, one wins.
+   */
+  private async checkQuota(m: EntityManager, accountId: string, bytes: number, messages: number): Promise<void> {
+    await this.options.usage.addIn(m, accountId, 'mail', bytes, messages);
+    if (bytes <= 0 && messages <= 0) return;
+    const rows = await this.q(m, 'SELECT quota_bytes, quota_messages FROM accounts WHERE id = ?', [accountId]);
     if (!rows.length) throw new NotFoundError('no such account');
-    const quota = rows[0].quota_bytes;
-    if (quota === null || quota === undefined) return;
+    const { quota_bytes: storage, quota_messages: count } = rows[0];
+    if ((storage === null || storage === undefined) && (count === null || count === undefined)) return;
     const used = await this.options.usage.getIn(m, accountId);
-    if (used.total > N(quota)) throw quotaError(accountId);
+    if (storage !== null && storage !== undefined && bytes > 0 && used.total > N(storage)) throw quotaError(accountId, 'STORAGE');
+    if (count !== null && count !== undefined && messages > 0 && used.messages > N(count)) throw quotaError(accountId, 'MESSAGE');
+  }
+
+  /**
+   * Refuse `adding` mailboxes past the account's limit (RFC 9208 MAILBOX). The account's mail_accounts
+   * row is locked first (as a delivery does), so two CREATEs at the limit count one after the other;
+   * an account's mailboxes are few and counted from the (account, name) index.
+   */
+  private async checkMailboxLimit(m: EntityManager, accountId: string, adding: number): Promise<void> {
+    if (adding <= 0) return;
+    const [account] = await this.q(m, 'SELECT quota_mailboxes FROM accounts WHERE id = ?', [accountId]);
+    if (account?.quota_mailboxes === null || account?.quota_mailboxes === undefined) return;
+    await this.lockMailAccount(m, accountId);
+    const [count] = await this.q(m, 'SELECT COUNT(*) AS n FROM mailboxes WHERE account_id = ?', [accountId]);
+    if (N(count.n) + adding > N(account.quota_mailboxes)) throw quotaError(accountId, 'MAILBOX');
   }
 
   /** Insert one message at the mailbox's next UID; the caller has locked the mailbox row. */
@@ -544,7 +567,7 @@ export class SqlMailStore implements MailStore {
     const prepared = await prepareAppends(this.options.blobs, messages);
     return this.tx('appending messages', async (m, changed) => {
       let box = await this.lockMailbox(m, mailboxId);
-      await this.checkQuota(m, box.accountId, prepared.totalBytes);
+      await this.checkQuota(m, box.accountId, prepared.totalBytes, prepared.items.length);
       const uids: number[] = [];
       for (const { message, header, flags } of prepared.items) {
         const { uid, modseq, keywords } = await this.insertMessage(m, box, message, header, flags, viewer ?? box.accountId, message.internalDate);
@@ -909,7 +932,7 @@ export class SqlMailStore implements MailStore {
       );
     }
     await this.q(m, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?', [modseq, box.id]);
-    await this.options.usage.addIn(m, box.accountId, 'mail', -rows.reduce((n, r) => n + N(r.size), 0));
+    await this.options.usage.addIn(m, box.accountId, 'mail', -rows.reduce((n, r) => n + N(r.size), 0), -rows.length);
     await this.pruneTombstones(m, box.id);
     changed.set(box.id, { modseq });
     return modseq;
@@ -1011,7 +1034,7 @@ export class SqlMailStore implements MailStore {
     return this.tx('copying messages', async (m, changed) => {
       const [src, dst] = await this.lockPair(m, fromMailboxId, toMailboxId);
       const rows = await this.sourceRows(m, src, uids, viewer);
-      await this.checkQuota(m, dst.accountId, rows.reduce((n, r) => n + N(r.size), 0));
+      await this.checkQuota(m, dst.accountId, rows.reduce((n, r) => n + N(r.size), 0), rows.length);
       const moved = await this.transfer(m, src, dst, rows, { viewer });
       if (rows.length) changed.set(dst.id, { modseq: moved.highestModseq });
       return { destMailboxId: dst.id, uidValidity: dst.uidValidity, mapping: moved.mapping };
@@ -1025,8 +1048,8 @@ export class SqlMailStore implements MailStore {
       const bytes = rows.reduce((n, r) => n + N(r.size), 0);
       // Within one account a move gives back what it takes: never refused for quota (a full account
       // must still be able to move messages to Trash).
-      if (src.accountId === dst.accountId) await this.options.usage.addIn(m, dst.accountId, 'mail', bytes);
-      else await this.checkQuota(m, dst.accountId, bytes);
+      if (src.accountId === dst.accountId) await this.options.usage.addIn(m, dst.accountId, 'mail', bytes, rows.length);
+      else await this.checkQuota(m, dst.accountId, bytes, rows.length);
       const moved = await this.transfer(m, src, dst, rows, { viewer });
       if (rows.length) changed.set(dst.id, { modseq: moved.highestModseq });
       // Moving within one mailbox: the source row was re-read after transfer bumped its counters.
@@ -1194,7 +1217,7 @@ export class SqlMailStore implements MailStore {
       const boxes = await this.ensureDefaultsIn(m, item.accountId);
       const picked = pickDeliveryMailbox(boxes, item.mailbox)!;
       const box = await this.lockMailbox(m, picked.id);
-      await this.checkQuota(m, item.accountId, message.size);
+      await this.checkQuota(m, item.accountId, message.size, 1);
       const { uid, modseq } = await this.insertMessage(m, box, message, header, item.flags, box.accountId, message.receivedAt);
       if (message.dedupeKey) {
         await this.q(
@@ -1272,11 +1295,20 @@ export class SqlMailStore implements MailStore {
 
   async quota(accountId: string): Promise<MailQuota> {
     return this.db.run(async (m) => {
-      const rows = await this.q(m, 'SELECT quota_bytes FROM accounts WHERE id = ?', [accountId]);
+      const rows = await this.q(m, 'SELECT quota_bytes, quota_messages, quota_mailboxes FROM accounts WHERE id = ?', [accountId]);
       if (!rows.length) throw new NotFoundError('no such account');
       const used = await this.options.usage.getIn(m, accountId);
-      const limit = rows[0].quota_bytes;
-      return { usedBytes: used.total, mailBytes: used.mail, limitBytes: limit === null || limit === undefined ? null : N(limit) };
+      const [boxes] = await this.q(m, 'SELECT COUNT(*) AS n FROM mailboxes WHERE account_id = ?', [accountId]);
+      const limit = (v: number | string | null | undefined) => (v === null || v === undefined ? null : N(v));
+      return {
+        usedBytes: used.total,
+        mailBytes: used.mail,
+        limitBytes: limit(rows[0].quota_bytes),
+        messages: used.messages,
+        limitMessages: limit(rows[0].quota_messages),
+        mailboxes: N(boxes.n),
+        limitMailboxes: limit(rows[0].quota_mailboxes),
+      };
     }, 'reading quota');
   }
 }

@@ -4,6 +4,8 @@ export interface AccountUsageRow {
   accountId: string;
   kind: string;
   bytes: number;
+  /** Messages, on the 'mail' row only (RFC 9208 MESSAGE). */
+  messages: number;
 }
 
 export const AccountUsageEntity = new EntitySchema<AccountUsageRow>({
@@ -13,6 +15,7 @@ export const AccountUsageEntity = new EntitySchema<AccountUsageRow>({
     accountId: { type: 'varchar', length: 36, name: 'account_id', primary: true },
     kind: { type: 'varchar', length: 16, primary: true },
     bytes: { type: 'bigint' },
+    messages: { type: 'bigint', default: 0 },
   },
   foreignKeys: [{ target: 'Account', columnNames: ['accountId'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
 });

@@ -1,6 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { InvalidInputError } from '../../errors.js';
-import { USAGE_KINDS, usageOf, type AccountUsage, type UsageKind, type UsageStore } from '../../usage/usage-store.js';
+import { checkUsageDelta, usageOf, type AccountUsage, type UsageKind, type UsageStore } from '../../usage/usage-store.js';
 import type { Database } from '../database.js';
 
 export class SqlUsageStore implements UsageStore {
@@ -12,27 +11,27 @@ export class SqlUsageStore implements UsageStore {
 
   /** Read inside a caller's transaction (for a quota check that must see its own writes). */
   async getIn(m: EntityManager, accountId: string): Promise<AccountUsage> {
-    const rows: { kind: string; bytes: number }[] = await m.query(this.db.sql('SELECT kind, bytes FROM account_usage WHERE account_id = ?'), [accountId]);
+    const rows: { kind: string; bytes: number; messages: number }[] = await m.query(this.db.sql('SELECT kind, bytes, messages FROM account_usage WHERE account_id = ?'), [accountId]);
     const of = (kind: UsageKind) => Number(rows.find((r) => r.kind === kind)?.bytes ?? 0);
-    return usageOf(of('drive'), of('mail'), of('calendar'), of('contacts'));
+    return usageOf(of('drive'), of('mail'), of('calendar'), of('contacts'), Number(rows.find((r) => r.kind === 'mail')?.messages ?? 0));
   }
 
-  async add(accountId: string, kind: UsageKind, delta: number): Promise<void> {
-    await this.db.transaction((m) => this.addIn(m, accountId, kind, delta), { what: 'updating usage' });
+  async add(accountId: string, kind: UsageKind, delta: number, messages = 0): Promise<void> {
+    await this.db.transaction((m) => this.addIn(m, accountId, kind, delta, messages), { what: 'updating usage' });
   }
 
   /** Inside a caller's transaction: atomic, so concurrent writers on several nodes add up correctly. */
-  async addIn(m: EntityManager, accountId: string, kind: UsageKind, delta: number): Promise<void> {
-    if (!USAGE_KINDS.includes(kind)) throw new InvalidInputError('unknown usage kind');
-    if (!Number.isSafeInteger(delta)) throw new InvalidInputError('usage delta must be a whole number of bytes');
-    if (delta === 0) return;
+  async addIn(m: EntityManager, accountId: string, kind: UsageKind, delta: number, messages = 0): Promise<void> {
+    checkUsageDelta(kind, delta, messages);
+    if (delta === 0 && messages === 0) return;
     await m.query(
       this.db.sql(
-        `INSERT INTO account_usage (account_id, kind, bytes) VALUES (?, ?, ?)
+        `INSERT INTO account_usage (account_id, kind, bytes, messages) VALUES (?, ?, ?, ?)
          ON CONFLICT (account_id, kind) DO UPDATE SET
-           bytes = CASE WHEN account_usage.bytes + ? < 0 THEN 0 ELSE account_usage.bytes + ? END`,
+           bytes = CASE WHEN account_usage.bytes + ? < 0 THEN 0 ELSE account_usage.bytes + ? END,
+           messages = CASE WHEN account_usage.messages + ? < 0 THEN 0 ELSE account_usage.messages + ? END`,
       ),
-      [accountId, kind, Math.max(0, delta), delta, delta],
+      [accountId, kind, Math.max(0, delta), Math.max(0, messages), delta, delta, messages, messages],
     );
   }
 }

@@ -100,6 +100,26 @@ export function directoryStoreContract(name: string, subject: ContractSubject<Di
         expect(unlimited.quotaBytes).toBeNull();
       });
 
+      it('keeps message and mailbox limits (RFC 9208 MESSAGE, MAILBOX): the domain default, set, changed, upserted', async () => {
+        await store.createDomain({ name: 'limits.tg', defaultQuotaMessages: 10_000, defaultQuotaMailboxes: 200 });
+        expect(await store.findDomain('limits.tg')).toMatchObject({ defaultQuotaMessages: 10_000, defaultQuotaMailboxes: 200 });
+        expect((await store.listDomains()).find((d) => d.name === 'limits.tg')).toMatchObject({ defaultQuotaMessages: 10_000, defaultQuotaMailboxes: 200 });
+        const a = await store.createAccount({ address: 'awa@limits.tg' });
+        expect(a).toMatchObject({ quotaMessages: 10_000, quotaMailboxes: 200 });
+        expect(await store.createAccount({ address: 'free@sante.gouv.tg' })).toMatchObject({ quotaMessages: null, quotaMailboxes: null });
+        expect(await store.createAccount({ address: 'own@limits.tg', quotaMessages: 5, quotaMailboxes: null })).toMatchObject({ quotaMessages: 5, quotaMailboxes: null });
+        expect(await store.updateAccount(a.id, { quotaMessages: 42 })).toMatchObject({ quotaMessages: 42, quotaMailboxes: 200 });
+        expect(await store.getAccount(a.id)).toMatchObject({ quotaMessages: 42, quotaMailboxes: 200 });
+        expect(await store.upsertAccounts([{ address: 'awa@limits.tg', quotaMailboxes: 7 }])).toEqual(['updated']);
+        expect(await store.findAccount('awa@limits.tg')).toMatchObject({ quotaMessages: 42, quotaMailboxes: 7 });
+        for (const bad of [-1, 1.5, 2 ** 31, '10' as never]) {
+          await expectKind(store.updateAccount(a.id, { quotaMessages: bad }), 'invalid');
+          await expectKind(store.updateAccount(a.id, { quotaMailboxes: bad }), 'invalid');
+          await expectKind(store.createDomain({ name: 'bad.tg', defaultQuotaMessages: bad }), 'invalid');
+        }
+        expect(await store.getAccount(a.id)).toMatchObject({ quotaMessages: 42, quotaMailboxes: 7 });
+      });
+
       it('accepts internationalised local parts and domains', async () => {
         await store.createDomain({ name: 'éducation.gouv.tg' });
         const a = await store.createAccount({ address: 'Élodie@Éducation.gouv.tg' });

@@ -4,7 +4,8 @@ import type { Account, AddressTarget, Alias, AppCredential, CredentialKind, Doma
 import {
   MAX_GROUP_DEPTH,
   checkPasswordHash,
-  checkQuota,
+  accountLimits,
+  prepareDomainLimits,
   domainKey,
   lookupKey,
   prepareAccount,
@@ -14,6 +15,7 @@ import {
   foldName,
   prepareSearch,
   sortSearchHits,
+  type DomainLimits,
 } from '../../directory/directory-rules.js';
 import { ConflictError, InvalidInputError, NotFoundError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
@@ -33,7 +35,7 @@ import type {
 } from '../../directory/directory-store.js';
 
 interface State {
-  domains: Map<string, { id: string; name: string; defaultQuotaBytes: number | null; createdAt: Date }>;
+  domains: Map<string, { id: string; name: string; createdAt: Date } & DomainLimits>;
   domainNames: Map<string, { domainId: string; isPrimary: boolean }>;
   accounts: Map<string, Account & { passwordHash: string | null }>;
   addresses: Map<string, { kind: 'account' | 'alias' | 'group'; domainId: string; accountId: string | null; groupId: string | null; createdAt: Date }>;
@@ -100,11 +102,11 @@ export class MemoryDirectoryStore implements DirectoryStore {
 
   async createDomain(input: NewDomain): Promise<Domain> {
     const name = normalizeDomain(input.name);
-    const quota = input.defaultQuotaBytes === undefined ? null : checkQuota(input.defaultQuotaBytes);
+    const limits = prepareDomainLimits(input);
     return this.tx((s) => {
       if (s.domainNames.has(name)) throw new ConflictError(`creating domain ${name}: already exists`);
       const id = randomUUID();
-      s.domains.set(id, { id, name, defaultQuotaBytes: quota, createdAt: this.clock.now() });
+      s.domains.set(id, { id, name, ...limits, createdAt: this.clock.now() });
       s.domainNames.set(name, { domainId: id, isPrimary: true });
       return this.domainOf(s, id);
     });
@@ -174,7 +176,7 @@ export class MemoryDirectoryStore implements DirectoryStore {
       domainId: target.domainId,
       displayName: p.displayName,
       department: p.department,
-      quotaBytes: p.quotaBytes === undefined ? domain.defaultQuotaBytes : p.quotaBytes,
+      ...accountLimits(p, domain),
       status: p.status,
       createdAt: now,
       lastLoginAt: null,
@@ -309,6 +311,8 @@ export class MemoryDirectoryStore implements DirectoryStore {
           if (row.displayName !== undefined) next.displayName = p.displayName;
           if (row.department !== undefined) next.department = p.department;
           if (p.quotaBytes !== undefined) next.quotaBytes = p.quotaBytes;
+          if (p.quotaMessages !== undefined) next.quotaMessages = p.quotaMessages;
+          if (p.quotaMailboxes !== undefined) next.quotaMailboxes = p.quotaMailboxes;
           if (row.status !== undefined) next.status = p.status;
           if (p.passwordHash !== null) next.passwordHash = p.passwordHash;
           const changed = (Object.keys(next) as (keyof typeof next)[]).some((k) => next[k] !== existing[k]);

@@ -241,7 +241,7 @@ export function driveStoreContract(name: string, subject: ContractSubject<DriveS
       await expectKind(drive.copy(big.node.id, home.rootId, 'copy.bin', { overwrite: false }), 'quota');
       expect((await drive.resolve(home.rootId, ['copy.bin']))).toHaveLength(1);
       expect(await drive.usage(home.id)).toEqual({ used: 600, quota: 1000 });
-      expect((await usage.get(alice.id))).toEqual({ drive: 600, mail: 0, calendar: 0, contacts: 0, total: 600 });
+      expect((await usage.get(alice.id))).toEqual({ drive: 600, mail: 0, calendar: 0, contacts: 0, total: 600, messages: 0 });
       // Replacing a file only charges the difference.
       await drive.writeFile(home.rootId, 'big.bin', { blobId: blob('z'), size: 1000 });
       expect((await usage.get(alice.id)).total).toBe(1000);

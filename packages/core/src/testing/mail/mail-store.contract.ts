@@ -336,7 +336,82 @@ export function mailStoreContract(name: string, subject: ContractSubject<MailSto
         expect(err.detail?.accountId).toBe(w.alice);
         expect((await w.store.getMailboxById(box.id)).uidNext).toBe(3);
         const q = await w.store.quota(w.alice);
-        expect(q).toEqual({ usedBytes: msg.size * 2 + 10, mailBytes: msg.size * 2, limitBytes: msg.size * 2 + 10 });
+        expect(q).toEqual({ usedBytes: msg.size * 2 + 10, mailBytes: msg.size * 2, limitBytes: msg.size * 2 + 10, messages: 2, limitMessages: null, mailboxes: 1, limitMailboxes: null });
+      });
+
+      it('counts messages through every write and refuses APPEND, COPY, MOVE to another account and delivery past the message limit (RFC 9208 MESSAGE)', async () => {
+        const box = await w.store.createMailbox(w.alice, 'Box');
+        const other = await w.store.createMailbox(w.alice, 'Other');
+        const msg = await newMessage(w, 'count');
+        await w.directory.updateAccount(w.alice, { quotaMessages: 3 });
+        await w.store.appendMany(box.id, [msg, msg]);
+        await w.store.append(other.id, msg);
+        const err = await expectKind(w.store.append(box.id, msg), 'quota');
+        expect(err.detail).toMatchObject({ accountId: w.alice, resource: 'MESSAGE' });
+        await expectKind(w.store.copy(box.id, [[1, 1]], other.id, w.alice), 'quota');
+        await expectKind(w.store.deliver({ blobId: msg.blobId, size: msg.size, receivedAt: new Date(), analysis: msg.analysis }, [{ accountId: w.alice }]), 'quota');
+        expect(await w.store.listUids(box.id)).toEqual([1, 2]);
+        // A move within the account takes what it gives back: allowed at the limit.
+        await w.store.move(box.id, [[1, 1]], other.id, w.alice);
+        expect((await w.store.quota(w.alice)).messages).toBe(3);
+        const bobs = await w.store.createMailbox(w.bob, 'In');
+        await w.store.append(bobs.id, msg);
+        await w.directory.updateAccount(w.bob, { quotaMessages: 1 });
+        await expectKind(w.store.move(other.id, [[1, 1]], bobs.id, w.alice), 'quota');
+        // Expunge, DELETE and RENAME of INBOX keep the count exact.
+        await w.store.storeFlags(box.id, w.alice, [[2, 2]], 'add', ['\\Deleted']);
+        await w.store.expunge(box.id);
+        expect((await w.store.quota(w.alice)).messages).toBe(2);
+        await w.store.deleteMailbox(other.id);
+        expect((await w.store.quota(w.alice)).messages).toBe(0);
+        const inbox = (await w.store.ensureMailboxes(w.alice)).find((b) => b.name === 'INBOX')!;
+        await w.store.appendMany(inbox.id, [msg, msg]);
+        await w.store.renameMailbox(inbox.id, 'Old');
+        expect(await w.store.quota(w.alice)).toMatchObject({ messages: 2, limitMessages: 3 });
+        expect((await w.usage.get(w.alice)).messages).toBe(2);
+      });
+
+      it('lets exactly one of concurrent APPENDs at the message limit through', async () => {
+        const a = await w.store.createMailbox(w.alice, 'A');
+        const b = await w.store.createMailbox(w.alice, 'B');
+        const msg = await newMessage(w, 'race');
+        await w.store.append(a.id, msg);
+        await w.directory.updateAccount(w.alice, { quotaMessages: 2 });
+        const results = await Promise.allSettled([a, b, a, b, a, b].map((box) => w.store.append(box.id, msg)));
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect((r.reason as { kind: string }).kind).toBe('quota');
+        expect((await w.store.quota(w.alice)).messages).toBe(2);
+        expect((await w.store.listUids(a.id)).length + (await w.store.listUids(b.id)).length).toBe(2);
+      });
+
+      it('refuses CREATE and RENAME past the mailbox limit, parents counted, default mailboxes always made (RFC 9208 MAILBOX)', async () => {
+        await w.directory.updateAccount(w.alice, { quotaMailboxes: 8 });
+        const defaults = await w.store.ensureMailboxes(w.alice);
+        expect(defaults.length).toBe(6);
+        await w.store.createMailbox(w.alice, 'One');
+        const err = await expectKind(w.store.createMailbox(w.alice, 'Two/Child'), 'quota');
+        expect(err.detail).toMatchObject({ accountId: w.alice, resource: 'MAILBOX' });
+        expect(await w.store.getMailbox(w.alice, 'Two')).toBeNull();
+        const one = (await w.store.getMailbox(w.alice, 'One'))!;
+        await expectKind(w.store.renameMailbox(one.id, 'A/B/One'), 'quota');
+        expect((await w.store.getMailbox(w.alice, 'One'))?.id).toBe(one.id);
+        await w.store.createMailbox(w.alice, 'Two');
+        await expectKind(w.store.createMailbox(w.alice, 'Three'), 'quota');
+        expect(await w.store.quota(w.alice)).toMatchObject({ mailboxes: 8, limitMailboxes: 8 });
+        await w.store.deleteMailbox(one.id);
+        await w.store.createMailbox(w.alice, 'Three');
+        // Lowering the limit under the count refuses new mailboxes but removes none; first login still makes the defaults.
+        await w.directory.updateAccount(w.bob, { quotaMailboxes: 2 });
+        expect((await w.store.ensureMailboxes(w.bob)).length).toBe(6);
+        await expectKind(w.store.createMailbox(w.bob, 'More'), 'quota');
+      });
+
+      it('lets exactly one of concurrent CREATEs at the mailbox limit through', async () => {
+        await w.store.ensureMailboxes(w.alice);
+        await w.directory.updateAccount(w.alice, { quotaMailboxes: 7 });
+        const results = await Promise.allSettled(['P', 'Q', 'R', 'S'].map((name) => w.store.createMailbox(w.alice, name)));
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        expect((await w.store.listMailboxes(w.alice)).length).toBe(7);
       });
 
       it('appends several messages in one transaction with consecutive UIDs (MULTIAPPEND)', async () => {

@@ -200,12 +200,18 @@ export class MemoryMailStore implements MailStore {
     return [...flagsFromBits(bits), ...m.keywords];
   }
 
-  private async checkQuota(accountId: string, adding: number): Promise<void> {
+  private async checkQuota(accountId: string, adding: number, messages: number): Promise<void> {
+    if (adding <= 0 && messages <= 0) return;
+    const account = await this.options.directory.getAccount(accountId);
+    const used = await this.options.usage.get(accountId);
+    if (account.quotaBytes !== null && adding > 0 && used.total + adding > account.quotaBytes) throw quotaError(accountId, 'STORAGE');
+    if (account.quotaMessages !== null && messages > 0 && used.messages + messages > account.quotaMessages) throw quotaError(accountId, 'MESSAGE');
+  }
+
+  private async checkMailboxLimit(accountId: string, adding: number): Promise<void> {
     if (adding <= 0) return;
     const account = await this.options.directory.getAccount(accountId);
-    if (account.quotaBytes === null) return;
-    const used = await this.options.usage.get(accountId);
-    if (used.total + adding > account.quotaBytes) throw quotaError(accountId);
+    if (account.quotaMailboxes !== null && this.ofAccount(accountId).length + adding > account.quotaMailboxes) throw quotaError(accountId, 'MAILBOX');
   }
 
   // ------------------------------------------------------------ mailboxes
@@ -256,6 +262,7 @@ export class MemoryMailStore implements MailStore {
       await this.requireAccount(accountId);
       const names = new Set(this.ofAccount(accountId).map((b) => b.name));
       if (names.has(normal)) throw new ConflictError('mailbox already exists');
+      await this.checkMailboxLimit(accountId, 1 + parentNames(normal).filter((p) => !names.has(p)).length);
       for (const parent of parentNames(normal)) if (!names.has(parent)) this.newBox(accountId, parent, null);
       const created = this.view(this.newBox(accountId, normal, specialUse));
       publishListChange(this.options.notifier, this.log, accountId);
@@ -271,6 +278,7 @@ export class MemoryMailStore implements MailStore {
       const names = new Set(boxes.map((x) => x.name));
       if (names.has(target)) throw new ConflictError('mailbox already exists');
       if (target === b.name || target.startsWith(b.name + MAILBOX_DELIMITER)) throw new InvalidInputError('cannot rename a mailbox into itself');
+      await this.checkMailboxLimit(b.accountId, (b.name === 'INBOX' ? 1 : 0) + parentNames(target).filter((p) => !names.has(p)).length);
       const changed = new Map<string, { modseq: number }>();
       let result: Box;
       if (b.name === 'INBOX') {
@@ -313,7 +321,7 @@ export class MemoryMailStore implements MailStore {
       }
       const bytes = b.messages.reduce((n, m) => n + m.size, 0);
       this.boxes.delete(b.id);
-      await this.options.usage.add(b.accountId, 'mail', -bytes);
+      await this.options.usage.add(b.accountId, 'mail', -bytes, -b.messages.length);
       publishChanges(this.options.notifier, this.log, [[b.id, { deleted: true }]]);
       publishListChange(this.options.notifier, this.log, b.accountId);
     });
@@ -384,13 +392,13 @@ export class MemoryMailStore implements MailStore {
     return this.exclusive(async () => {
       const b = this.box(mailboxId);
       const prepared = await prepareAppends(this.options.blobs, messages);
-      await this.checkQuota(b.accountId, prepared.totalBytes);
+      await this.checkQuota(b.accountId, prepared.totalBytes, prepared.items.length);
       const uids: number[] = [];
       for (const { message, header, flags } of prepared.items) {
         const keywords = mergeMailboxKeywords(b.keywords, flags.keywords);
         uids.push(this.insert(b, message, header, flags, keywords, viewer ?? b.accountId, message.internalDate));
       }
-      await this.options.usage.add(b.accountId, 'mail', prepared.totalBytes);
+      await this.options.usage.add(b.accountId, 'mail', prepared.totalBytes, prepared.items.length);
       publishChanges(this.options.notifier, this.log, [[b.id, { modseq: b.highestModseq }]]);
       return { mailboxId: b.id, uidValidity: b.uidValidity, uids, modseq: b.highestModseq };
     });
@@ -557,7 +565,7 @@ export class MemoryMailStore implements MailStore {
       for (const seen of b.seen.values()) seen.delete(m.uid);
     }
     this.pruneTombstones(b);
-    await this.options.usage.add(b.accountId, 'mail', -gone.reduce((n, m) => n + m.size, 0));
+    await this.options.usage.add(b.accountId, 'mail', -gone.reduce((n, m) => n + m.size, 0), -gone.length);
     publishChanges(this.options.notifier, this.log, [[b.id, { modseq: b.highestModseq }]]);
   }
 
@@ -580,7 +588,7 @@ export class MemoryMailStore implements MailStore {
     const dst = this.box(toMailboxId);
     const picked = this.selected(src, uids);
     const bytes = picked.reduce((n, m) => n + m.size, 0);
-    if (!move || src.accountId !== dst.accountId) await this.checkQuota(dst.accountId, bytes);
+    if (!move || src.accountId !== dst.accountId) await this.checkQuota(dst.accountId, bytes, picked.length);
     const mapping: [number, number][] = [];
     if (picked.length) {
       const keywords = mergeMailboxKeywords(dst.keywords, picked.flatMap((m) => m.keywords));
@@ -595,7 +603,7 @@ export class MemoryMailStore implements MailStore {
         dst.messages.push({ ...m, uid, bits, keywords: canonicalKeywords(m.keywords, keywords), modseq: dst.highestModseq, savedAt: this.clock.now() });
         mapping.push([m.uid, uid]);
       }
-      await this.options.usage.add(dst.accountId, 'mail', bytes);
+      await this.options.usage.add(dst.accountId, 'mail', bytes, picked.length);
       publishChanges(this.options.notifier, this.log, [[dst.id, { modseq: dst.highestModseq }]]);
     }
     return { destMailboxId: dst.id, uidValidity: dst.uidValidity, mapping };
@@ -648,7 +656,7 @@ export class MemoryMailStore implements MailStore {
           continue;
         }
         const box = pickDeliveryMailbox(this.ofAccount(item.accountId), item.mailbox);
-        await this.checkQuota(item.accountId, message.size);
+        await this.checkQuota(item.accountId, message.size, 1);
         if (box) mergeMailboxKeywords(box.keywords, item.flags.keywords);
         work.push({ item, ...(box ? { box } : {}) });
       }
@@ -671,7 +679,7 @@ export class MemoryMailStore implements MailStore {
         item.targets.forEach((i, n) => (results[i] = { ...result, duplicate: n > 0 }));
         changed.push([b.id, { modseq: b.highestModseq }]);
       }
-      for (const { item, earlier } of work) if (!earlier) await this.options.usage.add(item.accountId, 'mail', message.size);
+      for (const { item, earlier } of work) if (!earlier) await this.options.usage.add(item.accountId, 'mail', message.size, 1);
       publishChanges(this.options.notifier, this.log, changed);
       return results;
     });
@@ -713,6 +721,14 @@ export class MemoryMailStore implements MailStore {
   async quota(accountId: string): Promise<MailQuota> {
     const account = await this.options.directory.getAccount(accountId);
     const used = await this.options.usage.get(accountId);
-    return { usedBytes: used.total, mailBytes: used.mail, limitBytes: account.quotaBytes };
+    return {
+      usedBytes: used.total,
+      mailBytes: used.mail,
+      limitBytes: account.quotaBytes,
+      messages: used.messages,
+      limitMessages: account.quotaMessages,
+      mailboxes: this.ofAccount(accountId).length,
+      limitMailboxes: account.quotaMailboxes,
+    };
   }
 }

@@ -15,18 +15,18 @@ export function usageStoreContract(name: string, subject: ContractSubject<UsageS
     afterEach(async () => cleanup());
 
     it('adds and removes bytes per kind, never below zero', async () => {
-      expect(await store.get(accountId)).toEqual({ drive: 0, mail: 0, calendar: 0, contacts: 0, total: 0 });
+      expect(await store.get(accountId)).toEqual({ drive: 0, mail: 0, calendar: 0, contacts: 0, total: 0, messages: 0 });
       await store.add(accountId, 'drive', 1000);
       await store.add(accountId, 'mail', 250);
       await store.add(accountId, 'drive', -400);
-      expect(await store.get(accountId)).toEqual({ drive: 600, mail: 250, calendar: 0, contacts: 0, total: 850 });
+      expect(await store.get(accountId)).toEqual({ drive: 600, mail: 250, calendar: 0, contacts: 0, total: 850, messages: 0 });
       await store.add(accountId, 'calendar', 40);
       await store.add(accountId, 'contacts', 60);
-      expect(await store.get(accountId)).toEqual({ drive: 600, mail: 250, calendar: 40, contacts: 60, total: 950 });
+      expect(await store.get(accountId)).toEqual({ drive: 600, mail: 250, calendar: 40, contacts: 60, total: 950, messages: 0 });
       await store.add(accountId, 'calendar', -40);
       await store.add(accountId, 'contacts', -60);
       await store.add(accountId, 'mail', -10_000);
-      expect(await store.get(accountId)).toEqual({ drive: 600, mail: 0, calendar: 0, contacts: 0, total: 600 });
+      expect(await store.get(accountId)).toEqual({ drive: 600, mail: 0, calendar: 0, contacts: 0, total: 600, messages: 0 });
       await store.add(accountId, 'drive', 0);
       expect((await store.get(accountId)).drive).toBe(600);
     });

@@ -107,6 +107,7 @@ async function vet(s: Session, accountId: string, size: number, taken: Taken): P
   if (taken.bytes + size > limits.maxAppendTotalBytes) return refuse(no('TOOBIG', `The messages of one APPEND are limited to ${limits.maxAppendTotalBytes} bytes together`));
   const quota = await s.store.quota(accountId);
   if (quota.limitBytes !== null && quota.usedBytes + taken.bytes + size > quota.limitBytes) return refuse(no('OVERQUOTA', 'Quota exceeded'));
+  if (quota.limitMessages !== null && quota.messages + taken.count + 1 > quota.limitMessages) return refuse(no('OVERQUOTA', 'Message count limit reached'));
   return { action: 'stream' };
 }
 

@@ -40,6 +40,7 @@ export const createCommand = defineCommand({
       await s.store.createMailbox(target.ownerId, target.name, { specialUse });
     } catch (error) {
       if (isPalabreError(error, 'conflict')) throw no('ALREADYEXISTS', 'Mailbox already exists');
+      if (isPalabreError(error, 'quota')) throw no('OVERQUOTA', 'Mailbox count limit reached');
       throw error;
     }
   },
@@ -83,6 +84,7 @@ export const renameCommand = defineCommand({
       await s.store.renameMailbox(opened.mailbox.id, target.name);
     } catch (error) {
       if (isPalabreError(error, 'conflict')) throw no('ALREADYEXISTS', 'A mailbox with that name exists');
+      if (isPalabreError(error, 'quota')) throw no('OVERQUOTA', 'Mailbox count limit reached');
       throw error;
     }
     if (s.selected?.id === opened.mailbox.id && opened.mailbox.name !== 'INBOX') s.selected.path = target.path;

@@ -5,16 +5,22 @@ import { no } from '../errors.js';
 import type { Session } from '../session.js';
 
 /**
- * RFC 9208 QUOTA with the STORAGE resource (KiB). One quota root per account, named "": drive and
- * mail share it. Mailboxes of other accounts have no quota root visible to the user (their owner's
- * usage is theirs). SETQUOTA belongs to administrators (the CLI).
+ * RFC 9208 QUOTA with the STORAGE (KiB, drive and mail together), MESSAGE and MAILBOX resources. One
+ * quota root per account, named "": every resource of the account counts against it. Mailboxes of
+ * other accounts have no quota root visible to the user (their owner's usage is theirs). Limits are
+ * set by administrators (`palabre user quota`); SETQUOTA is refused to every IMAP user, so QUOTASET
+ * is not advertised (§3.2).
  */
 const ROOT = '';
 
+/** RFC 9208 §4.2.1: each resource that has a limit, with its usage; an unlimited account lists none. */
 async function quotaLine(s: Session): Promise<string> {
   const q = await s.store.quota(s.user.accountId);
-  const used = Math.ceil(q.usedBytes / 1024);
-  return q.limitBytes === null ? `QUOTA ${imapString(ROOT)} ()` : `QUOTA ${imapString(ROOT)} (STORAGE ${used} ${Math.floor(q.limitBytes / 1024)})`;
+  const resources: string[] = [];
+  if (q.limitBytes !== null) resources.push(`STORAGE ${Math.ceil(q.usedBytes / 1024)} ${Math.floor(q.limitBytes / 1024)}`);
+  if (q.limitMessages !== null) resources.push(`MESSAGE ${q.messages} ${q.limitMessages}`);
+  if (q.limitMailboxes !== null) resources.push(`MAILBOX ${q.mailboxes} ${q.limitMailboxes}`);
+  return `QUOTA ${imapString(ROOT)} (${resources.join(' ')})`;
 }
 
 export const getquotarootCommand = defineCommand({
@@ -54,14 +60,16 @@ export const setquotaCommand = defineCommand({
     r.sp();
     r.astring('quota root');
     r.sp();
+    // setquota-list (§6): "(" [resource-name SP number64 *(SP …)] ")"; an empty list removes limits.
     r.list(() => {
-      r.atom('resource');
+      r.atom('resource name');
       r.sp();
-      return r.number('limit');
+      return r.number('resource limit');
     });
     r.end();
   },
   async run() {
+    // No IMAP user administers quotas: refused whatever the root, nothing read or changed (§4.1.3).
     throw no('NOPERM', 'Quotas are set by administrators');
   },
 });
