@@ -63,10 +63,22 @@ describe.each(backends)('cached listings on %s', (backend) => {
     const sub = await list(BOB, NAMED, t.origin, `${F}/sub/`);
     expect(sub.status).toBe(207);
     expect(hrefs(sub.xml)).toEqual([`${F}/sub/`, `${F}/sub/inner.txt`]);
-    expect(sub.xml).not.toContain('<d:write/>');
+    expect(sub.xml).not.toContain('<d:privilege><d:write/>');
     expect(sub.xml).not.toContain('<d:all/>');
 
+    // Read on the whole folder: every member Bob lists is read-only to him, however Alice listed it.
     await grant('shared', [{ user: BOB, access: 'read' }]);
+    await warm();
+    for (let i = 0; i < 2; i++) {
+      const bob = await list(BOB, NAMED);
+      expect(bob.status).toBe(207);
+      expect(hrefs(bob.xml)).toEqual([`${F}/`, `${F}/a.txt`, `${F}/b.txt`, `${F}/c.txt`, `${F}/sub/`]);
+      expect(bob.xml).not.toContain('<d:privilege><d:write');
+      expect(bob.xml).not.toContain('<d:all/>');
+    }
+    // …and Alice's listing after Bob's is still hers.
+    expect(responses((await list(ALICE, NAMED)).xml).get(`${F}/c.txt`)).toContain('<d:write-acl/>');
+
     await grant('shared/b.txt', [{ user: BOB, access: 'write' }]);
     await warm();
     const owner = responses((await list(ALICE, NAMED)).xml);
@@ -75,10 +87,10 @@ describe.each(backends)('cached listings on %s', (backend) => {
       const bob = responses((await list(BOB, NAMED)).xml);
       expect([...bob.keys()]).toEqual([...owner.keys()]);
       expect(bob.get(`${F}/a.txt`)).toContain('<d:read/>');
-      expect(bob.get(`${F}/a.txt`)).not.toContain('<d:write');
+      expect(bob.get(`${F}/a.txt`)).not.toContain('<d:privilege><d:write');
       expect(bob.get(`${F}/b.txt`)).toContain('<d:write-content/>');
       expect(bob.get(`${F}/b.txt`)).not.toContain('<d:write-acl/>');
-      expect(bob.get(`${F}/c.txt`)).not.toContain('<d:write');
+      expect(bob.get(`${F}/c.txt`)).not.toContain('<d:privilege><d:write');
     }
     // Carol holds nothing: as before anyone listed.
     expect((await list(CAROL)).status).toBe(404);
