@@ -108,6 +108,8 @@ export class DavEngine implements DavServices {
   /** The last names propertiesNamed was asked about, joined once per request rather than once per resource. */
   private namesSeen: readonly string[] | null = null;
   private namesKey = '';
+  /** requestHrefs' functions by the request-URI's spelling (below the base, decoded, it is one canonical path). */
+  private readonly hrefSpellings = new Map<string, (p: DavPath, collection: boolean) => string>();
   /** The definitions of each property name, latest first: a PROPFIND naming two properties tries those, not all of them. */
   private readonly propertiesByName = new Map<string, PropertyDefinition<unknown>[]>();
   private readonly reportList: ReportDefinition[] = [];
@@ -557,16 +559,31 @@ export class DavEngine implements DavServices {
     });
     if (!same) return (p, collection) => this.href(p, collection);
     const prefix = `/${spelled.join('/')}`;
+    // One function per spelling of a request-URI, kept: a listing asked again gives the reused member
+    // paths (DavBackend.reusesResources) the very strings it gave them, made once.
+    const known = this.hrefSpellings.get(prefix);
+    if (known) return known;
     const at = path.segments;
+    const made = new WeakMap<DavPath, string>();
+    const madeCollections = new WeakMap<DavPath, string>();
     // Once per resource of a listing: index loops, no closure or slice per call.
-    return (p, collection) => {
+    const spell = (p: DavPath, collection: boolean) => {
       const segments = p.segments;
       if (segments.length < at.length) return this.href(p, collection);
       for (let i = 0; i < at.length; i++) if (segments[i] !== at[i]) return this.href(p, collection);
-      let href = prefix;
+      const memo = collection || segments.length === 0 ? madeCollections : made;
+      let href = memo.get(p);
+      if (href !== undefined) return href;
+      href = prefix;
       for (let i = at.length; i < segments.length; i++) href += `/${encodeSegment(segments[i]!)}`;
-      return collection || segments.length === 0 ? `${href}/` : href;
+      if (memo === madeCollections) href += '/';
+      memo.set(p, href);
+      return href;
     };
+    // Bounded: clients choose the spellings.
+    if (this.hrefSpellings.size >= 1000) this.hrefSpellings.clear();
+    this.hrefSpellings.set(prefix, spell);
+    return spell;
   }
 
   /** The request target below the base path (without the leading "/"), or null when outside it. */
