@@ -287,11 +287,6 @@ export class DriveBackend implements DavBackend {
   }
 
   async deadProperties(_ctx: DavContext, resources: readonly DavResource[]): Promise<Map<DavResource, DeadProperty[]>> {
-    const byId = new Map<string, DavResource>();
-    for (const r of resources) {
-      const node = (r.data as DriveData | undefined)?.node;
-      if (node) byId.set(node.id, r);
-    }
     // A Depth 1 listing (a folder and its members, or a page of the members alone, as PROPFIND asks): the
     // members' properties in one indexed query by parent, not a list of a thousand ids to bind and look up.
     // A folder of more than one page reads its members' properties once a page: few nodes have any.
@@ -299,9 +294,16 @@ export class DriveBackend implements DavBackend {
     const head = nodes[0];
     const parentId = head?.kind === 'dir' && nodes.length > 2 && nodes[1]?.parentId === head.id ? head.id : (head?.parentId ?? null);
     const listing = parentId !== null && nodes.length > 2 && nodes.every((n, i) => n?.parentId === parentId || (i === 0 && n?.id === parentId));
-    const props = listing ? await this.store.childProperties(parentId) : await this.store.properties([...byId.keys()]);
+    const ids = () => nodes.flatMap((n) => (n ? [n.id] : []));
+    const props = listing ? await this.store.childProperties(parentId) : await this.store.properties(ids());
     if (listing && head?.id === parentId) for (const [id, list] of await this.store.properties([parentId])) props.set(id, list);
     const out = new Map<DavResource, DeadProperty[]>();
+    // Most listings have none: the resources are looked up by id only when some have.
+    if (props.size === 0) return out;
+    const byId = new Map<string, DavResource>();
+    resources.forEach((r, i) => {
+      if (nodes[i]) byId.set(nodes[i]!.id, r);
+    });
     for (const [id, list] of props) {
       const r = byId.get(id);
       if (r) out.set(r, list);
