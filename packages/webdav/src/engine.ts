@@ -101,6 +101,15 @@ export class DavEngine implements DavServices {
   private readonly propertyList: PropertyDefinition<unknown>[] = [];
   /** propertiesOf's answers by the pattern of appliesTo() results; emptied when a property is registered. */
   private readonly propertySets = new Map<string, ReadonlyMap<string, PropertyDefinition>>();
+  /** propertiesNamed's answers by names and appliesTo() results; emptied when a property is registered. */
+  private readonly namedSets = new Map<string, ReadonlyMap<string, PropertyDefinition>>();
+  /** propertiesOf's answer for each reused resource object (DavBackend.reusesResources); replaced when a property is registered. */
+  private definitionsOf = new WeakMap<DavResource, ReadonlyMap<string, PropertyDefinition>>();
+  /** The last names propertiesNamed was asked about, joined once per request rather than once per resource. */
+  private namesSeen: readonly string[] | null = null;
+  private namesKey = '';
+  /** requestHrefs' functions by the request-URI's spelling (below the base, decoded, it is one canonical path). */
+  private readonly hrefSpellings = new Map<string, (p: DavPath, collection: boolean) => string>();
   /** The definitions of each property name, latest first: a PROPFIND naming two properties tries those, not all of them. */
   private readonly propertiesByName = new Map<string, PropertyDefinition<unknown>[]>();
   private readonly reportList: ReportDefinition[] = [];
@@ -157,6 +166,8 @@ export class DavEngine implements DavServices {
       addProperty: (definition) => {
         this.propertyList.push(definition as PropertyDefinition<unknown>);
         this.propertySets.clear();
+        this.namedSets.clear();
+        this.definitionsOf = new WeakMap();
         const named = this.propertiesByName.get(definition.name) ?? [];
         named.unshift(definition as PropertyDefinition<unknown>);
         this.propertiesByName.set(definition.name, named);
@@ -215,30 +226,53 @@ export class DavEngine implements DavServices {
   }
 
   propertiesOf(resource: DavResource): ReadonlyMap<string, PropertyDefinition> {
+    // A resource object handed out again (reusesResources) keeps its answer: no appliesTo() per listing.
+    const reused = resource.backend.reusesResources === true;
+    if (reused) {
+      const known = this.definitionsOf.get(resource);
+      if (known) return known;
+    }
     // The set depends only on which appliesTo() accept the resource: one map per such combination,
     // shared by every resource that has it (a listing of 1,000 files builds it once, not 1,000 times).
     let key = '';
     for (const def of this.propertyList) if (def.appliesTo) key += def.appliesTo(resource) ? '1' : '0';
-    const known = this.propertySets.get(key);
-    if (known) return known;
-    const out = new Map<string, PropertyDefinition>();
-    // Later plugins' definitions win over earlier ones for the resources they apply to.
-    for (let i = this.propertyList.length - 1; i >= 0; i--) {
-      const def = this.propertyList[i]!;
-      if (out.has(def.name)) continue;
-      if (def.appliesTo && !def.appliesTo(resource)) continue;
-      out.set(def.name, def);
+    let out = this.propertySets.get(key);
+    if (!out) {
+      const made = new Map<string, PropertyDefinition>();
+      // Later plugins' definitions win over earlier ones for the resources they apply to.
+      for (let i = this.propertyList.length - 1; i >= 0; i--) {
+        const def = this.propertyList[i]!;
+        if (made.has(def.name)) continue;
+        if (def.appliesTo && !def.appliesTo(resource)) continue;
+        made.set(def.name, def);
+      }
+      this.propertySets.set(key, (out = made));
     }
-    this.propertySets.set(key, out);
+    if (reused) this.definitionsOf.set(resource, out);
     return out;
   }
 
+  /**
+   * The definitions of these names for a resource: one map per combination of names and appliesTo()
+   * answers, shared like propertiesOf's (a named PROPFIND of 1,000 files plans its properties once).
+   */
   propertiesNamed(resource: DavResource, names: readonly string[]): ReadonlyMap<string, PropertyDefinition> {
-    const out = new Map<string, PropertyDefinition>();
+    if (this.namesSeen !== names) {
+      this.namesSeen = names;
+      this.namesKey = names.join('\n');
+    }
+    let key = this.namesKey;
+    for (const name of names) for (const d of this.propertiesByName.get(name) ?? []) if (d.appliesTo) key += d.appliesTo(resource) ? '1' : '0';
+    let out = this.namedSets.get(key);
+    if (out) return out;
+    const made = new Map<string, PropertyDefinition>();
     for (const name of names) {
       const def = this.propertiesByName.get(name)?.find((d) => !d.appliesTo || d.appliesTo(resource));
-      if (def) out.set(name, def);
+      if (def) made.set(name, def);
     }
+    // Bounded: requests choose the names.
+    if (this.namedSets.size >= 1000) this.namedSets.clear();
+    this.namedSets.set(key, (out = made));
     return out;
   }
 
@@ -344,7 +378,9 @@ export class DavEngine implements DavServices {
             yield await (listed as Promise<DavResource[]>);
           })();
     for await (const page of pages) {
-      const readable = page.filter((m) => m.privileges.has('read') || m.privileges.has('all'));
+      // The page itself when every member is readable (the usual case): a backend's reused page stays
+      // one array, which filters may memoise.
+      const readable = page.every(mayRead) ? (page as DavResource[]) : page.filter(mayRead);
       yield this.hooks.filterMembers(ctx, collection, readable);
     }
   }
@@ -523,16 +559,31 @@ export class DavEngine implements DavServices {
     });
     if (!same) return (p, collection) => this.href(p, collection);
     const prefix = `/${spelled.join('/')}`;
+    // One function per spelling of a request-URI, kept: a listing asked again gives the reused member
+    // paths (DavBackend.reusesResources) the very strings it gave them, made once.
+    const known = this.hrefSpellings.get(prefix);
+    if (known) return known;
     const at = path.segments;
+    const made = new WeakMap<DavPath, string>();
+    const madeCollections = new WeakMap<DavPath, string>();
     // Once per resource of a listing: index loops, no closure or slice per call.
-    return (p, collection) => {
+    const spell = (p: DavPath, collection: boolean) => {
       const segments = p.segments;
       if (segments.length < at.length) return this.href(p, collection);
       for (let i = 0; i < at.length; i++) if (segments[i] !== at[i]) return this.href(p, collection);
-      let href = prefix;
+      const memo = collection || segments.length === 0 ? madeCollections : made;
+      let href = memo.get(p);
+      if (href !== undefined) return href;
+      href = prefix;
       for (let i = at.length; i < segments.length; i++) href += `/${encodeSegment(segments[i]!)}`;
-      return collection || segments.length === 0 ? `${href}/` : href;
+      if (memo === madeCollections) href += '/';
+      memo.set(p, href);
+      return href;
     };
+    // Bounded: clients choose the spellings.
+    if (this.hrefSpellings.size >= 1000) this.hrefSpellings.clear();
+    this.hrefSpellings.set(prefix, spell);
+    return spell;
   }
 
   /** The request target below the base path (without the leading "/"), or null when outside it. */
@@ -548,6 +599,8 @@ export class DavEngine implements DavServices {
     return null;
   }
 }
+
+const mayRead = (m: DavResource) => m.privileges.has('read') || m.privileges.has('all');
 
 function defaultIsSecure(req: IncomingMessage): boolean {
   return Boolean((req.socket as TLSSocket | undefined)?.encrypted);

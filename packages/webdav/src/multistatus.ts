@@ -84,6 +84,15 @@ export class XmlStream {
     }
   }
 
+  /** Bytes made by encodePieces() (a page of a listing kept from an earlier answer), after what is queued. */
+  appendEncoded(buffers: readonly Buffer[]): void {
+    if (this.buffer) {
+      this.ready.push(Buffer.from(this.buffer));
+      this.buffer = '';
+    }
+    for (const b of buffers) this.ready.push(b);
+  }
+
   write(s: string): void | Promise<void> {
     this.append(s);
     if (this.ready.length) return this.sendAndPass();
@@ -146,6 +155,21 @@ export class XmlStream {
     this.buffer = '';
     this.res.end(last);
   }
+}
+
+/** Pieces encoded as XmlStream.append() would, in Buffers of about 64 KiB, for a caller that keeps them. */
+export function encodePieces(pieces: readonly string[]): Buffer[] {
+  const out: Buffer[] = [];
+  let text = '';
+  for (const s of pieces) {
+    text += s;
+    if (text.length >= FLUSH_AT) {
+      out.push(Buffer.from(text));
+      text = '';
+    }
+  }
+  if (text) out.push(Buffer.from(text));
+  return out;
 }
 
 export function hrefXml(href: string): string {

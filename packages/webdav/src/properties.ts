@@ -109,19 +109,21 @@ function resourceTypeXml(dav: Pick<DavServices, 'namespaces'>, r: DavResource): 
 
 /** The live properties of RFC 4918, 4331 (quota), 5397 (current-user-principal), 3744 (ACL, read side) and 3253 (supported-report-set). */
 export function builtinProperties(): PropertyDefinition<any>[] {
-  const quota = async (ctx: Parameters<PropertyDefinition['get']>[0], r: DavResource) => (r.collection && r.backend.quota ? r.backend.quota(ctx, r) : null);
+  // Only collections have them, and a file answers at once (no promise per member of a listing).
+  const quota = (ctx: Parameters<PropertyDefinition['get']>[0], r: DavResource) => (r.collection && r.backend.quota ? r.backend.quota(ctx, r) : null);
   return [
-    { name: d('resourcetype'), allprop: true, get: (ctx, r) => resourceType(ctx.dav, r) },
-    { name: d('getetag'), allprop: true, get: (_c, r) => r.etag ?? undefined },
-    { name: d('getlastmodified'), allprop: true, get: (_c, r) => (r.lastModified ? httpDate(r.lastModified) : undefined) },
-    { name: d('creationdate'), allprop: true, get: (_c, r) => (r.createdAt ? iso(r.createdAt) : undefined) },
-    { name: d('getcontentlength'), allprop: true, get: (_c, r) => (r.collection || r.contentLength === null ? undefined : String(r.contentLength)) },
-    { name: d('getcontenttype'), allprop: true, get: (_c, r) => (r.collection ? undefined : (r.contentType ?? 'application/octet-stream')) },
+    { name: d('resourcetype'), allprop: true, stable: true, get: (ctx, r) => resourceType(ctx.dav, r) },
+    { name: d('getetag'), allprop: true, stable: true, get: (_c, r) => r.etag ?? undefined },
+    { name: d('getlastmodified'), allprop: true, stable: true, get: (_c, r) => (r.lastModified ? httpDate(r.lastModified) : undefined) },
+    { name: d('creationdate'), allprop: true, stable: true, get: (_c, r) => (r.createdAt ? iso(r.createdAt) : undefined) },
+    { name: d('getcontentlength'), allprop: true, stable: true, get: (_c, r) => (r.collection || r.contentLength === null ? undefined : String(r.contentLength)) },
+    { name: d('getcontenttype'), allprop: true, stable: true, get: (_c, r) => (r.collection ? undefined : (r.contentType ?? 'application/octet-stream')) },
     // A backend may keep a client-set displayname as a dead property (writableProperties): it answers when this is absent.
-    { name: d('displayname'), allprop: true, get: (_c, r) => r.displayName ?? undefined },
+    { name: d('displayname'), allprop: true, stable: true, get: (_c, r) => r.displayName ?? undefined },
     {
       name: d('supportedlock'),
       allprop: true,
+      stable: true,
       get: (_c, r) => (r.backend.write || r.collection ? LOCK_ENTRIES : NO_XML),
     },
     {
@@ -136,19 +138,19 @@ export function builtinProperties(): PropertyDefinition<any>[] {
     },
     // RFC 4331 keeps these out of allprop; they are in it here because common clients (the webdav npm
     // client, file managers) only ever ask with allprop. Only collections have them: one query per space.
-    { name: d('quota-used-bytes'), allprop: true, get: async (ctx, r) => (await quota(ctx, r))?.used.toString() },
+    { name: d('quota-used-bytes'), allprop: true, get: (ctx, r) => quota(ctx, r)?.then((q) => q?.used.toString()) },
     {
       name: d('quota-available-bytes'),
       allprop: true,
-      get: async (ctx, r) => {
-        const q = await quota(ctx, r);
-        if (!q) return undefined;
-        return q.available === null ? undefined : String(Math.max(0, q.available));
-      },
+      get: (ctx, r) =>
+        quota(ctx, r)?.then((q) => {
+          if (!q) return undefined;
+          return q.available === null ? undefined : String(Math.max(0, q.available));
+        }),
     },
     { name: d('current-user-principal'), get: (ctx) => ({ xml: hrefXml(ctx.dav.href(ctx.dav.principals.user(ctx.principal.address), true)) }) },
     { name: d('principal-collection-set'), get: (ctx) => ({ xml: hrefXml(ctx.dav.href(ctx.dav.principals.collection(), true)) }) },
-    { name: d('current-user-privilege-set'), privilege: 'read-current-user-privilege-set', get: (ctx, r) => ({ xml: privilegesXml(ctx.dav, r.privileges) }) },
+    { name: d('current-user-privilege-set'), privilege: 'read-current-user-privilege-set', stable: true, get: (ctx, r) => ({ xml: privilegesXml(ctx.dav, r.privileges) }) },
     { name: d('supported-privilege-set'), get: (ctx) => ({ xml: ctx.dav.privilegeTree }) },
     { name: d('acl-restrictions'), get: () => ({ xml: '<d:grant-only/><d:no-invert/>' }) },
     { name: d('inherited-acl-set'), get: () => ({ xml: '' }) },

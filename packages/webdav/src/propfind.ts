@@ -1,5 +1,5 @@
 import { DAV, DavError } from './errors.js';
-import { XmlStream } from './multistatus.js';
+import { encodePieces, XmlStream } from './multistatus.js';
 import { parsePropfind, renderResponseList } from './propstat.js';
 import { depthOf, preferMinimal, readXmlBody, requirePrivilege } from './request.js';
 import type { DavContext, DavResource } from './resource.js';
@@ -8,6 +8,25 @@ export { parsePropfind };
 
 /** Resources written per batch: each batch costs one dead-property query and one prepare() per property. */
 const BATCH = 1000;
+
+/**
+ * The bytes of pages of members sent before, by the page's first resource object (only backends that
+ * hand out the same objects again, DavBackend.reusesResources): a page whose responses are the very
+ * strings it was made of is sent as those bytes, not encoded again. At most two per first member (a
+ * client's allprop and named requests); they go with the objects.
+ */
+const sentPages = new WeakMap<DavResource, { pieces: readonly string[]; bytes: Buffer[] }[]>();
+
+function pageBytes(batch: readonly DavResource[], pieces: readonly string[]): Buffer[] | null {
+  const head = batch[0];
+  if (!head?.backend.reusesResources) return null;
+  const kept = sentPages.get(head) ?? [];
+  const same = kept.find((p) => p.pieces.length === pieces.length && p.pieces.every((s, i) => s === pieces[i]));
+  if (same) return same.bytes;
+  const bytes = encodePieces(pieces);
+  sentPages.set(head, [{ pieces, bytes }, ...kept].slice(0, 2));
+  return bytes;
+}
 
 /**
  * PROPFIND (RFC 4918 §9.1): Depth 0, 1 or a bounded infinity, streamed as it is computed: a Depth 1
@@ -48,7 +67,9 @@ export async function propfindMethod(ctx: DavContext): Promise<void> {
       for (const xml of first) out.append(xml);
       started = true;
     }
-    for (const xml of responses) out.append(xml);
+    const bytes = pageBytes(batch, responses);
+    if (bytes) out.appendEncoded(bytes);
+    else for (const xml of responses) out.append(xml);
     await out.flush();
   };
   if (below) {

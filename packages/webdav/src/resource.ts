@@ -167,6 +167,13 @@ export interface DavBackend {
   setAcl?(ctx: DavContext, resource: DavResource, aces: readonly Ace[]): Promise<void>;
   /** Compliance classes this mount adds to the DAV header (`calendar-access`, `addressbook`…). */
   readonly compliance?: readonly string[];
+  /**
+   * The backend hands out the same DavResource object again, from one request to the next, for as long
+   * as nothing it describes has changed (the drive's listings, cached by folder version and access).
+   * The engine then keeps what it derives from such an object alone (its property definitions, the
+   * `stable` properties rendered) beside it, and renders those once.
+   */
+  readonly reusesResources?: boolean;
 }
 
 /** A grant ACE. `principal` is a principal's DAV path, or 'all' / 'authenticated' / 'self'. */
@@ -222,6 +229,12 @@ export interface PropertyDefinition<P = unknown> {
   get(ctx: DavContext, resource: DavResource, prepared: P, requested: XmlElement | null): PropertyValue | undefined | Promise<PropertyValue | undefined>;
   /** The privilege needed to read it (default read). */
   readonly privilege?: Privilege;
+  /**
+   * The value depends on the resource object alone (its fields and privileges), never on the request,
+   * the principal, the time or anything read elsewhere (dead properties, locks, usage): what it rendered
+   * for an object of a `reusesResources` backend is reused for that object.
+   */
+  readonly stable?: boolean;
 }
 
 /**

@@ -27,6 +27,8 @@ export interface TestServer {
   dav(method: string, path: string, init?: { headers?: Record<string, string>; body?: RequestInit['body']; user?: string | null }): Promise<Response>;
   /** A second handler over the same database and blobs (a restart, or a second node). */
   restart(): Promise<void>;
+  /** Another node: a handler of its own (own caches) on its own port, over the same database and blobs; its origin. */
+  secondNode(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -63,8 +65,9 @@ export async function startServer(
   const blobs = new FsBlobStore(join(dir, 'blobs'));
   const log = memoryLogger();
   let server: Server;
-  const listen = async (port = 0) => {
-    const handler = createDavHandler({
+  const others: { server: Server; close(): Promise<void> }[] = [];
+  const handlerOver = (stores: CoreStores) =>
+    createDavHandler({
       basePath: '/dav',
       authenticator: testHttpAuthenticator(testAuthenticator(stores.directory, passwords)),
       locks: stores.locks,
@@ -78,6 +81,8 @@ export async function startServer(
       ],
       ...options.extra,
     });
+  const listen = async (port = 0) => {
+    const handler = handlerOver(stores);
     server = createServer(handler);
     // Expect: 100-continue reaches the handler, which answers it once the request may go on (README).
     server.on('checkContinue', handler);
@@ -112,7 +117,19 @@ export async function startServer(
       stores = createCoreStores(db);
       await listen(port);
     },
+    async secondNode() {
+      const db2 = await open();
+      const other = createServer(handlerOver(createCoreStores(db2)));
+      await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+      others.push({ server: other, close: () => db2.close() });
+      return `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    },
     async close() {
+      for (const o of others) {
+        o.server.closeAllConnections();
+        await new Promise<void>((resolve) => o.server.close(() => resolve()));
+        await o.close();
+      }
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.close();

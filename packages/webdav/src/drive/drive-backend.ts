@@ -37,7 +37,7 @@ import {
   virtualCollection,
 } from '../resource.js';
 import { contentTypeFor } from './content-type.js';
-import { ListingCache } from './listing-cache.js';
+import { keptIn, ListingCache } from './listing-cache.js';
 
 export const FILES = 'files';
 
@@ -89,6 +89,8 @@ function versionOfEtag(etag: string, node: DriveNode | null): number {
  * and everything below it; anyone else gets 403 on the whole space.
  */
 export class DriveBackend implements DavBackend {
+  /** Members are the same objects from one listing to the next while their folder's version holds (ListingCache). */
+  readonly reusesResources = true;
   private readonly maxUpload: number;
   private readonly verifyDownloads: boolean;
   private readonly listings = new ListingCache();
@@ -239,20 +241,30 @@ export class DriveBackend implements DavBackend {
       }
       return out;
     }
-    let kids = this.listings.get(data.node);
-    if (!kids) {
-      kids = await this.store.children(data.node.id);
-      this.listings.set(data.node, kids);
+    const space = data.space;
+    let listing = this.listings.get(data.node);
+    if (!listing) {
+      const nodes = await this.store.children(data.node.id);
+      listing = this.listings.set(data.node, nodes) ?? { nodes, pages: new Map(), members: new Map() };
     }
+    const kids = listing.nodes;
     const names = collection.path.segments.slice(2);
+    const make = (kid: DriveNode, access: Access) => this.resourceOf(space, kid, [...names, kid.name], access);
+    // Access is decided here, per request: the folder's, raised by grants on members read now.
     let grants: DriveGrant[] = [];
     if (data.access !== 'owner' && kids.length) grants = await this.store.grantsOn(kids.map((k) => k.id));
     const groups = grants.some((g) => g.principal.kind === 'group') ? await this.groupIds(ctx) : new Set<string>();
-    return kids.map((kid) => {
+    const accessOf = (kid: DriveNode) => {
       let access = data.access;
       for (const g of grants) if (g.nodeId === kid.id && this.applies(ctx, g, groups)) access = max(access, g.access);
-      return this.resourceOf(data.space!, kid, [...names, kid.name], access);
-    });
+      return access;
+    };
+    const at = `${space.id}\n${collection.path.key}`;
+    const raised = grants.length ? kids.map(accessOf) : null;
+    if (!raised || raised.every((a) => a === data.access)) {
+      return keptIn(listing.pages, `${data.access}\n${at}`, 8, () => kids.map((kid) => make(kid, data.access))) as DavResource[];
+    }
+    return kids.map((kid, i) => keptIn(listing.members, `${raised[i]}\n${at}\n${kid.id}`, 8 * kids.length, () => make(kid, raised[i]!)));
   }
 
   async descendants(ctx: DavContext, collection: DavResource, limit: number): Promise<DavResource[] | 'too-many'> {
@@ -275,11 +287,6 @@ export class DriveBackend implements DavBackend {
   }
 
   async deadProperties(_ctx: DavContext, resources: readonly DavResource[]): Promise<Map<DavResource, DeadProperty[]>> {
-    const byId = new Map<string, DavResource>();
-    for (const r of resources) {
-      const node = (r.data as DriveData | undefined)?.node;
-      if (node) byId.set(node.id, r);
-    }
     // A Depth 1 listing (a folder and its members, or a page of the members alone, as PROPFIND asks): the
     // members' properties in one indexed query by parent, not a list of a thousand ids to bind and look up.
     // A folder of more than one page reads its members' properties once a page: few nodes have any.
@@ -287,9 +294,16 @@ export class DriveBackend implements DavBackend {
     const head = nodes[0];
     const parentId = head?.kind === 'dir' && nodes.length > 2 && nodes[1]?.parentId === head.id ? head.id : (head?.parentId ?? null);
     const listing = parentId !== null && nodes.length > 2 && nodes.every((n, i) => n?.parentId === parentId || (i === 0 && n?.id === parentId));
-    const props = listing ? await this.store.childProperties(parentId) : await this.store.properties([...byId.keys()]);
+    const ids = () => nodes.flatMap((n) => (n ? [n.id] : []));
+    const props = listing ? await this.store.childProperties(parentId) : await this.store.properties(ids());
     if (listing && head?.id === parentId) for (const [id, list] of await this.store.properties([parentId])) props.set(id, list);
     const out = new Map<DavResource, DeadProperty[]>();
+    // Most listings have none: the resources are looked up by id only when some have.
+    if (props.size === 0) return out;
+    const byId = new Map<string, DavResource>();
+    resources.forEach((r, i) => {
+      if (nodes[i]) byId.set(nodes[i]!.id, r);
+    });
     for (const [id, list] of props) {
       const r = byId.get(id);
       if (r) out.set(r, list);

@@ -32,12 +32,14 @@ export function drivePlugin(options: DrivePluginOptions): DrivePlugin {
       host.addNamespace('nc', NC);
       const node = (r: DavResource) => (r.backend === backend ? (r.data as DriveData).node : null);
       const appliesTo = (r: DavResource) => r.backend === backend;
-      host.addProperty({ name: `{${OC}}fileid`, appliesTo, get: (_c, r) => node(r)?.id });
-      host.addProperty({ name: `{${OC}}id`, appliesTo, get: (_c, r) => node(r)?.id });
-      host.addProperty({ name: `{${OC}}size`, appliesTo, get: (_c, r) => node(r)?.size.toString() });
+      // Each a function of the resource object alone: rendered once per object of a cached listing.
+      host.addProperty({ name: `{${OC}}fileid`, appliesTo, stable: true, get: (_c, r) => node(r)?.id });
+      host.addProperty({ name: `{${OC}}id`, appliesTo, stable: true, get: (_c, r) => node(r)?.id });
+      host.addProperty({ name: `{${OC}}size`, appliesTo, stable: true, get: (_c, r) => node(r)?.size.toString() });
       host.addProperty({
         name: `{${OC}}permissions`,
         appliesTo,
+        stable: true,
         get: (_c, r) => {
           if (!node(r)) return undefined;
           if (!r.privileges.has('write-content')) return 'G';
@@ -47,15 +49,21 @@ export function drivePlugin(options: DrivePluginOptions): DrivePlugin {
       host.addProperty({
         name: `{${OC}}checksums`,
         appliesTo,
+        stable: true,
         get: (_c, r) => {
           const blob = node(r)?.blobId;
           return blob ? { xml: `<oc:checksum>SHA256:${blob}</oc:checksum>` } : undefined;
         },
       });
       if (hideJunk) {
-        host.on('filterMembers', (_ctx, collection, members) =>
-          collection.backend === backend && collection.path.segments[0] === FILES ? members.filter((m) => !isJunkName(nameOf(m.path))) : members,
-        );
+        // A listing the backend hands out again (the same array) is filtered once.
+        const shown = new WeakMap<readonly DavResource[], DavResource[]>();
+        host.on('filterMembers', (_ctx, collection, members) => {
+          if (collection.backend !== backend || collection.path.segments[0] !== FILES) return members;
+          let kept = shown.get(members);
+          if (!kept) shown.set(members, (kept = members.filter((m) => !isJunkName(nameOf(m.path)))));
+          return kept;
+        });
       }
     },
   };

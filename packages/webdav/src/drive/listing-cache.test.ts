@@ -9,8 +9,9 @@ describe('ListingCache', () => {
   it('answers only for the exact (space, folder, version) it was filled with', () => {
     const cache = new ListingCache(100);
     const members = nodes(3);
-    cache.set(folder('f', 7), members);
-    expect(cache.get(folder('f', 7))).toBe(members);
+    const listing = cache.set(folder('f', 7), members);
+    expect(cache.get(folder('f', 7))).toBe(listing);
+    expect(listing?.nodes).toBe(members);
     expect(cache.get(folder('f', 8))).toBeUndefined();
     expect(cache.get(folder('f', 7, 's2'))).toBeUndefined();
     expect(cache.get(folder('g', 7))).toBeUndefined();

@@ -1,40 +1,68 @@
 import type { DriveNode } from '@palabre/core';
+import type { DavResource } from '../resource.js';
+
+/** A folder's members at one version, and the resources made of them for the accesses and paths seen. */
+export interface Listing {
+  readonly nodes: readonly DriveNode[];
+  /** Every member's resource for one (access, folder path), when all members have the folder's access. */
+  readonly pages: Map<string, readonly DavResource[]>;
+  /** One member's resource by (access, folder path, member id), when grants on members differ. */
+  readonly members: Map<string, DavResource>;
+}
 
 /**
  * Members of folders, kept by (space, folder, version). A folder's version grows with every change below
  * it (content, names, mtimes, members), on every node of a cluster, so an entry whose version matches the
  * folder just read from the database is exactly what the database would answer: no invalidation needed.
  * Sync clients list the same folders over and over; this turns those listings into zero queries.
+ *
+ * The resources made of those members are kept too, so that the engine sees the same objects again and
+ * renders their stable properties once (DavBackend.reusesResources). A resource carries nothing of the
+ * principal but the privileges its access gives; which access a caller has is decided per request (the
+ * folder's, and grants read per request), and only picks among them.
  */
 export class ListingCache {
-  private readonly entries = new Map<string, { version: number; nodes: readonly DriveNode[] }>();
+  private readonly entries = new Map<string, { version: number; listing: Listing }>();
   private size = 0;
 
   constructor(private readonly maxNodes = 20_000) {}
 
-  get(folder: DriveNode): readonly DriveNode[] | undefined {
+  get(folder: DriveNode): Listing | undefined {
     const key = `${folder.spaceId}:${folder.id}`;
     const hit = this.entries.get(key);
     if (!hit || hit.version !== folder.version) return undefined;
     this.entries.delete(key);
     this.entries.set(key, hit);
-    return hit.nodes;
+    return hit.listing;
   }
 
-  set(folder: DriveNode, nodes: readonly DriveNode[]): void {
-    if (nodes.length > this.maxNodes / 4) return;
+  /** Keeps the members of `folder` at its version; the listing to fill, or undefined when too large to keep. */
+  set(folder: DriveNode, nodes: readonly DriveNode[]): Listing | undefined {
+    if (nodes.length > this.maxNodes / 4) return undefined;
     const key = `${folder.spaceId}:${folder.id}`;
     const old = this.entries.get(key);
     if (old) {
-      this.size -= old.nodes.length;
+      this.size -= old.listing.nodes.length;
       this.entries.delete(key);
     }
-    this.entries.set(key, { version: folder.version, nodes });
+    const listing: Listing = { nodes, pages: new Map(), members: new Map() };
+    this.entries.set(key, { version: folder.version, listing });
     this.size += nodes.length;
     for (const [k, v] of this.entries) {
       if (this.size <= this.maxNodes) break;
       this.entries.delete(k);
-      this.size -= v.nodes.length;
+      this.size -= v.listing.nodes.length;
     }
+    return listing;
   }
+}
+
+/** `map.get(key)`, else `make()` kept under `key`; a map past `max` entries starts over (a few accesses and paths per folder are usual). */
+export function keptIn<T>(map: Map<string, T>, key: string, max: number, make: () => T): T {
+  let value = map.get(key);
+  if (value === undefined) {
+    if (map.size >= max) map.clear();
+    map.set(key, (value = make()));
+  }
+  return value;
 }
