@@ -89,11 +89,11 @@ export async function renderResponseList(ctx: DavContext, batch: readonly DavRes
     return plan;
   };
   const plansOf = defsOf.map(planOf);
-  // Which live properties are wanted, for which resources of the batch.
+  // Which live properties that prepare() for a batch are wanted, for which resources of the batch.
   const wanted = new Map<string, { def: PropertyDefinition; resources: DavResource[] }>();
   for (let k = 0; k < batch.length; k++) {
     for (const { def } of plansOf[k]!) {
-      if (!def) continue;
+      if (!def?.prepare) continue;
       let entry = wanted.get(def.name);
       if (!entry) wanted.set(def.name, (entry = { def, resources: [] }));
       entry.resources.push(batch[k]!);
@@ -101,8 +101,8 @@ export async function renderResponseList(ctx: DavContext, batch: readonly DavRes
   }
   const requestedEl = (name: string) => (request.mode === 'prop' ? (request.elements.get(name) ?? null) : null);
   const prepared = new Map<string, unknown>();
-  for (const { def, resources } of wanted.values()) if (def.prepare) prepared.set(def.name, await def.prepare(ctx, resources, requestedEl(def.name)));
-  const needDead = request.mode !== 'prop' || batch.some((r, k) => request.names.some((n) => !defsOf[k]!.has(n) || r.backend.writableProperties?.(r).has(n)));
+  for (const { def, resources } of wanted.values()) prepared.set(def.name, await def.prepare!(ctx, resources, requestedEl(def.name)));
+  const needDead = request.mode !== 'prop' || batch.some((r, k) => plansOf[k]!.some((p) => !p.def) || request.names.some((n) => r.backend.writableProperties?.(r).has(n)));
   const dead = needDead ? await deadOf(ctx, batch) : new Map<DavResource, DeadProperty[]>();
   const propname = request.mode === 'propname';
   const named = request.mode === 'prop';

@@ -47,6 +47,7 @@ import { MtaSts1796000460001 } from './transport-security/1796000460001-mta-sts.
 import { TlsReports1796000460002 } from './transport-security/1796000460002-tls-reports.js';
 import { TlsaPolicies1796000730000 } from './transport-security/1796000730000-tlsa-policies.js';
 import { ShareReplies1796000730001 } from './calendar/1796000730001-share-replies.js';
+import { CalendarListing1796000750000 } from './calendar/1796000750000-calendar-listing.js';
 import { TRANSPORT_SECURITY_ENTITIES } from './transport-security/entities.js';
 import { SERVER_KEY_ENTITIES } from './server-keys/entities.js';
 import { ServerKeys1796000530000 } from './server-keys/1796000530000-server-keys.js';
@@ -115,4 +116,5 @@ export const ALL_MIGRATIONS: readonly (new () => MigrationInterface)[] = [
   MailSearchCovering1796000610000,
   TlsaPolicies1796000730000,
   ShareReplies1796000730001,
+  CalendarListing1796000750000,
 ];
