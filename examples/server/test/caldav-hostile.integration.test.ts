@@ -393,22 +393,24 @@ describe.each(siteKinds)('CalDAV/CardDAV attacked (%s)', (kind) => {
   });
 
   it('never answers a listing from another state of the calendar, nor to someone who may not read it', async () => {
-    const listEtags = async (user: string, path = `/calendars/${ALICE}/travail/`) => {
+    const listEtags = async (user: string, path = `/calendars/${ALICE}/liste/`) => {
       const res = await dav('PROPFIND', path, { user, headers: { depth: '1' }, body: '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:getcontenttype/></D:prop></D:propfind>' });
       const body = res.status === 207 ? await res.text() : '';
       return { status: res.status, items: [...body.matchAll(/<d:href>([^<]*\.ics)<\/d:href><d:propstat><d:prop><d:getetag>([^<]*)</g)].map((m) => `${m[1]!.split('/').pop()} ${m[2]}`) };
     };
-    for (let i = 0; i < 3; i++) expect((await put(`/calendars/${ALICE}/travail/t${i}.ics`, event(`travail-${i}`))).status).toBe(201);
+    const made = await dav('MKCALENDAR', `/calendars/${ALICE}/liste/`, { headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="${C}"/>` });
+    expect(made.status).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await put(`/calendars/${ALICE}/liste/t${i}.ics`, event(`travail-${i}`))).status).toBe(201);
     const first = await listEtags(ALICE);
     expect(first.items).toHaveLength(3);
     expect(await listEtags(ALICE)).toEqual(first);
     // Each change is in the very next listing: a new object, one rewritten (new ETag), one deleted.
-    expect((await put(`/calendars/${ALICE}/travail/t3.ics`, event('travail-3'))).status).toBe(201);
+    expect((await put(`/calendars/${ALICE}/liste/t3.ics`, event('travail-3'))).status).toBe(201);
     expect((await listEtags(ALICE)).items).toHaveLength(4);
-    expect((await put(`/calendars/${ALICE}/travail/t0.ics`, event('travail-0', ['LOCATION:ailleurs']))).status).toBe(204);
+    expect((await put(`/calendars/${ALICE}/liste/t0.ics`, event('travail-0', ['LOCATION:ailleurs']))).status).toBe(204);
     const rewritten = await listEtags(ALICE);
     expect(rewritten.items.find((x) => x.startsWith('t0.ics'))).not.toBe(first.items.find((x) => x.startsWith('t0.ics')));
-    expect((await dav('DELETE', `/calendars/${ALICE}/travail/t1.ics`)).status).toBe(204);
+    expect((await dav('DELETE', `/calendars/${ALICE}/liste/t1.ics`)).status).toBe(204);
     expect((await listEtags(ALICE)).items.map((x) => x.split(' ')[0])).toEqual(['t0.ics', 't2.ics', 't3.ics']);
     // Listed just now by its owner: a colleague (free-busy only) and someone of another domain list nothing of it.
     for (const user of [BOB, EVE]) {
@@ -416,7 +418,7 @@ describe.each(siteKinds)('CalDAV/CardDAV attacked (%s)', (kind) => {
       expect(theirs.items).toEqual([]);
       expect([207, 403, 404]).toContain(theirs.status);
     }
-    for (let i = 0; i < 4; i++) await dav('DELETE', `/calendars/${ALICE}/travail/t${i}.ics`);
+    expect((await dav('DELETE', `/calendars/${ALICE}/liste/`)).status).toBe(204);
     await unchanged();
   });
 
