@@ -357,6 +357,71 @@ describe.each(siteKinds)('CalDAV/CardDAV attacked (%s)', (kind) => {
     await unchanged();
   });
 
+  it("never gets another user's objects through a multiget, whatever the href's spelling, and bounds a multiget of 10,000 hrefs", async () => {
+    const multiget = (hrefs: string[], user = ALICE, at = `/calendars/${ALICE}/perso/`) =>
+      report(at, `<?xml version="1.0"?><C:calendar-multiget xmlns:D="DAV:" xmlns:C="${C}"><D:prop><D:getetag/><C:calendar-data/></D:prop>${hrefs.map((h) => `<D:href>${h}</D:href>`).join('')}</C:calendar-multiget>`, user);
+    const theirs = [
+      `/dav/calendars/${BOB}/bureau/secret.ics`,
+      `/dav/calendars/${BOB.toUpperCase()}/bureau/secret.ics`,
+      `/dav/calendars/${BOB.replace('@', '%40')}/bureau/secret.ics`,
+      `/dav/calendars/${ALICE}/perso/../../${BOB}/bureau/secret.ics`,
+      `/dav/calendars/${ALICE}/perso/%2e%2e/%2e%2e/${BOB}/bureau/secret.ics`,
+      `/dav/calendars/${ALICE}/perso/..%2f..%2f${BOB}%2fbureau%2fsecret.ics`,
+      `/dav/calendars/${BOB}/bureau/secret.ics/`,
+      `/dav/files/${BOB}/../../calendars/${BOB}/bureau/secret.ics`,
+    ];
+    // Mixed with one of her own in one request: hers is answered, each of Bob's is a bare 404 for the href as sent.
+    const mixed = await multiget([`/dav/calendars/${ALICE}/perso/a.ics`, ...theirs]);
+    expect(mixed.status).toBe(207);
+    const text = await mixed.text();
+    expect(text).toContain('UID:alice-1');
+    expect(text).not.toMatch(/Nomination|bob-secret/);
+    expect(text.match(/<d:response>/g)).toHaveLength(theirs.length + 1);
+    expect(text.match(/HTTP\/1\.1 404/g)).toHaveLength(theirs.length);
+    // Someone of another domain, at Bob's own calendar, gets nothing of it either.
+    const outsider = await multiget([`/dav/calendars/${BOB}/bureau/secret.ics`], EVE, `/calendars/${BOB}/bureau/`);
+    expect(await outsider.text()).not.toMatch(/Nomination|bob-secret/);
+    expect([403, 404]).toContain(outsider.status);
+    // 10,000 hrefs: refused whole with the precondition; 5,000 (the bound) answered, each for itself.
+    await refusedWith(await multiget(Array.from({ length: 10_000 }, (_, i) => `/dav/calendars/${BOB}/bureau/${i}.ics`)), 403, 'max-hrefs');
+    const bounded = await multiget(Array.from({ length: 5_000 }, (_, i) => (i % 2 ? `/dav/calendars/${BOB}/bureau/secret.ics` : `/dav/calendars/${ALICE}/perso/${i}.ics`)));
+    expect(bounded.status).toBe(207);
+    const boundedText = await bounded.text();
+    expect(boundedText.match(/HTTP\/1\.1 404/g)).toHaveLength(5_000);
+    expect(boundedText).not.toMatch(/Nomination|bob-secret/);
+    await unchanged();
+  });
+
+  it('never answers a listing from another state of the calendar, nor to someone who may not read it', async () => {
+    const listEtags = async (user: string, path = `/calendars/${ALICE}/liste/`) => {
+      const res = await dav('PROPFIND', path, { user, headers: { depth: '1' }, body: '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:getcontenttype/></D:prop></D:propfind>' });
+      const body = res.status === 207 ? await res.text() : '';
+      return { status: res.status, items: [...body.matchAll(/<d:href>([^<]*\.ics)<\/d:href><d:propstat><d:prop><d:getetag>([^<]*)</g)].map((m) => `${m[1]!.split('/').pop()} ${m[2]}`) };
+    };
+    const made = await dav('MKCALENDAR', `/calendars/${ALICE}/liste/`, { headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="${C}"/>` });
+    expect(made.status).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await put(`/calendars/${ALICE}/liste/t${i}.ics`, event(`travail-${i}`))).status).toBe(201);
+    const first = await listEtags(ALICE);
+    expect(first.items).toHaveLength(3);
+    expect(await listEtags(ALICE)).toEqual(first);
+    // Each change is in the very next listing: a new object, one rewritten (new ETag), one deleted.
+    expect((await put(`/calendars/${ALICE}/liste/t3.ics`, event('travail-3'))).status).toBe(201);
+    expect((await listEtags(ALICE)).items).toHaveLength(4);
+    expect((await put(`/calendars/${ALICE}/liste/t0.ics`, event('travail-0', ['LOCATION:ailleurs']))).status).toBe(204);
+    const rewritten = await listEtags(ALICE);
+    expect(rewritten.items.find((x) => x.startsWith('t0.ics'))).not.toBe(first.items.find((x) => x.startsWith('t0.ics')));
+    expect((await dav('DELETE', `/calendars/${ALICE}/liste/t1.ics`)).status).toBe(204);
+    expect((await listEtags(ALICE)).items.map((x) => x.split(' ')[0])).toEqual(['t0.ics', 't2.ics', 't3.ics']);
+    // Listed just now by its owner: a colleague (free-busy only) and someone of another domain list nothing of it.
+    for (const user of [BOB, EVE]) {
+      const theirs = await listEtags(user);
+      expect(theirs.items).toEqual([]);
+      expect([207, 403, 404]).toContain(theirs.status);
+    }
+    expect((await dav('DELETE', `/calendars/${ALICE}/liste/`)).status).toBe(204);
+    await unchanged();
+  });
+
   it('answers free-busy to a colleague of the domain without details, and nothing to someone of another domain', async () => {
     const fb = `<?xml version="1.0"?><C:free-busy-query xmlns:C="${C}"><C:time-range start="20261201T000000Z" end="20270101T000000Z"/></C:free-busy-query>`;
     const colleague = await report(`/calendars/${BOB}/bureau/`, fb, ALICE, { depth: '1' });

@@ -189,6 +189,7 @@ export type {
   CalendarStore,
   CalendarCollection,
   CalendarObject,
+  CalendarObjectEntry,
   CollectionKind,
   ComponentKind,
   NewCollection,

@@ -49,10 +49,11 @@ export function isWithin(inner: DavPath, outer: DavPath): boolean {
 export function decodeSegment(raw: string): string {
   let bytes: Uint8Array;
   if (!raw.includes('%')) {
-    if (/[^\x21-\x7e]/.test(raw)) {
-      // Raw non-ASCII or spaces (some clients do not encode): take the characters as they are.
-      bytes = Buffer.from(raw, 'utf8');
-    } else bytes = Buffer.from(raw, 'latin1');
+    // Printable ASCII without escapes (most names, every href of a multiget this server gave): the
+    // segment is its own decoding, with no bytes to make and decode again.
+    if (!/[^\x21-\x7e]/.test(raw)) return checkedName(raw);
+    // Raw non-ASCII or spaces (some clients do not encode): take the characters as they are.
+    bytes = Buffer.from(raw, 'utf8');
   } else {
     const out: number[] = [];
     for (let i = 0; i < raw.length; i++) {
@@ -73,6 +74,10 @@ export function decodeSegment(raw: string): string {
   } catch {
     throw new DavError(400, 'the path is not valid UTF-8');
   }
+  return checkedName(name);
+}
+
+function checkedName(name: string): string {
   if (name.includes('/')) throw new DavError(400, 'encoded "/" in a path segment');
   if (CONTROL.test(name)) throw new DavError(400, 'control characters in the path');
   if (name === '.' || name === '..') throw new DavError(400, '"." and ".." segments are not allowed');

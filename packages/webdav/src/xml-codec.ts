@@ -286,7 +286,6 @@ export function attribute(el: XmlElement, ns: string, name: string): string | un
 
 // ---------------------------------------------------------------- writing
 
-const TEXT_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;' };
 const ATTR_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '"': '&quot;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
 
 /**
@@ -310,12 +309,20 @@ function xmlSafe(s: string): string {
 // eslint-disable-next-line no-control-regex
 const TEXT_DIRTY = /[&<>\r\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
 // eslint-disable-next-line no-control-regex
+const UNSAFE_SUSPECT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
+// eslint-disable-next-line no-control-regex
 const ATTR_DIRTY = /[&<"\t\n\r\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
 
 export function escapeText(s: string): string {
   if (!TEXT_DIRTY.test(s)) return s;
-  const safe = xmlSafe(s);
-  return /[&<>\r]/.test(safe) ? safe.replace(/[&<>\r]/g, (c) => TEXT_ESCAPES[c]!) : safe;
+  // Calendar and address data (CRLF lines) land here: one native replace per character present, no
+  // callback per line, and the scan for what XML cannot carry only when a suspect character is there.
+  let out = UNSAFE_SUSPECT.test(s) ? xmlSafe(s) : s;
+  if (out.includes('&')) out = out.replaceAll('&', '&amp;');
+  if (out.includes('<')) out = out.replaceAll('<', '&lt;');
+  if (out.includes('>')) out = out.replaceAll('>', '&gt;');
+  if (out.includes('\r')) out = out.replaceAll('\r', '&#13;');
+  return out;
 }
 
 export function escapeAttr(s: string): string {

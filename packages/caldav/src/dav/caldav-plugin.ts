@@ -1,4 +1,4 @@
-import type { Account, CalendarObject, CalendarStore, DirectoryStore, UsageStore } from '@palabre/core';
+import type { Account, CalendarStore, DirectoryStore, UsageStore } from '@palabre/core';
 import {
   DAV,
   DavError,
@@ -28,7 +28,7 @@ import { zoneForTzid, type Zone } from '../icalendar/zones.js';
 import { timezoneIdOf, timezonesAsAsked } from '../icalendar/timezone-reference.js';
 import { renderAddressData } from '../vcard/vcard.js';
 import { parseAddressDataRequest, parseCalendarDataRequest, parseCalendarFilter, parseCardFilter } from './filters.js';
-import { GroupwareBackend, MEMO_WANTS_DATA, type GroupwareData } from './groupware-backend.js';
+import { GroupwareBackend, MEMO_WANTS_DATA, type GroupwareData, type ListedObject } from './groupware-backend.js';
 import { HomeFiles } from './home-files.js';
 import { exportOnGet, objectOnGet } from './collection-export.js';
 import { setupSharing } from './sharing.js';
@@ -510,7 +510,7 @@ export function caldavPlugin(options: CaldavPluginOptions): DavPlugin & { readon
 /** The stored text of objects a response needs and does not have yet, one query per collection. */
 async function dataFor(store: CalendarStore, resources: readonly DavResource[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const byCollection = new Map<string, { r: DavResource; object: CalendarObject }[]>();
+  const byCollection = new Map<string, { r: DavResource; object: ListedObject }[]>();
   for (const r of resources) {
     const d = r.data as Extract<GroupwareData, { kind: 'object' }>;
     if (d?.kind !== 'object' || d.object.data !== undefined) continue;

@@ -2,7 +2,7 @@ import {
   isPalabreError,
   type Account,
   type CalendarCollection,
-  type CalendarObject,
+  type CalendarObjectEntry,
   type CalendarStore,
   type CollectionKind,
   type DirectoryStore,
@@ -36,6 +36,7 @@ import { CalendarObjects, isCalendarTimezone } from '../calendar-objects.js';
 import { CalendarDataError, CALENDAR_KINDS } from '../icalendar/calendar-object.js';
 import { CardDataError } from '../vcard/vcard.js';
 import type { HomeFiles } from './home-files.js';
+import { ListingCache } from './listing-cache.js';
 import { calendarTimezoneFor } from '../icalendar/timezone-reference.js';
 import { PRODUCT_ID } from '../icalendar/calendar-export.js';
 import { ADDRESSBOOKS, CALDAV, CALENDARS, CARDDAV, DIRECTORY_BOOK, READ_FREE_BUSY, SHARE, SHARED_PREFIX, cal, card, cs, isReservedCollectionName } from './names.js';
@@ -54,7 +55,10 @@ export type GroupwareData =
       /** Seen by a sharee in their own home (its segment is `shared.<id>`). */
       readonly sharedIn: boolean;
     }
-  | { readonly kind: 'object'; readonly collection: CalendarCollection; readonly object: CalendarObject; readonly access: Access };
+  | { readonly kind: 'object'; readonly collection: CalendarCollection; readonly object: ListedObject; readonly access: Access };
+
+/** An object as a resource holds it: a listing's entry, or a lookup's object, with its text when it was read along. */
+export type ListedObject = CalendarObjectEntry & { readonly data?: string };
 
 const FREE_BUSY_ONLY: ReadonlySet<Privilege> = new Set<Privilege>([READ_FREE_BUSY]);
 const PRIVILEGES: Record<Access, ReadonlySet<Privilege>> = {
@@ -111,6 +115,8 @@ export class GroupwareBackend implements DavBackend {
   readonly compliance: readonly string[];
   /** Plain collections and files of the homes (set by the plugin when a drive is there to keep them). */
   files: HomeFiles | null = null;
+  /** Entries of the collections listed lately, by change counter (PROPFIND Depth 1, initial syncs). */
+  private readonly listings = new ListingCache();
 
   constructor(readonly options: GroupwareBackendOptions) {
     this.mount = options.kind === 'calendar' ? CALENDARS : ADDRESSBOOKS;
@@ -196,7 +202,7 @@ export class GroupwareBackend implements DavBackend {
     };
   }
 
-  objectResource(parent: DavResource, object: CalendarObject): DavResource {
+  objectResource(parent: DavResource, object: ListedObject): DavResource {
     const data = parent.data as Extract<GroupwareData, { kind: 'collection' }>;
     return {
       path: davPath([...parent.path.segments, object.name]),
@@ -274,7 +280,7 @@ export class GroupwareBackend implements DavBackend {
         .catch(() => []);
     }
     if (data.kind === 'home') return this.homeMembers(ctx, data.owner, data.access);
-    if (data.kind === 'collection') return this.objectPages(collection, data.collection.id);
+    if (data.kind === 'collection') return this.objectPages(collection, data.collection);
     return Promise.resolve([]);
   }
 
@@ -303,14 +309,27 @@ export class GroupwareBackend implements DavBackend {
     return this.makeCollection(ctx, home, name, options);
   }
 
-  private async *objectPages(collection: DavResource, collectionId: string): AsyncIterable<readonly DavResource[]> {
+  private async *objectPages(collection: DavResource, listed: CalendarCollection): AsyncIterable<readonly DavResource[]> {
+    const cached = this.listings.get(listed.id, listed.seq);
+    if (cached) {
+      for (let i = 0; i < cached.length; i += PAGE) {
+        const page = new Array<DavResource>(Math.min(PAGE, cached.length - i));
+        for (let k = 0; k < page.length; k++) page[k] = this.objectResource(collection, cached[i + k]!);
+        yield page;
+      }
+      return;
+    }
+    // Kept only once the listing got to its end (a consumer that stops early leaves nothing half-made).
+    const all: CalendarObjectEntry[] = [];
     let after: string | null = null;
     for (;;) {
-      const page = await this.store.listObjects(collectionId, { after, limit: PAGE });
+      const page = await this.store.listEntries(listed.id, { after, limit: PAGE });
+      for (const entry of page) all.push(entry);
       if (page.length) yield page.map((o) => this.objectResource(collection, o));
-      if (page.length < PAGE) return;
+      if (page.length < PAGE) break;
       after = page[page.length - 1]!.name;
     }
+    this.listings.set(listed.id, listed.seq, all);
   }
 
   /** calendar-multiget/addressbook-multiget: the objects of one collection in one query, with their data. */
@@ -319,13 +338,18 @@ export class GroupwareBackend implements DavBackend {
     const byCollection = new Map<string, DavPath[]>();
     for (const p of paths) {
       if (p.segments.length !== 4) continue;
-      const key = p.segments.slice(0, 3).join('/');
-      byCollection.set(key, [...(byCollection.get(key) ?? []), p]);
+      const key = `${p.segments[1]}/${p.segments[2]}`;
+      const list = byCollection.get(key);
+      if (list) list.push(p);
+      else byCollection.set(key, [p]);
     }
     for (const list of byCollection.values()) {
       const { resource: collection } = await this.lookup(ctx, davPath(list[0]!.segments.slice(0, 3)));
       if (!collection || this.data(collection).kind !== 'collection') continue;
       const data = this.data(collection) as Extract<GroupwareData, { kind: 'collection' }>;
+      // Free-busy only: the objects are not there at all, as for lookup() (a 403 for a name that exists
+      // and a 404 for one that does not would tell a colleague which names exist).
+      if (data.access === 'free-busy') continue;
       // Without the stored text: a sync-collection or multiget asking for getetag alone need not read 10,000
       // objects' data; calendar-data and address-data read it for their batch (caldav-plugin's dataFor). A
       // multiget of at most a batch that wants the data has the small objects' text read in this same query.

@@ -164,6 +164,13 @@ export interface GetObjectsOptions {
   readonly dataUpTo?: number;
 }
 
+/**
+ * What a collection's listing gives of each object (PROPFIND Depth 1, an initial sync-collection): what
+ * getetag, getcontenttype, getcontentlength, getlastmodified and creationdate need, and nothing else (no
+ * id, UID or text), so that one index answers a page without the table.
+ */
+export type CalendarObjectEntry = Pick<CalendarObject, 'name' | 'component' | 'etag' | 'size' | 'createdAt' | 'modifiedAt'>;
+
 export interface ListObjectsOptions {
   /** Start after this name (keyset paging); null: from the first. */
   readonly after?: string | null;
@@ -272,6 +279,8 @@ export interface CalendarStore {
   findObjectByUid(collectionId: string, uid: string): Promise<CalendarObject | null>;
   /** Keyset-paged, in name order. */
   listObjects(collectionId: string, options?: ListObjectsOptions): Promise<CalendarObject[]>;
+  /** listObjects() for a listing: the same pages in the same order, with the entries' fields only. */
+  listEntries(collectionId: string, options?: Omit<ListObjectsOptions, 'withData'>): Promise<CalendarObjectEntry[]>;
   /**
    * Create or replace, in one transaction with its index, the change log and the owner's usage. A
    * different object with the same UID is a ConflictError(detail.reason = 'uid-conflict', detail.name);

@@ -23,6 +23,7 @@ import { Calendar1796000300000 } from './calendar/1796000300000-calendar.js';
 import { CalendarInstanceWindow1796000300001 } from './calendar/1796000300001-calendar-instance-window.js';
 import { ShareInvites1796000540000 } from './calendar/1796000540000-share-invites.js';
 import { ShareReplies1796000730001 } from './calendar/1796000730001-share-replies.js';
+import { CalendarListing1796000750000 } from './calendar/1796000750000-calendar-listing.js';
 import { MAIL_MIGRATION_ENTITIES } from './mail-migration/entities.js';
 import { MailMigration1796000420000 } from './mail-migration/1796000420000-mail-migration.js';
 import { MailMigrationCopies1796000420001 } from './mail-migration/1796000420001-mail-migration-copies.js';
@@ -58,7 +59,7 @@ export const FEATURES: readonly StorageFeature[] = [
   {
     name: 'calendar',
     entities: CALENDAR_ENTITIES,
-    migrations: [Calendar1796000300000, CalendarInstanceWindow1796000300001, ShareInvites1796000540000, ShareReplies1796000730001],
+    migrations: [Calendar1796000300000, CalendarInstanceWindow1796000300001, ShareInvites1796000540000, ShareReplies1796000730001, CalendarListing1796000750000],
   },
   { name: 'mail-migration', entities: MAIL_MIGRATION_ENTITIES, migrations: [MailMigration1796000420000, MailMigrationCopies1796000420001] },
   { name: 'sieve', entities: SIEVE_ENTITIES, migrations: [Sieve1796000430000] },

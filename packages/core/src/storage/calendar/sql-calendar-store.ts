@@ -29,6 +29,7 @@ import type {
   CalendarChanges,
   CalendarCollection,
   CalendarObject,
+  CalendarObjectEntry,
   CalendarStore,
   CollectionKind,
   CollectionPatch,
@@ -85,6 +86,8 @@ interface CollectionDbRow {
   shared?: boolean | number | string | null;
 }
 
+type EntryDbRow = Pick<ObjectDbRow, 'name' | 'component' | 'etag' | 'size' | 'created_at' | 'modified_at'>;
+
 interface ObjectDbRow {
   id: string;
   collection_id: string;
@@ -107,6 +110,8 @@ const COLLECTION_COLS =
 const OBJECT_COLS = 'o.id, o.collection_id, o.name, o.uid, o.component, o.etag, o.size, o.created_at, o.modified_at';
 /** OBJECT_COLS of one collection's objects, whose id the caller gave: a listing of 25,000 reads each column's value anew. */
 const LISTED_COLS = 'o.id, o.name, o.uid, o.component, o.etag, o.size, o.created_at, o.modified_at';
+/** listEntries' columns, all in idx_calendar_objects_listing (migration 1796000750000): a page never reads the table. */
+const ENTRY_COLS = 'o.name, o.component, o.etag, o.size, o.created_at, o.modified_at';
 const N = (v: number | string | null | undefined): number => Number(v ?? 0);
 const IN_CHUNK = 500;
 const CHANGE_PREFIX = 'cal:';
@@ -443,6 +448,20 @@ export class SqlCalendarStore implements CalendarStore {
         : await this.db.select<ObjectDbRow>(`SELECT ${cols} FROM calendar_objects o WHERE o.collection_id = ? AND o.name > ? ORDER BY o.name LIMIT ?`, [collectionId, options.after, limit], 'listing objects');
     const out = new Array<CalendarObject>(rows.length);
     for (let i = 0; i < rows.length; i++) out[i] = toObject(rows[i]!, collectionId);
+    return out;
+  }
+
+  async listEntries(collectionId: string, options: Omit<ListObjectsOptions, 'withData'> = {}): Promise<CalendarObjectEntry[]> {
+    const limit = checkQueryLimit(options.limit);
+    const rows =
+      options.after === undefined || options.after === null
+        ? await this.db.select<EntryDbRow>(`SELECT ${ENTRY_COLS} FROM calendar_objects o WHERE o.collection_id = ? ORDER BY o.name LIMIT ?`, [collectionId, limit], 'listing objects')
+        : await this.db.select<EntryDbRow>(`SELECT ${ENTRY_COLS} FROM calendar_objects o WHERE o.collection_id = ? AND o.name > ? ORDER BY o.name LIMIT ?`, [collectionId, options.after, limit], 'listing objects');
+    const out = new Array<CalendarObjectEntry>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      out[i] = { name: r.name, component: r.component as ComponentKind, etag: r.etag, size: N(r.size), createdAt: new Date(N(r.created_at)), modifiedAt: new Date(N(r.modified_at)) };
+    }
     return out;
   }
 

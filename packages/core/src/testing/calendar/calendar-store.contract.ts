@@ -194,6 +194,11 @@ export function calendarStoreContract(name: string, subject: ContractSubject<Cal
       }
       expect((await store.listObjects(cal.id, { limit: 2 })).map((o) => o.name)).toEqual(['a.ics', 'b.ics']);
       expect((await store.listObjects(cal.id, { after: 'b.ics', limit: 2 })).map((o) => o.name)).toEqual(['c.ics', 'd.ics']);
+      // A listing's entries: the same pages in the same order as listObjects, with the same fields, and nothing else.
+      for (const options of [{ limit: 2 }, { after: 'b.ics', limit: 2 }, { after: 'd.ics' }, {}]) {
+        const full = await store.listObjects(cal.id, options);
+        expect(await store.listEntries(cal.id, options)).toEqual(full.map(({ name, component, etag, size, createdAt, modifiedAt }) => ({ name, component, etag, size, createdAt, modifiedAt })));
+      }
       expect((await store.queryObjects(cal.id, { timeRange: { start: 0, end: 3 * H }, after: 'c.ics', limit: 1 })).map((q) => q.object.name)).toEqual(['d.ics']);
       expect((await store.queryObjects(cal.id, { textContains: ['réunion é'] })).map((q) => q.object.name)).toEqual(['é.ics']);
       expect(await store.queryObjects(cal.id, { textContains: ['100%'] })).toEqual([]);

@@ -28,6 +28,7 @@ import type {
   CalendarChanges,
   CalendarCollection,
   CalendarObject,
+  CalendarObjectEntry,
   CalendarStore,
   CollectionKind,
   CollectionPatch,
@@ -253,6 +254,10 @@ export class MemoryCalendarStore implements CalendarStore {
       .filter((o) => after === null || o.name > after)
       .sort(byName)
       .slice(0, limit);
+  }
+
+  async listEntries(collectionId: string, options: Omit<ListObjectsOptions, 'withData'> = {}): Promise<CalendarObjectEntry[]> {
+    return (await this.listObjects(collectionId, { ...options, withData: false })).map(({ name, component, etag, size, createdAt, modifiedAt }) => ({ name, component, etag, size, createdAt, modifiedAt }));
   }
 
   async putObject(collectionId: string, name: string, data: string, rawIndex: ObjectIndex, options: PutObjectOptions = {}): Promise<PutObjectOutcome> {
