@@ -138,6 +138,8 @@ export const CalendarObjectEntity = new EntitySchema<CalendarObjectRow>({
     { name: 'uq_calendar_objects_uid', columns: ['collectionId', 'uid'], unique: true },
     { name: 'idx_calendar_objects_until', columns: ['collectionId', 'instancesUntil'] },
     { name: 'idx_calendar_objects_from', columns: ['collectionId', 'instancesFrom'] },
+    // Covering a listing's columns (listEntries): a PROPFIND of 25,000 names reads no table row.
+    { name: 'idx_calendar_objects_listing', columns: ['collectionId', 'name', 'etag', 'component', 'size', 'createdAt', 'modifiedAt'] },
   ],
   foreignKeys: [cascade('CalendarCollection', ['collectionId'])],
 });
