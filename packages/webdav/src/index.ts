@@ -2,6 +2,7 @@ export { createDavHandler, DavEngine, davTopic } from './engine.js';
 export type { DavHandler, DavHandlerOptions } from './engine.js';
 export type { DavPlugin, DavPluginHost } from './plugin.js';
 export { rfc4918Plugin } from './rfc4918.js';
+export { VersionedCache } from './versioned-cache.js';
 export {
   requirePrivilege,
   depthOf,

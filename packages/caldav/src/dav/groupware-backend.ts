@@ -22,6 +22,7 @@ import {
   parseXml,
   textOf,
   virtualCollection,
+  VersionedCache,
   type Ace,
   type DavBackend,
   type DavContext,
@@ -36,7 +37,6 @@ import { CalendarObjects, isCalendarTimezone } from '../calendar-objects.js';
 import { CalendarDataError, CALENDAR_KINDS } from '../icalendar/calendar-object.js';
 import { CardDataError } from '../vcard/vcard.js';
 import type { HomeFiles } from './home-files.js';
-import { ListingCache } from './listing-cache.js';
 import { calendarTimezoneFor } from '../icalendar/timezone-reference.js';
 import { PRODUCT_ID } from '../icalendar/calendar-export.js';
 import { ADDRESSBOOKS, CALDAV, CALENDARS, CARDDAV, DIRECTORY_BOOK, READ_FREE_BUSY, SHARE, SHARED_PREFIX, cal, card, cs, isReservedCollectionName } from './names.js';
@@ -115,8 +115,12 @@ export class GroupwareBackend implements DavBackend {
   readonly compliance: readonly string[];
   /** Plain collections and files of the homes (set by the plugin when a drive is there to keep them). */
   files: HomeFiles | null = null;
-  /** Entries of the collections listed lately, by change counter (PROPFIND Depth 1, initial syncs). */
-  private readonly listings = new ListingCache();
+  /**
+   * Entries of the collections listed lately (PROPFIND Depth 1, initial syncs), by collection and change
+   * counter, read afresh with the collection on every request: a client listing a 25,000-object calendar
+   * again, or another client after it, reads no rows. At most 100,000 entries (about 200 bytes each).
+   */
+  private readonly listings = new VersionedCache<readonly CalendarObjectEntry[]>(100_000);
 
   constructor(readonly options: GroupwareBackendOptions) {
     this.mount = options.kind === 'calendar' ? CALENDARS : ADDRESSBOOKS;
@@ -329,7 +333,7 @@ export class GroupwareBackend implements DavBackend {
       if (page.length < PAGE) break;
       after = page[page.length - 1]!.name;
     }
-    this.listings.set(listed.id, listed.seq, all);
+    this.listings.set(listed.id, listed.seq, all, all.length);
   }
 
   /** calendar-multiget/addressbook-multiget: the objects of one collection in one query, with their data. */

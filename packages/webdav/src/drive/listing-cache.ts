@@ -1,5 +1,6 @@
 import type { DriveNode } from '@palabre/core';
 import type { DavResource } from '../resource.js';
+import { VersionedCache } from '../versioned-cache.js';
 
 /** A folder's members at one version, and the resources made of them for the accesses and paths seen. */
 export interface Listing {
@@ -11,10 +12,9 @@ export interface Listing {
 }
 
 /**
- * Members of folders, kept by (space, folder, version). A folder's version grows with every change below
- * it (content, names, mtimes, members), on every node of a cluster, so an entry whose version matches the
- * folder just read from the database is exactly what the database would answer: no invalidation needed.
- * Sync clients list the same folders over and over; this turns those listings into zero queries.
+ * Members of folders, kept by (space, folder, version) in a VersionedCache: a folder's version grows with
+ * every change below it (content, names, mtimes, members), on every node of a cluster. Sync clients list
+ * the same folders over and over; this turns those listings into zero queries.
  *
  * The resources made of those members are kept too, so that the engine sees the same objects again and
  * renders their stable properties once (DavBackend.reusesResources). A resource carries nothing of the
@@ -22,38 +22,20 @@ export interface Listing {
  * folder's, and grants read per request), and only picks among them.
  */
 export class ListingCache {
-  private readonly entries = new Map<string, { version: number; listing: Listing }>();
-  private size = 0;
+  private readonly kept: VersionedCache<Listing>;
 
-  constructor(private readonly maxNodes = 20_000) {}
+  constructor(maxNodes = 20_000) {
+    this.kept = new VersionedCache(maxNodes, maxNodes / 4);
+  }
 
   get(folder: DriveNode): Listing | undefined {
-    const key = `${folder.spaceId}:${folder.id}`;
-    const hit = this.entries.get(key);
-    if (!hit || hit.version !== folder.version) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, hit);
-    return hit.listing;
+    return this.kept.get(`${folder.spaceId}:${folder.id}`, folder.version);
   }
 
   /** Keeps the members of `folder` at its version; the listing to fill, or undefined when too large to keep. */
   set(folder: DriveNode, nodes: readonly DriveNode[]): Listing | undefined {
-    if (nodes.length > this.maxNodes / 4) return undefined;
-    const key = `${folder.spaceId}:${folder.id}`;
-    const old = this.entries.get(key);
-    if (old) {
-      this.size -= old.listing.nodes.length;
-      this.entries.delete(key);
-    }
     const listing: Listing = { nodes, pages: new Map(), members: new Map() };
-    this.entries.set(key, { version: folder.version, listing });
-    this.size += nodes.length;
-    for (const [k, v] of this.entries) {
-      if (this.size <= this.maxNodes) break;
-      this.entries.delete(k);
-      this.size -= v.listing.nodes.length;
-    }
-    return listing;
+    return this.kept.set(`${folder.spaceId}:${folder.id}`, folder.version, listing, nodes.length) ? listing : undefined;
   }
 }
 
