@@ -51,6 +51,11 @@ export function parentNames(name: string): string[] {
   return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join(MAILBOX_DELIMITER));
 }
 
+/** The parents of `name` not among `existing`: what creating it, or renaming a mailbox to it, makes first. */
+export function missingParents(name: string, existing: ReadonlySet<string>): string[] {
+  return parentNames(name).filter((p) => !existing.has(p));
+}
+
 export function isSpecialUse(value: unknown): value is SpecialUse {
   return typeof value === 'string' && (SPECIAL_USES as readonly string[]).includes(value);
 }

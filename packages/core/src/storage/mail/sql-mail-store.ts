@@ -16,7 +16,7 @@ import {
   normalizeMailboxName,
   normalizeRights,
   normalizeUidSet,
-  parentNames,
+  missingParents,
   uidSetHas,
   parseFlags,
   sameKeywords,
@@ -143,6 +143,8 @@ const LIGHT_COLUMNS = 'm.uid, m.modseq, m.flags, m.keywords, m.size, m.internal_
 /** Rows per multi-row INSERT / IN list: far below SQLite's and PostgreSQL's parameter limits. */
 const CHUNK = 200;
 const N = (v: number | string | null | undefined): number => Number(v ?? 0);
+/** A limit column: null (or absent) is no limit. */
+const limitOf = (v: number | string | null | undefined): number | null => (v === null || v === undefined ? null : N(v));
 /** Rows flagged \Deleted: the first test lets an index on flags skip every value below the bit. */
 const DELETED_FILTER = ` AND m.flags >= ${FLAG_DELETED} AND (m.flags & ${FLAG_DELETED}) <> 0`;
 
@@ -329,8 +331,9 @@ export class SqlMailStore implements MailStore {
       await this.requireAccount(m, accountId);
       const names = new Set((await this.mailboxesOf(m, accountId)).map((b) => b.name));
       if (names.has(normal)) throw new ConflictError('mailbox already exists');
-      await this.checkMailboxLimit(m, accountId, 1 + parentNames(normal).filter((p) => !names.has(p)).length);
-      for (const parent of parentNames(normal)) if (!names.has(parent)) await this.insertMailbox(m, accountId, parent, null);
+      const parents = missingParents(normal, names);
+      await this.checkMailboxLimit(m, accountId, 1 + parents.length);
+      for (const parent of parents) await this.insertMailbox(m, accountId, parent, null);
       return this.insertMailbox(m, accountId, normal, specialUse);
     });
     publishListChange(this.options.notifier, this.log, accountId);
@@ -346,8 +349,9 @@ export class SqlMailStore implements MailStore {
       if (names.has(target)) throw new ConflictError('mailbox already exists');
       if (target === box.name || target.startsWith(box.name + MAILBOX_DELIMITER)) throw new InvalidInputError('cannot rename a mailbox into itself');
       // Renaming INBOX makes a mailbox (INBOX stays); any rename makes its missing parents.
-      await this.checkMailboxLimit(m, box.accountId, (box.name === 'INBOX' ? 1 : 0) + parentNames(target).filter((p) => !names.has(p)).length);
-      for (const parent of parentNames(target)) if (!names.has(parent)) await this.insertMailbox(m, box.accountId, parent, null);
+      const parents = missingParents(target, names);
+      await this.checkMailboxLimit(m, box.accountId, (box.name === 'INBOX' ? 1 : 0) + parents.length);
+      for (const parent of parents) await this.insertMailbox(m, box.accountId, parent, null);
       if (box.name === 'INBOX') {
         const fresh = await this.insertMailbox(m, box.accountId, target, null);
         const rows = await this.sourceRows(m, box, [[1, 0xffffffff]]);
@@ -494,11 +498,12 @@ export class SqlMailStore implements MailStore {
     if (bytes <= 0 && messages <= 0) return;
     const rows = await this.q(m, 'SELECT quota_bytes, quota_messages FROM accounts WHERE id = ?', [accountId]);
     if (!rows.length) throw new NotFoundError('no such account');
-    const { quota_bytes: storage, quota_messages: count } = rows[0];
-    if ((storage === null || storage === undefined) && (count === null || count === undefined)) return;
+    const storage = limitOf(rows[0].quota_bytes);
+    const count = limitOf(rows[0].quota_messages);
+    if (storage === null && count === null) return;
     const used = await this.options.usage.getIn(m, accountId);
-    if (storage !== null && storage !== undefined && bytes > 0 && used.total > N(storage)) throw quotaError(accountId, 'STORAGE');
-    if (count !== null && count !== undefined && messages > 0 && used.messages > N(count)) throw quotaError(accountId, 'MESSAGE');
+    if (storage !== null && bytes > 0 && used.total > storage) throw quotaError(accountId, 'STORAGE');
+    if (count !== null && messages > 0 && used.messages > count) throw quotaError(accountId, 'MESSAGE');
   }
 
   /**
@@ -509,10 +514,11 @@ export class SqlMailStore implements MailStore {
   private async checkMailboxLimit(m: EntityManager, accountId: string, adding: number): Promise<void> {
     if (adding <= 0) return;
     const [account] = await this.q(m, 'SELECT quota_mailboxes FROM accounts WHERE id = ?', [accountId]);
-    if (account?.quota_mailboxes === null || account?.quota_mailboxes === undefined) return;
+    const limit = limitOf(account?.quota_mailboxes);
+    if (limit === null) return;
     await this.lockMailAccount(m, accountId);
     const [count] = await this.q(m, 'SELECT COUNT(*) AS n FROM mailboxes WHERE account_id = ?', [accountId]);
-    if (N(count.n) + adding > N(account.quota_mailboxes)) throw quotaError(accountId, 'MAILBOX');
+    if (N(count.n) + adding > limit) throw quotaError(accountId, 'MAILBOX');
   }
 
   /** Insert one message at the mailbox's next UID; the caller has locked the mailbox row. */
@@ -1299,15 +1305,14 @@ export class SqlMailStore implements MailStore {
       if (!rows.length) throw new NotFoundError('no such account');
       const used = await this.options.usage.getIn(m, accountId);
       const [boxes] = await this.q(m, 'SELECT COUNT(*) AS n FROM mailboxes WHERE account_id = ?', [accountId]);
-      const limit = (v: number | string | null | undefined) => (v === null || v === undefined ? null : N(v));
       return {
         usedBytes: used.total,
         mailBytes: used.mail,
-        limitBytes: limit(rows[0].quota_bytes),
+        limitBytes: limitOf(rows[0].quota_bytes),
         messages: used.messages,
-        limitMessages: limit(rows[0].quota_messages),
+        limitMessages: limitOf(rows[0].quota_messages),
         mailboxes: N(boxes.n),
-        limitMailboxes: limit(rows[0].quota_mailboxes),
+        limitMailboxes: limitOf(rows[0].quota_mailboxes),
       };
     }, 'reading quota');
   }

@@ -13,7 +13,7 @@ import {
   normalizeMailboxName,
   normalizeRights,
   normalizeUidSet,
-  parentNames,
+  missingParents,
   parseFlags,
   sameKeywords,
   searchTextOf,
@@ -262,8 +262,9 @@ export class MemoryMailStore implements MailStore {
       await this.requireAccount(accountId);
       const names = new Set(this.ofAccount(accountId).map((b) => b.name));
       if (names.has(normal)) throw new ConflictError('mailbox already exists');
-      await this.checkMailboxLimit(accountId, 1 + parentNames(normal).filter((p) => !names.has(p)).length);
-      for (const parent of parentNames(normal)) if (!names.has(parent)) this.newBox(accountId, parent, null);
+      const parents = missingParents(normal, names);
+      await this.checkMailboxLimit(accountId, 1 + parents.length);
+      for (const parent of parents) this.newBox(accountId, parent, null);
       const created = this.view(this.newBox(accountId, normal, specialUse));
       publishListChange(this.options.notifier, this.log, accountId);
       return created;
@@ -278,11 +279,12 @@ export class MemoryMailStore implements MailStore {
       const names = new Set(boxes.map((x) => x.name));
       if (names.has(target)) throw new ConflictError('mailbox already exists');
       if (target === b.name || target.startsWith(b.name + MAILBOX_DELIMITER)) throw new InvalidInputError('cannot rename a mailbox into itself');
-      await this.checkMailboxLimit(b.accountId, (b.name === 'INBOX' ? 1 : 0) + parentNames(target).filter((p) => !names.has(p)).length);
+      const parents = missingParents(target, names);
+      await this.checkMailboxLimit(b.accountId, (b.name === 'INBOX' ? 1 : 0) + parents.length);
       const changed = new Map<string, { modseq: number }>();
       let result: Box;
       if (b.name === 'INBOX') {
-        for (const parent of parentNames(target)) if (!names.has(parent)) this.newBox(b.accountId, parent, null);
+        for (const parent of parents) this.newBox(b.accountId, parent, null);
         result = this.newBox(b.accountId, target, null);
         const moved = b.messages;
         b.messages = [];
@@ -300,7 +302,7 @@ export class MemoryMailStore implements MailStore {
         result.keywords = [...b.keywords];
         changed.set(b.id, { modseq: b.highestModseq });
       } else {
-        for (const parent of parentNames(target)) if (!names.has(parent)) this.newBox(b.accountId, parent, null);
+        for (const parent of parents) this.newBox(b.accountId, parent, null);
         const prefix = b.name + MAILBOX_DELIMITER;
         for (const child of boxes) if (child.name.startsWith(prefix)) child.name = target + child.name.slice(b.name.length);
         b.name = target;
