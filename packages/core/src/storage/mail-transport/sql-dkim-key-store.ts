@@ -62,8 +62,12 @@ export class SqlDkimKeyStore implements DkimKeyStore {
   /** How many private keys are stored in clear, and how many sealed under a key other than the current one. */
   async sealing(): Promise<{ clear: number; otherKey: number }> {
     const rows = await this.db.run((m) => m.find(DkimKeyEntity, { select: { privateKey: true } }), 'counting DKIM keys');
-    const clear = rows.filter((r) => !isSealed(r.privateKey)).length;
-    const otherKey = this.secrets ? rows.length - clear - rows.filter((r) => this.secrets!.sealedByCurrent(r.privateKey)).length : 0;
+    let clear = 0;
+    let otherKey = 0;
+    for (const { privateKey } of rows) {
+      if (!isSealed(privateKey)) clear++;
+      else if (this.secrets && !this.secrets.sealedByCurrent(privateKey)) otherKey++;
+    }
     return { clear, otherKey };
   }
 
